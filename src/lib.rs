@@ -6,4 +6,5 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
+pub mod decode;
 pub mod http;
