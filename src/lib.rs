@@ -7,4 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod decode;
+pub mod flow;
 pub mod http;
+pub mod platform;
+pub mod rand;

@@ -1,0 +1,455 @@
+//! The provider flow, sans-IO: token PUT (if the platform has one), then the user-data GET,
+//! with retries, as a state machine driven by responses, transport errors and `now`.
+//!
+//! Retry policy (the same for every platform, every request bounded by the caller's budget):
+//! - connection failures, truncated responses, 5xx and 429 are retried after a backoff of
+//!   200 ms doubling to a 5 s cap (Ignition's schedule), half of it randomised ("equal jitter")
+//!   so a fleet booting at once does not retry in lockstep;
+//! - `Retry-After` (delay-seconds) on 429/503 is honoured when it fits in the budget; when it
+//!   does not, the flow gives up at once instead of sleeping into a certain failure;
+//! - a stale token (the platform's `refresh_on` statuses) is replaced once;
+//! - any other status, or a malformed response, ends the flow: retrying would not change it.
+
+use core::fmt;
+use smoltcp::time::{Duration, Instant};
+
+use crate::http::{self, Head, HttpError};
+use crate::platform::Platform;
+use crate::rand::Rng;
+
+/// Longest token accepted. AWS tokens are ~56 bytes, Akamai's 64.
+pub const TOKEN_MAX: usize = 512;
+/// Hard cap on requests in one run, beside the time budget.
+pub const MAX_REQUESTS: u32 = 64;
+const BACKOFF_FIRST: Duration = Duration::from_millis(200);
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+
+/// Which request the flow is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Token,
+    UserData,
+}
+
+impl Stage {
+    /// Log/report phase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Token => "token",
+            Stage::UserData => "user-data",
+        }
+    }
+}
+
+/// How a request failed below HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// Nothing answered the connection attempt (no ARP reply, no SYN-ACK) before the deadline.
+    Timeout,
+    /// The peer refused the connection (RST to our SYN).
+    Refused,
+    /// The connection broke after it was established (RST, or FIN before the message ended).
+    Reset,
+    /// The network has no route or address to send from.
+    NoRoute,
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Transport::Timeout => "no answer",
+            Transport::Refused => "connection refused",
+            Transport::Reset => "connection reset",
+            Transport::NoRoute => "no route",
+        })
+    }
+}
+
+/// What the caller does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Send [`Flow::request`] now.
+    Request,
+    /// Sleep until then, then send [`Flow::request`].
+    RetryAt(Instant),
+    /// The user-data body is in the caller's buffer.
+    UserData,
+    /// The platform says this instance has no user-data.
+    NoUserData,
+}
+
+/// Why the flow ended without user-data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The budget ran out; the last thing that went wrong is attached.
+    Budget(Last),
+    /// The service asked to wait longer than the budget allows (seconds).
+    RetryAfterTooLong(u32),
+    /// A status the flow has no answer to.
+    Status(u16),
+    /// The token body is empty, too long or holds bytes a header cannot carry.
+    BadToken,
+    /// A freshly fetched token was refused too.
+    TokenRefused(u16),
+    /// The response is not valid HTTP, or too large.
+    Http(HttpError),
+}
+
+/// The last retryable problem before the budget ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Last {
+    Transport(Transport),
+    Status(u16),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Budget(Last::Transport(t)) => write!(f, "budget spent; last attempt: {t}"),
+            Failure::Budget(Last::Status(s)) => write!(f, "budget spent; last answer: HTTP {s}"),
+            Failure::RetryAfterTooLong(s) => write!(f, "service asked to retry after {s} s, beyond the budget"),
+            Failure::Status(s) => write!(f, "unexpected HTTP {s}"),
+            Failure::BadToken => f.write_str("token is empty, too long or not printable ASCII"),
+            Failure::TokenRefused(s) => write!(f, "a fresh token was refused too (HTTP {s})"),
+            Failure::Http(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl Failure {
+    /// True when the service was not (usefully) reached, as opposed to answering wrongly.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Failure::Budget(_) | Failure::RetryAfterTooLong(_))
+    }
+}
+
+/// The flow state; see the module docs.
+pub struct Flow {
+    platform: &'static Platform,
+    stage: Stage,
+    token: heapless::Vec<u8, TOKEN_MAX>,
+    /// The token endpoint said tokens are not in use (IMDSv1).
+    tokenless: bool,
+    refreshed: bool,
+    /// Consecutive retryable failures, for the backoff exponent.
+    failures: u32,
+    requests: u32,
+    rng: Rng,
+}
+
+impl Flow {
+    pub fn new(platform: &'static Platform, seed: u64) -> Flow {
+        Flow {
+            platform,
+            stage: if platform.token.is_some() { Stage::Token } else { Stage::UserData },
+            token: heapless::Vec::new(),
+            tokenless: false,
+            refreshed: false,
+            failures: 0,
+            requests: 0,
+            rng: Rng::new(seed),
+        }
+    }
+
+    pub fn stage(&self) -> Stage {
+        self.stage
+    }
+
+    /// Requests sent so far.
+    pub fn requests(&self) -> u32 {
+        self.requests
+    }
+
+    /// Writes the request for the current stage into `out`; returns its length.
+    pub fn request(&mut self, out: &mut [u8]) -> Result<usize, HttpError> {
+        self.requests += 1;
+        let p = self.platform;
+        let mut fields: heapless::Vec<(&str, &[u8]), 8> = heapless::Vec::new();
+        let (method, path, statics) = match (self.stage, &p.token) {
+            (Stage::Token, Some(t)) => ("PUT", t.path, t.fields),
+            _ => ("GET", p.user_data.path, p.user_data.fields),
+        };
+        for (name, value) in statics {
+            fields.push((name, value.as_bytes())).map_err(|_| HttpError::BadRequest)?;
+        }
+        if let (Stage::UserData, Some(t), false) = (self.stage, &p.token, self.tokenless) {
+            fields.push((t.header, &self.token)).map_err(|_| HttpError::BadRequest)?;
+        }
+        http::write_request(out, method, p.host, path, &fields)
+    }
+
+    /// A complete response arrived for the current request. `body` is the stored body (2xx only).
+    pub fn on_response(&mut self, now: Instant, deadline: Instant, head: Head, body: &[u8]) -> Result<Step, Failure> {
+        let status = head.status;
+        match self.stage {
+            Stage::Token => match status {
+                200..=299 => {
+                    let token = body.trim_ascii();
+                    if token.is_empty() || !token.iter().all(|b| (0x21..=0x7e).contains(b)) {
+                        return Err(Failure::BadToken);
+                    }
+                    self.token.clear();
+                    self.token.extend_from_slice(token).map_err(|_| Failure::BadToken)?;
+                    log::debug!(target: "token", "received ({} bytes)", token.len());
+                    self.advance(Stage::UserData)
+                }
+                404 if self.platform.token.as_ref().is_some_and(|t| t.tokenless_on_404) => {
+                    log::info!(target: "token", "token endpoint answered 404; continuing without a token");
+                    self.tokenless = true;
+                    self.advance(Stage::UserData)
+                }
+                _ => self.retry_or_fail(now, deadline, head),
+            },
+            Stage::UserData => match status {
+                200 | 203 if !body.is_empty() => Ok(Step::UserData),
+                200..=299 => Ok(Step::NoUserData),
+                404 if self.platform.none_on_404 => Ok(Step::NoUserData),
+                s if self.platform.refresh_on.contains(&s) && !self.tokenless && self.platform.token.is_some() => {
+                    if self.refreshed {
+                        return Err(Failure::TokenRefused(s));
+                    }
+                    log::info!(target: "user-data", "HTTP {s}: token refused, getting a new one");
+                    self.refreshed = true;
+                    self.token.clear();
+                    self.advance(Stage::Token)
+                }
+                _ => self.retry_or_fail(now, deadline, head),
+            },
+        }
+    }
+
+    /// The current request failed below HTTP (or its response broke off).
+    pub fn on_transport(&mut self, now: Instant, deadline: Instant, t: Transport) -> Result<Step, Failure> {
+        log::info!(target: self.stage.name(), "{t}");
+        self.backoff(now, deadline, None, Last::Transport(t))
+    }
+
+    /// A response could not be parsed.
+    pub fn on_http_error(&mut self, now: Instant, deadline: Instant, e: HttpError) -> Result<Step, Failure> {
+        match e {
+            // The message broke off: a transport problem, worth another try.
+            HttpError::Truncated => self.on_transport(now, deadline, Transport::Reset),
+            _ => Err(Failure::Http(e)),
+        }
+    }
+
+    fn advance(&mut self, stage: Stage) -> Result<Step, Failure> {
+        self.stage = stage;
+        self.failures = 0;
+        if self.requests >= MAX_REQUESTS {
+            return Err(Failure::Budget(Last::Status(0)));
+        }
+        Ok(Step::Request)
+    }
+
+    fn retry_or_fail(&mut self, now: Instant, deadline: Instant, head: Head) -> Result<Step, Failure> {
+        let s = head.status;
+        if s == 429 || (500..=599).contains(&s) {
+            log::info!(target: self.stage.name(), "HTTP {s}");
+            let after = if s == 429 || s == 503 { head.retry_after } else { None };
+            return self.backoff(now, deadline, after, Last::Status(s));
+        }
+        Err(Failure::Status(s))
+    }
+
+    fn backoff(&mut self, now: Instant, deadline: Instant, retry_after: Option<u32>, last: Last) -> Result<Step, Failure> {
+        if self.requests >= MAX_REQUESTS {
+            return Err(Failure::Budget(last));
+        }
+        let exp = self.failures.min(16);
+        self.failures += 1;
+        let full = (BACKOFF_FIRST * (1u32 << exp.min(5))).min(BACKOFF_CAP);
+        let half = full.total_micros() / 2;
+        let jittered = Duration::from_micros(half + self.rng.below(half + 1));
+        let wait = match retry_after {
+            Some(secs) => {
+                let asked = Duration::from_secs(secs as u64);
+                if now + asked >= deadline {
+                    return Err(Failure::RetryAfterTooLong(secs));
+                }
+                // Spread a fleet that was told the same instant over the jitter window.
+                asked + Duration::from_micros(self.rng.below(half + 1))
+            }
+            None => jittered,
+        };
+        let at = now + wait;
+        if at >= deadline {
+            return Err(Failure::Budget(last));
+        }
+        log::debug!(target: self.stage.name(), "retry in {} ms", wait.total_millis());
+        Ok(Step::RetryAt(at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::{akamai, aws};
+    extern crate std;
+    use std::string::String;
+
+    fn t(ms: u64) -> Instant {
+        Instant::from_millis(ms as i64)
+    }
+    const DEADLINE: u64 = 30_000;
+
+    fn head(status: u16) -> Head {
+        Head { status, retry_after: None }
+    }
+
+    fn request_text(flow: &mut Flow) -> String {
+        let mut buf = [0u8; 1024];
+        let n = flow.request(&mut buf).unwrap();
+        String::from_utf8(buf[..n].to_vec()).unwrap()
+    }
+
+    /// Drives a flow through scripted responses; each entry is (status, body) or a transport
+    /// failure. Returns every request sent and the final result.
+    fn script(platform: &'static Platform, answers: &[Result<(u16, &str), Transport>]) -> (std::vec::Vec<String>, Result<Step, Failure>) {
+        let mut flow = Flow::new(platform, 7);
+        let mut sent = std::vec::Vec::new();
+        let mut now = 0;
+        let mut result = Ok(Step::Request);
+        for a in answers {
+            sent.push(request_text(&mut flow));
+            result = match a {
+                Ok((status, body)) => flow.on_response(t(now), t(DEADLINE), head(*status), body.as_bytes()),
+                Err(e) => flow.on_transport(t(now), t(DEADLINE), *e),
+            };
+            match result {
+                Ok(Step::Request) => {}
+                Ok(Step::RetryAt(at)) => now = at.total_millis() as u64,
+                _ => break,
+            }
+        }
+        (sent, result)
+    }
+
+    #[test]
+    fn aws_token_then_user_data() {
+        let (sent, r) = script(&aws::PLATFORM, &[Ok((200, "AQAEAtoken==\n")), Ok((200, "{\"ignition\":{}}"))]);
+        assert_eq!(r, Ok(Step::UserData));
+        assert!(sent[0].starts_with("PUT /latest/api/token HTTP/1.1\r\n"));
+        assert!(sent[0].contains("X-aws-ec2-metadata-token-ttl-seconds: 21600\r\n"));
+        assert!(sent[1].starts_with("GET /latest/user-data HTTP/1.1\r\n"));
+        assert!(sent[1].contains("\r\nX-aws-ec2-metadata-token: AQAEAtoken==\r\n"), "token trimmed and sent");
+    }
+
+    #[test]
+    fn aws_no_user_data_is_404() {
+        let (_, r) = script(&aws::PLATFORM, &[Ok((200, "tok")), Ok((404, ""))]);
+        assert_eq!(r, Ok(Step::NoUserData));
+    }
+
+    #[test]
+    fn stale_token_is_replaced_once() {
+        let (sent, r) = script(&aws::PLATFORM, &[Ok((200, "old")), Ok((401, "")), Ok((200, "new")), Ok((200, "data"))]);
+        assert_eq!(r, Ok(Step::UserData));
+        assert_eq!(sent.len(), 4);
+        assert!(sent[2].starts_with("PUT "));
+        assert!(sent[3].contains("X-aws-ec2-metadata-token: new\r\n"));
+
+        let (_, r) = script(&aws::PLATFORM, &[Ok((200, "a")), Ok((401, "")), Ok((200, "b")), Ok((401, ""))]);
+        assert_eq!(r, Err(Failure::TokenRefused(401)));
+    }
+
+    #[test]
+    fn imdsv1_fallback_on_404_but_not_on_403() {
+        let (sent, r) = script(&aws::PLATFORM, &[Ok((404, "")), Ok((200, "data"))]);
+        assert_eq!(r, Ok(Step::UserData));
+        assert!(!sent[1].contains("X-aws-ec2-metadata-token:"), "no token header after fallback");
+        let (_, r) = script(&aws::PLATFORM, &[Ok((403, ""))]);
+        assert_eq!(r, Err(Failure::Status(403)));
+        let (_, r) = script(&akamai::PLATFORM, &[Ok((404, ""))]);
+        assert_eq!(r, Err(Failure::Status(404)));
+    }
+
+    #[test]
+    fn akamai_requests_and_empty_means_none() {
+        let (sent, r) = script(&akamai::PLATFORM, &[Ok((200, "abc123")), Ok((200, ""))]);
+        assert_eq!(r, Ok(Step::NoUserData));
+        assert!(sent[0].starts_with("PUT /v1/token HTTP/1.1\r\n"));
+        assert!(sent[0].contains("Metadata-Token-Expiry-Seconds: 300\r\n"));
+        assert!(sent[1].starts_with("GET /v1/user-data HTTP/1.1\r\n"));
+        assert!(sent[1].contains("Accept: text/plain\r\n"));
+        assert!(sent[1].contains("Metadata-Token: abc123\r\n"));
+        let (_, r) = script(&akamai::PLATFORM, &[Ok((200, "a")), Ok((403, "")), Ok((200, "b")), Ok((200, "Zm9v"))]);
+        assert_eq!(r, Ok(Step::UserData));
+    }
+
+    #[test]
+    fn tokens_that_could_inject_headers_are_refused() {
+        for bad in ["", "  \n", "a\r\nX-Evil: 1", "tok en", "t\u{7f}"] {
+            let (_, r) = script(&aws::PLATFORM, &[Ok((200, bad))]);
+            assert_eq!(r, Err(Failure::BadToken), "{bad:?}");
+        }
+        let long = "a".repeat(TOKEN_MAX + 1);
+        let (_, r) = script(&aws::PLATFORM, &[Ok((200, long.as_str()))]);
+        assert_eq!(r, Err(Failure::BadToken));
+    }
+
+    #[test]
+    fn server_errors_and_transport_failures_back_off_with_jitter() {
+        let mut flow = Flow::new(&aws::PLATFORM, 1);
+        let mut now = t(0);
+        let mut waits = std::vec::Vec::new();
+        for _ in 0..8 {
+            flow.request(&mut [0u8; 512]).unwrap();
+            let Ok(Step::RetryAt(at)) = flow.on_response(now, t(60_000), head(503), b"") else { panic!() };
+            waits.push((at - now).total_millis());
+            now = at;
+        }
+        // Equal jitter: between half and all of 200, 400, 800, ... capped at 5 s.
+        for (i, w) in waits.iter().enumerate() {
+            let full = (200u64 << i.min(5)).min(5000);
+            assert!(*w >= full / 2 && *w <= full, "wait {i} = {w} ms");
+        }
+        let (_, r) = script(&aws::PLATFORM, &[Err(Transport::Refused), Err(Transport::Reset), Ok((200, "t")), Ok((500, "")), Ok((200, "x"))]);
+        assert_eq!(r, Ok(Step::UserData));
+    }
+
+    #[test]
+    fn budget_ends_retries() {
+        let mut flow = Flow::new(&aws::PLATFORM, 3);
+        flow.request(&mut [0u8; 512]).unwrap();
+        assert_eq!(flow.on_transport(t(29_950), t(DEADLINE), Transport::Timeout), Err(Failure::Budget(Last::Transport(Transport::Timeout))));
+        let mut flow = Flow::new(&aws::PLATFORM, 3);
+        flow.request(&mut [0u8; 512]).unwrap();
+        assert_eq!(flow.on_response(t(29_990), t(DEADLINE), head(500), b""), Err(Failure::Budget(Last::Status(500))));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_within_the_budget() {
+        let mut flow = Flow::new(&aws::PLATFORM, 5);
+        flow.request(&mut [0u8; 512]).unwrap();
+        let h = Head { status: 429, retry_after: Some(2) };
+        let Ok(Step::RetryAt(at)) = flow.on_response(t(1000), t(DEADLINE), h, b"") else { panic!() };
+        assert!(at >= t(3000) && at <= t(3100), "{at}");
+        assert_eq!(flow.on_response(t(1000), t(2500), h, b""), Err(Failure::RetryAfterTooLong(2)));
+    }
+
+    #[test]
+    fn other_statuses_and_bad_http_end_the_flow() {
+        let (_, r) = script(&aws::PLATFORM, &[Ok((200, "t")), Ok((302, ""))]);
+        assert_eq!(r, Err(Failure::Status(302)), "redirects are not followed");
+        let (_, r) = script(&aws::PLATFORM, &[Ok((400, ""))]);
+        assert_eq!(r, Err(Failure::Status(400)));
+        let mut flow = Flow::new(&aws::PLATFORM, 3);
+        assert_eq!(flow.on_http_error(t(0), t(DEADLINE), HttpError::BadChunk), Err(Failure::Http(HttpError::BadChunk)));
+        assert!(matches!(flow.on_http_error(t(0), t(DEADLINE), HttpError::Truncated), Ok(Step::RetryAt(_))));
+    }
+
+    #[test]
+    fn request_count_is_bounded() {
+        let mut flow = Flow::new(&aws::PLATFORM, 9);
+        let mut n = 0;
+        for _ in 0..MAX_REQUESTS + 5 {
+            flow.request(&mut [0u8; 512]).unwrap();
+            n += 1;
+            if flow.on_transport(t(0), t(u32::MAX as u64), Transport::Refused).is_err() {
+                break;
+            }
+        }
+        assert_eq!(n, MAX_REQUESTS);
+    }
+}
