@@ -6,8 +6,10 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
+pub mod args;
 pub mod decode;
 pub mod flow;
 pub mod http;
+pub mod linklocal;
 pub mod platform;
 pub mod rand;

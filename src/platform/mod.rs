@@ -17,7 +17,7 @@ pub fn by_id(id: &[u8]) -> Option<&'static Platform> {
 }
 
 /// How a metadata service hands out user-data.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Platform {
     /// Ignition/Afterburn platform id.
     pub id: &'static str,
@@ -39,7 +39,7 @@ pub struct Platform {
 }
 
 /// A token request: `PUT path` with `fields`; the token then travels in `header`.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct TokenStep {
     pub path: &'static str,
     pub fields: &'static [(&'static str, &'static str)],
@@ -49,7 +49,7 @@ pub struct TokenStep {
 }
 
 /// A GET of `path` with `fields`.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Resource {
     pub path: &'static str,
     pub fields: &'static [(&'static str, &'static str)],
