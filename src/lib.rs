@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod args;
+pub mod csum;
 pub mod decode;
 pub mod flow;
 pub mod http;

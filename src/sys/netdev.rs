@@ -1,0 +1,89 @@
+//! Interface ioctls (netdevice(7)) through an `ifreq`: index and name lookups, flags (up,
+//! running, loopback), MTU and hardware address. Any socket works as the ioctl handle; flint
+//! uses its packet socket before binding it.
+
+use rustix::fd::BorrowedFd;
+use rustix::ioctl::{Opcode, Updater, ioctl};
+
+const SIOCGIFNAME: Opcode = 0x8910;
+const SIOCGIFFLAGS: Opcode = 0x8913;
+const SIOCSIFFLAGS: Opcode = 0x8914;
+const SIOCGIFMTU: Opcode = 0x8921;
+const SIOCGIFHWADDR: Opcode = 0x8927;
+const SIOCGIFINDEX: Opcode = 0x8933;
+
+pub const IFF_UP: u16 = 0x1;
+pub const IFF_LOOPBACK: u16 = 0x8;
+/// Operational state up (RFC 2863): for Ethernet, the driver reports carrier.
+pub const IFF_RUNNING: u16 = 0x40;
+const ARPHRD_ETHER: u16 = 1;
+pub const IFNAMSIZ: usize = 16;
+
+/// `struct ifreq` (include/uapi/linux/if.h): the name, then a 24-byte union on x86-64.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct IfReq {
+    name: [u8; IFNAMSIZ],
+    data: [u8; 24],
+}
+const _: () = assert!(core::mem::size_of::<IfReq>() == 40);
+
+impl IfReq {
+    fn named(name: &[u8]) -> IfReq {
+        let mut r = IfReq { name: [0; IFNAMSIZ], data: [0; 24] };
+        let n = name.len().min(IFNAMSIZ - 1);
+        r.name[..n].copy_from_slice(&name[..n]);
+        r
+    }
+}
+
+fn call<const OP: Opcode>(fd: BorrowedFd<'_>, req: &mut IfReq) -> rustix::io::Result<()> {
+    // SAFETY: every opcode used with this helper takes a `struct ifreq *` that the kernel reads
+    // and writes within its 40 bytes; `req` is a live, exclusively borrowed `IfReq`.
+    unsafe { ioctl(fd, Updater::<OP, IfReq>::new(req)) }
+}
+
+/// Index of the interface called `name`.
+pub fn index(fd: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<i32> {
+    let mut r = IfReq::named(name);
+    call::<SIOCGIFINDEX>(fd, &mut r)?;
+    Ok(i32::from_ne_bytes([r.data[0], r.data[1], r.data[2], r.data[3]]))
+}
+
+/// Name of interface `index`, NUL padded.
+pub fn name(fd: BorrowedFd<'_>, index: i32) -> rustix::io::Result<[u8; IFNAMSIZ]> {
+    let mut r = IfReq::named(b"");
+    r.data[..4].copy_from_slice(&index.to_ne_bytes());
+    call::<SIOCGIFNAME>(fd, &mut r)?;
+    Ok(r.name)
+}
+
+pub fn flags(fd: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<u16> {
+    let mut r = IfReq::named(name);
+    call::<SIOCGIFFLAGS>(fd, &mut r)?;
+    Ok(u16::from_ne_bytes([r.data[0], r.data[1]]))
+}
+
+pub fn set_flags(fd: BorrowedFd<'_>, name: &[u8], flags: u16) -> rustix::io::Result<()> {
+    let mut r = IfReq::named(name);
+    r.data[..2].copy_from_slice(&flags.to_ne_bytes());
+    call::<SIOCSIFFLAGS>(fd, &mut r)
+}
+
+/// The IP MTU (without the Ethernet header).
+pub fn mtu(fd: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<usize> {
+    let mut r = IfReq::named(name);
+    call::<SIOCGIFMTU>(fd, &mut r)?;
+    Ok(i32::from_ne_bytes([r.data[0], r.data[1], r.data[2], r.data[3]]).max(0) as usize)
+}
+
+/// The MAC address, or `None` when the interface is not Ethernet.
+pub fn ethernet_address(fd: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<Option<[u8; 6]>> {
+    let mut r = IfReq::named(name);
+    call::<SIOCGIFHWADDR>(fd, &mut r)?;
+    // A `struct sockaddr`: family (the ARPHRD type here), then the address bytes.
+    let family = u16::from_ne_bytes([r.data[0], r.data[1]]);
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(&r.data[2..8]);
+    Ok((family == ARPHRD_ETHER).then_some(mac))
+}
