@@ -11,6 +11,8 @@ pub mod csum;
 pub mod decode;
 pub mod flow;
 pub mod http;
+pub mod iflist;
 pub mod linklocal;
 pub mod platform;
 pub mod rand;
+pub mod report;

@@ -87,3 +87,26 @@ pub fn ethernet_address(fd: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<O
     mac.copy_from_slice(&r.data[2..8]);
     Ok((family == ARPHRD_ETHER).then_some(mac))
 }
+
+/// Lists the system's interfaces with an rtnetlink dump (no /sys or /proc needed), calling
+/// `found` for each. Bounded: at most 64 datagrams are read, each wait at most 1 s.
+pub fn list_links(mut found: impl FnMut(flint::iflist::Link)) -> rustix::io::Result<()> {
+    use flint::iflist::{Part, dump_request, parse};
+    use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType, netlink};
+    let fd = rustix::net::socket_with(AddressFamily::NETLINK, SocketType::RAW, SocketFlags::CLOEXEC, Some(netlink::ROUTE))?;
+    rustix::net::send(&fd, &dump_request(1), SendFlags::empty())?;
+    let mut buf = [0u8; 8192];
+    for _ in 0..64 {
+        let mut fds = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::IN)];
+        if rustix::event::poll(&mut fds, Some(&rustix::time::Timespec { tv_sec: 1, tv_nsec: 0 }))? == 0 {
+            return Err(rustix::io::Errno::TIMEDOUT);
+        }
+        let (n, _) = rustix::net::recv(&fd, &mut buf[..], RecvFlags::empty())?;
+        match parse(&buf[..n.min(buf.len())], &mut found) {
+            Part::More => {}
+            Part::Done => return Ok(()),
+            Part::Error(e) => return Err(rustix::io::Errno::from_raw_os_error(-e)),
+        }
+    }
+    Err(rustix::io::Errno::MSGSIZE)
+}

@@ -1,0 +1,141 @@
+//! The link phase: choose the NIC, bring it up, wait for carrier, and put every interface flint
+//! touched back the way it was at the end.
+//!
+//! Choice without `--interface`: every non-loopback Ethernet interface is brought up at once
+//! and the first to report carrier (lowest index on a tie) is used, so a slow PHY on one NIC
+//! (e1000 takes ~2.5 s) does not hold up another that is ready; the others are put back at once.
+
+use flint::iflist::Link;
+use rustix::fd::{AsFd, OwnedFd};
+use smoltcp::time::{Duration, Instant};
+
+use crate::clock;
+use crate::sys::netdev::{self, IFF_LOOPBACK, IFF_RUNNING, IFF_UP};
+
+const ARPHRD_ETHER: u16 = 1;
+/// Most interfaces considered in automatic choice.
+const CANDIDATES: usize = 8;
+/// Carrier is polled this often: ioctls are cheap, and veth reports carrier in well under 1 ms.
+const CARRIER_POLL: Duration = Duration::from_millis(1);
+
+/// The chosen NIC.
+#[derive(Clone, Copy)]
+pub struct Nic {
+    pub name: [u8; 16],
+    pub name_len: usize,
+    pub index: i32,
+    pub mac: [u8; 6],
+    pub mtu: usize,
+}
+
+impl Nic {
+    pub fn name(&self) -> &[u8] {
+        &self.name[..self.name_len]
+    }
+}
+
+/// Why the link phase failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkError {
+    /// The named interface does not exist, or there is no Ethernet interface at all.
+    NotFound,
+    /// The interface is not Ethernet (no MAC) or has a multicast MAC.
+    NotEthernet,
+    /// An ioctl or socket call was refused (usually: not root / no CAP_NET_RAW/ADMIN).
+    Os(rustix::io::Errno),
+    /// No carrier within the budget.
+    NoCarrier,
+}
+
+/// Interfaces whose flags flint changed, to restore at the end.
+pub struct Restore {
+    changed: heapless::Vec<([u8; 16], usize, u16), CANDIDATES>,
+}
+
+impl Restore {
+    pub fn new() -> Restore {
+        Restore { changed: heapless::Vec::new() }
+    }
+
+    fn bring_up(&mut self, fd: &OwnedFd, name: &[u8]) -> Result<(), LinkError> {
+        let flags = netdev::flags(fd.as_fd(), name).map_err(LinkError::Os)?;
+        if flags & IFF_UP == 0 {
+            netdev::set_flags(fd.as_fd(), name, flags | IFF_UP).map_err(LinkError::Os)?;
+            let mut n = [0u8; 16];
+            n[..name.len()].copy_from_slice(name);
+            let _ = self.changed.push((n, name.len(), flags));
+        }
+        Ok(())
+    }
+
+    /// Puts back the flags of every interface except `keep`.
+    fn restore_except(&mut self, fd: &OwnedFd, keep: Option<&[u8]>) {
+        self.changed.retain(|(n, len, flags)| {
+            if Some(&n[..*len]) == keep {
+                return true;
+            }
+            let _ = netdev::set_flags(fd.as_fd(), &n[..*len], *flags);
+            false
+        });
+    }
+
+    /// Puts back everything.
+    pub fn restore(&mut self, fd: &OwnedFd) {
+        self.restore_except(fd, None);
+    }
+}
+
+/// Runs the link phase on the (unbound) packet socket `fd`.
+pub fn bring_up(fd: &OwnedFd, wanted: Option<&[u8]>, restore: &mut Restore, deadline: Instant) -> Result<Nic, LinkError> {
+    let mut candidates: heapless::Vec<Link, CANDIDATES> = heapless::Vec::new();
+    match wanted {
+        Some(name) => {
+            let index = netdev::index(fd.as_fd(), name).map_err(|e| if e == rustix::io::Errno::NODEV { LinkError::NotFound } else { LinkError::Os(e) })?;
+            let mut l = Link { index, kind: ARPHRD_ETHER, flags: 0, name: [0; 16], name_len: name.len() };
+            l.name[..name.len()].copy_from_slice(name);
+            let _ = candidates.push(l);
+        }
+        None => {
+            netdev::list_links(|l| {
+                if l.kind == ARPHRD_ETHER && l.flags & IFF_LOOPBACK as u32 == 0 {
+                    let _ = candidates.push(l);
+                }
+            })
+            .map_err(LinkError::Os)?;
+            candidates.sort_unstable_by_key(|l| l.index);
+        }
+    }
+    if candidates.is_empty() {
+        return Err(LinkError::NotFound);
+    }
+    for c in &candidates {
+        restore.bring_up(fd, c.name())?;
+    }
+    let start = clock::now();
+    // Bounded by the deadline; each round is one SIOCGIFFLAGS per candidate.
+    let chosen = loop {
+        let ready = candidates.iter().find(|c| netdev::flags(fd.as_fd(), c.name()).is_ok_and(|f| f & IFF_RUNNING != 0));
+        if let Some(c) = ready {
+            break *c;
+        }
+        let now = clock::now();
+        if now >= deadline {
+            restore.restore(fd);
+            return Err(LinkError::NoCarrier);
+        }
+        let _ = rustix::event::poll(&mut [], Some(&timespec(CARRIER_POLL.min(deadline - now))));
+    };
+    restore.restore_except(fd, Some(chosen.name()));
+    let mac = netdev::ethernet_address(fd.as_fd(), chosen.name()).map_err(LinkError::Os)?.ok_or(LinkError::NotEthernet)?;
+    if mac[0] & 1 != 0 {
+        return Err(LinkError::NotEthernet);
+    }
+    let mtu = netdev::mtu(fd.as_fd(), chosen.name()).map_err(LinkError::Os)?;
+    log::info!(target: "link", "{} up, carrier after {} us, mtu {}", crate::Bytes(chosen.name()), (clock::now() - start).total_micros(), mtu);
+    Ok(Nic { name: chosen.name, name_len: chosen.name_len, index: chosen.index, mac, mtu })
+}
+
+pub fn timespec(d: Duration) -> rustix::time::Timespec {
+    let us = d.total_micros();
+    rustix::time::Timespec { tv_sec: (us / 1_000_000) as i64, tv_nsec: ((us % 1_000_000) * 1000) as i64 }
+}

@@ -1,0 +1,179 @@
+//! Atomic file output: the file at the final path is either the complete new content or
+//! untouched.
+//!
+//! Bytes go to a hidden temporary file in the same directory (`.NAME.flint-PID`, created with
+//! O_EXCL, so the rename below stays within one filesystem), which is fsync'ed, renamed over
+//! the final name, and the directory fsync'ed so the rename itself survives a crash. Any error,
+//! or [`Output::discard`], unlinks the temporary file. A SIGKILL mid-write can leave the hidden
+//! temporary behind, never a partial file at the final path.
+
+use core::ffi::CStr;
+
+use rustix::fd::OwnedFd;
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+
+const PATH_MAX: usize = 4096;
+
+/// A path made NUL-terminated in a fixed buffer.
+struct CPath {
+    buf: [u8; PATH_MAX],
+    len: usize,
+}
+
+impl CPath {
+    fn new() -> CPath {
+        CPath { buf: [0; PATH_MAX], len: 0 }
+    }
+
+    fn push(&mut self, bytes: &[u8]) -> Result<(), Errno> {
+        if bytes.contains(&0) || self.len + bytes.len() >= PATH_MAX {
+            return Err(Errno::NAMETOOLONG);
+        }
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+        Ok(())
+    }
+
+    fn as_cstr(&mut self) -> &CStr {
+        self.buf[self.len] = 0;
+        CStr::from_bytes_with_nul(&self.buf[..=self.len]).unwrap_or(c"")
+    }
+}
+
+/// A file being written; see the module docs.
+pub struct Output {
+    dir: OwnedFd,
+    file: Option<OwnedFd>,
+    tmp: CPath,
+    name: CPath,
+    pub written: u64,
+}
+
+impl Output {
+    /// Starts writing `path` with permission `mode` (the umask may only remove bits).
+    /// `make_dir` creates a missing parent directory (mode 0700), for flint's default path.
+    pub fn create(path: &[u8], mode: u32, make_dir: bool) -> Result<Output, Errno> {
+        let (dir_path, name) = match path.iter().rposition(|&b| b == b'/') {
+            Some(0) => (&b"/"[..], &path[1..]),
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => (&b"."[..], path),
+        };
+        if name.is_empty() || name == b"." || name == b".." {
+            return Err(Errno::ISDIR);
+        }
+        let mut d = CPath::new();
+        d.push(dir_path)?;
+        let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let dir = match rustix::fs::open(d.as_cstr(), dir_flags, Mode::empty()) {
+            Err(Errno::NOENT) if make_dir => {
+                rustix::fs::mkdir(d.as_cstr(), Mode::from_raw_mode(0o700))?;
+                rustix::fs::open(d.as_cstr(), dir_flags, Mode::empty())?
+            }
+            r => r?,
+        };
+        let mut tmp = CPath::new();
+        tmp.push(b".")?;
+        // NAME_MAX is 255: keep the temporary's name within it.
+        tmp.push(&name[..name.len().min(200)])?;
+        tmp.push(b".flint-")?;
+        let mut pid = [0u8; 10];
+        tmp.push(decimal(rustix::process::getpid().as_raw_nonzero().get() as u32, &mut pid))?;
+        let mut final_name = CPath::new();
+        final_name.push(name)?;
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let file = match rustix::fs::openat(&dir, tmp.as_cstr(), flags, Mode::from_raw_mode(mode)) {
+            // A leftover of an earlier run that was killed with the same pid: ours to replace.
+            Err(Errno::EXIST) => {
+                rustix::fs::unlinkat(&dir, tmp.as_cstr(), AtFlags::empty())?;
+                rustix::fs::openat(&dir, tmp.as_cstr(), flags, Mode::from_raw_mode(mode))?
+            }
+            r => r?,
+        };
+        Ok(Output { dir, file: Some(file), tmp, name: final_name, written: 0 })
+    }
+
+    /// Makes the content durable and visible under the final name.
+    pub fn commit(mut self) -> Result<(), Errno> {
+        let r = self.try_commit();
+        if r.is_err() {
+            self.discard_inner();
+        }
+        r
+    }
+
+    fn try_commit(&mut self) -> Result<(), Errno> {
+        let file = self.file.take().ok_or(Errno::BADF)?;
+        rustix::fs::fsync(&file)?;
+        drop(file);
+        rustix::fs::renameat(&self.dir, self.tmp.as_cstr(), &self.dir, self.name.as_cstr())?;
+        self.tmp.len = 0;
+        rustix::fs::fsync(&self.dir)
+    }
+
+    /// Removes the temporary file; the final path is left as it was.
+    pub fn discard(mut self) {
+        self.discard_inner();
+    }
+
+    fn discard_inner(&mut self) {
+        self.file = None;
+        if self.tmp.len > 0 {
+            let _ = rustix::fs::unlinkat(&self.dir, self.tmp.as_cstr(), AtFlags::empty());
+            self.tmp.len = 0;
+        }
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        // Every path that did not commit removes its temporary file.
+        self.discard_inner();
+    }
+}
+
+impl embedded_io::ErrorType for Output {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl embedded_io::Write for Output {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        let file = self.file.as_ref().ok_or(embedded_io::ErrorKind::NotConnected)?;
+        loop {
+            match rustix::io::write(file, buf) {
+                Ok(0) => return Err(embedded_io::ErrorKind::WriteZero),
+                Ok(n) => {
+                    self.written += n as u64;
+                    return Ok(n);
+                }
+                Err(Errno::INTR) => continue,
+                Err(Errno::NOSPC) | Err(Errno::DQUOT) => return Err(embedded_io::ErrorKind::OutOfMemory),
+                Err(_) => return Err(embedded_io::ErrorKind::Other),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// Formats `n` in decimal into `buf`.
+pub fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically.
+pub fn write_file(path: &[u8], bytes: &[u8], mode: u32) -> Result<(), Errno> {
+    let mut out = Output::create(path, mode, false)?;
+    embedded_io::Write::write_all(&mut out, bytes).map_err(|_| Errno::IO)?;
+    out.commit()
+}
