@@ -1,0 +1,51 @@
+//! `cargo xtask build`: release build of flint for the explicit host triple, then a static
+//! check of the resulting ELF and its size.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::{elf, proc, util};
+
+pub struct Built {
+    pub path: std::path::PathBuf,
+    pub size: u64,
+}
+
+/// Builds flint, prints `flint: <bytes> bytes (<KiB> KiB), static …` and returns its size.
+pub fn run() -> Result<Built, String> {
+    let mut cmd = Command::new(util::cargo());
+    cmd.current_dir(util::root())
+        .args(["build", "--release", "--target", util::TARGET, "-p", "flint", "--bin", "flint"]);
+    eprintln!("xtask: {}", proc::describe(&cmd));
+    // Release builds with LTO on 2 cores are slow; the bound only guards against a hang.
+    let status = proc::run_inherit(&mut cmd, Duration::from_secs(40 * 60))?;
+    if !status.success() {
+        return Err(format!("cargo build of flint failed ({status})"));
+    }
+    check(&util::flint_bin())
+}
+
+/// Static check + size report of an already built binary.
+pub fn check(path: &std::path::Path) -> Result<Built, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let info = elf::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    elf::check_x86_64(&info)?;
+    if info.has_interp {
+        return Err(format!("{} has PT_INTERP: it is dynamically linked", path.display()));
+    }
+    if !info.is_static() {
+        return Err(format!(
+            "{} has PT_DYNAMIC ({}): not fully static (static-pie?)",
+            path.display(),
+            info.type_name()
+        ));
+    }
+    let size = bytes.len() as u64;
+    println!(
+        "flint: {size} bytes ({:.1} KiB), fully static ({}, no PT_INTERP, no PT_DYNAMIC): {}",
+        size as f64 / 1024.0,
+        info.type_name(),
+        path.display()
+    );
+    Ok(Built { path: path.to_path_buf(), size })
+}

@@ -1,0 +1,105 @@
+//! Last-resort cleanup of what the tasks created: network namespaces and child processes.
+//!
+//! Normal exits clean up through `Drop` guards (`netns::Topology`, `proc::ChildGuard`). Two
+//! paths bypass them: a panic, because the workspace dev profile is `panic = "abort"` (so no
+//! unwinding and no drops), and a kill of xtask itself (Ctrl-C, CI timeout). The guards
+//! therefore also register here; the panic hook removes everything still registered, and
+//! `remove_stale()` deletes namespaces left behind by an xtask process that no longer exists.
+
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+/// Every namespace xtask creates is named `fx-<xtask pid>-<n>-<role>`, so stale ones can be
+/// recognised and attributed to a (dead) owner.
+pub const NETNS_PREFIX: &str = "fx-";
+
+struct Registry {
+    pids: Vec<u32>,
+    netns: Vec<String>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry { pids: Vec::new(), netns: Vec::new() });
+
+fn with<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
+    // A poisoned lock only means a panic happened while holding it; the data is still usable.
+    let mut guard = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    f(&mut guard)
+}
+
+pub fn add_pid(pid: u32) {
+    with(|r| r.pids.push(pid));
+}
+
+pub fn remove_pid(pid: u32) {
+    with(|r| r.pids.retain(|&p| p != pid));
+}
+
+pub fn add_netns(name: &str) {
+    with(|r| r.netns.push(name.to_string()));
+}
+
+pub fn remove_netns(name: &str) {
+    with(|r| r.netns.retain(|n| n != name));
+}
+
+pub fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        let (pids, netns) = with(|r| (std::mem::take(&mut r.pids), std::mem::take(&mut r.netns)));
+        if !pids.is_empty() || !netns.is_empty() {
+            eprintln!("xtask: panic: killing {} process(es), deleting {} namespace(s)", pids.len(), netns.len());
+        }
+        for pid in pids {
+            kill9(pid);
+        }
+        for ns in netns {
+            delete_netns(&ns);
+        }
+    }));
+}
+
+/// SIGKILL by pid through kill(1): xtask has no libc binding, and this path is rare.
+pub fn kill9(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Kills the processes still inside a namespace (ours: it carries our prefix), then deletes it.
+pub fn delete_netns(name: &str) {
+    let ip = crate::util::tool("ip");
+    if let Ok(out) = Command::new(&ip).args(["netns", "pids", name]).stderr(Stdio::null()).output() {
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            if let Ok(pid) = pid.parse::<u32>() {
+                kill9(pid);
+            }
+        }
+    }
+    let _ = Command::new(&ip)
+        .args(["netns", "del", name])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Deletes `fx-<pid>-…` namespaces whose owning xtask process is gone (e.g. after Ctrl-C).
+pub fn remove_stale() {
+    let ip = crate::util::tool("ip");
+    let Ok(out) = Command::new(&ip).args(["netns", "list"]).stderr(Stdio::null()).output() else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some(name) = line.split_whitespace().next() else { continue };
+        let Some(rest) = name.strip_prefix(NETNS_PREFIX) else { continue };
+        let Some(owner) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if owner != std::process::id() && !std::path::Path::new(&format!("/proc/{owner}")).exists() {
+            eprintln!("xtask: removing stale namespace {name} (owner {owner} is gone)");
+            delete_netns(name);
+        }
+    }
+}

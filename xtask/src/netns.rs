@@ -1,0 +1,177 @@
+//! Two network namespaces joined by a veth pair: a "cloud" side (metadata service, DHCP
+//! server) and a "guest" side where flint runs on an unconfigured `eth0`.
+//!
+//! Checksum offloads stay ON: frames from the server reach flint's AF_PACKET socket with
+//! partial checksums (nostd.md P6/P9), which flint must handle itself, as in real VMs.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use crate::cleanup;
+use crate::proc::{self, ChildGuard};
+use crate::util;
+
+/// How the guest is meant to get an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Addressing {
+    /// Server end `10.0.0.1/24` + `169.254.169.254/32`; the guest gets a lease from dnsmasq
+    /// and must reach the metadata address through the router 10.0.0.1.
+    Dhcp,
+    /// Server end `169.254.169.254/16` only and no DHCP server: the guest must fall back to
+    /// an IPv4 link-local address and reach the metadata service on-link.
+    LinkLocal,
+}
+
+pub const SERVER_IF: &str = "vsrv";
+pub const CLIENT_IF: &str = "eth0";
+pub const METADATA_IP: &str = "169.254.169.254";
+pub const ROUTER_IP: &str = "10.0.0.1";
+/// dnsmasq's pool, checked against flint's report.
+pub const POOL: (u8, u8) = (50, 150);
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+const IP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The pair of namespaces; both are deleted (with the veth) on drop.
+pub struct Topology {
+    pub server: String,
+    pub client: String,
+    pub client_mac: String,
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    proc::run_ok(Command::new(util::tool("ip")).args(args), IP_TIMEOUT).map(|_| ())
+}
+
+impl Topology {
+    pub fn new(addressing: Addressing) -> Result<Self, String> {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let base = format!("{}{}-{n}", cleanup::NETNS_PREFIX, std::process::id());
+        // A locally administered, unicast MAC that names the run, so reports can be matched.
+        let client_mac = format!("02:f1:17:{:02x}:{:02x}:{:02x}", (std::process::id() >> 8) & 0xff, std::process::id() & 0xff, n & 0xff);
+        let topo = Topology { server: format!("{base}-srv"), client: format!("{base}-cli"), client_mac };
+        // Registered before creation: an error half-way returns early and Drop (or the panic
+        // hook) deletes whatever exists; deleting a missing namespace is harmless.
+        for ns in [topo.server.clone(), topo.client.clone()] {
+            cleanup::add_netns(&ns);
+            ip(&["netns", "add", &ns])?;
+        }
+        let (s, c) = (topo.server.as_str(), topo.client.as_str());
+        // Created directly inside the namespaces: nothing ever appears in the host namespace.
+        ip(&["-n", s, "link", "add", SERVER_IF, "type", "veth", "peer", "name", CLIENT_IF, "address", &topo.client_mac, "netns", c])?;
+        ip(&["-n", s, "link", "set", "lo", "up"])?;
+        match addressing {
+            Addressing::Dhcp => {
+                ip(&["-n", s, "addr", "add", &format!("{ROUTER_IP}/24"), "dev", SERVER_IF])?;
+                ip(&["-n", s, "addr", "add", &format!("{METADATA_IP}/32"), "dev", SERVER_IF])?;
+            }
+            Addressing::LinkLocal => {
+                ip(&["-n", s, "addr", "add", &format!("{METADATA_IP}/16"), "dev", SERVER_IF])?;
+            }
+        }
+        ip(&["-n", s, "link", "set", SERVER_IF, "up"])?;
+        // The guest side stays as a fresh boot has it: eth0 DOWN, no address; lo untouched.
+        Ok(topo)
+    }
+
+    /// `ip netns exec <client> program …`
+    pub fn in_client(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(util::tool("ip"));
+        cmd.args(["netns", "exec", &self.client]).arg(program);
+        cmd
+    }
+
+    /// `ip netns exec <server> program …`
+    pub fn in_server(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(util::tool("ip"));
+        cmd.args(["netns", "exec", &self.server]).arg(program);
+        cmd
+    }
+
+    /// `ip -n <client> args…`
+    pub fn ip_client(&self, args: &[&str]) -> Result<String, String> {
+        let mut full = vec!["-n", self.client.as_str()];
+        full.extend_from_slice(args);
+        let out = proc::run_ok(Command::new(util::tool("ip")).args(&full), IP_TIMEOUT)?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `ip -n <server> args…`
+    pub fn ip_server(&self, args: &[&str]) -> Result<String, String> {
+        let mut full = vec!["-n", self.server.as_str()];
+        full.extend_from_slice(args);
+        let out = proc::run_ok(Command::new(util::tool("ip")).args(&full), IP_TIMEOUT)?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Starts dnsmasq as the DHCP server on the server end and waits (≤ 5 s) until it has
+    /// bound its DHCP socket. `--no-ping` avoids the ~3 s ICMP probe before the first OFFER;
+    /// `--port=0` disables DNS. With `--no-daemon` dnsmasq writes no pid file and logs to
+    /// stderr, which is also the readiness signal.
+    pub fn start_dnsmasq(&self, dir: &Path) -> Result<ChildGuard, String> {
+        let log = dir.join("dnsmasq.log");
+        let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let mut cmd = self.in_server(util::tool("dnsmasq"));
+        cmd.args([
+            "--no-daemon",
+            "--no-ping",
+            "--port=0",
+            "--bind-interfaces",
+            &format!("--interface={SERVER_IF}"),
+            &format!("--dhcp-range=10.0.0.{},10.0.0.{},255.255.255.0,1h", POOL.0, POOL.1),
+            &format!("--dhcp-option=option:router,{ROUTER_IP}"),
+            "--conf-file=/dev/null",
+            &format!("--dhcp-leasefile={}", dir.join("dnsmasq.leases").display()),
+            &format!("--pid-file={}", dir.join("dnsmasq.pid").display()),
+            "--log-dhcp",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+        let mut child = ChildGuard::spawn(&mut cmd, "dnsmasq")?;
+        let ready = proc::wait_until(Duration::from_secs(5), Duration::from_millis(5), || {
+            child.try_status().is_some() || std::fs::read_to_string(&log).is_ok_and(|s| s.contains("sockets bound"))
+        });
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if !ready || !text.contains("sockets bound") {
+            return Err(format!("dnsmasq did not start: {}", util::tail(&text, 5)));
+        }
+        Ok(child)
+    }
+
+    /// Brings the client link up (or down) and, for up, waits (≤ 2 s) until both ends report
+    /// carrier, so a benchmark round does not start inside the P15 carrier transition.
+    pub fn set_client_link(&self, up: bool) -> Result<(), String> {
+        self.ip_client(&["link", "set", CLIENT_IF, if up { "up" } else { "down" }])?;
+        if up {
+            let ok = proc::wait_until(Duration::from_secs(2), Duration::from_millis(5), || {
+                let c = self.ip_client(&["-o", "link", "show", CLIENT_IF]).unwrap_or_default();
+                let s = self.ip_server(&["-o", "link", "show", SERVER_IF]).unwrap_or_default();
+                c.contains("LOWER_UP") && s.contains("LOWER_UP")
+            });
+            if !ok {
+                return Err("veth did not report carrier within 2 s".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every IPv4 address and route the kernel holds on the client end.
+    pub fn flush_client(&self) -> Result<(), String> {
+        self.ip_client(&["-4", "addr", "flush", "dev", CLIENT_IF])?;
+        self.ip_client(&["-4", "route", "flush", "dev", CLIENT_IF]).map(|_| ())
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        // Processes started inside were killed by their own guards (declared later, dropped
+        // earlier); delete_netns also kills any straggler before deleting.
+        for ns in [&self.client, &self.server] {
+            cleanup::delete_netns(ns);
+            cleanup::remove_netns(ns);
+        }
+    }
+}

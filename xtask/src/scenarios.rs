@@ -1,0 +1,668 @@
+//! End-to-end scenarios: flint against the mock metadata services in network namespaces.
+//!
+//! Each scenario gets its own veth pair and namespaces (`netns::Topology`), optionally
+//! dnsmasq and a mock, runs flint once in the client namespace and then checks, whatever the
+//! scenario: exit code, output bytes = decoded payload, mode 0600, no stray files next to
+//! the output, the report (`report::check`), flint's stderr format, and that stderr never
+//! contains an issued token nor the marker hidden in the user-data. Times are only checked
+//! as "within the budget", never as performance claims.
+
+use std::fs::File;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::mock::{self, LogEntry, Platform};
+use crate::netns::{Addressing, Topology};
+use crate::proc::{self, ChildGuard};
+use crate::report;
+use crate::{build_task, cleanup, deps, payloads, util};
+
+/// flint must be gone this long after its own budget, else it is killed and the run fails.
+const HARD_EXTRA: Duration = Duration::from_secs(10);
+/// Allowed overrun of the budget, measured from outside (spawn, `ip netns exec`, exit).
+const SLACK: Duration = Duration::from_millis(1500);
+
+const PHASES: [&str; 7] = ["args", "link", "address", "token", "user-data", "decode", "write"];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Payload {
+    None,
+    Small,
+    LargeGzip,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PlatformFrom {
+    /// `--platform <id>`
+    Arg,
+    /// `--cmdline FILE` holding `ignition.platform.id=<id>` among other kernel arguments.
+    Cmdline,
+    /// Neither: a usage error.
+    Nowhere,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OutputAt {
+    /// `<dir>/out/user-data`
+    Normal,
+    /// `<dir>/out/blocker/user-data` where `blocker` is a regular file: cannot be written.
+    UnderAFile,
+}
+
+pub struct Scenario {
+    pub name: &'static str,
+    about: &'static str,
+    addressing: Addressing,
+    dhcp_server: bool,
+    platform: Platform,
+    platform_from: PlatformFrom,
+    /// `None`: nothing listens on 169.254.169.254:80.
+    mock: Option<fn(&mut mock::Options)>,
+    payload: Payload,
+    budget: f64,
+    args: &'static [&'static str],
+    exit: i32,
+    output_at: OutputAt,
+    error_phase: Option<&'static str>,
+    extra: Option<fn(&Run) -> Vec<String>>,
+}
+
+impl Scenario {
+    fn base(name: &'static str, about: &'static str) -> Self {
+        Scenario {
+            name,
+            about,
+            addressing: Addressing::Dhcp,
+            dhcp_server: true,
+            platform: Platform::Aws,
+            platform_from: PlatformFrom::Arg,
+            mock: Some(|_| {}),
+            payload: Payload::Small,
+            budget: 10.0,
+            args: &[],
+            exit: 0,
+            output_at: OutputAt::Normal,
+            error_phase: None,
+            extra: None,
+        }
+    }
+}
+
+/// Everything observed in one run, for the checks.
+pub struct Run {
+    exit: Option<i32>,
+    elapsed: Duration,
+    stderr: String,
+    log: Vec<LogEntry>,
+    tokens: Vec<String>,
+}
+
+impl Run {
+    fn requests(&self, method: &str, path_suffix: &str) -> Vec<&LogEntry> {
+        self.log.iter().filter(|e| e.method == method && e.path.ends_with(path_suffix)).collect()
+    }
+}
+
+pub fn all() -> Vec<Scenario> {
+    vec![
+        Scenario { extra: Some(one_token_then_user_data), ..Scenario::base("aws-dhcp", "IMDSv2 token + user-data over a DHCP lease, via the router") },
+        Scenario {
+            addressing: Addressing::LinkLocal,
+            dhcp_server: false,
+            budget: 20.0,
+            ..Scenario::base("aws-link-local", "no DHCP server: IPv4 link-local address, metadata on-link")
+        },
+        Scenario {
+            payload: Payload::LargeGzip,
+            extra: Some(gzip_fits_aws_limit),
+            ..Scenario::base("aws-gzip-large", "gzip user-data under 16 KB that inflates to ~280 KB")
+        },
+        Scenario {
+            platform: Platform::Akamai,
+            payload: Payload::LargeGzip,
+            extra: Some(akamai_accept_ok),
+            ..Scenario::base("akamai-base64-gzip", "Akamai base64(gzip) user-data")
+        },
+        Scenario {
+            platform: Platform::Akamai,
+            extra: Some(akamai_accept_ok),
+            ..Scenario::base("akamai-plain", "Akamai base64(plain) user-data")
+        },
+        Scenario {
+            mock: Some(|o| o.chunked = true),
+            payload: Payload::LargeGzip,
+            args: &["-v"],
+            ..Scenario::base("aws-chunked", "Transfer-Encoding: chunked, odd chunk sizes (verbose)")
+        },
+        Scenario {
+            mock: Some(|o| o.close_delimited = true),
+            payload: Payload::LargeGzip,
+            ..Scenario::base("aws-close-delimited", "no Content-Length: the close ends every body")
+        },
+        Scenario {
+            mock: Some(|o| o.stale_token_once = true),
+            args: &["-v"],
+            extra: Some(stale_token_recovered),
+            ..Scenario::base("aws-stale-token", "first user-data GET says 401: a second token PUT recovers (verbose)")
+        },
+        Scenario {
+            payload: Payload::None,
+            exit: 3,
+            extra: Some(user_data_404_seen),
+            ..Scenario::base("aws-no-user-data", "404 for user-data: exit 3, nothing written")
+        },
+        Scenario {
+            platform: Platform::Akamai,
+            payload: Payload::None,
+            exit: 3,
+            ..Scenario::base("akamai-no-user-data", "200 with an empty body: exit 3, nothing written")
+        },
+        Scenario {
+            mock: None,
+            budget: 4.0,
+            exit: 4,
+            ..Scenario::base("aws-unreachable", "lease but nothing listening on :80: exit 4 within the budget")
+        },
+        Scenario {
+            mock: Some(|o| o.delay_ms = 1500),
+            extra: Some(one_token_then_user_data),
+            ..Scenario::base("aws-slow-server", "every answer 1.5 s late, 10 s budget: success")
+        },
+        Scenario {
+            mock: Some(|o| {
+                o.fail_first = 2;
+                o.fail_status = 503;
+            }),
+            extra: Some(recovered_after_failures),
+            ..Scenario::base("aws-503-twice", "first two requests 503: retried, success")
+        },
+        Scenario {
+            mock: Some(|o| {
+                o.fail_first = 1;
+                o.fail_status = 429;
+                o.retry_after = Some(1);
+            }),
+            extra: Some(recovered_after_failures),
+            ..Scenario::base("aws-429-retry-after", "first request 429 with Retry-After: 1: retried, success")
+        },
+        Scenario {
+            platform: Platform::Akamai,
+            platform_from: PlatformFrom::Cmdline,
+            ..Scenario::base("akamai-from-cmdline", "platform from ignition.platform.id=akamai in --cmdline FILE")
+        },
+        Scenario {
+            payload: Payload::LargeGzip,
+            args: &["--max-size", "100K"],
+            exit: 5,
+            ..Scenario::base("aws-max-size", "--max-size 100K below the ~280 KB decoded size: exit 5")
+        },
+        Scenario {
+            output_at: OutputAt::UnderAFile,
+            exit: 6,
+            error_phase: Some("write"),
+            ..Scenario::base("aws-output-unwritable", "output directory is a regular file: exit 6")
+        },
+        Scenario {
+            platform_from: PlatformFrom::Nowhere,
+            dhcp_server: false,
+            mock: None,
+            exit: 2,
+            error_phase: Some("args"),
+            ..Scenario::base("usage-no-platform", "no --platform and none on the kernel command line: exit 2")
+        },
+    ]
+}
+
+// --- scenario-specific checks ----------------------------------------------------------
+
+fn one_token_then_user_data(r: &Run) -> Vec<String> {
+    let mut bad = Vec::new();
+    let puts = r.requests("PUT", "/api/token");
+    let gets = r.requests("GET", "/user-data");
+    if puts.len() != 1 || r.tokens.len() != 1 {
+        bad.push(format!("expected exactly one token PUT, mock saw {} (issued {})", puts.len(), r.tokens.len()));
+    }
+    if gets.len() != 1 || !gets.iter().all(|g| g.token_sent && g.token_valid && g.status == 200) {
+        bad.push("expected one user-data GET carrying the valid token".into());
+    }
+    bad
+}
+
+fn gzip_fits_aws_limit(r: &Run) -> Vec<String> {
+    // The point of the scenario: what AWS would store is under its limit.
+    match r.log.iter().find(|e| e.path.ends_with("/user-data") && e.status == 200) {
+        Some(e) if e.bytes < payloads::AWS_USER_DATA_LIMIT => Vec::new(),
+        Some(e) => vec![format!("served gzip is {} B, over AWS's 16 KB limit: fix the payload", e.bytes)],
+        None => vec!["mock never served user-data".into()],
+    }
+}
+
+fn akamai_accept_ok(r: &Run) -> Vec<String> {
+    r.requests("GET", "/v1/user-data")
+        .iter()
+        .filter(|e| e.status == 406)
+        .map(|e| format!("user-data GET refused for its Accept header: {:?}", e.accept))
+        .collect()
+}
+
+fn stale_token_recovered(r: &Run) -> Vec<String> {
+    let mut bad = Vec::new();
+    let puts = r.requests("PUT", "/api/token");
+    let gets = r.requests("GET", "/user-data");
+    if r.tokens.len() != 2 || puts.len() != 2 {
+        bad.push(format!("expected the token to be fetched twice, mock issued {} on {} PUT(s)", r.tokens.len(), puts.len()));
+    }
+    let statuses: Vec<u16> = gets.iter().map(|g| g.status).collect();
+    if statuses != [401, 200] {
+        bad.push(format!("expected user-data GETs 401 then 200, got {statuses:?}"));
+    }
+    bad
+}
+
+fn user_data_404_seen(r: &Run) -> Vec<String> {
+    if r.requests("GET", "/user-data").iter().any(|e| e.status == 404) {
+        Vec::new()
+    } else {
+        vec!["mock never answered 404 for user-data".into()]
+    }
+}
+
+fn recovered_after_failures(r: &Run) -> Vec<String> {
+    let failed = r.log.iter().take_while(|e| e.status == 503 || e.status == 429).count();
+    let mut bad = Vec::new();
+    if failed == 0 {
+        bad.push("mock log does not start with the scripted failures".into());
+    }
+    if !r.requests("GET", "/user-data").iter().any(|e| e.status == 200) {
+        bad.push("no successful user-data GET after the failures".into());
+    }
+    bad
+}
+
+// --- running -----------------------------------------------------------------------------
+
+/// What the mock serves and what flint must write.
+struct Prepared {
+    /// Bytes for `--payload` (served raw by aws, base64-encoded by akamai).
+    file: Option<Vec<u8>>,
+    /// The decoded user-data flint must write.
+    decoded: Option<Vec<u8>>,
+    /// Length of the user-data body on the wire (before transfer framing).
+    served_len: Option<usize>,
+}
+
+fn prepare(s: &Scenario, marker: &str) -> Prepared {
+    let (decoded, file) = match s.payload {
+        Payload::None => (None, None),
+        Payload::Small => {
+            let p = payloads::ignition_small(marker);
+            (Some(p.clone()), Some(p))
+        }
+        Payload::LargeGzip => {
+            let (plain, gz) = payloads::large_gzip(marker);
+            (Some(plain), Some(gz))
+        }
+    };
+    let served_len = file.as_ref().map(|f| match s.platform {
+        Platform::Aws => f.len(),
+        Platform::Akamai => base64::engine::general_purpose::STANDARD.encode(f).len(),
+    });
+    Prepared { file, decoded, served_len }
+}
+
+/// Outcome of one flint execution in the client namespace.
+pub struct FlintRun {
+    pub exit: Option<i32>,
+    pub elapsed: Duration,
+    pub stderr: String,
+}
+
+/// Runs flint (already built) in the client namespace with `args`, stdout/stderr into `dir`,
+/// killing it if it outlives `limit`.
+pub fn run_flint(topo: &Topology, flint: &Path, args: &[String], dir: &Path, limit: Duration) -> Result<FlintRun, String> {
+    let stderr_path = dir.join("flint-stderr.txt");
+    let stdout_path = dir.join("flint-stdout.txt");
+    let mut cmd = topo.in_client(flint);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(File::create(&stdout_path).map_err(|e| e.to_string())?)
+        .stderr(File::create(&stderr_path).map_err(|e| e.to_string())?);
+    let start = Instant::now();
+    let mut child = ChildGuard::spawn(&mut cmd, "flint")?;
+    let status = child.wait_timeout(limit);
+    let elapsed = start.elapsed();
+    if status.is_none() {
+        child.kill();
+    }
+    Ok(FlintRun {
+        exit: status.map(proc::exit_code),
+        elapsed,
+        stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+    })
+}
+
+fn list_dir(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Runs one scenario; `Err` lists every failed check (plus context for the reader).
+fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> {
+    let marker = payloads::new_marker();
+    let prep = prepare(s, &marker);
+
+    // Declaration order = reverse drop order: mock and dnsmasq die before the namespaces go.
+    let topo = Topology::new(s.addressing).map_err(|e| vec![e])?;
+    let _dnsmasq = if s.dhcp_server && s.addressing == Addressing::Dhcp {
+        Some(topo.start_dnsmasq(dir).map_err(|e| vec![e])?)
+    } else {
+        None
+    };
+    let mock_opts = match s.mock {
+        Some(knobs) => {
+            let mut o = mock::Options::new(s.platform);
+            if let Some(bytes) = &prep.file {
+                let p = dir.join("payload.bin");
+                std::fs::write(&p, bytes).map_err(|e| vec![e.to_string()])?;
+                o.payload = Some(p);
+            }
+            knobs(&mut o);
+            Some(o)
+        }
+        None => None,
+    };
+    let _mock = match &mock_opts {
+        Some(o) => Some(mock::start_in(&topo.server, o, dir).map_err(|e| vec![e])?.0),
+        None => None,
+    };
+
+    let out_dir = dir.join("out");
+    let report_dir = dir.join("report");
+    for d in [&out_dir, &report_dir] {
+        std::fs::create_dir_all(d).map_err(|e| vec![e.to_string()])?;
+    }
+    let output: PathBuf = match s.output_at {
+        OutputAt::Normal => out_dir.join("user-data"),
+        OutputAt::UnderAFile => {
+            std::fs::write(out_dir.join("blocker"), b"not a directory\n").map_err(|e| vec![e.to_string()])?;
+            out_dir.join("blocker").join("user-data")
+        }
+    };
+    let report_path = report_dir.join("report.json");
+    let mut args: Vec<String> = Vec::new();
+    match s.platform_from {
+        PlatformFrom::Arg => args.extend(["--platform".into(), s.platform.as_str().into()]),
+        PlatformFrom::Cmdline | PlatformFrom::Nowhere => {
+            let cmdline = dir.join("cmdline");
+            let text = if s.platform_from == PlatformFrom::Cmdline {
+                format!(
+                    "BOOT_IMAGE=/boot/vmlinuz-6.1.0-56-amd64 root=UUID=0b3c6d1e-5f7a-4c2b-9d8e-1a2b3c4d5e6f ro console=ttyS0,115200n8 ignition.platform.id={} ignition.firstboot quiet\n",
+                    s.platform.as_str()
+                )
+            } else {
+                "BOOT_IMAGE=/boot/vmlinuz-6.1.0-56-amd64 root=/dev/vda1 ro console=ttyS0 quiet\n".to_string()
+            };
+            std::fs::write(&cmdline, text).map_err(|e| vec![e.to_string()])?;
+            args.extend(["--cmdline".into(), cmdline.display().to_string()]);
+        }
+    }
+    args.extend(["--interface".into(), "eth0".into()]);
+    args.extend(["--output".into(), output.display().to_string()]);
+    args.extend(["--report".into(), report_path.display().to_string()]);
+    args.extend(["--timeout".into(), format!("{}", s.budget)]);
+    args.extend(s.args.iter().map(|a| a.to_string()));
+    std::fs::write(dir.join("flint-args.txt"), args.join(" ")).ok();
+
+    let budget = Duration::from_secs_f64(s.budget);
+    let fr = run_flint(&topo, flint, &args, dir, budget + HARD_EXTRA).map_err(|e| vec![e])?;
+    // Let the mock finish logging the last request before reading its files.
+    std::thread::sleep(Duration::from_millis(20));
+    let (log, tokens) = match &mock_opts {
+        Some(_) => (
+            mock::read_log(&dir.join("mock-log.jsonl")).map_err(|e| vec![e])?,
+            mock::read_tokens(&dir.join("mock-tokens.txt")),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    let run = Run { exit: fr.exit, elapsed: fr.elapsed, stderr: fr.stderr, log, tokens };
+
+    let mut bad = Vec::new();
+    // Exit code and time.
+    match run.exit {
+        None => bad.push(format!("flint still running after {:?}: killed", budget + HARD_EXTRA)),
+        Some(code) if code != s.exit => bad.push(format!("exit code {code}, expected {}", s.exit)),
+        _ => {}
+    }
+    if run.elapsed > budget + SLACK {
+        bad.push(format!("took {:.2} s, budget {:.1} s (+{:.1} s slack)", run.elapsed.as_secs_f64(), s.budget, SLACK.as_secs_f64()));
+    }
+
+    // Output file and its directory.
+    let entries = list_dir(&out_dir);
+    let success = s.exit == 0;
+    if success {
+        match std::fs::read(&output) {
+            Ok(bytes) => {
+                if Some(&bytes) != prep.decoded.as_ref() {
+                    bad.push(format!(
+                        "output differs from the decoded payload ({} bytes written, {} expected)",
+                        bytes.len(),
+                        prep.decoded.as_ref().map_or(0, |d| d.len())
+                    ));
+                }
+                let mode = std::fs::metadata(&output).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0);
+                if mode != 0o600 {
+                    bad.push(format!("output mode {mode:o}, expected 600"));
+                }
+            }
+            Err(e) => bad.push(format!("no output file {}: {e}", output.display())),
+        }
+        if entries != ["user-data"] {
+            bad.push(format!("output directory holds {entries:?}, expected only user-data"));
+        }
+    } else {
+        let expected: &[&str] = if s.output_at == OutputAt::UnderAFile { &["blocker"] } else { &[] };
+        if entries != expected {
+            bad.push(format!("output directory holds {entries:?} after a failure, expected {expected:?}"));
+        }
+    }
+
+    // Report.
+    let report_entries = list_dir(&report_dir);
+    if s.exit != 2 {
+        if report_entries != ["report.json"] {
+            bad.push(format!("report directory holds {report_entries:?}, expected only report.json"));
+        }
+        match std::fs::read(&report_path).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice::<Value>(&b).map_err(|e| e.to_string())) {
+            Ok(v) => {
+                let served_requests = if mock_opts.is_some() { Some(run.log.len()) } else { None };
+                let e = report::Expect {
+                    platform: s.platform.as_str(),
+                    exit_code: run.exit.unwrap_or(-1),
+                    mac: &topo.client_mac,
+                    addressing: Some(s.addressing),
+                    success,
+                    written: if success { prep.decoded.as_ref().map(|d| d.len()) } else { None },
+                    fetched: if success { prep.served_len } else { None },
+                    requests: served_requests,
+                    budget_us: budget.as_micros() as u64,
+                };
+                bad.extend(report::check(&v, &e));
+            }
+            Err(e) => bad.push(format!("report {}: {e}", report_path.display())),
+        }
+    }
+
+    // stderr: format, no secrets.
+    bad.extend(check_stderr(&run, &marker, s));
+    if let Some(extra) = s.extra {
+        bad.extend(extra(&run));
+    }
+
+    if bad.is_empty() {
+        Ok(run.elapsed)
+    } else {
+        bad.push(format!("flint {}", args.join(" ")));
+        bad.push(format!("flint stderr:\n{}", indent(&util::tail(&run.stderr, 25))));
+        if !run.log.is_empty() {
+            let lines: Vec<String> = run.log.iter().map(|e| e.to_string()).collect();
+            bad.push(format!("mock log:\n{}", indent(&lines.join("\n"))));
+        }
+        Err(bad)
+    }
+}
+
+fn check_stderr(run: &Run, marker: &str, s: &Scenario) -> Vec<String> {
+    let mut bad = Vec::new();
+    if run.stderr.contains(marker) {
+        bad.push("stderr contains user-data bytes (the marker)".into());
+    }
+    for t in &run.tokens {
+        let head = &t[..t.len().min(16)];
+        if run.stderr.contains(head) {
+            bad.push("stderr contains a metadata token".into());
+        }
+    }
+    let mut error_phases = Vec::new();
+    for line in run.stderr.lines().filter(|l| !l.trim().is_empty()) {
+        let Some(rest) = line.strip_prefix("flint: ") else {
+            bad.push(format!("stderr line not in `flint: <phase>: …` form: {line:?}"));
+            continue;
+        };
+        let (is_error, rest) = match rest.strip_prefix("error: ") {
+            Some(r) => (true, r),
+            None => (false, rest),
+        };
+        let phase = rest.split(':').next().unwrap_or("");
+        if !PHASES.contains(&phase) {
+            bad.push(format!("stderr line with unknown phase {phase:?}: {line:?}"));
+        }
+        if is_error {
+            error_phases.push(phase.to_string());
+        }
+    }
+    if s.exit != 0 && s.exit != 3 && error_phases.is_empty() {
+        bad.push("failed without a `flint: error: <phase>: <reason>` line".into());
+    }
+    if let Some(want) = s.error_phase {
+        if !error_phases.iter().any(|p| p == want) {
+            bad.push(format!("expected an error in phase `{want}`, saw {error_phases:?}"));
+        }
+    }
+    bad
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// Runs the selected scenarios, one line each; returns (passed, failed).
+pub fn run_selected(filter: Option<&str>, keep: bool) -> Result<(usize, usize), String> {
+    util::require_root("the end-to-end scenarios")?;
+    let flint = util::flint_bin();
+    if !flint.exists() {
+        return Err(format!("{} not found: run `cargo xtask build` first", flint.display()));
+    }
+    cleanup::remove_stale();
+    let selected: Vec<Scenario> =
+        all().into_iter().filter(|s| filter.is_none_or(|f| s.name.contains(f))).collect();
+    if selected.is_empty() {
+        return Err(format!("no scenario matches {filter:?}"));
+    }
+    let (mut passed, mut failed) = (0, 0);
+    for s in &selected {
+        let mut dir = util::ScratchDir::new(s.name)?;
+        let started = Instant::now();
+        match run_one(s, &flint, dir.path()) {
+            Ok(flint_time) => {
+                passed += 1;
+                println!(
+                    "ok   {:<24} flint {:>6.3} s, scenario {:>5.2} s  {}",
+                    s.name,
+                    flint_time.as_secs_f64(),
+                    started.elapsed().as_secs_f64(),
+                    s.about
+                );
+                if keep {
+                    dir.keep();
+                }
+            }
+            Err(problems) => {
+                failed += 1;
+                dir.keep();
+                println!("FAIL {:<24} {}", s.name, s.about);
+                for p in problems {
+                    println!("{}", indent(&p));
+                }
+                println!("    files kept in {}", dir.path().display());
+            }
+        }
+    }
+    Ok((passed, failed))
+}
+
+/// `cargo xtask e2e [FILTER] [--keep]`
+pub fn e2e_cli(args: &[String]) -> Result<(), String> {
+    let keep = args.iter().any(|a| a == "--keep");
+    let filter = args.iter().find(|a| !a.starts_with("--")).map(String::as_str);
+    deps::ensure()?;
+    let (passed, failed) = run_selected(filter, keep)?;
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 { Ok(()) } else { Err(format!("{failed} scenario(s) failed")) }
+}
+
+/// Pass/fail tally printed one line per step, closed by `N passed, N failed`.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+}
+
+impl Tally {
+    fn step(&mut self, name: &str, ok: bool, detail: &str) {
+        if ok {
+            self.passed += 1;
+            println!("ok   {name:<24} {detail}");
+        } else {
+            self.failed += 1;
+            println!("FAIL {name:<24} {detail}");
+        }
+    }
+}
+
+/// `cargo xtask test`: tools, unit tests, build, scenarios. Each step is one counted line.
+pub fn test_all() -> Result<(), String> {
+    util::require_root("cargo xtask test")?;
+    deps::ensure()?;
+    let mut t = Tally::default();
+    for pkg in ["flint", "xtask"] {
+        let mut cmd = std::process::Command::new(util::cargo());
+        cmd.current_dir(util::root()).args(["test", "-p", pkg]);
+        let st = proc::run_inherit(&mut cmd, Duration::from_secs(40 * 60));
+        t.step(&format!("unit-tests-{pkg}"), matches!(st, Ok(s) if s.success()), &format!("cargo test -p {pkg}"));
+    }
+    match build_task::run() {
+        Ok(b) => {
+            t.step("build", true, &format!("{} bytes, fully static", b.size));
+            let (p, f) = run_selected(None, false)?;
+            t.passed += p;
+            t.failed += f;
+        }
+        Err(e) => {
+            t.step("build", false, &e);
+            let n = all().len();
+            println!("FAIL {:<24} not run: flint did not build", format!("{n} scenarios"));
+            t.failed += n;
+        }
+    }
+    println!("{} passed, {} failed", t.passed, t.failed);
+    if t.failed == 0 { Ok(()) } else { Err(format!("{} check(s) failed", t.failed)) }
+}
