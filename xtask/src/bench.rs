@@ -137,7 +137,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let args = parse(args)?;
     util::require_root("cargo xtask bench")?;
     deps::ensure()?;
-    let built = build_task::run()?;
+    let built = build_task::built_or_override()?;
     cleanup::remove_stale();
 
     let dir = util::ScratchDir::new("bench")?;
@@ -172,13 +172,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let state = if link_up { "UP (carrier settled before exec)" } else { "DOWN (each tool brings eth0 up itself)" };
         // One untimed warm-up of each: page cache for curl's shared libraries, dnsmasq lease.
         for tool in [Tool::Flint, Tool::Reference] {
-            let _ = one_run(&topo, &dir, tool, link_up, &plain);
+            let _ = one_run(&topo, &dir, &built, tool, link_up, &plain);
         }
         let mut samples: Vec<(Tool, Result<Sample, String>)> = Vec::new();
         for round in 0..args.rounds {
             let order = if round % 2 == 0 { [Tool::Flint, Tool::Reference] } else { [Tool::Reference, Tool::Flint] };
             for tool in order {
-                samples.push((tool, one_run(&topo, &dir, tool, link_up, &plain)));
+                samples.push((tool, one_run(&topo, &dir, &built, tool, link_up, &plain)));
             }
         }
         println!();
@@ -220,7 +220,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 /// One timed run of `tool`, starting from a flushed client with the link in the given state.
-fn one_run(topo: &Topology, dir: &util::ScratchDir, tool: Tool, link_up: bool, plain: &[u8]) -> Result<Sample, String> {
+fn one_run(topo: &Topology, dir: &util::ScratchDir, built: &build_task::Built, tool: Tool, link_up: bool, plain: &[u8]) -> Result<Sample, String> {
     topo.flush_client()?;
     topo.set_client_link(link_up)?;
     if !link_up {
@@ -240,7 +240,7 @@ fn one_run(topo: &Topology, dir: &util::ScratchDir, tool: Tool, link_up: bool, p
     cmd.args(["time-exec", "--result"]).arg(&result).args(["--timeout", "20", "--"]);
     match tool {
         Tool::Flint => {
-            cmd.arg(util::flint_bin())
+            cmd.arg(&built.path)
                 .args(["--platform", "aws", "--interface", CLIENT_IF, "--timeout", "10", "--output"])
                 .arg(&out)
                 .arg("--report")

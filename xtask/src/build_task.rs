@@ -25,6 +25,20 @@ pub fn run() -> Result<Built, String> {
     check(&util::flint_bin())
 }
 
+/// The flint a demo or benchmark runs: `$FLINT_BIN` as is when set (no build, no static
+/// check: it may be a stand-in), else a fresh release build.
+pub fn built_or_override() -> Result<Built, String> {
+    match std::env::var_os("FLINT_BIN") {
+        Some(p) => {
+            let path = std::path::PathBuf::from(p);
+            let size = std::fs::metadata(&path).map_err(|e| format!("FLINT_BIN {}: {e}", path.display()))?.len();
+            eprintln!("xtask: using FLINT_BIN={} ({size} bytes), not building", path.display());
+            Ok(Built { path, size })
+        }
+        None => run(),
+    }
+}
+
 /// Static check + size report of an already built binary.
 pub fn check(path: &std::path::Path) -> Result<Built, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?;

@@ -85,6 +85,21 @@ pub fn delete_netns(name: &str) {
         .status();
 }
 
+/// Is `pid` a running (not zombie) xtask? A reused pid belonging to something else counts
+/// as gone, and so does the zombie of a just-killed xtask.
+fn is_live_xtask(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // "<pid> (<comm>) <state> …"; comm may contain spaces, so split at the last ')'.
+    let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+        return false;
+    };
+    let comm = &stat[open + 1..close];
+    let state = stat[close + 1..].split_whitespace().next().unwrap_or("");
+    comm == "xtask" && state != "Z" && state != "X"
+}
+
 /// Deletes `fx-<pid>-…` namespaces whose owning xtask process is gone (e.g. after Ctrl-C).
 pub fn remove_stale() {
     let ip = crate::util::tool("ip");
@@ -97,7 +112,7 @@ pub fn remove_stale() {
         let Some(owner) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
-        if owner != std::process::id() && !std::path::Path::new(&format!("/proc/{owner}")).exists() {
+        if owner != std::process::id() && !is_live_xtask(owner) {
             eprintln!("xtask: removing stale namespace {name} (owner {owner} is gone)");
             delete_netns(name);
         }

@@ -11,7 +11,7 @@ use crate::{build_task, cleanup, deps, mock, payloads, util};
 pub fn run() -> Result<(), String> {
     util::require_root("cargo xtask demo")?;
     deps::ensure()?;
-    let built = build_task::run()?;
+    let built = build_task::built_or_override()?;
     cleanup::remove_stale();
 
     let dir = util::ScratchDir::new("demo")?;
@@ -55,9 +55,22 @@ pub fn run() -> Result<(), String> {
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or("flint wrote no readable report")?;
     println!("\n--- report ---");
+    // JSON strings without their quotes, null as "-".
+    let show = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        other => other.to_string(),
+    };
     println!(
         "mode {}  address {}  router {}  server {}  requests {}  bytes fetched {} written {}  VmHWM {} KiB",
-        r["mode"], r["address"], r["router"], r["server"], r["requests"], r["bytes"]["fetched"], r["bytes"]["written"], r["vmhwm_kib"]
+        show(&r["mode"]),
+        show(&r["address"]),
+        show(&r["router"]),
+        show(&r["server"]),
+        show(&r["requests"]),
+        show(&r["bytes"]["fetched"]),
+        show(&r["bytes"]["written"]),
+        show(&r["vmhwm_kib"])
     );
     println!("{:<10} {:>10}", "phase", "time");
     for p in PHASES {

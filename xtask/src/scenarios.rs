@@ -567,7 +567,7 @@ fn indent(s: &str) -> String {
 /// Runs the selected scenarios, one line each; returns (passed, failed).
 pub fn run_selected(filter: Option<&str>, keep: bool) -> Result<(usize, usize), String> {
     util::require_root("the end-to-end scenarios")?;
-    let flint = util::flint_bin();
+    let flint = util::flint_under_test();
     if !flint.exists() {
         return Err(format!("{} not found: run `cargo xtask build` first", flint.display()));
     }

@@ -36,6 +36,12 @@ pub fn flint_bin() -> PathBuf {
     target_dir().join(TARGET).join("release").join("flint")
 }
 
+/// The flint the scenarios run: `$FLINT_BIN` when set (e.g. a debug build or an older
+/// binary to compare), else the release build.
+pub fn flint_under_test() -> PathBuf {
+    std::env::var_os("FLINT_BIN").map(PathBuf::from).unwrap_or_else(flint_bin)
+}
+
 /// The cargo that runs us (matklad's xtask convention), so toolchain overrides carry over.
 pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
