@@ -379,9 +379,13 @@ fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<Strin
         }
         None => None,
     };
-    let _mock = match &mock_opts {
-        Some(o) => Some(mock::start_in(&topo.server, o, dir).map_err(|e| vec![e])?.0),
-        None => None,
+    // `start_in` fills in where the log and token files go.
+    let (_mock, mock_opts) = match &mock_opts {
+        Some(o) => {
+            let (guard, full) = mock::start_in(&topo.server, o, dir).map_err(|e| vec![e])?;
+            (Some(guard), Some(full))
+        }
+        None => (None, None),
     };
 
     let out_dir = dir.join("out");
@@ -426,11 +430,10 @@ fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<Strin
     // Let the mock finish logging the last request before reading its files.
     std::thread::sleep(Duration::from_millis(20));
     let (log, tokens) = match &mock_opts {
-        Some(_) => (
-            mock::read_log(&dir.join("mock-log.jsonl")).map_err(|e| vec![e])?,
-            mock::read_tokens(&dir.join("mock-tokens.txt")),
-        ),
-        None => (Vec::new(), Vec::new()),
+        Some(mock::Options { log: Some(log), tokens: Some(tokens), .. }) => {
+            (mock::read_log(log).map_err(|e| vec![e])?, mock::read_tokens(tokens))
+        }
+        _ => (Vec::new(), Vec::new()),
     };
     let run = Run { exit: fr.exit, elapsed: fr.elapsed, stderr: fr.stderr, log, tokens };
 
