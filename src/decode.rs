@@ -89,10 +89,11 @@ pub fn is_gzip(data: &[u8]) -> bool {
     data.starts_with(&[0x1f, 0x8b, 0x08])
 }
 
-/// Decodes base64 `text` into `out`, ignoring ASCII whitespace (services and users wrap lines).
-/// `text` is compacted in place first, which is why it is `&mut`.
+/// Decodes base64 `text` (RFC 4648 §4 alphabet) into `out`, ignoring ASCII whitespace
+/// (services and users wrap lines) and accepting missing padding. `text` is compacted in place
+/// first, which is why it is `&mut`. Padding is only allowed at the very end, and the unused low
+/// bits of the last symbol must be zero (§3.5), so every text has one decoding.
 pub fn unbase64(text: &mut [u8], out: &mut [u8]) -> Result<usize, DecodeError> {
-    use base64::Engine;
     let mut n = 0;
     for i in 0..text.len() {
         let b = text[i];
@@ -101,9 +102,45 @@ pub fn unbase64(text: &mut [u8], out: &mut [u8]) -> Result<usize, DecodeError> {
             n += 1;
         }
     }
-    base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT
-        .decode_slice(&text[..n], out)
-        .map_err(|_| DecodeError::Base64)
+    let mut text = &text[..n];
+    // Up to two '=' at the end, and only where they complete a 4-symbol group.
+    let pad = text.iter().rev().take_while(|&&b| b == b'=').count();
+    if pad > 2 || (pad > 0 && n % 4 != 0) {
+        return Err(DecodeError::Base64);
+    }
+    text = &text[..n - pad];
+    if text.len() % 4 == 1 {
+        return Err(DecodeError::Base64);
+    }
+    let len = text.len() / 4 * 3 + (text.len() % 4).saturating_sub(1);
+    if len > out.len() {
+        return Err(DecodeError::Base64);
+    }
+    let mut acc = 0u32;
+    let mut bits = 0;
+    let mut w = 0;
+    for &b in text {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return Err(DecodeError::Base64),
+        };
+        acc = (acc << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out[w] = (acc >> bits) as u8;
+            w += 1;
+        }
+    }
+    // Leftover bits (2 or 4) must be zero.
+    if acc & ((1 << bits) - 1) != 0 {
+        return Err(DecodeError::Base64);
+    }
+    Ok(w)
 }
 
 /// Writes `payload` to `sink`: gunzipped if it is gzip, as is otherwise; at most `max` bytes.
@@ -393,12 +430,28 @@ mod tests {
         assert_eq!(&out[..n], b"hello world");
         let mut empty = *b" \n";
         assert_eq!(unbase64(&mut empty, &mut out), Ok(0));
-        for bad in [&b"aGVs!G8="[..], b"a", b"aGVsbG8=aGVs", b"aG=V"] {
+        for bad in [&b"aGVs!G8="[..], b"a", b"aGVsbG8=aGVs", b"aG=V", b"aGVsbG9=", b"aGVsbA===", b"aGVsbA=", b"aGVsbG8-"] {
             let mut t = bad.to_vec();
             assert_eq!(unbase64(&mut t, &mut out), Err(DecodeError::Base64), "{bad:?}");
         }
         let mut long = *b"aGVsbG8gd29ybGQ=";
         assert_eq!(unbase64(&mut long, &mut out[..5]), Err(DecodeError::Base64));
+        let mut exact = *b"aGVsbG8gd29ybGQ=";
+        assert_eq!(unbase64(&mut exact, &mut out[..11]), Ok(11));
+    }
+
+    #[test]
+    fn base64_agrees_with_the_base64_crate() {
+        use base64::Engine;
+        let mut out = [0u8; 300];
+        for len in 0..200usize {
+            let data: Vec<u8> = (0..len).map(|i| (i * 37 + len) as u8).collect();
+            for engine in [base64::engine::general_purpose::STANDARD, base64::engine::general_purpose::STANDARD_NO_PAD] {
+                let mut t = engine.encode(&data).into_bytes();
+                let n = unbase64(&mut t, &mut out).unwrap();
+                assert_eq!(&out[..n], &data[..], "len {len}");
+            }
+        }
     }
 
     #[test]

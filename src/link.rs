@@ -96,13 +96,15 @@ pub fn bring_up(fd: &OwnedFd, wanted: Option<&[u8]>, restore: &mut Restore, dead
             let _ = candidates.push(l);
         }
         None => {
+            // Kept in index order (the kernel's dump order is not promised); a plain insert
+            // avoids pulling a general sort into the binary.
             netdev::list_links(|l| {
                 if l.kind == ARPHRD_ETHER && l.flags & IFF_LOOPBACK as u32 == 0 {
-                    let _ = candidates.push(l);
+                    let at = candidates.iter().position(|c| c.index > l.index).unwrap_or(candidates.len());
+                    let _ = candidates.insert(at, l);
                 }
             })
             .map_err(LinkError::Os)?;
-            candidates.sort_unstable_by_key(|l| l.index);
         }
     }
     if candidates.is_empty() {

@@ -1,2 +1,411 @@
+//! flint: fetch cloud user-data before the system's network exists.
+//!
+//! Phases, each bounded by what is left of `--timeout`: link (choose and raise the NIC), address
+//! (DHCPv4 or IPv4 link-local, on smoltcp), token and user-data (the platform's flow over
+//! HTTP/1.1), decode (base64, gzip), write (atomic rename). Then the NIC is put back and flint
+//! exits with a code from [`Error::exit`] — the one place exit codes are decided.
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
+
+mod link;
+mod logger;
+mod net;
+mod output;
+mod sys;
+
+use core::fmt;
+
+use flint::args::{self, Config, UsageError};
+use flint::decode::{self, DecodeError, Encoding};
+use flint::flow::{Failure, Flow, Stage, Step};
+use flint::http::{self, ExchangeError, ResponseParser};
+use flint::linklocal::Ip;
+use flint::report::{self, Report};
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{IpAddress, IpEndpoint};
+
+use crate::link::{LinkError, Restore};
+use crate::net::{AddressError, Net, TcpError};
+use crate::output::Output;
+use crate::sys::packet::{self, PacketDevice};
+
+/// Largest user-data response body accepted (raw, before decoding). Platforms cap user-data at
+/// 16–64 KiB; the decoded size has its own cap, `--max-size`.
+pub const BODY_MAX: usize = 1 << 20;
+/// Longest single HTTP attempt (connect to last byte), like Ignition's 10 s header timeout;
+/// always also bounded by the budget.
+const ATTEMPT_MAX: Duration = Duration::from_secs(10);
+const REQUEST_MAX: usize = 1024;
+
+pub mod clock {
+    use smoltcp::time::Instant;
+
+    /// CLOCK_MONOTONIC, through the vDSO: the only clock flint reads.
+    pub fn now() -> Instant {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        Instant::from_micros(t.tv_sec * 1_000_000 + t.tv_nsec / 1000)
+    }
+}
+
+/// Exit codes (docs/contract.md, `--help`, README).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Exit {
+    Written = 0,
+    System = 1,
+    Usage = 2,
+    NoUserData = 3,
+    Unreachable = 4,
+    Invalid = 5,
+    Output = 6,
+}
+
+/// Every way a run can fail, with what it was doing.
+#[derive(Clone, Copy, Debug)]
+enum Error {
+    Usage(UsageError),
+    Cmdline(Errno),
+    Link(LinkError),
+    Address(AddressError),
+    Flow(Stage, Failure),
+    Decode(DecodeError),
+    Output(Errno),
+}
+
+impl Error {
+    fn exit(&self) -> Exit {
+        match self {
+            Error::Usage(_) | Error::Cmdline(_) => Exit::Usage,
+            Error::Link(LinkError::NoCarrier) | Error::Address(_) => Exit::Unreachable,
+            Error::Link(_) => Exit::System,
+            Error::Flow(_, f) if f.is_unreachable() => Exit::Unreachable,
+            Error::Flow(..) => Exit::Invalid,
+            Error::Decode(DecodeError::Sink) | Error::Output(_) => Exit::Output,
+            Error::Decode(_) => Exit::Invalid,
+        }
+    }
+
+    fn phase(&self) -> &'static str {
+        match self {
+            Error::Usage(_) | Error::Cmdline(_) => "args",
+            Error::Link(_) => "link",
+            Error::Address(_) => "address",
+            Error::Flow(stage, _) => stage.name(),
+            Error::Decode(DecodeError::Sink) | Error::Output(_) => "write",
+            Error::Decode(_) => "decode",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(e) => e.fmt(f),
+            Error::Cmdline(e) => write!(f, "cannot read the kernel command line: {}", ErrnoName(*e)),
+            Error::Link(LinkError::NotFound) => f.write_str("no such Ethernet interface"),
+            Error::Link(LinkError::NotEthernet) => f.write_str("interface is not Ethernet (or has a multicast MAC)"),
+            Error::Link(LinkError::NoCarrier) => f.write_str("no carrier within the budget"),
+            Error::Link(LinkError::Os(e)) => write!(f, "{} (flint needs root or CAP_NET_RAW and CAP_NET_ADMIN)", ErrnoName(*e)),
+            Error::Address(AddressError::Timeout) => f.write_str("no DHCP lease or link-local address within the budget"),
+            Error::Address(AddressError::Conflicts) => f.write_str("every link-local address tried is in use"),
+            Error::Flow(_, e) => e.fmt(f),
+            Error::Decode(e) => e.fmt(f),
+            Error::Output(e) => ErrnoName(*e).fmt(f),
+        }
+    }
+}
+
+/// How a successful run ended.
+enum Done {
+    Written,
+    NoUserData,
+}
+
+/// What must be undone however the run ends.
+struct Session {
+    restore: Restore,
+    socket: Option<OwnedFd>,
+    net: Option<Net>,
+}
+
+impl Session {
+    fn fd(&self) -> Option<&OwnedFd> {
+        self.net.as_ref().map(|n| n.dev.fd()).or(self.socket.as_ref())
+    }
+
+    /// Puts every interface flint raised back down.
+    fn restore_links(&mut self) {
+        let Session { restore, socket, net } = self;
+        if let Some(fd) = net.as_ref().map(|n| n.dev.fd()).or(socket.as_ref()) {
+            restore.restore(fd);
+        }
+    }
+}
+
+pub fn main(mut argv: sys::Args) -> i32 {
+    let t0 = clock::now();
+    logger::init();
+    let _program = argv.next();
+    let cli = match args::parse_argv(argv) {
+        Ok(raw) => raw,
+        Err(e) => return usage(Error::Usage(e)),
+    };
+    if cli.help {
+        sys::write_stdout(args::HELP.as_bytes());
+        return 0;
+    }
+    if cli.version {
+        sys::write_stdout(concat!("flint ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
+        return 0;
+    }
+    let sys::Buffers { run: run_buffers, sockets, cmdline, report: report_buffer, status } = sys::buffers();
+    let kernel = match read_cmdline(cli.cmdline, cmdline) {
+        Ok(text) => args::parse_cmdline(text),
+        Err(e) => return usage(e),
+    };
+    let cfg = match args::resolve(&cli, &kernel) {
+        Ok(cfg) => cfg,
+        Err(e) => return usage(Error::Usage(e)),
+    };
+    logger::set_verbose(cfg.verbose);
+
+    let mut report = Report::new(cfg.platform.id);
+    let mut session = Session { restore: Restore::new(), socket: None, net: None };
+    let result = run(&cfg, run_buffers, sockets, &mut session, &mut report, t0);
+    let code = match result {
+        Ok(Done::Written) => Exit::Written,
+        Ok(Done::NoUserData) => {
+            log::info!(target: "user-data", "this instance has no user-data; nothing written");
+            Exit::NoUserData
+        }
+        Err(e) => {
+            log::error!(target: e.phase(), "{e}");
+            report.failed_phase = Some(e.phase());
+            e.exit()
+        }
+    };
+    session.restore_links();
+    report.exit_code = code as i32;
+    report.timings_us.total = Some((clock::now() - t0).total_micros());
+    report.vmhwm_kib = read_file(b"/proc/self/status\0", status).ok().and_then(report::vmhwm_kib);
+    if let Some(path) = cfg.report {
+        match report.render(report_buffer) {
+            Some(json) => {
+                if let Err(e) = output::write_file(path, json, 0o644) {
+                    log::warn!(target: "write", "report {}: {}", Bytes(path), ErrnoName(e));
+                }
+            }
+            None => log::warn!(target: "write", "report too large for its buffer"),
+        }
+    }
+    if let Some(fd) = session.fd() {
+        sys::close_in_background(fd);
+    }
+    code as i32
+}
+
+fn usage(e: Error) -> i32 {
+    log::error!(target: e.phase(), "{e}");
+    e.exit() as i32
+}
+
+fn run(cfg: &Config<'_>, bufs: &'static mut sys::RunBuffers, sockets: &'static mut net::Sockets, s: &mut Session, report: &mut Report, t0: Instant) -> Result<Done, Error> {
+    let deadline = t0 + Duration::from_millis(cfg.timeout_ms);
+    let sys::RunBuffers { net: net_storage, frames, body, decoded, window } = bufs;
+
+    // Link.
+    let t = clock::now();
+    let fd = packet::open().map_err(|e| Error::Link(LinkError::Os(e)))?;
+    let nic = link::bring_up(s.socket.insert(fd), cfg.interface, &mut s.restore, deadline).map_err(Error::Link)?;
+    report.interface = report::text(format_args!("{}", Bytes(nic.name())));
+    report.mac = report::text(format_args!("{}", Mac(nic.mac)));
+    let fd = s.socket.take().expect("socket opened above");
+    let dev = PacketDevice::bind(fd, nic.index, nic.mtu, frames).map_err(|e| Error::Link(LinkError::Os(e)))?;
+    report.timings_us.link = Some((clock::now() - t).total_micros());
+
+    // Address.
+    let t = clock::now();
+    let seed = random_seed(nic.mac, t);
+    let net = s.net.insert(Net::new(dev, nic.mac, net_storage, sockets, seed));
+    let lease = net.acquire(cfg.address, nic.mac, t + Duration::from_millis(cfg.dhcp_timeout_ms), deadline).map_err(Error::Address)?;
+    report.mode = lease.mode.name();
+    report.address = report::text(format_args!("{}/{}", Ip(lease.address.address().octets()), lease.address.prefix_len()));
+    report.router = lease.router.and_then(|r| report::text(format_args!("{}", Ip(r.octets()))));
+    report.timings_us.address = Some((clock::now() - t).total_micros());
+
+    // Token and user-data.
+    let p = cfg.platform;
+    report.server = report::text(format_args!("{}", Ip(p.address)));
+    let [a, b, c, d] = p.address;
+    let endpoint = IpEndpoint::new(IpAddress::v4(a, b, c, d), p.port);
+    let mut flow = Flow::new(p, seed.rotate_left(17));
+    let mut parser = ResponseParser::new(&mut body[..]);
+    let mut request = [0u8; REQUEST_MAX];
+    let mut spent = [0u64; 2];
+    let outcome = loop {
+        let stage = flow.stage();
+        let t = clock::now();
+        let n = flow.request(&mut request).map_err(|e| Error::Flow(stage, Failure::Http(e)))?;
+        parser.reset();
+        let attempt_deadline = deadline.min(t + ATTEMPT_MAX);
+        let result = match net.connect(endpoint, attempt_deadline) {
+            Ok(mut stream) => {
+                let r = http::exchange(&mut stream, &request[..n], &mut parser);
+                if r.is_ok() {
+                    stream.close();
+                }
+                r
+            }
+            Err(transport) => Err(ExchangeError::Io(TcpError(transport))),
+        };
+        let now = clock::now();
+        let step = match result {
+            Ok(head) => {
+                log::debug!(target: stage.name(), "HTTP {} ({} body bytes)", head.status, parser.body().len());
+                flow.on_response(now, deadline, head, parser.body())
+            }
+            Err(ExchangeError::Io(TcpError(t))) => flow.on_transport(now, deadline, t),
+            Err(ExchangeError::Http(e)) => flow.on_http_error(now, deadline, e),
+        };
+        spent[(stage == Stage::UserData) as usize] += (clock::now() - t).total_micros();
+        report.requests = flow.requests();
+        match step.map_err(|f| Error::Flow(stage, f))? {
+            Step::Request => {}
+            Step::RetryAt(at) => net.sleep_until(at),
+            Step::UserData => break Done::Written,
+            Step::NoUserData => break Done::NoUserData,
+        }
+    };
+    let fetched = parser.body().len();
+    drop(parser);
+    report.timings_us.token = p.token.as_ref().map(|_| spent[0]);
+    report.timings_us.user_data = Some(spent[1]);
+    if let Done::NoUserData = outcome {
+        return Ok(Done::NoUserData);
+    }
+    report.bytes.fetched = Some(fetched as u64);
+
+    // Decode, streaming into the output's temporary file.
+    let t = clock::now();
+    let payload: &[u8] = match p.encoding {
+        Encoding::Raw => &body[..fetched],
+        Encoding::Base64 => {
+            let n = decode::unbase64(&mut body[..fetched], &mut decoded[..]).map_err(Error::Decode)?;
+            &decoded[..n]
+        }
+    };
+    if payload.is_empty() {
+        return Ok(Done::NoUserData);
+    }
+    let make_dir = cfg.output == args::DEFAULT_OUTPUT;
+    let mut out = Output::create(cfg.output, 0o600, make_dir).map_err(Error::Output)?;
+    let result = decode::decode(payload, window, cfg.max_size, &mut out).map_err(Error::Decode)?;
+    report.gzip = Some(result.gzip);
+    report.timings_us.decode = Some((clock::now() - t).total_micros());
+    if result.written == 0 {
+        out.discard();
+        return Ok(Done::NoUserData);
+    }
+
+    // Write: make it durable and visible.
+    let t = clock::now();
+    out.commit().map_err(Error::Output)?;
+    report.timings_us.write = Some((clock::now() - t).total_micros());
+    report.bytes.written = Some(result.written);
+    log::info!(target: "write", "{} bytes{} to {} in {} us", result.written, if result.gzip { " (gunzipped)" } else { "" },
+        Bytes(cfg.output), (clock::now() - t0).total_micros());
+    Ok(Done::Written)
+}
+
+/// Reads the kernel command line: `--cmdline PATH` (an error if unreadable) or /proc/cmdline
+/// (absent /proc simply means no kernel arguments).
+fn read_cmdline<'b>(path: Option<&[u8]>, buf: &'b mut [u8; 4096]) -> Result<&'b [u8], Error> {
+    match path {
+        Some(p) => {
+            let mut c = [0u8; 4097];
+            let n = p.len().min(4096);
+            c[..n].copy_from_slice(&p[..n]);
+            read_file(&c[..=n], buf).map_err(Error::Cmdline)
+        }
+        None => Ok(read_file(b"/proc/cmdline\0", buf).unwrap_or(&[])),
+    }
+}
+
+/// Reads up to `buf.len()` bytes of a file named by a NUL-terminated path.
+fn read_file<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
+    let path = core::ffi::CStr::from_bytes_until_nul(path).map_err(|_| Errno::INVAL)?;
+    let fd = rustix::fs::open(path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())?;
+    let mut len = 0;
+    // Bounded: each read makes progress or ends the loop.
+    while len < buf.len() {
+        match rustix::io::read(&fd, &mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(&buf[..len])
+}
+
+/// A per-boot random seed for TCP sequence numbers, ports and jitter. `GRND_INSECURE` never
+/// blocks on an uninitialised entropy pool in early boot; kernels older than 5.6 refuse it,
+/// and then the clock and MAC still make every boot and NIC differ.
+fn random_seed(mac: [u8; 6], now: Instant) -> u64 {
+    let mut b = [0u8; 8];
+    let ok = rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::INSECURE).is_ok()
+        || rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::NONBLOCK).is_ok();
+    let mut seed = u64::from_ne_bytes(b);
+    if !ok {
+        seed = now.total_micros() as u64;
+    }
+    mac.iter().fold(seed, |s, &m| s.rotate_left(8) ^ m as u64)
+}
+
+/// Byte strings (interface names, paths) in logs: printable ASCII as is, the rest as `?`.
+pub struct Bytes<'a>(pub &'a [u8]);
+
+impl fmt::Display for Bytes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for &b in self.0 {
+            let c = if (0x20..0x7f).contains(&b) { b as char } else { '?' };
+            fmt::Write::write_char(f, c)?;
+        }
+        Ok(())
+    }
+}
+
+struct Mac([u8; 6]);
+
+impl fmt::Display for Mac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0;
+        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
+    }
+}
+
+/// errno values flint can meet, by name; others by number.
+struct ErrnoName(Errno);
+
+impl fmt::Display for ErrnoName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.0 {
+            Errno::PERM => "operation not permitted",
+            Errno::ACCESS => "permission denied",
+            Errno::NOENT => "no such file or directory",
+            Errno::NOTDIR => "not a directory",
+            Errno::ISDIR => "is a directory",
+            Errno::ROFS => "read-only file system",
+            Errno::NOSPC => "no space left on device",
+            Errno::DQUOT => "disk quota exceeded",
+            Errno::NAMETOOLONG => "path too long",
+            Errno::NODEV => "no such device",
+            Errno::IO => "I/O error",
+            Errno::LOOP => "too many symbolic links",
+            _ => return write!(f, "errno {}", self.0.raw_os_error()),
+        };
+        f.write_str(name)
+    }
+}

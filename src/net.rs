@@ -24,18 +24,22 @@ const TCP_TX: usize = 2048;
 /// DISCOVER; RFC 2131 §4.1 leaves the schedule to the client.
 const DHCP_RETRY: Duration = Duration::from_millis(500);
 
-/// Memory for the socket set, reserved in `sys::Buffers`.
+/// TCP buffers, reserved in `sys::Buffers` (all zero, so they live in `.bss`).
 pub struct Storage {
-    sockets: [SocketStorage<'static>; 2],
     tcp_rx: [u8; TCP_RX],
     tcp_tx: [u8; TCP_TX],
 }
 
 impl Storage {
     pub const fn new() -> Storage {
-        Storage { sockets: [SocketStorage::EMPTY; 2], tcp_rx: [0; TCP_RX], tcp_tx: [0; TCP_TX] }
+        Storage { tcp_rx: [0; TCP_RX], tcp_tx: [0; TCP_TX] }
     }
 }
+
+/// Socket slots: DHCP and TCP. Kept apart from [`Storage`] because an empty slot is not
+/// all-zero bytes, and one non-zero byte would move megabytes of buffers from `.bss` to `.data`.
+pub type Sockets = [SocketStorage<'static>; 2];
+pub const SOCKETS_EMPTY: Sockets = [SocketStorage::EMPTY; 2];
 
 /// How the address was obtained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,11 +83,11 @@ pub struct Net {
 }
 
 impl Net {
-    pub fn new(mut dev: PacketDevice, mac: [u8; 6], storage: &'static mut Storage, seed: u64) -> Net {
+    pub fn new(mut dev: PacketDevice, mac: [u8; 6], storage: &'static mut Storage, sockets: &'static mut Sockets, seed: u64) -> Net {
         let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
         config.random_seed = seed;
         let iface = Interface::new(config, &mut dev, clock::now());
-        let Storage { sockets, tcp_rx, tcp_tx } = storage;
+        let Storage { tcp_rx, tcp_tx } = storage;
         let mut sockets = SocketSet::new(&mut sockets[..]);
         let mut dhcp = dhcpv4::Socket::new();
         let mut retry = dhcpv4::RetryConfig::default();
@@ -200,6 +204,17 @@ impl Net {
     /// Sends whatever smoltcp still has queued (the FIN of a closed connection).
     pub fn flush(&mut self) {
         self.poll();
+    }
+
+    /// Waits until `at` (a retry's backoff), still answering ARP and running timers meanwhile.
+    pub fn sleep_until(&mut self, at: Instant) {
+        loop {
+            let now = self.poll();
+            if now >= at {
+                return;
+            }
+            self.wait(now, at);
+        }
     }
 }
 
@@ -329,8 +344,7 @@ impl embedded_io::Read for TcpStream<'_> {
                 got = Err(TcpError(Transport::Reset));
                 true
             }
-        })
-        .map_err(|e| if e.0 == Transport::Refused && self.established { TcpError(Transport::Reset) } else { e })?;
+        })?;
         if eof { Ok(0) } else { got }
     }
 }

@@ -23,6 +23,9 @@ pub struct Bytes {
     pub written: Option<u64>,
 }
 
+/// Short text fields (names, addresses); one type keeps one copy of the formatting code.
+pub type Text = heapless::String<24>;
+
 /// The whole report.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Report {
@@ -31,12 +34,12 @@ pub struct Report {
     pub exit_code: i32,
     /// Phase in which the run ended without user-data, if it did.
     pub failed_phase: Option<&'static str>,
-    pub interface: Option<heapless::String<16>>,
-    pub mac: Option<heapless::String<17>>,
+    pub interface: Option<Text>,
+    pub mac: Option<Text>,
     pub mode: &'static str,
-    pub address: Option<heapless::String<18>>,
-    pub router: Option<heapless::String<15>>,
-    pub server: Option<heapless::String<15>>,
+    pub address: Option<Text>,
+    pub router: Option<Text>,
+    pub server: Option<Text>,
     pub timings_us: Timings,
     pub bytes: Bytes,
     pub requests: u32,
@@ -59,7 +62,7 @@ impl Report {
 }
 
 /// Formats into a small heapless string (addresses, names); `None` if it does not fit.
-pub fn text<const N: usize>(args: core::fmt::Arguments<'_>) -> Option<heapless::String<N>> {
+pub fn text(args: core::fmt::Arguments<'_>) -> Option<Text> {
     let mut s = heapless::String::new();
     core::fmt::write(&mut s, args).ok()?;
     Some(s)

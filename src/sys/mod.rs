@@ -82,7 +82,7 @@ pub fn exit(code: i32) -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     // A panic is a bug in flint; say where, never what (the message could quote input).
-    let mut line = crate::log::Line::new();
+    let mut line = crate::logger::Line::new();
     let _ = core::fmt::write(&mut line, format_args!("flint: error: internal: panic"));
     if let Some(loc) = info.location() {
         let _ = core::fmt::write(&mut line, format_args!(" at {}:{}", loc.file(), loc.line()));
@@ -181,6 +181,15 @@ pub unsafe extern "C" fn strlen(s: *const u8) -> usize {
 /// Every large buffer flint uses, reserved in `.bss`: pages cost nothing until touched, and the
 /// worst case is known at link time. Sizes are documented in the README's memory table.
 pub struct Buffers {
+    pub run: &'static mut RunBuffers,
+    pub sockets: &'static mut crate::net::Sockets,
+    pub cmdline: &'static mut [u8; 4096],
+    pub report: &'static mut [u8; 2048],
+    pub status: &'static mut [u8; 4096],
+}
+
+/// The part of [`Buffers`] the fetch itself uses.
+pub struct RunBuffers {
     pub net: crate::net::Storage,
     pub frames: packet::Frames,
     /// The raw HTTP body of the user-data response.
@@ -188,21 +197,29 @@ pub struct Buffers {
     /// The body after base64 decoding (platforms that encode).
     pub decoded: [u8; crate::BODY_MAX],
     pub window: [u8; flint::decode::WINDOW],
-    pub cmdline: [u8; 4096],
-    pub report: [u8; 2048],
-    pub status: [u8; 4096],
 }
 
-struct Reserved(core::cell::UnsafeCell<Buffers>);
-// SAFETY: flint is single-threaded, and `buffers()` hands out the only reference once.
-unsafe impl Sync for Reserved {}
+struct Reserved<T>(core::cell::UnsafeCell<T>);
+// SAFETY: flint is single-threaded, and `buffers()` hands out the only references once.
+unsafe impl<T> Sync for Reserved<T> {}
 
-static BUFFERS: Reserved = Reserved(core::cell::UnsafeCell::new(Buffers {
-    net: crate::net::Storage::new(),
-    frames: packet::Frames::new(),
-    body: [0; crate::BODY_MAX],
-    decoded: [0; crate::BODY_MAX],
-    window: [0; flint::decode::WINDOW],
+/// Zero-initialised, so in `.bss`: a static with any non-zero byte goes to `.data` whole.
+struct Zeroed {
+    run: RunBuffers,
+    cmdline: [u8; 4096],
+    report: [u8; 2048],
+    status: [u8; 4096],
+}
+
+static SOCKETS: Reserved<crate::net::Sockets> = Reserved(core::cell::UnsafeCell::new(crate::net::SOCKETS_EMPTY));
+static BUFFERS: Reserved<Zeroed> = Reserved(core::cell::UnsafeCell::new(Zeroed {
+    run: RunBuffers {
+        net: crate::net::Storage::new(),
+        frames: packet::Frames::new(),
+        body: [0; crate::BODY_MAX],
+        decoded: [0; crate::BODY_MAX],
+        window: [0; flint::decode::WINDOW],
+    },
     cmdline: [0; 4096],
     report: [0; 2048],
     status: [0; 4096],
@@ -210,10 +227,11 @@ static BUFFERS: Reserved = Reserved(core::cell::UnsafeCell::new(Buffers {
 static TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// The reserved buffers. Panics if called twice, so there is never more than one `&mut`.
-pub fn buffers() -> &'static mut Buffers {
+pub fn buffers() -> Buffers {
     assert!(!TAKEN.swap(true, Ordering::Relaxed), "buffers taken twice");
-    // SAFETY: the flag above guarantees this is the only reference ever created.
-    unsafe { &mut *BUFFERS.0.get() }
+    // SAFETY: the flag above guarantees these are the only references ever created.
+    let (z, sockets) = unsafe { (&mut *BUFFERS.0.get(), &mut *SOCKETS.0.get()) };
+    Buffers { run: &mut z.run, sockets, cmdline: &mut z.cmdline, report: &mut z.report, status: &mut z.status }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@
 use rustix::fd::BorrowedFd;
 use rustix::ioctl::{Opcode, Updater, ioctl};
 
-const SIOCGIFNAME: Opcode = 0x8910;
 const SIOCGIFFLAGS: Opcode = 0x8913;
 const SIOCSIFFLAGS: Opcode = 0x8914;
 const SIOCGIFMTU: Opcode = 0x8921;
@@ -50,14 +49,6 @@ pub fn index(fd: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<i32> {
     Ok(i32::from_ne_bytes([r.data[0], r.data[1], r.data[2], r.data[3]]))
 }
 
-/// Name of interface `index`, NUL padded.
-pub fn name(fd: BorrowedFd<'_>, index: i32) -> rustix::io::Result<[u8; IFNAMSIZ]> {
-    let mut r = IfReq::named(b"");
-    r.data[..4].copy_from_slice(&index.to_ne_bytes());
-    call::<SIOCGIFNAME>(fd, &mut r)?;
-    Ok(r.name)
-}
-
 pub fn flags(fd: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<u16> {
     let mut r = IfReq::named(name);
     call::<SIOCGIFFLAGS>(fd, &mut r)?;
@@ -92,8 +83,8 @@ pub fn ethernet_address(fd: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<O
 /// `found` for each. Bounded: at most 64 datagrams are read, each wait at most 1 s.
 pub fn list_links(mut found: impl FnMut(flint::iflist::Link)) -> rustix::io::Result<()> {
     use flint::iflist::{Part, dump_request, parse};
-    use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType, netlink};
-    let fd = rustix::net::socket_with(AddressFamily::NETLINK, SocketType::RAW, SocketFlags::CLOEXEC, Some(netlink::ROUTE))?;
+    use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+    let fd = rustix::net::socket_with(AddressFamily::NETLINK, SocketType::RAW, SocketFlags::CLOEXEC, None)?; // protocol 0: NETLINK_ROUTE
     rustix::net::send(&fd, &dump_request(1), SendFlags::empty())?;
     let mut buf = [0u8; 8192];
     for _ in 0..64 {
