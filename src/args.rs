@@ -17,28 +17,20 @@ const MAX_TIMEOUT_MS: u64 = 24 * 3600 * 1000;
 const MAX_MAX_SIZE: u64 = 1 << 30;
 
 pub const HELP: &str = "\
-flint: fetch this instance's user-data from the cloud metadata service, on flint's own
-TCP/IP stack, before the system's network exists; write it atomically; exit.
-
-usage: flint [--platform ID] [OPTIONS]
-
-options (kernel-argument twin in brackets; the command line wins):
-  --platform ID          aws | akamai  [flint.platform=, else ignition.platform.id=]
-  --output PATH          decoded user-data, mode 0600  [flint.output=]  (/run/flint/user-data)
-  --interface NAME       NIC to use  [flint.interface=]  (first Ethernet NIC with carrier)
-  --address MODE         auto | dhcp | link-local  [flint.address=]  (auto)
-  --timeout SECONDS      total budget for everything  [flint.timeout=]  (30)
-  --dhcp-timeout SECONDS auto mode: DHCP wait before link-local  [flint.dhcp-timeout=]  (3)
-  --max-size BYTES       cap on decoded size, K/M/G suffixes  [flint.max-size=]  (16M)
-  --report PATH          JSON report of phases and timings  [flint.report=]
-  --cmdline PATH         read kernel arguments from PATH instead of /proc/cmdline
-  -v, --verbose          more log lines  [flint.verbose]
-  -h, --help; --version
-
-exit codes:
-  0 user-data written    1 system fault (NIC, socket, permission)    2 usage error
-  3 instance has no user-data    4 metadata service unreachable or budget spent
-  5 invalid response or encoding    6 output could not be written
+flint: fetch this instance's user-data on flint's own TCP/IP stack; write it atomically.
+usage: flint [--platform ID] [OPTIONS]    (kernel-argument twin in brackets; options win)
+  --platform ID          aws|akamai [flint.platform=, ignition.platform.id=]
+  --output PATH          decoded user-data, mode 0600 [flint.output=] (/run/flint/user-data)
+  --interface NAME       NIC [flint.interface=] (first Ethernet NIC with carrier)
+  --address MODE         auto|dhcp|link-local [flint.address=] (auto)
+  --timeout SECONDS      total budget [flint.timeout=] (30)
+  --dhcp-timeout SECONDS auto: DHCP wait before link-local [flint.dhcp-timeout=] (3)
+  --max-size BYTES       decoded size cap, K/M/G [flint.max-size=] (16M)
+  --report PATH          JSON report of phases and timings [flint.report=]
+  --cmdline PATH         kernel arguments from PATH, not /proc/cmdline
+  -v, --verbose          debug lines [flint.verbose];  -h, --help;  --version
+exit: 0 written, 1 system fault (NIC, socket, permission), 2 usage, 3 no user-data,
+  4 unreachable or budget spent, 5 invalid response or encoding, 6 output not written
 ";
 
 /// How flint gets an IPv4 address.

@@ -190,11 +190,11 @@ impl Flow {
                     }
                     self.token.clear();
                     self.token.extend_from_slice(token).map_err(|_| Failure::BadToken)?;
-                    log::debug!(target: "token", "received ({} bytes)", token.len());
+                    debug!("token", "received ({} bytes)", token.len());
                     self.advance(Stage::UserData)
                 }
                 404 if self.platform.token.as_ref().is_some_and(|t| t.tokenless_on_404) => {
-                    log::info!(target: "token", "token endpoint answered 404; continuing without a token");
+                    info!("token", "token endpoint answered 404; continuing without a token");
                     self.tokenless = true;
                     self.advance(Stage::UserData)
                 }
@@ -208,7 +208,7 @@ impl Flow {
                     if self.refreshed {
                         return Err(Failure::TokenRefused(s));
                     }
-                    log::info!(target: "user-data", "HTTP {s}: token refused, getting a new one");
+                    info!("user-data", "HTTP {s}: token refused, getting a new one");
                     self.refreshed = true;
                     self.token.clear();
                     self.advance(Stage::Token)
@@ -220,7 +220,7 @@ impl Flow {
 
     /// The current request failed below HTTP (or its response broke off).
     pub fn on_transport(&mut self, now: Instant, deadline: Instant, t: Transport) -> Result<Step, Failure> {
-        log::info!(target: self.stage.name(), "{t}");
+        info!(self.stage.name(), "{t}");
         self.backoff(now, deadline, None, Last::Transport(t))
     }
 
@@ -245,7 +245,7 @@ impl Flow {
     fn retry_or_fail(&mut self, now: Instant, deadline: Instant, head: Head) -> Result<Step, Failure> {
         let s = head.status;
         if s == 429 || (500..=599).contains(&s) {
-            log::info!(target: self.stage.name(), "HTTP {s}");
+            info!(self.stage.name(), "HTTP {s}");
             let after = if s == 429 || s == 503 { head.retry_after } else { None };
             return self.backoff(now, deadline, after, Last::Status(s));
         }
@@ -276,7 +276,7 @@ impl Flow {
         if at >= deadline {
             return Err(Failure::Budget(last));
         }
-        log::debug!(target: self.stage.name(), "retry in {} ms", wait.total_millis());
+        debug!(self.stage.name(), "retry in {} ms", wait.total_millis());
         Ok(Step::RetryAt(at))
     }
 }

@@ -50,9 +50,9 @@ impl fmt::Display for HttpError {
             HttpError::HeadTooLarge => "response head too large",
             HttpError::BadContentLength => "invalid Content-Length",
             HttpError::BadChunk => "invalid chunked framing",
-            HttpError::BodyTooLarge => "response body larger than the buffer",
-            HttpError::Truncated => "connection closed before the response was complete",
-            HttpError::BadRequest => "request field not representable",
+            HttpError::BodyTooLarge => "response body too large",
+            HttpError::Truncated => "response truncated",
+            HttpError::BadRequest => "request not representable",
         })
     }
 }

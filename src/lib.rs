@@ -9,6 +9,8 @@
 pub mod args;
 pub mod csum;
 pub mod decode;
+#[macro_use]
+pub mod fmt;
 pub mod flow;
 pub mod http;
 pub mod iflist;

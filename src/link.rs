@@ -133,7 +133,7 @@ pub fn bring_up(fd: &OwnedFd, wanted: Option<&[u8]>, restore: &mut Restore, dead
         return Err(LinkError::NotEthernet);
     }
     let mtu = netdev::mtu(fd.as_fd(), chosen.name()).map_err(LinkError::Os)?;
-    log::info!(target: "link", "{} up, carrier after {} us, mtu {}", crate::Bytes(chosen.name()), (clock::now() - start).total_micros(), mtu);
+    flint::info!("link", "{} up, carrier after {} us, mtu {}", crate::Bytes(chosen.name()), (clock::now() - start).total_micros(), mtu);
     Ok(Nic { name: chosen.name, name_len: chosen.name_len, index: chosen.index, mac, mtu })
 }
 

@@ -163,7 +163,7 @@ impl Claim {
             return;
         }
         self.conflicts += 1;
-        log::info!(target: "address", "link-local candidate {} is in use; trying another", Ip(self.candidate));
+        info!("address", "link-local candidate {} is in use; trying another", Ip(self.candidate));
         if self.conflicts >= MAX_CONFLICTS {
             self.state = State::GaveUp;
             return;

@@ -43,10 +43,9 @@ const REQUEST_MAX: usize = 1024;
 pub mod clock {
     use smoltcp::time::Instant;
 
-    /// CLOCK_MONOTONIC, through the vDSO: the only clock flint reads.
+    /// CLOCK_MONOTONIC: the only clock flint reads (see `sys::monotonic_us`).
     pub fn now() -> Instant {
-        let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-        Instant::from_micros(t.tv_sec * 1_000_000 + t.tv_nsec / 1000)
+        Instant::from_micros(crate::sys::monotonic_us())
     }
 }
 
@@ -108,7 +107,7 @@ impl fmt::Display for Error {
             Error::Link(LinkError::NotEthernet) => f.write_str("interface is not Ethernet (or has a multicast MAC)"),
             Error::Link(LinkError::NoCarrier) => f.write_str("no carrier within the budget"),
             Error::Link(LinkError::Os(e)) => write!(f, "{} (flint needs root or CAP_NET_RAW and CAP_NET_ADMIN)", ErrnoName(*e)),
-            Error::Address(AddressError::Timeout) => f.write_str("no DHCP lease or link-local address within the budget"),
+            Error::Address(AddressError::Timeout) => f.write_str("no address within the budget"),
             Error::Address(AddressError::Conflicts) => f.write_str("every link-local address tried is in use"),
             Error::Flow(_, e) => e.fmt(f),
             Error::Decode(e) => e.fmt(f),
@@ -177,11 +176,11 @@ pub fn main(mut argv: sys::Args) -> i32 {
     let code = match result {
         Ok(Done::Written) => Exit::Written,
         Ok(Done::NoUserData) => {
-            log::info!(target: "user-data", "this instance has no user-data; nothing written");
+            flint::info!("user-data", "this instance has no user-data; nothing written");
             Exit::NoUserData
         }
         Err(e) => {
-            log::error!(target: e.phase(), "{e}");
+            flint::error!(e.phase(), "{e}");
             report.failed_phase = Some(e.phase());
             e.exit()
         }
@@ -194,10 +193,10 @@ pub fn main(mut argv: sys::Args) -> i32 {
         match report.render(report_buffer) {
             Some(json) => {
                 if let Err(e) = output::write_file(path, json, 0o644) {
-                    log::warn!(target: "write", "report {}: {}", Bytes(path), ErrnoName(e));
+                    flint::warn!("write", "report {}: {}", Bytes(path), ErrnoName(e));
                 }
             }
-            None => log::warn!(target: "write", "report too large for its buffer"),
+            None => flint::warn!("write", "report too large for its buffer"),
         }
     }
     if let Some(fd) = session.fd() {
@@ -207,7 +206,7 @@ pub fn main(mut argv: sys::Args) -> i32 {
 }
 
 fn usage(e: Error) -> i32 {
-    log::error!(target: e.phase(), "{e}");
+    flint::error!(e.phase(), "{e}");
     e.exit() as i32
 }
 
@@ -263,7 +262,7 @@ fn run(cfg: &Config<'_>, bufs: &'static mut sys::RunBuffers, sockets: &'static m
         let now = clock::now();
         let step = match result {
             Ok(head) => {
-                log::debug!(target: stage.name(), "HTTP {} ({} body bytes)", head.status, parser.body().len());
+                flint::debug!(stage.name(), "HTTP {} ({} body bytes)", head.status, parser.body().len());
                 flow.on_response(now, deadline, head, parser.body())
             }
             Err(ExchangeError::Io(TcpError(t))) => flow.on_transport(now, deadline, t),
@@ -314,7 +313,7 @@ fn run(cfg: &Config<'_>, bufs: &'static mut sys::RunBuffers, sockets: &'static m
     out.commit().map_err(Error::Output)?;
     report.timings_us.write = Some((clock::now() - t).total_micros());
     report.bytes.written = Some(result.written);
-    log::info!(target: "write", "{} bytes{} to {} in {} us", result.written, if result.gzip { " (gunzipped)" } else { "" },
+    flint::info!("write", "{} bytes{} to {} in {} us", result.written, if result.gzip { " (gunzipped)" } else { "" },
         Bytes(cfg.output), (clock::now() - t0).total_micros());
     Ok(Done::Written)
 }
@@ -399,8 +398,7 @@ impl fmt::Display for ErrnoName {
             Errno::ISDIR => "is a directory",
             Errno::ROFS => "read-only file system",
             Errno::NOSPC => "no space left on device",
-            Errno::DQUOT => "disk quota exceeded",
-            Errno::NAMETOOLONG => "path too long",
+                        Errno::NAMETOOLONG => "path too long",
             Errno::NODEV => "no such device",
             Errno::IO => "I/O error",
             Errno::LOOP => "too many symbolic links",

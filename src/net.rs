@@ -182,7 +182,7 @@ impl Net {
                 self.iface.routes_mut().remove_default_ipv4_route();
             }
         }
-        log::info!(target: "address", "{} {}/{} via {}", lease.mode.name(), Ip(lease.address.address().octets()), lease.address.prefix_len(),
+        flint::info!("address", "{} {}/{} via {}", lease.mode.name(), Ip(lease.address.address().octets()), lease.address.prefix_len(),
             match lease.router { Some(r) => RouterIp(Some(r.octets())), None => RouterIp(None) });
     }
 
@@ -270,7 +270,9 @@ impl TcpStream<'_> {
     }
 
     /// Runs the stack until `ready` says so, or fails on a dead connection or the deadline.
-    fn drive(&mut self, mut ready: impl FnMut(&mut tcp::Socket<'static>) -> bool) -> Result<(), TcpError> {
+    /// (`dyn` and not inlined: one copy of this loop serves read, write and flush.)
+    #[inline(never)]
+    fn drive(&mut self, ready: &mut dyn FnMut(&mut tcp::Socket<'static>) -> bool) -> Result<(), TcpError> {
         loop {
             let now = self.net.poll();
             let established = self.established;
@@ -308,7 +310,7 @@ impl embedded_io::Write for TcpStream<'_> {
             return Ok(0);
         }
         let mut sent = 0;
-        self.drive(|s| {
+        self.drive(&mut |s| {
             if s.can_send() {
                 sent = s.send_slice(buf).unwrap_or(0);
             }
@@ -318,7 +320,7 @@ impl embedded_io::Write for TcpStream<'_> {
     }
 
     fn flush(&mut self) -> Result<(), TcpError> {
-        self.drive(|s| s.send_queue() == 0)?;
+        self.drive(&mut |s| s.send_queue() == 0)?;
         // Put the request on the wire now rather than at the next read's poll.
         self.net.poll();
         Ok(())
@@ -329,7 +331,7 @@ impl embedded_io::Read for TcpStream<'_> {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, TcpError> {
         let mut got: Result<usize, TcpError> = Ok(0);
         let mut eof = false;
-        self.drive(|s| match s.recv_slice(buf) {
+        self.drive(&mut |s| match s.recv_slice(buf) {
             Ok(0) => false,
             Ok(n) => {
                 got = Ok(n);
