@@ -25,6 +25,28 @@ pub fn run() -> Result<Built, String> {
     check(&util::flint_bin())
 }
 
+/// Expected-failure build (cortex-m-rt's `fail_examples` idea): relinks flint with
+/// `__flint_budget` forced to 4 KiB and requires the linker script's size ASSERT to stop the
+/// link. Uses its own target directory so the real release build is neither overwritten nor
+/// invalidated.
+pub fn budget_assert_fires() -> Result<(), String> {
+    let mut cmd = Command::new(util::cargo());
+    cmd.current_dir(util::root())
+        .env("CARGO_TARGET_DIR", util::target_dir().join("xtask-budget-check"))
+        .args(["rustc", "--release", "--target", util::TARGET, "-p", "flint", "--bin", "flint", "--"])
+        .args(["-C", "link-arg=-Wl,--defsym=__flint_budget=4096"]);
+    eprintln!("xtask: {} (must fail)", proc::describe(&cmd));
+    let out = proc::run_capture(&mut cmd, Duration::from_secs(40 * 60))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        return Err("flint linked with a 4 KiB budget: the size ASSERT in linker/flint.ld did not fire".into());
+    }
+    if !stderr.contains("over its size budget") {
+        return Err(format!("the budget build failed, but not at the size ASSERT:\n{}", util::tail(&stderr, 15)));
+    }
+    Ok(())
+}
+
 /// The flint a demo or benchmark runs: `$FLINT_BIN` as is when set (no build, no static
 /// check: it may be a stand-in), else a fresh release build.
 pub fn built_or_override() -> Result<Built, String> {

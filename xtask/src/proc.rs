@@ -79,20 +79,25 @@ pub fn run_capture(cmd: &mut Command, limit: Duration) -> Result<Output, String>
     let what = describe(cmd);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut guard = ChildGuard::spawn(cmd, &what)?;
-    // Helper commands print little, so waiting before reading the pipes cannot deadlock.
+    // Drain both pipes while waiting: a child blocked on a full pipe would never exit.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(guard.child.stdout.take().map(|p| Box::new(p) as _));
+    let err = drain(guard.child.stderr.take().map(|p| Box::new(p) as _));
     match guard.wait_timeout(limit) {
-        Some(status) => {
-            let mut stdout = Vec::new();
-            let mut stderr = Vec::new();
-            use std::io::Read;
-            if let Some(mut o) = guard.child.stdout.take() {
-                let _ = o.read_to_end(&mut stdout);
-            }
-            if let Some(mut e) = guard.child.stderr.take() {
-                let _ = e.read_to_end(&mut stderr);
-            }
-            Ok(Output { status, stdout, stderr })
-        }
+        Some(status) => Ok(Output {
+            status,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        }),
+        // The guard kills the child on return; the readers then see EOF and end.
         None => Err(format!("`{what}` did not finish within {limit:?}")),
     }
 }

@@ -652,19 +652,21 @@ pub fn test_all() -> Result<(), String> {
         let st = proc::run_inherit(&mut cmd, Duration::from_secs(40 * 60));
         t.step(&format!("unit-tests-{pkg}"), matches!(st, Ok(s) if s.success()), &format!("cargo test -p {pkg}"));
     }
-    match build_task::run() {
-        Ok(b) => {
-            t.step("build", true, &format!("{} bytes, fully static", b.size));
-            let (p, f) = run_selected(None, false)?;
-            t.passed += p;
-            t.failed += f;
-        }
-        Err(e) => {
-            t.step("build", false, &e);
-            let n = all().len();
-            println!("FAIL {:<24} not run: flint did not build", format!("{n} scenarios"));
-            t.failed += n;
-        }
+    let built = build_task::run();
+    match &built {
+        Ok(b) => t.step("build", true, &format!("{} bytes, fully static", b.size)),
+        Err(e) => t.step("build", false, e),
+    }
+    let budget = build_task::budget_assert_fires();
+    t.step("linker-budget-assert", budget.is_ok(), budget.as_ref().err().map_or("a 4 KiB budget stops the link", |e| e.as_str()));
+    if built.is_ok() {
+        let (p, f) = run_selected(None, false)?;
+        t.passed += p;
+        t.failed += f;
+    } else {
+        let n = all().len();
+        println!("FAIL {:<24} not run: flint did not build", format!("{n} scenarios"));
+        t.failed += n;
     }
     println!("{} passed, {} failed", t.passed, t.failed);
     if t.failed == 0 { Ok(()) } else { Err(format!("{} check(s) failed", t.failed)) }
