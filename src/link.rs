@@ -116,7 +116,9 @@ pub fn bring_up(fd: &OwnedFd, wanted: Option<&[u8]>, restore: &mut Restore, dead
     let start = clock::now();
     // Bounded by the deadline; each round is one SIOCGIFFLAGS per candidate.
     let chosen = loop {
-        let ready = candidates.iter().find(|c| netdev::flags(fd.as_fd(), c.name()).is_ok_and(|f| f & IFF_RUNNING != 0));
+        let ready = candidates.iter().find(|c| {
+            netdev::carrier(fd.as_fd(), c.name()).unwrap_or_else(|| netdev::flags(fd.as_fd(), c.name()).is_ok_and(|f| f & IFF_RUNNING != 0))
+        });
         if let Some(c) = ready {
             break *c;
         }
