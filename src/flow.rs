@@ -4,7 +4,8 @@
 //! Retry policy (the same for every platform, every request bounded by the caller's budget):
 //! - connection failures, truncated responses, 5xx and 429 are retried after a backoff of
 //!   200 ms doubling to a 5 s cap (Ignition's schedule), half of it randomised ("equal jitter")
-//!   so a fleet booting at once does not retry in lockstep;
+//!   so a fleet booting at once does not retry in lockstep; a backoff that would outlast the
+//!   budget is shortened to one last attempt 200 ms before the deadline;
 //! - `Retry-After` (delay-seconds) on 429/503 is honoured when it fits in the budget; when it
 //!   does not, the flow gives up at once instead of sleeping into a certain failure;
 //! - a stale token (the platform's `refresh_on` statuses) is replaced once;
@@ -23,6 +24,9 @@ pub const TOKEN_MAX: usize = 512;
 pub const MAX_REQUESTS: u32 = 64;
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// A backoff that would end past the deadline is cut short to leave this much for one last
+/// attempt: a service that comes up late in the budget still gets asked.
+const LAST_ATTEMPT: Duration = Duration::from_millis(200);
 
 /// Which request the flow is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,9 +276,13 @@ impl Flow {
             }
             None => jittered,
         };
-        let at = now + wait;
+        let mut at = now + wait;
         if at >= deadline {
-            return Err(Failure::Budget(last));
+            let last_try = deadline - LAST_ATTEMPT;
+            if retry_after.is_some() || last_try <= now {
+                return Err(Failure::Budget(last));
+            }
+            at = last_try;
         }
         debug!(self.stage.name(), "retry in {} ms", wait.total_millis());
         Ok(Step::RetryAt(at))
@@ -416,6 +424,18 @@ mod tests {
         let mut flow = Flow::new(&aws::PLATFORM, 3);
         flow.request(&mut [0u8; 512]).unwrap();
         assert_eq!(flow.on_response(t(29_990), t(DEADLINE), head(500), b""), Err(Failure::Budget(Last::Status(500))));
+    }
+
+    #[test]
+    fn a_long_backoff_becomes_one_last_attempt_before_the_deadline() {
+        let mut flow = Flow::new(&aws::PLATFORM, 3);
+        // Six failures make the next backoff 2.5–5 s; only 1 s of budget is left.
+        for _ in 0..6 {
+            flow.request(&mut [0u8; 512]).unwrap();
+            flow.on_transport(t(0), t(60_000), Transport::Refused).unwrap();
+        }
+        flow.request(&mut [0u8; 512]).unwrap();
+        assert_eq!(flow.on_transport(t(29_000), t(DEADLINE), Transport::Refused), Ok(Step::RetryAt(t(DEADLINE - 200))));
     }
 
     #[test]
