@@ -21,17 +21,9 @@ const CARRIER_POLL: Duration = Duration::from_millis(1);
 /// The chosen NIC.
 #[derive(Clone, Copy)]
 pub struct Nic {
-    pub name: [u8; 16],
-    pub name_len: usize,
-    pub index: i32,
+    pub link: Link,
     pub mac: [u8; 6],
     pub mtu: usize,
-}
-
-impl Nic {
-    pub fn name(&self) -> &[u8] {
-        &self.name[..self.name_len]
-    }
 }
 
 /// Why the link phase failed.
@@ -136,7 +128,7 @@ pub fn bring_up(fd: &OwnedFd, wanted: Option<&[u8]>, restore: &mut Restore, dead
     }
     let mtu = netdev::mtu(fd.as_fd(), chosen.name()).map_err(LinkError::Os)?;
     flint::info!("link", "{} up, carrier after {} us, mtu {}", crate::Bytes(chosen.name()), (clock::now() - start).total_micros(), mtu);
-    Ok(Nic { name: chosen.name, name_len: chosen.name_len, index: chosen.index, mac, mtu })
+    Ok(Nic { link: chosen, mac, mtu })
 }
 
 pub fn timespec(d: Duration) -> rustix::time::Timespec {

@@ -218,10 +218,10 @@ fn run(cfg: &Config<'_>, bufs: &'static mut sys::RunBuffers, sockets: &'static m
     let t = clock::now();
     let fd = packet::open().map_err(|e| Error::Link(LinkError::Os(e)))?;
     let nic = link::bring_up(s.socket.insert(fd), cfg.interface, &mut s.restore, deadline).map_err(Error::Link)?;
-    report.interface = report::text(format_args!("{}", Bytes(nic.name())));
+    report.interface = report::text(format_args!("{}", Bytes(nic.link.name())));
     report.mac = report::text(format_args!("{}", Mac(nic.mac)));
     let fd = s.socket.take().expect("socket opened above");
-    let dev = PacketDevice::bind(fd, nic.index, nic.mtu, frames).map_err(|e| Error::Link(LinkError::Os(e)))?;
+    let dev = PacketDevice::bind(fd, nic.link.index, nic.mtu, frames).map_err(|e| Error::Link(LinkError::Os(e)))?;
     report.timings_us.link = Some((clock::now() - t).total_micros());
 
     // Address.
