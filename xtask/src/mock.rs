@@ -64,7 +64,7 @@ usage: xtask mock --platform aws|akamai [options]
   --ready FILE           created once the socket is bound
   --chunked              Transfer-Encoding: chunked, bodies split into several odd-sized chunks
   --close-delimited      no Content-Length; closing the connection ends every body
-  --truncate             announce the full Content-Length, send half the body, close
+  --truncate             user-data answers announce the full length, send half, close
   --delay-ms N           wait N ms before every response
   --stale-token-once     the first user-data GET with a valid token answers 401 and revokes it
   --fail-first N         the first N requests (any path) answer --fail-status
@@ -272,11 +272,13 @@ struct Response {
     body: Vec<u8>,
     /// Set the IP TTL of this connection before answering (IMDSv2 token responses).
     ttl: Option<u32>,
+    /// The user-data body (what `--truncate` cuts short).
+    user_data: bool,
 }
 
 impl Response {
     fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Self {
-        Response { status, content_type, headers: Vec::new(), body: body.into(), ttl: None }
+        Response { status, content_type, headers: Vec::new(), body: body.into(), ttl: None, user_data: false }
     }
 
     fn header(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -497,7 +499,7 @@ impl Server {
                     return Response::new(401, "text/html", "<html><body><h1>401 - Unauthorized</h1></body></html>\n");
                 }
                 match &self.payload {
-                    Some(p) => Response::new(200, "application/octet-stream", p.clone()),
+                    Some(p) => Response { user_data: true, ..Response::new(200, "application/octet-stream", p.clone()) },
                     None => not_found(),
                 }
             }
@@ -552,7 +554,7 @@ impl Server {
                     return error(406, "Not Acceptable");
                 }
                 let body = self.payload.as_deref().map(|p| base64::engine::general_purpose::STANDARD.encode(p));
-                Response::new(200, "text/plain", body.unwrap_or_default())
+                Response { user_data: true, ..Response::new(200, "text/plain", body.unwrap_or_default()) }
             }
             "/v1/instance" => Response::new(
                 200,
@@ -622,7 +624,8 @@ impl Server {
         head += "\r\n";
         stream.write_all(head.as_bytes())?;
         if has_body {
-            let body: &[u8] = if self.opts.truncate { &resp.body[..resp.body.len() / 2] } else { &resp.body };
+            let cut = self.opts.truncate && resp.user_data;
+            let body: &[u8] = if cut { &resp.body[..resp.body.len() / 2] } else { &resp.body };
             if chunked {
                 write_chunked(stream, body)?;
             } else {
