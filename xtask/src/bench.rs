@@ -28,8 +28,9 @@ struct Sample {
     vmhwm_kib: Option<u64>,
 }
 
-/// `xtask time-exec --result FILE [--timeout S] -- CMD [ARGS…]`: spawns CMD, waits, writes
-/// `<elapsed_ns> <exit_code>` to FILE. CMD inherits stdout/stderr.
+/// `xtask time-exec [--result FILE] [--timeout S] -- CMD [ARGS…]`: spawns CMD, waits, writes
+/// `<elapsed_ns> <exit_code>` to FILE (or a readable line to stderr without `--result`).
+/// CMD inherits stdout/stderr; it is SIGKILLed after `--timeout` (default 30 s).
 pub fn time_exec_main(args: &[String]) -> Result<(), String> {
     let mut result = None;
     let mut timeout = 30.0f64;
@@ -46,7 +47,6 @@ pub fn time_exec_main(args: &[String]) -> Result<(), String> {
             other => return Err(format!("time-exec: unexpected `{other}`")),
         }
     }
-    let result = result.ok_or("time-exec: --result FILE is required")?;
     let (program, rest) = cmd_args.split_first().ok_or("time-exec: no command after --")?;
     let mut cmd = Command::new(program);
     cmd.args(rest).stdin(Stdio::null());
@@ -74,8 +74,15 @@ pub fn time_exec_main(args: &[String]) -> Result<(), String> {
     let status = child.wait().map_err(|e| format!("time-exec: wait: {e}"))?;
     let elapsed = start.elapsed();
     done.store(true, Ordering::Relaxed);
-    std::fs::write(&result, format!("{} {}\n", elapsed.as_nanos(), proc::exit_code(status)))
-        .map_err(|e| format!("time-exec: {result}: {e}"))
+    let code = proc::exit_code(status);
+    match result {
+        Some(path) => std::fs::write(&path, format!("{} {code}\n", elapsed.as_nanos()))
+            .map_err(|e| format!("time-exec: {path}: {e}")),
+        None => {
+            eprintln!("time-exec: {:.3} ms, exit {code}", elapsed.as_secs_f64() * 1e3);
+            Ok(())
+        }
+    }
 }
 
 const UDHCPC_SCRIPT: &str = r#"#!/bin/sh

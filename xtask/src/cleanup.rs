@@ -8,6 +8,7 @@
 
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Every namespace xtask creates is named `fx-<xtask pid>-<n>-<role>`, so stale ones can be
 /// recognised and attributed to a (dead) owner.
@@ -59,30 +60,47 @@ pub fn install_panic_hook() {
     }));
 }
 
+/// Runs a quick helper (kill, ip) for at most 5 s and returns its stdout. Deliberately not
+/// `proc::ChildGuard`: this runs inside the panic hook and must not touch the registry.
+fn run_bounded(cmd: &mut Command) -> Option<Vec<u8>> {
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().ok()?;
+    let mut stdout = child.stdout.take()?;
+    // `ip netns pids` prints a few numbers: read them on a thread so the wait stays bounded.
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut buf);
+        buf
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return reader.join().ok(),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}
+
 /// SIGKILL by pid through kill(1): xtask has no libc binding, and this path is rare.
 pub fn kill9(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    run_bounded(Command::new("kill").args(["-KILL", &pid.to_string()]));
 }
 
 /// Kills the processes still inside a namespace (ours: it carries our prefix), then deletes it.
 pub fn delete_netns(name: &str) {
     let ip = crate::util::tool("ip");
-    if let Ok(out) = Command::new(&ip).args(["netns", "pids", name]).stderr(Stdio::null()).output() {
-        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+    if let Some(out) = run_bounded(Command::new(&ip).args(["netns", "pids", name])) {
+        for pid in String::from_utf8_lossy(&out).split_whitespace() {
             if let Ok(pid) = pid.parse::<u32>() {
                 kill9(pid);
             }
         }
     }
-    let _ = Command::new(&ip)
-        .args(["netns", "del", name])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    run_bounded(Command::new(&ip).args(["netns", "del", name]));
 }
 
 /// Is `pid` a running (not zombie) xtask? A reused pid belonging to something else counts
@@ -103,10 +121,10 @@ fn is_live_xtask(pid: u32) -> bool {
 /// Deletes `fx-<pid>-…` namespaces whose owning xtask process is gone (e.g. after Ctrl-C).
 pub fn remove_stale() {
     let ip = crate::util::tool("ip");
-    let Ok(out) = Command::new(&ip).args(["netns", "list"]).stderr(Stdio::null()).output() else {
+    let Some(out) = run_bounded(Command::new(&ip).args(["netns", "list"])) else {
         return;
     };
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    for line in String::from_utf8_lossy(&out).lines() {
         let Some(name) = line.split_whitespace().next() else { continue };
         let Some(rest) = name.strip_prefix(NETNS_PREFIX) else { continue };
         let Some(owner) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {

@@ -40,7 +40,7 @@ tasks:
 
 hidden helpers (started by the tasks):
   mock --platform aws|akamai [--listen ADDR] [--payload FILE] [knobs…]   (`mock --help`)
-  time-exec --result FILE [--timeout S] -- CMD [ARGS…]
+  time-exec [--result FILE] [--timeout S] -- CMD [ARGS…]
 ";
 
 fn main() -> ExitCode {

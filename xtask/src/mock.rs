@@ -351,6 +351,8 @@ impl Server {
 
     fn connection(&self, mut stream: TcpStream, conn: u64) {
         let _ = stream.set_read_timeout(Some(IDLE));
+        // A client that stops reading must not pin this thread forever either.
+        let _ = stream.set_write_timeout(Some(IDLE));
         let _ = stream.set_nodelay(true);
         let mut buf = Vec::new();
         loop {
