@@ -124,7 +124,11 @@ fn parse(args: &[String]) -> Result<Args, String> {
     while let Some(x) = it.next() {
         match x.as_str() {
             "--rounds" => {
-                a.rounds = it.next().and_then(|v| v.parse().ok()).filter(|&n| n > 0).ok_or("--rounds needs a positive number")?
+                a.rounds = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&n| n > 0)
+                    .ok_or("--rounds needs a positive number")?
             }
             "--link" => {
                 a.links = match it.next().map(String::as_str) {
@@ -153,7 +157,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     std::fs::write(dir.join("udhcpc.script"), UDHCPC_SCRIPT).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("ref.sh"), reference_script(dir.path())).map_err(|e| e.to_string())?;
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.join("udhcpc.script"), std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+    std::fs::set_permissions(dir.join("udhcpc.script"), std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| e.to_string())?;
     for d in ["flint-out", "ref-out"] {
         std::fs::create_dir_all(dir.join(d)).map_err(|e| e.to_string())?;
     }
@@ -172,7 +177,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         plain.len()
     );
     println!("  flint:     {} --platform aws --interface eth0 --output … --report …", built.path.display());
-    println!("  reference: busybox ip link up; busybox udhcpc (script: busybox ip addr/route); curl PUT token; curl GET user-data; busybox gunzip; mv");
+    println!(
+        "  reference: busybox ip link up; busybox udhcpc (script: busybox ip addr/route); curl PUT token; curl GET user-data; busybox gunzip; mv"
+    );
     println!("  order alternates every round; after each run the client's IPv4 addresses/routes are flushed (untimed)");
 
     for &link_up in &args.links {
@@ -193,14 +200,23 @@ pub fn run(args: &[String]) -> Result<(), String> {
         println!("  {:<34} {:>10} {:>10} {:>10} {:>7}", "tool (exec -> exit)", "median", "min", "max", "ok");
         let mut medians = [None, None];
         for (i, tool) in [Tool::Flint, Tool::Reference].into_iter().enumerate() {
-            let ms: Vec<f64> = samples.iter().filter(|(t, _)| *t == tool).filter_map(|(_, r)| r.as_ref().ok()).map(|s| s.ms).collect();
+            let ms: Vec<f64> =
+                samples.iter().filter(|(t, _)| *t == tool).filter_map(|(_, r)| r.as_ref().ok()).map(|s| s.ms).collect();
             let total = samples.iter().filter(|(t, _)| *t == tool).count();
             let name = if tool == Tool::Flint { "flint" } else { "reference (udhcpc + curl)" };
             medians[i] = util::median(&ms);
             let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2} ms"));
             let min = ms.iter().copied().reduce(f64::min);
             let max = ms.iter().copied().reduce(f64::max);
-            println!("  {:<34} {:>10} {:>10} {:>10} {:>3}/{:<3}", name, fmt(medians[i]), fmt(min), fmt(max), ms.len(), total);
+            println!(
+                "  {:<34} {:>10} {:>10} {:>10} {:>3}/{:<3}",
+                name,
+                fmt(medians[i]),
+                fmt(min),
+                fmt(max),
+                ms.len(),
+                total
+            );
             for (_, r) in samples.iter().filter(|(t, _)| *t == tool) {
                 if let Err(e) = r {
                     println!("    failed run: {e}");
@@ -211,11 +227,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         if let [Some(f), Some(r)] = medians {
             println!("  ratio reference / flint (medians): {:.1}x", r / f);
         }
-        let hwm: Vec<f64> = samples
-            .iter()
-            .filter_map(|(_, r)| r.as_ref().ok().and_then(|s| s.vmhwm_kib))
-            .map(|k| k as f64)
-            .collect();
+        let hwm: Vec<f64> =
+            samples.iter().filter_map(|(_, r)| r.as_ref().ok().and_then(|s| s.vmhwm_kib)).map(|k| k as f64).collect();
         println!(
             "  flint binary {} B ({:.1} KiB); flint VmHWM median {} (from its report)",
             built.size,
@@ -227,7 +240,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 /// One timed run of `tool`, starting from a flushed client with the link in the given state.
-fn one_run(topo: &Topology, dir: &util::ScratchDir, built: &build_task::Built, tool: Tool, link_up: bool, plain: &[u8]) -> Result<Sample, String> {
+fn one_run(
+    topo: &Topology,
+    dir: &util::ScratchDir,
+    built: &build_task::Built,
+    tool: Tool,
+    link_up: bool,
+    plain: &[u8],
+) -> Result<Sample, String> {
     topo.flush_client()?;
     topo.set_client_link(link_up)?;
     if !link_up {
@@ -258,9 +278,7 @@ fn one_run(topo: &Topology, dir: &util::ScratchDir, built: &build_task::Built, t
         }
     }
     let log = dir.join(if tool == Tool::Flint { "flint-stderr.txt" } else { "ref-stderr.txt" });
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(File::create(&log).map_err(|e| e.to_string())?);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(File::create(&log).map_err(|e| e.to_string())?);
     let mut child = ChildGuard::spawn(&mut cmd, "time-exec")?;
     if child.wait_timeout(Duration::from_secs(30)).is_none() {
         return Err(format!("{tool:?} run did not finish in 30 s"));

@@ -14,8 +14,16 @@ pub struct Built {
 /// Builds flint, prints `flint: <bytes> bytes (<KiB> KiB), static …` and returns its size.
 pub fn run() -> Result<Built, String> {
     let mut cmd = Command::new(util::cargo());
-    cmd.current_dir(util::root())
-        .args(["build", "--release", "--target", util::TARGET, "-p", "flint", "--bin", "flint"]);
+    cmd.current_dir(util::root()).args([
+        "build",
+        "--release",
+        "--target",
+        util::TARGET,
+        "-p",
+        "flint",
+        "--bin",
+        "flint",
+    ]);
     eprintln!("xtask: {}", proc::describe(&cmd));
     // Release builds with LTO on 2 cores are slow; the bound only guards against a hang.
     let status = proc::run_inherit(&mut cmd, Duration::from_secs(40 * 60))?;

@@ -21,7 +21,10 @@ pub fn run() -> Result<(), String> {
     let mut mo = mock::Options::new(mock::Platform::Aws);
     mo.payload = Some(dir.join("example.ign"));
     let (_mock, _) = mock::start_in(&topo.server, &mo, dir.path())?;
-    println!("demo: namespaces {} (dnsmasq, aws mock on 169.254.169.254:80) <-veth-> {} (eth0 down, no address)", topo.server, topo.client);
+    println!(
+        "demo: namespaces {} (dnsmasq, aws mock on 169.254.169.254:80) <-veth-> {} (eth0 down, no address)",
+        topo.server, topo.client
+    );
 
     let out = dir.join("user.ign");
     let report = dir.join("report.json");

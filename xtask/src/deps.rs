@@ -8,16 +8,11 @@ use crate::{proc, util};
 
 /// (program looked up, Debian package providing it). `dnsmasq-base` rather than `dnsmasq`:
 /// the binary without the system service, which on a systemd host would start a resolver.
-const TOOLS: &[(&str, &str)] = &[
-    ("ip", "iproute2"),
-    ("dnsmasq", "dnsmasq-base"),
-    ("busybox", "busybox-static"),
-    ("curl", "curl"),
-];
+const TOOLS: &[(&str, &str)] =
+    &[("ip", "iproute2"), ("dnsmasq", "dnsmasq-base"), ("busybox", "busybox-static"), ("curl", "curl")];
 
 pub fn ensure() -> Result<(), String> {
-    let missing: Vec<&str> =
-        TOOLS.iter().filter(|(bin, _)| util::which(bin).is_none()).map(|&(_, pkg)| pkg).collect();
+    let missing: Vec<&str> = TOOLS.iter().filter(|(bin, _)| util::which(bin).is_none()).map(|&(_, pkg)| pkg).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -33,7 +28,6 @@ pub fn ensure() -> Result<(), String> {
     let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
     args.extend(&missing);
     apt(&args)?;
-    let still: Vec<&str> =
-        TOOLS.iter().filter(|(bin, _)| util::which(bin).is_none()).map(|&(bin, _)| bin).collect();
+    let still: Vec<&str> = TOOLS.iter().filter(|(bin, _)| util::which(bin).is_none()).map(|&(bin, _)| bin).collect();
     if still.is_empty() { Ok(()) } else { Err(format!("still missing after install: {}", still.join(" "))) }
 }

@@ -73,9 +73,7 @@ pub fn parse(b: &[u8]) -> Result<ElfInfo, String> {
     let phoff = usize::try_from(phoff).map_err(|_| "e_phoff out of range")?;
     let mut info = ElfInfo { e_type, machine, entry, phnum, has_interp: false, has_dynamic: false };
     for i in 0..usize::from(phnum) {
-        let off = phoff
-            .checked_add(i * usize::from(phentsize))
-            .ok_or("program header offset overflows")?;
+        let off = phoff.checked_add(i * usize::from(phentsize)).ok_or("program header offset overflows")?;
         match u32_at(b, off)? {
             PT_INTERP => info.has_interp = true,
             PT_DYNAMIC => info.has_dynamic = true,

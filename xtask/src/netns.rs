@@ -50,7 +50,12 @@ impl Topology {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let base = format!("{}{}-{n}", cleanup::NETNS_PREFIX, std::process::id());
         // A locally administered, unicast MAC that names the run, so reports can be matched.
-        let client_mac = format!("02:f1:17:{:02x}:{:02x}:{:02x}", (std::process::id() >> 8) & 0xff, std::process::id() & 0xff, n & 0xff);
+        let client_mac = format!(
+            "02:f1:17:{:02x}:{:02x}:{:02x}",
+            (std::process::id() >> 8) & 0xff,
+            std::process::id() & 0xff,
+            n & 0xff
+        );
         let topo = Topology { server: format!("{base}-srv"), client: format!("{base}-cli"), client_mac };
         // Registered before creation: an error half-way returns early and Drop (or the panic
         // hook) deletes whatever exists; deleting a missing namespace is harmless.
@@ -60,7 +65,22 @@ impl Topology {
         }
         let (s, c) = (topo.server.as_str(), topo.client.as_str());
         // Created directly inside the namespaces: nothing ever appears in the host namespace.
-        ip(&["-n", s, "link", "add", SERVER_IF, "type", "veth", "peer", "name", CLIENT_IF, "address", &topo.client_mac, "netns", c])?;
+        ip(&[
+            "-n",
+            s,
+            "link",
+            "add",
+            SERVER_IF,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            CLIENT_IF,
+            "address",
+            &topo.client_mac,
+            "netns",
+            c,
+        ])?;
         ip(&["-n", s, "link", "set", "lo", "up"])?;
         match addressing {
             Addressing::Dhcp => {

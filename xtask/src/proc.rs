@@ -92,11 +92,9 @@ pub fn run_capture(cmd: &mut Command, limit: Duration) -> Result<Output, String>
     let out = drain(guard.child.stdout.take().map(|p| Box::new(p) as _));
     let err = drain(guard.child.stderr.take().map(|p| Box::new(p) as _));
     match guard.wait_timeout(limit) {
-        Some(status) => Ok(Output {
-            status,
-            stdout: out.join().unwrap_or_default(),
-            stderr: err.join().unwrap_or_default(),
-        }),
+        Some(status) => {
+            Ok(Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() })
+        }
         // The guard kills the child on return; the readers then see EOF and end.
         None => Err(format!("`{what}` did not finish within {limit:?}")),
     }

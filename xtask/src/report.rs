@@ -6,8 +6,19 @@ use crate::netns::{self, Addressing};
 
 pub const PHASES: [&str; 7] = ["link", "address", "token", "user_data", "decode", "write", "total"];
 const TOP_LEVEL: [&str; 13] = [
-    "version", "platform", "exit_code", "interface", "mac", "mode", "address", "router", "server", "timings_us",
-    "bytes", "requests", "vmhwm_kib",
+    "version",
+    "platform",
+    "exit_code",
+    "interface",
+    "mac",
+    "mode",
+    "address",
+    "router",
+    "server",
+    "timings_us",
+    "bytes",
+    "requests",
+    "vmhwm_kib",
 ];
 
 /// What the harness knows about a run, to hold the report against.
@@ -62,7 +73,12 @@ pub fn check(r: &Value, e: &Expect) -> Vec<String> {
         "dhcp" => {
             match addr.and_then(parse_cidr) {
                 Some(([10, 0, 0, h], 24)) if (netns::POOL.0..=netns::POOL.1).contains(&h) => {}
-                _ => bad.push(format!("report address = {}, expected 10.0.0.{}-{}/24 from dnsmasq", r["address"], netns::POOL.0, netns::POOL.1)),
+                _ => bad.push(format!(
+                    "report address = {}, expected 10.0.0.{}-{}/24 from dnsmasq",
+                    r["address"],
+                    netns::POOL.0,
+                    netns::POOL.1
+                )),
             }
             if r["router"] != Value::from(netns::ROUTER_IP) {
                 bad.push(format!("report router = {}, expected \"{}\"", r["router"], netns::ROUTER_IP));
@@ -204,7 +220,15 @@ mod tests {
          "mode":"dhcp","address":"10.0.0.99/24","router":"10.0.0.1","server":"169.254.169.254",
          "timings_us":{"link":812,"address":640,"token":null,"user_data":null,"decode":null,"write":null,"total":4000000},
          "bytes":{"fetched":null,"written":null},"requests":0,"vmhwm_kib":100});
-        let e = Expect { exit_code: 4, success: false, written: None, fetched: None, requests: None, budget_us: 4_000_000, ..expect() };
+        let e = Expect {
+            exit_code: 4,
+            success: false,
+            written: None,
+            fetched: None,
+            requests: None,
+            budget_us: 4_000_000,
+            ..expect()
+        };
         assert_eq!(check(&r, &e), Vec::<String>::new());
     }
 }

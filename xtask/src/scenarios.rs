@@ -117,7 +117,10 @@ impl Run {
 
 pub fn all() -> Vec<Scenario> {
     vec![
-        Scenario { extra: Some(one_token_then_user_data), ..Scenario::base("aws-dhcp", "IMDSv2 token + user-data over a DHCP lease, via the router") },
+        Scenario {
+            extra: Some(one_token_then_user_data),
+            ..Scenario::base("aws-dhcp", "IMDSv2 token + user-data over a DHCP lease, via the router")
+        },
         Scenario {
             addressing: Addressing::LinkLocal,
             dhcp_server: false,
@@ -216,7 +219,10 @@ pub fn all() -> Vec<Scenario> {
         },
         Scenario {
             platform_from: PlatformFrom::KernelArgs,
-            ..Scenario::base("kernel-args-only", "all options as flint.* kernel arguments; flint.platform beats ignition.platform.id")
+            ..Scenario::base(
+                "kernel-args-only",
+                "all options as flint.* kernel arguments; flint.platform beats ignition.platform.id",
+            )
         },
         Scenario {
             addressing: Addressing::LinkLocal,
@@ -244,7 +250,10 @@ pub fn all() -> Vec<Scenario> {
             budget: 4.0,
             exit: 4,
             or_exit: Some(5),
-            ..Scenario::base("aws-truncated-body", "Content-Length promises more than arrives: exit 4 or 5, nothing written")
+            ..Scenario::base(
+                "aws-truncated-body",
+                "Content-Length promises more than arrives: exit 4 or 5, nothing written",
+            )
         },
         Scenario {
             platform_from: PlatformFrom::Nowhere,
@@ -294,7 +303,11 @@ fn stale_token_recovered(r: &Run) -> Vec<String> {
     let puts = r.requests("PUT", "/api/token");
     let gets = r.requests("GET", "/user-data");
     if r.tokens.len() != 2 || puts.len() != 2 {
-        bad.push(format!("expected the token to be fetched twice, mock issued {} on {} PUT(s)", r.tokens.len(), puts.len()));
+        bad.push(format!(
+            "expected the token to be fetched twice, mock issued {} on {} PUT(s)",
+            r.tokens.len(),
+            puts.len()
+        ));
     }
     let statuses: Vec<u16> = gets.iter().map(|g| g.status).collect();
     if statuses != [401, 200] {
@@ -372,7 +385,13 @@ pub struct FlintRun {
 
 /// Runs flint (already built) in the client namespace with `args`, stdout/stderr into `dir`,
 /// killing it if it outlives `limit`.
-pub fn run_flint(topo: &Topology, flint: &Path, args: &[String], dir: &Path, limit: Duration) -> Result<FlintRun, String> {
+pub fn run_flint(
+    topo: &Topology,
+    flint: &Path,
+    args: &[String],
+    dir: &Path,
+    limit: Duration,
+) -> Result<FlintRun, String> {
     let stderr_path = dir.join("flint-stderr.txt");
     let stdout_path = dir.join("flint-stdout.txt");
     let mut cmd = topo.in_client(flint);
@@ -520,7 +539,12 @@ fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<Strin
         _ => {}
     }
     if run.elapsed > budget + SLACK {
-        bad.push(format!("took {:.2} s, budget {:.1} s (+{:.1} s slack)", run.elapsed.as_secs_f64(), s.budget, SLACK.as_secs_f64()));
+        bad.push(format!(
+            "took {:.2} s, budget {:.1} s (+{:.1} s slack)",
+            run.elapsed.as_secs_f64(),
+            s.budget,
+            SLACK.as_secs_f64()
+        ));
     }
 
     // Output file and its directory.
@@ -559,7 +583,10 @@ fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<Strin
         if report_entries != ["report.json"] {
             bad.push(format!("report directory holds {report_entries:?}, expected only report.json"));
         }
-        match std::fs::read(&report_path).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice::<Value>(&b).map_err(|e| e.to_string())) {
+        match std::fs::read(&report_path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<Value>(&b).map_err(|e| e.to_string()))
+        {
             Ok(v) => {
                 let served_requests = if mock_opts.is_some() { Some(run.log.len()) } else { None };
                 let e = report::Expect {
@@ -650,8 +677,7 @@ pub fn run_selected(filter: Option<&str>, keep: bool) -> Result<(usize, usize), 
         return Err(format!("{} not found: run `cargo xtask build` first", flint.display()));
     }
     cleanup::remove_stale();
-    let selected: Vec<Scenario> =
-        all().into_iter().filter(|s| filter.is_none_or(|f| s.name.contains(f))).collect();
+    let selected: Vec<Scenario> = all().into_iter().filter(|s| filter.is_none_or(|f| s.name.contains(f))).collect();
     if selected.is_empty() {
         return Err(format!("no scenario matches {filter:?}"));
     }
@@ -733,7 +759,11 @@ pub fn test_all() -> Result<(), String> {
         Err(e) => t.step("build", false, e),
     }
     let budget = build_task::budget_assert_fires();
-    t.step("linker-budget-assert", budget.is_ok(), budget.as_ref().err().map_or("a 4 KiB budget stops the link", |e| e.as_str()));
+    t.step(
+        "linker-budget-assert",
+        budget.is_ok(),
+        budget.as_ref().err().map_or("a 4 KiB budget stops the link", |e| e.as_str()),
+    );
     if built.is_ok() {
         let (p, f) = run_selected(None, false)?;
         t.passed += p;

@@ -21,11 +21,7 @@ pub fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => {
             let dir = PathBuf::from(dir);
-            if dir.is_absolute() {
-                dir
-            } else {
-                std::env::current_dir().unwrap_or_else(|_| root()).join(dir)
-            }
+            if dir.is_absolute() { dir } else { std::env::current_dir().unwrap_or_else(|_| root()).join(dir) }
         }
         None => root().join("target"),
     }
@@ -60,9 +56,7 @@ pub fn which(name: &str) -> Option<PathBuf> {
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    p.metadata()
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }
 
 /// Absolute path of a tool, falling back to the bare name (the spawn error then names it).
@@ -75,19 +69,13 @@ pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+            s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
         })
         .unwrap_or(false)
 }
 
 pub fn require_root(what: &str) -> Result<(), String> {
-    if is_root() {
-        Ok(())
-    } else {
-        Err(format!("{what} needs root (network namespaces, raw sockets)"))
-    }
+    if is_root() { Ok(()) } else { Err(format!("{what} needs root (network namespaces, raw sockets)")) }
 }
 
 /// `n` bytes from the kernel's CSPRNG.
@@ -99,10 +87,8 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
         }
     }
     // Not expected on Linux; still produce something distinct per call.
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0) as u64;
+    let seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0) as u64;
     let mut x = seed ^ u64::from(std::process::id());
     for b in &mut buf {
         x ^= x << 13;
@@ -126,11 +112,7 @@ pub struct ScratchDir {
 
 impl ScratchDir {
     pub fn new(label: &str) -> Result<Self, String> {
-        let path = std::env::temp_dir().join(format!(
-            "flint-xtask-{}-{label}-{}",
-            std::process::id(),
-            random_hex(3)
-        ));
+        let path = std::env::temp_dir().join(format!("flint-xtask-{}-{label}-{}", std::process::id(), random_hex(3)));
         std::fs::create_dir_all(&path).map_err(|e| format!("mkdir {}: {e}", path.display()))?;
         Ok(ScratchDir { path, keep: false })
     }
