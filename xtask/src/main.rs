@@ -31,12 +31,15 @@ usage: cargo xtask <task>
 tasks:
   build                      build flint (release, static), check the ELF, print its size
   test                       install missing tools, cargo test -p flint, cargo test -p xtask,
-                             build, then every end-to-end scenario; ends with `N passed, N failed`
+                             build, a link that the size budget ASSERT must stop, then every
+                             end-to-end scenario; ends with `N passed, N failed`
   e2e [FILTER] [--keep]      run the end-to-end scenarios whose name contains FILTER
                              (needs root and a built flint); --keep keeps every run's files
   demo                       fetch the bundled Ignition config over DHCP and show the report
   bench [--rounds N] [--link up|down|both]
                              exec-to-exit time of flint vs busybox udhcpc + curl (default 30, both)
+
+environment: FLINT_BIN=PATH makes e2e, demo and bench run PATH instead of the release build
 
 hidden helpers (started by the tasks):
   mock --platform aws|akamai [--listen ADDR] [--payload FILE] [knobs…]   (`mock --help`)

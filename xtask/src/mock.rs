@@ -197,6 +197,10 @@ pub const TEST_SSH_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFlintTestKe
 
 /// `xtask mock …`: serves until killed (or `--max-seconds`).
 pub fn main(args: &[String]) -> Result<(), String> {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{MOCK_HELP}");
+        return Ok(());
+    }
     let opts = Options::parse(args)?;
     let listener = TcpListener::bind(&opts.listen).map_err(|e| format!("mock: bind {}: {e}", opts.listen))?;
     let server = Arc::new(server::Server::new(opts)?);
