@@ -52,8 +52,10 @@ pub enum Transport {
     Timeout,
     /// The peer refused the connection (RST to our SYN).
     Refused,
-    /// The connection broke after it was established (RST, or FIN before the message ended).
+    /// The connection broke after it was established (RST).
     Reset,
+    /// The connection closed before the response was complete (FIN before the promised end).
+    Truncated,
     /// The network has no route or address to send from.
     NoRoute,
 }
@@ -64,6 +66,7 @@ impl fmt::Display for Transport {
             Transport::Timeout => "no answer",
             Transport::Refused => "connection refused",
             Transport::Reset => "connection reset",
+            Transport::Truncated => "response cut short",
             Transport::NoRoute => "no route",
         })
     }
@@ -232,7 +235,7 @@ impl Flow {
     pub fn on_http_error(&mut self, now: Instant, deadline: Instant, e: HttpError) -> Result<Step, Failure> {
         match e {
             // The message broke off: a transport problem, worth another try.
-            HttpError::Truncated => self.on_transport(now, deadline, Transport::Reset),
+            HttpError::Truncated => self.on_transport(now, deadline, Transport::Truncated),
             _ => Err(Failure::Http(e)),
         }
     }

@@ -254,7 +254,7 @@ impl embedded_io::Error for TcpError {
         match self.0 {
             Transport::Timeout => embedded_io::ErrorKind::TimedOut,
             Transport::Refused => embedded_io::ErrorKind::ConnectionRefused,
-            Transport::Reset => embedded_io::ErrorKind::ConnectionReset,
+            Transport::Reset | Transport::Truncated => embedded_io::ErrorKind::ConnectionReset,
             Transport::NoRoute => embedded_io::ErrorKind::AddrNotAvailable,
         }
     }
