@@ -1,9 +1,10 @@
-//! The link phase: choose the NIC, bring it up, wait for carrier, and put every interface flint
+//! The link phase: list the NICs, raise them, wait for carrier, and put every interface flint
 //! touched back the way it was at the end.
 //!
-//! Choice without `--interface`: every non-loopback Ethernet interface is brought up at once
-//! and the first to report carrier (lowest index on a tie) is used, so a slow PHY on one NIC
-//! (e1000 takes ~2.5 s) does not hold up another that is ready; the others are put back at once.
+//! Choice without `--interface`: every non-loopback Ethernet interface is raised at once and
+//! the first to report carrier (lowest index on a tie) is used, so a slow PHY on one NIC (e1000
+//! takes ~2.5 s) does not hold up another that is ready. If that NIC cannot reach the metadata
+//! service, `main` falls back to the next one with carrier (see `run` in main.rs).
 
 use flint::iflist::Link;
 use rustix::fd::{AsFd, OwnedFd};
@@ -60,26 +61,22 @@ impl Restore {
         Ok(())
     }
 
-    /// Puts back the flags of every interface except `keep`.
-    fn restore_except(&mut self, fd: &OwnedFd, keep: Option<&[u8]>) {
-        self.changed.retain(|(n, len, flags)| {
-            if Some(&n[..*len]) == keep {
-                return true;
-            }
-            let _ = netdev::set_flags(fd.as_fd(), &n[..*len], *flags);
-            false
-        });
-    }
-
-    /// Puts back everything.
+    /// Puts back the flags of every interface flint raised.
     pub fn restore(&mut self, fd: &OwnedFd) {
-        self.restore_except(fd, None);
+        for (n, len, flags) in self.changed.iter() {
+            let _ = netdev::set_flags(fd.as_fd(), &n[..*len], *flags);
+        }
+        self.changed.clear();
     }
 }
 
-/// Runs the link phase on the (unbound) packet socket `fd`.
-pub fn bring_up(fd: &OwnedFd, wanted: Option<&[u8]>, restore: &mut Restore, deadline: Instant) -> Result<Nic, LinkError> {
-    let mut candidates: heapless::Vec<Link, CANDIDATES> = heapless::Vec::new();
+/// The NICs flint may use, in index order.
+pub type Candidates = heapless::Vec<Link, CANDIDATES>;
+
+/// Lists the candidate NICs (`wanted`, or every non-loopback Ethernet interface) and raises
+/// them all, so their carriers come up in parallel. They stay up until [`Restore::restore`].
+pub fn raise(fd: &OwnedFd, wanted: Option<&[u8]>, restore: &mut Restore) -> Result<Candidates, LinkError> {
+    let mut candidates = Candidates::new();
     match wanted {
         Some(name) => {
             let index = netdev::index(fd.as_fd(), name).map_err(|e| if e == rustix::io::Errno::NODEV { LinkError::NotFound } else { LinkError::Os(e) })?;
@@ -105,30 +102,50 @@ pub fn bring_up(fd: &OwnedFd, wanted: Option<&[u8]>, restore: &mut Restore, dead
     for c in &candidates {
         restore.bring_up(fd, c.name())?;
     }
+    Ok(candidates)
+}
+
+/// Waits for the first candidate to report carrier (lowest index first among those that have
+/// it) and returns it with its position.
+pub fn first(fd: &OwnedFd, candidates: &Candidates, deadline: Instant) -> Result<(usize, Nic), LinkError> {
     let start = clock::now();
-    // Bounded by the deadline; each round is one SIOCGIFFLAGS per candidate.
-    let chosen = loop {
-        let ready = candidates.iter().find(|c| {
-            netdev::carrier(fd.as_fd(), c.name()).unwrap_or_else(|| netdev::flags(fd.as_fd(), c.name()).is_ok_and(|f| f & IFF_RUNNING != 0))
-        });
-        if let Some(c) = ready {
-            break *c;
+    // Bounded by the deadline; each round is one ioctl per candidate.
+    let slot = loop {
+        if let Some(i) = (0..candidates.len()).find(|&i| has_carrier(fd, &candidates[i])) {
+            break i;
         }
         let now = clock::now();
         if now >= deadline {
-            restore.restore(fd);
             return Err(LinkError::NoCarrier);
         }
         let _ = rustix::event::poll(&mut [], Some(&timespec(CARRIER_POLL.min(deadline - now))));
     };
-    restore.restore_except(fd, Some(chosen.name()));
-    let mac = netdev::ethernet_address(fd.as_fd(), chosen.name()).map_err(LinkError::Os)?.ok_or(LinkError::NotEthernet)?;
+    let nic = describe(fd, candidates[slot])?;
+    flint::info!("link", "{} up, carrier after {} us, mtu {}", crate::Bytes(nic.link.name()), (clock::now() - start).total_micros(), nic.mtu);
+    Ok((slot, nic))
+}
+
+/// The candidate after `current` (in index order, wrapping) that has carrier now, for falling
+/// back; `None` when no other NIC has carrier. Round-robin, so every NIC with carrier gets its
+/// turn again.
+pub fn other(fd: &OwnedFd, candidates: &Candidates, current: usize) -> Option<(usize, Nic)> {
+    let n = candidates.len();
+    let slot = (1..n).map(|k| (current + k) % n).find(|&i| has_carrier(fd, &candidates[i]))?;
+    describe(fd, candidates[slot]).ok().map(|nic| (slot, nic))
+}
+
+fn has_carrier(fd: &OwnedFd, c: &Link) -> bool {
+    netdev::carrier(fd.as_fd(), c.name()).unwrap_or_else(|| netdev::flags(fd.as_fd(), c.name()).is_ok_and(|f| f & IFF_RUNNING != 0))
+}
+
+/// MAC and MTU of a candidate; only unicast Ethernet NICs qualify.
+fn describe(fd: &OwnedFd, link: Link) -> Result<Nic, LinkError> {
+    let mac = netdev::ethernet_address(fd.as_fd(), link.name()).map_err(LinkError::Os)?.ok_or(LinkError::NotEthernet)?;
     if mac[0] & 1 != 0 {
         return Err(LinkError::NotEthernet);
     }
-    let mtu = netdev::mtu(fd.as_fd(), chosen.name()).map_err(LinkError::Os)?;
-    flint::info!("link", "{} up, carrier after {} us, mtu {}", crate::Bytes(chosen.name()), (clock::now() - start).total_micros(), mtu);
-    Ok(Nic { link: chosen, mac, mtu })
+    let mtu = netdev::mtu(fd.as_fd(), link.name()).map_err(LinkError::Os)?;
+    Ok(Nic { link, mac, mtu })
 }
 
 pub fn timespec(d: Duration) -> rustix::time::Timespec {

@@ -39,6 +39,13 @@ pub const BODY_MAX: usize = 1 << 20;
 /// always also bounded by the budget.
 const ATTEMPT_MAX: Duration = Duration::from_secs(10);
 const REQUEST_MAX: usize = 1024;
+/// With several NICs: how long one attempt may wait for the metadata service's first answer on
+/// a NIC in the first round (on the right NIC it answers in milliseconds; a SYN lost on a good
+/// link is retransmitted after 1 s, so 2 s still covers one loss); doubled each round...
+const CONTACT_MAX: Duration = Duration::from_secs(2);
+/// ...and how long address acquisition on one of several NICs may run past `--dhcp-timeout`
+/// (the link-local claim settles ~0.5 s after probing starts).
+const ADDRESS_SPARE: Duration = Duration::from_secs(1);
 
 pub mod clock {
     use smoltcp::time::Instant;
@@ -59,6 +66,18 @@ enum Exit {
     Unreachable = 4,
     Invalid = 5,
     Output = 6,
+}
+
+/// Moves the stack to the next candidate NIC with carrier, if there is one (see `link::other`);
+/// counts a round each time the choice wraps around.
+fn fall_back(net: &mut Net, candidates: &link::Candidates, slot: usize, round: &mut u32, seed: u64) -> Result<Option<(usize, link::Nic)>, Error> {
+    let Some((next, nic)) = link::other(net.dev.fd(), candidates, slot) else { return Ok(None) };
+    if next < slot {
+        *round += 1;
+    }
+    flint::info!("link", "falling back to {}", Bytes(nic.link.name()));
+    net.switch(nic.link.index, nic.mac, nic.mtu, seed ^ next as u64).map_err(|e| Error::Link(LinkError::Os(e)))?;
+    Ok(Some((next, nic)))
 }
 
 /// Every way a run can fail, with what it was doing.
@@ -214,27 +233,18 @@ fn run(cfg: &Config<'_>, bufs: &'static mut sys::RunBuffers, sockets: &'static m
     let deadline = t0 + Duration::from_millis(cfg.timeout_ms);
     let sys::RunBuffers { net: net_storage, frames, body, decoded, window } = bufs;
 
-    // Link.
+    // Link: raise every candidate NIC; take the first with carrier.
     let t = clock::now();
     let fd = packet::open().map_err(|e| Error::Link(LinkError::Os(e)))?;
-    let nic = link::bring_up(s.socket.insert(fd), cfg.interface, &mut s.restore, deadline).map_err(Error::Link)?;
-    report.interface = report::text(format_args!("{}", Bytes(nic.link.name())));
-    report.mac = report::text(format_args!("{}", Mac(nic.mac)));
+    let fd = s.socket.insert(fd);
+    let candidates = link::raise(fd, cfg.interface, &mut s.restore).map_err(Error::Link)?;
+    let (mut slot, mut nic) = link::first(fd, &candidates, deadline).map_err(Error::Link)?;
     let fd = s.socket.take().expect("socket opened above");
     let dev = PacketDevice::bind(fd, nic.link.index, nic.mtu, frames).map_err(|e| Error::Link(LinkError::Os(e)))?;
     report.timings_us.link = Some((clock::now() - t).total_micros());
-
-    // Address.
-    let t = clock::now();
     let seed = random_seed(nic.mac, t);
     let net = s.net.insert(Net::new(dev, nic.mac, net_storage, sockets, seed));
-    let lease = net.acquire(cfg.address, nic.mac, t + Duration::from_millis(cfg.dhcp_timeout_ms), deadline).map_err(Error::Address)?;
-    report.mode = lease.mode.name();
-    report.address = report::text(format_args!("{}/{}", Ip(lease.address.address().octets()), lease.address.prefix_len()));
-    report.router = lease.router.and_then(|r| report::text(format_args!("{}", Ip(r.octets()))));
-    report.timings_us.address = Some((clock::now() - t).total_micros());
 
-    // Token and user-data.
     let p = cfg.platform;
     report.server = report::text(format_args!("{}", Ip(p.address)));
     let [a, b, c, d] = p.address;
@@ -243,39 +253,88 @@ fn run(cfg: &Config<'_>, bufs: &'static mut sys::RunBuffers, sockets: &'static m
     let mut parser = ResponseParser::new(&mut body[..]);
     let mut request = [0u8; REQUEST_MAX];
     let mut spent = [0u64; 2];
-    let outcome = loop {
-        let stage = flow.stage();
+
+    // One pass per NIC: address, then the platform's flow. Until the metadata service has
+    // answered on a NIC, a failure there moves flint to the next NIC with carrier (round-robin;
+    // each full round doubles how long a NIC is given, up to ATTEMPT_MAX).
+    let several = candidates.len() > 1;
+    let mut round = 0u32;
+    let outcome = 'nics: loop {
+        report.interface = report::text(format_args!("{}", Bytes(nic.link.name())));
+        report.mac = report::text(format_args!("{}", Mac(nic.mac)));
+
+        // Address.
         let t = clock::now();
-        let n = flow.request(&mut request).map_err(|e| Error::Flow(stage, Failure::Http(e)))?;
-        parser.reset();
-        let attempt_deadline = deadline.min(t + ATTEMPT_MAX);
-        let result = match net.connect(endpoint, attempt_deadline) {
-            Ok(mut stream) => {
-                let r = http::exchange(&mut stream, &request[..n], &mut parser);
-                if r.is_ok() {
-                    stream.close();
+        let dhcp_until = t + Duration::from_millis(cfg.dhcp_timeout_ms);
+        let addr_deadline = if several { deadline.min(dhcp_until + ADDRESS_SPARE) } else { deadline };
+        let lease = match net.acquire(cfg.address, nic.mac, dhcp_until, addr_deadline) {
+            Ok(lease) => lease,
+            Err(e) if clock::now() >= deadline => return Err(Error::Address(e)),
+            Err(_) => {
+                // No address here within its share: the next NIC with carrier, or this one again.
+                if let Some(next) = fall_back(net, &candidates, slot, &mut round, seed)? {
+                    (slot, nic) = next;
                 }
-                r
+                continue 'nics;
             }
-            Err(transport) => Err(ExchangeError::Io(TcpError(transport))),
         };
-        let now = clock::now();
-        let step = match result {
-            Ok(head) => {
-                flint::debug!(stage.name(), "HTTP {} ({} body bytes)", head.status, parser.body().len());
-                flow.on_response(now, deadline, head, parser.body())
+        report.mode = lease.mode.name();
+        report.address = report::text(format_args!("{}/{}", Ip(lease.address.address().octets()), lease.address.prefix_len()));
+        report.router = lease.router.and_then(|r| report::text(format_args!("{}", Ip(r.octets()))));
+        report.timings_us.address = Some((clock::now() - t).total_micros());
+
+        // Token and user-data.
+        let mut answered = false;
+        break loop {
+            let stage = flow.stage();
+            let t = clock::now();
+            let n = flow.request(&mut request).map_err(|e| Error::Flow(stage, Failure::Http(e)))?;
+            parser.reset();
+            let limit = if answered || !several { ATTEMPT_MAX } else { (CONTACT_MAX * (1 << round.min(3))).min(ATTEMPT_MAX) };
+            let result = match net.connect(endpoint, deadline.min(t + limit)) {
+                Ok(mut stream) => {
+                    let r = http::exchange(&mut stream, &request[..n], &mut parser);
+                    if r.is_ok() {
+                        stream.close();
+                    }
+                    r
+                }
+                Err(transport) => Err(ExchangeError::Io(TcpError(transport))),
+            };
+            let now = clock::now();
+            spent[(stage == Stage::UserData) as usize] += (now - t).total_micros();
+            report.requests = flow.requests();
+            let step = match result {
+                Ok(head) => {
+                    answered = true;
+                    flint::debug!(stage.name(), "HTTP {} ({} body bytes)", head.status, parser.body().len());
+                    flow.on_response(now, deadline, head, parser.body())
+                }
+                Err(ExchangeError::Io(TcpError(t))) => {
+                    // The flow decides first (budget, request cap); if it would retry and the
+                    // service never answered here, another NIC is asked at once instead.
+                    let step = flow.on_transport(now, deadline, t);
+                    if step.is_ok() && several && !answered {
+                        flint::info!("link", "no metadata service via {} ({t})", Bytes(nic.link.name()));
+                        if let Some(next) = fall_back(net, &candidates, slot, &mut round, seed)? {
+                            (slot, nic) = next;
+                            continue 'nics;
+                        }
+                    }
+                    step
+                }
+                Err(ExchangeError::Http(e)) => {
+                    answered = true;
+                    flow.on_http_error(now, deadline, e)
+                }
+            };
+            match step.map_err(|f| Error::Flow(stage, f))? {
+                Step::Request => {}
+                Step::RetryAt(at) => net.sleep_until(at),
+                Step::UserData => break Done::Written,
+                Step::NoUserData => break Done::NoUserData,
             }
-            Err(ExchangeError::Io(TcpError(t))) => flow.on_transport(now, deadline, t),
-            Err(ExchangeError::Http(e)) => flow.on_http_error(now, deadline, e),
         };
-        spent[(stage == Stage::UserData) as usize] += (clock::now() - t).total_micros();
-        report.requests = flow.requests();
-        match step.map_err(|f| Error::Flow(stage, f))? {
-            Step::Request => {}
-            Step::RetryAt(at) => net.sleep_until(at),
-            Step::UserData => break Done::Written,
-            Step::NoUserData => break Done::NoUserData,
-        }
     };
     let fetched = parser.body().len();
     drop(parser);

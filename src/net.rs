@@ -103,6 +103,19 @@ impl Net {
         Net { dev, iface, sockets, dhcp, tcp, rng: Rng::new(seed ^ 0x5eed) }
     }
 
+    /// Moves the stack to another NIC: the device is re-bound, and the interface is rebuilt for
+    /// the new MAC and MTU (smoltcp reads device capabilities only when an interface is made);
+    /// the DHCP client starts over and any connection is dropped.
+    pub fn switch(&mut self, ifindex: i32, mac: [u8; 6], mtu: usize, seed: u64) -> rustix::io::Result<()> {
+        self.dev.rebind(ifindex, mtu)?;
+        let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
+        config.random_seed = seed;
+        self.iface = Interface::new(config, &mut self.dev, clock::now());
+        self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp).reset();
+        self.sockets.get_mut::<tcp::Socket>(self.tcp).abort();
+        Ok(())
+    }
+
     /// Processes queued frames and timers; returns the time it used.
     fn poll(&mut self) -> Instant {
         let now = clock::now();

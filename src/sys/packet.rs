@@ -120,15 +120,7 @@ pub fn open() -> rustix::io::Result<OwnedFd> {
 impl PacketDevice {
     /// Binds `fd` to interface `ifindex` for all protocols and sets the socket options above.
     pub fn bind(fd: OwnedFd, ifindex: i32, mtu: usize, frames: &'static mut Frames) -> rustix::io::Result<PacketDevice> {
-        let addr = SockaddrLl { family: 17 /* AF_PACKET */, protocol: ETH_P_ALL.to_be(), ifindex, hatype: 0, pkttype: 0, halen: 0, addr: [0; 8] };
-        let ret: isize;
-        // SAFETY: bind(2) reads `size_of::<SockaddrLl>()` bytes from a live local; fd is owned.
-        unsafe {
-            asm!("syscall", inlateout("rax") 49isize => ret, in("rdi") fd.as_raw_fd(),
-                in("rsi") &addr as *const SockaddrLl, in("rdx") core::mem::size_of::<SockaddrLl>(),
-                lateout("rcx") _, lateout("r11") _, options(nostack))
-        };
-        errno(ret)?;
+        bind_to(&fd, ifindex)?;
         super::setsockopt_int(fd.as_fd(), SOL_PACKET, PACKET_AUXDATA, 1)?;
         // Linux ≥ 4.20; older kernels only cost us some frames to skip.
         let _ = super::setsockopt_int(fd.as_fd(), SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
@@ -137,6 +129,23 @@ impl PacketDevice {
 
     pub fn fd(&self) -> &OwnedFd {
         &self.fd
+    }
+
+    /// Moves the socket to another interface (falling back to the next NIC) and drops frames
+    /// still queued from the old one. Re-binding keeps the socket, so the slow close is paid
+    /// once, at exit.
+    pub fn rebind(&mut self, ifindex: i32, mtu: usize) -> rustix::io::Result<()> {
+        bind_to(&self.fd, ifindex)?;
+        self.mtu = mtu.clamp(576, TX_FRAME_MAX - 14);
+        // Bounded: a busy link keeps queueing, and a few stale frames are harmless anyway
+        // (smoltcp drops what is not for its new MAC).
+        for _ in 0..64 {
+            if self.recv_frame().is_none() {
+                break;
+            }
+        }
+        self.arp.clear();
+        Ok(())
     }
 
     /// Sleeps until a frame can be read or `timeout` passes.
@@ -201,6 +210,19 @@ impl PacketDevice {
         }
         None
     }
+}
+
+/// bind(2) to `ifindex` for every protocol (`ETH_P_ALL` here, not at socket creation: see above).
+fn bind_to(fd: &OwnedFd, ifindex: i32) -> rustix::io::Result<()> {
+    let addr = SockaddrLl { family: 17 /* AF_PACKET */, protocol: ETH_P_ALL.to_be(), ifindex, hatype: 0, pkttype: 0, halen: 0, addr: [0; 8] };
+    let ret: isize;
+    // SAFETY: bind(2) reads `size_of::<SockaddrLl>()` bytes from a live local; fd is valid.
+    unsafe {
+        asm!("syscall", inlateout("rax") 49isize => ret, in("rdi") fd.as_raw_fd(),
+            in("rsi") &addr as *const SockaddrLl, in("rdx") core::mem::size_of::<SockaddrLl>(),
+            lateout("rcx") _, lateout("r11") _, options(nostack))
+    };
+    errno(ret).map(|_| ())
 }
 
 /// Finds the PACKET_AUXDATA message in a control buffer (cmsg(3) layout: len, level, type, data).
