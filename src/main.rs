@@ -18,7 +18,7 @@ use core::fmt;
 
 use flint::args::{self, Config, UsageError};
 use flint::decode::{self, DecodeError, Encoding};
-use flint::flow::{Failure, Flow, Stage, Step};
+use flint::flow::{Failure, Flow, Stage, Step, Transport};
 use flint::http::{self, ExchangeError, ResponseParser};
 use flint::linklocal::Ip;
 use flint::report::{self, Report};
@@ -311,12 +311,18 @@ fn run(cfg: &Config<'_>, bufs: &'static mut sys::RunBuffers, sockets: &'static m
                     flow.on_response(now, deadline, head, parser.body())
                 }
                 Err(ExchangeError::Io(TcpError(t))) => {
-                    // The flow decides first (budget, request cap); if it would retry and the
-                    // service never answered here, another NIC is asked at once instead.
+                    // The flow decides first (budget, request cap, backoff). If it would retry
+                    // and nothing on this NIC ever answered — no SYN-ACK, no RST, no route — the
+                    // next NIC is asked at once; after a whole round of silence, the backoff is
+                    // waited out first. A refusal or reset means the service's host is here.
                     let step = flow.on_transport(now, deadline, t);
-                    if step.is_ok() && several && !answered {
+                    answered |= matches!(t, Transport::Refused | Transport::Reset | Transport::Truncated);
+                    if let (Ok(Step::RetryAt(at)), true, false) = (step, several, answered) {
                         flint::info!("link", "no metadata service via {} ({t})", Bytes(nic.link.name()));
                         if let Some(next) = fall_back(net, &candidates, slot, &mut round, seed)? {
+                            if next.0 < slot {
+                                net.sleep_until(at);
+                            }
                             (slot, nic) = next;
                             continue 'nics;
                         }
