@@ -1,4 +1,4 @@
-//! `cargo xtask demo`: flint fetching the bundled Ignition config (fixtures/example.ign) from
+//! `cargo xtask demo --netns`: flint fetching the bundled Ignition config (fixtures/example.ign) from
 //! the AWS mock over DHCP, then the config and the phase timings from its report.
 
 use std::time::Duration;

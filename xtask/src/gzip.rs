@@ -10,6 +10,11 @@ const FCOMMENT: u8 = 0x10;
 /// One gzip member at level 9. `name` sets FNAME the way `gzip FILE` does, so flint's
 /// header parser sees the optional field real uploads carry.
 pub fn gzip(data: &[u8], name: Option<&str>) -> Vec<u8> {
+    gzip_level(data, name, 9)
+}
+
+/// `gzip` at a chosen deflate level (0-10); the initramfs uses a faster one.
+pub fn gzip_level(data: &[u8], name: Option<&str>, level: u8) -> Vec<u8> {
     let mut out = vec![0x1f, 0x8b, 8, if name.is_some() { FNAME } else { 0 }];
     out.extend_from_slice(&0u32.to_le_bytes()); // MTIME unknown: reproducible output
     out.extend_from_slice(&[2, 3]); // XFL = max compression, OS = Unix
@@ -17,7 +22,7 @@ pub fn gzip(data: &[u8], name: Option<&str>) -> Vec<u8> {
         out.extend_from_slice(n.as_bytes());
         out.push(0);
     }
-    out.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(data, 9));
+    out.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(data, level));
     out.extend_from_slice(&CRC32.checksum(data).to_le_bytes());
     out.extend_from_slice(&(data.len() as u32).to_le_bytes());
     out

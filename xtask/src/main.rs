@@ -1,8 +1,10 @@
 //! `cargo xtask <task>`: everything around flint that is not flint itself.
 //!
-//! Public tasks: `build`, `test`, `e2e [FILTER]`, `demo`, `bench [--rounds N] [--link up|down|both]`.
+//! Public tasks: `build`, `test`, `e2e [FILTER]`, `initramfs`, `qemu-test [FILTER]`,
+//! `demo [--netns]`, `bench [--qemu] [--rounds N] [--link up|down|both]`.
 //! Hidden helpers that the tasks start inside network namespaces: `mock …` (the metadata
-//! services) and `time-exec …` (exec→exit stopwatch for the benchmark).
+//! services), `time-exec …` (exec→exit stopwatch for the benchmark) and `relay …` (what
+//! QEMU's slirp runs per guest connection to the metadata address).
 //!
 //! The workspace's dev profile sets `panic = "abort"`, so a panic would skip every `Drop`
 //! guard; `cleanup` therefore installs a panic hook that removes whatever namespaces and
@@ -11,16 +13,21 @@
 mod bench;
 mod build_task;
 mod cleanup;
+mod cpio;
 mod demo;
 mod deps;
 mod elf;
 mod gzip;
+mod initramfs;
+mod kernel;
 mod mock;
 mod netns;
 mod payloads;
 mod proc;
+mod qemu;
 mod report;
 mod scenarios;
+mod sha256;
 mod util;
 
 use std::process::ExitCode;
@@ -31,19 +38,31 @@ usage: cargo xtask <task>
 tasks:
   build                      build flint (release, static), check the ELF, print its size
   test                       install missing tools, cargo test -p flint, cargo test -p xtask,
-                             build, a link that the size budget ASSERT must stop, then every
-                             end-to-end scenario; ends with `N passed, N failed`
+                             build, a link that the size budget ASSERT must stop, every
+                             end-to-end scenario, every QEMU boot scenario; ends with
+                             `N passed, N failed`
   e2e [FILTER] [--keep]      run the end-to-end scenarios whose name contains FILTER
                              (needs root and a built flint); --keep keeps every run's files
-  demo                       fetch the bundled Ignition config over DHCP and show the report
+  initramfs [--out PATH]     build the boot-test initramfs (flint, busybox test init, NIC
+                             modules of the Debian kernel, which is downloaded and cached)
+  qemu-test [FILTER] [--keep]
+                             boot the QEMU scenarios (qemu-tests/scenarios.json) whose name
+                             contains FILTER
+  demo [--netns]             boot the QEMU image: flint fetches the bundled Ignition config;
+                             shows it with the boot timeline (--netns: the namespace demo)
   bench [--rounds N] [--link up|down|both]
                              exec-to-exit time of flint vs busybox udhcpc + curl (default 30, both)
+  bench --qemu [--rounds N]  kernel start -> config written, flint vs a busybox kernel-stack
+                             reference in the same initramfs (default 5 rounds)
 
-environment: FLINT_BIN=PATH makes e2e, demo and bench run PATH instead of the release build
+environment: FLINT_BIN=PATH makes e2e, qemu-test, initramfs, demo and bench use PATH instead
+             of the release build; FLINT_QEMU_ACCEL=tcg|kvm skips the KVM probe;
+             FLINT_CACHE_DIR=DIR holds the downloaded kernel (default ~/.cache/flint)
 
 hidden helpers (started by the tasks):
   mock --platform aws|akamai [--listen ADDR] [--payload FILE] [knobs…]   (`mock --help`)
   time-exec [--result FILE] [--timeout S] -- CMD [ARGS…]
+  relay HOST:PORT            stdin/stdout <-> TCP, for slirp's guestfwd
 ";
 
 fn main() -> ExitCode {
@@ -57,10 +76,20 @@ fn main() -> ExitCode {
         "build" => build_task::run().map(|_| ()),
         "test" => scenarios::test_all(),
         "e2e" => scenarios::e2e_cli(rest),
-        "demo" => demo::run(),
+        "initramfs" => initramfs::cli(rest),
+        "qemu-test" => qemu::scenarios::cli(rest),
+        "demo" => match rest {
+            [] => qemu::demo::run(),
+            [flag] if flag == "--netns" => demo::run(),
+            _ => Err("demo takes no argument but --netns".into()),
+        },
+        "bench" if rest.iter().any(|a| a == "--qemu") => {
+            qemu::bench::run(&rest.iter().filter(|a| *a != "--qemu").cloned().collect::<Vec<_>>())
+        }
         "bench" => bench::run(rest),
         "mock" => mock::main(rest),
         "time-exec" => bench::time_exec_main(rest),
+        "relay" => qemu::relay::main(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -103,13 +103,6 @@ impl Topology {
         cmd
     }
 
-    /// `ip netns exec <server> program …`
-    pub fn in_server(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut cmd = Command::new(util::tool("ip"));
-        cmd.args(["netns", "exec", &self.server]).arg(program);
-        cmd
-    }
-
     /// `ip -n <client> args…`
     pub fn ip_client(&self, args: &[&str]) -> Result<String, String> {
         let mut full = vec!["-n", self.client.as_str()];
@@ -126,39 +119,9 @@ impl Topology {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// Starts dnsmasq as the DHCP server on the server end and waits (≤ 5 s) until it has
-    /// bound its DHCP socket. `--no-ping` avoids the ~3 s ICMP probe before the first OFFER;
-    /// `--port=0` disables DNS. With `--no-daemon` dnsmasq writes no pid file and logs to
-    /// stderr, which is also the readiness signal.
+    /// Starts dnsmasq as the DHCP server on the server end (`start_dnsmasq`).
     pub fn start_dnsmasq(&self, dir: &Path) -> Result<ChildGuard, String> {
-        let log = dir.join("dnsmasq.log");
-        let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let mut cmd = self.in_server(util::tool("dnsmasq"));
-        cmd.args([
-            "--no-daemon",
-            "--no-ping",
-            "--port=0",
-            "--bind-interfaces",
-            &format!("--interface={SERVER_IF}"),
-            &format!("--dhcp-range=10.0.0.{},10.0.0.{},255.255.255.0,1h", POOL.0, POOL.1),
-            &format!("--dhcp-option=option:router,{ROUTER_IP}"),
-            "--conf-file=/dev/null",
-            &format!("--dhcp-leasefile={}", dir.join("dnsmasq.leases").display()),
-            &format!("--pid-file={}", dir.join("dnsmasq.pid").display()),
-            "--log-dhcp",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr);
-        let mut child = ChildGuard::spawn(&mut cmd, "dnsmasq")?;
-        let ready = proc::wait_until(Duration::from_secs(5), Duration::from_millis(5), || {
-            child.try_status().is_some() || std::fs::read_to_string(&log).is_ok_and(|s| s.contains("sockets bound"))
-        });
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if !ready || !text.contains("sockets bound") {
-            return Err(format!("dnsmasq did not start: {}", util::tail(&text, 5)));
-        }
-        Ok(child)
+        start_dnsmasq(&self.server, SERVER_IF, dir)
     }
 
     /// Brings the client link up (or down) and, for up, waits (≤ 2 s) until both ends report
@@ -197,4 +160,41 @@ impl Drop for Topology {
             cleanup::remove_netns(ns);
         }
     }
+}
+
+/// Starts dnsmasq as a DHCP server on `iface` in namespace `netns` (pool 10.0.0.50-150,
+/// router 10.0.0.1) and waits (≤ 5 s) until it has bound its DHCP socket. `--no-ping`
+/// avoids the ~3 s ICMP probe before the first OFFER; `--port=0` disables DNS. With
+/// `--no-daemon` dnsmasq writes no pid file and logs to stderr, which is also the readiness
+/// signal.
+pub fn start_dnsmasq(netns: &str, iface: &str, dir: &Path) -> Result<ChildGuard, String> {
+    let log = dir.join("dnsmasq.log");
+    let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let mut cmd = Command::new(util::tool("ip"));
+    cmd.args(["netns", "exec", netns]).arg(util::tool("dnsmasq"));
+    cmd.args([
+        "--no-daemon",
+        "--no-ping",
+        "--port=0",
+        "--bind-interfaces",
+        &format!("--interface={iface}"),
+        &format!("--dhcp-range=10.0.0.{},10.0.0.{},255.255.255.0,1h", POOL.0, POOL.1),
+        &format!("--dhcp-option=option:router,{ROUTER_IP}"),
+        "--conf-file=/dev/null",
+        &format!("--dhcp-leasefile={}", dir.join("dnsmasq.leases").display()),
+        &format!("--pid-file={}", dir.join("dnsmasq.pid").display()),
+        "--log-dhcp",
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(stderr);
+    let mut child = ChildGuard::spawn(&mut cmd, "dnsmasq")?;
+    let ready = proc::wait_until(Duration::from_secs(5), Duration::from_millis(5), || {
+        child.try_status().is_some() || std::fs::read_to_string(&log).is_ok_and(|s| s.contains("sockets bound"))
+    });
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    if !ready || !text.contains("sockets bound") {
+        return Err(format!("dnsmasq did not start: {}", util::tail(&text, 5)));
+    }
+    Ok(child)
 }

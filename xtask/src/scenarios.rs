@@ -745,7 +745,7 @@ impl Tally {
 /// `cargo xtask test`: tools, unit tests, build, scenarios. Each step is one counted line.
 pub fn test_all() -> Result<(), String> {
     util::require_root("cargo xtask test")?;
-    deps::ensure()?;
+    deps::ensure_qemu()?;
     let mut t = Tally::default();
     for pkg in ["flint", "xtask"] {
         let mut cmd = std::process::Command::new(util::cargo());
@@ -768,8 +768,16 @@ pub fn test_all() -> Result<(), String> {
         let (p, f) = run_selected(None, false)?;
         t.passed += p;
         t.failed += f;
+        // Boot tests: flint in the initramfs of a real kernel under QEMU.
+        match crate::qemu::scenarios::run_selected(&util::flint_under_test(), None, false) {
+            Ok((p, f)) => {
+                t.passed += p;
+                t.failed += f;
+            }
+            Err(e) => t.step("qemu-tests", false, &e),
+        }
     } else {
-        let n = all().len();
+        let n = all().len() + crate::qemu::scenarios::load().map_or(1, |s| s.len());
         println!("FAIL {:<24} not run: flint did not build", format!("{n} scenarios"));
         t.failed += n;
     }
