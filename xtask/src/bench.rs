@@ -226,7 +226,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
         if let [Some(f), Some(r)] = medians {
             // The issue states the target as flint's time over the reference's (<= 0.1).
-            println!("  ratio flint / reference (medians): {:.3} (target <= 0.1; flint is {:.1}x faster)", f / r, r / f);
+            println!(
+                "  ratio flint / reference (medians): {:.3} (target <= 0.1; flint is {:.1}x faster)",
+                f / r,
+                r / f
+            );
         }
         let hwm: Vec<f64> =
             samples.iter().filter_map(|(_, r)| r.as_ref().ok().and_then(|s| s.vmhwm_kib)).map(|k| k as f64).collect();

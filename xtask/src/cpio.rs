@@ -168,7 +168,10 @@ mod tests {
         assert_eq!(bytes.len() % 512, 0);
         let e = read(&bytes).unwrap();
         let names: Vec<&str> = e.iter().map(|(n, _, _)| n.as_str()).collect();
-        assert_eq!(names, ["dev", "dev/console", "bin", "bin/flint", "bin/sh", "run", "lib", "lib/modules", "lib/modules/x.ko"]);
+        assert_eq!(
+            names,
+            ["dev", "dev/console", "bin", "bin/flint", "bin/sh", "run", "lib", "lib/modules", "lib/modules/x.ko"]
+        );
         assert_eq!(e[1].1, S_IFCHR | 0o600);
         assert_eq!(e[3], ("bin/flint".into(), S_IFREG | 0o755, b"abc".to_vec()));
         assert_eq!(e[4].2, b"busybox");

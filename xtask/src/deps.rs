@@ -52,7 +52,8 @@ pub fn static_busybox() -> Option<std::path::PathBuf> {
 
 fn ensure_set(tools: &[(&str, &str)], need_static_busybox: bool) -> Result<(), String> {
     let missing_now = || {
-        let mut m: Vec<&str> = tools.iter().filter(|(bin, _)| util::which(bin).is_none()).map(|&(_, pkg)| pkg).collect();
+        let mut m: Vec<&str> =
+            tools.iter().filter(|(bin, _)| util::which(bin).is_none()).map(|&(_, pkg)| pkg).collect();
         if need_static_busybox && static_busybox().is_none() && !m.contains(&"busybox-static") {
             m.push("busybox-static");
         }

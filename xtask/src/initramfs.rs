@@ -35,7 +35,12 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 /// Module names listed in `qemu-tests/modules.txt` (comments and blank lines skipped).
 pub fn wanted_modules() -> Result<Vec<String>, String> {
     let text = String::from_utf8(read(&qemu_tests_dir().join("modules.txt"))?).map_err(|e| e.to_string())?;
-    Ok(text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).filter(|l| !l.is_empty()).map(String::from).collect())
+    Ok(text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
 }
 
 /// Writes the initramfs for `flint` and `kernel` to `out`.
@@ -74,7 +79,7 @@ pub fn build(flint: &Path, kernel: &Kernel, out: &Path) -> Result<Image, String>
         format!("kernel={} ({} {})\nflint={}\n", kernel.release, kernel.package, kernel.version, flint.display())
             .as_bytes(),
     );
-    // Level 6: within 3 % of level 9 on this content, and much faster in a debug xtask.
+    // Level 6: within 0.5 % of level 9 on this content (1.466 vs 1.459 MB), in a fifth of the time.
     let gz = gzip::gzip_level(&a.finish(), None, 6);
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;

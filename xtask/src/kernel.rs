@@ -106,9 +106,35 @@ pub fn ensure() -> Result<Kernel, String> {
     };
     let dir = cache_root().join(format!("kernel-{release}_{}", version.replace([':', '/'], "_")));
     if !dir.join(".complete").exists() {
+        remove_stale_temporaries();
         prepare(&dir, &package, &version, &release)?;
+        remove_other_kernels(&dir);
     }
     from_dir(&dir)
+}
+
+/// `.tmp-<pid>-…` directories of preparations whose xtask is gone (killed mid-download).
+fn remove_stale_temporaries() {
+    let Ok(rd) = std::fs::read_dir(cache_root()) else { return };
+    for p in rd.filter_map(|e| e.ok().map(|e| e.path())) {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let pid = name.strip_prefix(".tmp-").and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_dir_all(&p);
+        }
+    }
+}
+
+/// A new kernel replaces the cached ones (each unpacked package is ~440 MB).
+fn remove_other_kernels(keep: &Path) {
+    let Ok(rd) = std::fs::read_dir(cache_root()) else { return };
+    for p in rd.filter_map(|e| e.ok().map(|e| e.path())) {
+        let is_kernel = p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("kernel-"));
+        if is_kernel && p != keep {
+            eprintln!("xtask: removing the previous kernel cache {}", p.display());
+            let _ = std::fs::remove_dir_all(&p);
+        }
+    }
 }
 
 fn from_dir(dir: &Path) -> Result<Kernel, String> {
@@ -234,7 +260,10 @@ pub fn parse_modules_dep(text: &str) -> std::collections::BTreeMap<String, (Stri
 
 /// Load order for `wanted`: each module after everything it depends on, each once, in the
 /// order `wanted` lists them otherwise (depth-first over `modules.dep`).
-pub fn load_order(dep: &std::collections::BTreeMap<String, (String, Vec<String>)>, wanted: &[&str]) -> Result<Vec<String>, String> {
+pub fn load_order(
+    dep: &std::collections::BTreeMap<String, (String, Vec<String>)>,
+    wanted: &[&str],
+) -> Result<Vec<String>, String> {
     fn visit(
         dep: &std::collections::BTreeMap<String, (String, Vec<String>)>,
         m: &str,
@@ -303,7 +332,12 @@ kernel/drivers/net/ethernet/intel/e1000/e1000.ko:
         let dir = std::env::temp_dir().join(format!("flint-vmlinux-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let elf = [b"\x7fELF".as_slice(), &[2u8; 4000]].concat();
-        let mut child = Command::new(xz).args(["-zc", "--check=crc32"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let mut child = Command::new(xz)
+            .args(["-zc", "--check=crc32"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
         child.stdin.take().unwrap().write_all(&elf).unwrap();
         let compressed = child.wait_with_output().unwrap().stdout;
         // Setup code with a decoy magic that does not decompress, the stream, then trailing data.

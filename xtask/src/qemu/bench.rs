@@ -36,6 +36,8 @@ struct Sample {
     /// Tool exec → exit (guest clock).
     tool: f64,
     run_init: f64,
+    /// Kernel start → the init's end marker (guest clock).
+    end: f64,
     /// QEMU exec → end marker (host clock).
     host_end: f64,
     phases_us: BTreeMap<String, u64>,
@@ -82,23 +84,29 @@ pub fn run(args: &[String]) -> Result<(), String> {
             let r = one_boot(&env, tool, served.file.as_deref(), &sha);
             match &r {
                 Ok(s) => eprintln!("  round {} {:<9} config written at {:.3} s", round + 1, tool.mode(), s.written),
-                Err(e) => eprintln!("  round {} {:<9} FAILED: {}", round + 1, tool.mode(), e.lines().next().unwrap_or("")),
+                Err(e) => {
+                    eprintln!("  round {} {:<9} FAILED: {}", round + 1, tool.mode(), e.lines().next().unwrap_or(""))
+                }
             }
             samples.push((tool, r));
         }
     }
 
     println!();
-    println!("{:<44} {:>10} {:>10} {:>10} {:>6}", "median over rounds (guest clock)", "flint", "reference", "diff", "ok");
+    println!(
+        "{:<44} {:>10} {:>10} {:>10} {:>6}",
+        "median over rounds (guest clock)", "flint", "reference", "diff", "ok"
+    );
     let ok = |t: Tool| -> Vec<&Sample> {
         samples.iter().filter(|(x, _)| *x == t).filter_map(|(_, r)| r.as_ref().ok()).collect()
     };
     let (f, r) = (ok(Tool::Flint), ok(Tool::Reference));
     let med = |v: &[&Sample], g: fn(&Sample) -> f64| util::median(&v.iter().map(|s| g(s)).collect::<Vec<_>>());
-    let rows: [(&str, fn(&Sample) -> f64); 4] = [
+    let rows: [(&str, fn(&Sample) -> f64); 5] = [
         ("kernel start -> config written", |s| s.written),
         ("  of which tool exec -> exit", |s| s.tool),
         ("kernel start -> Run /init", |s| s.run_init),
+        ("kernel start -> end marker", |s| s.end),
         ("qemu exec -> end marker (host clock)", |s| s.host_end),
     ];
     for (label, g) in rows {
@@ -144,6 +152,7 @@ fn one_boot(env: &scenarios::Env, tool: Tool, file: Option<&[u8]>, sha: &str) ->
         dir: dir.path(),
         timeout: Duration::from_secs(90),
         accel: env.accel,
+        capture: false,
         banner_within: None,
     };
     let boot: Boot = super::boot(&vm)?;
@@ -163,6 +172,7 @@ fn one_boot(env: &scenarios::Env, tool: Tool, file: Option<&[u8]>, sha: &str) ->
         written: get("tool-done")?,
         tool: get("tool-done")? - get("tool-start")?,
         run_init: get("run-init")?,
+        end: get("end")?,
         host_end: boot.to_end.unwrap_or(boot.wall).as_secs_f64(),
         phases_us,
     })

@@ -32,6 +32,7 @@ pub fn run() -> Result<(), String> {
         dir: dir.path(),
         timeout: Duration::from_secs(90),
         accel: env.accel,
+        capture: false,
         banner_within: None,
     };
     println!(
@@ -60,7 +61,11 @@ pub fn run() -> Result<(), String> {
     }
     match m.file() {
         Some(bytes) => {
-            println!("\n--- /run/flint/user-data ({} bytes, sha256 {}) ---", bytes.len(), m.get("SHA256").unwrap_or("-"));
+            println!(
+                "\n--- /run/flint/user-data ({} bytes, sha256 {}) ---",
+                bytes.len(),
+                m.get("SHA256").unwrap_or("-")
+            );
             let text = String::from_utf8_lossy(&bytes);
             print!("{text}");
             if !text.ends_with('\n') {
@@ -78,7 +83,11 @@ pub fn run() -> Result<(), String> {
     println!("{} s  init: /proc, /sys, /dev mounted", at("init"));
     println!("{} s  init: NIC drivers loaded ({} modules)", at("modules"), "virtio, e1000, e1000e");
     println!("{} s  flint started", at("tool-start"));
-    println!("{} s  flint done: exit {}, config written", at("tool-done"), m.exit().map_or("-".into(), |c| c.to_string()));
+    println!(
+        "{} s  flint done: exit {}, config written",
+        at("tool-done"),
+        m.exit().map_or("-".into(), |c| c.to_string())
+    );
     println!("{} s  end marker, power-off", at("end"));
     println!(
         "host clock: qemu exec -> end marker {:.3} s, -> qemu exit {:.3} s",

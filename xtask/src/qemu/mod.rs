@@ -16,6 +16,7 @@
 pub mod bench;
 pub mod demo;
 pub mod net;
+pub mod pcap;
 pub mod relay;
 pub mod scenarios;
 
@@ -88,6 +89,8 @@ pub struct Vm<'a> {
     pub dir: &'a Path,
     pub timeout: Duration,
     pub accel: Accel,
+    /// Record every NIC's frames to `nic<i>.pcap` (also forced by `FLINT_QEMU_PCAP=1`).
+    pub capture: bool,
     /// Give up early when the kernel has printed no banner this long after QEMU started
     /// (the KVM probe: a working KVM prints it well within a second).
     pub banner_within: Option<Duration>,
@@ -195,8 +198,9 @@ impl Markers {
     }
 }
 
-/// The QEMU command line of a VM (without the `ip netns exec` prefix).
-pub fn command_line(vm: &Vm, relay: &[String]) -> Vec<String> {
+/// The QEMU command line of a VM (without the `ip netns exec` prefix). With `pcap`, every
+/// NIC's frames are also recorded to `nic<i>.pcap` in the VM's directory (QEMU filter-dump).
+pub fn command_line(vm: &Vm, relay: &[String], pcap: bool) -> Vec<String> {
     let mut a: Vec<String> = ["-nodefaults", "-nographic", "-no-reboot", "-no-user-config"].map(String::from).to_vec();
     a.extend(vm.accel.args().iter().map(|s| s.to_string()));
     a.extend(["-m", "256M", "-smp", "1"].map(String::from));
@@ -216,6 +220,10 @@ pub fn command_line(vm: &Vm, relay: &[String]) -> Vec<String> {
             Backend::Tap => format!("tap,id=n{i},ifname={},script=no,downscript=no", net::TAP_IF),
         };
         a.extend(["-netdev".into(), netdev, "-device".into(), format!("{},netdev=n{i},mac={}", nic.model, nic.mac)]);
+        if pcap {
+            let file = vm.dir.join(format!("nic{i}.pcap"));
+            a.extend(["-object".into(), format!("filter-dump,id=d{i},netdev=n{i},file={}", file.display())]);
+        }
     }
     a
 }
@@ -239,7 +247,9 @@ pub fn boot(vm: &Vm) -> Result<Boot, String> {
     for f in [&console, &markers] {
         let _ = std::fs::remove_file(f);
     }
-    let args = command_line(vm, &relay_command()?);
+    // FLINT_QEMU_PCAP=1: keep a capture of every NIC next to the console log.
+    let pcap = vm.capture || std::env::var_os("FLINT_QEMU_PCAP").is_some_and(|v| v == "1");
+    let args = command_line(vm, &relay_command()?, pcap);
     let qemu = util::tool("qemu-system-x86_64");
     let mut cmd = match vm.netns {
         Some(ns) => {
@@ -328,15 +338,22 @@ fn probe_kvm(vmlinux: &Path, initrd: &Path) -> (Accel, String) {
         Ok(d) => d,
         Err(e) => return (Accel::Tcg, e),
     };
+    // In a namespace of its own although it has no NIC: if xtask is killed mid-probe, the
+    // next run's stale-namespace cleanup kills this QEMU too.
+    let net = match net::VmNet::new() {
+        Ok(n) => n,
+        Err(e) => return (Accel::Tcg, e),
+    };
     let vm = Vm {
         vmlinux,
         initrd,
         append: "fxq.mode=probe".into(),
         nics: Vec::new(),
-        netns: None,
+        netns: Some(&net.ns),
         dir: dir.path(),
         timeout: Duration::from_secs(15),
         accel: Accel::Kvm,
+        capture: false,
         banner_within: Some(Duration::from_secs(3)),
     };
     match boot(&vm) {
@@ -402,17 +419,22 @@ mod tests {
             dir,
             timeout: Duration::from_secs(1),
             accel: Accel::Tcg,
+            capture: false,
             banner_within: None,
         };
-        let a = command_line(&vm, &["/x/xtask".into(), "relay".into(), "127.0.0.1:80".into()]).join(" ");
+        let a = command_line(&vm, &["/x/xtask".into(), "relay".into(), "127.0.0.1:80".into()], true).join(" ");
         assert!(a.contains("-accel tcg"), "{a}");
         assert!(a.contains("-append console=ttyS0 panic=-1 flint.platform=aws"), "{a}");
-        assert!(a.contains("-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0,mac=02:f1:17:51:00:01"), "{a}");
+        assert!(
+            a.contains("-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0,mac=02:f1:17:51:00:01"),
+            "{a}"
+        );
         assert!(
             a.contains("user,id=n1,restrict=on,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-cmd:/x/xtask relay 127.0.0.1:80"),
             "{a}"
         );
         assert!(a.contains("tap,id=n2,ifname=tap0,script=no,downscript=no -device e1000e,netdev=n2"), "{a}");
+        assert!(a.contains("-object filter-dump,id=d2,netdev=n2,file=/tmp/x/nic2.pcap"), "{a}");
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub struct Scenario {
     pub expect_interface: Option<String>,
     pub expect_mode: Option<String>,
     pub max_flint_seconds: Option<f64>,
+    /// The tap NIC must have handed the guest CHECKSUM_PARTIAL TCP frames from the metadata
+    /// service (checked in a capture of the NIC), so the CSUMNOTREADY path really ran.
+    pub partial_checksums: bool,
     pub boot_timeout: f64,
 }
 
@@ -132,11 +135,15 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
     if nics.is_empty() {
         return Err("no NICs".into());
     }
-    if nics.iter().filter(|n| matches!(n.net, NetKind::Tap(_))).count() > 1 {
+    let taps = nics.iter().filter(|n| matches!(n.net, NetKind::Tap(_))).count();
+    if taps > 1 {
         return Err("at most one tap NIC per scenario".into());
     }
+    if v["expect"]["partial_checksums"] == true && (taps == 0 || !nics.iter().any(|n| n.model == "virtio-net-pci")) {
+        return Err("expect.partial_checksums needs a virtio-net-pci NIC on a tap network".into());
+    }
     let e = v["expect"].as_object().ok_or("`expect` must be an object")?;
-    known_keys(e, &["exit", "interface", "mode", "max_flint_seconds"])?;
+    known_keys(e, &["exit", "interface", "mode", "max_flint_seconds", "partial_checksums"])?;
     let kernel_args = v.get("kernel_args").map_or(Ok(String::new()), |_| string("kernel_args"))?;
     if kernel_args.split_whitespace().any(|a| a.starts_with("flint.platform=") || a.starts_with("fxq.")) {
         return Err("kernel_args must not set flint.platform or fxq.* (the harness does)".into());
@@ -152,6 +159,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         expect_interface: v["expect"]["interface"].as_str().map(String::from),
         expect_mode: v["expect"]["mode"].as_str().map(String::from),
         max_flint_seconds: v["expect"]["max_flint_seconds"].as_f64(),
+        partial_checksums: v["expect"]["partial_checksums"].as_bool().unwrap_or(false),
         boot_timeout: v["boot_timeout"].as_f64().unwrap_or(DEFAULT_BOOT_TIMEOUT),
     })
 }
@@ -278,6 +286,7 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
         dir,
         timeout: Duration::from_secs_f64(s.boot_timeout),
         accel: env.accel,
+        capture: s.partial_checksums,
         banner_within: None,
     };
     let boot = super::boot(&vm).map_err(|e| vec![e])?;
@@ -293,7 +302,7 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
     };
     drop(cloud);
 
-    let bad = check(s, &boot, &served, &expect_sha, budget, &marker, &tokens, &log);
+    let bad = check(s, &boot, &served, &expect_sha, budget, &marker, &tokens, &log, dir);
     let stamps = boot.markers.stamps();
     let flint_s = match (stamps.get("tool-start"), stamps.get("tool-done")) {
         (Some(a), Some(b)) => Some(b - a),
@@ -301,12 +310,15 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
     };
     if bad.is_empty() {
         let r = boot.markers.report().unwrap_or(Value::Null);
-        let summary = format!(
+        let mut summary = format!(
             "exit {}, {} {}",
             boot.markers.exit().map_or("-".into(), |c| c.to_string()),
             r["interface"].as_str().unwrap_or("-"),
             r["mode"].as_str().unwrap_or("-"),
         );
+        if let Some(n) = s.partial_checksums.then(|| partial_frames(s, dir).ok()).flatten() {
+            summary.push_str(&format!(", {n} partial-csum frames"));
+        }
         Ok(Passed {
             to_end: boot.to_end.unwrap_or(boot.wall).as_secs_f64(),
             run_init: stamps.get("run-init").copied(),
@@ -339,6 +351,7 @@ fn check(
     marker: &str,
     tokens: &[String],
     log: &[mock::LogEntry],
+    dir: &Path,
 ) -> Vec<String> {
     let m = &boot.markers;
     let mut bad = Vec::new();
@@ -360,7 +373,10 @@ fn check(
     }
     let sha = m.get("SHA256").unwrap_or("-");
     if sha != expect_sha {
-        bad.push(format!("output sha256 {sha}, expected {expect_sha} ({} bytes written)", m.get("SIZE").unwrap_or("-")));
+        bad.push(format!(
+            "output sha256 {sha}, expected {expect_sha} ({} bytes written)",
+            m.get("SIZE").unwrap_or("-")
+        ));
     }
     let stamps = m.stamps();
     match (stamps.get("tool-start"), stamps.get("tool-done")) {
@@ -438,7 +454,23 @@ fn check(
     {
         bad.push("the mock never served the user-data".into());
     }
+    if s.partial_checksums {
+        if let Err(e) = partial_frames(s, dir) {
+            bad.push(e);
+        }
+    }
     bad
+}
+
+/// TCP frames with a partial checksum the metadata service sent to the tap NIC.
+fn partial_frames(s: &Scenario, dir: &Path) -> Result<usize, String> {
+    let i = s.nics.iter().position(|n| matches!(n.net, NetKind::Tap(_))).ok_or("no tap NIC")?;
+    let file = dir.join(format!("nic{i}.pcap"));
+    let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    match super::pcap::partial_tcp_from(&bytes, [169, 254, 169, 254])? {
+        0 => Err("no CHECKSUM_PARTIAL TCP frame reached the guest: the CSUMNOTREADY path was not exercised".into()),
+        n => Ok(n),
+    }
 }
 
 fn indent(s: &str) -> String {
@@ -542,7 +574,10 @@ mod tests {
         ] {
             assert!(parse(&ok.replace(from, to)).is_err(), "{from} -> {to} accepted");
         }
-        let two_taps = ok.replace(r#"{"model":"e1000","net":"tap-dhcp"}"#, r#"{"model":"e1000","net":"tap-dhcp"},{"model":"e1000","net":"tap-silent"}"#);
+        let two_taps = ok.replace(
+            r#"{"model":"e1000","net":"tap-dhcp"}"#,
+            r#"{"model":"e1000","net":"tap-dhcp"},{"model":"e1000","net":"tap-silent"}"#,
+        );
         assert!(parse(&two_taps).unwrap_err().contains("tap"));
     }
 }
