@@ -76,7 +76,7 @@ impl Archive {
         write_header(&mut self.out, 0, 0, 1, 0, (0, 0), "TRAILER!!!");
         pad4(&mut self.out);
         // The kernel does not need it, but `cpio` and the block layer like a 512-byte multiple.
-        while self.out.len() % 512 != 0 {
+        while !self.out.len().is_multiple_of(512) {
             self.out.push(0);
         }
         self.out
@@ -122,7 +122,7 @@ fn write_header(out: &mut Vec<u8>, ino: u32, mode: u32, nlink: u32, size: u32, r
 }
 
 fn pad4(out: &mut Vec<u8>) {
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
 }

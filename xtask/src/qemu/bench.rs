@@ -102,7 +102,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     };
     let (f, r) = (ok(Tool::Flint), ok(Tool::Reference));
     let med = |v: &[&Sample], g: fn(&Sample) -> f64| util::median(&v.iter().map(|s| g(s)).collect::<Vec<_>>());
-    let rows: [(&str, fn(&Sample) -> f64); 5] = [
+    type Row = (&'static str, fn(&Sample) -> f64);
+    let rows: [Row; 5] = [
         ("kernel start -> config written", |s| s.written),
         ("  of which tool exec -> exit", |s| s.tool),
         ("kernel start -> Run /init", |s| s.run_init),

@@ -81,7 +81,7 @@ pub fn run() -> Result<(), String> {
     println!("{} s  kernel start", format_args!("{:>7.3}", 0.0));
     println!("{} s  kernel runs /init", at("run-init"));
     println!("{} s  init: /proc, /sys, /dev mounted", at("init"));
-    println!("{} s  init: NIC drivers loaded ({} modules)", at("modules"), "virtio, e1000, e1000e");
+    println!("{} s  init: NIC drivers loaded (virtio, e1000, e1000e modules)", at("modules"));
     println!("{} s  flint started", at("tool-start"));
     println!(
         "{} s  flint done: exit {}, config written",

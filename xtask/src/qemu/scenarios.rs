@@ -403,21 +403,21 @@ fn check(
             if r["platform"] != s.platform.as_str() {
                 bad.push(format!("report platform {}, expected {}", r["platform"], s.platform.as_str()));
             }
-            if let Some(want) = &s.expect_interface {
-                if r["interface"] != want.as_str() {
-                    bad.push(format!("report interface {}, expected {want}", r["interface"]));
-                }
+            if let Some(want) = &s.expect_interface
+                && r["interface"] != want.as_str()
+            {
+                bad.push(format!("report interface {}, expected {want}", r["interface"]));
             }
             // The MAC must be the one QEMU gave that interface (ethN = NIC N without udev).
-            if let Some(i) = r["interface"].as_str().and_then(|n| n.strip_prefix("eth")).and_then(|n| n.parse().ok()) {
-                if !r["mac"].as_str().is_some_and(|mac| mac.eq_ignore_ascii_case(&super::mac(i))) {
-                    bad.push(format!("report mac {} is not eth{i}'s {}", r["mac"], super::mac(i)));
-                }
+            if let Some(i) = r["interface"].as_str().and_then(|n| n.strip_prefix("eth")).and_then(|n| n.parse().ok())
+                && !r["mac"].as_str().is_some_and(|mac| mac.eq_ignore_ascii_case(&super::mac(i)))
+            {
+                bad.push(format!("report mac {} is not eth{i}'s {}", r["mac"], super::mac(i)));
             }
-            if let Some(want) = &s.expect_mode {
-                if r["mode"] != want.as_str() {
-                    bad.push(format!("report mode {}, expected {want}", r["mode"]));
-                }
+            if let Some(want) = &s.expect_mode
+                && r["mode"] != want.as_str()
+            {
+                bad.push(format!("report mode {}, expected {want}", r["mode"]));
             }
             match r["timings_us"]["total"].as_f64() {
                 Some(us) if us / 1e6 > budget + SLACK => {
@@ -454,10 +454,10 @@ fn check(
     {
         bad.push("the mock never served the user-data".into());
     }
-    if s.partial_checksums {
-        if let Err(e) = partial_frames(s, dir) {
-            bad.push(e);
-        }
+    if s.partial_checksums
+        && let Err(e) = partial_frames(s, dir)
+    {
+        bad.push(e);
     }
     bad
 }
