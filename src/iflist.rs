@@ -52,6 +52,15 @@ pub fn dump_request(seq: u32) -> [u8; NLMSG_HDR + IFINFOMSG] {
     m
 }
 
+/// The 32-byte request for one link by index (`RTM_GETLINK` without `NLM_F_DUMP`): the answer
+/// is a single `RTM_NEWLINK`, or an error.
+pub fn get_request(seq: u32, index: i32) -> [u8; NLMSG_HDR + IFINFOMSG] {
+    let mut m = dump_request(seq);
+    m[6..8].copy_from_slice(&0x1u16.to_ne_bytes()); // NLM_F_REQUEST only
+    m[NLMSG_HDR + 4..NLMSG_HDR + 8].copy_from_slice(&index.to_ne_bytes());
+    m
+}
+
 /// Walks the messages in one datagram, calling `found` for each link.
 pub fn parse(datagram: &[u8], mut found: impl FnMut(Link)) -> Part {
     let mut off = 0;
@@ -168,5 +177,17 @@ mod tests {
         bad[0] = 200; // longer than the datagram
         assert_eq!(parse(&bad, |_| panic!()), Part::Error(-22));
         assert_eq!(dump_request(7).len(), 32);
+    }
+
+    #[test]
+    fn requests_are_well_formed() {
+        let d = dump_request(7);
+        assert_eq!(u32::from_ne_bytes(d[0..4].try_into().unwrap()), 32);
+        assert_eq!(u16::from_ne_bytes(d[4..6].try_into().unwrap()), RTM_GETLINK);
+        assert_eq!(u16::from_ne_bytes(d[6..8].try_into().unwrap()), 0x301);
+        assert_eq!(u32::from_ne_bytes(d[8..12].try_into().unwrap()), 7);
+        let g = get_request(9, 4021);
+        assert_eq!(u16::from_ne_bytes(g[6..8].try_into().unwrap()), 0x1, "no dump flag");
+        assert_eq!(i32::from_ne_bytes(g[20..24].try_into().unwrap()), 4021);
     }
 }

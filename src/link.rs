@@ -11,12 +11,13 @@ use rustix::fd::{AsFd, OwnedFd};
 use smoltcp::time::{Duration, Instant};
 
 use crate::clock;
-use crate::sys::netdev::{self, IFF_LOOPBACK, IFF_RUNNING, IFF_UP};
+use crate::sys::netdev::{self, IFF_LOOPBACK, IFF_LOWER_UP, IFF_UP, Netlink};
 
 const ARPHRD_ETHER: u16 = 1;
 /// Most interfaces considered in automatic choice.
 const CANDIDATES: usize = 8;
-/// Carrier is polled this often: ioctls are cheap, and veth reports carrier in well under 1 ms.
+/// Carrier is polled this often: a netlink query is cheap, and veth reports carrier in well
+/// under 1 ms.
 const CARRIER_POLL: Duration = Duration::from_millis(1);
 
 /// The chosen NIC.
@@ -70,13 +71,32 @@ impl Restore {
     }
 }
 
-/// The NICs flint may use, in index order.
-pub type Candidates = heapless::Vec<Link, CANDIDATES>;
+/// The NICs flint may use, in index order, and the netlink socket that reports their carrier.
+pub struct Candidates {
+    list: heapless::Vec<Link, CANDIDATES>,
+    netlink: Netlink,
+}
+
+impl Candidates {
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Carrier as the kernel sees it (`IFF_LOWER_UP`, i.e. `netif_carrier_ok`): set the moment
+    /// the driver calls `netif_carrier_on`, and the condition for frames to leave. Neither
+    /// `IFF_RUNNING` (the operstate, which linkwatch updates at most about once a second; it
+    /// lagged by 970 ms on veth) nor `ETHTOOL_GLINK` (e1000 reports the PHY link ~2 s before
+    /// the kernel's carrier, and frames sent in between are dropped) will do.
+    fn has_carrier(&self, slot: usize) -> bool {
+        self.netlink.link(self.list[slot].index).ok().flatten().is_some_and(|l| l.flags & IFF_LOWER_UP != 0)
+    }
+}
 
 /// Lists the candidate NICs (`wanted`, or every non-loopback Ethernet interface) and raises
 /// them all, so their carriers come up in parallel. They stay up until [`Restore::restore`].
 pub fn raise(fd: &OwnedFd, wanted: Option<&[u8]>, restore: &mut Restore) -> Result<Candidates, LinkError> {
-    let mut candidates = Candidates::new();
+    let netlink = Netlink::open().map_err(LinkError::Os)?;
+    let mut candidates = heapless::Vec::<Link, CANDIDATES>::new();
     match wanted {
         Some(name) => {
             let index = netdev::index(fd.as_fd(), name).map_err(|e| if e == rustix::io::Errno::NODEV { LinkError::NotFound } else { LinkError::Os(e) })?;
@@ -87,7 +107,7 @@ pub fn raise(fd: &OwnedFd, wanted: Option<&[u8]>, restore: &mut Restore) -> Resu
         None => {
             // Kept in index order (the kernel's dump order is not promised); a plain insert
             // avoids pulling a general sort into the binary.
-            netdev::list_links(|l| {
+            netlink.links(|l| {
                 if l.kind == ARPHRD_ETHER && l.flags & IFF_LOOPBACK as u32 == 0 {
                     let at = candidates.iter().position(|c| c.index > l.index).unwrap_or(candidates.len());
                     let _ = candidates.insert(at, l);
@@ -102,7 +122,7 @@ pub fn raise(fd: &OwnedFd, wanted: Option<&[u8]>, restore: &mut Restore) -> Resu
     for c in &candidates {
         restore.bring_up(fd, c.name())?;
     }
-    Ok(candidates)
+    Ok(Candidates { list: candidates, netlink })
 }
 
 /// Waits for the first candidate to report carrier (lowest index first among those that have
@@ -111,7 +131,7 @@ pub fn first(fd: &OwnedFd, candidates: &Candidates, deadline: Instant) -> Result
     let start = clock::now();
     // Bounded by the deadline; each round is one ioctl per candidate.
     let slot = loop {
-        if let Some(i) = (0..candidates.len()).find(|&i| has_carrier(fd, &candidates[i])) {
+        if let Some(i) = (0..candidates.len()).find(|&i| candidates.has_carrier(i)) {
             break i;
         }
         let now = clock::now();
@@ -120,7 +140,7 @@ pub fn first(fd: &OwnedFd, candidates: &Candidates, deadline: Instant) -> Result
         }
         let _ = rustix::event::poll(&mut [], Some(&timespec(CARRIER_POLL.min(deadline - now))));
     };
-    let nic = describe(fd, candidates[slot])?;
+    let nic = describe(fd, candidates.list[slot])?;
     flint::info!("link", "{} up, carrier after {} us, mtu {}", crate::Bytes(nic.link.name()), (clock::now() - start).total_micros(), nic.mtu);
     Ok((slot, nic))
 }
@@ -130,12 +150,8 @@ pub fn first(fd: &OwnedFd, candidates: &Candidates, deadline: Instant) -> Result
 /// turn again.
 pub fn other(fd: &OwnedFd, candidates: &Candidates, current: usize) -> Option<(usize, Nic)> {
     let n = candidates.len();
-    let slot = (1..n).map(|k| (current + k) % n).find(|&i| has_carrier(fd, &candidates[i]))?;
-    describe(fd, candidates[slot]).ok().map(|nic| (slot, nic))
-}
-
-fn has_carrier(fd: &OwnedFd, c: &Link) -> bool {
-    netdev::carrier(fd.as_fd(), c.name()).unwrap_or_else(|| netdev::flags(fd.as_fd(), c.name()).is_ok_and(|f| f & IFF_RUNNING != 0))
+    let slot = (1..n).map(|k| (current + k) % n).find(|&i| candidates.has_carrier(i))?;
+    describe(fd, candidates.list[slot]).ok().map(|nic| (slot, nic))
 }
 
 /// MAC and MTU of a candidate; only unicast Ethernet NICs qualify.
