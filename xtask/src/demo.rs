@@ -58,23 +58,7 @@ pub fn run() -> Result<(), String> {
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or("flint wrote no readable report")?;
     println!("\n--- report ---");
-    // JSON strings without their quotes, null as "-".
-    let show = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => "-".into(),
-        other => other.to_string(),
-    };
-    println!(
-        "mode {}  address {}  router {}  server {}  requests {}  bytes fetched {} written {}  VmHWM {} KiB",
-        show(&r["mode"]),
-        show(&r["address"]),
-        show(&r["router"]),
-        show(&r["server"]),
-        show(&r["requests"]),
-        show(&r["bytes"]["fetched"]),
-        show(&r["bytes"]["written"]),
-        show(&r["vmhwm_kib"])
-    );
+    println!("{}", crate::report::summary(&r));
     println!("{:<10} {:>10}", "phase", "time");
     for p in PHASES {
         let v = &r["timings_us"][p];

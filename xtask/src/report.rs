@@ -4,6 +4,29 @@ use serde_json::Value;
 
 use crate::netns::{self, Addressing};
 
+/// One line with where flint ended up and what it moved, for the demos.
+pub fn summary(r: &Value) -> String {
+    // JSON strings without their quotes, null as "-".
+    let show = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    };
+    format!(
+        "interface {} ({})  mode {}  address {}  router {}  server {}  requests {}  bytes fetched {} written {}  VmHWM {} KiB",
+        show(&r["interface"]),
+        show(&r["mac"]),
+        show(&r["mode"]),
+        show(&r["address"]),
+        show(&r["router"]),
+        show(&r["server"]),
+        show(&r["requests"]),
+        show(&r["bytes"]["fetched"]),
+        show(&r["bytes"]["written"]),
+        show(&r["vmhwm_kib"])
+    )
+}
+
 pub const PHASES: [&str; 7] = ["link", "address", "token", "user_data", "decode", "write", "total"];
 const TOP_LEVEL: [&str; 13] = [
     "version",

@@ -616,10 +616,10 @@ fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<Strin
         Ok(run.elapsed)
     } else {
         bad.push(format!("flint {}", args.join(" ")));
-        bad.push(format!("flint stderr:\n{}", indent(&util::tail(&run.stderr, 25))));
+        bad.push(format!("flint stderr:\n{}", util::indent(&util::tail(&run.stderr, 25))));
         if !run.log.is_empty() {
             let lines: Vec<String> = run.log.iter().map(|e| e.to_string()).collect();
-            bad.push(format!("mock log:\n{}", indent(&lines.join("\n"))));
+            bad.push(format!("mock log:\n{}", util::indent(&lines.join("\n"))));
         }
         Err(bad)
     }
@@ -665,10 +665,6 @@ fn check_stderr(run: &Run, marker: &str, s: &Scenario) -> Vec<String> {
     bad
 }
 
-fn indent(s: &str) -> String {
-    s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
-}
-
 /// Runs the selected scenarios, one line each; returns (passed, failed).
 pub fn run_selected(filter: Option<&str>, keep: bool) -> Result<(usize, usize), String> {
     util::require_root("the end-to-end scenarios")?;
@@ -702,11 +698,7 @@ pub fn run_selected(filter: Option<&str>, keep: bool) -> Result<(usize, usize), 
             Err(problems) => {
                 failed += 1;
                 dir.keep();
-                println!("FAIL {:<24} {}", s.name, s.about);
-                for p in problems {
-                    println!("{}", indent(&p));
-                }
-                println!("    files kept in {}", dir.path().display());
+                util::print_failure(&format!("{:<24}", s.name), s.about, &problems, dir.path());
             }
         }
     }

@@ -173,3 +173,17 @@ mod tests {
         assert_ne!(a, random_hex(16));
     }
 }
+
+/// Indents every line of `s` by four spaces (problem details under a FAIL line).
+pub fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// Prints a failed scenario: its `FAIL` line, each problem indented, and where its files are.
+pub fn print_failure(label: &str, about: &str, problems: &[String], kept: &std::path::Path) {
+    println!("FAIL {label} {about}");
+    for p in problems {
+        println!("{}", indent(p));
+    }
+    println!("    files kept in {}", kept.display());
+}

@@ -96,25 +96,8 @@ pub fn run() -> Result<(), String> {
     );
 
     if let Some(r) = m.report() {
-        let show = |v: &serde_json::Value| match v {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Null => "-".into(),
-            other => other.to_string(),
-        };
         println!("\n--- flint's report ---");
-        println!(
-            "interface {} ({})  mode {}  address {}  router {}  server {}  requests {}  bytes fetched {} written {}  VmHWM {} KiB",
-            show(&r["interface"]),
-            show(&r["mac"]),
-            show(&r["mode"]),
-            show(&r["address"]),
-            show(&r["router"]),
-            show(&r["server"]),
-            show(&r["requests"]),
-            show(&r["bytes"]["fetched"]),
-            show(&r["bytes"]["written"]),
-            show(&r["vmhwm_kib"])
-        );
+        println!("{}", crate::report::summary(&r));
         let phases: Vec<String> = PHASES
             .iter()
             .map(|p| {

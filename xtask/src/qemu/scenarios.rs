@@ -330,13 +330,13 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
         bad.push(format!("qemu: {}", boot.command));
         let logs: Vec<&str> = boot.markers.all("LOG");
         if !logs.is_empty() {
-            bad.push(format!("flint stderr:\n{}", indent(&logs.join("\n"))));
+            bad.push(format!("flint stderr:\n{}", util::indent(&logs.join("\n"))));
         }
         if !log.is_empty() {
             let lines: Vec<String> = log.iter().map(|e| e.to_string()).collect();
-            bad.push(format!("mock log:\n{}", indent(&lines.join("\n"))));
+            bad.push(format!("mock log:\n{}", util::indent(&lines.join("\n"))));
         }
-        bad.push(indent(&boot.tails()));
+        bad.push(util::indent(&boot.tails()));
         Err(bad)
     }
 }
@@ -473,10 +473,6 @@ fn partial_frames(s: &Scenario, dir: &Path) -> Result<usize, String> {
     }
 }
 
-fn indent(s: &str) -> String {
-    s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
-}
-
 /// Runs the selected scenarios with `flint`, one line each; returns (passed, failed).
 pub fn run_selected(flint: &Path, filter: Option<&str>, keep: bool) -> Result<(usize, usize), String> {
     util::require_root("the QEMU boot tests (network namespaces, tap devices)")?;
@@ -522,11 +518,7 @@ pub fn run_selected(flint: &Path, filter: Option<&str>, keep: bool) -> Result<(u
             Err(problems) => {
                 failed += 1;
                 dir.keep();
-                println!("FAIL qemu:{:<34} {}", s.name, s.about);
-                for p in problems {
-                    println!("{}", indent(&p));
-                }
-                println!("    files kept in {}", dir.path().display());
+                util::print_failure(&format!("qemu:{:<34}", s.name), &s.about, &problems, dir.path());
             }
         }
     }
