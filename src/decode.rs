@@ -70,7 +70,6 @@ pub const WINDOW: usize = 32 * 1024;
 /// CRC-32 as gzip defines it (RFC 1952 §8: ISO 3309 polynomial, reflected); one 1 KiB table.
 pub const CRC32: Crc<u32, Table<1>> = Crc::<u32, Table<1>>::new(&CRC_32_ISO_HDLC);
 
-const FTEXT: u8 = 0x01;
 const FHCRC: u8 = 0x02;
 const FEXTRA: u8 = 0x04;
 const FNAME: u8 = 0x08;
@@ -217,7 +216,7 @@ fn member_header(data: &[u8]) -> Result<usize, DecodeError> {
         return Err(DecodeError::GzipHeader);
     }
     let flags = fixed[3];
-    let _ = FTEXT; // a hint about the content only; nothing to do
+    // FTEXT (0x01) is only a hint about the content: nothing to do.
     let mut pos = 10;
     if flags & FEXTRA != 0 {
         let xlen = data.get(pos..pos + 2).ok_or(DecodeError::Truncated)?;

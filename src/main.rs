@@ -204,6 +204,9 @@ pub fn main(mut argv: sys::Args) -> i32 {
             e.exit()
         }
     };
+    if let Some(dropped @ 1..) = session.net.as_ref().map(|n| n.dev.truncated) {
+        flint::warn!("link", "{dropped} frames larger than 64 KiB dropped");
+    }
     session.restore_links();
     report.exit_code = code as i32;
     report.timings_us.total = Some((clock::now() - t0).total_micros());

@@ -49,20 +49,14 @@ impl Frames {
     }
 }
 
-/// Counters reported at the end (never used for decisions).
-#[derive(Clone, Copy, Default, Debug)]
-pub struct Stats {
-    pub rx_frames: u32,
-    pub checksums_completed: u32,
-    pub truncated: u32,
-}
 
 pub struct PacketDevice {
     fd: OwnedFd,
     mtu: usize,
     frames: &'static mut Frames,
     arp: heapless::Deque<ArpSeen, 8>,
-    pub stats: Stats,
+    /// Frames larger than the RX buffer, dropped (logged once at the end of the run).
+    pub truncated: u32,
 }
 
 /// `struct sockaddr_ll` (include/uapi/linux/if_packet.h).
@@ -124,7 +118,7 @@ impl PacketDevice {
         super::setsockopt_int(fd.as_fd(), SOL_PACKET, PACKET_AUXDATA, 1)?;
         // Linux ≥ 4.20; older kernels only cost us some frames to skip.
         let _ = super::setsockopt_int(fd.as_fd(), SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
-        Ok(PacketDevice { fd, mtu: mtu.clamp(576, TX_FRAME_MAX - 14), frames, arp: heapless::Deque::new(), stats: Stats::default() })
+        Ok(PacketDevice { fd, mtu: mtu.clamp(576, TX_FRAME_MAX - 14), frames, arp: heapless::Deque::new(), truncated: 0 })
     }
 
     pub fn fd(&self) -> &OwnedFd {
@@ -191,14 +185,13 @@ impl PacketDevice {
             };
             let len = errno(ret).ok()?;
             if msg.flags as u32 & MSG_TRUNC != 0 || len > RX_FRAME_MAX {
-                self.stats.truncated += 1;
+                self.truncated += 1;
                 continue;
             }
-            self.stats.rx_frames += 1;
             let aux = aux_data(&control.0[..msg.controllen.min(64)]);
             let frame = &mut self.frames.rx[..len];
-            if aux.status & TP_STATUS_CSUMNOTREADY != 0 && flint::csum::complete_l4(frame) {
-                self.stats.checksums_completed += 1;
+            if aux.status & TP_STATUS_CSUMNOTREADY != 0 {
+                flint::csum::complete_l4(frame);
             }
             if let Some(seen) = linklocal::parse_arp(frame) {
                 if self.arp.is_full() {
