@@ -15,6 +15,11 @@ use serde_json::json;
 use super::{Options, Platform, TEST_SSH_KEY};
 use crate::util;
 
+// A child of this module (it reaches the private request/response types); the file sits
+// beside this one.
+#[path = "faults.rs"]
+pub(super) mod faults;
+
 /// Accept loop; also used in-process by the unit tests.
 pub(super) fn serve(listener: TcpListener, server: Arc<Server>) {
     let mut conn_id = 0u64;
@@ -44,6 +49,8 @@ struct State {
     tokens: HashMap<String, Instant>,
     requests: u32,
     stale_done: bool,
+    /// Requests the `--fault` matched so far (for `--fault-times`).
+    fault_hits: u32,
     log: Option<File>,
     token_log: Option<File>,
 }
@@ -98,6 +105,7 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        307 => "Temporary Redirect",
         406 => "Not Acceptable",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
@@ -145,6 +153,7 @@ impl Server {
             tokens: HashMap::new(),
             requests: 0,
             stale_done: false,
+            fault_hits: 0,
             log: open(&opts.log)?,
             token_log: open(&opts.tokens)?,
         };
@@ -172,14 +181,12 @@ impl Server {
             if self.opts.delay_ms > 0 {
                 std::thread::sleep(Duration::from_millis(self.opts.delay_ms));
             }
+            if faults::take_over(self, &mut stream, &resp) {
+                return;
+            }
             let close = req.wants_close || self.opts.close_delimited || self.opts.truncate;
             if self.write(&mut stream, &req.method, &resp, close).is_err() || close {
-                let _ = stream.flush();
-                let _ = stream.shutdown(std::net::Shutdown::Write);
-                // Drain until the peer closes (bounded by IDLE) so our FIN is not followed by
-                // an RST that could destroy data still in flight to the client.
-                let mut sink = [0u8; 512];
-                while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+                close_gracefully(&mut stream);
                 return;
             }
         }
@@ -209,6 +216,7 @@ impl Server {
                 Platform::Akamai => self.akamai(req, &mut st, token_valid),
             }
         };
+        let resp = faults::answer(self, req, &mut st, resp);
         let entry = json!({
             "t_ms": self.started.elapsed().as_millis() as u64,
             "conn": conn,
@@ -464,6 +472,15 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// FIN after everything written, then drain until the peer closes (bounded by IDLE) so the FIN
+/// is not followed by an RST that could destroy data still in flight to the client.
+fn close_gracefully(stream: &mut TcpStream) {
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut sink = [0u8; 512];
+    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
 }
 
 /// Chunk sizes cycle through odd values so chunk boundaries fall everywhere: inside the
