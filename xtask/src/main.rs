@@ -17,6 +17,7 @@ mod cpio;
 mod demo;
 mod deps;
 mod elf;
+mod faults_http;
 mod gzip;
 mod initramfs;
 mod kernel;
@@ -43,6 +44,9 @@ tasks:
                              `N passed, N failed`
   e2e [FILTER] [--keep]      run the end-to-end scenarios whose name contains FILTER
                              (needs root and a built flint); --keep keeps every run's files
+  faults-http [FILTER] [--keep]
+                             the HTTP, payload and output fault scenarios and the signal
+                             runs (docs/faults-http.md), like e2e
   initramfs [--out PATH]     build the boot-test initramfs (flint, busybox test init, NIC
                              modules of the Debian kernel, which is downloaded and cached)
   qemu-test [FILTER] [--keep]
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         "build" => build_task::run().map(|_| ()),
         "test" => scenarios::test_all(),
         "e2e" => scenarios::e2e_cli(rest),
+        "faults-http" => faults_http::cli(rest),
         "initramfs" => initramfs::cli(rest),
         "qemu-test" => qemu::scenarios::cli(rest),
         "demo" => match rest {
