@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn exact_length_and_damaged_gzip() {
-        for len in [40, 4096, 4097, 65_536] {
+        for len in [43, 44, 4096, 4097, 65_536] {
             let p = cloud_config_of_len("FLINTMARK-0123456789abcdef", len);
             assert_eq!(p.len(), len);
             assert!(p.starts_with(b"#cloud-config\n# FLINTMARK-0123456789abcdef\n") && p.ends_with(b"\n"));
