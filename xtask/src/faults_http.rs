@@ -530,10 +530,8 @@ fn interrupted(it: &Interrupt, flint: &Path, dir: &Path) -> Result<String, Vec<S
         a
     };
 
-    // Calibration: where, after the spawn, decoding-and-writing starts and how long it lasts.
-    let started = Instant::now();
+    // Calibration: how long decoding-and-writing (temporary file created → renamed) lasts.
     let cal = scenarios::run_flint_cmd(ns.in_client(&topo, flint), &args(true), dir, budget).map_err(|e| vec![e])?;
-    let elapsed = started.elapsed();
     if cal.exit != Some(0) {
         return Err(vec![format!("calibration run: exit {:?}, expected 0", cal.exit), cal.stderr]);
     }
@@ -548,20 +546,23 @@ fn interrupted(it: &Interrupt, flint: &Path, dir: &Path) -> Result<String, Vec<S
     let t = &report["timings_us"];
     let us = |k: &str| Duration::from_micros(t[k].as_u64().unwrap_or(0));
     let window = us("decode") + us("write");
-    // Spawn overhead (ip, nsenter) comes before flint's clock starts; its exit after it stops.
-    let write_starts = elapsed.saturating_sub(us("total")) + us("total").saturating_sub(window);
     clear(&seen).map_err(|e| vec![e])?;
 
     let mut bad = Vec::new();
     let mut left = Vec::new();
     for k in 0..SIGNAL_RUNS {
-        let at = write_starts + window.mul_f64((k as f64 + 0.5) / SIGNAL_RUNS as f64);
+        // Signal points from the moment the temporary file appears to a little past the
+        // calibrated end of the write, so runs end mid-write and some just after the rename.
+        // Timed from the file's appearance, not from the spawn: DHCP alone varies by 0.5 s.
+        let at = window.mul_f64(1.2 * k as f64 / (SIGNAL_RUNS - 1) as f64);
         let mut cmd = ns.in_client(&topo, flint);
         let stderr = std::fs::File::create(dir.join(format!("flint-stderr-{k}.txt"))).map_err(|e| vec![e.to_string()])?;
         cmd.args(args(false)).stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
-        let t0 = Instant::now();
         let mut child = ChildGuard::spawn(&mut cmd, "flint").map_err(|e| vec![e])?;
-        std::thread::sleep(at.saturating_sub(t0.elapsed()));
+        proc::wait_until(budget, Duration::from_micros(200), || {
+            !scenarios::list_dir(&seen).is_empty() || child.try_status().is_some()
+        });
+        std::thread::sleep(at);
         // Not yet reaped, so the pid cannot have been reused even if flint has exited.
         let pid = Pid::from_raw(child.id() as i32).ok_or_else(|| vec!["pid 0".to_string()])?;
         let _ = rustix::process::kill_process(pid, it.signal);
@@ -569,7 +570,7 @@ fn interrupted(it: &Interrupt, flint: &Path, dir: &Path) -> Result<String, Vec<S
         child.kill();
         match classify(&seen, &plain) {
             Ok(l) => left.push((at, status, l)),
-            Err(e) => bad.push(format!("signal at {:.1} ms: {e}", at.as_secs_f64() * 1e3)),
+            Err(e) => bad.push(format!("signal {:.1} ms into the write: {e}", at.as_secs_f64() * 1e3)),
         }
         clear(&seen).map_err(|e| vec![e])?;
     }
@@ -581,14 +582,14 @@ fn interrupted(it: &Interrupt, flint: &Path, dir: &Path) -> Result<String, Vec<S
     let mid_write = left.iter().filter(|(_, st, l)| *st == Some(by_signal) && *l != Left::Complete).count();
     if temps.is_empty() && mid_write == 0 {
         bad.push(format!(
-            "no signal landed before the rename (write window {:.1} ms from {:.1} ms): nothing was tested",
-            window.as_secs_f64() * 1e3,
-            write_starts.as_secs_f64() * 1e3
+            "no signal landed before the rename (calibrated write {:.1} ms): nothing was tested",
+            window.as_secs_f64() * 1e3
         ));
     }
     let summary = format!(
-        "{} runs: {} complete, {} nothing, {} temp file left{}",
+        "{} runs over a {:.0} ms write: {} complete, {} nothing, {} temp file left{}",
         left.len(),
+        window.as_secs_f64() * 1e3,
         count(&|l| *l == Left::Complete),
         count(&|l| *l == Left::Nothing),
         temps.len(),
@@ -603,7 +604,7 @@ fn interrupted(it: &Interrupt, flint: &Path, dir: &Path) -> Result<String, Vec<S
         bad.push(summary);
         let lines: Vec<String> = left
             .iter()
-            .map(|(at, st, l)| format!("signal at {:>7.1} ms: exit {st:?}, left {l:?}", at.as_secs_f64() * 1e3))
+            .map(|(at, st, l)| format!("signal {:>6.1} ms into the write: exit {st:?}, left {l:?}", at.as_secs_f64() * 1e3))
             .collect();
         bad.push(lines.join("\n"));
         Err(bad)
