@@ -22,7 +22,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustix::process::{Pid, Signal};
 use serde_json::Value;
@@ -32,7 +32,7 @@ use crate::netns::{Addressing, Topology};
 use crate::payloads::{self, GzipDamage};
 use crate::proc::{self, ChildGuard};
 use crate::scenarios::{self, OutputAt, Payload, Run, Scenario};
-use crate::{cleanup, deps, gzip, util};
+use crate::{gzip, util};
 
 /// A mount namespace of the run's own, held open by a `sleep` started with util-linux
 /// `unshare`, where the harness mounts a tmpfs over flint's output directory (a small one: a
@@ -620,46 +620,19 @@ pub fn count() -> usize {
 
 /// Runs the selected fault scenarios, one line each; returns (passed, failed).
 pub fn run_selected(filter: Option<&str>, keep: bool) -> Result<(usize, usize), String> {
-    util::require_root("the fault scenarios")?;
-    let flint = util::flint_under_test();
-    if !flint.exists() {
-        return Err(format!("{} not found: run `cargo xtask build` first", flint.display()));
-    }
-    cleanup::remove_stale();
+    let flint = scenarios::runner_ready("the fault scenarios")?;
     let matches = |name: &str| filter.is_none_or(|f| name.contains(f));
     let table: Vec<Scenario> = all().into_iter().filter(|s| matches(s.name)).collect();
     let signals: Vec<Interrupt> = interrupts().into_iter().filter(|i| matches(i.name)).collect();
     if table.is_empty() && signals.is_empty() {
         return Err(format!("no fault scenario matches {filter:?}"));
     }
-    let (mut passed, mut failed) = scenarios::run_list(&table, &flint, keep)?;
-    for it in &signals {
-        let mut dir = util::ScratchDir::new(it.name)?;
-        let started = Instant::now();
-        match interrupted(it, &flint, dir.path()) {
-            Ok(summary) => {
-                passed += 1;
-                println!("ok   {:<24} {summary}, scenario {:.2} s  {}", it.name, started.elapsed().as_secs_f64(), it.about);
-                if keep {
-                    dir.keep();
-                }
-            }
-            Err(problems) => {
-                failed += 1;
-                dir.keep();
-                util::print_failure(&format!("{:<24}", it.name), it.about, &problems, dir.path());
-            }
-        }
-    }
-    Ok((passed, failed))
+    let (p1, f1) = scenarios::run_list(&table, &flint, keep)?;
+    let (p2, f2) = scenarios::run_each(&signals, keep, |i| (i.name, i.about), |i, dir| interrupted(i, &flint, dir))?;
+    Ok((p1 + p2, f1 + f2))
 }
 
 /// `cargo xtask faults-http [FILTER] [--keep]`
 pub fn cli(args: &[String]) -> Result<(), String> {
-    let keep = args.iter().any(|a| a == "--keep");
-    let filter = args.iter().find(|a| !a.starts_with("--")).map(String::as_str);
-    deps::ensure()?;
-    let (passed, failed) = run_selected(filter, keep)?;
-    println!("{passed} passed, {failed} failed");
-    if failed == 0 { Ok(()) } else { Err(format!("{failed} fault scenario(s) failed")) }
+    scenarios::cli_with(args, run_selected)
 }

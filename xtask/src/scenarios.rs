@@ -767,12 +767,7 @@ fn check_stderr(run: &Run, s: &Scenario) -> Vec<String> {
 
 /// Runs the selected scenarios, one line each; returns (passed, failed).
 pub fn run_selected(filter: Option<&str>, keep: bool) -> Result<(usize, usize), String> {
-    util::require_root("the end-to-end scenarios")?;
-    let flint = util::flint_under_test();
-    if !flint.exists() {
-        return Err(format!("{} not found: run `cargo xtask build` first", flint.display()));
-    }
-    cleanup::remove_stale();
+    let flint = runner_ready("the end-to-end scenarios")?;
     let selected: Vec<Scenario> = all().into_iter().filter(|s| filter.is_none_or(|f| s.name.contains(f))).collect();
     if selected.is_empty() {
         return Err(format!("no scenario matches {filter:?}"));
@@ -780,22 +775,42 @@ pub fn run_selected(filter: Option<&str>, keep: bool) -> Result<(usize, usize), 
     run_list(&selected, &flint, keep)
 }
 
+/// What every scenario runner needs first: root, a built flint (returned), no stale namespaces.
+pub(crate) fn runner_ready(what: &str) -> Result<PathBuf, String> {
+    util::require_root(what)?;
+    let flint = util::flint_under_test();
+    if !flint.exists() {
+        return Err(format!("{} not found: run `cargo xtask build` first", flint.display()));
+    }
+    cleanup::remove_stale();
+    Ok(flint)
+}
+
 /// Runs scenarios one after the other, one line each; returns (passed, failed).
 pub(crate) fn run_list(selected: &[Scenario], flint: &Path, keep: bool) -> Result<(usize, usize), String> {
+    run_each(selected, keep, |s| (s.name, s.about), |s, dir| {
+        run_one(s, flint, dir).map(|t| format!("flint {:>6.3} s", t.as_secs_f64()))
+    })
+}
+
+/// Runs each item in a scratch directory of its own and prints one line for it, `ok NAME
+/// DETAIL, scenario S s  ABOUT`, or the failure with where its files were kept; returns
+/// (passed, failed).
+pub(crate) fn run_each<T>(
+    items: &[T],
+    keep: bool,
+    label: impl Fn(&T) -> (&'static str, &'static str),
+    run: impl Fn(&T, &Path) -> Result<String, Vec<String>>,
+) -> Result<(usize, usize), String> {
     let (mut passed, mut failed) = (0, 0);
-    for s in selected {
-        let mut dir = util::ScratchDir::new(s.name)?;
+    for item in items {
+        let (name, about) = label(item);
+        let mut dir = util::ScratchDir::new(name)?;
         let started = Instant::now();
-        match run_one(s, flint, dir.path()) {
-            Ok(flint_time) => {
+        match run(item, dir.path()) {
+            Ok(detail) => {
                 passed += 1;
-                println!(
-                    "ok   {:<24} flint {:>6.3} s, scenario {:>5.2} s  {}",
-                    s.name,
-                    flint_time.as_secs_f64(),
-                    started.elapsed().as_secs_f64(),
-                    s.about
-                );
+                println!("ok   {name:<24} {detail}, scenario {:>5.2} s  {about}", started.elapsed().as_secs_f64());
                 if keep {
                     dir.keep();
                 }
@@ -803,7 +818,7 @@ pub(crate) fn run_list(selected: &[Scenario], flint: &Path, keep: bool) -> Resul
             Err(problems) => {
                 failed += 1;
                 dir.keep();
-                util::print_failure(&format!("{:<24}", s.name), s.about, &problems, dir.path());
+                util::print_failure(&format!("{name:<24}"), about, &problems, dir.path());
             }
         }
     }
@@ -812,10 +827,18 @@ pub(crate) fn run_list(selected: &[Scenario], flint: &Path, keep: bool) -> Resul
 
 /// `cargo xtask e2e [FILTER] [--keep]`
 pub fn e2e_cli(args: &[String]) -> Result<(), String> {
+    cli_with(args, run_selected)
+}
+
+/// A `[FILTER] [--keep]` task over `run(filter, keep)`: tools, the runs, `N passed, N failed`.
+pub(crate) fn cli_with(
+    args: &[String],
+    run: fn(Option<&str>, bool) -> Result<(usize, usize), String>,
+) -> Result<(), String> {
     let keep = args.iter().any(|a| a == "--keep");
     let filter = args.iter().find(|a| !a.starts_with("--")).map(String::as_str);
     deps::ensure()?;
-    let (passed, failed) = run_selected(filter, keep)?;
+    let (passed, failed) = run(filter, keep)?;
     println!("{passed} passed, {failed} failed");
     if failed == 0 { Ok(()) } else { Err(format!("{failed} scenario(s) failed")) }
 }
