@@ -9,8 +9,17 @@ use crate::{proc, util};
 
 /// (program looked up, Debian package providing it). `dnsmasq-base` rather than `dnsmasq`:
 /// the binary without the system service, which on a systemd host would start a resolver.
-const TOOLS: &[(&str, &str)] =
-    &[("ip", "iproute2"), ("dnsmasq", "dnsmasq-base"), ("busybox", "busybox-static"), ("curl", "curl")];
+/// `unshare`, `nsenter` and `mount` give the output-fault scenarios a mount namespace with a
+/// small or read-only tmpfs (faults_http.rs); Debian ships them, but a slim image may not.
+const TOOLS: &[(&str, &str)] = &[
+    ("ip", "iproute2"),
+    ("dnsmasq", "dnsmasq-base"),
+    ("busybox", "busybox-static"),
+    ("curl", "curl"),
+    ("unshare", "util-linux"),
+    ("nsenter", "util-linux"),
+    ("mount", "mount"),
+];
 
 /// What `qemu-test`, `initramfs`, `bench --qemu` and the QEMU demo need on top: QEMU itself,
 /// `xz` (vmlinux extraction), `depmod` (the kernel package ships no modules.dep), `dpkg`
@@ -54,6 +63,8 @@ fn ensure_set(tools: &[(&str, &str)], need_static_busybox: bool) -> Result<(), S
     let missing_now = || {
         let mut m: Vec<&str> =
             tools.iter().filter(|(bin, _)| util::which(bin).is_none()).map(|&(_, pkg)| pkg).collect();
+        // One package can provide several tools (util-linux).
+        m.dedup();
         if need_static_busybox && static_busybox().is_none() && !m.contains(&"busybox-static") {
             m.push("busybox-static");
         }
