@@ -726,7 +726,7 @@ pub(crate) fn check_secrets(dir: &Path, tokens: &[String], marker: &str) -> Vec<
             if holds(marker.as_bytes()) {
                 bad.push(format!("{name} contains user-data bytes (the marker)"));
             }
-            if tokens.iter().any(|t| holds(t[..t.len().min(16)].as_bytes())) {
+            if tokens.iter().any(|t| holds(&t.as_bytes()[..t.len().min(16)])) {
                 bad.push(format!("{name} contains a metadata token"));
             }
         }
@@ -830,11 +830,11 @@ pub fn e2e_cli(args: &[String]) -> Result<(), String> {
     cli_with(args, run_selected)
 }
 
+/// `run(filter, keep)` → (passed, failed)
+pub(crate) type Runner = fn(Option<&str>, bool) -> Result<(usize, usize), String>;
+
 /// A `[FILTER] [--keep]` task over `run(filter, keep)`: tools, the runs, `N passed, N failed`.
-pub(crate) fn cli_with(
-    args: &[String],
-    run: fn(Option<&str>, bool) -> Result<(usize, usize), String>,
-) -> Result<(), String> {
+pub(crate) fn cli_with(args: &[String], run: Runner) -> Result<(), String> {
     let keep = args.iter().any(|a| a == "--keep");
     let filter = args.iter().find(|a| !a.starts_with("--")).map(String::as_str);
     deps::ensure()?;
