@@ -123,7 +123,12 @@ pub(super) fn aws(rest: &str, opts: &Options) -> Option<String> {
         "meta-data/placement/availability-zone-id" => leaf(aws::AVAILABILITY_ZONE_ID),
         "meta-data/placement/region" => leaf(aws::REGION),
         "meta-data/public-keys" if keys => Some(
-            aws::PUBLIC_KEYS.iter().enumerate().map(|(i, (name, _))| format!("{i}={name}")).collect::<Vec<_>>().join("\n"),
+            aws::PUBLIC_KEYS
+                .iter()
+                .enumerate()
+                .map(|(i, (name, _))| format!("{i}={name}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
         ),
         "dynamic" => leaf("instance-identity/"),
         "dynamic/instance-identity" => leaf("document\npkcs7\nsignature"),
