@@ -1,6 +1,7 @@
 //! Installs the host tools the end-to-end tests, the boot tests and the benchmarks need,
 //! when missing. Non-interactive so it works as root on a fresh Debian machine and in CI.
 
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -23,6 +24,12 @@ const QEMU_TOOLS: &[(&str, &str)] = &[
     ("apt-cache", "apt"),
     ("cpio", "cpio"),
 ];
+
+/// The real consumers of flint's outputs (issue #4 consumer tests, `consumers.rs`).
+/// Debian ships the Ignition binary only inside its dracut module, not on `$PATH`.
+pub const IGNITION_BIN: &str = "/usr/lib/dracut/modules.d/30ignition/ignition";
+/// cloud-init's Python package; the tests import its NoCloud reader, the CLI only marks it.
+const CONSUMER_PACKAGES: &[(&str, &str)] = &[(IGNITION_BIN, "ignition"), ("cloud-init", "cloud-init")];
 
 static UPDATED: AtomicBool = AtomicBool::new(false);
 
@@ -52,8 +59,8 @@ pub fn static_busybox() -> Option<std::path::PathBuf> {
 
 fn ensure_set(tools: &[(&str, &str)], need_static_busybox: bool) -> Result<(), String> {
     let missing_now = || {
-        let mut m: Vec<&str> =
-            tools.iter().filter(|(bin, _)| util::which(bin).is_none()).map(|&(_, pkg)| pkg).collect();
+        let found = |bin: &str| if bin.starts_with('/') { Path::new(bin).exists() } else { util::which(bin).is_some() };
+        let mut m: Vec<&str> = tools.iter().filter(|(bin, _)| !found(bin)).map(|&(_, pkg)| pkg).collect();
         if need_static_busybox && static_busybox().is_none() && !m.contains(&"busybox-static") {
             m.push("busybox-static");
         }
@@ -81,4 +88,10 @@ pub fn ensure() -> Result<(), String> {
 pub fn ensure_qemu() -> Result<(), String> {
     let all: Vec<(&str, &str)> = TOOLS.iter().chain(QEMU_TOOLS).copied().collect();
     ensure_set(&all, true)
+}
+
+/// Everything `ensure` installs plus Ignition and cloud-init, for the consumer tests.
+pub fn ensure_consumers() -> Result<(), String> {
+    let all: Vec<(&str, &str)> = TOOLS.iter().chain(CONSUMER_PACKAGES).copied().collect();
+    ensure_set(&all, false)
 }

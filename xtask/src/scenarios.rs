@@ -768,8 +768,16 @@ pub fn test_all() -> Result<(), String> {
             }
             Err(e) => t.step("qemu-tests", false, &e),
         }
+        // Ignition and cloud-init reading flint's outputs (issue #4).
+        match crate::consumers::run_selected(None, false) {
+            Ok((p, f)) => {
+                t.passed += p;
+                t.failed += f;
+            }
+            Err(e) => t.step("consumers", false, &e),
+        }
     } else {
-        let n = all().len() + crate::qemu::scenarios::load().map_or(1, |s| s.len());
+        let n = all().len() + crate::qemu::scenarios::load().map_or(1, |s| s.len()) + crate::consumers::all().len();
         println!("FAIL {:<24} not run: flint did not build", format!("{n} scenarios"));
         t.failed += n;
     }

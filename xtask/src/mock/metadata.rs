@@ -43,7 +43,6 @@ pub mod aws {
     pub const PUBLIC_KEYS: [(&str, &str); 2] = [("key-a", super::KEY_A), ("key-b", super::KEY_B)];
 
     /// The authorized-keys lines a consumer should end up with, in index order.
-    #[cfg_attr(not(test), allow(dead_code))] // until the consumer tests read it
     pub fn ssh_keys() -> Vec<&'static str> {
         PUBLIC_KEYS.iter().map(|(_, k)| *k).collect()
     }
@@ -67,7 +66,6 @@ pub mod akamai {
         [("root", &[super::KEY_A, super::KEY_ROOT_2]), ("alice", &[super::KEY_ALICE])];
 
     /// Every key of every user, in listing order.
-    #[cfg_attr(not(test), allow(dead_code))] // until the consumer tests read it
     pub fn ssh_keys() -> Vec<&'static str> {
         SSH_USERS.iter().flat_map(|(_, keys)| keys.iter().copied()).collect()
     }
