@@ -24,7 +24,7 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -912,32 +912,7 @@ pub fn run_selected(filter: Option<&str>, keep: bool) -> Result<(usize, usize), 
     if selected.is_empty() {
         return Err(format!("no consumer case matches {filter:?}"));
     }
-    let (mut passed, mut failed) = (0, 0);
-    for c in &selected {
-        let mut dir = util::ScratchDir::new(c.name)?;
-        let started = Instant::now();
-        match run_one(c, &flint, dir.path()) {
-            Ok(flint_time) => {
-                passed += 1;
-                println!(
-                    "ok   {:<36} flint {:>6.3} s, case {:>5.2} s  {}",
-                    c.name,
-                    flint_time.as_secs_f64(),
-                    started.elapsed().as_secs_f64(),
-                    c.about
-                );
-                if keep {
-                    dir.keep();
-                }
-            }
-            Err(problems) => {
-                failed += 1;
-                dir.keep();
-                util::print_failure(&format!("{:<36}", c.name), c.about, &problems, dir.path());
-            }
-        }
-    }
-    Ok((passed, failed))
+    scenarios::run_each(&selected, |c| (c.name, c.about), 36, "case", keep, |c, dir| run_one(c, &flint, dir))
 }
 
 /// `cargo xtask consumers [FILTER] [--keep]`
