@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use crate::{proc, util};
 
-/// (program looked up, Debian package providing it). `dnsmasq-base` rather than `dnsmasq`:
-/// the binary without the system service, which on a systemd host would start a resolver.
+/// (program looked up on `$PATH`, or an absolute path checked as is; Debian package providing
+/// it). `dnsmasq-base` rather than `dnsmasq`: the binary without the system service, which on a
+/// systemd host would start a resolver.
 const TOOLS: &[(&str, &str)] =
     &[("ip", "iproute2"), ("dnsmasq", "dnsmasq-base"), ("busybox", "busybox-static"), ("curl", "curl")];
 
@@ -28,8 +29,10 @@ const QEMU_TOOLS: &[(&str, &str)] = &[
 /// The real consumers of flint's outputs (issue #4 consumer tests, `consumers.rs`).
 /// Debian ships the Ignition binary only inside its dracut module, not on `$PATH`.
 pub const IGNITION_BIN: &str = "/usr/lib/dracut/modules.d/30ignition/ignition";
-/// cloud-init's Python package; the tests import its NoCloud reader, the CLI only marks it.
-const CONSUMER_PACKAGES: &[(&str, &str)] = &[(IGNITION_BIN, "ignition"), ("cloud-init", "cloud-init")];
+/// The tests import cloud-init's NoCloud reader with Debian's `/usr/bin/python3` (a
+/// dependency of the package), so the module is what must be there, not the CLI.
+pub const NOCLOUD_MODULE: &str = "/usr/lib/python3/dist-packages/cloudinit/sources/DataSourceNoCloud.py";
+const CONSUMER_PACKAGES: &[(&str, &str)] = &[(IGNITION_BIN, "ignition"), (NOCLOUD_MODULE, "cloud-init")];
 
 static UPDATED: AtomicBool = AtomicBool::new(false);
 
