@@ -145,7 +145,7 @@ impl Scanner {
 
     /// Scans `input`, calling `on` for every token with its text (`None` when too long to keep;
     /// empty for brackets).
-    pub fn push<F: FnMut(Event, Option<&[u8]>)>(&mut self, input: &[u8], on: &mut F) -> Result<(), JsonError> {
+    pub fn push(&mut self, input: &[u8], on: &mut dyn FnMut(Event, Option<&[u8]>)) -> Result<(), JsonError> {
         for &b in input {
             self.byte(b, on)?;
         }
@@ -153,7 +153,7 @@ impl Scanner {
     }
 
     /// Ends the document: a number at top level is complete only now.
-    pub fn finish<F: FnMut(Event, Option<&[u8]>)>(&mut self, on: &mut F) -> Result<(), JsonError> {
+    pub fn finish(&mut self, on: &mut dyn FnMut(Event, Option<&[u8]>)) -> Result<(), JsonError> {
         if let State::Number(n) = self.state {
             if !n.complete() {
                 return Err(JsonError::Incomplete);
@@ -167,7 +167,7 @@ impl Scanner {
         }
     }
 
-    fn byte<F: FnMut(Event, Option<&[u8]>)>(&mut self, b: u8, on: &mut F) -> Result<(), JsonError> {
+    fn byte(&mut self, b: u8, on: &mut dyn FnMut(Event, Option<&[u8]>)) -> Result<(), JsonError> {
         let ws = matches!(b, b' ' | b'\t' | b'\n' | b'\r');
         match self.state {
             State::Str { key } => match b {
@@ -271,7 +271,7 @@ impl Scanner {
     }
 
     /// The first byte of a value.
-    fn value<F: FnMut(Event, Option<&[u8]>)>(&mut self, b: u8, on: &mut F) -> Result<(), JsonError> {
+    fn value(&mut self, b: u8, on: &mut dyn FnMut(Event, Option<&[u8]>)) -> Result<(), JsonError> {
         match b {
             b'{' | b'[' => {
                 if self.depth >= DEPTH_MAX {
@@ -301,7 +301,7 @@ impl Scanner {
         Ok(())
     }
 
-    fn close<F: FnMut(Event, Option<&[u8]>)>(&mut self, object: bool, on: &mut F) -> Result<(), JsonError> {
+    fn close(&mut self, object: bool, on: &mut dyn FnMut(Event, Option<&[u8]>)) -> Result<(), JsonError> {
         if self.depth == 0 || self.in_object() != object {
             return Err(JsonError::Syntax);
         }
@@ -374,7 +374,7 @@ impl Scanner {
         }
     }
 
-    fn emit<F: FnMut(Event, Option<&[u8]>)>(&mut self, event: Event, on: &mut F) {
+    fn emit(&mut self, event: Event, on: &mut dyn FnMut(Event, Option<&[u8]>)) {
         on(event, if self.long { None } else { Some(&self.text[..self.len]) });
     }
 }
@@ -417,7 +417,7 @@ impl core::fmt::Write for Writer<'_> {
 }
 
 /// Checks that `doc` is one JSON document, calling `on` for every token.
-pub fn scan<F: FnMut(Event, Option<&[u8]>)>(doc: &[u8], on: &mut F) -> Result<(), JsonError> {
+pub fn scan(doc: &[u8], on: &mut dyn FnMut(Event, Option<&[u8]>)) -> Result<(), JsonError> {
     let mut s = Scanner::new();
     s.push(doc, on)?;
     s.finish(on)

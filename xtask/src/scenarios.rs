@@ -27,7 +27,7 @@ const HARD_EXTRA: Duration = Duration::from_secs(10);
 /// Allowed overrun of the budget, measured from outside (spawn, `ip netns exec`, exit).
 const SLACK: Duration = Duration::from_millis(1500);
 
-const PHASES: [&str; 7] = ["args", "link", "address", "token", "user-data", "decode", "write"];
+const PHASES: [&str; 9] = ["args", "link", "address", "token", "user-data", "metadata", "decode", "write", "ignition"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Payload {
