@@ -45,6 +45,9 @@ tasks:
                              (needs root and a built flint); --keep keeps every run's files
   initramfs [--out PATH]     build the boot-test initramfs (flint, busybox test init, NIC
                              modules of the Debian kernel, which is downloaded and cached)
+  initramfs --dracut [--out PATH]
+                             the same kernel's initramfs built by real dracut: systemd,
+                             flint's module, Ignition's module, the test report (cached)
   qemu-test [FILTER] [--keep]
                              boot the QEMU scenarios (qemu-tests/scenarios.json) whose name
                              contains FILTER
