@@ -22,6 +22,7 @@ mod initramfs;
 mod kernel;
 mod mock;
 mod netns;
+mod packaging;
 mod payloads;
 mod proc;
 mod qemu;
@@ -51,6 +52,8 @@ tasks:
   qemu-test [FILTER] [--keep]
                              boot the QEMU scenarios (qemu-tests/scenarios.json) whose name
                              contains FILTER
+  initramfs-tools-test       flint's initramfs-tools hook and scripts: a real mkinitramfs
+                             image, then the scripts run against the mock (NoCloud seed)
   demo [--netns]             boot the QEMU image: flint fetches the bundled Ignition config;
                              shows it with the boot timeline (--netns: the namespace demo)
   bench [--rounds N] [--link up|down|both]
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         "e2e" => scenarios::e2e_cli(rest),
         "initramfs" => initramfs::cli(rest),
         "qemu-test" => qemu::scenarios::cli(rest),
+        "initramfs-tools-test" => packaging::cli(rest),
         "demo" => match rest {
             [] => qemu::demo::run(),
             [flag] if flag == "--netns" => demo::run(),
