@@ -1,7 +1,7 @@
 //! `cargo xtask <task>`: everything around flint that is not flint itself.
 //!
-//! Public tasks: `build`, `test`, `e2e [FILTER]`, `initramfs`, `qemu-test [FILTER]`,
-//! `demo [--netns]`, `bench [--qemu] [--rounds N] [--link up|down|both]`.
+//! Public tasks: `build`, `test`, `e2e [FILTER]`, `consumers [FILTER]`, `initramfs`,
+//! `qemu-test [FILTER]`, `demo [--netns]`, `bench [--qemu] [--rounds N] [--link up|down|both]`.
 //! Hidden helpers that the tasks start inside network namespaces: `mock …` (the metadata
 //! services), `time-exec …` (exec→exit stopwatch for the benchmark) and `relay …` (what
 //! QEMU's slirp runs per guest connection to the metadata address).
@@ -13,6 +13,7 @@
 mod bench;
 mod build_task;
 mod cleanup;
+mod consumers;
 mod cpio;
 mod demo;
 mod deps;
@@ -40,8 +41,8 @@ tasks:
   build                      build flint (release, static), check the ELF, print its size
   test                       install missing tools, cargo test -p flint, cargo test -p xtask,
                              build, a link that the size budget ASSERT must stop, every
-                             end-to-end scenario, every QEMU boot scenario; ends with
-                             `N passed, N failed`
+                             end-to-end scenario, every QEMU boot scenario, every consumer
+                             case; ends with `N passed, N failed`
   e2e [FILTER] [--keep]      run the end-to-end scenarios whose name contains FILTER
                              (needs root and a built flint); --keep keeps every run's files
   initramfs [--out PATH]     build the boot-test initramfs (flint, busybox test init, NIC
@@ -54,6 +55,9 @@ tasks:
                              contains FILTER
   initramfs-tools-test       flint's initramfs-tools hook and scripts: a real mkinitramfs
                              image, then the scripts run against the mock (NoCloud seed)
+  consumers [FILTER] [--keep] flint's --ignition/--cloud-init-seed/--attributes outputs read by
+                             Debian's Ignition 2.14 (fetch-offline) and cloud-init's NoCloud
+                             reader (installed when missing); see docs/consumers.md
   demo [--netns]             boot the QEMU image: flint fetches the bundled Ignition config;
                              shows it with the boot timeline (--netns: the namespace demo)
   bench [--rounds N] [--link up|down|both]
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
             qemu::bench::run(&rest.iter().filter(|a| *a != "--qemu").cloned().collect::<Vec<_>>())
         }
         "bench" => bench::run(rest),
+        "consumers" => consumers::cli(rest),
         "mock" => mock::main(rest),
         "time-exec" => bench::time_exec_main(rest),
         "relay" => qemu::relay::main(rest),

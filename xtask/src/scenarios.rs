@@ -27,7 +27,7 @@ const HARD_EXTRA: Duration = Duration::from_secs(10);
 /// Allowed overrun of the budget, measured from outside (spawn, `ip netns exec`, exit).
 const SLACK: Duration = Duration::from_millis(1500);
 
-const PHASES: [&str; 7] = ["args", "link", "address", "token", "user-data", "decode", "write"];
+const PHASES: [&str; 9] = ["args", "link", "address", "token", "user-data", "metadata", "decode", "write", "ignition"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Payload {
@@ -677,19 +677,32 @@ pub fn run_selected(filter: Option<&str>, keep: bool) -> Result<(usize, usize), 
     if selected.is_empty() {
         return Err(format!("no scenario matches {filter:?}"));
     }
+    run_each(&selected, |s| (s.name, s.about), 24, "scenario", keep, |s, dir| run_one(s, &flint, dir))
+}
+
+/// Runs `cases` one after the other, each in its own scratch directory (kept when the case
+/// fails, or with `keep`), printing an `ok` line with flint's time and the case's, or the
+/// failure block. `run` returns flint's time or the problems found. Returns (passed, failed).
+pub fn run_each<T>(
+    cases: &[T],
+    name_about: impl Fn(&T) -> (&'static str, &'static str),
+    width: usize,
+    noun: &str,
+    keep: bool,
+    run: impl Fn(&T, &Path) -> Result<Duration, Vec<String>>,
+) -> Result<(usize, usize), String> {
     let (mut passed, mut failed) = (0, 0);
-    for s in &selected {
-        let mut dir = util::ScratchDir::new(s.name)?;
+    for c in cases {
+        let (name, about) = name_about(c);
+        let mut dir = util::ScratchDir::new(name)?;
         let started = Instant::now();
-        match run_one(s, &flint, dir.path()) {
+        match run(c, dir.path()) {
             Ok(flint_time) => {
                 passed += 1;
                 println!(
-                    "ok   {:<24} flint {:>6.3} s, scenario {:>5.2} s  {}",
-                    s.name,
+                    "ok   {name:<width$} flint {:>6.3} s, {noun} {:>5.2} s  {about}",
                     flint_time.as_secs_f64(),
                     started.elapsed().as_secs_f64(),
-                    s.about
                 );
                 if keep {
                     dir.keep();
@@ -698,7 +711,7 @@ pub fn run_selected(filter: Option<&str>, keep: bool) -> Result<(usize, usize), 
             Err(problems) => {
                 failed += 1;
                 dir.keep();
-                util::print_failure(&format!("{:<24}", s.name), s.about, &problems, dir.path());
+                util::print_failure(&format!("{name:<width$}"), about, &problems, dir.path());
             }
         }
     }
@@ -768,6 +781,14 @@ pub fn test_all() -> Result<(), String> {
             }
             Err(e) => t.step("qemu-tests", false, &e),
         }
+        // Ignition and cloud-init reading flint's outputs (issue #4).
+        match crate::consumers::run_selected(None, false) {
+            Ok((p, f)) => {
+                t.passed += p;
+                t.failed += f;
+            }
+            Err(e) => t.step("consumers", false, &e),
+        }
         // flint's initramfs-tools hook and scripts (the dracut module boots in qemu-tests).
         match crate::packaging::run(&util::flint_under_test()) {
             Ok((p, f)) => {
@@ -777,7 +798,7 @@ pub fn test_all() -> Result<(), String> {
             Err(e) => t.step("initramfs-tools", false, &e),
         }
     } else {
-        let n = all().len() + crate::qemu::scenarios::load().map_or(1, |s| s.len());
+        let n = all().len() + crate::qemu::scenarios::load().map_or(1, |s| s.len()) + crate::consumers::all().len();
         println!("FAIL {:<24} not run: flint did not build", format!("{n} scenarios"));
         t.failed += n;
     }
