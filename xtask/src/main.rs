@@ -23,6 +23,7 @@ mod initramfs;
 mod kernel;
 mod mock;
 mod netns;
+mod packaging;
 mod payloads;
 mod proc;
 mod qemu;
@@ -46,9 +47,14 @@ tasks:
                              (needs root and a built flint); --keep keeps every run's files
   initramfs [--out PATH]     build the boot-test initramfs (flint, busybox test init, NIC
                              modules of the Debian kernel, which is downloaded and cached)
+  initramfs --dracut [--out PATH]
+                             the same kernel's initramfs built by real dracut: systemd,
+                             flint's module, Ignition's module, the test report (cached)
   qemu-test [FILTER] [--keep]
                              boot the QEMU scenarios (qemu-tests/scenarios.json) whose name
                              contains FILTER
+  initramfs-tools-test       flint's initramfs-tools hook and scripts: a real mkinitramfs
+                             image, then the scripts run against the mock (NoCloud seed)
   consumers [FILTER] [--keep] flint's --ignition/--cloud-init-seed/--attributes outputs read by
                              Debian's Ignition 2.14 (fetch-offline) and cloud-init's NoCloud
                              reader (installed when missing); see docs/consumers.md
@@ -82,6 +88,7 @@ fn main() -> ExitCode {
         "e2e" => scenarios::e2e_cli(rest),
         "initramfs" => initramfs::cli(rest),
         "qemu-test" => qemu::scenarios::cli(rest),
+        "initramfs-tools-test" => packaging::cli(rest),
         "demo" => match rest {
             [] => qemu::demo::run(),
             [flag] if flag == "--netns" => demo::run(),

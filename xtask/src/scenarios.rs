@@ -789,6 +789,14 @@ pub fn test_all() -> Result<(), String> {
             }
             Err(e) => t.step("consumers", false, &e),
         }
+        // flint's initramfs-tools hook and scripts (the dracut module boots in qemu-tests).
+        match crate::packaging::run(&util::flint_under_test()) {
+            Ok((p, f)) => {
+                t.passed += p;
+                t.failed += f;
+            }
+            Err(e) => t.step("initramfs-tools", false, &e),
+        }
     } else {
         let n = all().len() + crate::qemu::scenarios::load().map_or(1, |s| s.len()) + crate::consumers::all().len();
         println!("FAIL {:<24} not run: flint did not build", format!("{n} scenarios"));
