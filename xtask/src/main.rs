@@ -16,7 +16,9 @@ mod cleanup;
 mod cpio;
 mod demo;
 mod deps;
+mod dhcp_mock;
 mod elf;
+mod faults_net;
 mod gzip;
 mod initramfs;
 mod kernel;
@@ -43,6 +45,9 @@ tasks:
                              `N passed, N failed`
   e2e [FILTER] [--keep]      run the end-to-end scenarios whose name contains FILTER
                              (needs root and a built flint); --keep keeps every run's files
+  faults-net [FILTER] [--keep]
+                             the network fault scenarios (docs/faults-net.md) whose name
+                             contains FILTER (needs root and a built flint)
   initramfs [--out PATH]     build the boot-test initramfs (flint, busybox test init, NIC
                              modules of the Debian kernel, which is downloaded and cached)
   qemu-test [FILTER] [--keep]
@@ -61,6 +66,7 @@ environment: FLINT_BIN=PATH makes e2e, qemu-test, initramfs, demo and bench use 
 
 hidden helpers (started by the tasks):
   mock --platform aws|akamai [--listen ADDR] [--payload FILE] [knobs…]   (`mock --help`)
+  dhcp-mock [options]        a misbehaving DHCP server (`dhcp-mock --help`)
   time-exec [--result FILE] [--timeout S] -- CMD [ARGS…]
   relay HOST:PORT            stdin/stdout <-> TCP, for slirp's guestfwd
 ";
@@ -76,6 +82,7 @@ fn main() -> ExitCode {
         "build" => build_task::run().map(|_| ()),
         "test" => scenarios::test_all(),
         "e2e" => scenarios::e2e_cli(rest),
+        "faults-net" => faults_net::cli(rest),
         "initramfs" => initramfs::cli(rest),
         "qemu-test" => qemu::scenarios::cli(rest),
         "demo" => match rest {
@@ -88,6 +95,7 @@ fn main() -> ExitCode {
         }
         "bench" => bench::run(rest),
         "mock" => mock::main(rest),
+        "dhcp-mock" => dhcp_mock::main(rest),
         "time-exec" => bench::time_exec_main(rest),
         "relay" => qemu::relay::main(rest),
         "help" | "-h" | "--help" => {
