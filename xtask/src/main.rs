@@ -22,6 +22,7 @@ mod faults_net;
 mod gzip;
 mod initramfs;
 mod kernel;
+mod load;
 mod mock;
 mod netns;
 mod payloads;
@@ -48,6 +49,9 @@ tasks:
   faults-net [FILTER] [--keep]
                              the network fault scenarios (docs/faults-net.md) whose name
                              contains FILTER (needs root and a built flint)
+  load [--instances N] [--rate-limit R] [--timeout S] [--keep]
+                             N flints (default 100) at once in N namespaces on one bridge,
+                             one mock answering 429 past R requests/s (default 40)
   initramfs [--out PATH]     build the boot-test initramfs (flint, busybox test init, NIC
                              modules of the Debian kernel, which is downloaded and cached)
   qemu-test [FILTER] [--keep]
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         "test" => scenarios::test_all(),
         "e2e" => scenarios::e2e_cli(rest),
         "faults-net" => faults_net::cli(rest),
+        "load" => load::cli(rest),
         "initramfs" => initramfs::cli(rest),
         "qemu-test" => qemu::scenarios::cli(rest),
         "demo" => match rest {

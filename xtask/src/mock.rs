@@ -72,6 +72,7 @@ usage: xtask mock --platform aws|akamai [options]
   --retry-after S        Retry-After header on 429/503 answers
   --no-token-api         aws: PUT /latest/api/token answers 404, GETs need no token (IMDSv1 only)
   --put-hop-limit N      aws: IP TTL of token responses (default 1 like IMDS; 0 = kernel default)
+  --rate-limit N         past N requests in a second, answer 429 with Retry-After: 1 (load test)
   --max-seconds N        exit after N seconds whatever happens (default 600)
 ";
 
@@ -95,6 +96,7 @@ pub struct Options {
     pub retry_after: Option<u32>,
     pub no_token_api: bool,
     pub put_hop_limit: u32,
+    pub rate_limit: Option<u32>,
     pub max_seconds: u64,
 }
 
@@ -117,6 +119,7 @@ impl Options {
             retry_after: None,
             no_token_api: false,
             put_hop_limit: 1,
+            rate_limit: None,
             max_seconds: 600,
         }
     }
@@ -152,6 +155,9 @@ impl Options {
             a.extend(["--retry-after".into(), s.to_string()]);
         }
         a.extend(["--put-hop-limit".into(), self.put_hop_limit.to_string()]);
+        if let Some(n) = self.rate_limit {
+            a.extend(["--rate-limit".into(), n.to_string()]);
+        }
         a.extend(["--max-seconds".into(), self.max_seconds.to_string()]);
         a
     }
@@ -182,6 +188,7 @@ impl Options {
                 "--fail-status" => o.fail_status = num(flag, value()?)?,
                 "--retry-after" => o.retry_after = Some(num(flag, value()?)?),
                 "--put-hop-limit" => o.put_hop_limit = num(flag, value()?)?,
+                "--rate-limit" => o.rate_limit = Some(num(flag, value()?)?),
                 "--max-seconds" => o.max_seconds = num(flag, value()?)?,
                 "-h" | "--help" => return Err(MOCK_HELP.into()),
                 other => return Err(format!("mock: unknown option `{other}`\n{MOCK_HELP}")),

@@ -270,3 +270,81 @@ pub fn tc_stats(netns: &str, dev: &str) -> String {
     cmd.args(["netns", "exec", netns]).arg(util::tool("tc")).args(["-s", "class", "show", "dev", dev]);
     proc::run_ok(&mut cmd, IP_TIMEOUT).map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
 }
+
+/// Many guests on one link (the load test): a server namespace whose bridge `br0` carries
+/// 10.0.0.1/24 and 169.254.169.254/32, and `n` client namespaces, each with an `eth0`
+/// (DOWN, no address) whose peer is a port of the bridge. Everything is deleted on drop.
+pub struct Lan {
+    pub server: String,
+    /// (namespace, MAC of its eth0)
+    pub clients: Vec<(String, String)>,
+}
+
+pub const BRIDGE: &str = "br0";
+
+/// `ip [-n netns] -batch FILE` over `lines`: one process for hundreds of commands.
+fn ip_batch(netns: Option<&str>, lines: &[String], dir: &Path, name: &str) -> Result<(), String> {
+    let file = dir.join(name);
+    std::fs::write(&file, lines.join("\n") + "\n").map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut cmd = Command::new(util::tool("ip"));
+    if let Some(ns) = netns {
+        cmd.args(["-n", ns]);
+    }
+    cmd.arg("-batch").arg(&file);
+    proc::run_ok(&mut cmd, Duration::from_secs(120)).map(|_| ())
+}
+
+impl Lan {
+    pub fn new(n: usize, dir: &Path) -> Result<Lan, String> {
+        let id = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let base = format!("{}{}-{id}", cleanup::NETNS_PREFIX, std::process::id());
+        let pid = std::process::id();
+        let lan = Lan {
+            server: format!("{base}-srv"),
+            clients: (0..n)
+                .map(|i| {
+                    (format!("{base}-c{i}"), format!("02:f1:18:{:02x}:{:02x}:{:02x}", pid & 0xff, i >> 8, i & 0xff))
+                })
+                .collect(),
+        };
+        // Registered first, so Drop and the panic hook delete whatever got created.
+        cleanup::add_netns(&lan.server);
+        for (ns, _) in &lan.clients {
+            cleanup::add_netns(ns);
+        }
+        let mut adds = vec![format!("netns add {}", lan.server)];
+        adds.extend(lan.clients.iter().map(|(ns, _)| format!("netns add {ns}")));
+        ip_batch(None, &adds, dir, "netns-add.batch")?;
+        let mut links = vec![
+            "link set lo up".to_string(),
+            format!("link add {BRIDGE} type bridge"),
+            format!("addr add {ROUTER_IP}/24 dev {BRIDGE}"),
+            format!("addr add {METADATA_IP}/32 dev {BRIDGE}"),
+            format!("link set {BRIDGE} up"),
+        ];
+        for (i, (ns, mac)) in lan.clients.iter().enumerate() {
+            links.push(format!("link add p{i} type veth peer name {CLIENT_IF} address {mac} netns {ns}"));
+            links.push(format!("link set p{i} master {BRIDGE} up"));
+        }
+        ip_batch(Some(&lan.server), &links, dir, "links.batch")?;
+        Ok(lan)
+    }
+
+    /// `ip netns exec <client i> program …`
+    pub fn in_client(&self, i: usize, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(util::tool("ip"));
+        cmd.args(["netns", "exec", &self.clients[i].0]).arg(program);
+        cmd
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        // Clients first (their veth peers vanish with them), then the server; each deletion
+        // kills what still runs inside, bounded per call (cleanup::delete_netns).
+        for ns in self.clients.iter().map(|(ns, _)| ns).chain([&self.server]) {
+            cleanup::delete_netns(ns);
+            cleanup::remove_netns(ns);
+        }
+    }
+}

@@ -129,7 +129,7 @@ pub struct Run {
     pub(crate) elapsed: Duration,
     pub(crate) stderr: String,
     pub(crate) log: Vec<LogEntry>,
-    tokens: Vec<String>,
+    pub(crate) tokens: Vec<String>,
     /// The scenario's scratch directory (helpers' logs) and flint's parsed report.
     pub(crate) dir: PathBuf,
     pub(crate) report: Option<Value>,
@@ -685,7 +685,7 @@ pub(crate) fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration
     }
 }
 
-fn check_stderr(run: &Run, marker: &str, s: &Scenario) -> Vec<String> {
+pub(crate) fn check_stderr(run: &Run, marker: &str, s: &Scenario) -> Vec<String> {
     let mut bad = Vec::new();
     if run.stderr.contains(marker) {
         bad.push("stderr contains user-data bytes (the marker)".into());
@@ -828,6 +828,7 @@ pub fn test_all() -> Result<(), String> {
         let (p, f) = crate::faults_net::run_selected(None, false)?;
         t.passed += p;
         t.failed += f;
+        crate::load::test_step(&mut |name, ok, detail| t.step(name, ok, detail));
         // Boot tests: flint in the initramfs of a real kernel under QEMU.
         match crate::qemu::scenarios::run_selected(&util::flint_under_test(), None, false) {
             Ok((p, f)) => {
