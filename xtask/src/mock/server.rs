@@ -43,6 +43,8 @@ struct State {
     /// token → expiry
     tokens: HashMap<String, Instant>,
     requests: u32,
+    /// `--rate-limit`: start of the current one-second window and the requests admitted in it.
+    window: (Instant, u32),
     stale_done: bool,
     log: Option<File>,
     token_log: Option<File>,
@@ -144,6 +146,7 @@ impl Server {
         let state = State {
             tokens: HashMap::new(),
             requests: 0,
+            window: (Instant::now(), 0),
             stale_done: false,
             log: open(&opts.log)?,
             token_log: open(&opts.tokens)?,
@@ -193,7 +196,19 @@ impl Server {
         st.tokens.retain(|_, expiry| *expiry > now);
         let token = req.header(self.opts.platform.token_header());
         let token_valid = token.is_some_and(|t| st.tokens.contains_key(t));
-        let resp = if st.requests <= self.opts.fail_first {
+        // A fixed one-second window, the shape of a metadata service's throttle seen from
+        // outside (Azure IMDS: 5 requests/s per VM, then 429; AWS throttles but publishes no
+        // figure; platforms.md §1). Retry-After: 1 is the window's length.
+        let throttled = self.opts.rate_limit.is_some_and(|limit| {
+            if now.duration_since(st.window.0) >= Duration::from_secs(1) {
+                st.window = (now, 0);
+            }
+            st.window.1 += 1;
+            st.window.1 > limit
+        });
+        let resp = if throttled {
+            Response::new(429, "text/plain", "Too Many Requests (rate limit)\n").header("Retry-After", "1")
+        } else if st.requests <= self.opts.fail_first {
             let mut r = Response::new(
                 self.opts.fail_status,
                 "text/plain",
