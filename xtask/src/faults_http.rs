@@ -627,8 +627,9 @@ pub fn run_selected(filter: Option<&str>, keep: bool) -> Result<(usize, usize), 
     if table.is_empty() && signals.is_empty() {
         return Err(format!("no fault scenario matches {filter:?}"));
     }
-    let (p1, f1) = scenarios::run_list(&table, &flint, keep)?;
-    let (p2, f2) = scenarios::run_each(&signals, keep, |i| (i.name, i.about), |i, dir| interrupted(i, &flint, dir))?;
+    let (p1, f1) = scenarios::run_table(&table, &flint, keep)?;
+    let (p2, f2) =
+        scenarios::run_each(&signals, |i| (i.name, i.about), 24, "scenario", keep, |i, dir| interrupted(i, &flint, dir))?;
     Ok((p1 + p2, f1 + f2))
 }
 
