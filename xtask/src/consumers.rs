@@ -78,6 +78,9 @@ pub struct Case {
     /// An embedded config is already at `<root>/usr/lib/ignition/user.ign`.
     existing: bool,
     overwrite: bool,
+    /// `<root>/usr` is a read-only bind mount, as systemd >= 256 leaves `/usr` in the initrd
+    /// (ProtectSystem=yes, peers.md §2.2): flint must remount it read-write and back.
+    usr_read_only: bool,
     exit: i32,
 }
 
@@ -94,6 +97,7 @@ impl Case {
             attributes: true,
             existing: false,
             overwrite: false,
+            usr_read_only: false,
             exit: 0,
         }
     }
@@ -148,6 +152,15 @@ pub fn all() -> Vec<Case> {
             seed: false,
             attributes: false,
             ..Case::base("ignition-overwrite", "--ignition-overwrite replaces an existing user.ign")
+        },
+        Case {
+            usr_read_only: true,
+            seed: false,
+            attributes: false,
+            ..Case::base(
+                "ignition-usr-read-only",
+                "/usr a read-only bind mount: remounted rw for user.ign, ro again after",
+            )
         },
         Case {
             served: Served::CloudConfig,
@@ -743,6 +756,24 @@ fn check_attributes(c: &Case, root: &Path, bad: &mut Vec<String>) {
     }
 }
 
+/// `<root>/usr` was read-only before flint, read-only again after, and flint said it
+/// remounted it (`/proc/self/mountinfo` field 6: per-mount options).
+fn check_usr_remount(root: &Path, dir: &Path, stderr: &str, bad: &mut Vec<String>) {
+    let usr = root.join("usr").display().to_string();
+    for when in ["before", "after"] {
+        let text = std::fs::read_to_string(dir.join(format!("usr-mountinfo.{when}"))).unwrap_or_default();
+        let mount = text.lines().filter(|l| l.split(' ').nth(4) == Some(usr.as_str())).last();
+        match mount.and_then(|l| l.split(' ').nth(5)) {
+            Some(opts) if opts.split(',').any(|o| o == "ro") => {}
+            Some(opts) => bad.push(format!("{usr} mount options {when} flint: {opts}, expected ro")),
+            None => bad.push(format!("no mount at {usr} {when} flint")),
+        }
+    }
+    if !stderr.lines().any(|l| l.starts_with("flint: ignition: remounted ") && l.contains("read-write")) {
+        bad.push("flint did not log remounting /usr read-write".into());
+    }
+}
+
 fn check_stderr(c: &Case, stderr: &str, marker: &str, tokens: &[String], bad: &mut Vec<String>) {
     if stderr.contains(marker) {
         bad.push("stderr contains user-data bytes (the marker)".into());
@@ -827,7 +858,26 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
 
     let args = flint_args(c, &root);
     std::fs::write(dir.join("flint-args.txt"), args.join(" ")).ok();
-    let fr = scenarios::run_flint(&topo, flint, &args, dir, BUDGET + HARD_EXTRA).map_err(|e| vec![e])?;
+    let fr = if c.usr_read_only {
+        // In a private mount namespace inside the client's network namespace: make <root>/usr
+        // a read-only bind mount, run flint, then record the mount's options again.
+        const SCRIPT: &str = r#"usr="$1"; info="$2"; shift 2
+mount --bind "$usr" "$usr" && mount -o remount,bind,ro "$usr" || exit 100
+grep " $usr " /proc/self/mountinfo > "$info.before"
+"$@"; rc=$?
+grep " $usr " /proc/self/mountinfo > "$info.after"
+exit $rc"#;
+        let mut wrapped: Vec<String> =
+            ["--mount", "--propagation", "private", "sh", "-c", SCRIPT, "sh"].iter().map(|s| s.to_string()).collect();
+        wrapped.push(root.join("usr").display().to_string());
+        wrapped.push(dir.join("usr-mountinfo").display().to_string());
+        wrapped.push(flint.display().to_string());
+        wrapped.extend(args.iter().cloned());
+        scenarios::run_flint(&topo, &util::tool("unshare"), &wrapped, dir, BUDGET + HARD_EXTRA)
+    } else {
+        scenarios::run_flint(&topo, flint, &args, dir, BUDGET + HARD_EXTRA)
+    }
+    .map_err(|e| vec![e])?;
     // Let the mock finish logging the last request before reading its files.
     std::thread::sleep(Duration::from_millis(20));
     let log = o.log.as_deref().map(mock::read_log).transpose().map_err(|e| vec![e])?.unwrap_or_default();
@@ -840,6 +890,9 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
         None => bad.push(format!("flint still running after {:?}: killed", BUDGET + HARD_EXTRA)),
     }
     check_stderr(c, &fr.stderr, &marker, &tokens, &mut bad);
+    if c.usr_read_only {
+        check_usr_remount(&root, dir, &fr.stderr, &mut bad);
+    }
     check_mock_log(c, &log, &mut bad);
     check_files(c, &root, &mut bad);
     if std::fs::read(root.join(USER_DATA)).ok().as_deref() != Some(&served[..]) {
