@@ -762,7 +762,7 @@ fn check_usr_remount(root: &Path, dir: &Path, stderr: &str, bad: &mut Vec<String
     let usr = root.join("usr").display().to_string();
     for when in ["before", "after"] {
         let text = std::fs::read_to_string(dir.join(format!("usr-mountinfo.{when}"))).unwrap_or_default();
-        let mount = text.lines().filter(|l| l.split(' ').nth(4) == Some(usr.as_str())).last();
+        let mount = text.lines().rfind(|l| l.split(' ').nth(4) == Some(usr.as_str()));
         match mount.and_then(|l| l.split(' ').nth(5)) {
             Some(opts) if opts.split(',').any(|o| o == "ro") => {}
             Some(opts) => bad.push(format!("{usr} mount options {when} flint: {opts}, expected ro")),
@@ -924,10 +924,8 @@ exit $rc"#;
     }
     if c.ignition {
         check_user_ign(c, &root, &served, &mut bad);
-        if c.fragment() && c.exit == 0 {
-            if let Some(p) = published(c.platform, c.published) {
-                check_fragment(&p, &root, &mut bad);
-            }
+        if let (true, 0, Some(p)) = (c.fragment(), c.exit, published(c.platform, c.published)) {
+            check_fragment(&p, &root, &mut bad);
         }
         if root.join(USER_IGN[1]).exists() {
             check_ignition(c, &root, dir, &marker, &mut bad);
