@@ -16,7 +16,8 @@ const TOOLS: &[(&str, &str)] =
 
 /// What `qemu-test`, `initramfs`, `bench --qemu` and the QEMU demo need on top: QEMU itself,
 /// `xz` (vmlinux extraction), `depmod` (the kernel package ships no modules.dep), `dpkg`
-/// and `apt-cache` (kernel download), `cpio` (only the archive writer's cross-check test).
+/// and `apt-cache` (kernel download), `cpio` (only the archive writer's cross-check test),
+/// dracut, Ignition and initramfs-tools for the packaging tests.
 const QEMU_TOOLS: &[(&str, &str)] = &[
     ("qemu-system-x86_64", "qemu-system-x86"),
     ("xz", "xz-utils"),
@@ -24,6 +25,13 @@ const QEMU_TOOLS: &[(&str, &str)] = &[
     ("dpkg", "dpkg"),
     ("apt-cache", "apt"),
     ("cpio", "cpio"),
+    // The dracut boot test (`qemu/dracut.rs`): dracut-core, not `dracut`, which conflicts
+    // with initramfs-tools and adds kernel postinst hooks; Ignition's package ships its
+    // dracut module (/usr/lib/dracut/modules.d/30ignition) with the binary.
+    ("dracut", "dracut-core"),
+    (IGNITION_BIN, "ignition"),
+    // The initramfs-tools hook test: mkinitramfs without initramfs-tools' kernel hooks.
+    ("mkinitramfs", "initramfs-tools-core"),
 ];
 
 /// The real consumers of flint's outputs (issue #4 consumer tests, `consumers.rs`).
