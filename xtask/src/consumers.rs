@@ -556,7 +556,7 @@ fn check_user_ign(c: &Case, root: &Path, served: &[u8], bad: &mut Vec<String>) {
             } else {
                 ""
             };
-            bad.push(format!("{rel}: {} , expected {}{what}", show(&got), show(&want)));
+            bad.push(format!("{rel}: {}, expected {}{what}", show(&got), show(&want)));
         }
     }
 }
