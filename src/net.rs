@@ -204,7 +204,9 @@ impl Net {
     fn apply(&mut self, lease: Lease) {
         self.iface.update_ip_addrs(|addrs| {
             addrs.clear();
-            let _ = addrs.push(IpCidr::Ipv4(on_link(lease.address, lease.router)));
+            // A router outside the lease (a /32) is on-link all the same: see `lease`.
+            let prefix = flint::lease::on_link_prefix(lease.address.address().octets(), lease.address.prefix_len(), lease.router.map(|r| r.octets()));
+            let _ = addrs.push(IpCidr::Ipv4(Ipv4Cidr::new(lease.address.address(), prefix)));
         });
         match lease.router {
             Some(r) => {
@@ -380,18 +382,5 @@ impl embedded_io::Read for TcpStream<'_> {
             }
         })?;
         if eof { Ok(0) } else { got }
-    }
-}
-
-/// The on-link prefix for a lease. A router outside the leased prefix (a /32 lease, as GCP
-/// hands out) is still reached on-link, as dhclient and networkd do; smoltcp only accepts ARP
-/// from addresses inside its prefixes, so the prefix is widened just enough to hold the router.
-fn on_link(address: Ipv4Cidr, router: Option<Ipv4Address>) -> Ipv4Cidr {
-    match router {
-        Some(r) if !address.contains_addr(&r) => {
-            let common = (u32::from(address.address()) ^ u32::from(r)).leading_zeros() as u8;
-            Ipv4Cidr::new(address.address(), common)
-        }
-        _ => address,
     }
 }
