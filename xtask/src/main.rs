@@ -78,8 +78,8 @@ tasks:
   bench --qemu [--rounds N]  kernel start -> config written, flint vs a busybox kernel-stack
                              reference in the same initramfs (default 5 rounds)
 
-environment: FLINT_BIN=PATH makes e2e, qemu-test, initramfs, demo and bench use PATH instead
-             of the release build; FLINT_QEMU_ACCEL=tcg|kvm skips the KVM probe;
+environment: FLINT_BIN=PATH makes e2e, consumers, qemu-test, initramfs, demo and bench use
+             PATH instead of the release build; FLINT_QEMU_ACCEL=tcg|kvm skips the KVM probe;
              FLINT_CACHE_DIR=DIR holds the downloaded kernel (default ~/.cache/flint)
 
 hidden helpers (started by the tasks):
