@@ -376,6 +376,8 @@ fn run(cfg: &Config<'_>, bufs: &'static mut sys::RunBuffers, sockets: &'static m
 
     // Every output, then the exit code: a hand-off problem outranks "no user-data" but not a
     // failed decode (nothing was written then, and that is the first thing to fix).
+    // From here on a stop request waits until every file is settled (see `hold_termination`).
+    sys::hold_termination();
     let mut handoff = Handoff::new(cfg);
     let seed = flow.meta.get(Role::InstanceId).is_some();
     let result = match outcome {
@@ -413,6 +415,8 @@ fn write_user_data(cfg: &Config<'_>, handoff: &mut Handoff<'_>, seed: bool, body
     }
     let result = match decode::decode(payload, window, cfg.max_size, &mut tee) {
         Ok(r) => r,
+        // Every file failed, and each said why already.
+        Err(DecodeError::Sink) => return Err(Error::Handoff(Trouble::Output)),
         Err(e) => {
             tee.discard();
             return Err(Error::Decode(e));

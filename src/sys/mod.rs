@@ -280,6 +280,28 @@ pub fn setsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32, value: i32) -> 
     errno(ret).map(|_| ())
 }
 
+/// Holds (blocks) SIGTERM, SIGINT and SIGHUP for the rest of the process: flint calls it when the
+/// fetch is over and only the output files remain, and exits right after them. systemd stops a
+/// unit with SIGTERM; arriving while the files are written, it can no longer leave a temporary
+/// file behind or cut the hand-off short: the exit that follows answers it, with the run's real
+/// exit code. (SIGKILL cannot be held: it may still leave a hidden temporary.)
+pub fn hold_termination() {
+    sigprocmask(0); // SIG_BLOCK
+}
+
+/// Bits of SIGHUP (1), SIGINT (2), SIGTERM (15) in a kernel `sigset_t` (bit = signal - 1).
+const TERMINATION: u64 = 1 << 0 | 1 << 1 | 1 << 14;
+
+fn sigprocmask(how: usize) {
+    let set = TERMINATION;
+    // SAFETY: rt_sigprocmask(2) reads one 8-byte `sigset_t` from a live local and writes no old
+    // set (NULL); it cannot fail with these arguments.
+    unsafe {
+        asm!("syscall", inlateout("rax") 14isize => _, in("rdi") how, in("rsi") &set as *const u64, in("rdx") 0usize,
+            in("r10") 8usize, lateout("rcx") _, lateout("r11") _, options(nostack))
+    };
+}
+
 fn errno(ret: isize) -> rustix::io::Result<usize> {
     if (-4095..0).contains(&ret) { Err(rustix::io::Errno::from_raw_os_error(-ret as i32)) } else { Ok(ret as usize) }
 }
