@@ -33,6 +33,10 @@ pub enum Payload {
     Ignition,
     /// ~280 KB of Ignition gzipped under AWS's 16 KB limit (base64(gzip) on Akamai).
     IgnitionGzip,
+    /// The example config as spec 3.3.0, the newest Debian's Ignition 2.14 accepts as stable
+    /// (it refuses 3.4.0 as "unsupported config version"): for the boots where Ignition
+    /// itself reads what flint wrote.
+    IgnitionSpec33,
 }
 
 /// Which initramfs a scenario boots.
@@ -127,7 +131,8 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         "none" => Payload::None,
         "ignition" => Payload::Ignition,
         "ignition-gzip" => Payload::IgnitionGzip,
-        p => return Err(format!("unknown payload `{p}` (none, ignition, ignition-gzip)")),
+        "ignition-3.3" => Payload::IgnitionSpec33,
+        p => return Err(format!("unknown payload `{p}` (none, ignition, ignition-gzip, ignition-3.3)")),
     };
     let mut nics = Vec::new();
     for n in v["nics"].as_array().ok_or("`nics` must be an array")? {
@@ -196,6 +201,13 @@ pub fn payload(p: Payload, marker: &str) -> Served {
         Payload::IgnitionGzip => {
             let (plain, gz) = payloads::large_gzip(marker);
             Served { file: Some(gz), decoded: Some(plain) }
+        }
+        Payload::IgnitionSpec33 => {
+            // Every field of the example exists in spec 3.3.0.
+            let mut v: Value = serde_json::from_slice(&payloads::ignition_small(marker)).unwrap_or_default();
+            v["ignition"]["version"] = "3.3.0".into();
+            let d = serde_json::to_vec_pretty(&v).unwrap_or_default();
+            Served { file: Some(d.clone()), decoded: Some(d) }
         }
     }
 }
