@@ -66,7 +66,10 @@ fn confdir(dir: &Path) -> Result<PathBuf, String> {
         std::fs::copy(src.join(f), &to).map_err(|e| format!("{f}: {e}"))?;
     }
     let write = |name: &str, text: &str| std::fs::write(conf.join(name), text).map_err(|e| format!("{name}: {e}"));
-    write("initramfs.conf", "MODULES=list\nBUSYBOX=y\nKEYMAP=n\nCOMPRESS=gzip\nDEVICE=\nNFSROOT=auto\nRUNSIZE=10%\nFSTYPE=auto\n")?;
+    write(
+        "initramfs.conf",
+        "MODULES=list\nBUSYBOX=y\nKEYMAP=n\nCOMPRESS=gzip\nDEVICE=\nNFSROOT=auto\nRUNSIZE=10%\nFSTYPE=auto\n",
+    )?;
     write("modules", "")?;
     write("flint.conf", "FLINT_PLATFORM=aws\nFLINT_ARGS=\"--timeout 10\"\n")?;
     Ok(conf)
@@ -108,7 +111,9 @@ fn check_image(unpacked: &Path, flint: &Path, kernel: &Kernel) -> Vec<String> {
     if !same("usr/bin/flint", flint) {
         bad.push("usr/bin/flint is not the binary under test".into());
     }
-    for (phase, file) in [("init-premount", "scripts/init-premount/flint"), ("local-bottom", "scripts/local-bottom/flint")] {
+    for (phase, file) in
+        [("init-premount", "scripts/init-premount/flint"), ("local-bottom", "scripts/local-bottom/flint")]
+    {
         if !same(file, &src_dir().join(file)) {
             bad.push(format!("{file} missing or not the repository's"));
         }
@@ -128,7 +133,8 @@ fn check_image(unpacked: &Path, flint: &Path, kernel: &Kernel) -> Vec<String> {
         Ok(w) => w,
         Err(e) => return vec![e],
     };
-    let present: Vec<&str> = wanted.iter().map(String::as_str).filter(|m| dep.contains_key(&m.replace('-', "_"))).collect();
+    let present: Vec<&str> =
+        wanted.iter().map(String::as_str).filter(|m| dep.contains_key(&m.replace('-', "_"))).collect();
     if present.len() < 8 {
         bad.push(format!("only {present:?} of the hook's drivers are in this kernel: the check would prove little"));
     }
@@ -324,7 +330,8 @@ fn run_case(c: &Case, unpacked: &Path, dir: &Path) -> Vec<String> {
     if report["exit_code"].as_i64() != Some(c.flint_exit) {
         bad.push(format!("flint's report says exit {}, expected {}", report["exit_code"], c.flint_exit));
     }
-    if c.flint_exit == 0 && !log.iter().any(|e| e.method == "GET" && e.path.ends_with("/user-data") && e.status == 200) {
+    if c.flint_exit == 0 && !log.iter().any(|e| e.method == "GET" && e.path.ends_with("/user-data") && e.status == 200)
+    {
         bad.push("the mock never served the user-data".into());
     }
 

@@ -66,10 +66,8 @@ fn module_name(dir_name: &str) -> &str {
 fn files_under(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut out = Vec::new();
     for (name, path) in module_dirs(dir)? {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
-            .map_err(|e| e.to_string())?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(&path).map_err(|e| e.to_string())?.filter_map(|e| e.ok().map(|e| e.path())).collect();
         files.sort();
         for f in files {
             let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
@@ -98,7 +96,9 @@ fn cache_key(flint: &Path, kernel: &Kernel) -> Result<String, String> {
             all.extend(sha256::digest(&bytes));
         }
     }
-    all.extend(format!("{} {} {}\n{}\n{MODULES}", kernel.release, kernel.package, kernel.version, package_versions()).bytes());
+    all.extend(
+        format!("{} {} {}\n{}\n{MODULES}", kernel.release, kernel.package, kernel.version, package_versions()).bytes(),
+    );
     Ok(sha256::hex(&all)[..16].to_string())
 }
 
@@ -108,12 +108,14 @@ fn module_tree(base: &Path, flint: &Path) -> Result<(), String> {
     let err = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
     let system = Path::new(SYSTEM_DRACUT);
     let ours: Vec<(String, PathBuf)> =
-        [module_dirs(flint_module_dir().parent().unwrap_or(Path::new(".")))?, module_dirs(&test_modules_dir())?].concat();
+        [module_dirs(flint_module_dir().parent().unwrap_or(Path::new(".")))?, module_dirs(&test_modules_dir())?]
+            .concat();
     let modules = base.join("modules.d");
     std::fs::create_dir_all(&modules).map_err(|e| err(&modules, e))?;
     for entry in std::fs::read_dir(system).map_err(|e| err(system, e))?.filter_map(|e| e.ok()) {
         if entry.file_name() != "modules.d" {
-            std::os::unix::fs::symlink(entry.path(), base.join(entry.file_name())).map_err(|e| err(&entry.path(), e))?;
+            std::os::unix::fs::symlink(entry.path(), base.join(entry.file_name()))
+                .map_err(|e| err(&entry.path(), e))?;
         }
     }
     for (name, path) in module_dirs(&system.join("modules.d"))? {
@@ -317,7 +319,11 @@ pub fn check(s: &Scenario, boot: &Boot, decoded: Option<&[u8]>, marker: &str, to
         None => bad.push(format!("no flint report: {:?}", m.get("REPORT"))),
         Some(r) => {
             if r["platform"] != s.platform.as_str() {
-                bad.push(format!("flint used platform {} (flint.platform={} must win)", r["platform"], s.platform.as_str()));
+                bad.push(format!(
+                    "flint used platform {} (flint.platform={} must win)",
+                    r["platform"],
+                    s.platform.as_str()
+                ));
             }
             if r["exit_code"].as_i64() != m.exit().map(i64::from) {
                 bad.push(format!("report exit_code {} but flint exited {:?}", r["exit_code"], m.exit()));
@@ -383,7 +389,8 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
     drop(cloud);
     let decoded = served.decoded.as_deref().filter(|_| s.expect_exit == 0);
     let mut bad = check(s, &boot, decoded, &marker, &tokens);
-    if decoded.is_some() && !log.iter().any(|e| e.method == "GET" && e.path.ends_with("/user-data") && e.status == 200) {
+    if decoded.is_some() && !log.iter().any(|e| e.method == "GET" && e.path.ends_with("/user-data") && e.status == 200)
+    {
         bad.push("the mock never served the user-data".into());
     }
     if !bad.is_empty() {
@@ -392,7 +399,8 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
         return Err(bad);
     }
     let u = units(&boot.markers);
-    let at = |unit: &str, k: &str| u.get(unit).and_then(|p| p.get(k)).and_then(|v| v.parse::<f64>().ok()).map(|v| v / 1e6);
+    let at =
+        |unit: &str, k: &str| u.get(unit).and_then(|p| p.get(k)).and_then(|v| v.parse::<f64>().ok()).map(|v| v / 1e6);
     let flint = match (at("flint", "ExecMainStartTimestampMonotonic"), at("flint", "ExecMainExitTimestampMonotonic")) {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
@@ -408,4 +416,94 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
             at("fetch-offline", "ExecMainStartTimestampMonotonic").unwrap_or(0.0),
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    const MARKER: &str = "FLINTMARK-0123456789abcdef";
+    const CONFIG: &[u8] = b"{\"ignition\":{\"version\":\"3.3.0\"}}\n";
+
+    fn scenario(exit: i32) -> Scenario {
+        let json = format!(
+            r#"[{{"name":"d","about":"a","image":"dracut","platform":"aws","payload":"ignition-3.3",
+                "nics":[{{"model":"virtio-net-pci","net":"slirp-metadata"}}],"expect":{{"exit":{exit}}}}}]"#
+        );
+        scenarios::parse(&json).unwrap().remove(0)
+    }
+
+    /// The markers of a good boot (shaped like a real one), with `edit` applied to the text.
+    fn boot(edit: impl Fn(String) -> String) -> Boot {
+        let cache = format!(
+            r#"{{"storage":{{"files":[{{"path":"/etc/flint/marker","contents":{{"source":"data:,{MARKER}"}}}}]}}}}"#
+        );
+        let text = format!(
+            "FXQ:BEGIN\nFXQ:MODE dracut\n\
+             FXQ:UNIT flint Result=success ExecMainStartTimestampMonotonic=10638000 ExecMainExitTimestampMonotonic=10924000 ExecMainCode=1 ExecMainStatus=0 ActiveState=active \n\
+             FXQ:UNIT fetch-offline Result=success ExecMainStartTimestampMonotonic=10960000 ExecMainExitTimestampMonotonic=11900000 ExecMainCode=1 ExecMainStatus=0 ActiveState=active \n\
+             FXQ:UNIT fetch Result=success ExecMainStartTimestampMonotonic=0 ExecMainExitTimestampMonotonic=0 ExecMainCode=0 ExecMainStatus=0 ActiveState=inactive \n\
+             FXQ:EXIT 0\nFXQ:SHA256 {sha}\nFXQ:SHA256_RUN {sha}\nFXQ:NEEDNET absent\nFXQ:IGNITION_ENV PLATFORM_ID=metal \n\
+             FXQ:REPORT {{\"platform\":\"aws\",\"exit_code\":0,\"mac\":\"02:f1:17:51:00:01\"}}\n\
+             FXQ:ADDR 1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n\
+             FXQ:LINK 1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n\
+             FXQ:LINK 2: eth0: <BROADCAST,MULTICAST> mtu 1500 qdisc fq_codel state DOWN\n\
+             FXQ:LOG flint: link: eth0 up, carrier after 1059 us, mtu 1500\n\
+             FXQ:CACHE {b64}\nFXQ:END\n",
+            sha = sha256::hex(CONFIG),
+            b64 = base64::engine::general_purpose::STANDARD.encode(cache),
+        );
+        Boot {
+            markers: Markers::parse(&edit(text)),
+            console: String::new(),
+            qemu_log: String::new(),
+            to_end: Some(Duration::from_secs(14)),
+            wall: Duration::from_secs(15),
+            qemu_exit: Some(0),
+            timed_out: false,
+            command: String::new(),
+        }
+    }
+
+    fn problems(edit: impl Fn(String) -> String) -> Vec<String> {
+        check(&scenario(0), &boot(edit), Some(CONFIG), MARKER, &[])
+    }
+
+    #[test]
+    fn a_good_boot_passes() {
+        assert_eq!(problems(|t| t), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_broken_promise_is_caught() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "ExecMainExitTimestampMonotonic=10924000",
+                "ExecMainExitTimestampMonotonic=10990000",
+                "after ignition-fetch-offline",
+            ),
+            ("MODE dracut", "MODE emergency", "emergency"),
+            ("NEEDNET absent", "NEEDNET present", "neednet"),
+            ("FXQ:LINK 2", "FXQ:ADDR 2: eth0    inet 169.254.2.15/16 scope global eth0\nFXQ:LINK 2", "IPv4 address"),
+            ("<BROADCAST,MULTICAST>", "<BROADCAST,MULTICAST,UP,LOWER_UP>", "left up"),
+            (
+                "Result=success ExecMainStartTimestampMonotonic=10638000",
+                "Result=exit-code ExecMainStartTimestampMonotonic=10638000",
+                "never fail the boot",
+            ),
+            ("\"platform\":\"aws\"", "\"platform\":\"metal\"", "must win"),
+            ("FXQ:SHA256 ", "FXQ:SHA256 0", "SHA256 of user.ign"),
+            ("FXQ:LOG flint: link", "FXQ:LOG link", "form"),
+            ("PLATFORM_ID=metal", "PLATFORM_ID=aws", "not metal"),
+        ];
+        for (from, to, want) in cases {
+            let bad = problems(|t| t.replacen(from, to, 1));
+            assert!(bad.iter().any(|b| b.contains(want)), "{from} -> {to}: {bad:?}");
+        }
+        let bad = problems(|t| t.lines().filter(|l| !l.starts_with("FXQ:CACHE")).collect::<Vec<_>>().join("\n"));
+        assert!(bad.iter().any(|b| b.contains("/run/ignition.json")), "{bad:?}");
+        let bad = check(&scenario(0), &boot(|t| t), Some(CONFIG), "FLINTMARK-other", &[]);
+        assert!(bad.iter().any(|b| b.contains("marker")), "{bad:?}");
+    }
 }

@@ -115,7 +115,10 @@ fn known_keys(obj: &serde_json::Map<String, Value>, keys: &[&str]) -> Result<(),
 
 fn parse_one(v: &Value) -> Result<Scenario, String> {
     let obj = v.as_object().ok_or("not an object")?;
-    known_keys(obj, &["name", "about", "image", "platform", "payload", "nics", "kernel_args", "expect", "boot_timeout"])?;
+    known_keys(
+        obj,
+        &["name", "about", "image", "platform", "payload", "nics", "kernel_args", "expect", "boot_timeout"],
+    )?;
     let string = |k: &str| v[k].as_str().map(String::from).ok_or_else(|| format!("`{k}` must be a string"));
     let platform = match string("platform")?.as_str() {
         "aws" => Platform::Aws,
