@@ -28,7 +28,7 @@ use serde_json::Value;
 use super::scenarios::{self, Env, NetKind, Passed, Scenario};
 use super::{Boot, Markers, Vm};
 use crate::kernel::Kernel;
-use crate::{mock, payloads, proc, sha256, util};
+use crate::{payloads, proc, sha256, util};
 
 /// Where Debian's dracut keeps its modules (and Ignition's package puts 30ignition).
 const SYSTEM_DRACUT: &str = "/usr/lib/dracut";
@@ -376,16 +376,7 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
         capture: false,
         banner_within: None,
     };
-    let boot = super::boot(&vm).map_err(|e| vec![e])?;
-    std::fs::write(dir.join("qemu-command.txt"), &boot.command).ok();
-    std::thread::sleep(Duration::from_millis(20));
-    let (log, tokens) = match &cloud.mock {
-        Some((_, o)) => (
-            o.log.as_deref().map(mock::read_log).transpose().map_err(|e| vec![e])?.unwrap_or_default(),
-            o.tokens.as_deref().map(mock::read_tokens).unwrap_or_default(),
-        ),
-        None => (Vec::new(), Vec::new()),
-    };
+    let (boot, log, tokens) = scenarios::boot_in(&vm, &cloud, dir)?;
     drop(cloud);
     let decoded = served.decoded.as_deref().filter(|_| s.expect_exit == 0);
     let mut bad = check(s, &boot, decoded, &marker, &tokens);
@@ -407,7 +398,10 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
     };
     Ok(Passed {
         to_end: boot.to_end.unwrap_or(boot.wall).as_secs_f64(),
-        run_init: boot.markers.stamps().get("run-init").copied(),
+        // The kernel's own "Run /init" line on the console (the guest clock).
+        run_init: boot.console.lines().find(|l| l.contains("Run /init")).and_then(|l| {
+            l.trim_start().strip_prefix('[')?.split_once(']')?.0.trim().parse().ok()
+        }),
         flint,
         summary: format!(
             "exit {}, flint done at {:.2} s, fetch-offline started at {:.2} s",

@@ -284,6 +284,23 @@ pub fn nics(specs: &[NetKind], models: &[&str]) -> Vec<Nic> {
         .collect()
 }
 
+/// Boots `vm` in `cloud`, then reads the mock's request log and issued tokens; the
+/// caller then tears the cloud down (QEMU's command line is kept in `dir`).
+pub fn boot_in(vm: &Vm, cloud: &Cloud, dir: &Path) -> Result<(Boot, Vec<mock::LogEntry>, Vec<String>), Vec<String>> {
+    let boot = super::boot(vm).map_err(|e| vec![e])?;
+    std::fs::write(dir.join("qemu-command.txt"), &boot.command).ok();
+    // Let the mock finish logging the last request before reading its files.
+    std::thread::sleep(Duration::from_millis(20));
+    let (log, tokens) = match &cloud.mock {
+        Some((_, o)) => (
+            o.log.as_deref().map(mock::read_log).transpose().map_err(|e| vec![e])?.unwrap_or_default(),
+            o.tokens.as_deref().map(mock::read_tokens).unwrap_or_default(),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok((boot, log, tokens))
+}
+
 /// One passed scenario's numbers.
 pub struct Passed {
     pub to_end: f64,
@@ -320,17 +337,7 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
         capture: s.partial_checksums,
         banner_within: None,
     };
-    let boot = super::boot(&vm).map_err(|e| vec![e])?;
-    std::fs::write(dir.join("qemu-command.txt"), &boot.command).ok();
-    // Let the mock finish logging the last request before reading its files.
-    std::thread::sleep(Duration::from_millis(20));
-    let (log, tokens) = match &cloud.mock {
-        Some((_, o)) => (
-            o.log.as_deref().map(mock::read_log).transpose().map_err(|e| vec![e])?.unwrap_or_default(),
-            o.tokens.as_deref().map(mock::read_tokens).unwrap_or_default(),
-        ),
-        None => (Vec::new(), Vec::new()),
-    };
+    let (boot, log, tokens) = boot_in(&vm, &cloud, dir)?;
     drop(cloud);
 
     let bad = check(s, &boot, &served, &expect_sha, budget, &marker, &tokens, &log, dir);
