@@ -34,6 +34,15 @@ const WRITE_DIRS: [&[u8]; 2] = [b"/run/ignition", b"/usr/lib/ignition"];
 const FRAGMENT: &[u8] = b"/base.d/50-flint.ign";
 const PATH_MAX: usize = 1024;
 
+/// flint's own directory, `/run/flint`, is made (mode 0700) for files directly in it; any other
+/// `--output` or `--report` directory must exist (a typo should fail, not grow a tree).
+pub fn own_dir(path: &[u8]) -> Dirs {
+    match path.strip_prefix(b"/run/flint/") {
+        Some(name) if !name.contains(&b'/') => Dirs::Private,
+        _ => Dirs::None,
+    }
+}
+
 /// A path under the root, NUL-terminated for the kernel.
 pub struct Path {
     buf: [u8; PATH_MAX],
@@ -134,8 +143,7 @@ impl<'c> Handoff<'c> {
     pub fn open(&mut self, seed: bool) -> Tee {
         let cfg = self.cfg;
         let mut tee = Tee { sinks: heapless::Vec::new(), check: None };
-        let primary_dirs = if cfg.output == flint::args::DEFAULT_OUTPUT { Dirs::Private } else { Dirs::None };
-        self.add(&mut tee, &[cfg.root, cfg.output], primary_dirs, Kind::UserData);
+        self.add(&mut tee, &[cfg.root, cfg.output], own_dir(cfg.output), Kind::UserData);
         if let (Some(dir), true) = (cfg.cloud_init_seed, seed) {
             self.add(&mut tee, &[cfg.root, dir, b"/user-data"], Dirs::Tree, Kind::Seed);
         }

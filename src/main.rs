@@ -228,7 +228,7 @@ pub fn main(mut argv: sys::Args) -> i32 {
     if let Some(path) = cfg.report {
         match report.render(report_buffer) {
             Some(json) => {
-                let written = handoff::Path::new(&[cfg.root, path]).and_then(|p| output::write_file(p.bytes(), json, 0o644, output::Dirs::None));
+                let written = handoff::Path::new(&[cfg.root, path]).and_then(|p| output::write_file(p.bytes(), json, 0o644, handoff::own_dir(path)));
                 if let Err(e) = written {
                     flint::warn!("write", "report {}: {}", Bytes(path), ErrnoName(e));
                 }

@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 
 use crate::mock::{self, Platform, metadata};
 use crate::netns::{Addressing, Topology};
-use crate::{cleanup, deps, payloads, proc, report, scenarios, util};
+use crate::{cleanup, deps, gzip, payloads, proc, report, scenarios, util};
 
 /// flint's budget in every case; it is killed `HARD_EXTRA` later.
 const BUDGET: Duration = Duration::from_secs(10);
@@ -78,6 +78,14 @@ pub struct Case {
     /// An embedded config is already at `<root>/usr/lib/ignition/user.ign`.
     existing: bool,
     overwrite: bool,
+    /// `<root>/usr` is a read-only bind mount, as systemd >= 256 leaves `/usr` in the initrd
+    /// (ProtectSystem=yes, peers.md §2.2): flint must remount it read-write and back.
+    usr_read_only: bool,
+    /// The payload is uploaded gzipped: `user.ign` must still be plain JSON, as Ignition's
+    /// system provider parses `user.ign` without gunzipping (peers.md §2.2).
+    gzip: bool,
+    /// `--ssh-user` when not flint's default.
+    ssh_user: &'static str,
     exit: i32,
 }
 
@@ -94,6 +102,9 @@ impl Case {
             attributes: true,
             existing: false,
             overwrite: false,
+            usr_read_only: false,
+            gzip: false,
+            ssh_user: SSH_USER,
             exit: 0,
         }
     }
@@ -115,6 +126,23 @@ pub fn all() -> Vec<Case> {
         Case {
             platform: Platform::Akamai,
             ..Case::base("ignition-akamai", "the same on Akamai (label as hostname, keys of every user)")
+        },
+        Case {
+            gzip: true,
+            ..Case::base("ignition-aws-gzip", "gzip upload: user.ign and the seed hold the plain JSON Ignition parses")
+        },
+        Case {
+            platform: Platform::Akamai,
+            gzip: true,
+            attributes: false,
+            ..Case::base("ignition-akamai-gzip", "base64(gzip) on Akamai: the same")
+        },
+        Case {
+            platform: Platform::Akamai,
+            ssh_user: "admin",
+            seed: false,
+            attributes: false,
+            ..Case::base("ignition-akamai-ssh-user", "--ssh-user admin: the fragment gives the keys to admin, not core")
         },
         Case {
             served: Served::CloudConfig,
@@ -148,6 +176,15 @@ pub fn all() -> Vec<Case> {
             seed: false,
             attributes: false,
             ..Case::base("ignition-overwrite", "--ignition-overwrite replaces an existing user.ign")
+        },
+        Case {
+            usr_read_only: true,
+            seed: false,
+            attributes: false,
+            ..Case::base(
+                "ignition-usr-read-only",
+                "/usr a read-only bind mount: remounted rw for user.ign, ro again after",
+            )
         },
         Case {
             served: Served::CloudConfig,
@@ -224,13 +261,15 @@ struct Identity {
     instance_id: String,
     hostname: String,
     keys: Vec<String>,
+    /// Who the fragment gives the keys to (`--ssh-user`).
+    user: &'static str,
 }
 
-fn published(platform: Platform, p: Published) -> Option<Identity> {
-    if p == Published::Nothing {
+fn published(c: &Case) -> Option<Identity> {
+    if c.published == Published::Nothing {
         return None;
     }
-    let (instance_id, hostname, keys) = match platform {
+    let (instance_id, hostname, keys) = match c.platform {
         Platform::Aws => {
             (metadata::aws::INSTANCE_ID.to_string(), metadata::aws::LOCAL_HOSTNAME, metadata::aws::ssh_keys())
         }
@@ -238,8 +277,9 @@ fn published(platform: Platform, p: Published) -> Option<Identity> {
             (metadata::akamai::INSTANCE_ID.to_string(), metadata::akamai::LABEL, metadata::akamai::ssh_keys())
         }
     };
-    let keys = if p == Published::NoSshKeys { Vec::new() } else { keys.into_iter().map(String::from).collect() };
-    Some(Identity { instance_id, hostname: hostname.to_string(), keys })
+    let keys =
+        if c.published == Published::NoSshKeys { Vec::new() } else { keys.into_iter().map(String::from).collect() };
+    Some(Identity { instance_id, hostname: hostname.to_string(), keys, user: c.ssh_user })
 }
 
 /// Afterburn's attribute names and the mock's values (Afterburn `src/providers/{aws,akamai}`,
@@ -516,7 +556,7 @@ fn check_user_ign(c: &Case, root: &Path, served: &[u8], bad: &mut Vec<String>) {
             } else {
                 ""
             };
-            bad.push(format!("{rel}: {} , expected {}{what}", show(&got), show(&want)));
+            bad.push(format!("{rel}: {}, expected {}{what}", show(&got), show(&want)));
         }
     }
 }
@@ -560,21 +600,28 @@ fn check_hostname_and_keys(what: &str, cfg: &Value, pubd: &Identity) -> Vec<Stri
         other => bad.push(format!("{what}: {} /etc/hostname entries, expected 1", other.len())),
     }
     let users = cfg["passwd"]["users"].as_array().cloned().unwrap_or_default();
-    let mine: Vec<&Value> = users.iter().filter(|u| u["name"] == SSH_USER).collect();
+    let user = pubd.user;
+    let mine: Vec<&Value> = users.iter().filter(|u| u["name"] == user).collect();
     let keys: Vec<String> = mine
         .iter()
         .flat_map(|u| u["sshAuthorizedKeys"].as_array().cloned().unwrap_or_default())
         .filter_map(|k| k.as_str().map(String::from))
         .collect();
+    for other in users.iter().filter(|u| u["name"] != user) {
+        let theirs = other["sshAuthorizedKeys"].as_array().cloned().unwrap_or_default();
+        if theirs.iter().any(|k| k.as_str().is_some_and(|k| pubd.keys.iter().any(|p| p == k))) {
+            bad.push(format!("{what}: user {} got published keys; only {user} should", other["name"]));
+        }
+    }
     if mine.len() > 1 {
-        bad.push(format!("{what}: user {SSH_USER} listed {} times", mine.len()));
+        bad.push(format!("{what}: user {user} listed {} times", mine.len()));
     }
     if pubd.keys.is_empty() {
         if !keys.is_empty() {
-            bad.push(format!("{what}: {SSH_USER} has keys {keys:?} though the platform publishes none"));
+            bad.push(format!("{what}: {user} has keys {keys:?} though the platform publishes none"));
         }
     } else if sorted(&keys) != sorted(&pubd.keys) {
-        bad.push(format!("{what}: {SSH_USER} keys {keys:?}, expected exactly {:?}", pubd.keys));
+        bad.push(format!("{what}: {user} keys {keys:?}, expected exactly {:?}", pubd.keys));
     }
     bad
 }
@@ -634,11 +681,11 @@ fn check_ignition(c: &Case, root: &Path, dir: &Path, marker: &str, bad: &mut Vec
     // that merge for what the fragment sets.
     let fragment = std::fs::read(root.join(FRAGMENT[1])).ok().and_then(|b| serde_json::from_slice(&b).ok());
     let merged = merge_view(fragment.as_ref().unwrap_or(&json!({})), &cache);
-    match published(c.platform, c.published) {
+    match published(c) {
         Some(p) => bad.extend(check_hostname_and_keys("Ignition's merged config", &merged, &p)),
         None => {
             let leaked = contains(&merged, &json!({"storage": {"files": [{"path": "/etc/hostname"}]}}))
-                || contains(&merged, &json!({"passwd": {"users": [{"name": SSH_USER}]}}));
+                || contains(&merged, &json!({"passwd": {"users": [{"name": c.ssh_user}]}}));
             if leaked {
                 bad.push(
                     "Ignition's merged config sets a hostname or SSH user though no metadata was published".into(),
@@ -694,7 +741,7 @@ fn check_seed(c: &Case, root: &Path, dir: &Path, served: &[u8], bad: &mut Vec<St
     if ud.as_deref() != Some(served) {
         bad.push("cloud-init's user-data differs from the served bytes".into());
     }
-    let Some(p) = published(c.platform, c.published) else { return };
+    let Some(p) = published(c) else { return };
     if v["instance_id"] != p.instance_id.as_str() {
         bad.push(format!("cloud-init instance id {}, expected {:?}", v["instance_id"], p.instance_id));
     }
@@ -740,6 +787,24 @@ fn check_attributes(c: &Case, root: &Path, bad: &mut Vec<String>) {
     // The mocked AWS instance has no IPv6 address (meta-data/ipv6 is 404).
     if let Some((k, v)) = got.iter().find(|(k, _)| k == "AFTERBURN_AWS_IPV6") {
         bad.push(format!("{k}={v} though meta-data/ipv6 is 404"));
+    }
+}
+
+/// `<root>/usr` was read-only before flint, read-only again after, and flint said it
+/// remounted it (`/proc/self/mountinfo` field 6: per-mount options).
+fn check_usr_remount(root: &Path, dir: &Path, stderr: &str, bad: &mut Vec<String>) {
+    let usr = root.join("usr").display().to_string();
+    for when in ["before", "after"] {
+        let text = std::fs::read_to_string(dir.join(format!("usr-mountinfo.{when}"))).unwrap_or_default();
+        let mount = text.lines().rfind(|l| l.split(' ').nth(4) == Some(usr.as_str()));
+        match mount.and_then(|l| l.split(' ').nth(5)) {
+            Some(opts) if opts.split(',').any(|o| o == "ro") => {}
+            Some(opts) => bad.push(format!("{usr} mount options {when} flint: {opts}, expected ro")),
+            None => bad.push(format!("no mount at {usr} {when} flint")),
+        }
+    }
+    if !stderr.lines().any(|l| l.starts_with("flint: ignition: remounted ") && l.contains("read-write")) {
+        bad.push("flint did not log remounting /usr read-write".into());
     }
 }
 
@@ -789,6 +854,9 @@ fn flint_args(c: &Case, root: &Path) -> Vec<String> {
     if c.overwrite {
         a.push("--ignition-overwrite".into());
     }
+    if c.ssh_user != SSH_USER {
+        a.extend(["--ssh-user".into(), c.ssh_user.into()]);
+    }
     if c.seed {
         a.extend(["--cloud-init-seed".into(), SEED_DIR.into()]);
     }
@@ -807,7 +875,8 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
     let _dnsmasq = topo.start_dnsmasq(dir).map_err(|e| vec![e])?;
     let mut o = mock::Options::new(c.platform);
     let payload = dir.join("payload.bin");
-    std::fs::write(&payload, &served).map_err(|e| vec![e.to_string()])?;
+    let upload = if c.gzip { gzip::gzip(&served, Some("user-data.ign")) } else { served.clone() };
+    std::fs::write(&payload, &upload).map_err(|e| vec![e.to_string()])?;
     o.payload = Some(payload);
     o.no_ssh_keys = c.published == Published::NoSshKeys;
     o.no_metadata = c.published == Published::Nothing;
@@ -827,7 +896,26 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
 
     let args = flint_args(c, &root);
     std::fs::write(dir.join("flint-args.txt"), args.join(" ")).ok();
-    let fr = scenarios::run_flint(&topo, flint, &args, dir, BUDGET + HARD_EXTRA).map_err(|e| vec![e])?;
+    let fr = if c.usr_read_only {
+        // In a private mount namespace inside the client's network namespace: make <root>/usr
+        // a read-only bind mount, run flint, then record the mount's options again.
+        const SCRIPT: &str = r#"usr="$1"; info="$2"; shift 2
+mount --bind "$usr" "$usr" && mount -o remount,bind,ro "$usr" || exit 100
+grep " $usr " /proc/self/mountinfo > "$info.before"
+"$@"; rc=$?
+grep " $usr " /proc/self/mountinfo > "$info.after"
+exit $rc"#;
+        let mut wrapped: Vec<String> =
+            ["--mount", "--propagation", "private", "sh", "-c", SCRIPT, "sh"].iter().map(|s| s.to_string()).collect();
+        wrapped.push(root.join("usr").display().to_string());
+        wrapped.push(dir.join("usr-mountinfo").display().to_string());
+        wrapped.push(flint.display().to_string());
+        wrapped.extend(args.iter().cloned());
+        scenarios::run_flint(&topo, &util::tool("unshare"), &wrapped, dir, BUDGET + HARD_EXTRA)
+    } else {
+        scenarios::run_flint(&topo, flint, &args, dir, BUDGET + HARD_EXTRA)
+    }
+    .map_err(|e| vec![e])?;
     // Let the mock finish logging the last request before reading its files.
     std::thread::sleep(Duration::from_millis(20));
     let log = o.log.as_deref().map(mock::read_log).transpose().map_err(|e| vec![e])?.unwrap_or_default();
@@ -840,6 +928,9 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
         None => bad.push(format!("flint still running after {:?}: killed", BUDGET + HARD_EXTRA)),
     }
     check_stderr(c, &fr.stderr, &marker, &tokens, &mut bad);
+    if c.usr_read_only {
+        check_usr_remount(&root, dir, &fr.stderr, &mut bad);
+    }
     check_mock_log(c, &log, &mut bad);
     check_files(c, &root, &mut bad);
     if std::fs::read(root.join(USER_DATA)).ok().as_deref() != Some(&served[..]) {
@@ -856,6 +947,7 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
                 exit_code: c.exit,
                 mac: &topo.client_mac,
                 addressing: Some(Addressing::Dhcp),
+                dhcp_prefix: 24,
                 success: true,
                 written: Some(served.len()),
                 fetched: log.iter().find(|e| e.path.ends_with("/user-data") && e.status == 200).map(|e| e.bytes),
@@ -871,10 +963,8 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
     }
     if c.ignition {
         check_user_ign(c, &root, &served, &mut bad);
-        if c.fragment() && c.exit == 0 {
-            if let Some(p) = published(c.platform, c.published) {
-                check_fragment(&p, &root, &mut bad);
-            }
+        if let (true, 0, Some(p)) = (c.fragment(), c.exit, published(c)) {
+            check_fragment(&p, &root, &mut bad);
         }
         if root.join(USER_IGN[1]).exists() {
             check_ignition(c, &root, dir, &marker, &mut bad);
@@ -960,9 +1050,11 @@ mod tests {
     fn expectations_come_from_the_mock() {
         let aws = expected_attributes(Platform::Aws);
         assert!(aws.contains(&("AFTERBURN_AWS_INSTANCE_ID".into(), metadata::aws::INSTANCE_ID.into())));
-        let p = published(Platform::Akamai, Published::All).unwrap();
+        let akamai = Case { platform: Platform::Akamai, ..Case::base("t", "") };
+        let p = published(&akamai).unwrap();
         assert_eq!((p.hostname.as_str(), p.keys.len()), (metadata::akamai::LABEL, 3));
-        assert!(published(Platform::Aws, Published::NoSshKeys).unwrap().keys.is_empty());
+        let no_keys = Case { published: Published::NoSshKeys, ..Case::base("t", "") };
+        assert!(published(&no_keys).unwrap().keys.is_empty());
         // The served config is one Ignition 2.14 accepts and leaves room for the fragment.
         let v = served_ignition("m");
         assert_eq!(v["ignition"]["version"], "3.3.0");

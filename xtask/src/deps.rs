@@ -10,9 +10,18 @@ use crate::{proc, util};
 
 /// (program looked up on `$PATH`, or an absolute path checked as is; Debian package providing
 /// it). `dnsmasq-base` rather than `dnsmasq`: the binary without the system service, which on a
-/// systemd host would start a resolver.
-const TOOLS: &[(&str, &str)] =
-    &[("ip", "iproute2"), ("dnsmasq", "dnsmasq-base"), ("busybox", "busybox-static"), ("curl", "curl")];
+/// systemd host would start a resolver. `unshare`, `nsenter` and `mount` give the output-fault
+/// scenarios a mount namespace with a small or read-only tmpfs (faults_http.rs); Debian ships
+/// them, but a slim image may not.
+const TOOLS: &[(&str, &str)] = &[
+    ("ip", "iproute2"),
+    ("dnsmasq", "dnsmasq-base"),
+    ("busybox", "busybox-static"),
+    ("curl", "curl"),
+    ("unshare", "util-linux"),
+    ("nsenter", "util-linux"),
+    ("mount", "mount"),
+];
 
 /// What `qemu-test`, `initramfs`, `bench --qemu` and the QEMU demo need on top: QEMU itself,
 /// `xz` (vmlinux extraction), `depmod` (the kernel package ships no modules.dep), `dpkg`
@@ -72,6 +81,8 @@ fn ensure_set(tools: &[(&str, &str)], need_static_busybox: bool) -> Result<(), S
     let missing_now = || {
         let found = |bin: &str| if bin.starts_with('/') { Path::new(bin).exists() } else { util::which(bin).is_some() };
         let mut m: Vec<&str> = tools.iter().filter(|(bin, _)| !found(bin)).map(|&(_, pkg)| pkg).collect();
+        // One package can provide several tools (util-linux).
+        m.dedup();
         if need_static_busybox && static_busybox().is_none() && !m.contains(&"busybox-static") {
             m.push("busybox-static");
         }

@@ -17,10 +17,14 @@ mod consumers;
 mod cpio;
 mod demo;
 mod deps;
+mod dhcp_mock;
 mod elf;
+mod faults_http;
+mod faults_net;
 mod gzip;
 mod initramfs;
 mod kernel;
+mod load;
 mod mock;
 mod netns;
 mod packaging;
@@ -45,6 +49,15 @@ tasks:
                              case; ends with `N passed, N failed`
   e2e [FILTER] [--keep]      run the end-to-end scenarios whose name contains FILTER
                              (needs root and a built flint); --keep keeps every run's files
+  faults-http [FILTER] [--keep]
+                             the HTTP, payload and output fault scenarios and the signal
+                             runs (docs/faults-http.md), like e2e
+  faults-net [FILTER] [--keep]
+                             the network fault scenarios (docs/faults-net.md) whose name
+                             contains FILTER (needs root and a built flint)
+  load [--instances N] [--rate-limit R] [--timeout S] [--keep]
+                             N flints (default 100) at once in N namespaces on one bridge,
+                             one mock answering 429 past R requests/s (default 40)
   initramfs [--out PATH]     build the boot-test initramfs (flint, busybox test init, NIC
                              modules of the Debian kernel, which is downloaded and cached)
   initramfs --dracut [--out PATH]
@@ -65,12 +78,13 @@ tasks:
   bench --qemu [--rounds N]  kernel start -> config written, flint vs a busybox kernel-stack
                              reference in the same initramfs (default 5 rounds)
 
-environment: FLINT_BIN=PATH makes e2e, qemu-test, initramfs, demo and bench use PATH instead
-             of the release build; FLINT_QEMU_ACCEL=tcg|kvm skips the KVM probe;
+environment: FLINT_BIN=PATH makes e2e, consumers, qemu-test, initramfs, demo and bench use
+             PATH instead of the release build; FLINT_QEMU_ACCEL=tcg|kvm skips the KVM probe;
              FLINT_CACHE_DIR=DIR holds the downloaded kernel (default ~/.cache/flint)
 
 hidden helpers (started by the tasks):
   mock --platform aws|akamai [--listen ADDR] [--payload FILE] [knobs…]   (`mock --help`)
+  dhcp-mock [options]        a misbehaving DHCP server (`dhcp-mock --help`)
   time-exec [--result FILE] [--timeout S] -- CMD [ARGS…]
   relay HOST:PORT            stdin/stdout <-> TCP, for slirp's guestfwd
 ";
@@ -86,6 +100,9 @@ fn main() -> ExitCode {
         "build" => build_task::run().map(|_| ()),
         "test" => scenarios::test_all(),
         "e2e" => scenarios::e2e_cli(rest),
+        "faults-http" => faults_http::cli(rest),
+        "faults-net" => faults_net::cli(rest),
+        "load" => load::cli(rest),
         "initramfs" => initramfs::cli(rest),
         "qemu-test" => qemu::scenarios::cli(rest),
         "initramfs-tools-test" => packaging::cli(rest),
@@ -100,6 +117,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "consumers" => consumers::cli(rest),
         "mock" => mock::main(rest),
+        "dhcp-mock" => dhcp_mock::main(rest),
         "time-exec" => bench::time_exec_main(rest),
         "relay" => qemu::relay::main(rest),
         "help" | "-h" | "--help" => {

@@ -20,9 +20,13 @@ use super::Options;
 /// Well-formed ed25519 public keys (generated once with ssh-keygen, private halves discarded),
 /// so consumers that parse key types accept them.
 const KEY_A: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJCnEaTIXfOjJlI3t5ywVZzBacYMLTjrdYkgqM6tnd9A key-a";
-const KEY_B: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIId9/1kxdZOoT87Az6VvjNychz539rhWrfnfQV85Yqw4 key-b";
+/// Key comments are free text (AWS key-pair names are any ASCII): quotes, a backslash, `#` and
+/// `: ` here make every YAML and JSON writer downstream escape properly.
+const KEY_B: &str =
+    r#"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIId9/1kxdZOoT87Az6VvjNychz539rhWrfnfQV85Yqw4 key-b "work" C:\keys #2: x"#;
 const KEY_ROOT_2: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBS3khWgxi9jYfLz3JJh1BlL5s6fAO5MloMIJy4kukUc root-2";
-const KEY_ALICE: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII+ai5zTiHfr3rQFbXBGvSRWfh+wLMgdCVHLvMh0TEBm alice";
+const KEY_ALICE: &str =
+    r#"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII+ai5zTiHfr3rQFbXBGvSRWfh+wLMgdCVHLvMh0TEBm alice@"laptop" \ 'x' #3"#;
 
 /// AWS EC2 instance metadata (IMDS), platforms.md §1.
 pub mod aws {
@@ -40,6 +44,8 @@ pub mod aws {
     pub const REGION: &str = "eu-west-1";
     pub const ACCOUNT_ID: &str = "123456789012";
     /// `meta-data/public-keys/` entries in index order: (key-pair name, `openssh-key` line).
+    /// (IMDS puts the key-pair name in the key's comment; key-b's comment is harsher than its
+    /// listing name, so the listing stays the plain `0=key-a\n1=key-b`.)
     pub const PUBLIC_KEYS: [(&str, &str); 2] = [("key-a", super::KEY_A), ("key-b", super::KEY_B)];
 
     /// The authorized-keys lines a consumer should end up with, in index order.
@@ -61,11 +67,12 @@ pub mod akamai {
     pub const IPV4_PRIVATE: &str = "192.168.139.20/17";
     pub const IPV6_SLAAC: &str = "2001:db8::f03c:91ff:fe00:1/128";
     pub const IPV6_LINK_LOCAL: &str = "fe80::f03c:91ff:fe00:1/128";
-    /// `/v1/ssh-keys` users, in the order the mock lists them.
+    /// `/v1/ssh-keys` users (the JSON object comes out sorted by user name; a JSON object has
+    /// no order a client may rely on anyway).
     pub const SSH_USERS: [(&str, &[&str]); 2] =
         [("root", &[super::KEY_A, super::KEY_ROOT_2]), ("alice", &[super::KEY_ALICE])];
 
-    /// Every key of every user, in listing order.
+    /// Every key of every user (order not significant: compare as sets).
     pub fn ssh_keys() -> Vec<&'static str> {
         SSH_USERS.iter().flat_map(|(_, keys)| keys.iter().copied()).collect()
     }

@@ -15,6 +15,11 @@ use serde_json::json;
 use super::{Options, Platform, metadata};
 use crate::util;
 
+// A child of this module (it reaches the private request/response types); the file sits
+// beside this one.
+#[path = "faults.rs"]
+pub(super) mod faults;
+
 /// Accept loop; also used in-process by the unit tests.
 pub(super) fn serve(listener: TcpListener, server: Arc<Server>) {
     let mut conn_id = 0u64;
@@ -43,7 +48,11 @@ struct State {
     /// token → expiry
     tokens: HashMap<String, Instant>,
     requests: u32,
+    /// `--rate-limit`: start of the current one-second window and the requests admitted in it.
+    window: (Instant, u32),
     stale_done: bool,
+    /// Requests the `--fault` matched so far (for `--fault-times`).
+    fault_hits: u32,
     log: Option<File>,
     token_log: Option<File>,
 }
@@ -98,6 +107,7 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        307 => "Temporary Redirect",
         406 => "Not Acceptable",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
@@ -144,7 +154,9 @@ impl Server {
         let state = State {
             tokens: HashMap::new(),
             requests: 0,
+            window: (Instant::now(), 0),
             stale_done: false,
+            fault_hits: 0,
             log: open(&opts.log)?,
             token_log: open(&opts.tokens)?,
         };
@@ -172,14 +184,12 @@ impl Server {
             if self.opts.delay_ms > 0 {
                 std::thread::sleep(Duration::from_millis(self.opts.delay_ms));
             }
+            if faults::take_over(self, &mut stream, &resp) {
+                return;
+            }
             let close = req.wants_close || self.opts.close_delimited || self.opts.truncate;
             if self.write(&mut stream, &req.method, &resp, close).is_err() || close {
-                let _ = stream.flush();
-                let _ = stream.shutdown(std::net::Shutdown::Write);
-                // Drain until the peer closes (bounded by IDLE) so our FIN is not followed by
-                // an RST that could destroy data still in flight to the client.
-                let mut sink = [0u8; 512];
-                while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+                close_gracefully(&mut stream);
                 return;
             }
         }
@@ -193,7 +203,19 @@ impl Server {
         st.tokens.retain(|_, expiry| *expiry > now);
         let token = req.header(self.opts.platform.token_header());
         let token_valid = token.is_some_and(|t| st.tokens.contains_key(t));
-        let resp = if st.requests <= self.opts.fail_first {
+        // A fixed one-second window, the shape of a metadata service's throttle seen from
+        // outside (Azure IMDS: 5 requests/s per VM, then 429; AWS throttles but publishes no
+        // figure; platforms.md §1). Retry-After: 1 is the window's length.
+        let throttled = self.opts.rate_limit.is_some_and(|limit| {
+            if now.duration_since(st.window.0) >= Duration::from_secs(1) {
+                st.window = (now, 0);
+            }
+            st.window.1 += 1;
+            st.window.1 > limit
+        });
+        let resp = if throttled {
+            Response::new(429, "text/plain", "Too Many Requests (rate limit)\n").header("Retry-After", "1")
+        } else if st.requests <= self.opts.fail_first {
             let mut r = Response::new(
                 self.opts.fail_status,
                 "text/plain",
@@ -209,6 +231,7 @@ impl Server {
                 Platform::Akamai => self.akamai(req, &mut st, token_valid),
             }
         };
+        let resp = faults::answer(self, req, &mut st, resp);
         let entry = json!({
             "t_ms": self.started.elapsed().as_millis() as u64,
             "conn": conn,
@@ -445,6 +468,15 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// FIN after everything written, then drain until the peer closes (bounded by IDLE) so the FIN
+/// is not followed by an RST that could destroy data still in flight to the client.
+fn close_gracefully(stream: &mut TcpStream) {
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut sink = [0u8; 512];
+    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
 }
 
 /// Chunk sizes cycle through odd values so chunk boundaries fall everywhere: inside the
