@@ -399,9 +399,11 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
     Ok(Passed {
         to_end: boot.to_end.unwrap_or(boot.wall).as_secs_f64(),
         // The kernel's own "Run /init" line on the console (the guest clock).
-        run_init: boot.console.lines().find(|l| l.contains("Run /init")).and_then(|l| {
-            l.trim_start().strip_prefix('[')?.split_once(']')?.0.trim().parse().ok()
-        }),
+        run_init: boot
+            .console
+            .lines()
+            .find(|l| l.contains("Run /init"))
+            .and_then(|l| l.trim_start().strip_prefix('[')?.split_once(']')?.0.trim().parse().ok()),
         flint,
         summary: format!(
             "exit {}, flint done at {:.2} s, fetch-offline started at {:.2} s",
