@@ -122,10 +122,14 @@ pub fn cli(args: &[String]) -> Result<(), String> {
         println!("kernel:    {} ({} {})", kernel.release, kernel.package, kernel.version);
         println!("vmlinux:   {}", kernel.vmlinux.display());
         println!("initramfs: {} ({size} bytes, dracut, systemd initrd)", path.display());
-        println!("modules:   flint (initramfs/dracut/50flint), Ignition's 30ignition, the test report qemu-tests/dracut/99fxq");
+        println!(
+            "modules:   flint (initramfs/dracut/50flint), Ignition's 30ignition, the test report qemu-tests/dracut/99fxq"
+        );
         println!("boot it:   qemu-system-x86_64 -nodefaults -nographic -no-reboot -accel tcg -m 256M \\");
         println!("             -kernel {} -initrd {} \\", kernel.vmlinux.display(), path.display());
-        println!("             -append 'console=ttyS0 panic=-1 ignition.firstboot ignition.platform.id=metal flint.platform=aws' \\");
+        println!(
+            "             -append 'console=ttyS0 panic=-1 ignition.firstboot ignition.platform.id=metal flint.platform=aws' \\"
+        );
         println!("             -serial stdio -serial null -netdev user,id=n0 -device virtio-net-pci,netdev=n0");
         return Ok(());
     }

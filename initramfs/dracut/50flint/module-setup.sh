@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2154 # moddir, initdir, systemdsystemunitdir, ... are dracut's
 # dracut module for flint: fetches the instance's user-data in the initramfs, before any
 # network exists, and hands it to Ignition as /usr/lib/ignition/user.ign (+ /run/ignition/).
 # Sourced by dracut (dracut.modules(7)); install with the directory as

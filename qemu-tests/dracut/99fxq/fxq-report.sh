@@ -8,7 +8,7 @@ unit() { # unit name -> "KEY=value ..." of the properties the harness checks
 		-p ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic "$1" | tr '\n' ' '
 }
 sha() { # file -> sha256 or "absent"
-	if [ -f "$1" ]; then set -- $(sha256sum "$1"); echo "$1"; else echo absent; fi
+	if [ -f "$1" ]; then sha256sum "$1" | { read -r h _; echo "$h"; }; else echo absent; fi
 }
 
 {
@@ -21,7 +21,7 @@ sha() { # file -> sha256 or "absent"
 	echo "FXQ:SHA256 $(sha /usr/lib/ignition/user.ign)"
 	echo "FXQ:SHA256_RUN $(sha /run/ignition/user.ign)"
 	if [ -e /run/ignition/neednet ]; then echo "FXQ:NEEDNET present"; else echo "FXQ:NEEDNET absent"; fi
-	echo "FXQ:IGNITION_ENV $(cat /run/ignition.env 2>/dev/null | tr '\n' ' ')"
+	echo "FXQ:IGNITION_ENV $(tr '\n' ' ' 2>/dev/null < /run/ignition.env)"
 	if [ -f /run/flint/report.json ]; then echo "FXQ:REPORT $(cat /run/flint/report.json)"; else echo "FXQ:REPORT absent"; fi
 	# The kernel's own network state after flint: flint's address lives only in its own
 	# stack, so no IPv4 address but loopback's and no route may be here.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2154 # moddir, initdir, systemdsystemunitdir, ... are dracut's
 # Test-only dracut module for `cargo xtask qemu-test` (scenarios with "image": "dracut"):
 # after Ignition's fetch-offline stage it reports what flint and Ignition did over the
 # second serial port and powers the VM off, before Ignition's later stages (kargs, disks,

@@ -28,7 +28,7 @@ use serde_json::Value;
 use super::scenarios::{self, Env, NetKind, Passed, Scenario};
 use super::{Boot, Markers, Vm};
 use crate::kernel::Kernel;
-use crate::{mock, payloads, proc, sha256, util};
+use crate::{payloads, proc, sha256, util};
 
 /// Where Debian's dracut keeps its modules (and Ignition's package puts 30ignition).
 const SYSTEM_DRACUT: &str = "/usr/lib/dracut";
@@ -66,10 +66,8 @@ fn module_name(dir_name: &str) -> &str {
 fn files_under(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut out = Vec::new();
     for (name, path) in module_dirs(dir)? {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
-            .map_err(|e| e.to_string())?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(&path).map_err(|e| e.to_string())?.filter_map(|e| e.ok().map(|e| e.path())).collect();
         files.sort();
         for f in files {
             let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
@@ -98,7 +96,9 @@ fn cache_key(flint: &Path, kernel: &Kernel) -> Result<String, String> {
             all.extend(sha256::digest(&bytes));
         }
     }
-    all.extend(format!("{} {} {}\n{}\n{MODULES}", kernel.release, kernel.package, kernel.version, package_versions()).bytes());
+    all.extend(
+        format!("{} {} {}\n{}\n{MODULES}", kernel.release, kernel.package, kernel.version, package_versions()).bytes(),
+    );
     Ok(sha256::hex(&all)[..16].to_string())
 }
 
@@ -108,12 +108,14 @@ fn module_tree(base: &Path, flint: &Path) -> Result<(), String> {
     let err = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
     let system = Path::new(SYSTEM_DRACUT);
     let ours: Vec<(String, PathBuf)> =
-        [module_dirs(flint_module_dir().parent().unwrap_or(Path::new(".")))?, module_dirs(&test_modules_dir())?].concat();
+        [module_dirs(flint_module_dir().parent().unwrap_or(Path::new(".")))?, module_dirs(&test_modules_dir())?]
+            .concat();
     let modules = base.join("modules.d");
     std::fs::create_dir_all(&modules).map_err(|e| err(&modules, e))?;
     for entry in std::fs::read_dir(system).map_err(|e| err(system, e))?.filter_map(|e| e.ok()) {
         if entry.file_name() != "modules.d" {
-            std::os::unix::fs::symlink(entry.path(), base.join(entry.file_name())).map_err(|e| err(&entry.path(), e))?;
+            std::os::unix::fs::symlink(entry.path(), base.join(entry.file_name()))
+                .map_err(|e| err(&entry.path(), e))?;
         }
     }
     for (name, path) in module_dirs(&system.join("modules.d"))? {
@@ -317,7 +319,11 @@ pub fn check(s: &Scenario, boot: &Boot, decoded: Option<&[u8]>, marker: &str, to
         None => bad.push(format!("no flint report: {:?}", m.get("REPORT"))),
         Some(r) => {
             if r["platform"] != s.platform.as_str() {
-                bad.push(format!("flint used platform {} (flint.platform={} must win)", r["platform"], s.platform.as_str()));
+                bad.push(format!(
+                    "flint used platform {} (flint.platform={} must win)",
+                    r["platform"],
+                    s.platform.as_str()
+                ));
             }
             if r["exit_code"].as_i64() != m.exit().map(i64::from) {
                 bad.push(format!("report exit_code {} but flint exited {:?}", r["exit_code"], m.exit()));
@@ -370,20 +376,12 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
         capture: false,
         banner_within: None,
     };
-    let boot = super::boot(&vm).map_err(|e| vec![e])?;
-    std::fs::write(dir.join("qemu-command.txt"), &boot.command).ok();
-    std::thread::sleep(Duration::from_millis(20));
-    let (log, tokens) = match &cloud.mock {
-        Some((_, o)) => (
-            o.log.as_deref().map(mock::read_log).transpose().map_err(|e| vec![e])?.unwrap_or_default(),
-            o.tokens.as_deref().map(mock::read_tokens).unwrap_or_default(),
-        ),
-        None => (Vec::new(), Vec::new()),
-    };
+    let (boot, log, tokens) = scenarios::boot_in(&vm, &cloud, dir)?;
     drop(cloud);
     let decoded = served.decoded.as_deref().filter(|_| s.expect_exit == 0);
     let mut bad = check(s, &boot, decoded, &marker, &tokens);
-    if decoded.is_some() && !log.iter().any(|e| e.method == "GET" && e.path.ends_with("/user-data") && e.status == 200) {
+    if decoded.is_some() && !log.iter().any(|e| e.method == "GET" && e.path.ends_with("/user-data") && e.status == 200)
+    {
         bad.push("the mock never served the user-data".into());
     }
     if !bad.is_empty() {
@@ -392,14 +390,20 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
         return Err(bad);
     }
     let u = units(&boot.markers);
-    let at = |unit: &str, k: &str| u.get(unit).and_then(|p| p.get(k)).and_then(|v| v.parse::<f64>().ok()).map(|v| v / 1e6);
+    let at =
+        |unit: &str, k: &str| u.get(unit).and_then(|p| p.get(k)).and_then(|v| v.parse::<f64>().ok()).map(|v| v / 1e6);
     let flint = match (at("flint", "ExecMainStartTimestampMonotonic"), at("flint", "ExecMainExitTimestampMonotonic")) {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };
     Ok(Passed {
         to_end: boot.to_end.unwrap_or(boot.wall).as_secs_f64(),
-        run_init: boot.markers.stamps().get("run-init").copied(),
+        // The kernel's own "Run /init" line on the console (the guest clock).
+        run_init: boot
+            .console
+            .lines()
+            .find(|l| l.contains("Run /init"))
+            .and_then(|l| l.trim_start().strip_prefix('[')?.split_once(']')?.0.trim().parse().ok()),
         flint,
         summary: format!(
             "exit {}, flint done at {:.2} s, fetch-offline started at {:.2} s",
@@ -408,4 +412,94 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
             at("fetch-offline", "ExecMainStartTimestampMonotonic").unwrap_or(0.0),
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    const MARKER: &str = "FLINTMARK-0123456789abcdef";
+    const CONFIG: &[u8] = b"{\"ignition\":{\"version\":\"3.3.0\"}}\n";
+
+    fn scenario(exit: i32) -> Scenario {
+        let json = format!(
+            r#"[{{"name":"d","about":"a","image":"dracut","platform":"aws","payload":"ignition-3.3",
+                "nics":[{{"model":"virtio-net-pci","net":"slirp-metadata"}}],"expect":{{"exit":{exit}}}}}]"#
+        );
+        scenarios::parse(&json).unwrap().remove(0)
+    }
+
+    /// The markers of a good boot (shaped like a real one), with `edit` applied to the text.
+    fn boot(edit: impl Fn(String) -> String) -> Boot {
+        let cache = format!(
+            r#"{{"storage":{{"files":[{{"path":"/etc/flint/marker","contents":{{"source":"data:,{MARKER}"}}}}]}}}}"#
+        );
+        let text = format!(
+            "FXQ:BEGIN\nFXQ:MODE dracut\n\
+             FXQ:UNIT flint Result=success ExecMainStartTimestampMonotonic=10638000 ExecMainExitTimestampMonotonic=10924000 ExecMainCode=1 ExecMainStatus=0 ActiveState=active \n\
+             FXQ:UNIT fetch-offline Result=success ExecMainStartTimestampMonotonic=10960000 ExecMainExitTimestampMonotonic=11900000 ExecMainCode=1 ExecMainStatus=0 ActiveState=active \n\
+             FXQ:UNIT fetch Result=success ExecMainStartTimestampMonotonic=0 ExecMainExitTimestampMonotonic=0 ExecMainCode=0 ExecMainStatus=0 ActiveState=inactive \n\
+             FXQ:EXIT 0\nFXQ:SHA256 {sha}\nFXQ:SHA256_RUN {sha}\nFXQ:NEEDNET absent\nFXQ:IGNITION_ENV PLATFORM_ID=metal \n\
+             FXQ:REPORT {{\"platform\":\"aws\",\"exit_code\":0,\"mac\":\"02:f1:17:51:00:01\"}}\n\
+             FXQ:ADDR 1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n\
+             FXQ:LINK 1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n\
+             FXQ:LINK 2: eth0: <BROADCAST,MULTICAST> mtu 1500 qdisc fq_codel state DOWN\n\
+             FXQ:LOG flint: link: eth0 up, carrier after 1059 us, mtu 1500\n\
+             FXQ:CACHE {b64}\nFXQ:END\n",
+            sha = sha256::hex(CONFIG),
+            b64 = base64::engine::general_purpose::STANDARD.encode(cache),
+        );
+        Boot {
+            markers: Markers::parse(&edit(text)),
+            console: String::new(),
+            qemu_log: String::new(),
+            to_end: Some(Duration::from_secs(14)),
+            wall: Duration::from_secs(15),
+            qemu_exit: Some(0),
+            timed_out: false,
+            command: String::new(),
+        }
+    }
+
+    fn problems(edit: impl Fn(String) -> String) -> Vec<String> {
+        check(&scenario(0), &boot(edit), Some(CONFIG), MARKER, &[])
+    }
+
+    #[test]
+    fn a_good_boot_passes() {
+        assert_eq!(problems(|t| t), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_broken_promise_is_caught() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "ExecMainExitTimestampMonotonic=10924000",
+                "ExecMainExitTimestampMonotonic=10990000",
+                "after ignition-fetch-offline",
+            ),
+            ("MODE dracut", "MODE emergency", "emergency"),
+            ("NEEDNET absent", "NEEDNET present", "neednet"),
+            ("FXQ:LINK 2", "FXQ:ADDR 2: eth0    inet 169.254.2.15/16 scope global eth0\nFXQ:LINK 2", "IPv4 address"),
+            ("<BROADCAST,MULTICAST>", "<BROADCAST,MULTICAST,UP,LOWER_UP>", "left up"),
+            (
+                "Result=success ExecMainStartTimestampMonotonic=10638000",
+                "Result=exit-code ExecMainStartTimestampMonotonic=10638000",
+                "never fail the boot",
+            ),
+            ("\"platform\":\"aws\"", "\"platform\":\"metal\"", "must win"),
+            ("FXQ:SHA256 ", "FXQ:SHA256 0", "SHA256 of user.ign"),
+            ("FXQ:LOG flint: link", "FXQ:LOG link", "form"),
+            ("PLATFORM_ID=metal", "PLATFORM_ID=aws", "not metal"),
+        ];
+        for (from, to, want) in cases {
+            let bad = problems(|t| t.replacen(from, to, 1));
+            assert!(bad.iter().any(|b| b.contains(want)), "{from} -> {to}: {bad:?}");
+        }
+        let bad = problems(|t| t.lines().filter(|l| !l.starts_with("FXQ:CACHE")).collect::<Vec<_>>().join("\n"));
+        assert!(bad.iter().any(|b| b.contains("/run/ignition.json")), "{bad:?}");
+        let bad = check(&scenario(0), &boot(|t| t), Some(CONFIG), "FLINTMARK-other", &[]);
+        assert!(bad.iter().any(|b| b.contains("marker")), "{bad:?}");
+    }
 }

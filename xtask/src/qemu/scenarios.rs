@@ -33,6 +33,10 @@ pub enum Payload {
     Ignition,
     /// ~280 KB of Ignition gzipped under AWS's 16 KB limit (base64(gzip) on Akamai).
     IgnitionGzip,
+    /// The example config as spec 3.3.0, the newest Debian's Ignition 2.14 accepts as stable
+    /// (it refuses 3.4.0 as "unsupported config version"): for the boots where Ignition
+    /// itself reads what flint wrote.
+    IgnitionSpec33,
 }
 
 /// Which initramfs a scenario boots.
@@ -111,7 +115,10 @@ fn known_keys(obj: &serde_json::Map<String, Value>, keys: &[&str]) -> Result<(),
 
 fn parse_one(v: &Value) -> Result<Scenario, String> {
     let obj = v.as_object().ok_or("not an object")?;
-    known_keys(obj, &["name", "about", "image", "platform", "payload", "nics", "kernel_args", "expect", "boot_timeout"])?;
+    known_keys(
+        obj,
+        &["name", "about", "image", "platform", "payload", "nics", "kernel_args", "expect", "boot_timeout"],
+    )?;
     let string = |k: &str| v[k].as_str().map(String::from).ok_or_else(|| format!("`{k}` must be a string"));
     let platform = match string("platform")?.as_str() {
         "aws" => Platform::Aws,
@@ -127,7 +134,8 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         "none" => Payload::None,
         "ignition" => Payload::Ignition,
         "ignition-gzip" => Payload::IgnitionGzip,
-        p => return Err(format!("unknown payload `{p}` (none, ignition, ignition-gzip)")),
+        "ignition-3.3" => Payload::IgnitionSpec33,
+        p => return Err(format!("unknown payload `{p}` (none, ignition, ignition-gzip, ignition-3.3)")),
     };
     let mut nics = Vec::new();
     for n in v["nics"].as_array().ok_or("`nics` must be an array")? {
@@ -196,6 +204,13 @@ pub fn payload(p: Payload, marker: &str) -> Served {
         Payload::IgnitionGzip => {
             let (plain, gz) = payloads::large_gzip(marker);
             Served { file: Some(gz), decoded: Some(plain) }
+        }
+        Payload::IgnitionSpec33 => {
+            // Every field of the example exists in spec 3.3.0.
+            let mut v: Value = serde_json::from_slice(&payloads::ignition_small(marker)).unwrap_or_default();
+            v["ignition"]["version"] = "3.3.0".into();
+            let d = serde_json::to_vec_pretty(&v).unwrap_or_default();
+            Served { file: Some(d.clone()), decoded: Some(d) }
         }
     }
 }
@@ -269,6 +284,23 @@ pub fn nics(specs: &[NetKind], models: &[&str]) -> Vec<Nic> {
         .collect()
 }
 
+/// Boots `vm` in `cloud`, then reads the mock's request log and issued tokens; the
+/// caller then tears the cloud down (QEMU's command line is kept in `dir`).
+pub fn boot_in(vm: &Vm, cloud: &Cloud, dir: &Path) -> Result<(Boot, Vec<mock::LogEntry>, Vec<String>), Vec<String>> {
+    let boot = super::boot(vm).map_err(|e| vec![e])?;
+    std::fs::write(dir.join("qemu-command.txt"), &boot.command).ok();
+    // Let the mock finish logging the last request before reading its files.
+    std::thread::sleep(Duration::from_millis(20));
+    let (log, tokens) = match &cloud.mock {
+        Some((_, o)) => (
+            o.log.as_deref().map(mock::read_log).transpose().map_err(|e| vec![e])?.unwrap_or_default(),
+            o.tokens.as_deref().map(mock::read_tokens).unwrap_or_default(),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok((boot, log, tokens))
+}
+
 /// One passed scenario's numbers.
 pub struct Passed {
     pub to_end: f64,
@@ -305,17 +337,7 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
         capture: s.partial_checksums,
         banner_within: None,
     };
-    let boot = super::boot(&vm).map_err(|e| vec![e])?;
-    std::fs::write(dir.join("qemu-command.txt"), &boot.command).ok();
-    // Let the mock finish logging the last request before reading its files.
-    std::thread::sleep(Duration::from_millis(20));
-    let (log, tokens) = match &cloud.mock {
-        Some((_, o)) => (
-            o.log.as_deref().map(mock::read_log).transpose().map_err(|e| vec![e])?.unwrap_or_default(),
-            o.tokens.as_deref().map(mock::read_tokens).unwrap_or_default(),
-        ),
-        None => (Vec::new(), Vec::new()),
-    };
+    let (boot, log, tokens) = boot_in(&vm, &cloud, dir)?;
     drop(cloud);
 
     let bad = check(s, &boot, &served, &expect_sha, budget, &marker, &tokens, &log, dir);
