@@ -9,8 +9,13 @@ use crate::{proc, util};
 
 /// (program looked up, Debian package providing it). `dnsmasq-base` rather than `dnsmasq`:
 /// the binary without the system service, which on a systemd host would start a resolver.
-const TOOLS: &[(&str, &str)] =
-    &[("ip", "iproute2"), ("dnsmasq", "dnsmasq-base"), ("busybox", "busybox-static"), ("curl", "curl")];
+const TOOLS: &[(&str, &str)] = &[
+    ("ip", "iproute2"),
+    ("tc", "iproute2"),
+    ("dnsmasq", "dnsmasq-base"),
+    ("busybox", "busybox-static"),
+    ("curl", "curl"),
+];
 
 /// What `qemu-test`, `initramfs`, `bench --qemu` and the QEMU demo need on top: QEMU itself,
 /// `xz` (vmlinux extraction), `depmod` (the kernel package ships no modules.dep), `dpkg`
