@@ -418,9 +418,10 @@ pub fn all() -> Vec<Scenario> {
         },
         Scenario {
             net: Some(slow_2s),
-            args: &["--dhcp-timeout", "6"],
+            args: &["--address", "dhcp"],
+            budget: 15.0,
             extra: Some(slow_lease_taken),
-            ..on_link_dhcp("faults-net-dhcp-slow", "every DHCP reply 2 s late, --dhcp-timeout 6: the lease (≈4 s)")
+            ..on_link_dhcp("faults-net-dhcp-slow", "every DHCP reply 2 s late, --address dhcp: the lease, in budget")
         },
         Scenario {
             net: Some(slow_2s_default_timeout),

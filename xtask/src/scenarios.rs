@@ -498,7 +498,8 @@ fn list_dir(dir: &Path) -> Vec<String> {
 }
 
 /// Runs one scenario; `Err` lists every failed check (plus context for the reader).
-pub(crate) fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> {
+/// `Ok((flint's run time, its exit code))`.
+pub(crate) fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<(Duration, Option<i32>), Vec<String>> {
     let marker = payloads::new_marker();
     let prep = prepare(s, &marker);
 
@@ -674,7 +675,7 @@ pub(crate) fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration
     }
 
     if bad.is_empty() {
-        Ok(run.elapsed)
+        Ok((run.elapsed, run.exit))
     } else {
         bad.push(format!("flint {}", args.join(" ")));
         bad.push(format!("flint stderr:\n{}", util::indent(&util::tail(&run.stderr, 25))));
@@ -748,10 +749,15 @@ pub(crate) fn run_list(list: Vec<Scenario>, filter: Option<&str>, keep: bool) ->
         let mut dir = util::ScratchDir::new(s.name)?;
         let started = Instant::now();
         match run_one(s, &flint, dir.path()) {
-            Ok(flint_time) => {
+            Ok((flint_time, exit)) => {
                 passed += 1;
+                // Where two outcomes are allowed, say which one happened.
+                let which = match (s.or_exit, exit) {
+                    (Some(_), Some(code)) => format!("exit {code}, "),
+                    _ => String::new(),
+                };
                 println!(
-                    "ok   {:<24} flint {:>6.3} s, scenario {:>5.2} s  {}",
+                    "ok   {:<24} {which}flint {:>6.3} s, scenario {:>5.2} s  {}",
                     s.name,
                     flint_time.as_secs_f64(),
                     started.elapsed().as_secs_f64(),
