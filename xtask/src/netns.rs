@@ -348,3 +348,21 @@ impl Drop for Lan {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::random_classifier;
+
+    #[test]
+    fn random_classifier_cuts_are_cumulative() {
+        // ld rand; 20 % → 1:30; next 30 % (cumulative 50 %) → 1:20; else no match.
+        let p = random_classifier(&[(20, 0x1_0030), (30, 0x1_0020)]);
+        let quarter = (1u64 << 32) / 5;
+        assert_eq!(
+            p,
+            format!("6,32 0 0 4294963256,53 1 0 {quarter},6 0 0 65584,53 1 0 {},6 0 0 65568,6 0 0 0", (1u64 << 31))
+        );
+        // 100 % never overflows the 32-bit threshold.
+        assert!(random_classifier(&[(100, 1)]).contains(&format!("53 1 0 {}", u32::MAX)));
+    }
+}
