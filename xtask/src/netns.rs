@@ -264,10 +264,13 @@ pub fn impair(netns: &str, dev: &str, imp: Impair) -> Result<(), String> {
     Ok(())
 }
 
-/// `tc -s qdisc show dev <dev>`: what the impairment did, for failure messages and the docs.
-pub fn tc_stats(netns: &str, dev: &str) -> String {
+/// `tc -s <what…> show dev <dev>` (ingress filters included): what the impairment did.
+pub fn tc_stats(netns: &str, dev: &str, what: &[&str]) -> String {
     let mut cmd = Command::new(util::tool("ip"));
-    cmd.args(["netns", "exec", netns]).arg(util::tool("tc")).args(["-s", "class", "show", "dev", dev]);
+    cmd.args(["netns", "exec", netns]).arg(util::tool("tc")).arg("-s").args(what).args(["show", "dev", dev]);
+    if what == ["filter"] {
+        cmd.arg("ingress");
+    }
     proc::run_ok(&mut cmd, IP_TIMEOUT).map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
 }
 
