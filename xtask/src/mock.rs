@@ -5,11 +5,13 @@
 //! request is appended to a JSON-lines log (`--log`) and every issued token to `--tokens`, so
 //! tests can count token fetches and grep flint's stderr for the tokens. Scenario knobs bend
 //! the protocol (chunked bodies, delays, stale tokens, 5xx/429 bursts, close-delimited bodies).
+//! The metadata trees (instance id, hostname, SSH keys…) and their values live in `metadata`.
 //!
 //! The HTTP server lives in `server`; this file holds what both sides share: `Options`, which
 //! the harness turns into a command line (`to_args`, `start_in`) and the mock process parses
 //! back (`parse`), so the two cannot drift apart, and the readers of the mock's log files.
 
+pub mod metadata;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -71,10 +73,17 @@ usage: xtask mock --platform aws|akamai [options]
   --fail-status S        status for --fail-first (default 503)
   --retry-after S        Retry-After header on 429/503 answers
   --no-token-api         aws: PUT /latest/api/token answers 404, GETs need no token (IMDSv1 only)
+  --no-ssh-keys          no SSH keys (aws: meta-data/public-keys/ 404; akamai: no users)
+  --no-metadata          every metadata path 404 (user-data and tokens still served)
   --put-hop-limit N      aws: IP TTL of token responses (default 1 like IMDS; 0 = kernel default)
   --rate-limit N         past N requests in a second, answer 429 with Retry-After: 1 (load test)
   --max-seconds N        exit after N seconds whatever happens (default 600)
+  --fault SPEC           a fault of docs/faults-http.md (mock/faults.rs), e.g. reset-mid-body,
+                         token-status=403, redirect=URL, chunk-size=TEXT, drip, endless-100
+  --fault-times N        the fault hits the first N matching requests only (default 0 = all)
 ";
+
+pub use server::faults::Fault;
 
 /// Everything the mock can be told; the harness builds it, `to_args` serialises it and the
 /// mock process parses it back.
@@ -95,9 +104,13 @@ pub struct Options {
     pub fail_status: u16,
     pub retry_after: Option<u32>,
     pub no_token_api: bool,
+    pub no_ssh_keys: bool,
+    pub no_metadata: bool,
     pub put_hop_limit: u32,
     pub rate_limit: Option<u32>,
     pub max_seconds: u64,
+    pub fault: Option<Fault>,
+    pub fault_times: u32,
 }
 
 impl Options {
@@ -118,9 +131,13 @@ impl Options {
             fail_status: 503,
             retry_after: None,
             no_token_api: false,
+            no_ssh_keys: false,
+            no_metadata: false,
             put_hop_limit: 1,
             rate_limit: None,
             max_seconds: 600,
+            fault: None,
+            fault_times: 0,
         }
     }
 
@@ -143,6 +160,8 @@ impl Options {
             (self.truncate, "--truncate"),
             (self.stale_token_once, "--stale-token-once"),
             (self.no_token_api, "--no-token-api"),
+            (self.no_ssh_keys, "--no-ssh-keys"),
+            (self.no_metadata, "--no-metadata"),
         ] {
             if on {
                 a.push(flag.into());
@@ -159,6 +178,9 @@ impl Options {
             a.extend(["--rate-limit".into(), n.to_string()]);
         }
         a.extend(["--max-seconds".into(), self.max_seconds.to_string()]);
+        if let Some(f) = &self.fault {
+            a.extend(["--fault".into(), f.spec(), "--fault-times".into(), self.fault_times.to_string()]);
+        }
         a
     }
 
@@ -183,6 +205,8 @@ impl Options {
                 "--truncate" => o.truncate = true,
                 "--stale-token-once" => o.stale_token_once = true,
                 "--no-token-api" => o.no_token_api = true,
+                "--no-ssh-keys" => o.no_ssh_keys = true,
+                "--no-metadata" => o.no_metadata = true,
                 "--delay-ms" => o.delay_ms = num(flag, value()?)?,
                 "--fail-first" => o.fail_first = num(flag, value()?)?,
                 "--fail-status" => o.fail_status = num(flag, value()?)?,
@@ -190,6 +214,8 @@ impl Options {
                 "--put-hop-limit" => o.put_hop_limit = num(flag, value()?)?,
                 "--rate-limit" => o.rate_limit = Some(num(flag, value()?)?),
                 "--max-seconds" => o.max_seconds = num(flag, value()?)?,
+                "--fault" => o.fault = Some(Fault::parse(&value()?)?),
+                "--fault-times" => o.fault_times = num(flag, value()?)?,
                 "-h" | "--help" => return Err(MOCK_HELP.into()),
                 other => return Err(format!("mock: unknown option `{other}`\n{MOCK_HELP}")),
             }
@@ -198,9 +224,6 @@ impl Options {
         Ok(o)
     }
 }
-
-/// The public key both platforms list (a syntactically plausible, deliberately fake key).
-pub const TEST_SSH_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFlintTestKeyNotARealKeyJustForMocks0123456";
 
 /// `xtask mock …`: serves until killed (or `--max-seconds`).
 pub fn main(args: &[String]) -> Result<(), String> {

@@ -12,8 +12,13 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::json;
 
-use super::{Options, Platform, TEST_SSH_KEY};
+use super::{Options, Platform, metadata};
 use crate::util;
+
+// A child of this module (it reaches the private request/response types); the file sits
+// beside this one.
+#[path = "faults.rs"]
+pub(super) mod faults;
 
 /// Accept loop; also used in-process by the unit tests.
 pub(super) fn serve(listener: TcpListener, server: Arc<Server>) {
@@ -46,6 +51,8 @@ struct State {
     /// `--rate-limit`: start of the current one-second window and the requests admitted in it.
     window: (Instant, u32),
     stale_done: bool,
+    /// Requests the `--fault` matched so far (for `--fault-times`).
+    fault_hits: u32,
     log: Option<File>,
     token_log: Option<File>,
 }
@@ -100,6 +107,7 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        307 => "Temporary Redirect",
         406 => "Not Acceptable",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
@@ -148,6 +156,7 @@ impl Server {
             requests: 0,
             window: (Instant::now(), 0),
             stale_done: false,
+            fault_hits: 0,
             log: open(&opts.log)?,
             token_log: open(&opts.tokens)?,
         };
@@ -175,14 +184,12 @@ impl Server {
             if self.opts.delay_ms > 0 {
                 std::thread::sleep(Duration::from_millis(self.opts.delay_ms));
             }
+            if faults::take_over(self, &mut stream, &resp) {
+                return;
+            }
             let close = req.wants_close || self.opts.close_delimited || self.opts.truncate;
             if self.write(&mut stream, &req.method, &resp, close).is_err() || close {
-                let _ = stream.flush();
-                let _ = stream.shutdown(std::net::Shutdown::Write);
-                // Drain until the peer closes (bounded by IDLE) so our FIN is not followed by
-                // an RST that could destroy data still in flight to the client.
-                let mut sink = [0u8; 512];
-                while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+                close_gracefully(&mut stream);
                 return;
             }
         }
@@ -224,6 +231,7 @@ impl Server {
                 Platform::Akamai => self.akamai(req, &mut st, token_valid),
             }
         };
+        let resp = faults::answer(self, req, &mut st, resp);
         let entry = json!({
             "t_ms": self.started.elapsed().as_millis() as u64,
             "conn": conn,
@@ -321,7 +329,13 @@ impl Server {
         }
         let text = |body: &str| Response::new(200, "text/plain", body.to_string());
         match rest {
-            "" => text(if self.payload.is_some() { "dynamic\nmeta-data\nuser-data" } else { "dynamic\nmeta-data" }),
+            "" => {
+                let mut names = if self.opts.no_metadata { vec![] } else { vec!["dynamic", "meta-data"] };
+                if self.payload.is_some() {
+                    names.push("user-data");
+                }
+                text(&names.join("\n"))
+            }
             "user-data" => {
                 if self.opts.stale_token_once && !st.stale_done {
                     // Looks to the client like a token that expired between PUT and GET.
@@ -338,18 +352,10 @@ impl Server {
                     None => not_found(),
                 }
             }
-            "meta-data" => {
-                text("ami-id\nhostname\ninstance-id\ninstance-type\nlocal-hostname\nlocal-ipv4\npublic-keys/")
-            }
-            "meta-data/ami-id" => text("ami-0f1a2b3c4d5e6f708"),
-            "meta-data/instance-id" => text("i-0f1a2b3c4d5e6f708"),
-            "meta-data/instance-type" => text("t3.micro"),
-            "meta-data/hostname" | "meta-data/local-hostname" => text("ip-10-0-0-57.eu-west-1.compute.internal"),
-            "meta-data/local-ipv4" => text("10.0.0.57"),
-            "meta-data/public-keys" => text("0=flint-test"),
-            "meta-data/public-keys/0" => text("openssh-key"),
-            "meta-data/public-keys/0/openssh-key" => text(&format!("{TEST_SSH_KEY} flint-test\n")),
-            _ => not_found(),
+            _ => match metadata::aws(rest, &self.opts) {
+                Some(body) => text(&body),
+                None => not_found(),
+            },
         }
     }
 
@@ -393,35 +399,18 @@ impl Server {
                 let body = self.payload.as_deref().map(|p| base64::engine::general_purpose::STANDARD.encode(p));
                 Response { user_data: true, ..Response::new(200, "text/plain", body.unwrap_or_default()) }
             }
-            "/v1/instance" => Response::new(
-                200,
-                "application/json",
-                json!({
-                    "id": 12345678, "host_uuid": "3f1c2d4e5a6b7c8d9e0f", "label": "flint-test",
-                    "region": "us-ord", "type": "g6-nanode-1", "tags": ["flint"],
-                    "specs": {"vcpus": 1, "memory": 1024, "disk": 25600, "transfer": 1000, "gpus": 0},
-                    "backups": {"enabled": false, "status": null},
-                    "image": {"id": "linode/debian12", "label": "Debian 12"}, "account_euuid": "A1B2C3D4-E5F6"
-                })
-                .to_string(),
-            ),
-            "/v1/network" => Response::new(
-                200,
-                "application/json",
-                json!({
-                    "interfaces": [],
-                    "ipv4": {"public": ["192.0.2.10/32"], "private": [], "shared": []},
-                    "ipv6": {"slaac": "2001:db8::f03c:91ff:fe00:1/128", "link_local": "fe80::f03c:91ff:fe00:1/128",
-                             "ranges": [], "shared_ranges": []}
-                })
-                .to_string(),
-            ),
-            "/v1/ssh-keys" => Response::new(
-                200,
-                "application/json",
-                json!({"users": {"root": [format!("{TEST_SSH_KEY} flint-test")]}}).to_string(),
-            ),
-            _ => error(404, "Not Found"),
+            // JSON only when asked for (as go-metadata and Afterburn do); otherwise the
+            // service's default text/plain form, and 406 for anything neither covers.
+            _ => match metadata::akamai(path, &self.opts) {
+                None => error(404, "Not Found"),
+                Some(doc) if accept_has(accept, &["application/json"]) => {
+                    Response::new(200, "application/json", doc.to_string())
+                }
+                Some(doc) if accept.is_none() || accept_has(accept, &["text/plain", "text/*", "*/*"]) => {
+                    Response::new(200, "text/plain", metadata::flatten(&doc))
+                }
+                Some(_) => error(406, "Not Acceptable"),
+            },
         }
     }
 
@@ -479,6 +468,15 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// FIN after everything written, then drain until the peer closes (bounded by IDLE) so the FIN
+/// is not followed by an RST that could destroy data still in flight to the client.
+fn close_gracefully(stream: &mut TcpStream) {
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut sink = [0u8; 512];
+    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
 }
 
 /// Chunk sizes cycle through odd values so chunk boundaries fall everywhere: inside the
