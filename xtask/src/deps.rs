@@ -10,11 +10,12 @@ use crate::{proc, util};
 
 /// (program looked up on `$PATH`, or an absolute path checked as is; Debian package providing
 /// it). `dnsmasq-base` rather than `dnsmasq`: the binary without the system service, which on a
-/// systemd host would start a resolver. `unshare`, `nsenter` and `mount` give the output-fault
-/// scenarios a mount namespace with a small or read-only tmpfs (faults_http.rs); Debian ships
-/// them, but a slim image may not.
+/// systemd host would start a resolver. `tc` (iproute2) shapes the link in the network faults.
+/// `unshare`, `nsenter` and `mount` give the output-fault scenarios a mount namespace with a
+/// small or read-only tmpfs (faults_http.rs); Debian ships them, but a slim image may not.
 const TOOLS: &[(&str, &str)] = &[
     ("ip", "iproute2"),
+    ("tc", "iproute2"),
     ("dnsmasq", "dnsmasq-base"),
     ("busybox", "busybox-static"),
     ("curl", "curl"),

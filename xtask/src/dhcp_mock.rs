@@ -190,8 +190,10 @@ fn parse(b: &[u8]) -> Option<Message> {
             0 => i += 1,
             255 => break,
             code => {
-                let len = *b.get(i + 1)? as usize;
-                let v = b.get(i + 2..i + 2 + len)?;
+                // A truncated last option ends the list; what came before still counts.
+                let Some(&len) = b.get(i + 1) else { break };
+                let Some(v) = b.get(i + 2..i + 2 + len as usize) else { break };
+                let len = len as usize;
                 match (code, len) {
                     (53, 1) => m.kind = v[0],
                     (50, 4) => m.requested = Some(ip_at(v, 0)),

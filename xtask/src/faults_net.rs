@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::dhcp_mock::{self, AckMode};
 use crate::netns::{self, Addressing, Impair, Topology};
 use crate::scenarios::{self, NetFixture, Payload, Run, Scenario};
-use crate::{deps, util};
+use crate::util;
 
 /// The metadata service is also reachable on-link from a 169.254.0.0/16 address (as IMDS
 /// is): the server namespace gets a route back to link-local hosts, so `auto` can fall back.
@@ -230,6 +230,9 @@ fn jumbo_9000(r: &Run) -> Vec<String> {
 /// and answers, ARP and DHCP all suffer it.
 fn impaired(topo: &Topology, dir: &Path, imp: Impair) -> Result<NetFixture, String> {
     std::fs::write(dir.join("server-netns"), &topo.server).map_err(|e| e.to_string())?;
+    // Under loss DHCP can miss --dhcp-timeout; the metadata service is then still reachable
+    // from the link-local fallback, as IMDS is.
+    metadata_on_link(topo)?;
     netns::impair(&topo.server, netns::SERVER_IF, imp)?;
     netns::impair(&topo.client, netns::CLIENT_IF, imp)?;
     Ok(NetFixture { lossy: imp.loss > 0, ..Default::default() })
@@ -251,63 +254,61 @@ fn reorder_30(topo: &Topology, dir: &Path) -> Result<NetFixture, String> {
     impaired(topo, dir, Impair { reorder: 30, ..Default::default() })
 }
 
-/// The impairment really acted (the drop or slow class saw frames), else the scenario
-/// proves nothing.
-fn impairment_acted(class: &'static str) -> impl Fn(&Run) -> Vec<String> {
-    move |r: &Run| {
-        let Ok(ns) = std::fs::read_to_string(r.dir.join("server-netns")) else {
-            return vec!["server namespace not recorded".into()];
+/// Both ends of the impaired link: (namespace, device).
+fn both_ends(r: &Run) -> Result<[(String, &'static str); 2], String> {
+    let srv = std::fs::read_to_string(r.dir.join("server-netns")).map_err(|_| "server namespace not recorded")?;
+    let srv = srv.trim().to_string();
+    // netns::Topology names the pair `<base>-srv` and `<base>-cli`.
+    let cli = format!("{}-cli", srv.strip_suffix("-srv").ok_or("unexpected server namespace name")?);
+    Ok([(srv, netns::SERVER_IF), (cli, netns::CLIENT_IF)])
+}
+
+/// Packets in `tc -s … show` output: the "Sent N bytes M pkt (dropped D, …)" lines (after
+/// a line containing `header`, when given); `dropped` counts D instead of M.
+fn tc_count(text: &str, header: Option<&str>, dropped: bool) -> u64 {
+    let mut total = 0;
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        let stats = match header {
+            Some(h) if l.contains(h) => lines.next().unwrap_or(""),
+            Some(_) => continue,
+            None => l,
         };
-        let stats = netns::tc_stats(ns.trim(), netns::SERVER_IF);
-        // "class htb 1:30 … \n Sent N bytes M pkt (dropped D, …"
-        let mut lines = stats.lines();
-        while let Some(l) = lines.next() {
-            if l.contains(&format!("class htb {class} ")) {
-                let next = lines.next().unwrap_or("");
-                let n = |key: &str| {
-                    next.split(key).nth(1).and_then(|t| t.trim().split([' ', ',']).next()?.parse::<u64>().ok())
-                };
-                if n("pkt (dropped").unwrap_or(0) > 0 || n("bytes").unwrap_or(0) > 0 {
-                    return Vec::new();
-                }
-                return vec![format!("impairment class {class} saw no frames:\n{stats}")];
-            }
-        }
-        vec![format!("impairment class {class} not found:\n{stats}")]
+        let Some(rest) = stats.trim().strip_prefix("Sent ") else { continue };
+        let key = if dropped { "(dropped " } else { " bytes " };
+        total += rest.split(key).nth(1).and_then(|t| t.split([' ', ',']).next()?.parse::<u64>().ok()).unwrap_or(0);
     }
+    total
+}
+
+/// The impairment really acted on the link (summed over both ends, so that a short
+/// exchange cannot slip through by chance), else the scenario proves nothing.
+fn impairment_acted(r: &Run, what: &[&str], header: Option<&str>, dropped: bool, name: &str) -> Vec<String> {
+    let ends = match both_ends(r) {
+        Ok(e) => e,
+        Err(e) => return vec![e],
+    };
+    let mut text = String::new();
+    let mut n = 0;
+    for (ns, dev) in &ends {
+        let t = netns::tc_stats(ns, dev, what);
+        n += tc_count(&t, header, dropped);
+        text += &t;
+    }
+    if n > 0 { Vec::new() } else { vec![format!("no frame was {name} on either end:\n{text}")] }
 }
 
 fn lost_frames(r: &Run) -> Vec<String> {
-    impairment_acted("1:30")(r)
+    impairment_acted(r, &["class"], Some("class htb 1:30 "), true, "dropped")
 }
 
 fn reordered_frames(r: &Run) -> Vec<String> {
-    impairment_acted("1:20")(r)
+    impairment_acted(r, &["class"], Some("class htb 1:20 "), false, "held back")
 }
 
 /// Duplicates have no class to count; the mirred action's counters show them.
 fn duplicated_frames(r: &Run) -> Vec<String> {
-    let Ok(ns) = std::fs::read_to_string(r.dir.join("server-netns")) else {
-        return vec!["server namespace not recorded".into()];
-    };
-    let mut cmd = std::process::Command::new(util::tool("ip"));
-    cmd.args(["netns", "exec", ns.trim()]).arg(util::tool("tc")).args([
-        "-s",
-        "filter",
-        "show",
-        "dev",
-        netns::SERVER_IF,
-        "ingress",
-    ]);
-    let text = crate::proc::run_ok(&mut cmd, Duration::from_secs(10))
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    let mirrored = text
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("Sent "))
-        .filter_map(|l| l.split(" bytes ").nth(1)?.split(' ').next()?.parse::<u64>().ok())
-        .sum::<u64>();
-    if mirrored > 0 { Vec::new() } else { vec![format!("no frame was duplicated:\n{text}")] }
+    impairment_acted(r, &["filter"], None, false, "duplicated")
 }
 
 // --- link-local conflict, late carrier -------------------------------------------------------
@@ -415,9 +416,10 @@ pub fn all() -> Vec<Scenario> {
         },
         Scenario {
             net: Some(slow_2s),
-            args: &["--dhcp-timeout", "6"],
+            args: &["--address", "dhcp"],
+            budget: 15.0,
             extra: Some(slow_lease_taken),
-            ..on_link_dhcp("faults-net-dhcp-slow", "every DHCP reply 2 s late, --dhcp-timeout 6: the lease (≈4 s)")
+            ..on_link_dhcp("faults-net-dhcp-slow", "every DHCP reply 2 s late, --address dhcp: the lease, in budget")
         },
         Scenario {
             net: Some(slow_2s_default_timeout),
@@ -496,12 +498,7 @@ pub fn all() -> Vec<Scenario> {
 
 /// `cargo xtask faults-net [FILTER] [--keep]`
 pub fn cli(args: &[String]) -> Result<(), String> {
-    let keep = args.iter().any(|a| a == "--keep");
-    let filter = args.iter().find(|a| !a.starts_with("--")).map(String::as_str);
-    deps::ensure()?;
-    let (passed, failed) = run_selected(filter, keep)?;
-    println!("{passed} passed, {failed} failed");
-    if failed == 0 { Ok(()) } else { Err(format!("{failed} scenario(s) failed")) }
+    scenarios::list_cli(all, args)
 }
 
 pub fn run_selected(filter: Option<&str>, keep: bool) -> Result<(usize, usize), String> {

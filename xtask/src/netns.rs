@@ -264,10 +264,13 @@ pub fn impair(netns: &str, dev: &str, imp: Impair) -> Result<(), String> {
     Ok(())
 }
 
-/// `tc -s qdisc show dev <dev>`: what the impairment did, for failure messages and the docs.
-pub fn tc_stats(netns: &str, dev: &str) -> String {
+/// `tc -s <what…> show dev <dev>` (ingress filters included): what the impairment did.
+pub fn tc_stats(netns: &str, dev: &str, what: &[&str]) -> String {
     let mut cmd = Command::new(util::tool("ip"));
-    cmd.args(["netns", "exec", netns]).arg(util::tool("tc")).args(["-s", "class", "show", "dev", dev]);
+    cmd.args(["netns", "exec", netns]).arg(util::tool("tc")).arg("-s").args(what).args(["show", "dev", dev]);
+    if what == ["filter"] {
+        cmd.arg("ingress");
+    }
     proc::run_ok(&mut cmd, IP_TIMEOUT).map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
 }
 
@@ -346,5 +349,23 @@ impl Drop for Lan {
             cleanup::delete_netns(ns);
             cleanup::remove_netns(ns);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::random_classifier;
+
+    #[test]
+    fn random_classifier_cuts_are_cumulative() {
+        // ld rand; 20 % → 1:30; next 30 % (cumulative 50 %) → 1:20; else no match.
+        let p = random_classifier(&[(20, 0x1_0030), (30, 0x1_0020)]);
+        let quarter = (1u64 << 32) / 5;
+        assert_eq!(
+            p,
+            format!("6,32 0 0 4294963256,53 1 0 {quarter},6 0 0 65584,53 1 0 {},6 0 0 65568,6 0 0 0", (1u64 << 31))
+        );
+        // 100 % never overflows the 32-bit threshold.
+        assert!(random_classifier(&[(100, 1)]).contains(&format!("53 1 0 {}", u32::MAX)));
     }
 }

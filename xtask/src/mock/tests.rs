@@ -283,6 +283,21 @@ fn accept_matching() {
     assert!(!is_dated_version("latest"));
 }
 
+#[test]
+fn rate_limit_answers_429_then_admits_again() {
+    let mut o = Options::new(Platform::Aws);
+    o.rate_limit = Some(2);
+    let m = start(o, Some(b"x"));
+    let r = exchange(m.addr, &[aws_put("60"), aws_put("60"), aws_put("60")]);
+    assert_eq!((r[0].0, r[1].0, r[2].0), (200, 200, 429));
+    assert!(r[2].1.contains("Retry-After: 1"));
+    // The next one-second window admits requests again.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(exchange(m.addr, &[aws_put("60")])[0].0, 200);
+    let back = Options::parse(&Options { rate_limit: Some(7), ..Options::new(Platform::Aws) }.to_args()).unwrap();
+    assert_eq!(back.rate_limit, Some(7));
+}
+
 /// GETs every path on one keep-alive connection after a fresh token; (status, body) each.
 fn aws_tree(opts: Options, paths: &[&str]) -> Vec<(u16, String)> {
     let m = start(opts, Some(b"{}"));
