@@ -1,0 +1,182 @@
+//! Options written out the ways a boot loader or a unit file would write them, parsed back by
+//! src/args.rs. Kernel command line: `key=value`, `key="value with spaces"`, `"key=value"`,
+//! unrelated words in between, whitespace runs of spaces, tabs and newlines, the later
+//! occurrence wins, an empty value sets nothing, and everything after a lone `--` is init's.
+//! argv: `--opt value` and `--opt=value` (any non-empty bytes), flags, and a malformed tail
+//! reported as the right usage error.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use flint::args::{self, Raw, UsageError};
+use libfuzzer_sys::fuzz_target;
+
+const KERNEL: [&str; 9] = [
+    "flint.platform",
+    "ignition.platform.id",
+    "flint.output",
+    "flint.interface",
+    "flint.address",
+    "flint.timeout",
+    "flint.dhcp-timeout",
+    "flint.max-size",
+    "flint.report",
+];
+const ARGV: [&str; 9] =
+    ["--platform", "--output", "--interface", "--address", "--timeout", "--dhcp-timeout", "--max-size", "--report", "--cmdline"];
+
+fn kernel_slot<'a>(r: &Raw<'a>, i: usize) -> Option<&'a [u8]> {
+    [r.platform, r.ignition_platform, r.output, r.interface, r.address, r.timeout, r.dhcp_timeout, r.max_size, r.report][i]
+}
+
+fn argv_slot<'a>(r: &Raw<'a>, i: usize) -> Option<&'a [u8]> {
+    [r.platform, r.output, r.interface, r.address, r.timeout, r.dhcp_timeout, r.max_size, r.report, r.cmdline][i]
+}
+
+#[derive(Arbitrary, Debug)]
+enum Word {
+    Opt { key: u8, value: Vec<u8>, style: u8 },
+    Verbose(Option<u8>),
+    Other(Vec<u8>),
+}
+
+#[derive(Arbitrary, Debug)]
+enum Arg {
+    Opt { opt: u8, value: Vec<u8>, inline: bool },
+    Flag(u8),
+}
+
+#[derive(Arbitrary, Debug)]
+enum Tail {
+    None,
+    Unknown(Vec<u8>),
+    Missing(u8),
+    FlagWithValue(u8),
+}
+
+#[derive(Arbitrary, Debug)]
+struct Case {
+    words: Vec<Word>,
+    gaps: Vec<u8>,
+    init_args: Option<Vec<Word>>,
+    args: Vec<Arg>,
+    tail: Tail,
+}
+
+fn render(words: &[Word], gaps: &[u8], out: &mut Vec<u8>, expect: &mut [Option<Vec<u8>>; 9], verbose: &mut bool, live: bool) {
+    for (i, w) in words.iter().enumerate() {
+        let gap = gaps.get(i).copied().unwrap_or(0);
+        for k in 0..=gap % 3 {
+            out.push([b' ', b'\t', b'\n'][(gap / 3 + k) as usize % 3]);
+        }
+        match w {
+            Word::Opt { key, value, style } => {
+                let k = *key as usize % KERNEL.len();
+                let quoted = style % 3 != 0;
+                // Unquoted values end at whitespace; no value holds a double quote.
+                let v: Vec<u8> = value.iter().copied().filter(|&b| b != b'"' && (quoted || !b.is_ascii_whitespace())).collect();
+                match style % 3 {
+                    0 => out.extend(format!("{}=", KERNEL[k]).bytes().chain(v.iter().copied())),
+                    1 => out.extend(format!("{}=\"", KERNEL[k]).bytes().chain(v.iter().copied()).chain([b'"'])),
+                    _ => out.extend(format!("\"{}=", KERNEL[k]).bytes().chain(v.iter().copied()).chain([b'"'])),
+                }
+                if live && !v.is_empty() {
+                    expect[k] = Some(v);
+                }
+            }
+            Word::Verbose(v) => {
+                let (text, on): (&[u8], bool) = match v.map(|b| b % 5) {
+                    None => (b"flint.verbose", true),
+                    Some(0) => (b"flint.verbose=0", false),
+                    Some(1) => (b"flint.verbose=no", false),
+                    Some(2) => (b"flint.verbose=false", false),
+                    Some(3) => (b"flint.verbose=1", true),
+                    Some(_) => (b"flint.verbose=yes", true),
+                };
+                out.extend_from_slice(text);
+                if live {
+                    *verbose = on;
+                }
+            }
+            Word::Other(o) => {
+                // Some other parameter (root=, quiet, console=...): never one of flint's.
+                out.extend_from_slice(b"x");
+                out.extend(o.iter().copied().filter(|b| !b.is_ascii_whitespace() && *b != b'"'));
+            }
+        }
+    }
+}
+
+fuzz_target!(|c: Case| {
+    let mut text = Vec::new();
+    let mut expect: [Option<Vec<u8>>; 9] = Default::default();
+    let mut verbose = false;
+    render(&c.words, &c.gaps, &mut text, &mut expect, &mut verbose, true);
+    if let Some(init) = &c.init_args {
+        text.extend_from_slice(b" -- ");
+        render(init, &c.gaps, &mut text, &mut expect, &mut verbose, false);
+    }
+    let k = args::parse_cmdline(&text);
+    for (i, want) in expect.iter().enumerate() {
+        assert_eq!(kernel_slot(&k, i), want.as_deref(), "{} in {:?}", KERNEL[i], String::from_utf8_lossy(&text));
+    }
+    assert_eq!(k.verbose, verbose, "flint.verbose");
+
+    let mut argv: Vec<Vec<u8>> = Vec::new();
+    let mut want: [Option<Vec<u8>>; 9] = Default::default();
+    let mut flags = [false; 3];
+    for a in &c.args {
+        match a {
+            Arg::Opt { opt, value, inline } => {
+                let i = *opt as usize % ARGV.len();
+                let v = if value.is_empty() { b"v".to_vec() } else { value.clone() };
+                if *inline {
+                    argv.push([ARGV[i].as_bytes(), b"=", &v].concat());
+                } else {
+                    argv.push(ARGV[i].as_bytes().to_vec());
+                    argv.push(v.clone());
+                }
+                want[i] = Some(v);
+            }
+            Arg::Flag(f) => {
+                let (text, slot): (&[u8], usize) = match f % 5 {
+                    0 => (b"-v", 0),
+                    1 => (b"--verbose", 0),
+                    2 => (b"-h", 1),
+                    3 => (b"--help", 1),
+                    _ => (b"--version", 2),
+                };
+                argv.push(text.to_vec());
+                flags[slot] = true;
+            }
+        }
+    }
+    let err = match &c.tail {
+        Tail::None => None,
+        Tail::Unknown(o) => {
+            let mut a = b"--x".to_vec();
+            a.extend_from_slice(o);
+            argv.push(a);
+            Some(UsageError::UnknownOption)
+        }
+        Tail::Missing(o) => {
+            let i = *o as usize % ARGV.len();
+            argv.push(ARGV[i].as_bytes().to_vec());
+            Some(UsageError::MissingValue(ARGV[i]))
+        }
+        Tail::FlagWithValue(f) => {
+            argv.push([["--verbose", "--help", "--version"][*f as usize % 3].as_bytes(), b"=1"].concat());
+            Some(UsageError::UnknownOption)
+        }
+    };
+    let got = args::parse_argv(argv.iter().map(|a| a.as_slice()));
+    match err {
+        Some(e) => assert_eq!(got, Err(e)),
+        None => {
+            let r = got.expect("well-formed argv refused");
+            for (i, w) in want.iter().enumerate() {
+                assert_eq!(argv_slot(&r, i), w.as_deref(), "{}", ARGV[i]);
+            }
+            assert_eq!([r.verbose, r.help, r.version], flags);
+        }
+    }
+});
