@@ -10,6 +10,7 @@ use core::fmt;
 use crate::platform::{self, Platform};
 
 pub const DEFAULT_OUTPUT: &[u8] = b"/run/flint/user-data";
+pub const DEFAULT_SSH_USER: &[u8] = b"core";
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 pub const DEFAULT_DHCP_TIMEOUT_MS: u64 = 3_000;
 pub const DEFAULT_MAX_SIZE: u64 = 16 << 20;
@@ -27,10 +28,18 @@ usage: flint [--platform ID] [OPTIONS]    (kernel-argument twin in brackets; opt
   --dhcp-timeout SECONDS auto: DHCP wait before link-local [flint.dhcp-timeout=] (3)
   --max-size BYTES       decoded size cap, K/M/G [flint.max-size=] (16M)
   --report PATH          JSON report of phases and timings [flint.report=]
+  --ignition             hand an Ignition config to Ignition as user.ign, plus a base
+                         fragment with hostname and SSH keys [flint.ignition]
+  --ignition-overwrite   replace a user.ign already present [flint.ignition-overwrite]
+  --ssh-user NAME        user the platform's SSH keys are for [flint.ssh-user=] (core)
+  --cloud-init-seed DIR  write a cloud-init NoCloud seed [flint.cloud-init-seed=]
+  --attributes PATH      Afterburn-style KEY=value metadata [flint.attributes=]
+  --root DIR             write every output under DIR [flint.root=] (/)
   --cmdline PATH         kernel arguments from PATH, not /proc/cmdline
   -v, --verbose          debug lines [flint.verbose];  -h, --help;  --version
 exit: 0 written, 1 system fault (NIC, socket, permission), 2 usage, 3 no user-data,
-  4 unreachable or budget spent, 5 invalid response or encoding, 6 output not written
+  4 unreachable or budget spent, 5 invalid response or encoding, 6 output not written,
+  7 user-data is not an Ignition config (--ignition; other outputs written)
 ";
 
 /// How flint gets an IPv4 address.
@@ -66,6 +75,12 @@ pub struct Raw<'a> {
     pub max_size: Option<&'a [u8]>,
     pub report: Option<&'a [u8]>,
     pub cmdline: Option<&'a [u8]>,
+    pub root: Option<&'a [u8]>,
+    pub ssh_user: Option<&'a [u8]>,
+    pub cloud_init_seed: Option<&'a [u8]>,
+    pub attributes: Option<&'a [u8]>,
+    pub ignition: bool,
+    pub ignition_overwrite: bool,
     pub verbose: bool,
     pub help: bool,
     pub version: bool,
@@ -82,7 +97,21 @@ pub struct Config<'a> {
     pub dhcp_timeout_ms: u64,
     pub max_size: u64,
     pub report: Option<&'a [u8]>,
+    /// Prefix of every output path; empty for `/`.
+    pub root: &'a [u8],
+    pub ignition: bool,
+    pub ignition_overwrite: bool,
+    pub ssh_user: &'a [u8],
+    pub cloud_init_seed: Option<&'a [u8]>,
+    pub attributes: Option<&'a [u8]>,
     pub verbose: bool,
+}
+
+impl Config<'_> {
+    /// Some output needs the platform's metadata (hostname, keys, attributes).
+    pub fn wants_metadata(&self) -> bool {
+        self.ignition || self.cloud_init_seed.is_some() || self.attributes.is_some()
+    }
 }
 
 /// A usage error: which option and what is wrong with it.
@@ -128,6 +157,8 @@ pub fn parse_argv<'a, I: IntoIterator<Item = &'a [u8]>>(args: I) -> Result<Raw<'
             b"-h" | b"--help" => flag(&mut raw.help)?,
             b"--version" => flag(&mut raw.version)?,
             b"-v" | b"--verbose" => flag(&mut raw.verbose)?,
+            b"--ignition" => flag(&mut raw.ignition)?,
+            b"--ignition-overwrite" => flag(&mut raw.ignition_overwrite)?,
             _ => {
                 let (slot, label) = match name {
                     b"--platform" => (&mut raw.platform, "--platform"),
@@ -139,6 +170,10 @@ pub fn parse_argv<'a, I: IntoIterator<Item = &'a [u8]>>(args: I) -> Result<Raw<'
                     b"--max-size" => (&mut raw.max_size, "--max-size"),
                     b"--report" => (&mut raw.report, "--report"),
                     b"--cmdline" => (&mut raw.cmdline, "--cmdline"),
+                    b"--root" => (&mut raw.root, "--root"),
+                    b"--ssh-user" => (&mut raw.ssh_user, "--ssh-user"),
+                    b"--cloud-init-seed" => (&mut raw.cloud_init_seed, "--cloud-init-seed"),
+                    b"--attributes" => (&mut raw.attributes, "--attributes"),
                     _ => return Err(UsageError::UnknownOption),
                 };
                 let value = match inline {
@@ -199,8 +234,20 @@ pub fn parse_cmdline(text: &[u8]) -> Raw<'_> {
             b"flint.dhcp-timeout" => &mut raw.dhcp_timeout,
             b"flint.max-size" => &mut raw.max_size,
             b"flint.report" => &mut raw.report,
+            b"flint.root" => &mut raw.root,
+            b"flint.ssh-user" => &mut raw.ssh_user,
+            b"flint.cloud-init-seed" => &mut raw.cloud_init_seed,
+            b"flint.attributes" => &mut raw.attributes,
             b"flint.verbose" => {
-                raw.verbose = !matches!(value, Some(b"0" | b"no" | b"false"));
+                raw.verbose = switch(value);
+                continue;
+            }
+            b"flint.ignition" => {
+                raw.ignition = switch(value);
+                continue;
+            }
+            b"flint.ignition-overwrite" => {
+                raw.ignition_overwrite = switch(value);
                 continue;
             }
             _ => continue,
@@ -210,6 +257,11 @@ pub fn parse_cmdline(text: &[u8]) -> Raw<'_> {
         }
     }
     raw
+}
+
+/// A kernel switch: `flint.x` or `flint.x=1` turns it on; `=0`, `=no`, `=false` off.
+fn switch(value: Option<&[u8]>) -> bool {
+    !matches!(value, Some(b"0" | b"no" | b"false"))
 }
 
 fn strip_quotes(w: &[u8]) -> &[u8] {
@@ -245,15 +297,42 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageE
     if interface.is_some_and(|n| n.len() > 15 || n.iter().any(|&b| b == b'/' || b == b':' || b <= b' ')) {
         return Err(UsageError::BadValue("--interface"));
     }
+    let ssh_user = pick(cli.ssh_user, kernel.ssh_user).unwrap_or(DEFAULT_SSH_USER);
+    // useradd's portable name rule (letters, digits, '_', '-', '.'; no leading '-'), at most 32.
+    if ssh_user.len() > 32 || ssh_user[0] == b'-' || !ssh_user.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
+        return Err(UsageError::BadValue("--ssh-user"));
+    }
+    // Under --root every output path is absolute (it is joined onto the root).
+    let root = match pick(cli.root, kernel.root).unwrap_or(b"/") {
+        r if r.iter().all(|&b| b == b'/') => &r[..0],
+        r => r.strip_suffix(b"/").unwrap_or(r),
+    };
+    let output = pick(cli.output, kernel.output).unwrap_or(DEFAULT_OUTPUT);
+    let report = pick(cli.report, kernel.report);
+    let cloud_init_seed = pick(cli.cloud_init_seed, kernel.cloud_init_seed);
+    let attributes = pick(cli.attributes, kernel.attributes);
+    if !root.is_empty() {
+        for (path, name) in [(Some(output), "--output"), (report, "--report"), (cloud_init_seed, "--cloud-init-seed"), (attributes, "--attributes")] {
+            if path.is_some_and(|p| !p.starts_with(b"/")) {
+                return Err(UsageError::BadValue(name));
+            }
+        }
+    }
     Ok(Config {
         platform,
-        output: pick(cli.output, kernel.output).unwrap_or(DEFAULT_OUTPUT),
+        output,
         interface,
         address,
         timeout_ms,
         dhcp_timeout_ms,
         max_size,
-        report: pick(cli.report, kernel.report),
+        report,
+        root,
+        ignition: cli.ignition || kernel.ignition,
+        ignition_overwrite: cli.ignition_overwrite || kernel.ignition_overwrite,
+        ssh_user,
+        cloud_init_seed,
+        attributes,
         verbose: cli.verbose || kernel.verbose,
     })
 }
@@ -344,6 +423,29 @@ mod tests {
         assert_eq!(bad(&["--platform", "aws", "--address", "static"]), Err(UsageError::BadValue("--address")));
         assert_eq!(bad(&["--platform", "aws", "--interface", "a/b"]), Err(UsageError::BadValue("--interface")));
         assert_eq!(bad(&["--platform", "aws", "--interface", "sixteen-chars-xx"]), Err(UsageError::BadValue("--interface")));
+    }
+
+    #[test]
+    fn handoff_options() {
+        let c = resolve(&argv(&["--platform", "aws"]).unwrap(), &Raw::default()).unwrap();
+        assert!(!c.ignition && !c.wants_metadata());
+        assert_eq!((c.root, c.ssh_user), (&b""[..], DEFAULT_SSH_USER));
+        let cli = argv(&["--platform", "aws", "--ignition", "--root", "/tmp/r/", "--ssh-user=admin", "--attributes", "/run/metadata/flint"]).unwrap();
+        let c = resolve(&cli, &Raw::default()).unwrap();
+        assert!(c.ignition && !c.ignition_overwrite && c.wants_metadata());
+        assert_eq!((c.root, c.ssh_user), (&b"/tmp/r"[..], &b"admin"[..]));
+        let k = parse_cmdline(b"flint.platform=akamai flint.ignition flint.ignition-overwrite=1 flint.cloud-init-seed=/sysroot/var/lib/cloud/seed/nocloud");
+        let c = resolve(&Raw::default(), &k).unwrap();
+        assert!(c.ignition && c.ignition_overwrite && c.wants_metadata());
+        assert_eq!(c.cloud_init_seed, Some(&b"/sysroot/var/lib/cloud/seed/nocloud"[..]));
+        let k = parse_cmdline(b"flint.platform=aws flint.ignition=0");
+        assert!(!resolve(&Raw::default(), &k).unwrap().ignition);
+        for (opt, v) in [("--ssh-user", "-rf"), ("--ssh-user", "a b"), ("--ssh-user", "a/b")] {
+            assert_eq!(resolve(&argv(&["--platform", "aws", opt, v]).unwrap(), &Raw::default()), Err(UsageError::BadValue("--ssh-user")));
+        }
+        // Relative outputs cannot be put under a root.
+        let cli = argv(&["--platform", "aws", "--root", "/r", "--output", "rel/x"]).unwrap();
+        assert_eq!(resolve(&cli, &Raw::default()), Err(UsageError::BadValue("--output")));
     }
 
     #[test]

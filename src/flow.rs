@@ -10,18 +10,27 @@
 //!   does not, the flow gives up at once instead of sleeping into a certain failure;
 //! - a stale token (the platform's `refresh_on` statuses) is replaced once;
 //! - any other status, or a malformed response, ends the flow: retrying would not change it.
+//!
+//! With [`Flow::fetch_metadata`], the platform's metadata documents follow the user-data (with
+//! or without user-data: hostname and keys are wanted either way) under the same policy, except
+//! that they can never cost the user-data: a 404 or unexpected status skips the document, and
+//! a spent budget or request cap ends the metadata stage with what was gathered.
 
-use core::fmt;
+use core::fmt::{self, Write as _};
 use smoltcp::time::{Duration, Instant};
 
 use crate::http::{self, Head, HttpError};
-use crate::platform::Platform;
+use crate::meta::Metadata;
+use crate::platform::{Document, Platform};
 use crate::rand::Rng;
 
 /// Longest token accepted. AWS tokens are ~56 bytes, Akamai's 64.
 pub const TOKEN_MAX: usize = 512;
-/// Hard cap on requests in one run, beside the time budget.
-pub const MAX_REQUESTS: u32 = 64;
+/// Hard cap on requests in one run, beside the time budget: token and user-data with their
+/// retries, plus the metadata documents (EC2: 9, then up to `meta::KEYS_MAX` keys).
+pub const MAX_REQUESTS: u32 = 96;
+/// Longest metadata path (an EC2 key's path is the index path plus `N/openssh-key`).
+const PATH_MAX: usize = 128;
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
 /// A backoff that would end past the deadline is cut short to leave this much for one last
@@ -33,6 +42,7 @@ const LAST_ATTEMPT: Duration = Duration::from_millis(200);
 pub enum Stage {
     Token,
     UserData,
+    Metadata,
 }
 
 impl Stage {
@@ -41,6 +51,7 @@ impl Stage {
         match self {
             Stage::Token => "token",
             Stage::UserData => "user-data",
+            Stage::Metadata => "metadata",
         }
     }
 }
@@ -79,9 +90,9 @@ pub enum Step {
     Request,
     /// Sleep until then, then send [`Flow::request`].
     RetryAt(Instant),
-    /// The user-data body is in the caller's buffer.
+    /// Done: the user-data body is in the buffer its response was parsed into.
     UserData,
-    /// The platform says this instance has no user-data.
+    /// Done: the platform says this instance has no user-data.
     NoUserData,
 }
 
@@ -138,10 +149,21 @@ pub struct Flow {
     /// The token endpoint said tokens are not in use (IMDSv1).
     tokenless: bool,
     refreshed: bool,
+    /// Where a fresh token leads back to.
+    after_token: Stage,
     /// Consecutive retryable failures, for the backoff exponent.
     failures: u32,
     requests: u32,
     rng: Rng,
+    /// Read the platform's metadata after the user-data.
+    metadata: bool,
+    /// How the user-data stage ended (`Some(true)`: there is user-data).
+    found: Option<bool>,
+    /// Metadata document being read, and the key of a key index being followed.
+    doc: usize,
+    key: Option<u16>,
+    /// What the metadata documents yielded.
+    pub meta: Metadata,
 }
 
 impl Flow {
@@ -152,10 +174,25 @@ impl Flow {
             token: heapless::Vec::new(),
             tokenless: false,
             refreshed: false,
+            after_token: Stage::UserData,
             failures: 0,
             requests: 0,
             rng: Rng::new(seed),
+            metadata: false,
+            found: None,
+            doc: 0,
+            key: None,
+            meta: Metadata::new(),
         }
+    }
+
+    /// Also read the platform's metadata documents, after the user-data.
+    pub fn fetch_metadata(&mut self) {
+        self.metadata = true;
+    }
+
+    fn document(&self) -> Option<&'static Document> {
+        self.platform.metadata.get(self.doc)
     }
 
     pub fn stage(&self) -> Stage {
@@ -172,21 +209,41 @@ impl Flow {
         self.requests += 1;
         let p = self.platform;
         let mut fields: heapless::Vec<(&str, &[u8]), 8> = heapless::Vec::new();
-        let (method, path, statics) = match (self.stage, &p.token) {
-            (Stage::Token, Some(t)) => ("PUT", t.path, t.fields),
-            _ => ("GET", p.user_data.path, p.user_data.fields),
+        let mut path: heapless::String<PATH_MAX> = heapless::String::new();
+        let (method, statics) = match (self.stage, &p.token, self.document()) {
+            (Stage::Token, Some(t), _) => {
+                path.push_str(t.path).map_err(|_| HttpError::BadRequest)?;
+                ("PUT", t.fields)
+            }
+            (Stage::Metadata, _, Some(doc)) => {
+                match self.key {
+                    Some(n) => write!(path, "{}{n}/openssh-key", doc.path),
+                    None => path.push_str(doc.path).map_err(|_| fmt::Error),
+                }
+                .map_err(|_| HttpError::BadRequest)?;
+                ("GET", doc.fields)
+            }
+            _ => {
+                path.push_str(p.user_data.path).map_err(|_| HttpError::BadRequest)?;
+                ("GET", p.user_data.fields)
+            }
         };
         for (name, value) in statics {
             fields.push((name, value.as_bytes())).map_err(|_| HttpError::BadRequest)?;
         }
-        if let (Stage::UserData, Some(t), false) = (self.stage, &p.token, self.tokenless) {
+        if let (Stage::UserData | Stage::Metadata, Some(t), false) = (self.stage, &p.token, self.tokenless) {
             fields.push((t.header, &self.token)).map_err(|_| HttpError::BadRequest)?;
         }
-        http::write_request(out, method, p.host, path, &fields)
+        http::write_request(out, method, p.host, &path, &fields)
     }
 
     /// A complete response arrived for the current request. `body` is the stored body (2xx only).
     pub fn on_response(&mut self, now: Instant, deadline: Instant, head: Head, body: &[u8]) -> Result<Step, Failure> {
+        let r = self.respond(now, deadline, head, body);
+        self.settle(r)
+    }
+
+    fn respond(&mut self, now: Instant, deadline: Instant, head: Head, body: &[u8]) -> Result<Step, Failure> {
         let status = head.status;
         match self.stage {
             Stage::Token => match status {
@@ -198,37 +255,107 @@ impl Flow {
                     self.token.clear();
                     self.token.extend_from_slice(token).map_err(|_| Failure::BadToken)?;
                     debug!("token", "received ({} bytes)", token.len());
-                    self.advance(Stage::UserData)
+                    self.advance(self.after_token)
                 }
                 404 if self.platform.token.as_ref().is_some_and(|t| t.tokenless_on_404) => {
                     info!("token", "token endpoint answered 404; continuing without a token");
                     self.tokenless = true;
-                    self.advance(Stage::UserData)
+                    self.advance(self.after_token)
                 }
                 _ => self.retry_or_fail(now, deadline, head),
             },
             Stage::UserData => match status {
-                200 | 203 if !body.is_empty() => Ok(Step::UserData),
-                200..=299 => Ok(Step::NoUserData),
-                404 if self.platform.none_on_404 => Ok(Step::NoUserData),
-                s if self.platform.refresh_on.contains(&s) && !self.tokenless && self.platform.token.is_some() => {
-                    if self.refreshed {
-                        return Err(Failure::TokenRefused(s));
-                    }
-                    info!("user-data", "HTTP {s}: token refused, getting a new one");
-                    self.refreshed = true;
-                    self.token.clear();
-                    self.advance(Stage::Token)
-                }
+                200 | 203 if !body.is_empty() => self.user_data(true),
+                200..=299 => self.user_data(false),
+                404 if self.platform.none_on_404 => self.user_data(false),
+                s if self.stale_token(s) => self.refresh(s),
                 _ => self.retry_or_fail(now, deadline, head),
             },
+            Stage::Metadata => match status {
+                200..=299 => {
+                    if let Some(doc) = self.document() {
+                        if let Err(e) = self.meta.absorb(doc, self.key.is_some(), body) {
+                            warn!("metadata", "{}: {e}; skipped", doc.path);
+                        }
+                    }
+                    self.next_document()
+                }
+                // Not published for this instance (`public-ipv4` on a private one).
+                404 => self.next_document(),
+                s if self.stale_token(s) => self.refresh(s),
+                429 | 500..=599 => self.retry_or_fail(now, deadline, head),
+                s => {
+                    warn!("metadata", "HTTP {s}; skipped");
+                    self.next_document()
+                }
+            },
+        }
+    }
+
+    fn stale_token(&self, status: u16) -> bool {
+        self.platform.refresh_on.contains(&status) && !self.tokenless && self.platform.token.is_some()
+    }
+
+    /// A stale token: get a new one (once per run), then repeat the current request.
+    fn refresh(&mut self, status: u16) -> Result<Step, Failure> {
+        if self.refreshed {
+            return Err(Failure::TokenRefused(status));
+        }
+        info!(self.stage.name(), "HTTP {status}: token refused, getting a new one");
+        self.refreshed = true;
+        self.token.clear();
+        self.after_token = self.stage;
+        self.advance(Stage::Token)
+    }
+
+    /// The user-data stage is over: on to the metadata, or done.
+    fn user_data(&mut self, found: bool) -> Result<Step, Failure> {
+        self.found = Some(found);
+        if self.metadata && !self.platform.metadata.is_empty() {
+            self.doc = 0;
+            self.key = None;
+            return self.advance(Stage::Metadata);
+        }
+        Ok(self.done())
+    }
+
+    fn done(&self) -> Step {
+        if self.found == Some(true) {
+            Step::UserData
+        } else {
+            Step::NoUserData
+        }
+    }
+
+    /// The next metadata request: a pending key of a key index, else the next document.
+    fn next_document(&mut self) -> Result<Step, Failure> {
+        self.key = self.meta.pending_keys.pop_front();
+        if self.key.is_none() {
+            self.doc += 1;
+        }
+        if self.document().is_none() {
+            return Ok(self.done());
+        }
+        self.advance(Stage::Metadata)
+    }
+
+    /// Once the user-data stage is over nothing fails the run: metadata that could not be
+    /// read is left out.
+    fn settle(&mut self, r: Result<Step, Failure>) -> Result<Step, Failure> {
+        match r {
+            Err(f) if self.found.is_some() => {
+                warn!("metadata", "incomplete: {f}");
+                Ok(self.done())
+            }
+            r => r,
         }
     }
 
     /// The current request failed below HTTP (or its response broke off).
     pub fn on_transport(&mut self, now: Instant, deadline: Instant, t: Transport) -> Result<Step, Failure> {
         info!(self.stage.name(), "{t}");
-        self.backoff(now, deadline, None, Last::Transport(t))
+        let r = self.backoff(now, deadline, None, Last::Transport(t));
+        self.settle(r)
     }
 
     /// A response could not be parsed.
@@ -236,7 +363,7 @@ impl Flow {
         match e {
             // The message broke off: a transport problem, worth another try.
             HttpError::Truncated => self.on_transport(now, deadline, Transport::Truncated),
-            _ => Err(Failure::Http(e)),
+            _ => self.settle(Err(Failure::Http(e))),
         }
     }
 
@@ -317,12 +444,15 @@ mod tests {
     /// Drives a flow through scripted responses; each entry is (status, body) or a transport
     /// failure. Returns every request sent and the final result.
     fn script(platform: &'static Platform, answers: &[Result<(u16, &str), Transport>]) -> (std::vec::Vec<String>, Result<Step, Failure>) {
-        let mut flow = Flow::new(platform, 7);
+        run(&mut Flow::new(platform, 7), answers)
+    }
+
+    fn run(flow: &mut Flow, answers: &[Result<(u16, &str), Transport>]) -> (std::vec::Vec<String>, Result<Step, Failure>) {
         let mut sent = std::vec::Vec::new();
         let mut now = 0;
         let mut result = Ok(Step::Request);
         for a in answers {
-            sent.push(request_text(&mut flow));
+            sent.push(request_text(flow));
             result = match a {
                 Ok((status, body)) => flow.on_response(t(now), t(DEADLINE), head(*status), body.as_bytes()),
                 Err(e) => flow.on_transport(t(now), t(DEADLINE), *e),
@@ -334,6 +464,80 @@ mod tests {
             }
         }
         (sent, result)
+    }
+
+    fn first_line(request: &str) -> &str {
+        request.split("\r\n").next().unwrap()
+    }
+
+    #[test]
+    fn metadata_follows_user_data_with_the_token() {
+        let mut flow = Flow::new(&aws::PLATFORM, 7);
+        flow.fetch_metadata();
+        let answers = [
+            Ok((200, "tok")),
+            Ok((200, "{}")),
+            Ok((200, "i-0abc")),         // instance-id
+            Ok((404, "")),               // instance-type: absent, skipped
+            Ok((500, "")),               // local-ipv4: retried...
+            Ok((200, "10.0.0.5")),       // ...and read
+            Err(Transport::Reset),       // public-ipv4: retried...
+            Ok((401, "")),               // ...token went stale: a new one...
+            Ok((200, "tok2")),
+            Ok((200, "198.51.100.7")),   // ...and the same document again
+            Ok((200, "us-east-1a")),     // availability-zone
+            Ok((403, "")),               // hostname: refused, skipped
+            Ok((200, "ec2-1.example")),  // public-hostname
+            Ok((200, "ip-10-0-0-5")),    // local-hostname
+            Ok((200, "{\"region\": \"us-east-1\"}")),
+            Ok((200, "0=a\n1=b")),      // key index
+            Ok((200, "ssh-ed25519 AAAA0")),
+            Ok((200, "ssh-ed25519 AAAA1\n")),
+        ];
+        let (sent, r) = run(&mut flow, &answers);
+        assert_eq!(r, Ok(Step::UserData));
+        assert_eq!(sent.len(), answers.len());
+        let lines: std::vec::Vec<&str> = sent.iter().map(|s| first_line(s)).collect();
+        assert_eq!(lines[2], "GET /latest/meta-data/instance-id HTTP/1.1");
+        assert_eq!(lines[7], lines[6]);
+        assert_eq!(lines[8], "PUT /latest/api/token HTTP/1.1");
+        assert_eq!(lines[9], lines[6]);
+        assert_eq!(lines[16], "GET /latest/meta-data/public-keys/0/openssh-key HTTP/1.1");
+        assert_eq!(lines[17], "GET /latest/meta-data/public-keys/1/openssh-key HTTP/1.1");
+        assert!(sent[2].contains("X-aws-ec2-metadata-token: tok\r\n"));
+        assert!(sent[17].contains("X-aws-ec2-metadata-token: tok2\r\n"));
+        let m = &flow.meta;
+        assert_eq!(m.get(crate::platform::Role::InstanceId), Some(&b"i-0abc"[..]));
+        assert_eq!(m.get(crate::platform::Role::Hostname), Some(&b"ip-10-0-0-5"[..]));
+        assert_eq!(m.keys().count(), 2);
+        let mut buf = [0u8; 1024];
+        let attrs = String::from_utf8(m.render_attributes(&mut buf).unwrap().to_vec()).unwrap();
+        assert!(attrs.contains("AFTERBURN_AWS_IPV4_PUBLIC=198.51.100.7\n"));
+        assert!(attrs.contains("AFTERBURN_AWS_REGION=us-east-1\n"));
+        assert!(!attrs.contains("AFTERBURN_AWS_HOSTNAME="));
+    }
+
+    #[test]
+    fn metadata_never_costs_the_user_data() {
+        // The service dies after the user-data: the budget runs out in the metadata stage.
+        let mut flow = Flow::new(&akamai::PLATFORM, 7);
+        flow.fetch_metadata();
+        let mut answers = std::vec![Ok((200, "tok")), Ok((200, "e30="))];
+        answers.extend([Err(Transport::Timeout); 40]);
+        let (sent, r) = run(&mut flow, &answers);
+        assert_eq!(r, Ok(Step::UserData));
+        assert!(sent.len() < answers.len());
+        assert!(sent[2].starts_with("GET /v1/instance HTTP/1.1\r\n"));
+        assert!(sent[2].contains("Accept: application/json\r\n"));
+        assert!(sent[2].contains("Metadata-Token: tok\r\n"));
+        // No user-data still reads the metadata (hostname and keys are wanted anyway); a
+        // malformed response there is skipped, not fatal.
+        let mut flow = Flow::new(&akamai::PLATFORM, 7);
+        flow.fetch_metadata();
+        let (sent, r) = run(&mut flow, &[Ok((200, "tok")), Ok((200, "")), Ok((200, "{\"id\": 7}")), Ok((200, "{bad")), Ok((200, "{}"))]);
+        assert_eq!(r, Ok(Step::NoUserData));
+        assert_eq!(sent.len(), 5);
+        assert_eq!(flow.meta.get(crate::platform::Role::InstanceId), Some(&b"7"[..]));
     }
 
     #[test]

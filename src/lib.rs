@@ -14,6 +14,8 @@ pub mod fmt;
 pub mod flow;
 pub mod http;
 pub mod iflist;
+pub mod json;
+pub mod meta;
 pub mod linklocal;
 pub mod platform;
 pub mod rand;

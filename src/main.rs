@@ -8,6 +8,7 @@
 #![no_main]
 #![deny(unsafe_code)]
 
+mod handoff;
 mod link;
 mod logger;
 mod net;
@@ -21,6 +22,7 @@ use flint::decode::{self, DecodeError, Encoding};
 use flint::flow::{Failure, Flow, Stage, Step, Transport};
 use flint::http::{self, ExchangeError, ResponseParser};
 use flint::linklocal::Ip;
+use flint::platform::Role;
 use flint::report::{self, Report};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
@@ -29,12 +31,16 @@ use smoltcp::wire::{IpAddress, IpEndpoint};
 
 use crate::link::{LinkError, Restore};
 use crate::net::{AddressError, Net, TcpError};
-use crate::output::Output;
+use crate::handoff::{Handoff, Trouble};
 use crate::sys::packet::{self, PacketDevice};
 
 /// Largest user-data response body accepted (raw, before decoding). Platforms cap user-data at
 /// 16–64 KiB; the decoded size has its own cap, `--max-size`.
 pub const BODY_MAX: usize = 1 << 20;
+/// Largest metadata document accepted.
+pub const META_BODY_MAX: usize = 16 << 10;
+/// Room for a rendered metadata output: every kept value (`meta::ARENA`) plus names and quoting.
+pub const RENDER_MAX: usize = 24 << 10;
 /// Longest single HTTP attempt (connect to last byte), like Ignition's 10 s header timeout;
 /// always also bounded by the budget.
 const ATTEMPT_MAX: Duration = Duration::from_secs(10);
@@ -66,6 +72,7 @@ enum Exit {
     Unreachable = 4,
     Invalid = 5,
     Output = 6,
+    NotIgnition = 7,
 }
 
 /// Moves the stack to the next candidate NIC with carrier, if there is one (see `link::other`);
@@ -89,7 +96,8 @@ enum Error {
     Address(AddressError),
     Flow(Stage, Failure),
     Decode(DecodeError),
-    Output(Errno),
+    /// A hand-off file failed or was refused; already logged where it happened.
+    Handoff(Trouble),
 }
 
 impl Error {
@@ -100,8 +108,10 @@ impl Error {
             Error::Link(_) => Exit::System,
             Error::Flow(_, f) if f.is_unreachable() => Exit::Unreachable,
             Error::Flow(..) => Exit::Invalid,
-            Error::Decode(DecodeError::Sink) | Error::Output(_) => Exit::Output,
+            Error::Decode(DecodeError::Sink) => Exit::Output,
             Error::Decode(_) => Exit::Invalid,
+            Error::Handoff(Trouble::Output) => Exit::Output,
+            Error::Handoff(Trouble::NotIgnition) => Exit::NotIgnition,
         }
     }
 
@@ -111,8 +121,10 @@ impl Error {
             Error::Link(_) => "link",
             Error::Address(_) => "address",
             Error::Flow(stage, _) => stage.name(),
-            Error::Decode(DecodeError::Sink) | Error::Output(_) => "write",
+            Error::Decode(DecodeError::Sink) => "write",
             Error::Decode(_) => "decode",
+            Error::Handoff(Trouble::Output) => "write",
+            Error::Handoff(Trouble::NotIgnition) => "ignition",
         }
     }
 }
@@ -130,7 +142,7 @@ impl fmt::Display for Error {
             Error::Address(AddressError::Conflicts) => f.write_str("every link-local address tried is in use"),
             Error::Flow(_, e) => e.fmt(f),
             Error::Decode(e) => e.fmt(f),
-            Error::Output(e) => ErrnoName(*e).fmt(f),
+            Error::Handoff(_) => Ok(()),
         }
     }
 }
@@ -199,7 +211,9 @@ pub fn main(mut argv: sys::Args) -> i32 {
             Exit::NoUserData
         }
         Err(e) => {
-            flint::error!(e.phase(), "{e}");
+            if !matches!(e, Error::Handoff(_)) {
+                flint::error!(e.phase(), "{e}");
+            }
             report.failed_phase = Some(e.phase());
             e.exit()
         }
@@ -214,7 +228,8 @@ pub fn main(mut argv: sys::Args) -> i32 {
     if let Some(path) = cfg.report {
         match report.render(report_buffer) {
             Some(json) => {
-                if let Err(e) = output::write_file(path, json, 0o644) {
+                let written = handoff::Path::new(&[cfg.root, path]).and_then(|p| output::write_file(p.bytes(), json, 0o644, output::Dirs::None));
+                if let Err(e) = written {
                     flint::warn!("write", "report {}: {}", Bytes(path), ErrnoName(e));
                 }
             }
@@ -234,7 +249,7 @@ fn usage(e: Error) -> i32 {
 
 fn run(cfg: &Config<'_>, bufs: &'static mut sys::RunBuffers, sockets: &'static mut net::Sockets, s: &mut Session, report: &mut Report, t0: Instant) -> Result<Done, Error> {
     let deadline = t0 + Duration::from_millis(cfg.timeout_ms);
-    let sys::RunBuffers { net: net_storage, frames, body, decoded, window } = bufs;
+    let sys::RunBuffers { net: net_storage, frames, body, decoded, window, meta_body, render } = bufs;
 
     // Link: raise every candidate NIC; take the first with carrier.
     let t = clock::now();
@@ -253,9 +268,13 @@ fn run(cfg: &Config<'_>, bufs: &'static mut sys::RunBuffers, sockets: &'static m
     let [a, b, c, d] = p.address;
     let endpoint = IpEndpoint::new(IpAddress::v4(a, b, c, d), p.port);
     let mut flow = Flow::new(p, seed.rotate_left(17));
-    let mut parser = ResponseParser::new(&mut body[..]);
+    if cfg.wants_metadata() {
+        flow.fetch_metadata();
+    }
+    let mut data_parser = ResponseParser::new(&mut body[..]);
+    let mut meta_parser = ResponseParser::new(&mut meta_body[..]);
     let mut request = [0u8; REQUEST_MAX];
-    let mut spent = [0u64; 2];
+    let mut spent = [0u64; 3];
 
     // One pass per NIC: address, then the platform's flow. Until the metadata service has
     // answered on a NIC, a failure there moves flint to the next NIC with carrier (round-robin;
@@ -292,11 +311,13 @@ fn run(cfg: &Config<'_>, bufs: &'static mut sys::RunBuffers, sockets: &'static m
             let stage = flow.stage();
             let t = clock::now();
             let n = flow.request(&mut request).map_err(|e| Error::Flow(stage, Failure::Http(e)))?;
+            // Metadata gets its own buffer: the user-data stays where it was received.
+            let parser = if stage == Stage::Metadata { &mut meta_parser } else { &mut data_parser };
             parser.reset();
             let limit = if answered || !several { ATTEMPT_MAX } else { (CONTACT_MAX * (1 << round.min(3))).min(ATTEMPT_MAX) };
             let result = match net.connect(endpoint, deadline.min(t + limit)) {
                 Ok(mut stream) => {
-                    let r = http::exchange(&mut stream, &request[..n], &mut parser);
+                    let r = http::exchange(&mut stream, &request[..n], parser);
                     if r.is_ok() {
                         stream.close();
                     }
@@ -305,7 +326,7 @@ fn run(cfg: &Config<'_>, bufs: &'static mut sys::RunBuffers, sockets: &'static m
                 Err(transport) => Err(ExchangeError::Io(TcpError(transport))),
             };
             let now = clock::now();
-            spent[(stage == Stage::UserData) as usize] += (now - t).total_micros();
+            spent[stage as usize] += (now - t).total_micros();
             report.requests = flow.requests();
             let step = match result {
                 Ok(head) => {
@@ -345,44 +366,75 @@ fn run(cfg: &Config<'_>, bufs: &'static mut sys::RunBuffers, sockets: &'static m
             }
         };
     };
-    let fetched = parser.body().len();
-    drop(parser);
-    report.timings_us.token = p.token.as_ref().map(|_| spent[0]);
-    report.timings_us.user_data = Some(spent[1]);
-    if let Done::NoUserData = outcome {
-        return Ok(Done::NoUserData);
+    let fetched = data_parser.body().len();
+    drop(data_parser);
+    report.timings_us.token = p.token.as_ref().map(|_| spent[Stage::Token as usize]);
+    report.timings_us.user_data = Some(spent[Stage::UserData as usize]);
+    if flow.meta.is_empty() && cfg.wants_metadata() {
+        flint::warn!("metadata", "the platform gave no metadata");
     }
-    report.bytes.fetched = Some(fetched as u64);
 
-    // Decode, streaming into the output's temporary file.
+    // Every output, then the exit code: a hand-off problem outranks "no user-data" but not a
+    // failed decode (nothing was written then, and that is the first thing to fix).
+    let mut handoff = Handoff::new(cfg);
+    let seed = flow.meta.get(Role::InstanceId).is_some();
+    let result = match outcome {
+        Done::NoUserData => Ok(Done::NoUserData),
+        Done::Written => write_user_data(cfg, &mut handoff, seed, &mut body[..fetched], decoded, window, report, t0),
+    };
+    if let Ok(Done::NoUserData) = result {
+        handoff.seed_without_user_data(seed);
+    }
+    handoff.write_metadata(&flow.meta, render);
+    match (result, handoff.trouble()) {
+        (Ok(_), Some(t)) => Err(Error::Handoff(t)),
+        (r, _) => r,
+    }
+}
+
+/// Decodes the user-data straight into every file that takes it.
+#[allow(clippy::too_many_arguments)]
+fn write_user_data(cfg: &Config<'_>, handoff: &mut Handoff<'_>, seed: bool, body: &mut [u8], decoded: &mut [u8], window: &mut [u8; decode::WINDOW], report: &mut Report, t0: Instant) -> Result<Done, Error> {
+    report.bytes.fetched = Some(body.len() as u64);
     let t = clock::now();
-    let payload: &[u8] = match p.encoding {
-        Encoding::Raw => &body[..fetched],
+    let payload: &[u8] = match cfg.platform.encoding {
+        Encoding::Raw => body,
         Encoding::Base64 => {
-            let n = decode::unbase64(&mut body[..fetched], &mut decoded[..]).map_err(Error::Decode)?;
+            let n = decode::unbase64(body, decoded).map_err(Error::Decode)?;
             &decoded[..n]
         }
     };
     if payload.is_empty() {
         return Ok(Done::NoUserData);
     }
-    let make_dir = cfg.output == args::DEFAULT_OUTPUT;
-    let mut out = Output::create(cfg.output, 0o600, make_dir).map_err(Error::Output)?;
-    let result = decode::decode(payload, window, cfg.max_size, &mut out).map_err(Error::Decode)?;
+    let mut tee = handoff.open(seed);
+    if tee.is_empty() {
+        return Err(Error::Handoff(Trouble::Output));
+    }
+    let result = match decode::decode(payload, window, cfg.max_size, &mut tee) {
+        Ok(r) => r,
+        Err(e) => {
+            tee.discard();
+            return Err(Error::Decode(e));
+        }
+    };
     report.gzip = Some(result.gzip);
     report.timings_us.decode = Some((clock::now() - t).total_micros());
     if result.written == 0 {
-        out.discard();
+        tee.discard();
         return Ok(Done::NoUserData);
     }
 
     // Write: make it durable and visible.
     let t = clock::now();
-    out.commit().map_err(Error::Output)?;
+    let written = tee.written();
+    handoff.commit(tee);
     report.timings_us.write = Some((clock::now() - t).total_micros());
-    report.bytes.written = Some(result.written);
-    flint::info!("write", "{} bytes{} to {} in {} us", result.written, if result.gzip { " (gunzipped)" } else { "" },
-        Bytes(cfg.output), (clock::now() - t0).total_micros());
+    if written == result.written {
+        report.bytes.written = Some(written);
+        flint::info!("write", "{} bytes{} to {} in {} us", written, if result.gzip { " (gunzipped)" } else { "" },
+            Bytes(cfg.output), (clock::now() - t0).total_micros());
+    }
     Ok(Done::Written)
 }
 

@@ -41,6 +41,30 @@ impl CPath {
     }
 }
 
+/// Which missing parent directories [`Output::create`] makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dirs {
+    None,
+    /// The parent only, mode 0700 (flint's own `/run/flint`).
+    Private,
+    /// Every missing ancestor, mode 0755 (`/run/ignition/base.d`, a seed directory): they
+    /// belong to the consumers, which expect the usual mode.
+    Tree,
+}
+
+/// Makes every missing directory of `path` (`mkdir -p`), each bounded by the path's length.
+fn make_tree(path: &[u8]) -> Result<(), Errno> {
+    for (i, _) in path.iter().enumerate().filter(|&(i, &b)| b == b'/' && i > 0).chain(core::iter::once((path.len(), &b'/'))) {
+        let mut p = CPath::new();
+        p.push(&path[..i])?;
+        match rustix::fs::mkdir(p.as_cstr(), Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// A file being written; see the module docs.
 pub struct Output {
     dir: OwnedFd,
@@ -51,9 +75,9 @@ pub struct Output {
 }
 
 impl Output {
-    /// Starts writing `path` with permission `mode` (the umask may only remove bits).
-    /// `make_dir` creates a missing parent directory (mode 0700), for flint's default path.
-    pub fn create(path: &[u8], mode: u32, make_dir: bool) -> Result<Output, Errno> {
+    /// Starts writing `path` with permission `mode` (the umask may only remove bits), making
+    /// missing parent directories as `dirs` says.
+    pub fn create(path: &[u8], mode: u32, dirs: Dirs) -> Result<Output, Errno> {
         let (dir_path, name) = match path.iter().rposition(|&b| b == b'/') {
             Some(0) => (&b"/"[..], &path[1..]),
             Some(i) => (&path[..i], &path[i + 1..]),
@@ -66,8 +90,12 @@ impl Output {
         d.push(dir_path)?;
         let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let dir = match rustix::fs::open(d.as_cstr(), dir_flags, Mode::empty()) {
-            Err(Errno::NOENT) if make_dir => {
-                rustix::fs::mkdir(d.as_cstr(), Mode::from_raw_mode(0o700))?;
+            Err(Errno::NOENT) if dirs != Dirs::None => {
+                if dirs == Dirs::Private {
+                    rustix::fs::mkdir(d.as_cstr(), Mode::from_raw_mode(0o700))?;
+                } else {
+                    make_tree(dir_path)?;
+                }
                 rustix::fs::open(d.as_cstr(), dir_flags, Mode::empty())?
             }
             r => r?,
@@ -172,8 +200,8 @@ pub fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
 }
 
 /// Writes `bytes` to `path` atomically.
-pub fn write_file(path: &[u8], bytes: &[u8], mode: u32) -> Result<(), Errno> {
-    let mut out = Output::create(path, mode, false)?;
+pub fn write_file(path: &[u8], bytes: &[u8], mode: u32, dirs: Dirs) -> Result<(), Errno> {
+    let mut out = Output::create(path, mode, dirs)?;
     embedded_io::Write::write_all(&mut out, bytes).map_err(|_| Errno::IO)?;
     out.commit()
 }

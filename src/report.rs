@@ -8,6 +8,8 @@
 
 use core::fmt::{self, Write};
 
+use crate::json::Writer;
+
 /// Per-phase wall time in microseconds; `None` (JSON `null`) for phases not reached.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Timings {
@@ -60,23 +62,22 @@ impl Report {
     /// Renders the report as one line of JSON with a trailing newline; `None` if `buf` is too
     /// small (never a truncated document).
     pub fn render<'b>(&self, buf: &'b mut [u8]) -> Option<&'b [u8]> {
-        let mut w = Json { buf, len: 0 };
+        let mut w = Writer::new(buf);
         self.write(&mut w).ok()?;
         w.write_str("\n").ok()?;
-        let len = w.len;
-        Some(&w.buf[..len])
+        Some(w.into_slice())
     }
 
-    fn write(&self, w: &mut Json<'_>) -> fmt::Result {
+    fn write(&self, w: &mut Writer<'_>) -> fmt::Result {
         let t = &self.timings_us;
         write!(w, "{{\"version\":{},\"platform\":\"{}\",\"exit_code\":{}", self.version, self.platform, self.exit_code)?;
-        w.str("failed_phase", self.failed_phase)?;
-        w.str("interface", self.interface.as_deref())?;
-        w.str("mac", self.mac.as_deref())?;
-        w.str("mode", Some(self.mode))?;
-        w.str("address", self.address.as_deref())?;
-        w.str("router", self.router.as_deref())?;
-        w.str("server", self.server.as_deref())?;
+        field(w, "failed_phase", self.failed_phase)?;
+        field(w, "interface", self.interface.as_deref())?;
+        field(w, "mac", self.mac.as_deref())?;
+        field(w, "mode", Some(self.mode))?;
+        field(w, "address", self.address.as_deref())?;
+        field(w, "router", self.router.as_deref())?;
+        field(w, "server", self.server.as_deref())?;
         w.write_str(",\"timings_us\":{")?;
         let phases = [("link", t.link), ("address", t.address), ("token", t.token), ("user_data", t.user_data), ("decode", t.decode), ("write", t.write), ("total", t.total)];
         for (i, (name, v)) in phases.into_iter().enumerate() {
@@ -104,37 +105,13 @@ impl fmt::Display for Num {
     }
 }
 
-/// A JSON writer into a fixed buffer; fails (rather than truncating) when full.
-struct Json<'b> {
-    buf: &'b mut [u8],
-    len: usize,
-}
-
-impl Json<'_> {
-    /// `,"name":"value"` or `,"name":null`.
-    fn str(&mut self, name: &str, v: Option<&str>) -> fmt::Result {
-        write!(self, ",\"{name}\":")?;
-        let Some(v) = v else { return self.write_str("null") };
-        self.write_str("\"")?;
-        // RFC 8259 §7: quote, backslash and control characters must be escaped. Interface
-        // names may hold almost any byte.
-        for c in v.chars() {
-            match c {
-                '"' | '\\' => write!(self, "\\{c}")?,
-                c if (c as u32) < 0x20 => write!(self, "\\u{:04x}", c as u32)?,
-                c => self.write_char(c)?,
-            }
-        }
-        self.write_str("\"")
-    }
-}
-
-impl Write for Json<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        self.buf.get_mut(self.len..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
+/// `,"name":"value"` or `,"name":null`.
+fn field(w: &mut Writer<'_>, name: &str, v: Option<&str>) -> fmt::Result {
+    write!(w, ",\"{name}\":")?;
+    match v {
+        // Interface names may hold almost any byte: escaped as RFC 8259 §7 requires.
+        Some(v) => w.quoted(v.as_bytes()),
+        None => w.write_str("null"),
     }
 }
 

@@ -5,10 +5,13 @@
 //!   with a TTL of 1..=21600 s; Ignition, Afterburn and cloud-init all ask for 21600;
 //! - every GET carries `X-aws-ec2-metadata-token`; a missing, unknown or expired one is 401;
 //! - user-data is returned exactly as uploaded (possibly gzip), 404 when there is none;
+//! - metadata leaves are text under `/latest/meta-data/`, 404 when the instance lacks them
+//!   (`public-ipv4` on a private instance); `public-keys/` lists `N=name` lines and key N is at
+//!   `public-keys/N/openssh-key`; the region is only in the JSON identity document;
 //! - a 404 from the token endpoint means IMDSv2 is unavailable; like Ignition, fall back to
 //!   IMDSv1 (no token). A 403 there means IMDS is off or the request was refused: no fallback.
 
-use super::{Platform, Resource, TokenStep};
+use super::{Body, Document, Field, Platform, Resource, Role, TokenStep};
 use crate::decode::Encoding;
 
 pub const PLATFORM: Platform = Platform {
@@ -26,4 +29,25 @@ pub const PLATFORM: Platform = Platform {
     encoding: Encoding::Raw,
     none_on_404: true,
     refresh_on: &[401],
+    metadata: &[
+        text("/latest/meta-data/instance-id", Field::role(Role::InstanceId, Some("AFTERBURN_AWS_INSTANCE_ID"))),
+        text("/latest/meta-data/instance-type", Field::attr("AFTERBURN_AWS_INSTANCE_TYPE")),
+        text("/latest/meta-data/local-ipv4", Field::attr("AFTERBURN_AWS_IPV4_LOCAL")),
+        text("/latest/meta-data/public-ipv4", Field::attr("AFTERBURN_AWS_IPV4_PUBLIC")),
+        text("/latest/meta-data/placement/availability-zone", Field::attr("AFTERBURN_AWS_AVAILABILITY_ZONE")),
+        text("/latest/meta-data/hostname", Field::attr("AFTERBURN_AWS_HOSTNAME")),
+        text("/latest/meta-data/public-hostname", Field::attr("AFTERBURN_AWS_PUBLIC_HOSTNAME")),
+        // The short name the instance knows itself by (cloud-init's choice for EC2).
+        text("/latest/meta-data/local-hostname", Field::role(Role::Hostname, None)),
+        Document {
+            path: "/latest/dynamic/instance-identity/document",
+            fields: &[],
+            body: Body::Json(&[("region", Field::attr("AFTERBURN_AWS_REGION"))]),
+        },
+        Document { path: "/latest/meta-data/public-keys/", fields: &[], body: Body::KeyIndex },
+    ],
 };
+
+const fn text(path: &'static str, field: Field) -> Document {
+    Document { path, fields: &[], body: Body::Text(field) }
+}

@@ -34,8 +34,72 @@ pub struct Platform {
     pub encoding: Encoding,
     /// A 404 for the user-data resource means "this instance has no user-data".
     pub none_on_404: bool,
-    /// Statuses of a user-data GET that mean the token is stale: get a new one, once.
+    /// Statuses of a GET that mean the token is stale: get a new one, once.
     pub refresh_on: &'static [u16],
+    /// Instance metadata to read after the user-data when an output needs it (hostname, SSH
+    /// keys, Afterburn attributes), in request order.
+    pub metadata: &'static [Document],
+}
+
+/// One metadata document and what to take from it (see [`crate::meta`]).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Document {
+    pub path: &'static str,
+    pub fields: &'static [(&'static str, &'static str)],
+    pub body: Body,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Body {
+    /// The whole body, without surrounding whitespace, is one value.
+    Text(Field),
+    /// A JSON object; each entry takes the value(s) at a dotted member path (`*` matches any
+    /// member name). A path naming an array takes each element.
+    Json(&'static [(&'static str, Field)]),
+    /// An EC2-style key index: lines `N=name`; key `N` is then read as text from
+    /// `<path>N/openssh-key`.
+    KeyIndex,
+}
+
+/// Where one value goes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Field {
+    /// Afterburn attribute name, if Afterburn publishes this value.
+    pub attr: Option<&'static str>,
+    /// What flint itself uses the value for.
+    pub role: Role,
+    /// For array values: `Indexed` names them `<attr>_<i>`, `Joined` puts them on one line.
+    pub list: List,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Only an attribute.
+    None,
+    /// cloud-init's `instance-id`.
+    InstanceId,
+    /// The hostname written to `/etc/hostname` and cloud-init's `local-hostname`.
+    Hostname,
+    /// An OpenSSH public key for the SSH user.
+    SshKey,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum List {
+    Indexed,
+    Joined(&'static str),
+}
+
+impl Field {
+    /// An Afterburn attribute.
+    pub const fn attr(name: &'static str) -> Field {
+        Field { attr: Some(name), role: Role::None, list: List::Indexed }
+    }
+
+    /// A value flint uses, optionally also an attribute.
+    pub const fn role(role: Role, attr: Option<&'static str>) -> Field {
+        Field { attr, role, list: List::Indexed }
+    }
 }
 
 /// A token request: `PUT path` with `fields`; the token then travels in `header`.

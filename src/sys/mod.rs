@@ -190,6 +190,11 @@ pub struct RunBuffers {
     /// The body after base64 decoding (platforms that encode).
     pub decoded: [u8; crate::BODY_MAX],
     pub window: [u8; flint::decode::WINDOW],
+    /// One metadata document's body (JSON or text; the largest, Akamai's `/v1/instance`, is
+    /// ~1 KB; key lists grow with keys).
+    pub meta_body: [u8; crate::META_BODY_MAX],
+    /// Where attributes, `meta-data` and the Ignition fragment are rendered, one at a time.
+    pub render: [u8; crate::RENDER_MAX],
 }
 
 struct Reserved<T>(core::cell::UnsafeCell<T>);
@@ -212,6 +217,8 @@ static BUFFERS: Reserved<Zeroed> = Reserved(core::cell::UnsafeCell::new(Zeroed {
         body: [0; crate::BODY_MAX],
         decoded: [0; crate::BODY_MAX],
         window: [0; flint::decode::WINDOW],
+        meta_body: [0; crate::META_BODY_MAX],
+        render: [0; crate::RENDER_MAX],
     },
     cmdline: [0; 4096],
     report: [0; 2048],

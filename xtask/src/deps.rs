@@ -1,20 +1,23 @@
 //! Installs the host tools the end-to-end tests, the boot tests and the benchmarks need,
 //! when missing. Non-interactive so it works as root on a fresh Debian machine and in CI.
 
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::{proc, util};
 
-/// (program looked up, Debian package providing it). `dnsmasq-base` rather than `dnsmasq`:
-/// the binary without the system service, which on a systemd host would start a resolver.
+/// (program looked up on `$PATH`, or an absolute path checked as is; Debian package providing
+/// it). `dnsmasq-base` rather than `dnsmasq`: the binary without the system service, which on a
+/// systemd host would start a resolver.
 const TOOLS: &[(&str, &str)] =
     &[("ip", "iproute2"), ("dnsmasq", "dnsmasq-base"), ("busybox", "busybox-static"), ("curl", "curl")];
 
 /// What `qemu-test`, `initramfs`, `bench --qemu` and the QEMU demo need on top: QEMU itself,
 /// `xz` (vmlinux extraction), `depmod` (the kernel package ships no modules.dep), `dpkg`
-/// and `apt-cache` (kernel download), `cpio` (only the archive writer's cross-check test).
+/// and `apt-cache` (kernel download), `cpio` (only the archive writer's cross-check test),
+/// dracut, Ignition and initramfs-tools for the packaging tests.
 const QEMU_TOOLS: &[(&str, &str)] = &[
     ("qemu-system-x86_64", "qemu-system-x86"),
     ("xz", "xz-utils"),
@@ -22,7 +25,22 @@ const QEMU_TOOLS: &[(&str, &str)] = &[
     ("dpkg", "dpkg"),
     ("apt-cache", "apt"),
     ("cpio", "cpio"),
+    // The dracut boot test (`qemu/dracut.rs`): dracut-core, not `dracut`, which conflicts
+    // with initramfs-tools and adds kernel postinst hooks; Ignition's package ships its
+    // dracut module (/usr/lib/dracut/modules.d/30ignition) with the binary.
+    ("dracut", "dracut-core"),
+    (IGNITION_BIN, "ignition"),
+    // The initramfs-tools hook test: mkinitramfs without initramfs-tools' kernel hooks.
+    ("mkinitramfs", "initramfs-tools-core"),
 ];
+
+/// The real consumers of flint's outputs (issue #4 consumer tests, `consumers.rs`).
+/// Debian ships the Ignition binary only inside its dracut module, not on `$PATH`.
+pub const IGNITION_BIN: &str = "/usr/lib/dracut/modules.d/30ignition/ignition";
+/// The tests import cloud-init's NoCloud reader with Debian's `/usr/bin/python3` (a
+/// dependency of the package), so the module is what must be there, not the CLI.
+pub const NOCLOUD_MODULE: &str = "/usr/lib/python3/dist-packages/cloudinit/sources/DataSourceNoCloud.py";
+const CONSUMER_PACKAGES: &[(&str, &str)] = &[(IGNITION_BIN, "ignition"), (NOCLOUD_MODULE, "cloud-init")];
 
 static UPDATED: AtomicBool = AtomicBool::new(false);
 
@@ -52,8 +70,8 @@ pub fn static_busybox() -> Option<std::path::PathBuf> {
 
 fn ensure_set(tools: &[(&str, &str)], need_static_busybox: bool) -> Result<(), String> {
     let missing_now = || {
-        let mut m: Vec<&str> =
-            tools.iter().filter(|(bin, _)| util::which(bin).is_none()).map(|&(_, pkg)| pkg).collect();
+        let found = |bin: &str| if bin.starts_with('/') { Path::new(bin).exists() } else { util::which(bin).is_some() };
+        let mut m: Vec<&str> = tools.iter().filter(|(bin, _)| !found(bin)).map(|&(_, pkg)| pkg).collect();
         if need_static_busybox && static_busybox().is_none() && !m.contains(&"busybox-static") {
             m.push("busybox-static");
         }
@@ -81,4 +99,10 @@ pub fn ensure() -> Result<(), String> {
 pub fn ensure_qemu() -> Result<(), String> {
     let all: Vec<(&str, &str)> = TOOLS.iter().chain(QEMU_TOOLS).copied().collect();
     ensure_set(&all, true)
+}
+
+/// Everything `ensure` installs plus Ignition and cloud-init, for the consumer tests.
+pub fn ensure_consumers() -> Result<(), String> {
+    let all: Vec<(&str, &str)> = TOOLS.iter().chain(CONSUMER_PACKAGES).copied().collect();
+    ensure_set(&all, false)
 }

@@ -5,11 +5,13 @@
 //! request is appended to a JSON-lines log (`--log`) and every issued token to `--tokens`, so
 //! tests can count token fetches and grep flint's stderr for the tokens. Scenario knobs bend
 //! the protocol (chunked bodies, delays, stale tokens, 5xx/429 bursts, close-delimited bodies).
+//! The metadata trees (instance id, hostname, SSH keys…) and their values live in `metadata`.
 //!
 //! The HTTP server lives in `server`; this file holds what both sides share: `Options`, which
 //! the harness turns into a command line (`to_args`, `start_in`) and the mock process parses
 //! back (`parse`), so the two cannot drift apart, and the readers of the mock's log files.
 
+pub mod metadata;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -71,7 +73,10 @@ usage: xtask mock --platform aws|akamai [options]
   --fail-status S        status for --fail-first (default 503)
   --retry-after S        Retry-After header on 429/503 answers
   --no-token-api         aws: PUT /latest/api/token answers 404, GETs need no token (IMDSv1 only)
+  --no-ssh-keys          no SSH keys (aws: meta-data/public-keys/ 404; akamai: no users)
+  --no-metadata          every metadata path 404 (user-data and tokens still served)
   --put-hop-limit N      aws: IP TTL of token responses (default 1 like IMDS; 0 = kernel default)
+  --rate-limit N         past N requests in a second, answer 429 with Retry-After: 1 (load test)
   --max-seconds N        exit after N seconds whatever happens (default 600)
 ";
 
@@ -94,7 +99,10 @@ pub struct Options {
     pub fail_status: u16,
     pub retry_after: Option<u32>,
     pub no_token_api: bool,
+    pub no_ssh_keys: bool,
+    pub no_metadata: bool,
     pub put_hop_limit: u32,
+    pub rate_limit: Option<u32>,
     pub max_seconds: u64,
 }
 
@@ -116,7 +124,10 @@ impl Options {
             fail_status: 503,
             retry_after: None,
             no_token_api: false,
+            no_ssh_keys: false,
+            no_metadata: false,
             put_hop_limit: 1,
+            rate_limit: None,
             max_seconds: 600,
         }
     }
@@ -140,6 +151,8 @@ impl Options {
             (self.truncate, "--truncate"),
             (self.stale_token_once, "--stale-token-once"),
             (self.no_token_api, "--no-token-api"),
+            (self.no_ssh_keys, "--no-ssh-keys"),
+            (self.no_metadata, "--no-metadata"),
         ] {
             if on {
                 a.push(flag.into());
@@ -152,6 +165,9 @@ impl Options {
             a.extend(["--retry-after".into(), s.to_string()]);
         }
         a.extend(["--put-hop-limit".into(), self.put_hop_limit.to_string()]);
+        if let Some(n) = self.rate_limit {
+            a.extend(["--rate-limit".into(), n.to_string()]);
+        }
         a.extend(["--max-seconds".into(), self.max_seconds.to_string()]);
         a
     }
@@ -177,11 +193,14 @@ impl Options {
                 "--truncate" => o.truncate = true,
                 "--stale-token-once" => o.stale_token_once = true,
                 "--no-token-api" => o.no_token_api = true,
+                "--no-ssh-keys" => o.no_ssh_keys = true,
+                "--no-metadata" => o.no_metadata = true,
                 "--delay-ms" => o.delay_ms = num(flag, value()?)?,
                 "--fail-first" => o.fail_first = num(flag, value()?)?,
                 "--fail-status" => o.fail_status = num(flag, value()?)?,
                 "--retry-after" => o.retry_after = Some(num(flag, value()?)?),
                 "--put-hop-limit" => o.put_hop_limit = num(flag, value()?)?,
+                "--rate-limit" => o.rate_limit = Some(num(flag, value()?)?),
                 "--max-seconds" => o.max_seconds = num(flag, value()?)?,
                 "-h" | "--help" => return Err(MOCK_HELP.into()),
                 other => return Err(format!("mock: unknown option `{other}`\n{MOCK_HELP}")),
@@ -191,9 +210,6 @@ impl Options {
         Ok(o)
     }
 }
-
-/// The public key both platforms list (a syntactically plausible, deliberately fake key).
-pub const TEST_SSH_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFlintTestKeyNotARealKeyJustForMocks0123456";
 
 /// `xtask mock …`: serves until killed (or `--max-seconds`).
 pub fn main(args: &[String]) -> Result<(), String> {

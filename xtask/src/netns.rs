@@ -198,3 +198,153 @@ pub fn start_dnsmasq(netns: &str, iface: &str, dir: &Path) -> Result<ChildGuard,
     }
     Ok(child)
 }
+
+/// `ip netns exec <netns> tc args…`
+pub fn tc(netns: &str, args: &[&str]) -> Result<(), String> {
+    let mut cmd = Command::new(util::tool("ip"));
+    cmd.args(["netns", "exec", netns]).arg(util::tool("tc")).args(args);
+    proc::run_ok(&mut cmd, IP_TIMEOUT).map(|_| ())
+}
+
+/// Random impairment of what a device sends (loss, reordering) and receives (duplication),
+/// in percent of frames.
+///
+/// `tc qdisc … netem` is the usual tool, but this project's CI kernel is built without
+/// `CONFIG_NET_SCH_NETEM` (and without `act_gact`), so the same effects are made from what
+/// it has: an HTB root whose classes are "pass", "slow" (a 4 Mbit/s class: a frame put there
+/// waits behind its own serialisation and is overtaken by the frames after it, i.e.
+/// reordered) and "drop" (a `pfifo limit 0` leaf drops every frame), and a `cls_bpf`
+/// classifier in classic BPF that draws a random number per frame (`ld rand`) to pick the
+/// class. Duplication is a `mirred ingress mirror` back into the device's own receive path
+/// for a random share of received frames (packet sockets see both copies).
+/// GSO is turned off on the device so a "frame" here is one MTU-sized frame on the wire.
+#[derive(Clone, Copy, Default)]
+pub struct Impair {
+    pub loss: u32,
+    pub reorder: u32,
+    pub duplicate: u32,
+}
+
+/// Classic BPF for cls_bpf: one random draw, `cuts` = (percent, classid) taken in order;
+/// past the last cut, 0 (no match: the qdisc's default class, no action).
+fn random_classifier(cuts: &[(u32, u32)]) -> String {
+    // linux/filter.h: BPF_LD|BPF_W|BPF_ABS = 0x20 with k = SKF_AD_OFF (-0x1000) +
+    // SKF_AD_RANDOM (56); BPF_JMP|BPF_JGE|BPF_K = 0x35; BPF_RET|BPF_K = 0x06.
+    let mut ins = vec![format!("32 0 0 {}", 0xffff_f000u32 + 56)];
+    let mut cumulative = 0u64;
+    for &(pct, classid) in cuts {
+        cumulative += u64::from(pct);
+        let threshold = (cumulative.min(100) * (1u64 << 32) / 100).min(u64::from(u32::MAX)) as u32;
+        // A >= threshold: skip the `ret` below and try the next cut.
+        ins.push(format!("53 1 0 {threshold}"));
+        ins.push(format!("6 0 0 {classid}"));
+    }
+    ins.push("6 0 0 0".into());
+    format!("{},{}", ins.len(), ins.join(","))
+}
+
+pub fn impair(netns: &str, dev: &str, imp: Impair) -> Result<(), String> {
+    ip(&["-n", netns, "link", "set", "dev", dev, "gso_max_segs", "1"])?;
+    if imp.loss > 0 || imp.reorder > 0 {
+        tc(netns, &["qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "10", "r2q", "100000"])?;
+        tc(netns, &["class", "add", "dev", dev, "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit"])?;
+        #[rustfmt::skip]
+        tc(netns, &["class", "add", "dev", dev, "parent", "1:", "classid", "1:20", "htb", "rate", "4mbit", "ceil", "4mbit", "burst", "1600", "cburst", "1600"])?;
+        tc(netns, &["class", "add", "dev", dev, "parent", "1:", "classid", "1:30", "htb", "rate", "10gbit"])?;
+        tc(netns, &["qdisc", "add", "dev", dev, "parent", "1:30", "handle", "30:", "pfifo", "limit", "0"])?;
+        let prog = random_classifier(&[(imp.loss, 0x1_0030), (imp.reorder, 0x1_0020)]);
+        tc(netns, &["filter", "add", "dev", dev, "parent", "1:", "bpf", "bytecode", &prog])?;
+    }
+    if imp.duplicate > 0 {
+        tc(netns, &["qdisc", "add", "dev", dev, "ingress"])?;
+        let prog = random_classifier(&[(imp.duplicate, 1)]);
+        #[rustfmt::skip]
+        tc(netns, &["filter", "add", "dev", dev, "parent", "ffff:", "bpf", "bytecode", &prog, "action", "mirred", "ingress", "mirror", "dev", dev])?;
+    }
+    Ok(())
+}
+
+/// `tc -s qdisc show dev <dev>`: what the impairment did, for failure messages and the docs.
+pub fn tc_stats(netns: &str, dev: &str) -> String {
+    let mut cmd = Command::new(util::tool("ip"));
+    cmd.args(["netns", "exec", netns]).arg(util::tool("tc")).args(["-s", "class", "show", "dev", dev]);
+    proc::run_ok(&mut cmd, IP_TIMEOUT).map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+}
+
+/// Many guests on one link (the load test): a server namespace whose bridge `br0` carries
+/// 10.0.0.1/24 and 169.254.169.254/32, and `n` client namespaces, each with an `eth0`
+/// (DOWN, no address) whose peer is a port of the bridge. Everything is deleted on drop.
+pub struct Lan {
+    pub server: String,
+    /// (namespace, MAC of its eth0)
+    pub clients: Vec<(String, String)>,
+}
+
+pub const BRIDGE: &str = "br0";
+
+/// `ip [-n netns] -batch FILE` over `lines`: one process for hundreds of commands.
+fn ip_batch(netns: Option<&str>, lines: &[String], dir: &Path, name: &str) -> Result<(), String> {
+    let file = dir.join(name);
+    std::fs::write(&file, lines.join("\n") + "\n").map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut cmd = Command::new(util::tool("ip"));
+    if let Some(ns) = netns {
+        cmd.args(["-n", ns]);
+    }
+    cmd.arg("-batch").arg(&file);
+    proc::run_ok(&mut cmd, Duration::from_secs(120)).map(|_| ())
+}
+
+impl Lan {
+    pub fn new(n: usize, dir: &Path) -> Result<Lan, String> {
+        let id = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let base = format!("{}{}-{id}", cleanup::NETNS_PREFIX, std::process::id());
+        let pid = std::process::id();
+        let lan = Lan {
+            server: format!("{base}-srv"),
+            clients: (0..n)
+                .map(|i| {
+                    (format!("{base}-c{i}"), format!("02:f1:18:{:02x}:{:02x}:{:02x}", pid & 0xff, i >> 8, i & 0xff))
+                })
+                .collect(),
+        };
+        // Registered first, so Drop and the panic hook delete whatever got created.
+        cleanup::add_netns(&lan.server);
+        for (ns, _) in &lan.clients {
+            cleanup::add_netns(ns);
+        }
+        let mut adds = vec![format!("netns add {}", lan.server)];
+        adds.extend(lan.clients.iter().map(|(ns, _)| format!("netns add {ns}")));
+        ip_batch(None, &adds, dir, "netns-add.batch")?;
+        let mut links = vec![
+            "link set lo up".to_string(),
+            format!("link add {BRIDGE} type bridge"),
+            format!("addr add {ROUTER_IP}/24 dev {BRIDGE}"),
+            format!("addr add {METADATA_IP}/32 dev {BRIDGE}"),
+            format!("link set {BRIDGE} up"),
+        ];
+        for (i, (ns, mac)) in lan.clients.iter().enumerate() {
+            links.push(format!("link add p{i} type veth peer name {CLIENT_IF} address {mac} netns {ns}"));
+            links.push(format!("link set p{i} master {BRIDGE} up"));
+        }
+        ip_batch(Some(&lan.server), &links, dir, "links.batch")?;
+        Ok(lan)
+    }
+
+    /// `ip netns exec <client i> program …`
+    pub fn in_client(&self, i: usize, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(util::tool("ip"));
+        cmd.args(["netns", "exec", &self.clients[i].0]).arg(program);
+        cmd
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        // Clients first (their veth peers vanish with them), then the server; each deletion
+        // kills what still runs inside, bounded per call (cleanup::delete_netns).
+        for ns in self.clients.iter().map(|(ns, _)| ns).chain([&self.server]) {
+            cleanup::delete_netns(ns);
+            cleanup::remove_netns(ns);
+        }
+    }
+}

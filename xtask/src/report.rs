@@ -51,6 +51,8 @@ pub struct Expect<'a> {
     pub mac: &'a str,
     /// The mode flint must report when it got that far (`None`: not checked beyond validity).
     pub addressing: Option<Addressing>,
+    /// Prefix length of a DHCP lease (dnsmasq's is 24; the fault scenarios also hand out /32).
+    pub dhcp_prefix: u8,
     pub success: bool,
     /// `bytes.written` on success: length of the decoded user-data.
     pub written: Option<usize>,
@@ -95,12 +97,13 @@ pub fn check(r: &Value, e: &Expect) -> Vec<String> {
     match mode {
         "dhcp" => {
             match addr.and_then(parse_cidr) {
-                Some(([10, 0, 0, h], 24)) if (netns::POOL.0..=netns::POOL.1).contains(&h) => {}
+                Some(([10, 0, 0, h], p)) if (netns::POOL.0..=netns::POOL.1).contains(&h) && p == e.dhcp_prefix => {}
                 _ => bad.push(format!(
-                    "report address = {}, expected 10.0.0.{}-{}/24 from dnsmasq",
+                    "report address = {}, expected 10.0.0.{}-{}/{} from the DHCP server",
                     r["address"],
                     netns::POOL.0,
-                    netns::POOL.1
+                    netns::POOL.1,
+                    e.dhcp_prefix
                 )),
             }
             if r["router"] != Value::from(netns::ROUTER_IP) {
@@ -212,6 +215,7 @@ mod tests {
             exit_code: 0,
             mac: "02:00:00:00:00:01",
             addressing: Some(Addressing::Dhcp),
+            dhcp_prefix: 24,
             success: true,
             written: Some(5678),
             fetched: Some(1234),

@@ -27,17 +27,19 @@ const HARD_EXTRA: Duration = Duration::from_secs(10);
 /// Allowed overrun of the budget, measured from outside (spawn, `ip netns exec`, exit).
 const SLACK: Duration = Duration::from_millis(1500);
 
-const PHASES: [&str; 7] = ["args", "link", "address", "token", "user-data", "decode", "write"];
+const PHASES: [&str; 9] = ["args", "link", "address", "token", "user-data", "metadata", "decode", "write", "ignition"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Payload {
+pub(crate) enum Payload {
     None,
     Small,
     LargeGzip,
+    /// The ~280 KB document of `LargeGzip`, served uncompressed: hundreds of TCP segments.
+    LargePlain,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum PlatformFrom {
+pub(crate) enum PlatformFrom {
     /// `--platform <id>`
     Arg,
     /// `--cmdline FILE` holding `ignition.platform.id=<id>` among other kernel arguments.
@@ -51,7 +53,7 @@ enum PlatformFrom {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum OutputAt {
+pub(crate) enum OutputAt {
     /// `<dir>/out/user-data`
     Normal,
     /// `<dir>/out/blocker/user-data` where `blocker` is a regular file: cannot be written.
@@ -60,26 +62,46 @@ enum OutputAt {
 
 pub struct Scenario {
     pub name: &'static str,
-    about: &'static str,
-    addressing: Addressing,
-    dhcp_server: bool,
-    platform: Platform,
-    platform_from: PlatformFrom,
+    pub(crate) about: &'static str,
+    pub(crate) addressing: Addressing,
+    pub(crate) dhcp_server: bool,
+    pub(crate) platform: Platform,
+    pub(crate) platform_from: PlatformFrom,
     /// `None`: nothing listens on 169.254.169.254:80.
-    mock: Option<fn(&mut mock::Options)>,
-    payload: Payload,
-    budget: f64,
-    args: &'static [&'static str],
-    exit: i32,
+    pub(crate) mock: Option<fn(&mut mock::Options)>,
+    pub(crate) payload: Payload,
+    pub(crate) budget: f64,
+    pub(crate) args: &'static [&'static str],
+    pub(crate) exit: i32,
     /// A second acceptable exit code where the contract allows either reading.
-    or_exit: Option<i32>,
-    output_at: OutputAt,
-    error_phase: Option<&'static str>,
-    extra: Option<fn(&Run) -> Vec<String>>,
+    pub(crate) or_exit: Option<i32>,
+    pub(crate) output_at: OutputAt,
+    pub(crate) error_phase: Option<&'static str>,
+    pub(crate) extra: Option<fn(&Run) -> Vec<String>>,
+    /// Network set-up beyond the plain topology (the network faults, `faults_net.rs`).
+    pub(crate) net: Option<fn(&Topology, &Path) -> Result<NetFixture, String>>,
+}
+
+/// What a scenario's `net` set-up started (DHCP servers, …), kept alive until the checks end,
+/// and what it changes about the expectations.
+#[derive(Default)]
+pub(crate) struct NetFixture {
+    #[allow(dead_code)] // held for their Drop (kill and reap)
+    pub(crate) guards: Vec<ChildGuard>,
+    /// Run on a thread of its own from the moment flint is spawned (e.g. a late carrier);
+    /// joined before the checks, its error fails the scenario.
+    pub(crate) during: Option<Box<dyn FnOnce() -> Result<(), String> + Send>>,
+    /// The address mode the report must show, when it is not the topology's own.
+    pub(crate) mode: Option<Addressing>,
+    /// Prefix length of the DHCP lease, when not dnsmasq's /24.
+    pub(crate) prefix: Option<u8>,
+    /// Frames are lost on the link: flint's `requests` counts attempts whose SYN never reached
+    /// the mock, so it is only held to at least what the mock logged.
+    pub(crate) lossy: bool,
 }
 
 impl Scenario {
-    fn base(name: &'static str, about: &'static str) -> Self {
+    pub(crate) fn base(name: &'static str, about: &'static str) -> Self {
         Scenario {
             name,
             about,
@@ -96,21 +118,25 @@ impl Scenario {
             output_at: OutputAt::Normal,
             error_phase: None,
             extra: None,
+            net: None,
         }
     }
 }
 
 /// Everything observed in one run, for the checks.
 pub struct Run {
-    exit: Option<i32>,
-    elapsed: Duration,
-    stderr: String,
-    log: Vec<LogEntry>,
-    tokens: Vec<String>,
+    pub(crate) exit: Option<i32>,
+    pub(crate) elapsed: Duration,
+    pub(crate) stderr: String,
+    pub(crate) log: Vec<LogEntry>,
+    pub(crate) tokens: Vec<String>,
+    /// The scenario's scratch directory (helpers' logs) and flint's parsed report.
+    pub(crate) dir: PathBuf,
+    pub(crate) report: Option<Value>,
 }
 
 impl Run {
-    fn requests(&self, method: &str, path_suffix: &str) -> Vec<&LogEntry> {
+    pub(crate) fn requests(&self, method: &str, path_suffix: &str) -> Vec<&LogEntry> {
         self.log.iter().filter(|e| e.method == method && e.path.ends_with(path_suffix)).collect()
     }
 }
@@ -368,6 +394,10 @@ fn prepare(s: &Scenario, marker: &str) -> Prepared {
             let (plain, gz) = payloads::large_gzip(marker);
             (Some(plain), Some(gz))
         }
+        Payload::LargePlain => {
+            let (plain, _) = payloads::large_gzip(marker);
+            (Some(plain.clone()), Some(plain))
+        }
     };
     let served_len = file.as_ref().map(|f| match s.platform {
         Platform::Aws => f.len(),
@@ -467,7 +497,7 @@ fn list_dir(dir: &Path) -> Vec<String> {
 }
 
 /// Runs one scenario; `Err` lists every failed check (plus context for the reader).
-fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> {
+pub(crate) fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> {
     let marker = payloads::new_marker();
     let prep = prepare(s, &marker);
 
@@ -477,6 +507,10 @@ fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<Strin
         Some(topo.start_dnsmasq(dir).map_err(|e| vec![e])?)
     } else {
         None
+    };
+    let mut fixture = match s.net {
+        Some(setup) => setup(&topo, dir).map_err(|e| vec![e])?,
+        None => NetFixture::default(),
     };
     let mock_opts = match s.mock {
         Some(knobs) => {
@@ -517,7 +551,9 @@ fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<Strin
     std::fs::write(dir.join("flint-args.txt"), args.join(" ")).ok();
 
     let budget = Duration::from_secs_f64(s.budget);
+    let during = fixture.during.take().map(std::thread::spawn);
     let fr = run_flint(&topo, flint, &args, dir, budget + HARD_EXTRA).map_err(|e| vec![e])?;
+    let during = during.map(|t| t.join().unwrap_or_else(|_| Err("the scenario's action thread panicked".into())));
     // Let the mock finish logging the last request before reading its files.
     std::thread::sleep(Duration::from_millis(20));
     let (log, tokens) = match &mock_opts {
@@ -526,9 +562,21 @@ fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<Strin
         }
         _ => (Vec::new(), Vec::new()),
     };
-    let run = Run { exit: fr.exit, elapsed: fr.elapsed, stderr: fr.stderr, log, tokens };
+    let report_json = std::fs::read(&report_path).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    let run = Run {
+        exit: fr.exit,
+        elapsed: fr.elapsed,
+        stderr: fr.stderr,
+        log,
+        tokens,
+        dir: dir.to_path_buf(),
+        report: report_json,
+    };
 
     let mut bad = Vec::new();
+    if let Some(Err(e)) = during {
+        bad.push(e);
+    }
     // Exit code and time.
     match run.exit {
         None => bad.push(format!("flint still running after {:?}: killed", budget + HARD_EXTRA)),
@@ -549,7 +597,11 @@ fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<Strin
 
     // Output file and its directory.
     let entries = list_dir(&out_dir);
-    let success = s.exit == 0;
+    // Where either outcome is allowed (`or_exit`), the checks follow the one that happened.
+    let success = match run.exit {
+        Some(c) if c == s.exit || Some(c) == s.or_exit => c == 0,
+        _ => s.exit == 0,
+    };
     if success {
         match std::fs::read(&output) {
             Ok(bytes) => {
@@ -588,12 +640,20 @@ fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<Strin
             .and_then(|b| serde_json::from_slice::<Value>(&b).map_err(|e| e.to_string()))
         {
             Ok(v) => {
-                let served_requests = if mock_opts.is_some() { Some(run.log.len()) } else { None };
+                let served_requests = if mock_opts.is_some() && !fixture.lossy { Some(run.log.len()) } else { None };
+                if fixture.lossy && v["requests"].as_u64().is_some_and(|n| n < run.log.len() as u64) {
+                    bad.push(format!(
+                        "report requests = {}, fewer than the mock logged ({})",
+                        v["requests"],
+                        run.log.len()
+                    ));
+                }
                 let e = report::Expect {
                     platform: s.platform.as_str(),
                     exit_code: run.exit.unwrap_or(-1),
                     mac: &topo.client_mac,
-                    addressing: Some(s.addressing),
+                    addressing: Some(fixture.mode.unwrap_or(s.addressing)),
+                    dhcp_prefix: fixture.prefix.unwrap_or(24),
                     success,
                     written: if success { prep.decoded.as_ref().map(|d| d.len()) } else { None },
                     fetched: if success { prep.served_len } else { None },
@@ -625,7 +685,7 @@ fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<Strin
     }
 }
 
-fn check_stderr(run: &Run, marker: &str, s: &Scenario) -> Vec<String> {
+pub(crate) fn check_stderr(run: &Run, marker: &str, s: &Scenario) -> Vec<String> {
     let mut bad = Vec::new();
     if run.stderr.contains(marker) {
         bad.push("stderr contains user-data bytes (the marker)".into());
@@ -667,29 +727,47 @@ fn check_stderr(run: &Run, marker: &str, s: &Scenario) -> Vec<String> {
 
 /// Runs the selected scenarios, one line each; returns (passed, failed).
 pub fn run_selected(filter: Option<&str>, keep: bool) -> Result<(usize, usize), String> {
+    run_list(all(), filter, keep)
+}
+
+/// Runs the scenarios of `list` whose name contains `filter`, one line each; (passed, failed).
+pub(crate) fn run_list(list: Vec<Scenario>, filter: Option<&str>, keep: bool) -> Result<(usize, usize), String> {
     util::require_root("the end-to-end scenarios")?;
     let flint = util::flint_under_test();
     if !flint.exists() {
         return Err(format!("{} not found: run `cargo xtask build` first", flint.display()));
     }
     cleanup::remove_stale();
-    let selected: Vec<Scenario> = all().into_iter().filter(|s| filter.is_none_or(|f| s.name.contains(f))).collect();
+    let selected: Vec<Scenario> = list.into_iter().filter(|s| filter.is_none_or(|f| s.name.contains(f))).collect();
     if selected.is_empty() {
         return Err(format!("no scenario matches {filter:?}"));
     }
+    run_each(&selected, |s| (s.name, s.about), 24, "scenario", keep, |s, dir| run_one(s, &flint, dir))
+}
+
+/// Runs `cases` one after the other, each in its own scratch directory (kept when the case
+/// fails, or with `keep`), printing an `ok` line with flint's time and the case's, or the
+/// failure block. `run` returns flint's time or the problems found. Returns (passed, failed).
+pub fn run_each<T>(
+    cases: &[T],
+    name_about: impl Fn(&T) -> (&'static str, &'static str),
+    width: usize,
+    noun: &str,
+    keep: bool,
+    run: impl Fn(&T, &Path) -> Result<Duration, Vec<String>>,
+) -> Result<(usize, usize), String> {
     let (mut passed, mut failed) = (0, 0);
-    for s in &selected {
-        let mut dir = util::ScratchDir::new(s.name)?;
+    for c in cases {
+        let (name, about) = name_about(c);
+        let mut dir = util::ScratchDir::new(name)?;
         let started = Instant::now();
-        match run_one(s, &flint, dir.path()) {
+        match run(c, dir.path()) {
             Ok(flint_time) => {
                 passed += 1;
                 println!(
-                    "ok   {:<24} flint {:>6.3} s, scenario {:>5.2} s  {}",
-                    s.name,
+                    "ok   {name:<width$} flint {:>6.3} s, {noun} {:>5.2} s  {about}",
                     flint_time.as_secs_f64(),
                     started.elapsed().as_secs_f64(),
-                    s.about
                 );
                 if keep {
                     dir.keep();
@@ -698,7 +776,7 @@ pub fn run_selected(filter: Option<&str>, keep: bool) -> Result<(usize, usize), 
             Err(problems) => {
                 failed += 1;
                 dir.keep();
-                util::print_failure(&format!("{:<24}", s.name), s.about, &problems, dir.path());
+                util::print_failure(&format!("{name:<width$}"), about, &problems, dir.path());
             }
         }
     }
@@ -760,6 +838,10 @@ pub fn test_all() -> Result<(), String> {
         let (p, f) = run_selected(None, false)?;
         t.passed += p;
         t.failed += f;
+        let (p, f) = crate::faults_net::run_selected(None, false)?;
+        t.passed += p;
+        t.failed += f;
+        crate::load::test_step(&mut |name, ok, detail| t.step(name, ok, detail));
         // Boot tests: flint in the initramfs of a real kernel under QEMU.
         match crate::qemu::scenarios::run_selected(&util::flint_under_test(), None, false) {
             Ok((p, f)) => {
@@ -768,8 +850,24 @@ pub fn test_all() -> Result<(), String> {
             }
             Err(e) => t.step("qemu-tests", false, &e),
         }
+        // Ignition and cloud-init reading flint's outputs (issue #4).
+        match crate::consumers::run_selected(None, false) {
+            Ok((p, f)) => {
+                t.passed += p;
+                t.failed += f;
+            }
+            Err(e) => t.step("consumers", false, &e),
+        }
+        // flint's initramfs-tools hook and scripts (the dracut module boots in qemu-tests).
+        match crate::packaging::run(&util::flint_under_test()) {
+            Ok((p, f)) => {
+                t.passed += p;
+                t.failed += f;
+            }
+            Err(e) => t.step("initramfs-tools", false, &e),
+        }
     } else {
-        let n = all().len() + crate::qemu::scenarios::load().map_or(1, |s| s.len());
+        let n = all().len() + crate::qemu::scenarios::load().map_or(1, |s| s.len()) + crate::consumers::all().len();
         println!("FAIL {:<24} not run: flint did not build", format!("{n} scenarios"));
         t.failed += n;
     }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::json;
 
-use super::{Options, Platform, TEST_SSH_KEY};
+use super::{Options, Platform, metadata};
 use crate::util;
 
 /// Accept loop; also used in-process by the unit tests.
@@ -43,6 +43,8 @@ struct State {
     /// token → expiry
     tokens: HashMap<String, Instant>,
     requests: u32,
+    /// `--rate-limit`: start of the current one-second window and the requests admitted in it.
+    window: (Instant, u32),
     stale_done: bool,
     log: Option<File>,
     token_log: Option<File>,
@@ -144,6 +146,7 @@ impl Server {
         let state = State {
             tokens: HashMap::new(),
             requests: 0,
+            window: (Instant::now(), 0),
             stale_done: false,
             log: open(&opts.log)?,
             token_log: open(&opts.tokens)?,
@@ -193,7 +196,19 @@ impl Server {
         st.tokens.retain(|_, expiry| *expiry > now);
         let token = req.header(self.opts.platform.token_header());
         let token_valid = token.is_some_and(|t| st.tokens.contains_key(t));
-        let resp = if st.requests <= self.opts.fail_first {
+        // A fixed one-second window, the shape of a metadata service's throttle seen from
+        // outside (Azure IMDS: 5 requests/s per VM, then 429; AWS throttles but publishes no
+        // figure; platforms.md §1). Retry-After: 1 is the window's length.
+        let throttled = self.opts.rate_limit.is_some_and(|limit| {
+            if now.duration_since(st.window.0) >= Duration::from_secs(1) {
+                st.window = (now, 0);
+            }
+            st.window.1 += 1;
+            st.window.1 > limit
+        });
+        let resp = if throttled {
+            Response::new(429, "text/plain", "Too Many Requests (rate limit)\n").header("Retry-After", "1")
+        } else if st.requests <= self.opts.fail_first {
             let mut r = Response::new(
                 self.opts.fail_status,
                 "text/plain",
@@ -306,7 +321,13 @@ impl Server {
         }
         let text = |body: &str| Response::new(200, "text/plain", body.to_string());
         match rest {
-            "" => text(if self.payload.is_some() { "dynamic\nmeta-data\nuser-data" } else { "dynamic\nmeta-data" }),
+            "" => {
+                let mut names = if self.opts.no_metadata { vec![] } else { vec!["dynamic", "meta-data"] };
+                if self.payload.is_some() {
+                    names.push("user-data");
+                }
+                text(&names.join("\n"))
+            }
             "user-data" => {
                 if self.opts.stale_token_once && !st.stale_done {
                     // Looks to the client like a token that expired between PUT and GET.
@@ -323,18 +344,10 @@ impl Server {
                     None => not_found(),
                 }
             }
-            "meta-data" => {
-                text("ami-id\nhostname\ninstance-id\ninstance-type\nlocal-hostname\nlocal-ipv4\npublic-keys/")
-            }
-            "meta-data/ami-id" => text("ami-0f1a2b3c4d5e6f708"),
-            "meta-data/instance-id" => text("i-0f1a2b3c4d5e6f708"),
-            "meta-data/instance-type" => text("t3.micro"),
-            "meta-data/hostname" | "meta-data/local-hostname" => text("ip-10-0-0-57.eu-west-1.compute.internal"),
-            "meta-data/local-ipv4" => text("10.0.0.57"),
-            "meta-data/public-keys" => text("0=flint-test"),
-            "meta-data/public-keys/0" => text("openssh-key"),
-            "meta-data/public-keys/0/openssh-key" => text(&format!("{TEST_SSH_KEY} flint-test\n")),
-            _ => not_found(),
+            _ => match metadata::aws(rest, &self.opts) {
+                Some(body) => text(&body),
+                None => not_found(),
+            },
         }
     }
 
@@ -378,35 +391,18 @@ impl Server {
                 let body = self.payload.as_deref().map(|p| base64::engine::general_purpose::STANDARD.encode(p));
                 Response { user_data: true, ..Response::new(200, "text/plain", body.unwrap_or_default()) }
             }
-            "/v1/instance" => Response::new(
-                200,
-                "application/json",
-                json!({
-                    "id": 12345678, "host_uuid": "3f1c2d4e5a6b7c8d9e0f", "label": "flint-test",
-                    "region": "us-ord", "type": "g6-nanode-1", "tags": ["flint"],
-                    "specs": {"vcpus": 1, "memory": 1024, "disk": 25600, "transfer": 1000, "gpus": 0},
-                    "backups": {"enabled": false, "status": null},
-                    "image": {"id": "linode/debian12", "label": "Debian 12"}, "account_euuid": "A1B2C3D4-E5F6"
-                })
-                .to_string(),
-            ),
-            "/v1/network" => Response::new(
-                200,
-                "application/json",
-                json!({
-                    "interfaces": [],
-                    "ipv4": {"public": ["192.0.2.10/32"], "private": [], "shared": []},
-                    "ipv6": {"slaac": "2001:db8::f03c:91ff:fe00:1/128", "link_local": "fe80::f03c:91ff:fe00:1/128",
-                             "ranges": [], "shared_ranges": []}
-                })
-                .to_string(),
-            ),
-            "/v1/ssh-keys" => Response::new(
-                200,
-                "application/json",
-                json!({"users": {"root": [format!("{TEST_SSH_KEY} flint-test")]}}).to_string(),
-            ),
-            _ => error(404, "Not Found"),
+            // JSON only when asked for (as go-metadata and Afterburn do); otherwise the
+            // service's default text/plain form, and 406 for anything neither covers.
+            _ => match metadata::akamai(path, &self.opts) {
+                None => error(404, "Not Found"),
+                Some(doc) if accept_has(accept, &["application/json"]) => {
+                    Response::new(200, "application/json", doc.to_string())
+                }
+                Some(doc) if accept.is_none() || accept_has(accept, &["text/plain", "text/*", "*/*"]) => {
+                    Response::new(200, "text/plain", metadata::flatten(&doc))
+                }
+                Some(_) => error(406, "Not Acceptable"),
+            },
         }
     }
 

@@ -125,9 +125,9 @@ fn aws_token_flow_and_rules() {
     );
     assert_eq!((r[0].0, r[0].2.as_slice()), (200, &b"\x1f\x8bgzip-bytes"[..]));
     assert_eq!(r[1].0, 200);
-    assert_eq!(r[2].2, b"0=flint-test");
-    assert!(r[3].2.starts_with(b"ssh-ed25519 "));
-    assert_eq!(r[4].2, b"i-0f1a2b3c4d5e6f708");
+    assert_eq!(r[2].2, b"0=key-a\n1=key-b");
+    assert_eq!(r[3].2, format!("{}\n", metadata::aws::PUBLIC_KEYS[0].1).into_bytes());
+    assert_eq!(r[4].2, metadata::aws::INSTANCE_ID.as_bytes());
 
     let bad: Vec<u16> = [
         aws_put("0"),
@@ -248,7 +248,7 @@ fn akamai_token_and_user_data() {
     assert_eq!(statuses[6].0, 401);
     let inst = exchange(m.addr, &[akamai_get("/v1/instance", &token, Some("application/json"))]).remove(0);
     let v: serde_json::Value = serde_json::from_slice(&inst.2).unwrap();
-    assert_eq!(v["label"], "flint-test");
+    assert_eq!(v["label"], metadata::akamai::LABEL);
 }
 
 #[test]
@@ -267,6 +267,8 @@ fn options_round_trip() {
     o.fail_first = 2;
     o.retry_after = Some(3);
     o.payload = Some("/tmp/p".into());
+    o.no_ssh_keys = true;
+    o.no_metadata = true;
     let back = Options::parse(&o.to_args()).unwrap();
     assert_eq!(format!("{o:?}"), format!("{back:?}"));
 }
@@ -279,4 +281,182 @@ fn accept_matching() {
     assert!(!accept_has(None, &["*/*"]));
     assert!(is_dated_version("2019-10-01"));
     assert!(!is_dated_version("latest"));
+}
+
+/// GETs every path on one keep-alive connection after a fresh token; (status, body) each.
+fn aws_tree(opts: Options, paths: &[&str]) -> Vec<(u16, String)> {
+    let m = start(opts, Some(b"{}"));
+    let token = String::from_utf8(exchange(m.addr, &[aws_put("60")])[0].2.clone()).unwrap();
+    let reqs: Vec<String> = paths.iter().map(|p| aws_get(p, &token)).collect();
+    exchange(m.addr, &reqs).into_iter().map(|(s, _, b)| (s, String::from_utf8(b).unwrap())).collect()
+}
+
+#[test]
+fn aws_metadata_tree() {
+    use metadata::aws;
+    let paths = [
+        "/latest/meta-data/instance-id",
+        "/latest/meta-data/hostname",
+        "/latest/meta-data/local-hostname",
+        "/latest/meta-data/public-hostname",
+        "/latest/meta-data/local-ipv4",
+        "/latest/meta-data/public-ipv4",
+        "/latest/meta-data/placement/availability-zone",
+        "/latest/meta-data/instance-type",
+        "/2019-10-01/meta-data/instance-id",
+    ];
+    let r = aws_tree(Options::new(Platform::Aws), &paths);
+    let want = [
+        aws::INSTANCE_ID,
+        aws::HOSTNAME,
+        aws::LOCAL_HOSTNAME,
+        aws::PUBLIC_HOSTNAME,
+        aws::LOCAL_IPV4,
+        aws::PUBLIC_IPV4,
+        aws::AVAILABILITY_ZONE,
+        aws::INSTANCE_TYPE,
+        aws::INSTANCE_ID,
+    ];
+    for ((p, got), want) in paths.iter().zip(&r).zip(want) {
+        assert_eq!(got, &(200, want.to_string()), "{p}");
+    }
+
+    let r = aws_tree(
+        Options::new(Platform::Aws),
+        &[
+            "/latest/meta-data/public-keys/",
+            "/latest/meta-data/public-keys/1/",
+            "/latest/meta-data/public-keys/1/openssh-key",
+            "/latest/meta-data/public-keys/2/openssh-key",
+            "/latest/meta-data/public-keys/x/openssh-key",
+            "/latest/meta-data/public-keys/0/nope",
+            "/latest/meta-data/ipv6",
+            "/latest/meta-data/",
+            "/latest/dynamic/instance-identity/document",
+            "/latest/meta-data/instance-id/nope",
+        ],
+    );
+    assert_eq!(r[0], (200, "0=key-a\n1=key-b".into()));
+    assert_eq!(r[1], (200, "openssh-key".into()));
+    assert_eq!(r[2], (200, format!("{}\n", aws::PUBLIC_KEYS[1].1)));
+    assert_eq!(aws::ssh_keys(), [aws::PUBLIC_KEYS[0].1, aws::PUBLIC_KEYS[1].1]);
+    assert!(aws::ssh_keys().iter().all(|k| k.starts_with("ssh-ed25519 AAAA") && !k.ends_with('\n')));
+    let statuses: Vec<u16> = r[3..7].iter().map(|x| x.0).collect();
+    assert_eq!(statuses, [404, 404, 404, 404], "unknown key index, bad index, unknown leaf, ipv6");
+    // Listings: `\n`-separated, no trailing newline, directories end in `/`, no ipv6 entry.
+    assert_eq!(r[7].0, 200);
+    assert!(!r[7].1.ends_with('\n') && r[7].1.lines().any(|l| l == "public-keys/"));
+    assert!(!r[7].1.lines().any(|l| l == "ipv6"));
+    let doc: serde_json::Value = serde_json::from_str(&r[8].1).unwrap();
+    assert_eq!(
+        (doc["region"].as_str(), doc["instanceId"].as_str(), doc["availabilityZone"].as_str()),
+        (Some(aws::REGION), Some(aws::INSTANCE_ID), Some(aws::AVAILABILITY_ZONE))
+    );
+    assert_eq!(r[9].0, 404);
+}
+
+#[test]
+fn aws_metadata_needs_the_token() {
+    let m = start(Options::new(Platform::Aws), None);
+    let r = exchange(m.addr, &["GET /latest/meta-data/instance-id HTTP/1.1\r\n\r\n".into()]);
+    assert_eq!(r[0].0, 401);
+    let r = exchange(m.addr, &[aws_get("/latest/meta-data/public-keys/", "AQAEAforged")]);
+    assert_eq!(r[0].0, 401);
+}
+
+#[test]
+fn aws_no_ssh_keys_and_no_metadata_knobs() {
+    let mut o = Options::new(Platform::Aws);
+    o.no_ssh_keys = true;
+    let r = aws_tree(
+        o,
+        &[
+            "/latest/meta-data/public-keys/",
+            "/latest/meta-data/public-keys/0/openssh-key",
+            "/latest/meta-data/instance-id",
+            "/latest/meta-data",
+        ],
+    );
+    assert_eq!((r[0].0, r[1].0), (404, 404));
+    assert_eq!(r[2], (200, metadata::aws::INSTANCE_ID.into()));
+    assert!(!r[3].1.contains("public-keys"));
+
+    let mut o = Options::new(Platform::Aws);
+    o.no_metadata = true;
+    let r = aws_tree(
+        o,
+        &[
+            "/latest/meta-data/instance-id",
+            "/latest/meta-data/local-hostname",
+            "/latest/meta-data/public-keys/",
+            "/latest/dynamic/instance-identity/document",
+            "/latest/meta-data/",
+            "/latest/user-data",
+            "/latest/",
+        ],
+    );
+    let statuses: Vec<u16> = r.iter().map(|x| x.0).collect();
+    assert_eq!(statuses, [404, 404, 404, 404, 404, 200, 200]);
+    assert_eq!(r[5].1, "{}");
+    assert_eq!(r[6].1, "user-data");
+}
+
+fn akamai_docs(opts: Options, accept: Option<&str>) -> Vec<(u16, String, String)> {
+    let m = start(opts, None);
+    let token = String::from_utf8(exchange(m.addr, &[akamai_put(None)])[0].2.clone()).unwrap();
+    let reqs: Vec<String> =
+        ["/v1/instance", "/v1/network", "/v1/ssh-keys"].iter().map(|p| akamai_get(p, &token, accept)).collect();
+    exchange(m.addr, &reqs).into_iter().map(|(s, h, b)| (s, h, String::from_utf8(b).unwrap())).collect()
+}
+
+#[test]
+fn akamai_metadata_json() {
+    use metadata::akamai;
+    let r = akamai_docs(Options::new(Platform::Akamai), Some("application/json"));
+    assert!(r.iter().all(|(s, h, _)| *s == 200 && h.contains("application/json")));
+    let v: Vec<serde_json::Value> = r.iter().map(|x| serde_json::from_str(&x.2).unwrap()).collect();
+    assert_eq!(v[0]["id"], akamai::INSTANCE_ID);
+    assert_eq!(v[0]["label"], akamai::LABEL);
+    assert_eq!(v[0]["region"], akamai::REGION);
+    assert_eq!(v[0]["host_uuid"], akamai::HOST_UUID);
+    assert_eq!(v[1]["ipv4"]["public"][0], akamai::IPV4_PUBLIC);
+    assert_eq!(v[1]["ipv6"]["slaac"], akamai::IPV6_SLAAC);
+    let users = v[2]["users"].as_object().unwrap();
+    assert_eq!(users.len(), 2);
+    assert_eq!(users["root"], serde_json::json!(akamai::SSH_USERS[0].1));
+    assert_eq!(users["root"].as_array().unwrap().len(), 2);
+    assert_eq!(users["alice"], serde_json::json!(akamai::SSH_USERS[1].1));
+    assert_eq!(akamai::ssh_keys().len(), 3);
+}
+
+#[test]
+fn akamai_metadata_text_406_token_and_knobs() {
+    use metadata::akamai;
+    // No Accept, or text/plain: the flattened `key.sub: value` form.
+    for accept in [None, Some("text/plain"), Some("*/*")] {
+        let r = akamai_docs(Options::new(Platform::Akamai), accept);
+        assert!(r.iter().all(|(s, h, _)| *s == 200 && h.contains("text/plain")), "{accept:?}");
+        assert!(r[0].2.lines().any(|l| l == format!("id: {}", akamai::INSTANCE_ID)));
+        assert!(r[0].2.lines().any(|l| l == format!("label: {}", akamai::LABEL)));
+        assert!(r[1].2.lines().any(|l| l == format!("ipv4.public: {}", akamai::IPV4_PUBLIC)));
+        assert_eq!(r[2].2.lines().filter(|l| l.starts_with("users.root: ")).count(), 2);
+    }
+    let r = akamai_docs(Options::new(Platform::Akamai), Some("application/xml"));
+    assert!(r.iter().all(|x| x.0 == 406));
+
+    let m = start(Options::new(Platform::Akamai), None);
+    assert_eq!(exchange(m.addr, &[akamai_get("/v1/instance", "forged", Some("application/json"))])[0].0, 401);
+    assert_eq!(exchange(m.addr, &["GET /v1/ssh-keys HTTP/1.1\r\n\r\n".into()])[0].0, 401);
+
+    let mut o = Options::new(Platform::Akamai);
+    o.no_ssh_keys = true;
+    let r = akamai_docs(o, Some("application/json"));
+    assert_eq!(r[2].0, 200);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&r[2].2).unwrap(), serde_json::json!({"users": {}}));
+    assert_eq!(r[0].0, 200);
+
+    let mut o = Options::new(Platform::Akamai);
+    o.no_metadata = true;
+    let r = akamai_docs(o, Some("application/json"));
+    assert!(r.iter().all(|x| x.0 == 404));
 }

@@ -15,6 +15,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod dracut;
 pub mod net;
 pub mod pcap;
 pub mod relay;

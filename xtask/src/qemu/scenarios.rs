@@ -35,6 +35,15 @@ pub enum Payload {
     IgnitionGzip,
 }
 
+/// Which initramfs a scenario boots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Image {
+    /// The test initramfs of `initramfs.rs` (busybox init runs flint, `qemu-tests/init.sh`).
+    Test,
+    /// Real dracut with flint's module and Ignition's (`dracut.rs`).
+    Dracut,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NetKind {
     SlirpMetadata,
@@ -52,6 +61,7 @@ pub struct NicSpec {
 pub struct Scenario {
     pub name: String,
     pub about: String,
+    pub image: Image,
     pub platform: Platform,
     pub payload: Payload,
     pub nics: Vec<NicSpec>,
@@ -101,12 +111,17 @@ fn known_keys(obj: &serde_json::Map<String, Value>, keys: &[&str]) -> Result<(),
 
 fn parse_one(v: &Value) -> Result<Scenario, String> {
     let obj = v.as_object().ok_or("not an object")?;
-    known_keys(obj, &["name", "about", "platform", "payload", "nics", "kernel_args", "expect", "boot_timeout"])?;
+    known_keys(obj, &["name", "about", "image", "platform", "payload", "nics", "kernel_args", "expect", "boot_timeout"])?;
     let string = |k: &str| v[k].as_str().map(String::from).ok_or_else(|| format!("`{k}` must be a string"));
     let platform = match string("platform")?.as_str() {
         "aws" => Platform::Aws,
         "akamai" => Platform::Akamai,
         p => return Err(format!("unknown platform `{p}`")),
+    };
+    let image = match v.get("image").map(|_| string("image")).transpose()?.as_deref() {
+        None | Some("test") => Image::Test,
+        Some("dracut") => Image::Dracut,
+        Some(i) => return Err(format!("unknown image `{i}` (test, dracut)")),
     };
     let payload = match string("payload")?.as_str() {
         "none" => Payload::None,
@@ -151,6 +166,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
     Ok(Scenario {
         name: string("name")?,
         about: string("about")?,
+        image,
         platform,
         payload,
         nics,
@@ -483,6 +499,10 @@ pub fn run_selected(flint: &Path, filter: Option<&str>, keep: bool) -> Result<(u
     }
     let started = Instant::now();
     let env = prepare_env(flint)?;
+    let dracut = match selected.iter().any(|s| s.image == Image::Dracut) {
+        true => Some(super::dracut::image(flint, &env.kernel)?),
+        false => None,
+    };
     println!(
         "qemu: kernel {} ({} {}), PVH vmlinux; accel {} ({}); image {} bytes; prepared in {:.1} s",
         env.kernel.release,
@@ -497,7 +517,11 @@ pub fn run_selected(flint: &Path, filter: Option<&str>, keep: bool) -> Result<(u
     for s in &selected {
         let mut dir = util::ScratchDir::new(&format!("qemu-{}", s.name))?;
         let t0 = Instant::now();
-        match run_one(s, &env, dir.path()) {
+        let result = match (s.image, &dracut) {
+            (Image::Dracut, Some(img)) => super::dracut::run_one(s, &env, img, dir.path()),
+            _ => run_one(s, &env, dir.path()),
+        };
+        match result {
             Ok(p) => {
                 passed += 1;
                 let opt = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));

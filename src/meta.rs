@@ -1,0 +1,594 @@
+//! Instance metadata, sans-IO: taking values out of metadata documents (as each platform's
+//! [`Document`] list describes them), and rendering what the next boot stages read — Afterburn
+//! attributes, a cloud-init NoCloud `meta-data`, an Ignition base config fragment — plus the
+//! check that user-data is an Ignition config.
+//!
+//! Every value is validated before it is kept: one line, no control characters, and for the
+//! attribute file none of the characters systemd's `EnvironmentFile=` parser treats specially.
+//! A value that fails is dropped (and counted), never written half-sanitised.
+
+use core::fmt::Write as _;
+
+use crate::json::{self, Event, JsonError, Scanner, Writer};
+use crate::platform::{Body, Document, Field, List, Role};
+
+/// Bytes of metadata text kept in one run (values, not documents).
+pub const ARENA: usize = 16 * 1024;
+/// Values kept in one run.
+pub const VALUES_MAX: usize = 64;
+/// SSH keys read through a key index (EC2); also bounds the follow-up requests.
+pub const KEYS_MAX: usize = 16;
+/// Longest hostname kept: HOST_NAME_MAX (hostname(7)); Afterburn cuts a longer name at its
+/// first dot.
+pub const HOSTNAME_MAX: usize = 64;
+/// Member-path depth tracked; values nested deeper never match a platform path.
+const PATH_DEPTH: usize = 6;
+const NAME_MAX: usize = 48;
+
+#[derive(Clone, Copy, Debug)]
+struct Value {
+    field: &'static Field,
+    /// Position in the array the value came from.
+    index: Option<u8>,
+    start: u16,
+    end: u16,
+}
+
+/// The values gathered so far in this run.
+pub struct Metadata {
+    arena: heapless::Vec<u8, ARENA>,
+    values: heapless::Vec<Value, VALUES_MAX>,
+    /// Key numbers from a key index, to read one by one.
+    pub pending_keys: heapless::Deque<u16, KEYS_MAX>,
+    /// Values refused (bad characters, too long, no room).
+    pub dropped: u32,
+}
+
+const KEY_FIELD: Field = Field::role(Role::SshKey, None);
+
+impl Default for Metadata {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metadata {
+    pub const fn new() -> Metadata {
+        Metadata { arena: heapless::Vec::new(), values: heapless::Vec::new(), pending_keys: heapless::Deque::new(), dropped: 0 }
+    }
+
+    /// Takes what `doc` describes out of its response body. A key-index follow-up (a single
+    /// key's text) is passed with `key = true`.
+    pub fn absorb(&mut self, doc: &'static Document, key: bool, body: &[u8]) -> Result<(), JsonError> {
+        if key {
+            self.keep(&KEY_FIELD, None, body.trim_ascii());
+            return Ok(());
+        }
+        match &doc.body {
+            Body::Text(field) => self.keep(field, None, body.trim_ascii()),
+            Body::KeyIndex => {
+                for line in body.split(|&b| b == b'\n') {
+                    // `N=name`: only N matters; a malformed line is skipped, not guessed at.
+                    let n = line.split(|&b| b == b'=').next().and_then(parse_u16);
+                    match n {
+                        Some(n) if line.contains(&b'=') => {
+                            if self.pending_keys.push_back(n).is_err() {
+                                self.dropped += 1;
+                            }
+                        }
+                        _ if line.trim_ascii().is_empty() => {}
+                        _ => self.dropped += 1,
+                    }
+                }
+            }
+            Body::Json(paths) => {
+                let mut path = PathTracker::new();
+                // Values are kept only once the whole document parsed: a broken document
+                // contributes nothing.
+                let mark = (self.arena.len(), self.values.len());
+                let r = json::scan(body, &mut |event, text| {
+                    if let Some((index, scalar)) = path.on(event, text) {
+                        if let Some((_, field)) = paths.iter().find(|(p, _)| path.matches(p)) {
+                            match scalar {
+                                Some(t) => self.keep(field, index, t),
+                                None => self.dropped += 1,
+                            }
+                        }
+                    }
+                });
+                if r.is_err() {
+                    self.arena.truncate(mark.0);
+                    self.values.truncate(mark.1);
+                }
+                return r;
+            }
+        }
+        Ok(())
+    }
+
+    fn keep(&mut self, field: &'static Field, index: Option<u8>, text: &[u8]) {
+        if text.is_empty() {
+            return;
+        }
+        let text = match field.role {
+            Role::Hostname => match hostname(text) {
+                Some(h) => h,
+                None => {
+                    self.dropped += 1;
+                    return;
+                }
+            },
+            _ => text,
+        };
+        if text.iter().any(|&b| b < 0x20 || b == 0x7f) {
+            self.dropped += 1;
+            return;
+        }
+        // Array elements joined on one line extend the previous value of the same field.
+        if let (List::Joined(sep), Some(1..)) = (field.list, index) {
+            if let Some(last) = self.values.last_mut().filter(|v| core::ptr::eq(v.field, field) && v.end as usize == self.arena.len()) {
+                if self.arena.extend_from_slice(sep.as_bytes()).is_ok() && self.arena.extend_from_slice(text).is_ok() {
+                    last.end = self.arena.len() as u16;
+                    return;
+                }
+                self.arena.truncate(last.end as usize);
+                self.dropped += 1;
+                return;
+            }
+        }
+        let start = self.arena.len();
+        if self.arena.extend_from_slice(text).is_err() {
+            self.dropped += 1;
+            return;
+        }
+        let index = if field.list == List::Indexed { index } else { None };
+        let value = Value { field, index, start: start as u16, end: self.arena.len() as u16 };
+        if self.values.push(value).is_err() {
+            self.arena.truncate(start);
+            self.dropped += 1;
+        }
+    }
+
+    fn text(&self, v: &Value) -> &[u8] {
+        &self.arena[v.start as usize..v.end as usize]
+    }
+
+    /// The first value with `role`.
+    pub fn get(&self, role: Role) -> Option<&[u8]> {
+        self.values.iter().find(|v| v.field.role == role).map(|v| self.text(v))
+    }
+
+    /// Every SSH key, in the order the platform listed them.
+    pub fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        self.values.iter().filter(|v| v.field.role == Role::SshKey).map(|v| self.text(v))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Afterburn's attribute file: `NAME=value` lines (`NAME_<i>` for list elements), in the
+    /// order the values arrived. Values systemd's `EnvironmentFile=` would reinterpret (quotes,
+    /// backslashes) are left out rather than escaped: Afterburn writes values raw too.
+    pub fn render_attributes<'b>(&self, out: &'b mut [u8]) -> Option<&'b [u8]> {
+        let mut w = Writer::new(out);
+        for v in &self.values {
+            let (Some(name), text) = (v.field.attr, self.text(v)) else { continue };
+            if text.iter().any(|&b| matches!(b, b'"' | b'\'' | b'\\')) {
+                continue;
+            }
+            w.bytes(name.as_bytes()).ok()?;
+            if let Some(i) = v.index {
+                write!(w, "_{i}").ok()?;
+            }
+            w.bytes(b"=").ok()?;
+            w.bytes(text).ok()?;
+            w.bytes(b"\n").ok()?;
+        }
+        Some(w.into_slice())
+    }
+
+    /// cloud-init NoCloud `meta-data` (YAML). Every scalar is a double-quoted string with JSON
+    /// escapes, which YAML's double-quoted style reads the same way (YAML 1.2 §7.3.1).
+    /// `None` without an instance id: cloud-init keys "first boot" on it, so a made-up one
+    /// would be worse than no seed.
+    pub fn render_meta_data<'b>(&self, out: &'b mut [u8]) -> Option<&'b [u8]> {
+        let id = self.get(Role::InstanceId)?;
+        let mut w = Writer::new(out);
+        w.bytes(b"instance-id: ").ok()?;
+        w.quoted(id).ok()?;
+        if let Some(h) = self.get(Role::Hostname) {
+            w.bytes(b"\nlocal-hostname: ").ok()?;
+            w.quoted(h).ok()?;
+        }
+        let mut keys = self.keys().peekable();
+        if keys.peek().is_some() {
+            w.bytes(b"\npublic-keys:").ok()?;
+            for k in keys {
+                w.bytes(b"\n  - ").ok()?;
+                w.quoted(k).ok()?;
+            }
+        }
+        w.bytes(b"\n").ok()?;
+        Some(w.into_slice())
+    }
+
+    /// An Ignition base config fragment (spec 3.0.0, which every Ignition v2 reads and merges
+    /// with newer user configs): `/etc/hostname`, and the SSH keys of `user`. `Some(empty)` when
+    /// there is neither; `None` when `out` is too small.
+    pub fn render_fragment<'b>(&self, user: &[u8], out: &'b mut [u8]) -> Option<&'b [u8]> {
+        let hostname = self.get(Role::Hostname);
+        let mut keys = self.keys().peekable();
+        let has_keys = keys.peek().is_some();
+        let mut w = Writer::new(out);
+        if hostname.is_none() && !has_keys {
+            return Some(w.into_slice());
+        }
+        w.bytes(br#"{"ignition":{"version":"3.0.0"}"#).ok()?;
+        if let Some(h) = hostname {
+            // A hostname holds only letters, digits, '-', '_' and '.' (see `hostname`), none of
+            // which a data URL (RFC 2397) needs escaped; the newline is `%0A`.
+            w.bytes(br#","storage":{"files":[{"path":"/etc/hostname","mode":420,"overwrite":true,"contents":{"source":"data:,"#).ok()?;
+            w.bytes(h).ok()?;
+            w.bytes(br#"%0A"}}]}"#).ok()?;
+        }
+        if has_keys {
+            w.bytes(br#","passwd":{"users":[{"name":"#).ok()?;
+            w.quoted(user).ok()?;
+            w.bytes(br#","sshAuthorizedKeys":["#).ok()?;
+            for (i, k) in keys.enumerate() {
+                if i > 0 {
+                    w.bytes(b",").ok()?;
+                }
+                w.quoted(k).ok()?;
+            }
+            w.bytes(b"]}]}").ok()?;
+        }
+        w.bytes(b"}\n").ok()?;
+        Some(w.into_slice())
+    }
+}
+
+/// A hostname fit for `/etc/hostname`: letters, digits, `-`, `_`, `.`; one longer than
+/// [`HOSTNAME_MAX`] is cut at its first dot (as Afterburn does), and refused if still too long.
+pub fn hostname(name: &[u8]) -> Option<&[u8]> {
+    let name = if name.len() > HOSTNAME_MAX { name.split(|&b| b == b'.').next()? } else { name };
+    let ok = !name.is_empty()
+        && name.len() <= HOSTNAME_MAX
+        && name.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name[0] != b'-'
+        && name[0] != b'.';
+    ok.then_some(name)
+}
+
+fn parse_u16(s: &[u8]) -> Option<u16> {
+    if s.is_empty() || s.len() > 5 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    s.iter().try_fold(0u16, |n, &d| n.checked_mul(10)?.checked_add((d - b'0') as u16))
+}
+
+/// The member path of the token being scanned: object member names by depth, arrays skipped.
+struct PathTracker {
+    names: [[u8; NAME_MAX]; PATH_DEPTH],
+    lens: [u8; PATH_DEPTH],
+    /// Bit `i`: the container at depth `i + 1` is an array.
+    arrays: u64,
+    /// Element counters of the arrays being scanned, by depth.
+    counts: [u8; PATH_DEPTH],
+    depth: usize,
+    /// Some name on the path was too long to keep: nothing below it matches.
+    blurred: u64,
+}
+
+impl PathTracker {
+    fn new() -> Self {
+        PathTracker { names: [[0; NAME_MAX]; PATH_DEPTH], lens: [0; PATH_DEPTH], arrays: 0, counts: [0; PATH_DEPTH], depth: 0, blurred: 0 }
+    }
+
+    /// Follows one event; for a scalar, returns its array index (if in an array) and its text.
+    fn on<'t>(&mut self, event: Event, text: Option<&'t [u8]>) -> Option<(Option<u8>, Option<&'t [u8]>)> {
+        let d = self.depth;
+        match event {
+            Event::Key => {
+                if let Some(slot) = d.checked_sub(1).filter(|&s| s < PATH_DEPTH) {
+                    match text.filter(|t| t.len() <= NAME_MAX) {
+                        Some(t) => {
+                            self.names[slot][..t.len()].copy_from_slice(t);
+                            self.lens[slot] = t.len() as u8;
+                            self.blurred &= !(1 << slot);
+                        }
+                        None => self.blurred |= 1 << slot,
+                    }
+                }
+                None
+            }
+            Event::Object | Event::Array => {
+                // A container is an element of the array around it, too.
+                self.element();
+                if d < 64 {
+                    if event == Event::Array {
+                        self.arrays |= 1 << d;
+                        if d < PATH_DEPTH {
+                            self.counts[d] = 0;
+                        }
+                    } else {
+                        self.arrays &= !(1 << d);
+                    }
+                }
+                self.depth += 1;
+                None
+            }
+            Event::End => {
+                self.depth = d.saturating_sub(1);
+                None
+            }
+            Event::Null => {
+                self.element();
+                None
+            }
+            _ => {
+                let index = self.element();
+                Some((index, text))
+            }
+        }
+    }
+
+    /// Counts an element of the innermost array; returns its index.
+    fn element(&mut self) -> Option<u8> {
+        let slot = self.depth.checked_sub(1)?;
+        if slot >= PATH_DEPTH || self.arrays & (1 << slot) == 0 {
+            return None;
+        }
+        let i = self.counts[slot];
+        self.counts[slot] = i.saturating_add(1);
+        Some(i)
+    }
+
+    /// Does the current path equal `pattern` (dotted member names, `*` for any)?
+    fn matches(&self, pattern: &str) -> bool {
+        if self.depth > PATH_DEPTH {
+            return false;
+        }
+        let mut parts = pattern.split('.');
+        for slot in 0..self.depth {
+            if self.arrays & (1 << slot) != 0 {
+                continue;
+            }
+            if self.blurred & (1 << slot) != 0 {
+                return false;
+            }
+            match parts.next() {
+                Some("*") => {}
+                Some(p) if p.as_bytes() == &self.names[slot][..self.lens[slot] as usize] => {}
+                _ => return false,
+            }
+        }
+        parts.next().is_none()
+    }
+}
+
+/// What the user-data turned out to be, for `--ignition`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// A JSON object with `ignition.version` 3.x: Ignition v2 (spec 3) will take it.
+    Config,
+    /// Not JSON at all (a `#cloud-config`, a script...).
+    NotJson(JsonError),
+    /// JSON, but not an object with a string `ignition.version`.
+    NoVersion,
+    /// An `ignition.version` Ignition v2 does not read (spec 1 and 2 configs).
+    OldVersion,
+}
+
+impl core::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Verdict::Config => f.write_str("an Ignition config"),
+            Verdict::NotJson(e) => write!(f, "not an Ignition config ({e})"),
+            Verdict::NoVersion => f.write_str("not an Ignition config (no ignition.version)"),
+            Verdict::OldVersion => f.write_str("an Ignition spec 1/2 config, which Ignition v2 does not read"),
+        }
+    }
+}
+
+/// Streams user-data through the JSON scanner and looks for `ignition.version`.
+pub struct IgnitionCheck {
+    scanner: Scanner,
+    path: PathTracker,
+    object: Option<bool>,
+    version: Option<heapless::Vec<u8, 32>>,
+    error: Option<JsonError>,
+}
+
+impl Default for IgnitionCheck {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl IgnitionCheck {
+    pub fn new() -> Self {
+        IgnitionCheck { scanner: Scanner::new(), path: PathTracker::new(), object: None, version: None, error: None }
+    }
+
+    pub fn push(&mut self, chunk: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        let IgnitionCheck { scanner, path, object, version, .. } = self;
+        let r = scanner.push(chunk, &mut |event, text| {
+            object.get_or_insert(event == Event::Object);
+            if let Some((_, Some(t))) = path.on(event, text) {
+                if event == Event::String && path.depth == 2 && path.matches("ignition.version") {
+                    *version = heapless::Vec::from_slice(t).ok();
+                }
+            }
+        });
+        self.error = r.err();
+    }
+
+    pub fn finish(mut self) -> Verdict {
+        if self.error.is_none() {
+            self.error = self.scanner.finish(&mut |_, _| {}).err();
+        }
+        match (self.error, self.object, &self.version) {
+            (Some(e), ..) => Verdict::NotJson(e),
+            (None, Some(true), Some(v)) if v.starts_with(b"3.") => Verdict::Config,
+            (None, Some(true), Some(_)) => Verdict::OldVersion,
+            _ => Verdict::NoVersion,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::{akamai, aws};
+    extern crate std;
+    use std::string::String;
+    use std::vec::Vec;
+
+    fn doc(platform: &'static crate::platform::Platform, path: &str) -> &'static Document {
+        platform.metadata.iter().find(|d| d.path == path).unwrap()
+    }
+
+    fn s(b: &[u8]) -> String {
+        String::from_utf8(b.to_vec()).unwrap()
+    }
+
+    fn akamai_metadata() -> Metadata {
+        let mut m = Metadata::new();
+        let instance = br#"{"id": 12345, "host_uuid": "3a6b", "label": "web-1", "region": "us-ord", "type": "g6-nanode-1",
+            "tags": ["a", "b c", "d"], "specs": {"vcpus": 1, "memory": 1024}, "backups": {"enabled": false, "status": null}}"#;
+        m.absorb(doc(&akamai::PLATFORM, "/v1/instance"), false, instance).unwrap();
+        let network = br#"{"interfaces": [], "ipv4": {"public": ["192.0.2.10/32", "192.0.2.11/32"], "private": [], "shared": []},
+            "ipv6": {"slaac": "2001:db8::1/128", "link_local": "fe80::1/128", "ranges": [], "shared_ranges": ["2001:db8:1::/64"]}}"#;
+        m.absorb(doc(&akamai::PLATFORM, "/v1/network"), false, network).unwrap();
+        let keys = br#"{"users": {"root": ["ssh-ed25519 AAAA1 root@a", "ssh-rsa AAAA2"], "alice": ["ssh-ed25519 AAAA3 alice"]}}"#;
+        m.absorb(doc(&akamai::PLATFORM, "/v1/ssh-keys"), false, keys).unwrap();
+        m
+    }
+
+    #[test]
+    fn akamai_attributes_use_afterburn_names() {
+        let m = akamai_metadata();
+        let mut buf = [0u8; 2048];
+        let text = s(m.render_attributes(&mut buf).unwrap());
+        assert_eq!(
+            text,
+            "AFTERBURN_AKAMAI_INSTANCE_ID=12345\n\
+             AFTERBURN_AKAMAI_INSTANCE_HOST_UUID=3a6b\n\
+             AFTERBURN_AKAMAI_INSTANCE_LABEL=web-1\n\
+             AFTERBURN_AKAMAI_INSTANCE_REGION=us-ord\n\
+             AFTERBURN_AKAMAI_INSTANCE_TYPE=g6-nanode-1\n\
+             AFTERBURN_AKAMAI_INSTANCE_TAGS=a:b c:d\n\
+             AFTERBURN_AKAMAI_PUBLIC_IPV4_0=192.0.2.10/32\n\
+             AFTERBURN_AKAMAI_PUBLIC_IPV4_1=192.0.2.11/32\n\
+             AFTERBURN_AKAMAI_IPV6_SLAAC=2001:db8::1/128\n\
+             AFTERBURN_AKAMAI_IPV6_LINK_LOCAL=fe80::1/128\n\
+             AFTERBURN_AKAMAI_IPV6_SHARED_RANGE_0=2001:db8:1::/64\n"
+        );
+        assert_eq!(m.get(Role::InstanceId), Some(&b"12345"[..]));
+        assert_eq!(m.get(Role::Hostname), Some(&b"web-1"[..]));
+        let keys: Vec<String> = m.keys().map(s).collect();
+        assert_eq!(keys, ["ssh-ed25519 AAAA1 root@a", "ssh-rsa AAAA2", "ssh-ed25519 AAAA3 alice"]);
+    }
+
+    #[test]
+    fn aws_text_leaves_and_key_index() {
+        let mut m = Metadata::new();
+        m.absorb(doc(&aws::PLATFORM, "/latest/meta-data/instance-id"), false, b"i-0abc\n").unwrap();
+        m.absorb(doc(&aws::PLATFORM, "/latest/meta-data/local-hostname"), false, b"ip-10-0-0-5.ec2.internal").unwrap();
+        m.absorb(doc(&aws::PLATFORM, "/latest/dynamic/instance-identity/document"), false, br#"{"region":"eu-west-1","instanceId":"i-0abc"}"#).unwrap();
+        let index = doc(&aws::PLATFORM, "/latest/meta-data/public-keys/");
+        m.absorb(index, false, b"0=my-key\n3=other\nbogus\n").unwrap();
+        assert_eq!(m.pending_keys.iter().copied().collect::<Vec<_>>(), [0, 3]);
+        assert_eq!(m.dropped, 1);
+        m.absorb(index, true, b"ssh-ed25519 AAAAk1 me\n").unwrap();
+        let mut buf = [0u8; 512];
+        assert_eq!(s(m.render_attributes(&mut buf).unwrap()), "AFTERBURN_AWS_INSTANCE_ID=i-0abc\nAFTERBURN_AWS_REGION=eu-west-1\n");
+        let mut buf = [0u8; 512];
+        assert_eq!(
+            s(m.render_meta_data(&mut buf).unwrap()),
+            "instance-id: \"i-0abc\"\nlocal-hostname: \"ip-10-0-0-5.ec2.internal\"\npublic-keys:\n  - \"ssh-ed25519 AAAAk1 me\"\n"
+        );
+    }
+
+    #[test]
+    fn fragment_is_an_ignition_config() {
+        let m = akamai_metadata();
+        let mut buf = [0u8; 2048];
+        let frag = m.render_fragment(b"core", &mut buf).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(frag).unwrap();
+        assert_eq!(v["ignition"]["version"], "3.0.0");
+        let file = &v["storage"]["files"][0];
+        assert_eq!(file["path"], "/etc/hostname");
+        assert_eq!(file["mode"], 420);
+        assert_eq!(file["contents"]["source"], "data:,web-1%0A");
+        let user = &v["passwd"]["users"][0];
+        assert_eq!(user["name"], "core");
+        assert_eq!(user["sshAuthorizedKeys"].as_array().unwrap().len(), 3);
+        // It is itself an Ignition config.
+        let mut check = IgnitionCheck::new();
+        check.push(frag);
+        assert_eq!(check.finish(), Verdict::Config);
+        // Nothing to say: no fragment.
+        assert_eq!(Metadata::new().render_fragment(b"core", &mut buf), Some(&b""[..]));
+    }
+
+    #[test]
+    fn bad_values_are_dropped_not_written() {
+        let mut m = Metadata::new();
+        let d = doc(&aws::PLATFORM, "/latest/meta-data/instance-type");
+        m.absorb(d, false, b"t3.micro\nINJECTED=1").unwrap();
+        m.absorb(doc(&aws::PLATFORM, "/latest/meta-data/local-hostname"), false, b"bad host!").unwrap();
+        m.absorb(doc(&aws::PLATFORM, "/latest/meta-data/local-ipv4"), false, b"10.0.0.5\"").unwrap();
+        assert_eq!(m.dropped, 2);
+        let mut buf = [0u8; 256];
+        // The quote-bearing value is kept but not put where systemd would misread it.
+        assert_eq!(m.render_attributes(&mut buf), Some(&b""[..]));
+        // No instance id: no meta-data rather than a made-up one.
+        assert_eq!(m.render_meta_data(&mut buf), None);
+    }
+
+    #[test]
+    fn broken_json_contributes_nothing() {
+        let mut m = Metadata::new();
+        let r = m.absorb(doc(&akamai::PLATFORM, "/v1/instance"), false, br#"{"id": 5, "label": "x""#);
+        assert!(r.is_err());
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn hostnames() {
+        assert_eq!(hostname(b"web-1"), Some(&b"web-1"[..]));
+        let long = [b"a".repeat(40), b".".to_vec(), b"b".repeat(40)].concat();
+        assert_eq!(hostname(&long), Some(&b"a".repeat(40)[..]));
+        assert_eq!(hostname(&b"a".repeat(65)), None);
+        assert_eq!(hostname(b"-x"), None);
+        assert_eq!(hostname(b"a b"), None);
+    }
+
+    #[test]
+    fn ignition_verdicts() {
+        let verdict = |doc: &[u8], chunk: usize| {
+            let mut c = IgnitionCheck::new();
+            for part in doc.chunks(chunk) {
+                c.push(part);
+            }
+            c.finish()
+        };
+        let config = br#"{"storage": {"files": [{"path": "/x", "ignition": {"version": "2.0"}}]}, "ignition": {"config": {}, "version": "3.4.0"}}"#;
+        for chunk in [1, 5, 1000] {
+            assert_eq!(verdict(config, chunk), Verdict::Config);
+        }
+        assert!(matches!(verdict(b"#cloud-config\nusers: []\n", 64), Verdict::NotJson(_)));
+        assert!(matches!(verdict(br#"{"ignition": {"version": "3.4.0"}"#, 64), Verdict::NotJson(JsonError::Incomplete)));
+        assert_eq!(verdict(br#"{"ignition": {"version": "2.2.0"}}"#, 64), Verdict::OldVersion);
+        assert_eq!(verdict(br#"{"ignition": {"version": 3}}"#, 64), Verdict::NoVersion);
+        assert_eq!(verdict(br#"{"storage": {"ignition": {"version": "3.0.0"}}}"#, 64), Verdict::NoVersion);
+        assert_eq!(verdict(br#"[{"ignition": {"version": "3.0.0"}}]"#, 64), Verdict::NoVersion);
+        assert_eq!(verdict(b"\"3.0.0\"", 64), Verdict::NoVersion);
+    }
+}
