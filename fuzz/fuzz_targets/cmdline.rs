@@ -1,7 +1,8 @@
 //! Kernel command line and argv parsing (src/args.rs) on raw bytes, then `resolve`, checked
 //! against a model of the documented rules written with std's parsers: the first problem in the
-//! order platform, --address, --timeout, --dhcp-timeout, --max-size, --interface is the one
-//! reported, and every accepted value is in range. Every slice handed back lies inside the input.
+//! order platform, --address, --timeout, --dhcp-timeout, --max-size, --interface, --ssh-user,
+//! then the output paths under --root is the one reported, and every accepted value is in range.
+//! Every slice handed back lies inside the input.
 #![no_main]
 
 use arbitrary::Unstructured;
@@ -13,8 +14,23 @@ fn inside(v: &[u8], input: &[u8]) -> bool {
     v.is_empty() || (b >= a && b + v.len() <= a + input.len())
 }
 
-fn values<'a>(r: &Raw<'a>) -> [Option<&'a [u8]>; 10] {
-    [r.platform, r.ignition_platform, r.output, r.interface, r.address, r.timeout, r.dhcp_timeout, r.max_size, r.report, r.cmdline]
+fn values<'a>(r: &Raw<'a>) -> [Option<&'a [u8]>; 14] {
+    [
+        r.platform,
+        r.ignition_platform,
+        r.output,
+        r.interface,
+        r.address,
+        r.timeout,
+        r.dhcp_timeout,
+        r.max_size,
+        r.report,
+        r.cmdline,
+        r.root,
+        r.ssh_user,
+        r.cloud_init_seed,
+        r.attributes,
+    ]
 }
 
 /// `SECONDS` with up to three decimals, 0 < s <= one day, in milliseconds (README, options).
@@ -93,15 +109,42 @@ fuzz_target!(|data: &[u8]| {
         if interface.is_some_and(|n| n.len() > 15 || n.iter().any(|&b| b == b'/' || b == b':' || b <= b' ')) {
             return Err(UsageError::BadValue("--interface"));
         }
-        Ok((platform, address, timeout, dhcp, max, interface))
+        // useradd's portable names: letters, digits, '_', '-', '.', no leading '-', at most 32.
+        let user = pick(cli.ssh_user, kernel.ssh_user).unwrap_or(args::DEFAULT_SSH_USER);
+        let portable = |b: &u8| b.is_ascii_alphanumeric() || b"_-.".contains(b);
+        if user.len() > 32 || user.starts_with(b"-") || !user.iter().all(portable) {
+            return Err(UsageError::BadValue("--ssh-user"));
+        }
+        // The root loses its trailing '/' ("/" and "///" become empty: no prefix); under a
+        // root every output path must be absolute.
+        let root = pick(cli.root, kernel.root).unwrap_or(b"/");
+        let root = if root.iter().all(|&b| b == b'/') { &root[..0] } else { root.strip_suffix(b"/").unwrap_or(root) };
+        let outputs = [
+            (Some(pick(cli.output, kernel.output).unwrap_or(args::DEFAULT_OUTPUT)), "--output"),
+            (pick(cli.report, kernel.report), "--report"),
+            (pick(cli.cloud_init_seed, kernel.cloud_init_seed), "--cloud-init-seed"),
+            (pick(cli.attributes, kernel.attributes), "--attributes"),
+        ];
+        if !root.is_empty() {
+            if let Some((_, name)) = outputs.iter().find(|(p, _)| p.is_some_and(|p| !p.starts_with(b"/"))) {
+                return Err(UsageError::BadValue(name));
+            }
+        }
+        Ok((platform, address, timeout, dhcp, max, interface, user, root))
     })();
     match (got, want) {
-        (Ok(c), Ok((platform, address, timeout, dhcp, max, interface))) => {
+        (Ok(c), Ok((platform, address, timeout, dhcp, max, interface, user, root))) => {
             assert_eq!(c.platform.id.as_bytes(), platform);
             assert_eq!((c.address, c.timeout_ms, c.dhcp_timeout_ms, c.max_size, c.interface), (address, timeout, dhcp, max, interface));
+            assert_eq!((c.ssh_user, c.root), (user, root));
             assert_eq!(c.output, pick(cli.output, kernel.output).unwrap_or(args::DEFAULT_OUTPUT), "the command line wins, then the kernel, then the default");
             assert_eq!(c.report, pick(cli.report, kernel.report));
+            assert_eq!(c.cloud_init_seed, pick(cli.cloud_init_seed, kernel.cloud_init_seed));
+            assert_eq!(c.attributes, pick(cli.attributes, kernel.attributes));
             assert_eq!(c.verbose, cli.verbose || kernel.verbose);
+            assert_eq!(c.ignition, cli.ignition || kernel.ignition);
+            assert_eq!(c.ignition_overwrite, cli.ignition_overwrite || kernel.ignition_overwrite);
+            assert_eq!(c.wants_metadata(), c.ignition || c.cloud_init_seed.is_some() || c.attributes.is_some());
         }
         (got, want) => assert_eq!(got.map(|_| ()), want.map(|_| ()), "resolve disagrees with the documented rules"),
     }

@@ -1,6 +1,7 @@
 //! Options written out the ways a boot loader or a unit file would write them, parsed back by
 //! src/args.rs. Kernel command line: `key=value`, `key="value with spaces"`, `"key=value"`,
-//! unrelated words in between, whitespace runs of spaces, tabs and newlines, the later
+//! switches (`flint.verbose`, `flint.ignition[-overwrite]`, `=0|no|false` for off), unrelated
+//! words in between, whitespace runs of spaces, tabs and newlines, the later
 //! occurrence wins, an empty value sets nothing, and everything after a lone `--` is init's.
 //! argv: `--opt value` and `--opt=value` (any non-empty bytes), flags, and a malformed tail
 //! reported as the right usage error.
@@ -10,7 +11,7 @@ use arbitrary::Arbitrary;
 use flint::args::{self, Raw, UsageError};
 use libfuzzer_sys::fuzz_target;
 
-const KERNEL: [&str; 9] = [
+const KERNEL: [&str; 13] = [
     "flint.platform",
     "ignition.platform.id",
     "flint.output",
@@ -20,22 +21,70 @@ const KERNEL: [&str; 9] = [
     "flint.dhcp-timeout",
     "flint.max-size",
     "flint.report",
+    "flint.root",
+    "flint.ssh-user",
+    "flint.cloud-init-seed",
+    "flint.attributes",
 ];
-const ARGV: [&str; 9] =
-    ["--platform", "--output", "--interface", "--address", "--timeout", "--dhcp-timeout", "--max-size", "--report", "--cmdline"];
+const ARGV: [&str; 13] = [
+    "--platform",
+    "--output",
+    "--interface",
+    "--address",
+    "--timeout",
+    "--dhcp-timeout",
+    "--max-size",
+    "--report",
+    "--cmdline",
+    "--root",
+    "--ssh-user",
+    "--cloud-init-seed",
+    "--attributes",
+];
+const FLAGS: [&str; 8] = ["-v", "--verbose", "-h", "--help", "--version", "--ignition", "--ignition-overwrite", "--ignition"];
+const SWITCHES: [&str; 3] = ["flint.verbose", "flint.ignition", "flint.ignition-overwrite"];
 
 fn kernel_slot<'a>(r: &Raw<'a>, i: usize) -> Option<&'a [u8]> {
-    [r.platform, r.ignition_platform, r.output, r.interface, r.address, r.timeout, r.dhcp_timeout, r.max_size, r.report][i]
+    [
+        r.platform,
+        r.ignition_platform,
+        r.output,
+        r.interface,
+        r.address,
+        r.timeout,
+        r.dhcp_timeout,
+        r.max_size,
+        r.report,
+        r.root,
+        r.ssh_user,
+        r.cloud_init_seed,
+        r.attributes,
+    ][i]
 }
 
 fn argv_slot<'a>(r: &Raw<'a>, i: usize) -> Option<&'a [u8]> {
-    [r.platform, r.output, r.interface, r.address, r.timeout, r.dhcp_timeout, r.max_size, r.report, r.cmdline][i]
+    [
+        r.platform,
+        r.output,
+        r.interface,
+        r.address,
+        r.timeout,
+        r.dhcp_timeout,
+        r.max_size,
+        r.report,
+        r.cmdline,
+        r.root,
+        r.ssh_user,
+        r.cloud_init_seed,
+        r.attributes,
+    ][i]
 }
 
 #[derive(Arbitrary, Debug)]
 enum Word {
     Opt { key: u8, value: Vec<u8>, style: u8 },
-    Verbose(Option<u8>),
+    /// flint.verbose, flint.ignition, flint.ignition-overwrite with an optional value.
+    Switch(u8, Option<u8>),
     Other(Vec<u8>),
 }
 
@@ -62,7 +111,7 @@ struct Case {
     tail: Tail,
 }
 
-fn render(words: &[Word], gaps: &[u8], out: &mut Vec<u8>, expect: &mut [Option<Vec<u8>>; 9], verbose: &mut bool, live: bool) {
+fn render(words: &[Word], gaps: &[u8], out: &mut Vec<u8>, expect: &mut [Option<Vec<u8>>; 13], switches: &mut [bool; 3], live: bool) {
     for (i, w) in words.iter().enumerate() {
         let gap = gaps.get(i).copied().unwrap_or(0);
         for k in 0..=gap % 3 {
@@ -83,18 +132,20 @@ fn render(words: &[Word], gaps: &[u8], out: &mut Vec<u8>, expect: &mut [Option<V
                     expect[k] = Some(v);
                 }
             }
-            Word::Verbose(v) => {
-                let (text, on): (&[u8], bool) = match v.map(|b| b % 5) {
-                    None => (b"flint.verbose", true),
-                    Some(0) => (b"flint.verbose=0", false),
-                    Some(1) => (b"flint.verbose=no", false),
-                    Some(2) => (b"flint.verbose=false", false),
-                    Some(3) => (b"flint.verbose=1", true),
-                    Some(_) => (b"flint.verbose=yes", true),
+            Word::Switch(which, v) => {
+                let which = *which as usize % SWITCHES.len();
+                let (value, on): (&str, bool) = match v.map(|b| b % 5) {
+                    None => ("", true),
+                    Some(0) => ("=0", false),
+                    Some(1) => ("=no", false),
+                    Some(2) => ("=false", false),
+                    Some(3) => ("=1", true),
+                    Some(_) => ("=yes", true),
                 };
-                out.extend_from_slice(text);
+                out.extend_from_slice(SWITCHES[which].as_bytes());
+                out.extend_from_slice(value.as_bytes());
                 if live {
-                    *verbose = on;
+                    switches[which] = on;
                 }
             }
             Word::Other(o) => {
@@ -108,22 +159,22 @@ fn render(words: &[Word], gaps: &[u8], out: &mut Vec<u8>, expect: &mut [Option<V
 
 fuzz_target!(|c: Case| {
     let mut text = Vec::new();
-    let mut expect: [Option<Vec<u8>>; 9] = Default::default();
-    let mut verbose = false;
-    render(&c.words, &c.gaps, &mut text, &mut expect, &mut verbose, true);
+    let mut expect: [Option<Vec<u8>>; 13] = Default::default();
+    let mut switches = [false; 3];
+    render(&c.words, &c.gaps, &mut text, &mut expect, &mut switches, true);
     if let Some(init) = &c.init_args {
         text.extend_from_slice(b" -- ");
-        render(init, &c.gaps, &mut text, &mut expect, &mut verbose, false);
+        render(init, &c.gaps, &mut text, &mut expect, &mut switches, false);
     }
     let k = args::parse_cmdline(&text);
     for (i, want) in expect.iter().enumerate() {
         assert_eq!(kernel_slot(&k, i), want.as_deref(), "{} in {:?}", KERNEL[i], String::from_utf8_lossy(&text));
     }
-    assert_eq!(k.verbose, verbose, "flint.verbose");
+    assert_eq!([k.verbose, k.ignition, k.ignition_overwrite], switches, "switches");
 
     let mut argv: Vec<Vec<u8>> = Vec::new();
-    let mut want: [Option<Vec<u8>>; 9] = Default::default();
-    let mut flags = [false; 3];
+    let mut want: [Option<Vec<u8>>; 13] = Default::default();
+    let mut flags = [false; 5];
     for a in &c.args {
         match a {
             Arg::Opt { opt, value, inline } => {
@@ -138,14 +189,15 @@ fuzz_target!(|c: Case| {
                 want[i] = Some(v);
             }
             Arg::Flag(f) => {
-                let (text, slot): (&[u8], usize) = match f % 5 {
-                    0 => (b"-v", 0),
-                    1 => (b"--verbose", 0),
-                    2 => (b"-h", 1),
-                    3 => (b"--help", 1),
-                    _ => (b"--version", 2),
+                let name = FLAGS[*f as usize % FLAGS.len()];
+                argv.push(name.as_bytes().to_vec());
+                let slot = match name {
+                    "-v" | "--verbose" => 0,
+                    "-h" | "--help" => 1,
+                    "--version" => 2,
+                    "--ignition" => 3,
+                    _ => 4,
                 };
-                argv.push(text.to_vec());
                 flags[slot] = true;
             }
         }
@@ -164,7 +216,7 @@ fuzz_target!(|c: Case| {
             Some(UsageError::MissingValue(ARGV[i]))
         }
         Tail::FlagWithValue(f) => {
-            argv.push([["--verbose", "--help", "--version"][*f as usize % 3].as_bytes(), b"=1"].concat());
+            argv.push([FLAGS[*f as usize % FLAGS.len()].as_bytes(), b"=1"].concat());
             Some(UsageError::UnknownOption)
         }
     };
@@ -176,7 +228,7 @@ fuzz_target!(|c: Case| {
             for (i, w) in want.iter().enumerate() {
                 assert_eq!(argv_slot(&r, i), w.as_deref(), "{}", ARGV[i]);
             }
-            assert_eq!([r.verbose, r.help, r.version], flags);
+            assert_eq!([r.verbose, r.help, r.version, r.ignition, r.ignition_overwrite], flags);
         }
     }
 });
