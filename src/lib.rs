@@ -15,6 +15,7 @@ pub mod flow;
 pub mod http;
 pub mod iflist;
 pub mod json;
+pub mod lease;
 pub mod meta;
 pub mod linklocal;
 pub mod platform;

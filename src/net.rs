@@ -23,6 +23,10 @@ const TCP_TX: usize = 2048;
 /// DHCP retransmission: smoltcp's 10 s default would spend a third of the budget on one lost
 /// DISCOVER; RFC 2131 §4.1 leaves the schedule to the client.
 const DHCP_RETRY: Duration = Duration::from_millis(500);
+/// The DISCOVER interval doubles after each retransmission up to this (RFC 2131 §4.1 backs
+/// off exponentially). It must: smoltcp 0.14 draws a new `xid` for every DISCOVER and drops an
+/// OFFER for an older one, so a server slower than the interval would never be heard.
+const DHCP_RETRY_MAX: Duration = Duration::from_secs(4);
 
 /// TCP buffers, reserved in `sys::Buffers` (all zero, so they live in `.bss`).
 pub struct Storage {
@@ -89,11 +93,7 @@ impl Net {
         let iface = Interface::new(config, &mut dev, clock::now());
         let Storage { tcp_rx, tcp_tx } = storage;
         let mut sockets = SocketSet::new(&mut sockets[..]);
-        let mut dhcp = dhcpv4::Socket::new();
-        let mut retry = dhcpv4::RetryConfig::default();
-        retry.discover_timeout = DHCP_RETRY;
-        retry.initial_request_timeout = DHCP_RETRY;
-        dhcp.set_retry_config(retry);
+        let dhcp = dhcpv4::Socket::new();
         let dhcp = sockets.add(dhcp);
         let mut socket = tcp::Socket::new(tcp::SocketBuffer::new(&mut tcp_rx[..]), tcp::SocketBuffer::new(&mut tcp_tx[..]));
         // Requests go out whole and answers are wanted at once: no Nagle, no delayed ACK.
@@ -139,8 +139,19 @@ impl Net {
     pub fn acquire(&mut self, mode: AddressMode, mac: [u8; 6], dhcp_until: Instant, deadline: Instant) -> Result<Lease, AddressError> {
         let use_dhcp = mode != AddressMode::LinkLocal;
         let mut claim = (mode != AddressMode::Dhcp).then(|| Claim::new(mac, clock::now()));
+        // The DISCOVER schedule: smoltcp sends one at the first poll and then whenever the
+        // current interval has passed, scheduling the next with the interval configured at
+        // that moment; so right after each send the interval is doubled for the next.
+        let mut interval = DHCP_RETRY;
+        self.set_discover_interval(interval);
+        let mut next_send = clock::now();
         loop {
             let now = self.poll();
+            if use_dhcp && now >= next_send {
+                next_send += interval;
+                interval = (interval * 2).min(DHCP_RETRY_MAX);
+                self.set_discover_interval(interval);
+            }
             if use_dhcp {
                 if let Some(dhcpv4::Event::Configured(c)) = self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp).poll() {
                     let lease = Lease { mode: Mode::Dhcp, address: c.address, router: c.router };
@@ -180,12 +191,22 @@ impl Net {
         }
     }
 
+    fn set_discover_interval(&mut self, interval: Duration) {
+        let dhcp = self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp);
+        let mut retry = dhcpv4::RetryConfig::default();
+        retry.discover_timeout = interval;
+        retry.initial_request_timeout = DHCP_RETRY;
+        dhcp.set_retry_config(retry);
+    }
+
     /// Installs the lease in smoltcp (never in the kernel: the kernel must not own an address on
     /// this NIC, or it would answer flint's traffic with resets).
     fn apply(&mut self, lease: Lease) {
         self.iface.update_ip_addrs(|addrs| {
             addrs.clear();
-            let _ = addrs.push(IpCidr::Ipv4(lease.address));
+            // A router outside the lease (a /32) is on-link all the same: see `lease`.
+            let prefix = flint::lease::on_link_prefix(lease.address.address().octets(), lease.address.prefix_len(), lease.router.map(|r| r.octets()));
+            let _ = addrs.push(IpCidr::Ipv4(Ipv4Cidr::new(lease.address.address(), prefix)));
         });
         match lease.router {
             Some(r) => {

@@ -856,6 +856,7 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
                 exit_code: c.exit,
                 mac: &topo.client_mac,
                 addressing: Some(Addressing::Dhcp),
+                dhcp_prefix: 24,
                 success: true,
                 written: Some(served.len()),
                 fetched: log.iter().find(|e| e.path.ends_with("/user-data") && e.status == 200).map(|e| e.bytes),

@@ -185,10 +185,12 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
             stderr,
             log: Vec::new(),
             tokens: tokens.clone(),
+            decoy_log: Vec::new(),
             dir: x.dir.clone(),
             report: report_json,
         };
-        bad.extend(scenarios::check_stderr(&run, &marker, &check_as));
+        bad.extend(scenarios::check_stderr(&run, &check_as));
+        bad.extend(scenarios::check_secrets(&x.dir, &tokens, &marker));
         if !bad.is_empty() {
             problems.push(format!("instance c{i} ({}):\n{}", lan.clients[i].1, util::indent(&bad.join("\n"))));
         }

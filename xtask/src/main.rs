@@ -19,6 +19,7 @@ mod demo;
 mod deps;
 mod dhcp_mock;
 mod elf;
+mod faults_http;
 mod faults_net;
 mod fuzz;
 mod gzip;
@@ -49,6 +50,9 @@ tasks:
                              case; ends with `N passed, N failed`
   e2e [FILTER] [--keep]      run the end-to-end scenarios whose name contains FILTER
                              (needs root and a built flint); --keep keeps every run's files
+  faults-http [FILTER] [--keep]
+                             the HTTP, payload and output fault scenarios and the signal
+                             runs (docs/faults-http.md), like e2e
   faults-net [FILTER] [--keep]
                              the network fault scenarios (docs/faults-net.md) whose name
                              contains FILTER (needs root and a built flint)
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
         "build" => build_task::run().map(|_| ()),
         "test" => scenarios::test_all(),
         "e2e" => scenarios::e2e_cli(rest),
+        "faults-http" => faults_http::cli(rest),
         "faults-net" => faults_net::cli(rest),
         "load" => load::cli(rest),
         "initramfs" => initramfs::cli(rest),

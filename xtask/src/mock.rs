@@ -78,7 +78,12 @@ usage: xtask mock --platform aws|akamai [options]
   --put-hop-limit N      aws: IP TTL of token responses (default 1 like IMDS; 0 = kernel default)
   --rate-limit N         past N requests in a second, answer 429 with Retry-After: 1 (load test)
   --max-seconds N        exit after N seconds whatever happens (default 600)
+  --fault SPEC           a fault of docs/faults-http.md (mock/faults.rs), e.g. reset-mid-body,
+                         token-status=403, redirect=URL, chunk-size=TEXT, drip, endless-100
+  --fault-times N        the fault hits the first N matching requests only (default 0 = all)
 ";
+
+pub use server::faults::Fault;
 
 /// Everything the mock can be told; the harness builds it, `to_args` serialises it and the
 /// mock process parses it back.
@@ -104,6 +109,8 @@ pub struct Options {
     pub put_hop_limit: u32,
     pub rate_limit: Option<u32>,
     pub max_seconds: u64,
+    pub fault: Option<Fault>,
+    pub fault_times: u32,
 }
 
 impl Options {
@@ -129,6 +136,8 @@ impl Options {
             put_hop_limit: 1,
             rate_limit: None,
             max_seconds: 600,
+            fault: None,
+            fault_times: 0,
         }
     }
 
@@ -169,6 +178,9 @@ impl Options {
             a.extend(["--rate-limit".into(), n.to_string()]);
         }
         a.extend(["--max-seconds".into(), self.max_seconds.to_string()]);
+        if let Some(f) = &self.fault {
+            a.extend(["--fault".into(), f.spec(), "--fault-times".into(), self.fault_times.to_string()]);
+        }
         a
     }
 
@@ -202,6 +214,8 @@ impl Options {
                 "--put-hop-limit" => o.put_hop_limit = num(flag, value()?)?,
                 "--rate-limit" => o.rate_limit = Some(num(flag, value()?)?),
                 "--max-seconds" => o.max_seconds = num(flag, value()?)?,
+                "--fault" => o.fault = Some(Fault::parse(&value()?)?),
+                "--fault-times" => o.fault_times = num(flag, value()?)?,
                 "-h" | "--help" => return Err(MOCK_HELP.into()),
                 other => return Err(format!("mock: unknown option `{other}`\n{MOCK_HELP}")),
             }

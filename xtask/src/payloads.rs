@@ -70,9 +70,78 @@ pub fn large_gzip(marker: &str) -> (Vec<u8>, Vec<u8>) {
     (plain, gz)
 }
 
+/// `#cloud-config` text of exactly `len` bytes carrying the marker; comment lines pad it, so
+/// a scenario can sit exactly at `--max-size` or one byte over it.
+pub fn cloud_config_of_len(marker: &str, len: usize) -> Vec<u8> {
+    let mut out = format!("#cloud-config\n# {marker}\n").into_bytes();
+    assert!(out.len() <= len, "{len} bytes cannot hold the header and marker");
+    while out.len() < len {
+        let line = (len - out.len()).min(64);
+        out.extend(std::iter::repeat_n(b'#', line - 1));
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Ways to break a gzip member (RFC 1952 §2.3: CRC32 and ISIZE close every member).
+#[derive(Clone, Copy, Debug)]
+pub enum GzipDamage {
+    /// One bit of the CRC-32 flipped.
+    Crc,
+    /// ISIZE one more than the real length (mod 2^32).
+    Isize,
+    /// Cut in the middle of the deflate stream: no end of block, no trailer.
+    Truncated,
+}
+
+/// `plain` gzipped (no FNAME) and then damaged.
+pub fn damaged_gzip(plain: &[u8], damage: GzipDamage) -> Vec<u8> {
+    let mut gz = gzip::gzip(plain, None);
+    let n = gz.len();
+    match damage {
+        GzipDamage::Crc => gz[n - 8] ^= 0x01,
+        GzipDamage::Isize => gz[n - 4] = gz[n - 4].wrapping_add(1),
+        // 10-byte header, then half of the deflate data.
+        GzipDamage::Truncated => gz.truncate(10 + (n - 18) / 2),
+    }
+    gz
+}
+
+/// The marker followed by zeros up to `size` bytes, gzipped at the highest level: deflate's
+/// best case, ~1030:1 (a 258-byte match costs about two bits), the classic gzip bomb.
+pub fn zeros_gzip(marker: &str, size: usize) -> (Vec<u8>, Vec<u8>) {
+    let mut plain = format!("#cloud-config\n# {marker}\n").into_bytes();
+    plain.resize(size, 0);
+    let gz = gzip::gzip_level(&plain, None, 10);
+    (plain, gz)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exact_length_and_damaged_gzip() {
+        for len in [43, 44, 4096, 4097, 65_536] {
+            let p = cloud_config_of_len("FLINTMARK-0123456789abcdef", len);
+            assert_eq!(p.len(), len);
+            assert!(p.starts_with(b"#cloud-config\n# FLINTMARK-0123456789abcdef\n") && p.ends_with(b"\n"));
+        }
+        let plain = ignition_small("FLINTMARK-x");
+        for d in [GzipDamage::Crc, GzipDamage::Isize, GzipDamage::Truncated] {
+            let gz = damaged_gzip(&plain, d);
+            assert_eq!(&gz[..2], &[0x1f, 0x8b], "{d:?} still looks like gzip");
+            assert!(gzip::gunzip(&gz).is_err(), "{d:?} must not decode");
+        }
+    }
+
+    #[test]
+    fn zeros_gzip_is_a_bomb() {
+        let (plain, gz) = zeros_gzip("FLINTMARK-x", 64 << 20);
+        assert_eq!(plain.len(), 64 << 20);
+        assert!(plain.len() / gz.len() > 1000, "ratio {}:1", plain.len() / gz.len());
+        assert_eq!(gzip::gunzip(&gz).unwrap(), plain);
+    }
 
     #[test]
     fn large_payload_fits_the_aws_limit_only_compressed() {

@@ -19,6 +19,11 @@ impl ChildGuard {
         Ok(ChildGuard { child, label: label.to_string(), status: None })
     }
 
+    /// The child's pid (to signal it).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The child's stdin pipe (when spawned with `Stdio::piped()`), to feed it from a thread.
     pub fn take_stdin(&mut self) -> Option<std::process::ChildStdin> {
         self.child.stdin.take()

@@ -20,6 +20,7 @@ use crate::mock::{self, LogEntry, Platform};
 use crate::netns::{Addressing, Topology};
 use crate::proc::{self, ChildGuard};
 use crate::report;
+use crate::faults_http::MountNs;
 use crate::{build_task, cleanup, deps, payloads, util};
 
 /// flint must be gone this long after its own budget, else it is killed and the run fails.
@@ -29,13 +30,15 @@ const SLACK: Duration = Duration::from_millis(1500);
 
 const PHASES: [&str; 9] = ["args", "link", "address", "token", "user-data", "metadata", "decode", "write", "ignition"];
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub(crate) enum Payload {
     None,
     Small,
     LargeGzip,
     /// The ~280 KB document of `LargeGzip`, served uncompressed: hundreds of TCP segments.
     LargePlain,
+    /// Built for the run's marker: (bytes the mock serves, decoded bytes flint must write).
+    Custom(fn(&str) -> (Vec<u8>, Vec<u8>)),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -58,6 +61,10 @@ pub(crate) enum OutputAt {
     Normal,
     /// `<dir>/out/blocker/user-data` where `blocker` is a regular file: cannot be written.
     UnderAFile,
+    /// `<dir>/out` is a read-only tmpfs (in a mount namespace of the run's own, `MountNs`).
+    ReadOnly,
+    /// `<dir>/out` is a tmpfs of this many KiB (in a mount namespace of the run's own).
+    Tmpfs(u32),
 }
 
 pub struct Scenario {
@@ -69,6 +76,11 @@ pub struct Scenario {
     pub(crate) platform_from: PlatformFrom,
     /// `None`: nothing listens on 169.254.169.254:80.
     pub(crate) mock: Option<fn(&mut mock::Options)>,
+    /// The mock is started this long after flint (connections are refused until then).
+    pub(crate) mock_after: Duration,
+    /// A second mock listening here in the server namespace, which flint must never reach
+    /// (`Run::decoy_log`).
+    pub(crate) decoy: Option<&'static str>,
     pub(crate) payload: Payload,
     pub(crate) budget: f64,
     pub(crate) args: &'static [&'static str],
@@ -110,6 +122,8 @@ impl Scenario {
             platform: Platform::Aws,
             platform_from: PlatformFrom::Arg,
             mock: Some(|_| {}),
+            mock_after: Duration::ZERO,
+            decoy: None,
             payload: Payload::Small,
             budget: 10.0,
             args: &[],
@@ -130,6 +144,8 @@ pub struct Run {
     pub(crate) stderr: String,
     pub(crate) log: Vec<LogEntry>,
     pub(crate) tokens: Vec<String>,
+    /// What the decoy listener (`Scenario::decoy`) was asked.
+    pub(crate) decoy_log: Vec<LogEntry>,
     /// The scenario's scratch directory (helpers' logs) and flint's parsed report.
     pub(crate) dir: PathBuf,
     pub(crate) report: Option<Value>,
@@ -343,11 +359,12 @@ fn stale_token_recovered(r: &Run) -> Vec<String> {
 }
 
 fn imdsv1_fallback(r: &Run) -> Vec<String> {
+    // Every GET, not just one: after the 404 no request may carry a token header at all.
     let gets = r.requests("GET", "/user-data");
-    if gets.iter().any(|g| g.status == 200 && !g.token_sent) {
+    if !gets.is_empty() && gets.iter().all(|g| !g.token_sent) && gets.iter().any(|g| g.status == 200) {
         Vec::new()
     } else {
-        vec!["no tokenless user-data GET after the token endpoint answered 404".into()]
+        vec!["expected only tokenless user-data GETs (one answered 200) after the token endpoint's 404".into()]
     }
 }
 
@@ -398,6 +415,10 @@ fn prepare(s: &Scenario, marker: &str) -> Prepared {
             let (plain, _) = payloads::large_gzip(marker);
             (Some(plain.clone()), Some(plain))
         }
+        Payload::Custom(build) => {
+            let (served, decoded) = build(marker);
+            (Some(decoded), Some(served))
+        }
     };
     let served_len = file.as_ref().map(|f| match s.platform {
         Platform::Aws => f.len(),
@@ -422,9 +443,13 @@ pub fn run_flint(
     dir: &Path,
     limit: Duration,
 ) -> Result<FlintRun, String> {
+    run_flint_cmd(topo.in_client(flint), args, dir, limit)
+}
+
+/// `run_flint` for a command that already names flint (e.g. wrapped to enter a mount namespace).
+pub(crate) fn run_flint_cmd(mut cmd: std::process::Command, args: &[String], dir: &Path, limit: Duration) -> Result<FlintRun, String> {
     let stderr_path = dir.join("flint-stderr.txt");
     let stdout_path = dir.join("flint-stdout.txt");
-    let mut cmd = topo.in_client(flint);
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(File::create(&stdout_path).map_err(|e| e.to_string())?)
@@ -488,7 +513,7 @@ fn flint_args(s: &Scenario, dir: &Path, output: &Path, report: &Path) -> Result<
     Ok(args)
 }
 
-fn list_dir(dir: &Path) -> Vec<String> {
+pub(crate) fn list_dir(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
@@ -525,13 +550,29 @@ pub(crate) fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration
         }
         None => None,
     };
-    // `start_in` fills in where the log and token files go.
-    let (_mock, mock_opts) = match &mock_opts {
-        Some(o) => {
-            let (guard, full) = mock::start_in(&topo.server, o, dir).map_err(|e| vec![e])?;
-            (Some(guard), Some(full))
+    // `start_in` fills in where the log and token files go; a late mock gets them here.
+    let (_mock, mock_opts, late) = match mock_opts {
+        Some(o) if s.mock_after.is_zero() => {
+            let (guard, full) = mock::start_in(&topo.server, &o, dir).map_err(|e| vec![e])?;
+            (Some(guard), Some(full), None)
         }
-        None => (None, None),
+        Some(mut o) => {
+            o.log = Some(dir.join("mock-log.jsonl"));
+            o.tokens = Some(dir.join("mock-tokens.txt"));
+            (None, Some(o.clone()), Some(o))
+        }
+        None => (None, None, None),
+    };
+    let decoy = match s.decoy {
+        Some(listen) => {
+            let decoy_dir = dir.join("decoy");
+            std::fs::create_dir_all(&decoy_dir).map_err(|e| vec![e.to_string()])?;
+            let mut o = mock::Options::new(Platform::Aws);
+            o.listen = listen.into();
+            o.payload = mock_opts.as_ref().and_then(|m| m.payload.clone());
+            Some(mock::start_in(&topo.server, &o, &decoy_dir).map_err(|e| vec![e])?)
+        }
+        None => None,
     };
 
     let out_dir = dir.join("out");
@@ -539,8 +580,13 @@ pub(crate) fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration
     for d in [&out_dir, &report_dir] {
         std::fs::create_dir_all(d).map_err(|e| vec![e.to_string()])?;
     }
+    let mount_ns = match s.output_at {
+        OutputAt::ReadOnly => Some(MountNs::with_tmpfs(&out_dir, "ro,size=64k").map_err(|e| vec![e])?),
+        OutputAt::Tmpfs(kib) => Some(MountNs::with_tmpfs(&out_dir, &format!("size={kib}k")).map_err(|e| vec![e])?),
+        OutputAt::Normal | OutputAt::UnderAFile => None,
+    };
     let output: PathBuf = match s.output_at {
-        OutputAt::Normal => out_dir.join("user-data"),
+        OutputAt::Normal | OutputAt::ReadOnly | OutputAt::Tmpfs(_) => out_dir.join("user-data"),
         OutputAt::UnderAFile => {
             std::fs::write(out_dir.join("blocker"), b"not a directory\n").map_err(|e| vec![e.to_string()])?;
             out_dir.join("blocker").join("user-data")
@@ -551,9 +597,24 @@ pub(crate) fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration
     std::fs::write(dir.join("flint-args.txt"), args.join(" ")).ok();
 
     let budget = Duration::from_secs_f64(s.budget);
+    let cmd = match &mount_ns {
+        Some(m) => m.in_client(&topo, flint),
+        None => topo.in_client(flint),
+    };
     let during = fixture.during.take().map(std::thread::spawn);
-    let fr = run_flint(&topo, flint, &args, dir, budget + HARD_EXTRA).map_err(|e| vec![e])?;
+    let (fr, late) = std::thread::scope(|sc| {
+        let late = late.as_ref().map(|o| {
+            sc.spawn(|| {
+                std::thread::sleep(s.mock_after);
+                mock::start_in(&topo.server, o, dir)
+            })
+        });
+        let fr = run_flint_cmd(cmd, &args, dir, budget + HARD_EXTRA);
+        (fr, late.map(|h| h.join().unwrap_or_else(|_| Err("late mock: thread panicked".into()))))
+    });
     let during = during.map(|t| t.join().unwrap_or_else(|_| Err("the scenario's action thread panicked".into())));
+    let fr = fr.map_err(|e| vec![e])?;
+    let _late_mock = late.transpose().map_err(|e| vec![e])?;
     // Let the mock finish logging the last request before reading its files.
     std::thread::sleep(Duration::from_millis(20));
     let (log, tokens) = match &mock_opts {
@@ -562,6 +623,10 @@ pub(crate) fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration
         }
         _ => (Vec::new(), Vec::new()),
     };
+    let decoy_log = match &decoy {
+        Some((_, o)) => o.log.as_deref().map(mock::read_log).transpose().map_err(|e| vec![e])?.unwrap_or_default(),
+        None => Vec::new(),
+    };
     let report_json = std::fs::read(&report_path).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
     let run = Run {
         exit: fr.exit,
@@ -569,8 +634,14 @@ pub(crate) fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration
         stderr: fr.stderr,
         log,
         tokens,
+        decoy_log,
         dir: dir.to_path_buf(),
         report: report_json,
+    };
+    // Where the harness sees flint's output: through the mount namespace when there is one.
+    let (out_dir, output) = match &mount_ns {
+        Some(m) => (m.view(&out_dir), m.view(&output)),
+        None => (out_dir, output),
     };
 
     let mut bad = Vec::new();
@@ -640,7 +711,10 @@ pub(crate) fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration
             .and_then(|b| serde_json::from_slice::<Value>(&b).map_err(|e| e.to_string()))
         {
             Ok(v) => {
-                let served_requests = if mock_opts.is_some() && !fixture.lossy { Some(run.log.len()) } else { None };
+                // A late mock did not see the refused attempts flint counts.
+                // Lost frames: flint counts attempts whose SYN never reached the mock.
+                let served_requests =
+                    if mock_opts.is_some() && s.mock_after.is_zero() && !fixture.lossy { Some(run.log.len()) } else { None };
                 if fixture.lossy && v["requests"].as_u64().is_some_and(|n| n < run.log.len() as u64) {
                     bad.push(format!(
                         "report requests = {}, fewer than the mock logged ({})",
@@ -666,8 +740,9 @@ pub(crate) fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration
         }
     }
 
-    // stderr: format, no secrets.
-    bad.extend(check_stderr(&run, &marker, s));
+    // stderr format; no secrets in any stream the run produced.
+    bad.extend(check_stderr(&run, s));
+    bad.extend(check_secrets(dir, &run.tokens, &marker));
     if let Some(extra) = s.extra {
         bad.extend(extra(&run));
     }
@@ -685,17 +760,44 @@ pub(crate) fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration
     }
 }
 
-pub(crate) fn check_stderr(run: &Run, marker: &str, s: &Scenario) -> Vec<String> {
+/// Files of a scenario directory that hold the secrets by design: the payload the mock
+/// serves, the tokens it issued (both inputs of the checks) and flint's output directory.
+const SECRET_HOLDERS: [&str; 3] = ["payload.bin", "mock-tokens.txt", "out"];
+
+/// Every other file of the run — flint's stderr and stdout, the report, the mock's request log
+/// and stderr (also the decoy's), dnsmasq's log — must hold neither an issued token (its first
+/// 16 bytes) nor the marker hidden in the user-data.
+pub(crate) fn check_secrets(dir: &Path, tokens: &[String], marker: &str) -> Vec<String> {
     let mut bad = Vec::new();
-    if run.stderr.contains(marker) {
-        bad.push("stderr contains user-data bytes (the marker)".into());
-    }
-    for t in &run.tokens {
-        let head = &t[..t.len().min(16)];
-        if run.stderr.contains(head) {
-            bad.push("stderr contains a metadata token".into());
+    let mut pending = vec![dir.to_path_buf()];
+    // Bounded: the scenario directory is a few levels deep at most.
+    for _ in 0..64 {
+        let Some(d) = pending.pop() else { break };
+        for entry in std::fs::read_dir(&d).into_iter().flatten().filter_map(|e| e.ok()) {
+            let path = entry.path();
+            if SECRET_HOLDERS.iter().any(|h| entry.file_name() == *h) {
+                continue;
+            }
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(&path) else { continue };
+            let name = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+            let holds = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+            if holds(marker.as_bytes()) {
+                bad.push(format!("{name} contains user-data bytes (the marker)"));
+            }
+            if tokens.iter().any(|t| holds(t[..t.len().min(16)].as_bytes())) {
+                bad.push(format!("{name} contains a metadata token"));
+            }
         }
     }
+    bad
+}
+
+pub(crate) fn check_stderr(run: &Run, s: &Scenario) -> Vec<String> {
+    let mut bad = Vec::new();
     let mut error_phases = Vec::new();
     for line in run.stderr.lines().filter(|l| !l.trim().is_empty()) {
         let Some(rest) = line.strip_prefix("flint: ") else {
@@ -742,7 +844,12 @@ pub(crate) fn run_list(list: Vec<Scenario>, filter: Option<&str>, keep: bool) ->
     if selected.is_empty() {
         return Err(format!("no scenario matches {filter:?}"));
     }
-    run_each(&selected, |s| (s.name, s.about), 24, "scenario", keep, |s, dir| run_one(s, &flint, dir))
+    run_table(&selected, &flint, keep)
+}
+
+/// Runs every scenario of `selected` with `flint`; (passed, failed).
+pub(crate) fn run_table(selected: &[Scenario], flint: &Path, keep: bool) -> Result<(usize, usize), String> {
+    run_each(selected, |s| (s.name, s.about), 24, "scenario", keep, |s, dir| run_one(s, flint, dir))
 }
 
 /// Runs `cases` one after the other, each in its own scratch directory (kept when the case
@@ -842,6 +949,11 @@ pub fn test_all() -> Result<(), String> {
         let (p, f) = run_selected(None, false)?;
         t.passed += p;
         t.failed += f;
+        // The HTTP, payload and output half of the fault matrix (docs/faults-http.md).
+        let (p, f) = crate::faults_http::run_selected(None, false)?;
+        t.passed += p;
+        t.failed += f;
+        // The network half (docs/faults-net.md) and the 100-instance load test.
         let (p, f) = crate::faults_net::run_selected(None, false)?;
         t.passed += p;
         t.failed += f;
@@ -871,7 +983,11 @@ pub fn test_all() -> Result<(), String> {
             Err(e) => t.step("initramfs-tools", false, &e),
         }
     } else {
-        let n = all().len() + crate::qemu::scenarios::load().map_or(1, |s| s.len()) + crate::consumers::all().len();
+        let n = all().len()
+            + crate::faults_http::count()
+            + crate::faults_net::all().len()
+            + crate::qemu::scenarios::load().map_or(1, |s| s.len())
+            + crate::consumers::all().len();
         println!("FAIL {:<24} not run: flint did not build", format!("{n} scenarios"));
         t.failed += n;
     }

@@ -15,6 +15,11 @@ use serde_json::json;
 use super::{Options, Platform, metadata};
 use crate::util;
 
+// A child of this module (it reaches the private request/response types); the file sits
+// beside this one.
+#[path = "faults.rs"]
+pub(super) mod faults;
+
 /// Accept loop; also used in-process by the unit tests.
 pub(super) fn serve(listener: TcpListener, server: Arc<Server>) {
     let mut conn_id = 0u64;
@@ -46,6 +51,8 @@ struct State {
     /// `--rate-limit`: start of the current one-second window and the requests admitted in it.
     window: (Instant, u32),
     stale_done: bool,
+    /// Requests the `--fault` matched so far (for `--fault-times`).
+    fault_hits: u32,
     log: Option<File>,
     token_log: Option<File>,
 }
@@ -100,6 +107,7 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        307 => "Temporary Redirect",
         406 => "Not Acceptable",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
@@ -148,6 +156,7 @@ impl Server {
             requests: 0,
             window: (Instant::now(), 0),
             stale_done: false,
+            fault_hits: 0,
             log: open(&opts.log)?,
             token_log: open(&opts.tokens)?,
         };
@@ -175,14 +184,12 @@ impl Server {
             if self.opts.delay_ms > 0 {
                 std::thread::sleep(Duration::from_millis(self.opts.delay_ms));
             }
+            if faults::take_over(self, &mut stream, &resp) {
+                return;
+            }
             let close = req.wants_close || self.opts.close_delimited || self.opts.truncate;
             if self.write(&mut stream, &req.method, &resp, close).is_err() || close {
-                let _ = stream.flush();
-                let _ = stream.shutdown(std::net::Shutdown::Write);
-                // Drain until the peer closes (bounded by IDLE) so our FIN is not followed by
-                // an RST that could destroy data still in flight to the client.
-                let mut sink = [0u8; 512];
-                while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+                close_gracefully(&mut stream);
                 return;
             }
         }
@@ -224,6 +231,7 @@ impl Server {
                 Platform::Akamai => self.akamai(req, &mut st, token_valid),
             }
         };
+        let resp = faults::answer(self, req, &mut st, resp);
         let entry = json!({
             "t_ms": self.started.elapsed().as_millis() as u64,
             "conn": conn,
@@ -460,6 +468,15 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// FIN after everything written, then drain until the peer closes (bounded by IDLE) so the FIN
+/// is not followed by an RST that could destroy data still in flight to the client.
+fn close_gracefully(stream: &mut TcpStream) {
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut sink = [0u8; 512];
+    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
 }
 
 /// Chunk sizes cycle through odd values so chunk boundaries fall everywhere: inside the

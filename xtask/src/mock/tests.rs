@@ -8,12 +8,12 @@ use std::time::Duration;
 use super::server::{Server, accept_has, find, is_dated_version, serve};
 use super::*;
 
-struct Running {
-    addr: std::net::SocketAddr,
-    dir: util::ScratchDir,
+pub(super) struct Running {
+    pub(super) addr: std::net::SocketAddr,
+    pub(super) dir: util::ScratchDir,
 }
 
-fn start(mut opts: Options, payload: Option<&[u8]>) -> Running {
+pub(super) fn start(mut opts: Options, payload: Option<&[u8]>) -> Running {
     let dir = util::ScratchDir::new("mocktest").unwrap();
     if let Some(p) = payload {
         std::fs::write(dir.join("payload"), p).unwrap();
@@ -31,7 +31,7 @@ fn start(mut opts: Options, payload: Option<&[u8]>) -> Running {
 
 /// Sends raw requests on one connection (Connection: close on the last) and returns
 /// the (status, headers, decoded body) of each response.
-fn exchange(addr: std::net::SocketAddr, reqs: &[String]) -> Vec<(u16, String, Vec<u8>)> {
+pub(super) fn exchange(addr: std::net::SocketAddr, reqs: &[String]) -> Vec<(u16, String, Vec<u8>)> {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut out = Vec::new();
@@ -93,13 +93,13 @@ fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> (u16, String, Vec<u8>)
     (status, head, body)
 }
 
-fn aws_put(ttl: &str) -> String {
+pub(super) fn aws_put(ttl: &str) -> String {
     format!(
         "PUT /latest/api/token HTTP/1.1\r\nHost: 169.254.169.254\r\nX-aws-ec2-metadata-token-ttl-seconds: {ttl}\r\nContent-Length: 0\r\n\r\n"
     )
 }
 
-fn aws_get(path: &str, token: &str) -> String {
+pub(super) fn aws_get(path: &str, token: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: 169.254.169.254\r\nX-aws-ec2-metadata-token: {token}\r\n\r\n")
 }
 
