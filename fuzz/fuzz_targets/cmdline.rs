@@ -7,6 +7,7 @@
 
 use arbitrary::Unstructured;
 use flint::args::{self, AddressMode, Raw, UsageError};
+use flint_fuzz::raw_options;
 use libfuzzer_sys::fuzz_target;
 
 fn inside(v: &[u8], input: &[u8]) -> bool {
@@ -14,23 +15,8 @@ fn inside(v: &[u8], input: &[u8]) -> bool {
     v.is_empty() || (b >= a && b + v.len() <= a + input.len())
 }
 
-fn values<'a>(r: &Raw<'a>) -> [Option<&'a [u8]>; 14] {
-    [
-        r.platform,
-        r.ignition_platform,
-        r.output,
-        r.interface,
-        r.address,
-        r.timeout,
-        r.dhcp_timeout,
-        r.max_size,
-        r.report,
-        r.cmdline,
-        r.root,
-        r.ssh_user,
-        r.cloud_init_seed,
-        r.attributes,
-    ]
+fn values<'a>(r: &Raw<'a>) -> Vec<Option<&'a [u8]>> {
+    raw_options(r).iter().map(|o| o.2).collect()
 }
 
 /// `SECONDS` with up to three decimals, 0 < s <= one day, in milliseconds (README, options).

@@ -9,75 +9,20 @@
 
 use arbitrary::Arbitrary;
 use flint::args::{self, Raw, UsageError};
+use flint_fuzz::raw_options;
 use libfuzzer_sys::fuzz_target;
 
-const KERNEL: [&str; 13] = [
-    "flint.platform",
-    "ignition.platform.id",
-    "flint.output",
-    "flint.interface",
-    "flint.address",
-    "flint.timeout",
-    "flint.dhcp-timeout",
-    "flint.max-size",
-    "flint.report",
-    "flint.root",
-    "flint.ssh-user",
-    "flint.cloud-init-seed",
-    "flint.attributes",
-];
-const ARGV: [&str; 13] = [
-    "--platform",
-    "--output",
-    "--interface",
-    "--address",
-    "--timeout",
-    "--dhcp-timeout",
-    "--max-size",
-    "--report",
-    "--cmdline",
-    "--root",
-    "--ssh-user",
-    "--cloud-init-seed",
-    "--attributes",
-];
 const FLAGS: [&str; 8] = ["-v", "--verbose", "-h", "--help", "--version", "--ignition", "--ignition-overwrite", "--ignition"];
 const SWITCHES: [&str; 3] = ["flint.verbose", "flint.ignition", "flint.ignition-overwrite"];
 
-fn kernel_slot<'a>(r: &Raw<'a>, i: usize) -> Option<&'a [u8]> {
-    [
-        r.platform,
-        r.ignition_platform,
-        r.output,
-        r.interface,
-        r.address,
-        r.timeout,
-        r.dhcp_timeout,
-        r.max_size,
-        r.report,
-        r.root,
-        r.ssh_user,
-        r.cloud_init_seed,
-        r.attributes,
-    ][i]
+/// The kernel arguments with a value, and their values in `r`.
+fn kernel(r: &Raw<'_>) -> Vec<(&'static str, Option<Vec<u8>>)> {
+    raw_options(r).into_iter().filter_map(|(k, _, v)| Some((k?, v.map(<[u8]>::to_vec)))).collect()
 }
 
-fn argv_slot<'a>(r: &Raw<'a>, i: usize) -> Option<&'a [u8]> {
-    [
-        r.platform,
-        r.output,
-        r.interface,
-        r.address,
-        r.timeout,
-        r.dhcp_timeout,
-        r.max_size,
-        r.report,
-        r.cmdline,
-        r.root,
-        r.ssh_user,
-        r.cloud_init_seed,
-        r.attributes,
-    ][i]
+/// The command-line options with a value, and their values in `r`.
+fn options(r: &Raw<'_>) -> Vec<(&'static str, Option<Vec<u8>>)> {
+    raw_options(r).into_iter().filter_map(|(_, o, v)| Some((o?, v.map(<[u8]>::to_vec)))).collect()
 }
 
 #[derive(Arbitrary, Debug)]
@@ -111,7 +56,9 @@ struct Case {
     tail: Tail,
 }
 
-fn render(words: &[Word], gaps: &[u8], out: &mut Vec<u8>, expect: &mut [Option<Vec<u8>>; 13], switches: &mut [bool; 3], live: bool) {
+type Values = Vec<(&'static str, Option<Vec<u8>>)>;
+
+fn render(words: &[Word], gaps: &[u8], out: &mut Vec<u8>, expect: &mut Values, switches: &mut [bool; 3], live: bool) {
     for (i, w) in words.iter().enumerate() {
         let gap = gaps.get(i).copied().unwrap_or(0);
         for k in 0..=gap % 3 {
@@ -119,17 +66,18 @@ fn render(words: &[Word], gaps: &[u8], out: &mut Vec<u8>, expect: &mut [Option<V
         }
         match w {
             Word::Opt { key, value, style } => {
-                let k = *key as usize % KERNEL.len();
+                let k = *key as usize % expect.len();
+                let name = expect[k].0;
                 let quoted = style % 3 != 0;
                 // Unquoted values end at whitespace; no value holds a double quote.
                 let v: Vec<u8> = value.iter().copied().filter(|&b| b != b'"' && (quoted || !b.is_ascii_whitespace())).collect();
                 match style % 3 {
-                    0 => out.extend(format!("{}=", KERNEL[k]).bytes().chain(v.iter().copied())),
-                    1 => out.extend(format!("{}=\"", KERNEL[k]).bytes().chain(v.iter().copied()).chain([b'"'])),
-                    _ => out.extend(format!("\"{}=", KERNEL[k]).bytes().chain(v.iter().copied()).chain([b'"'])),
+                    0 => out.extend(format!("{name}=").bytes().chain(v.iter().copied())),
+                    1 => out.extend(format!("{name}=\"").bytes().chain(v.iter().copied()).chain([b'"'])),
+                    _ => out.extend(format!("\"{name}=").bytes().chain(v.iter().copied()).chain([b'"'])),
                 }
                 if live && !v.is_empty() {
-                    expect[k] = Some(v);
+                    expect[k].1 = Some(v);
                 }
             }
             Word::Switch(which, v) => {
@@ -159,7 +107,7 @@ fn render(words: &[Word], gaps: &[u8], out: &mut Vec<u8>, expect: &mut [Option<V
 
 fuzz_target!(|c: Case| {
     let mut text = Vec::new();
-    let mut expect: [Option<Vec<u8>>; 13] = Default::default();
+    let mut expect = kernel(&Raw::default());
     let mut switches = [false; 3];
     render(&c.words, &c.gaps, &mut text, &mut expect, &mut switches, true);
     if let Some(init) = &c.init_args {
@@ -167,26 +115,25 @@ fuzz_target!(|c: Case| {
         render(init, &c.gaps, &mut text, &mut expect, &mut switches, false);
     }
     let k = args::parse_cmdline(&text);
-    for (i, want) in expect.iter().enumerate() {
-        assert_eq!(kernel_slot(&k, i), want.as_deref(), "{} in {:?}", KERNEL[i], String::from_utf8_lossy(&text));
-    }
+    assert_eq!(kernel(&k), expect, "in {:?}", String::from_utf8_lossy(&text));
     assert_eq!([k.verbose, k.ignition, k.ignition_overwrite], switches, "switches");
 
     let mut argv: Vec<Vec<u8>> = Vec::new();
-    let mut want: [Option<Vec<u8>>; 13] = Default::default();
+    let mut want = options(&Raw::default());
     let mut flags = [false; 5];
     for a in &c.args {
         match a {
             Arg::Opt { opt, value, inline } => {
-                let i = *opt as usize % ARGV.len();
+                let i = *opt as usize % want.len();
+                let name = want[i].0;
                 let v = if value.is_empty() { b"v".to_vec() } else { value.clone() };
                 if *inline {
-                    argv.push([ARGV[i].as_bytes(), b"=", &v].concat());
+                    argv.push([name.as_bytes(), b"=", &v].concat());
                 } else {
-                    argv.push(ARGV[i].as_bytes().to_vec());
+                    argv.push(name.as_bytes().to_vec());
                     argv.push(v.clone());
                 }
-                want[i] = Some(v);
+                want[i].1 = Some(v);
             }
             Arg::Flag(f) => {
                 let name = FLAGS[*f as usize % FLAGS.len()];
@@ -211,9 +158,9 @@ fuzz_target!(|c: Case| {
             Some(UsageError::UnknownOption)
         }
         Tail::Missing(o) => {
-            let i = *o as usize % ARGV.len();
-            argv.push(ARGV[i].as_bytes().to_vec());
-            Some(UsageError::MissingValue(ARGV[i]))
+            let name = want[*o as usize % want.len()].0;
+            argv.push(name.as_bytes().to_vec());
+            Some(UsageError::MissingValue(name))
         }
         Tail::FlagWithValue(f) => {
             argv.push([FLAGS[*f as usize % FLAGS.len()].as_bytes(), b"=1"].concat());
@@ -225,9 +172,7 @@ fuzz_target!(|c: Case| {
         Some(e) => assert_eq!(got, Err(e)),
         None => {
             let r = got.expect("well-formed argv refused");
-            for (i, w) in want.iter().enumerate() {
-                assert_eq!(argv_slot(&r, i), w.as_deref(), "{}", ARGV[i]);
-            }
+            assert_eq!(options(&r), want);
             assert_eq!([r.verbose, r.help, r.version, r.ignition, r.ignition_overwrite], flags);
         }
     }

@@ -1,6 +1,7 @@
 //! Helpers shared by the fuzz targets: sinks for the decoder, feeding the incremental HTTP
 //! parser at chosen split points, and a bounded reader of fuzz-chosen numbers.
 
+use flint::args::Raw;
 use flint::http::{Head, HttpError, ResponseParser};
 
 /// A decoder sink that keeps what it receives and fails the run if more than `max` bytes ever
@@ -262,4 +263,25 @@ pub fn has_duplicate_keys(toks: &[Tok]) -> bool {
 /// Go's encoding/json, which Ignition uses) turns it into U+FFFD.
 pub fn has_surrogate_escape(doc: &[u8]) -> bool {
     doc.windows(4).any(|w| w[0] == b'\\' && w[1] == b'u' && (w[2] | 0x20) == b'd' && matches!(w[3] | 0x20, b'8'..=b'9' | b'a'..=b'f'))
+}
+
+/// Every value option of `args::Raw`: its kernel argument, its command-line option (either may
+/// be absent: `ignition.platform.id` has no option, `--cmdline` no kernel argument) and value.
+pub fn raw_options<'a>(r: &Raw<'a>) -> [(Option<&'static str>, Option<&'static str>, Option<&'a [u8]>); 14] {
+    [
+        (Some("flint.platform"), Some("--platform"), r.platform),
+        (Some("ignition.platform.id"), None, r.ignition_platform),
+        (Some("flint.output"), Some("--output"), r.output),
+        (Some("flint.interface"), Some("--interface"), r.interface),
+        (Some("flint.address"), Some("--address"), r.address),
+        (Some("flint.timeout"), Some("--timeout"), r.timeout),
+        (Some("flint.dhcp-timeout"), Some("--dhcp-timeout"), r.dhcp_timeout),
+        (Some("flint.max-size"), Some("--max-size"), r.max_size),
+        (Some("flint.report"), Some("--report"), r.report),
+        (None, Some("--cmdline"), r.cmdline),
+        (Some("flint.root"), Some("--root"), r.root),
+        (Some("flint.ssh-user"), Some("--ssh-user"), r.ssh_user),
+        (Some("flint.cloud-init-seed"), Some("--cloud-init-seed"), r.cloud_init_seed),
+        (Some("flint.attributes"), Some("--attributes"), r.attributes),
+    ]
 }
