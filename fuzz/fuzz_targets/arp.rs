@@ -27,8 +27,16 @@ enum Ev {
 
 fn check_parse(f: &[u8]) -> Option<ArpSeen> {
     let got = parse_arp(f);
-    let want = (f.len() >= FRAME_LEN && f[12..14] == [8, 6] && f[14..20] == [0, 1, 8, 0, 6, 4] && f[20] == 0 && (1..=2).contains(&f[21]))
-        .then(|| ArpSeen { sender_mac: f[22..28].try_into().unwrap(), sender_ip: f[28..32].try_into().unwrap(), target_ip: f[38..42].try_into().unwrap() });
+    let want = (f.len() >= FRAME_LEN
+        && f[12..14] == [8, 6]
+        && f[14..20] == [0, 1, 8, 0, 6, 4]
+        && f[20] == 0
+        && (1..=2).contains(&f[21]))
+    .then(|| ArpSeen {
+        sender_mac: f[22..28].try_into().unwrap(),
+        sender_ip: f[28..32].try_into().unwrap(),
+        target_ip: f[38..42].try_into().unwrap(),
+    });
     assert_eq!(got, want, "parse_arp on {f:02x?}");
     got
 }
@@ -113,7 +121,10 @@ fuzz_target!(|data: &[u8]| {
             first_probe = None;
         }
         let a = c.candidate();
-        assert!(a[0] == 169 && a[1] == 254 && (1..=254).contains(&a[2]), "candidate {a:?} outside 169.254.1.0/16 minus the ends");
+        assert!(
+            a[0] == 169 && a[1] == 254 && (1..=254).contains(&a[2]),
+            "candidate {a:?} outside 169.254.1.0/16 minus the ends"
+        );
         assert_ne!(a, [169, 254, 169, 254], "the metadata address is never claimed");
         assert!(c.conflicts() <= MAX_CONFLICTS);
         assert_eq!(c.gave_up(), c.conflicts() == MAX_CONFLICTS);

@@ -27,7 +27,8 @@ fn seconds(v: &[u8]) -> Option<u64> {
     if !digits(int) || !digits(frac) || (int.is_empty() && frac.is_empty()) || int.len() > 6 || frac.len() > 3 {
         return None;
     }
-    let ms = if int.is_empty() { 0 } else { int.parse::<u64>().ok()? * 1000 } + if frac.is_empty() { 0 } else { format!("{frac:0<3}").parse::<u64>().ok()? };
+    let ms = if int.is_empty() { 0 } else { int.parse::<u64>().ok()? * 1000 }
+        + if frac.is_empty() { 0 } else { format!("{frac:0<3}").parse::<u64>().ok()? };
     (1..=24 * 3600 * 1000).contains(&ms).then_some(ms)
 }
 
@@ -87,9 +88,15 @@ fuzz_target!(|data: &[u8]| {
             Some(b"link-local") => AddressMode::LinkLocal,
             Some(_) => return Err(UsageError::BadValue("--address")),
         };
-        let timeout = pick(cli.timeout, kernel.timeout).map_or(Some(args::DEFAULT_TIMEOUT_MS), seconds).ok_or(UsageError::BadValue("--timeout"))?;
-        let dhcp = pick(cli.dhcp_timeout, kernel.dhcp_timeout).map_or(Some(args::DEFAULT_DHCP_TIMEOUT_MS), seconds).ok_or(UsageError::BadValue("--dhcp-timeout"))?;
-        let max = pick(cli.max_size, kernel.max_size).map_or(Some(args::DEFAULT_MAX_SIZE), size).ok_or(UsageError::BadValue("--max-size"))?;
+        let timeout = pick(cli.timeout, kernel.timeout)
+            .map_or(Some(args::DEFAULT_TIMEOUT_MS), seconds)
+            .ok_or(UsageError::BadValue("--timeout"))?;
+        let dhcp = pick(cli.dhcp_timeout, kernel.dhcp_timeout)
+            .map_or(Some(args::DEFAULT_DHCP_TIMEOUT_MS), seconds)
+            .ok_or(UsageError::BadValue("--dhcp-timeout"))?;
+        let max = pick(cli.max_size, kernel.max_size)
+            .map_or(Some(args::DEFAULT_MAX_SIZE), size)
+            .ok_or(UsageError::BadValue("--max-size"))?;
         let interface = pick(cli.interface, kernel.interface);
         // IFNAMSIZ 16 with the NUL; no '/', ':' or whitespace/control bytes in a name.
         if interface.is_some_and(|n| n.len() > 15 || n.iter().any(|&b| b == b'/' || b == b':' || b <= b' ')) {
@@ -111,19 +118,26 @@ fuzz_target!(|data: &[u8]| {
             (pick(cli.cloud_init_seed, kernel.cloud_init_seed), "--cloud-init-seed"),
             (pick(cli.attributes, kernel.attributes), "--attributes"),
         ];
-        if !root.is_empty() {
-            if let Some((_, name)) = outputs.iter().find(|(p, _)| p.is_some_and(|p| !p.starts_with(b"/"))) {
-                return Err(UsageError::BadValue(name));
-            }
+        if !root.is_empty()
+            && let Some((_, name)) = outputs.iter().find(|(p, _)| p.is_some_and(|p| !p.starts_with(b"/")))
+        {
+            return Err(UsageError::BadValue(name));
         }
         Ok((platform, address, timeout, dhcp, max, interface, user, root))
     })();
     match (got, want) {
         (Ok(c), Ok((platform, address, timeout, dhcp, max, interface, user, root))) => {
             assert_eq!(c.platform.id.as_bytes(), platform);
-            assert_eq!((c.address, c.timeout_ms, c.dhcp_timeout_ms, c.max_size, c.interface), (address, timeout, dhcp, max, interface));
+            assert_eq!(
+                (c.address, c.timeout_ms, c.dhcp_timeout_ms, c.max_size, c.interface),
+                (address, timeout, dhcp, max, interface)
+            );
             assert_eq!((c.ssh_user, c.root), (user, root));
-            assert_eq!(c.output, pick(cli.output, kernel.output).unwrap_or(args::DEFAULT_OUTPUT), "the command line wins, then the kernel, then the default");
+            assert_eq!(
+                c.output,
+                pick(cli.output, kernel.output).unwrap_or(args::DEFAULT_OUTPUT),
+                "the command line wins, then the kernel, then the default"
+            );
             assert_eq!(c.report, pick(cli.report, kernel.report));
             assert_eq!(c.cloud_init_seed, pick(cli.cloud_init_seed, kernel.cloud_init_seed));
             assert_eq!(c.attributes, pick(cli.attributes, kernel.attributes));

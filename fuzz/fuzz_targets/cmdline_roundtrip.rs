@@ -12,7 +12,8 @@ use flint::args::{self, Raw, UsageError};
 use flint_fuzz::raw_options;
 use libfuzzer_sys::fuzz_target;
 
-const FLAGS: [&str; 8] = ["-v", "--verbose", "-h", "--help", "--version", "--ignition", "--ignition-overwrite", "--ignition"];
+const FLAGS: [&str; 8] =
+    ["-v", "--verbose", "-h", "--help", "--version", "--ignition", "--ignition-overwrite", "--ignition"];
 const SWITCHES: [&str; 3] = ["flint.verbose", "flint.ignition", "flint.ignition-overwrite"];
 
 /// The kernel arguments with a value, and their values in `r`.
@@ -27,7 +28,11 @@ fn options(r: &Raw<'_>) -> Vec<(&'static str, Option<Vec<u8>>)> {
 
 #[derive(Arbitrary, Debug)]
 enum Word {
-    Opt { key: u8, value: Vec<u8>, style: u8 },
+    Opt {
+        key: u8,
+        value: Vec<u8>,
+        style: u8,
+    },
     /// flint.verbose, flint.ignition, flint.ignition-overwrite with an optional value.
     Switch(u8, Option<u8>),
     Other(Vec<u8>),
@@ -62,7 +67,7 @@ fn render(words: &[Word], gaps: &[u8], out: &mut Vec<u8>, expect: &mut Values, s
     for (i, w) in words.iter().enumerate() {
         let gap = gaps.get(i).copied().unwrap_or(0);
         for k in 0..=gap % 3 {
-            out.push([b' ', b'\t', b'\n'][(gap / 3 + k) as usize % 3]);
+            out.push(b" \t\n"[(gap / 3 + k) as usize % 3]);
         }
         match w {
             Word::Opt { key, value, style } => {
@@ -70,11 +75,12 @@ fn render(words: &[Word], gaps: &[u8], out: &mut Vec<u8>, expect: &mut Values, s
                 let name = expect[k].0;
                 let quoted = style % 3 != 0;
                 // Unquoted values end at whitespace; no value holds a double quote.
-                let v: Vec<u8> = value.iter().copied().filter(|&b| b != b'"' && (quoted || !b.is_ascii_whitespace())).collect();
+                let v: Vec<u8> =
+                    value.iter().copied().filter(|&b| b != b'"' && (quoted || !b.is_ascii_whitespace())).collect();
                 match style % 3 {
                     0 => out.extend(format!("{name}=").bytes().chain(v.iter().copied())),
-                    1 => out.extend(format!("{name}=\"").bytes().chain(v.iter().copied()).chain([b'"'])),
-                    _ => out.extend(format!("\"{name}=").bytes().chain(v.iter().copied()).chain([b'"'])),
+                    1 => out.extend(format!("{name}=\"").bytes().chain(v.iter().copied()).chain(*b"\"")),
+                    _ => out.extend(format!("\"{name}=").bytes().chain(v.iter().copied()).chain(*b"\"")),
                 }
                 if live && !v.is_empty() {
                     expect[k].1 = Some(v);

@@ -43,7 +43,8 @@ fuzz_target!(|data: &[u8]| {
             _ => return None,
         };
         let first_fragment = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff == 0;
-        (ihl >= 20 && total >= ihl && total <= ip.len() && first_fragment && total - ihl >= field + 2).then_some((ihl, total, field))
+        (ihl >= 20 && total >= ihl && total <= ip.len() && first_fragment && total - ihl >= field + 2)
+            .then_some((ihl, total, field))
     })();
     assert_eq!(done, eligible.is_some(), "handled frames differ from the qualifying ones");
     let Some((ihl, total, field)) = eligible else {
@@ -55,7 +56,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(a == b || i == at || i == at + 1, "byte {i} changed outside the checksum field");
     }
     let ip = &frame[14..];
-    let (src, dst) = (Ipv4Address::from_octets(ip[12..16].try_into().unwrap()), Ipv4Address::from_octets(ip[16..20].try_into().unwrap()));
+    let (src, dst) = (
+        Ipv4Address::from_octets(ip[12..16].try_into().unwrap()),
+        Ipv4Address::from_octets(ip[16..20].try_into().unwrap()),
+    );
     let proto = IpProtocol::from(ip[9]);
     let l4 = &ip[ihl..total];
     let sum = checksum::combine(&[checksum::pseudo_header_v4(&src, &dst, proto, l4.len() as u32), checksum::data(l4)]);

@@ -52,7 +52,11 @@ fuzz_target!(|c: Case| {
         None => c.plain.clone(),
     };
     if let Some((pad, width)) = c.base64 {
-        let engine = if pad { base64::engine::general_purpose::STANDARD } else { base64::engine::general_purpose::STANDARD_NO_PAD };
+        let engine = if pad {
+            base64::engine::general_purpose::STANDARD
+        } else {
+            base64::engine::general_purpose::STANDARD_NO_PAD
+        };
         let text = engine.encode(&body);
         body.clear();
         for line in text.as_bytes().chunks(width.max(4) as usize) {

@@ -65,7 +65,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(too_large || !oracle_ok, "flint says too large, flate2 decoded {} bytes (cap {max})", out.len());
         }
         Err(e) => {
-            assert!(!oracle_ok || too_large, "flint rejects ({e:?}) a stream flate2 decodes to {} bytes within the cap {max}", out.len());
+            assert!(
+                !oracle_ok || too_large,
+                "flint rejects ({e:?}) a stream flate2 decodes to {} bytes within the cap {max}",
+                out.len()
+            );
         }
     }
 });

@@ -38,7 +38,11 @@ fn check(p: &Parsed, input: &[u8], cap: usize) {
     assert!(p.done, "an accepted response is complete");
     let head = p.head.expect("a complete response has a head");
     assert!((100..=999).contains(&head.status), "status {}", head.status);
-    assert!(!(100..200).contains(&head.status) || head.status == 101, "interim status {} reported as final", head.status);
+    assert!(
+        !(100..200).contains(&head.status) || head.status == 101,
+        "interim status {} reported as final",
+        head.status
+    );
     if !head.is_success() || head.status == 204 {
         assert!(p.body.is_empty(), "status {} carries no body", head.status);
     }

@@ -43,7 +43,11 @@ fuzz_target!(|data: &[u8]| {
         // longer one counts as no version, which is refused like an old one.
         Some(serde_json::Value::String(s)) if s.len() > 32 => Verdict::NoVersion,
         Some(serde_json::Value::String(s)) if v.is_object() && v["ignition"].is_object() => {
-            if s.starts_with("3.") { Verdict::Config } else { Verdict::OldVersion }
+            if s.starts_with("3.") {
+                Verdict::Config
+            } else {
+                Verdict::OldVersion
+            }
         }
         _ => Verdict::NoVersion,
     };

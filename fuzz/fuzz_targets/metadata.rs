@@ -47,14 +47,20 @@ fn attr_names() -> HashSet<&'static str> {
 }
 
 /// Everything a reader of the metadata can see.
-fn snapshot(m: &Metadata) -> (Option<Vec<u8>>, Option<Vec<u8>>, Vec<Vec<u8>>, Vec<Option<Vec<u8>>>) {
+/// Attribute file, meta-data, SSH keys, and the first value of every role.
+type Snapshot = (Option<Vec<u8>>, Option<Vec<u8>>, Vec<Vec<u8>>, Vec<Option<Vec<u8>>>);
+
+fn snapshot(m: &Metadata) -> Snapshot {
     let mut a = vec![0u8; 64 * 1024];
     let mut b = vec![0u8; 64 * 1024];
     (
         m.render_attributes(&mut a).map(<[u8]>::to_vec),
         m.render_meta_data(&mut b).map(<[u8]>::to_vec),
         m.keys().map(<[u8]>::to_vec).collect(),
-        [Role::None, Role::InstanceId, Role::Hostname, Role::SshKey].iter().map(|&r| m.get(r).map(<[u8]>::to_vec)).collect(),
+        [Role::None, Role::InstanceId, Role::Hostname, Role::SshKey]
+            .iter()
+            .map(|&r| m.get(r).map(<[u8]>::to_vec))
+            .collect(),
     )
 }
 
@@ -102,7 +108,11 @@ fuzz_target!(|c: Case| {
     }
     assert!(attributes.is_empty() || attributes.ends_with(b"\n"));
 
-    assert_eq!(meta_data.is_some(), m.get(Role::InstanceId).is_some(), "meta-data exactly when there is an instance id");
+    assert_eq!(
+        meta_data.is_some(),
+        m.get(Role::InstanceId).is_some(),
+        "meta-data exactly when there is an instance id"
+    );
     if let Some(md) = &meta_data {
         let text = String::from_utf8_lossy(md);
         let mut read_back = Vec::new();
@@ -113,13 +123,20 @@ fuzz_target!(|c: Case| {
                 None => assert_eq!(line, "public-keys:"),
             }
         }
-        if let Some(want) = std::iter::once(m.get(Role::InstanceId)).chain(std::iter::once(hostname).filter(Option::is_some)).flatten().chain(m.keys()).map(json_string).collect::<Option<Vec<_>>>() {
+        if let Some(want) = std::iter::once(m.get(Role::InstanceId))
+            .chain(std::iter::once(hostname).filter(Option::is_some))
+            .flatten()
+            .chain(m.keys())
+            .map(json_string)
+            .collect::<Option<Vec<_>>>()
+        {
             assert_eq!(read_back, want, "meta-data does not read back to the values");
         }
     }
 
     // The SSH user as `resolve` admits it: portable name characters, no leading '-'.
-    let mut user: Vec<u8> = c.user.iter().copied().filter(|b| b.is_ascii_alphanumeric() || b"_-.".contains(b)).take(32).collect();
+    let mut user: Vec<u8> =
+        c.user.iter().copied().filter(|b| b.is_ascii_alphanumeric() || b"_-.".contains(b)).take(32).collect();
     while user.first() == Some(&b'-') {
         user.remove(0);
     }
@@ -143,12 +160,20 @@ fuzz_target!(|c: Case| {
             }
             if !keys.is_empty() {
                 assert_eq!(v["passwd"]["users"][0]["name"], std::str::from_utf8(&user).unwrap());
-                let got: Vec<&str> = v["passwd"]["users"][0]["sshAuthorizedKeys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+                let got: Vec<&str> = v["passwd"]["users"][0]["sshAuthorizedKeys"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|k| k.as_str().unwrap())
+                    .collect();
                 let want: Vec<String> = keys.iter().map(|k| String::from_utf8_lossy(k).into_owned()).collect();
                 assert_eq!(got, want);
             }
         } else {
-            assert!(keys.iter().any(|k| std::str::from_utf8(k).is_err()), "fragment is not JSON though every key is UTF-8");
+            assert!(
+                keys.iter().any(|k| std::str::from_utf8(k).is_err()),
+                "fragment is not JSON though every key is UTF-8"
+            );
         }
     }
 

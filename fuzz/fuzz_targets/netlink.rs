@@ -39,7 +39,7 @@ enum End {
 }
 
 fn align(v: &mut Vec<u8>) {
-    while v.len() % 4 != 0 {
+    while !v.len().is_multiple_of(4) {
         v.push(0);
     }
 }

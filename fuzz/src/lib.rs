@@ -18,7 +18,12 @@ impl embedded_io::ErrorType for CappedSink {
 impl embedded_io::Write for CappedSink {
     fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
         self.data.extend_from_slice(buf);
-        assert!(self.data.len() as u64 <= self.max, "{} bytes reached the sink past a cap of {}", self.data.len(), self.max);
+        assert!(
+            self.data.len() as u64 <= self.max,
+            "{} bytes reached the sink past a cap of {}",
+            self.data.len(),
+            self.max
+        );
         Ok(buf.len())
     }
     fn flush(&mut self) -> Result<(), Self::Error> {
@@ -67,7 +72,11 @@ fn drive(p: &mut ResponseParser<'_>, input: &[u8], cuts: &[usize]) -> Parsed {
         match p.feed(piece) {
             Ok(n) => {
                 assert!(n <= piece.len(), "feed used {n} of {} bytes", piece.len());
-                assert!(n == piece.len() || p.is_done(), "feed stopped early ({n} of {}) before the message ended", piece.len());
+                assert!(
+                    n == piece.len() || p.is_done(),
+                    "feed stopped early ({n} of {}) before the message ended",
+                    piece.len()
+                );
                 used += n;
             }
             Err(e) => {
@@ -247,10 +256,10 @@ pub fn has_duplicate_keys(toks: &[Tok]) -> bool {
                 stack.pop();
             }
             Tok::Key(k) => {
-                if let Some(Some(set)) = stack.last_mut() {
-                    if !set.insert(k.clone().unwrap_or_default()) {
-                        return true;
-                    }
+                if let Some(Some(set)) = stack.last_mut()
+                    && !set.insert(k.clone().unwrap_or_default())
+                {
+                    return true;
                 }
             }
             _ => {}
@@ -262,12 +271,16 @@ pub fn has_duplicate_keys(toks: &[Tok]) -> bool {
 /// A `\uXXXX` escape of a UTF-16 surrogate half: serde_json refuses a lone one, flint (like
 /// Go's encoding/json, which Ignition uses) turns it into U+FFFD.
 pub fn has_surrogate_escape(doc: &[u8]) -> bool {
-    doc.windows(4).any(|w| w[0] == b'\\' && w[1] == b'u' && (w[2] | 0x20) == b'd' && matches!(w[3] | 0x20, b'8'..=b'9' | b'a'..=b'f'))
+    doc.windows(4).any(|w| {
+        w[0] == b'\\' && w[1] == b'u' && (w[2] | 0x20) == b'd' && matches!(w[3] | 0x20, b'8'..=b'9' | b'a'..=b'f')
+    })
 }
 
 /// Every value option of `args::Raw`: its kernel argument, its command-line option (either may
 /// be absent: `ignition.platform.id` has no option, `--cmdline` no kernel argument) and value.
-pub fn raw_options<'a>(r: &Raw<'a>) -> [(Option<&'static str>, Option<&'static str>, Option<&'a [u8]>); 14] {
+pub type RawOption<'a> = (Option<&'static str>, Option<&'static str>, Option<&'a [u8]>);
+
+pub fn raw_options<'a>(r: &Raw<'a>) -> [RawOption<'a>; 14] {
     [
         (Some("flint.platform"), Some("--platform"), r.platform),
         (Some("ignition.platform.id"), None, r.ignition_platform),

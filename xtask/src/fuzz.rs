@@ -83,7 +83,13 @@ impl Outcome {
             if self.crash.is_some() { "" } else { "es" }
         );
         if let Some((path, why)) = &self.crash {
-            s += &format!("\n  crash input: {}\n  {}\n  reproduce: {} {}", path.display(), why.replace('\n', "\n  "), binary(&self.target).display(), path.display());
+            s += &format!(
+                "\n  crash input: {}\n  {}\n  reproduce: {} {}",
+                path.display(),
+                why.replace('\n', "\n  "),
+                binary(&self.target).display(),
+                path.display()
+            );
         }
         if let Some(e) = &self.error {
             s += &format!("\n  {e} (log: {})", self.log.display());
@@ -153,7 +159,10 @@ pub fn ensure_tools() -> Result<Option<&'static str>, String> {
 /// `cargo [+nightly] fuzz build` of every target.
 pub fn build(toolchain: Option<&str>) -> Result<(), String> {
     let mut cmd = rustup_cargo();
-    cmd.current_dir(util::root()).args(toolchain).args(["fuzz", "build", "--sanitizer", "none", "--target-dir"]).arg(work_dir());
+    cmd.current_dir(util::root())
+        .args(toolchain)
+        .args(["fuzz", "build", "--sanitizer", "none", "--target-dir"])
+        .arg(work_dir());
     let st = proc::run_inherit(&mut cmd, Duration::from_secs(30 * 60))?;
     if st.success() { Ok(()) } else { Err(format!("cargo fuzz build failed ({st})")) }
 }
@@ -215,9 +224,17 @@ fn crash_files(dir: &Path) -> Vec<PathBuf> {
 fn crash_reason(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     if let Some(i) = lines.iter().position(|l| l.contains("panicked at")) {
-        return lines[i..(i + 4).min(lines.len())].iter().take_while(|l| !l.starts_with("stack backtrace")).copied().collect::<Vec<_>>().join("\n");
+        return lines[i..(i + 4).min(lines.len())]
+            .iter()
+            .take_while(|l| !l.starts_with("stack backtrace"))
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n");
     }
-    lines.iter().find(|l| l.contains("ERROR: libFuzzer")).map_or("(no panic message; see the log)".to_string(), |l| l.trim().to_string())
+    lines
+        .iter()
+        .find(|l| l.contains("ERROR: libFuzzer"))
+        .map_or("(no panic message; see the log)".to_string(), |l| l.trim().to_string())
 }
 
 /// Executions from `stat::number_of_executed_units` (or "Done N runs"), corpus size and
@@ -246,7 +263,11 @@ fn parse_log(target: &str, log: &str) -> Outcome {
 
 /// The targets whose name contains one of `filters` (all when empty).
 fn select(filters: &[String]) -> Result<Vec<(&'static str, usize)>, String> {
-    let picked: Vec<_> = TARGETS.iter().copied().filter(|(t, _)| filters.is_empty() || filters.iter().any(|f| t.contains(f.as_str()))).collect();
+    let picked: Vec<_> = TARGETS
+        .iter()
+        .copied()
+        .filter(|(t, _)| filters.is_empty() || filters.iter().any(|f| t.contains(f.as_str())))
+        .collect();
     if picked.is_empty() {
         let names: Vec<&str> = TARGETS.iter().map(|(t, _)| *t).collect();
         return Err(format!("no fuzz target matches {}; targets: {}", filters.join(" "), names.join(" ")));
@@ -263,9 +284,15 @@ pub fn cli(args: &[String]) -> Result<(), String> {
         match a.as_str() {
             "--seconds" => {
                 let v = it.next().ok_or("--seconds needs a value")?;
-                seconds = v.parse().ok().filter(|&s| s > 0).ok_or_else(|| format!("--seconds: not a positive number: {v}"))?;
+                seconds = v
+                    .parse()
+                    .ok()
+                    .filter(|&s| s > 0)
+                    .ok_or_else(|| format!("--seconds: not a positive number: {v}"))?;
             }
-            f if f.starts_with('-') => return Err(format!("unknown option {f} (usage: cargo xtask fuzz [--seconds N] [TARGET…])")),
+            f if f.starts_with('-') => {
+                return Err(format!("unknown option {f} (usage: cargo xtask fuzz [--seconds N] [TARGET…])"));
+            }
             f => filters.push(f.to_string()),
         }
     }
@@ -319,7 +346,10 @@ mod tests {
     fn crash_reason_is_the_panic() {
         let log = "#1 NEW\n\nthread '<unnamed>' panicked at fuzz_targets/x.rs:3:5:\nassertion failed: ok\nstack backtrace:\n  0: x\n==1== ERROR: libFuzzer: deadly signal\n";
         assert_eq!(crash_reason(log), "thread '<unnamed>' panicked at fuzz_targets/x.rs:3:5:\nassertion failed: ok");
-        assert_eq!(crash_reason("==1== ERROR: libFuzzer: out-of-memory (used: 3000Mb)\n"), "==1== ERROR: libFuzzer: out-of-memory (used: 3000Mb)");
+        assert_eq!(
+            crash_reason("==1== ERROR: libFuzzer: out-of-memory (used: 3000Mb)\n"),
+            "==1== ERROR: libFuzzer: out-of-memory (used: 3000Mb)"
+        );
     }
 
     #[test]
