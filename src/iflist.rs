@@ -96,6 +96,9 @@ pub fn parse(datagram: &[u8], mut found: impl FnMut(Link)) -> Part {
                     if akind == IFLA_IFNAME {
                         let v = &attrs[4..alen];
                         let n = v.iter().position(|&b| b == 0).unwrap_or(v.len()).min(15);
+                        // A later IFLA_IFNAME replaces the whole name: no tail of a longer
+                        // earlier one may survive in the array (Link compares all 16 bytes).
+                        link.name = [0; 16];
                         link.name[..n].copy_from_slice(&v[..n]);
                         link.name_len = n;
                     }
@@ -177,6 +180,28 @@ mod tests {
         bad[0] = 200; // longer than the datagram
         assert_eq!(parse(&bad, |_| panic!()), Part::Error(-22));
         assert_eq!(dump_request(7).len(), 32);
+    }
+
+    /// Found by the `netlink` fuzz target: with two IFLA_IFNAME attributes, the later one
+    /// shorter, the earlier name's tail stayed in `Link::name` past `name_len`, so the link
+    /// compared unequal to the same link with one attribute.
+    #[test]
+    fn later_shorter_ifname_leaves_no_tail() {
+        let once = newlink(7, 1, 0x1043, "eth1");
+        // The same message with a longer IFLA_IFNAME inserted before the real one.
+        let mut twice = once[..16 + 16].to_vec();
+        twice.extend(14u16.to_ne_bytes());
+        twice.extend(IFLA_IFNAME.to_ne_bytes());
+        twice.extend(b"longname0\0\0\0");
+        twice.extend(&once[16 + 16..]);
+        let len = twice.len() as u32;
+        twice[..4].copy_from_slice(&len.to_ne_bytes());
+        let mut got = Vec::new();
+        assert_eq!(parse(&twice, |l| got.push(l)), Part::More);
+        assert_eq!(parse(&once, |l| got.push(l)), Part::More);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].name(), b"eth1");
+        assert_eq!(got[0], got[1]);
     }
 
     #[test]

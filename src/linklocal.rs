@@ -168,7 +168,12 @@ impl Claim {
             self.state = State::GaveUp;
             return;
         }
-        self.candidate = next_candidate(&mut self.rng);
+        // A new address (§2.2.1: "select a new pseudo-random address"), never the one just
+        // found in use, which the generator can draw twice in a row.
+        let taken = self.candidate;
+        while self.candidate == taken {
+            self.candidate = next_candidate(&mut self.rng);
+        }
         self.state = State::Probing { sent: 0, at: now };
     }
 }
@@ -264,6 +269,20 @@ mod tests {
         assert_eq!(c.candidate(), third);
         run_until_claimed(&mut c, Instant::from_millis(330));
         assert_eq!(c.claimed(), Some(third));
+    }
+
+    /// Found by the `arp` fuzz target: for this MAC the generator drew the conflicting address
+    /// again, so flint went back to probing an address another host had just claimed.
+    #[test]
+    fn a_conflict_never_reprobes_the_same_address() {
+        for mac in [[0x6c, 0x0a, 0xff, 0xff, 0xff, 0xff], MAC] {
+            let mut c = Claim::new(mac, Instant::from_millis(0));
+            for i in 0..MAX_CONFLICTS - 1 {
+                let cand = c.candidate();
+                c.on_arp(Instant::from_millis(i as i64), &ArpSeen { sender_mac: [2; 6], sender_ip: cand, target_ip: cand });
+                assert_ne!(c.candidate(), cand, "MAC {mac:02x?}, conflict {}", i + 1);
+            }
+        }
     }
 
     #[test]

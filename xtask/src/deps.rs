@@ -118,3 +118,11 @@ pub fn ensure_consumers() -> Result<(), String> {
     let all: Vec<(&str, &str)> = TOOLS.iter().chain(CONSUMER_PACKAGES).copied().collect();
     ensure_set(&all, false)
 }
+
+/// `cargo xtask fuzz` builds libFuzzer (C++) through libfuzzer-sys.
+const FUZZ_TOOLS: &[(&str, &str)] = &[("c++", "g++")];
+
+/// The C++ compiler the fuzz build needs.
+pub fn ensure_fuzz() -> Result<(), String> {
+    ensure_set(FUZZ_TOOLS, false)
+}

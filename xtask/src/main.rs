@@ -21,6 +21,7 @@ mod dhcp_mock;
 mod elf;
 mod faults_http;
 mod faults_net;
+mod fuzz;
 mod gzip;
 mod initramfs;
 mod kernel;
@@ -73,6 +74,9 @@ tasks:
                              reader (installed when missing); see docs/consumers.md
   demo [--netns]             boot the QEMU image: flint fetches the bundled Ignition config;
                              shows it with the boot timeline (--netns: the namespace demo)
+  fuzz [--seconds N] [TARGET...]
+                             every libFuzzer target (fuzz/, docs/fuzzing.md) for N seconds
+                             (default 60), one at a time; installs nightly and cargo-fuzz
   bench [--rounds N] [--link up|down|both]
                              exec-to-exit time of flint vs busybox udhcpc + curl (default 30, both)
   bench --qemu [--rounds N]  kernel start -> config written, flint vs a busybox kernel-stack
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
             qemu::bench::run(&rest.iter().filter(|a| *a != "--qemu").cloned().collect::<Vec<_>>())
         }
         "bench" => bench::run(rest),
+        "fuzz" => fuzz::cli(rest),
         "consumers" => consumers::cli(rest),
         "mock" => mock::main(rest),
         "dhcp-mock" => dhcp_mock::main(rest),

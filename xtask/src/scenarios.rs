@@ -973,6 +973,10 @@ pub fn test_all() -> Result<(), String> {
         let st = proc::run_inherit(&mut cmd, Duration::from_secs(40 * 60));
         t.step(&format!("unit-tests-{pkg}"), matches!(st, Ok(s) if s.success()), &format!("cargo test -p {pkg}"));
     }
+    // Fuzz smoke: every parser's libFuzzer target for a few seconds (fuzz/, docs/fuzzing.md).
+    for (name, ok, detail) in crate::fuzz::smoke() {
+        t.step(&name, ok, &detail);
+    }
     let built = build_task::run();
     match &built {
         Ok(b) => t.step("build", true, &format!("{} bytes, fully static", b.size)),

@@ -1,0 +1,151 @@
+//! Kernel command line and argv parsing (src/args.rs) on raw bytes, then `resolve`, checked
+//! against a model of the documented rules written with std's parsers: the first problem in the
+//! order platform, --address, --timeout, --dhcp-timeout, --max-size, --interface, --ssh-user,
+//! then the output paths under --root is the one reported, and every accepted value is in range.
+//! Every slice handed back lies inside the input.
+#![no_main]
+
+use arbitrary::Unstructured;
+use flint::args::{self, AddressMode, Raw, UsageError};
+use flint_fuzz::raw_options;
+use libfuzzer_sys::fuzz_target;
+
+fn inside(v: &[u8], input: &[u8]) -> bool {
+    let (a, b) = (input.as_ptr() as usize, v.as_ptr() as usize);
+    v.is_empty() || (b >= a && b + v.len() <= a + input.len())
+}
+
+fn values<'a>(r: &Raw<'a>) -> Vec<Option<&'a [u8]>> {
+    raw_options(r).iter().map(|o| o.2).collect()
+}
+
+/// `SECONDS` with up to three decimals, 0 < s <= one day, in milliseconds (README, options).
+fn seconds(v: &[u8]) -> Option<u64> {
+    let s = std::str::from_utf8(v).ok()?;
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int) || !digits(frac) || (int.is_empty() && frac.is_empty()) || int.len() > 6 || frac.len() > 3 {
+        return None;
+    }
+    let ms = if int.is_empty() { 0 } else { int.parse::<u64>().ok()? * 1000 }
+        + if frac.is_empty() { 0 } else { format!("{frac:0<3}").parse::<u64>().ok()? };
+    (1..=24 * 3600 * 1000).contains(&ms).then_some(ms)
+}
+
+/// `BYTES[K|M|G]`, binary suffixes, 0 < size <= 1 GiB.
+fn size(v: &[u8]) -> Option<u64> {
+    let s = std::str::from_utf8(v).ok()?;
+    let (num, unit) = match s.char_indices().last()? {
+        (i, 'K' | 'k') => (&s[..i], 1u64 << 10),
+        (i, 'M' | 'm') => (&s[..i], 1 << 20),
+        (i, 'G' | 'g') => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    if num.is_empty() || num.len() > 10 || !num.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = num.parse::<u64>().ok()?.checked_mul(unit)?;
+    (1..=1 << 30).contains(&n).then_some(n)
+}
+
+fn pick<'a>(a: Option<&'a [u8]>, b: Option<&'a [u8]>) -> Option<&'a [u8]> {
+    a.or(b)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut u = Unstructured::new(data);
+    let split = u.arbitrary::<u16>().unwrap_or(0) as usize;
+    let rest = u.take_rest();
+    let (text, argv_bytes) = rest.split_at(split.min(rest.len()));
+
+    let kernel = args::parse_cmdline(text);
+    for v in values(&kernel).into_iter().flatten() {
+        assert!(!v.is_empty(), "empty kernel values are dropped");
+        assert!(inside(v, text), "value not taken from the command line");
+    }
+    let argv: Vec<&[u8]> = if argv_bytes.is_empty() { Vec::new() } else { argv_bytes.split(|&b| b == 0).collect() };
+    let cli = match args::parse_argv(argv.iter().copied()) {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(matches!(e, UsageError::UnknownOption | UsageError::MissingValue(_)), "{e:?}");
+            return;
+        }
+    };
+    for v in values(&cli).into_iter().flatten() {
+        assert!(!v.is_empty() && inside(v, argv_bytes));
+    }
+
+    let got = args::resolve(&cli, &kernel);
+    let want = (|| {
+        let id = cli.platform.or(kernel.platform).or(kernel.ignition_platform).ok_or(UsageError::NoPlatform)?;
+        let platform = match id {
+            b"aws" | b"akamai" => id,
+            _ => return Err(UsageError::UnknownPlatform),
+        };
+        let address = match pick(cli.address, kernel.address) {
+            None | Some(b"auto") => AddressMode::Auto,
+            Some(b"dhcp") => AddressMode::Dhcp,
+            Some(b"link-local") => AddressMode::LinkLocal,
+            Some(_) => return Err(UsageError::BadValue("--address")),
+        };
+        let timeout = pick(cli.timeout, kernel.timeout)
+            .map_or(Some(args::DEFAULT_TIMEOUT_MS), seconds)
+            .ok_or(UsageError::BadValue("--timeout"))?;
+        let dhcp = pick(cli.dhcp_timeout, kernel.dhcp_timeout)
+            .map_or(Some(args::DEFAULT_DHCP_TIMEOUT_MS), seconds)
+            .ok_or(UsageError::BadValue("--dhcp-timeout"))?;
+        let max = pick(cli.max_size, kernel.max_size)
+            .map_or(Some(args::DEFAULT_MAX_SIZE), size)
+            .ok_or(UsageError::BadValue("--max-size"))?;
+        let interface = pick(cli.interface, kernel.interface);
+        // IFNAMSIZ 16 with the NUL; no '/', ':' or whitespace/control bytes in a name.
+        if interface.is_some_and(|n| n.len() > 15 || n.iter().any(|&b| b == b'/' || b == b':' || b <= b' ')) {
+            return Err(UsageError::BadValue("--interface"));
+        }
+        // useradd's portable names: letters, digits, '_', '-', '.', no leading '-', at most 32.
+        let user = pick(cli.ssh_user, kernel.ssh_user).unwrap_or(args::DEFAULT_SSH_USER);
+        let portable = |b: &u8| b.is_ascii_alphanumeric() || b"_-.".contains(b);
+        if user.len() > 32 || user.starts_with(b"-") || !user.iter().all(portable) {
+            return Err(UsageError::BadValue("--ssh-user"));
+        }
+        // The root loses its trailing '/' ("/" and "///" become empty: no prefix); under a
+        // root every output path must be absolute.
+        let root = pick(cli.root, kernel.root).unwrap_or(b"/");
+        let root = if root.iter().all(|&b| b == b'/') { &root[..0] } else { root.strip_suffix(b"/").unwrap_or(root) };
+        let outputs = [
+            (Some(pick(cli.output, kernel.output).unwrap_or(args::DEFAULT_OUTPUT)), "--output"),
+            (pick(cli.report, kernel.report), "--report"),
+            (pick(cli.cloud_init_seed, kernel.cloud_init_seed), "--cloud-init-seed"),
+            (pick(cli.attributes, kernel.attributes), "--attributes"),
+        ];
+        if !root.is_empty()
+            && let Some((_, name)) = outputs.iter().find(|(p, _)| p.is_some_and(|p| !p.starts_with(b"/")))
+        {
+            return Err(UsageError::BadValue(name));
+        }
+        Ok((platform, address, timeout, dhcp, max, interface, user, root))
+    })();
+    match (got, want) {
+        (Ok(c), Ok((platform, address, timeout, dhcp, max, interface, user, root))) => {
+            assert_eq!(c.platform.id.as_bytes(), platform);
+            assert_eq!(
+                (c.address, c.timeout_ms, c.dhcp_timeout_ms, c.max_size, c.interface),
+                (address, timeout, dhcp, max, interface)
+            );
+            assert_eq!((c.ssh_user, c.root), (user, root));
+            assert_eq!(
+                c.output,
+                pick(cli.output, kernel.output).unwrap_or(args::DEFAULT_OUTPUT),
+                "the command line wins, then the kernel, then the default"
+            );
+            assert_eq!(c.report, pick(cli.report, kernel.report));
+            assert_eq!(c.cloud_init_seed, pick(cli.cloud_init_seed, kernel.cloud_init_seed));
+            assert_eq!(c.attributes, pick(cli.attributes, kernel.attributes));
+            assert_eq!(c.verbose, cli.verbose || kernel.verbose);
+            assert_eq!(c.ignition, cli.ignition || kernel.ignition);
+            assert_eq!(c.ignition_overwrite, cli.ignition_overwrite || kernel.ignition_overwrite);
+            assert_eq!(c.wants_metadata(), c.ignition || c.cloud_init_seed.is_some() || c.attributes.is_some());
+        }
+        (got, want) => assert_eq!(got.map(|_| ()), want.map(|_| ()), "resolve disagrees with the documented rules"),
+    }
+});
