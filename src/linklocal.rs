@@ -170,9 +170,13 @@ impl Claim {
         }
         // A new address (§2.2.1: "select a new pseudo-random address"), never the one just
         // found in use, which the generator can draw twice in a row.
+        // Bounded: two equal draws in a row are already rare (1 in ~65,000).
         let taken = self.candidate;
-        while self.candidate == taken {
+        for _ in 0..8 {
             self.candidate = next_candidate(&mut self.rng);
+            if self.candidate != taken {
+                break;
+            }
         }
         self.state = State::Probing { sent: 0, at: now };
     }
