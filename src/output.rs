@@ -13,7 +13,9 @@ use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-const PATH_MAX: usize = 4096;
+/// Longest path flint writes (with its NUL). The kernel allows 4096, but every frame holding an
+/// `Output` pays for it in touched stack pages; flint's own paths are short.
+const PATH_MAX: usize = 1024;
 
 /// A path made NUL-terminated in a fixed buffer.
 struct CPath {
