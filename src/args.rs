@@ -294,12 +294,13 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageE
     };
     let interface = pick(cli.interface, kernel.interface);
     // IFNAMSIZ is 16 including the NUL; '/' and ':' are never valid in names.
-    if interface.is_some_and(|n| n.len() > 15 || n.iter().any(|&b| b == b'/' || b == b':' || b <= b' ')) {
+    // "." and ".." are refused by the kernel's dev_valid_name() too.
+    if interface.is_some_and(|n| n.len() > 15 || n == b"." || n == b".." || n.iter().any(|&b| b == b'/' || b == b':' || b <= b' ')) {
         return Err(UsageError::BadValue("--interface"));
     }
     let ssh_user = pick(cli.ssh_user, kernel.ssh_user).unwrap_or(DEFAULT_SSH_USER);
     // useradd's portable name rule (letters, digits, '_', '-', '.'; no leading '-'), at most 32.
-    if ssh_user.len() > 32 || ssh_user[0] == b'-' || !ssh_user.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
+    if ssh_user.len() > 32 || ssh_user.first().is_none_or(|&b| b == b'-') || !ssh_user.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
         return Err(UsageError::BadValue("--ssh-user"));
     }
     // Under --root every output path is absolute (it is joined onto the root).

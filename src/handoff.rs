@@ -337,15 +337,6 @@ impl Tee {
     pub fn written(&self) -> u64 {
         self.sinks.first().and_then(|s| s.out.as_ref()).map_or(0, |o| o.written)
     }
-
-    /// Drops every temporary file.
-    pub fn discard(self) {
-        for s in self.sinks {
-            if let Some(out) = s.out {
-                out.discard();
-            }
-        }
-    }
 }
 
 /// `/usr` made writable for this run, and read-only again when dropped.

@@ -418,14 +418,15 @@ fn write_user_data(cfg: &Config<'_>, handoff: &mut Handoff<'_>, seed: bool, body
         // Every file failed, and each said why already.
         Err(DecodeError::Sink) => return Err(Error::Handoff(Trouble::Output)),
         Err(e) => {
-            tee.discard();
+            // Dropping the files removes their temporaries (`Output`'s Drop).
+            drop(tee);
             return Err(Error::Decode(e));
         }
     };
     report.gzip = Some(result.gzip);
     report.timings_us.decode = Some((clock::now() - t).total_micros());
     if result.written == 0 {
-        tee.discard();
+        drop(tee);
         return Ok(Done::NoUserData);
     }
 

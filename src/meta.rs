@@ -397,7 +397,9 @@ pub struct IgnitionCheck {
     scanner: Scanner,
     path: PathTracker,
     object: Option<bool>,
-    version: Option<heapless::Vec<u8, 32>>,
+    /// The last `ignition.version` string seen (JSON readers keep the last of a repeated
+    /// member): whether it names spec 3. One too long to keep is no spec 3 version.
+    version: Option<bool>,
     error: Option<JsonError>,
 }
 
@@ -419,9 +421,9 @@ impl IgnitionCheck {
         let IgnitionCheck { scanner, path, object, version, .. } = self;
         let r = scanner.push(chunk, &mut |event, text| {
             object.get_or_insert(event == Event::Object);
-            if let Some((_, Some(t))) = path.on(event, text) {
+            if let Some((_, t)) = path.on(event, text) {
                 if event == Event::String && path.depth == 2 && path.matches("ignition.version") {
-                    *version = heapless::Vec::from_slice(t).ok();
+                    *version = Some(t.is_some_and(|t| t.starts_with(b"3.")));
                 }
             }
         });
@@ -434,8 +436,8 @@ impl IgnitionCheck {
         }
         match (self.error, self.object, &self.version) {
             (Some(e), ..) => Verdict::NotJson(e),
-            (None, Some(true), Some(v)) if v.starts_with(b"3.") => Verdict::Config,
-            (None, Some(true), Some(_)) => Verdict::OldVersion,
+            (None, Some(true), Some(true)) => Verdict::Config,
+            (None, Some(true), Some(false)) => Verdict::OldVersion,
             _ => Verdict::NoVersion,
         }
     }
@@ -590,5 +592,11 @@ mod tests {
         assert_eq!(verdict(br#"{"storage": {"ignition": {"version": "3.0.0"}}}"#, 64), Verdict::NoVersion);
         assert_eq!(verdict(br#"[{"ignition": {"version": "3.0.0"}}]"#, 64), Verdict::NoVersion);
         assert_eq!(verdict(b"\"3.0.0\"", 64), Verdict::NoVersion);
+        // Found by the `ignition` fuzz target: a long version string is still a version, and
+        // the last of a repeated member counts, as in serde_json and Go.
+        let long = std::format!("{{\"ignition\": {{\"version\": \"2.1{}.0\"}}}}", "K".repeat(100));
+        assert_eq!(verdict(long.as_bytes(), 64), Verdict::OldVersion);
+        let twice = std::format!("{{\"ignition\": {{\"version\": \"3.4.0\", \"version\": \"{}\"}}}}", "9".repeat(3000));
+        assert_eq!(verdict(twice.as_bytes(), 64), Verdict::OldVersion);
     }
 }

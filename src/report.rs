@@ -126,7 +126,11 @@ pub fn text(args: core::fmt::Arguments<'_>) -> Option<Text> {
 pub fn vmhwm_kib(status: &[u8]) -> Option<u64> {
     let line = status.split(|&b| b == b'\n').find(|l| l.starts_with(b"VmHWM:"))?;
     let digits = line[6..].trim_ascii().split(|&b| b == b' ').next()?;
-    digits.iter().try_fold(0u64, |acc, &b| b.is_ascii_digit().then(|| acc * 10 + (b - b'0') as u64))
+    // Found by fuzzing: no digits is no value, and an absurd one does not overflow.
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |acc, &b| if b.is_ascii_digit() { acc.checked_mul(10)?.checked_add((b - b'0') as u64) } else { None })
 }
 
 #[cfg(test)]
@@ -194,5 +198,7 @@ mod tests {
         let status = b"Name:\tflint\nVmPeak:\t  1000 kB\nVmHWM:\t     124 kB\nVmRSS:\t 100 kB\n";
         assert_eq!(vmhwm_kib(status), Some(124));
         assert_eq!(vmhwm_kib(b"Name: x\n"), None);
+        assert_eq!(vmhwm_kib(b"VmHWM:\t   kB\n"), None);
+        assert_eq!(vmhwm_kib(b"VmHWM:\t99999999999999999999999 kB\n"), None);
     }
 }
