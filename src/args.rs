@@ -423,6 +423,8 @@ mod tests {
         assert_eq!(bad(&["--platform", "aws", "--max-size", "2G"]), Err(UsageError::BadValue("--max-size")));
         assert_eq!(bad(&["--platform", "aws", "--address", "static"]), Err(UsageError::BadValue("--address")));
         assert_eq!(bad(&["--platform", "aws", "--interface", "a/b"]), Err(UsageError::BadValue("--interface")));
+        assert_eq!(bad(&["--platform", "aws", "--interface", "."]), Err(UsageError::BadValue("--interface")));
+        assert_eq!(bad(&["--platform", "aws", "--interface", ".."]), Err(UsageError::BadValue("--interface")));
         assert_eq!(bad(&["--platform", "aws", "--interface", "sixteen-chars-xx"]), Err(UsageError::BadValue("--interface")));
     }
 

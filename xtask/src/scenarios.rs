@@ -820,6 +820,10 @@ pub(crate) fn check_stderr(run: &Run, s: &Scenario) -> Vec<String> {
     if s.exit != 0 && s.exit != 3 && error_phases.is_empty() {
         bad.push("failed without a `flint: error: <phase>: <reason>` line".into());
     }
+    // One failure, one error line (a full filesystem once logged two).
+    if error_phases.len() > 1 {
+        bad.push(format!("{} error lines for one failure: {error_phases:?}", error_phases.len()));
+    }
     if let Some(want) = s.error_phase {
         if !error_phases.iter().any(|p| p == want) {
             bad.push(format!("expected an error in phase `{want}`, saw {error_phases:?}"));
