@@ -238,30 +238,23 @@ pub fn parse_cmdline(text: &[u8]) -> Raw<'_> {
             b"flint.ssh-user" => &mut raw.ssh_user,
             b"flint.cloud-init-seed" => &mut raw.cloud_init_seed,
             b"flint.attributes" => &mut raw.attributes,
-            b"flint.verbose" => {
-                raw.verbose = switch(value);
+            _ => {
+                let switch = match key {
+                    b"flint.verbose" => &mut raw.verbose,
+                    b"flint.ignition" => &mut raw.ignition,
+                    b"flint.ignition-overwrite" => &mut raw.ignition_overwrite,
+                    _ => continue,
+                };
+                // `flint.x` or `flint.x=1` turns it on; `=0`, `=no`, `=false` off.
+                *switch = !matches!(value, Some(b"0" | b"no" | b"false"));
                 continue;
             }
-            b"flint.ignition" => {
-                raw.ignition = switch(value);
-                continue;
-            }
-            b"flint.ignition-overwrite" => {
-                raw.ignition_overwrite = switch(value);
-                continue;
-            }
-            _ => continue,
         };
         if let Some(v) = value.filter(|v| !v.is_empty()) {
             *slot = Some(v);
         }
     }
     raw
-}
-
-/// A kernel switch: `flint.x` or `flint.x=1` turns it on; `=0`, `=no`, `=false` off.
-fn switch(value: Option<&[u8]>) -> bool {
-    !matches!(value, Some(b"0" | b"no" | b"false"))
 }
 
 fn strip_quotes(w: &[u8]) -> &[u8] {
