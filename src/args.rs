@@ -42,24 +42,7 @@ exit: 0 written, 1 system fault (NIC, socket, permission), 2 usage, 3 no user-da
   7 user-data is not an Ignition config (--ignition; other outputs written)
 ";
 
-/// How flint gets an IPv4 address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AddressMode {
-    /// DHCP; link-local when no DHCP server answers within the DHCP timeout.
-    Auto,
-    Dhcp,
-    LinkLocal,
-}
-
-impl AddressMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            AddressMode::Auto => "auto",
-            AddressMode::Dhcp => "dhcp",
-            AddressMode::LinkLocal => "link-local",
-        }
-    }
-}
+pub use crate::net::AddressMode;
 
 /// Raw option values, from either source.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

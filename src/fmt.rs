@@ -46,3 +46,52 @@ macro_rules! debug {
         }
     };
 }
+
+/// Byte strings (interface names, paths) in logs: printable ASCII as is, the rest as `?`.
+pub struct Bytes<'a>(pub &'a [u8]);
+
+impl core::fmt::Display for Bytes<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for &b in self.0 {
+            let c = if (0x20..0x7f).contains(&b) { b as char } else { '?' };
+            core::fmt::Write::write_char(f, c)?;
+        }
+        Ok(())
+    }
+}
+
+/// A MAC address, `02:f1:17:00:00:01`.
+pub struct Mac(pub [u8; 6]);
+
+impl core::fmt::Display for Mac {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let m = self.0;
+        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
+    }
+}
+
+/// errno values flint can meet, by name; others by number.
+pub struct ErrnoName(pub rustix::io::Errno);
+
+impl core::fmt::Display for ErrnoName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use rustix::io::Errno;
+        let name = match self.0 {
+            Errno::PERM => "operation not permitted",
+            Errno::ACCESS => "permission denied",
+            Errno::NOENT => "no such file or directory",
+            Errno::NOTDIR => "not a directory",
+            Errno::ISDIR => "is a directory",
+            Errno::ROFS => "read-only file system",
+            Errno::NOSPC => "no space left on device",
+            Errno::NAMETOOLONG => "path too long",
+            Errno::NODEV => "no such device",
+            Errno::NXIO => "no such device or address",
+            Errno::NOMEDIUM => "no medium",
+            Errno::IO => "I/O error",
+            Errno::LOOP => "too many symbolic links",
+            _ => return write!(f, "errno {}", self.0.raw_os_error()),
+        };
+        f.write_str(name)
+    }
+}

@@ -8,7 +8,7 @@
 
 use core::fmt::{self, Write};
 
-use crate::json::Writer;
+use crate::decode::json::Writer;
 
 /// Per-phase wall time in microseconds; `None` (JSON `null`) for phases not reached.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -52,6 +52,8 @@ pub struct Report {
     pub requests: u32,
     pub gzip: Option<bool>,
     pub vmhwm_kib: Option<u64>,
+    /// Which kind of source answered: `service` or `drive`.
+    pub source: Option<&'static str>,
 }
 
 impl Report {
@@ -89,7 +91,9 @@ impl Report {
             Some(false) => "false",
             None => "null",
         };
-        write!(w, ",\"requests\":{},\"gzip\":{gzip},\"vmhwm_kib\":{}}}", self.requests, Num(self.vmhwm_kib))
+        write!(w, ",\"requests\":{},\"gzip\":{gzip},\"vmhwm_kib\":{}", self.requests, Num(self.vmhwm_kib))?;
+        field(w, "source", self.source)?;
+        w.write_str("}")
     }
 }
 
@@ -184,13 +188,13 @@ mod tests {
         assert_eq!(v["exit_code"], 4);
         assert_eq!(v["failed_phase"], "user-data");
         assert_eq!(v["gzip"], true);
-        for k in ["mac", "address", "router", "server", "vmhwm_kib"] {
+        for k in ["mac", "address", "router", "server", "vmhwm_kib", "source"] {
             assert!(v[k].is_null(), "{k}");
         }
         for k in ["link", "address", "token", "user_data", "decode", "write", "total"] {
             assert!(v["timings_us"][k].is_null(), "{k}");
         }
-        assert_eq!(v.as_object().unwrap().len(), 15);
+        assert_eq!(v.as_object().unwrap().len(), 16);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
-use flint::linklocal::{ArpSeen, Claim, FRAME_LEN, MAX_CONFLICTS, arp_request, parse_arp};
+use flint::net::linklocal::{ArpSeen, Claim, FRAME_LEN, MAX_CONFLICTS, arp_request, parse_arp};
 use libfuzzer_sys::fuzz_target;
 use smoltcp::time::{Duration, Instant};
 

@@ -7,7 +7,7 @@
 #![no_main]
 
 use arbitrary::Unstructured;
-use flint::csum::complete_l4;
+use flint::net::csum::complete_l4;
 use libfuzzer_sys::fuzz_target;
 use smoltcp::wire::{IpProtocol, Ipv4Address, TcpPacket, UdpPacket, checksum};
 

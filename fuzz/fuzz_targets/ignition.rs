@@ -7,8 +7,8 @@
 #![no_main]
 
 use arbitrary::Unstructured;
-use flint::json;
-use flint::meta::{IgnitionCheck, Verdict};
+use flint::decode::json;
+use flint::sources::meta::{IgnitionCheck, Verdict};
 use flint_fuzz::{has_duplicate_keys, serde_tokens};
 use libfuzzer_sys::fuzz_target;
 

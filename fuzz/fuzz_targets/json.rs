@@ -7,7 +7,7 @@
 #![no_main]
 
 use arbitrary::Unstructured;
-use flint::json::{self, DEPTH_MAX, JsonError, TEXT_MAX, Writer};
+use flint::decode::json::{self, DEPTH_MAX, JsonError, TEXT_MAX, Writer};
 use flint_fuzz::{Tok, canonical, flint_tokens, has_surrogate_escape, serde_tokens};
 use libfuzzer_sys::fuzz_target;
 

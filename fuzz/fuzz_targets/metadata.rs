@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 
 use arbitrary::Arbitrary;
-use flint::meta::{self, IgnitionCheck, KEYS_MAX, Metadata, Verdict};
+use flint::sources::meta::{self, IgnitionCheck, KEYS_MAX, Metadata, Verdict};
 use flint::platform::{self, Body, Document, Role};
 use libfuzzer_sys::fuzz_target;
 

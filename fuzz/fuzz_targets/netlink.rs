@@ -6,7 +6,7 @@
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
-use flint::iflist::{self, Link, NLMSG_DONE, NLMSG_ERROR, Part, RTM_NEWLINK};
+use flint::net::iflist::{self, Link, NLMSG_DONE, NLMSG_ERROR, Part, RTM_NEWLINK};
 use libfuzzer_sys::fuzz_target;
 
 const IFLA_IFNAME: u16 = 3;

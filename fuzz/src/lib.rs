@@ -113,8 +113,8 @@ pub enum Tok {
 }
 
 /// flint's tokens for `doc`, pushed in pieces cut at `cuts`.
-pub fn flint_tokens(doc: &[u8], cuts: &[usize]) -> Result<Vec<Tok>, flint::json::JsonError> {
-    use flint::json::{Event, Scanner};
+pub fn flint_tokens(doc: &[u8], cuts: &[usize]) -> Result<Vec<Tok>, flint::decode::json::JsonError> {
+    use flint::decode::json::{Event, Scanner};
     let mut out = Vec::new();
     let mut on = |e: Event, t: Option<&[u8]>| {
         let t = t.map(<[u8]>::to_vec);
@@ -137,7 +137,7 @@ pub fn flint_tokens(doc: &[u8], cuts: &[usize]) -> Result<Vec<Tok>, flint::json:
     cuts.sort_unstable();
     for w in cuts.windows(2) {
         s.push(&doc[w[0]..w[1]], &mut on)?;
-        assert!(s.depth() <= flint::json::DEPTH_MAX);
+        assert!(s.depth() <= flint::decode::json::DEPTH_MAX);
     }
     s.finish(&mut on)?;
     Ok(out)
@@ -155,7 +155,7 @@ pub fn serde_tokens(doc: &[u8]) -> Result<Vec<Tok>, serde_json::Error> {
 }
 
 fn kept(t: &[u8]) -> Option<Vec<u8>> {
-    (t.len() <= flint::json::TEXT_MAX).then(|| t.to_vec())
+    (t.len() <= flint::decode::json::TEXT_MAX).then(|| t.to_vec())
 }
 
 struct Seed<'a>(&'a mut Vec<Tok>);

@@ -13,27 +13,31 @@
 //!   key goes to the one SSH user, as Afterburn does;
 //! - the status for a stale token is not documented: treat 401 and 403 as "get a new token".
 
-use super::{Body, Document, Field, List, Platform, Resource, Role, TokenStep};
+use super::{Address, Connect, Document, Endpoint, Field, Host, List, Platform, Resource, Role, Service, Source, Take, TokenStep, UserData};
 use crate::decode::Encoding;
 
-pub const PLATFORM: Platform = Platform {
-    id: "akamai",
-    address: [169, 254, 169, 254],
-    port: 80,
-    host: "169.254.169.254",
+pub const PLATFORM: Platform = Platform { id: "akamai", sources: &[Source::Service(SERVICE)] };
+
+const JSON: &[(&str, &str)] = &[("Accept", "application/json")];
+
+const SERVICE: Service = Service {
+    endpoints: &[Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("169.254.169.254") }],
     token: Some(TokenStep {
+        method: "PUT",
         path: "/v1/token",
         fields: &[("Metadata-Token-Expiry-Seconds", "300"), ("Accept", "text/plain")],
+        body: "",
+        take: Take::Body,
         header: "Metadata-Token",
+        prefix: "",
         tokenless_on_404: false,
     }),
-    user_data: Resource { path: "/v1/user-data", fields: &[("Accept", "text/plain")] },
-    encoding: Encoding::Base64,
-    none_on_404: false,
+    user_data: UserData { resources: &[Resource { path: "/v1/user-data", fields: &[("Accept", "text/plain")] }], encoding: Encoding::Base64, none_on_404: false },
     refresh_on: &[401, 403],
     metadata: &[
-        json(
+        Document::json(
             "/v1/instance",
+            JSON,
             &[
                 ("id", Field::role(Role::InstanceId, Some("AFTERBURN_AKAMAI_INSTANCE_ID"))),
                 ("host_uuid", Field::attr("AFTERBURN_AKAMAI_INSTANCE_HOST_UUID")),
@@ -43,8 +47,9 @@ pub const PLATFORM: Platform = Platform {
                 ("tags", Field { attr: Some("AFTERBURN_AKAMAI_INSTANCE_TAGS"), role: Role::None, list: List::Joined(":") }),
             ],
         ),
-        json(
+        Document::json(
             "/v1/network",
+            JSON,
             &[
                 ("ipv4.public", Field::attr("AFTERBURN_AKAMAI_PUBLIC_IPV4")),
                 ("ipv4.private", Field::attr("AFTERBURN_AKAMAI_PRIVATE_IPV4")),
@@ -55,10 +60,7 @@ pub const PLATFORM: Platform = Platform {
                 ("ipv6.shared_ranges", Field::attr("AFTERBURN_AKAMAI_IPV6_SHARED_RANGE")),
             ],
         ),
-        json("/v1/ssh-keys", &[("users.*", Field::role(Role::SshKey, None))]),
+        Document::json("/v1/ssh-keys", JSON, &[("users.*", Field::role(Role::SshKey, None))]),
     ],
+    connect: Connect::PLAIN,
 };
-
-const fn json(path: &'static str, fields: &'static [(&'static str, Field)]) -> Document {
-    Document { path, fields: &[("Accept", "application/json")], body: Body::Json(fields) }
-}

@@ -1,52 +1,175 @@
 //! Platform descriptions: one module per cloud, each a [`Platform`] value and nothing else.
 //!
-//! Adding a platform means describing its endpoint, token step, request fields, user-data path
-//! and encoding here; the single control flow in [`crate::flow`] runs every one of them.
+//! A platform is its id plus an ordered list of [`Source`]s. The engine starts every source at
+//! once and takes the first definite answer (user-data, or "this instance has none"); a source
+//! that needs the network brings it up only when it starts, and a drive never touches a NIC.
+//!
+//! Adding a platform means describing it here: endpoints, token step, request fields, user-data
+//! resources and encoding, metadata documents, drive labels and paths. The control flow in
+//! [`crate::sources`] and [`crate::engine`] runs every one of them; where a platform truly needs
+//! code, it is one small function the data points at.
 
 use crate::decode::Encoding;
 
 pub mod akamai;
 pub mod aws;
+pub mod openstack;
 
 /// Every platform flint knows, by the id Ignition and Afterburn use (`ignition.platform.id=`).
-pub const ALL: &[&Platform] = &[&aws::PLATFORM, &akamai::PLATFORM];
+pub const ALL: &[&Platform] = &[&aws::PLATFORM, &akamai::PLATFORM, &openstack::PLATFORM];
 
 /// Looks a platform up by its id.
 pub fn by_id(id: &[u8]) -> Option<&'static Platform> {
     ALL.iter().copied().find(|p| p.id.as_bytes() == id)
 }
 
-/// How a metadata service hands out user-data.
+/// Where a platform hands out user-data.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Platform {
     /// Ignition/Afterburn platform id.
     pub id: &'static str,
-    /// IPv4 address of the metadata service.
-    pub address: [u8; 4],
-    pub port: u16,
-    /// `Host` field value.
-    pub host: &'static str,
+    /// Raced against each other; the order only breaks ties within one poll.
+    pub sources: &'static [Source],
+}
+
+impl Platform {
+    /// The platform's HTTP metadata services.
+    pub fn services(&self) -> impl Iterator<Item = &'static Service> {
+        self.sources.iter().filter_map(|s| match s {
+            Source::Service(s) => Some(s),
+            Source::Drive(_) => None,
+        })
+    }
+
+    /// The platform's config drives.
+    pub fn drives(&self) -> impl Iterator<Item = &'static Drive> {
+        self.sources.iter().filter_map(|s| match s {
+            Source::Drive(d) => Some(d),
+            Source::Service(_) => None,
+        })
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Source {
+    /// An HTTP metadata service reached over flint's own network stack.
+    Service(Service),
+    /// A block device with a labelled ISO 9660 or FAT filesystem, read raw.
+    Drive(Drive),
+}
+
+/// An HTTP metadata service.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Service {
+    /// Where the service answers, in order of preference: a request goes to the first endpoint
+    /// the network can reach.
+    pub endpoints: &'static [Endpoint],
     /// Session token to get first, if the service uses one.
     pub token: Option<TokenStep>,
-    /// User-data resource.
-    pub user_data: Resource,
-    /// Wire encoding of the user-data body (gzip is detected after this, on every platform).
-    pub encoding: Encoding,
-    /// A 404 for the user-data resource means "this instance has no user-data".
-    pub none_on_404: bool,
+    pub user_data: UserData,
     /// Statuses of a GET that mean the token is stale: get a new one, once.
     pub refresh_on: &'static [u16],
     /// Instance metadata to read after the user-data when an output needs it (hostname, SSH
     /// keys, Afterburn attributes), in request order.
     pub metadata: &'static [Document],
+    /// How the connection is made.
+    pub connect: Connect,
 }
 
-/// One metadata document and what to take from it (see [`crate::meta`]).
+/// One address a service answers on.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub address: Address,
+    pub port: u16,
+    /// The `Host` field value.
+    pub host: Host,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Address {
+    V4([u8; 4]),
+    /// The DHCP server that gave the lease (option 54): CloudStack's virtual router serves
+    /// metadata on the address that hands out leases.
+    DhcpServer,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host {
+    /// This literal text.
+    Named(&'static str),
+    /// The address the request goes to, as dotted decimal.
+    Address,
+}
+
+/// Transport details some services insist on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Connect {
+    /// Use a TCP source port below 1024 (Scaleway serves user-data only to privileged ports,
+    /// as proof that the caller is root).
+    pub privileged_port: bool,
+    /// In `--address auto`, claim an IPv4 link-local address at once instead of waiting for
+    /// DHCP (DigitalOcean: cloud-init talks to the service from a random 169.254/16 address).
+    pub link_local_first: bool,
+}
+
+impl Connect {
+    pub const PLAIN: Connect = Connect { privileged_port: false, link_local_first: false };
+}
+
+/// A token request; the token then travels in `header` (after `prefix`) on every GET.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TokenStep {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub fields: &'static [(&'static str, &'static str)],
+    /// Request body (with its `Content-Type` among `fields`); empty for none.
+    pub body: &'static str,
+    /// Where the token is in a 2xx response.
+    pub take: Take,
+    pub header: &'static str,
+    /// Put before the token in `header` (`"Bearer "`).
+    pub prefix: &'static str,
+    /// A 404 from the token endpoint means tokens are not in use: continue without one.
+    pub tokenless_on_404: bool,
+}
+
+/// Which part of a response body is the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Take {
+    /// The whole body, without surrounding whitespace.
+    Body,
+    /// The string at this dotted member path of a JSON object body.
+    Member(&'static str),
+}
+
+/// How the service hands out user-data.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UserData {
+    /// Tried in order: a 404 moves on to the next resource; a 404 from the last one means
+    /// "no user-data" when `none_on_404`.
+    pub resources: &'static [Resource],
+    /// Wire encoding of the body (gzip is detected after this, on every platform).
+    pub encoding: Encoding,
+    pub none_on_404: bool,
+}
+
+/// A GET of `path` with `fields`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Resource {
+    pub path: &'static str,
+    pub fields: &'static [(&'static str, &'static str)],
+}
+
+/// One metadata document (a service path or a file on a drive) and what to take from it (see
+/// [`crate::sources::meta`]).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Document {
     pub path: &'static str,
     pub fields: &'static [(&'static str, &'static str)],
     pub body: Body,
+    /// Skip this document when a value with this role is already known (an EC2-compatible
+    /// fallback for what a platform's own document did not give).
+    pub unless: Role,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -59,6 +182,9 @@ pub enum Body {
     /// An EC2-style key index: lines `N=name`; key `N` is then read as text from
     /// `<path>N/openssh-key`.
     KeyIndex,
+    /// One value per non-empty line; with `user_sep`, each line is `user<sep>value` and the
+    /// user part is dropped (GCP's `ssh-keys`: `user:ssh-ed25519 AAAA… comment`).
+    Lines(Field, Option<u8>),
 }
 
 /// Where one value goes.
@@ -102,19 +228,57 @@ impl Field {
     }
 }
 
-/// A token request: `PUT path` with `fields`; the token then travels in `header`.
-#[derive(Debug, PartialEq, Eq)]
-pub struct TokenStep {
-    pub path: &'static str,
-    pub fields: &'static [(&'static str, &'static str)],
-    pub header: &'static str,
-    /// A 404 from the token endpoint means tokens are not in use: continue without one.
-    pub tokenless_on_404: bool,
+impl Document {
+    /// A document whose whole body is one value.
+    pub const fn text(path: &'static str, field: Field) -> Document {
+        Document { path, fields: &[], body: Body::Text(field), unless: Role::None }
+    }
+
+    /// A JSON document.
+    pub const fn json(path: &'static str, fields: &'static [(&'static str, &'static str)], paths: &'static [(&'static str, Field)]) -> Document {
+        Document { path, fields, body: Body::Json(paths), unless: Role::None }
+    }
 }
 
-/// A GET of `path` with `fields`.
+/// A config drive: a block device whose filesystem carries one of `labels`.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Resource {
-    pub path: &'static str,
-    pub fields: &'static [(&'static str, &'static str)],
+pub struct Drive {
+    /// Filesystem labels, compared exactly.
+    pub labels: &'static [&'static str],
+    /// The user-data file; a drive without it is a definite "no user-data".
+    pub user_data: &'static str,
+    pub encoding: Encoding,
+    /// Metadata files read like a service's documents (their `fields` are unused).
+    pub metadata: &'static [Document],
+    /// Files handed to cloud-init verbatim with a seed: (path on the drive, path under the seed
+    /// directory).
+    pub seed_files: &'static [(&'static str, &'static str)],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_found() {
+        for (i, p) in ALL.iter().enumerate() {
+            assert_eq!(by_id(p.id.as_bytes()).map(|q| q.id), Some(p.id));
+            assert!(ALL[i + 1..].iter().all(|q| q.id != p.id), "{} twice", p.id);
+            assert!(!p.sources.is_empty(), "{} has no source", p.id);
+        }
+        assert!(by_id(b"nope").is_none());
+    }
+
+    #[test]
+    fn every_service_can_be_asked() {
+        for s in ALL.iter().flat_map(|p| p.services()) {
+            assert!(!s.endpoints.is_empty() && !s.user_data.resources.is_empty());
+            for r in s.user_data.resources {
+                assert!(r.path.starts_with('/'));
+            }
+        }
+        for d in ALL.iter().flat_map(|p| p.drives()) {
+            assert!(!d.labels.is_empty() && !d.user_data.starts_with('/'));
+        }
+    }
 }

@@ -1,12 +1,16 @@
 //! Everything that touches the machine below rustix's safe API, and all of flint's `unsafe`:
 //! the process entry point, exit, the C memory functions the compiler expects, the panic
-//! handler, the statically reserved buffers, raw socket options, and the AF_PACKET device
-//! ([`packet`]) with the interface ioctls ([`netdev`]).
+//! handler, statically reserved memory ([`Reserved`]), raw socket options, and the AF_PACKET
+//! device ([`packet`]) with the interface ioctls ([`netdev`]) behind the NIC seam ([`nic`]).
+//!
+//! The bottom layer: it knows the library's seams and smoltcp's device trait, never the
+//! binary's own modules. The program is named to it with [`entry!`].
 //!
 //! Every `unsafe` block states why it is sound in a `SAFETY:` comment.
 #![allow(unsafe_code)]
 
 pub mod netdev;
+pub mod nic;
 pub mod packet;
 
 use core::arch::{asm, global_asm};
@@ -33,12 +37,30 @@ global_asm!(
     entry = sym entry,
 );
 
-/// Rust side of `_start`: reads argc/argv off the initial stack, runs `main`, exits.
+unsafe extern "Rust" {
+    /// The program: defined by [`entry!`] in the binary's root.
+    safe fn flint_main(args: Args) -> i32;
+}
+
+/// Names the program's `fn main(Args) -> i32` as the one `_start` runs (cortex-m-rt's
+/// `#[entry]` idea: the runtime calls the program through a symbol, so it never imports it).
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[allow(unsafe_code)]
+        #[unsafe(no_mangle)]
+        fn flint_main(args: $crate::sys::Args) -> i32 {
+            $main(args)
+        }
+    };
+}
+
+/// Rust side of `_start`: reads argc/argv off the initial stack, runs the program, exits.
 unsafe extern "C" fn entry(stack: *const usize) -> ! {
     // SAFETY: `stack` is the initial stack pointer laid out by the kernel as described above:
     // argc, then argc+1 argv pointers (NULL-terminated).
     let (argc, argv) = unsafe { (*stack, stack.add(1) as *const *const u8) };
-    let code = crate::main(Args { next: argv, left: argc });
+    let code = flint_main(Args { next: argv, left: argc });
     exit(code)
 }
 
@@ -75,12 +97,13 @@ pub fn exit(code: i32) -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     // A panic is a bug in flint; say where, never what (the message could quote input).
-    let mut line = crate::logger::Line::new();
+    let mut line = heapless::String::<256>::new();
     let _ = core::fmt::write(&mut line, format_args!("flint: error: internal: panic"));
     if let Some(loc) = info.location() {
         let _ = core::fmt::write(&mut line, format_args!(" at {}:{}", loc.file(), loc.line()));
     }
-    write_stderr(line.finish());
+    let _ = line.push('\n');
+    write_stderr(line.as_bytes());
     exit(1)
 }
 
@@ -171,67 +194,29 @@ pub unsafe extern "C" fn strlen(s: *const u8) -> usize {
 // ---------------------------------------------------------------------------------------------
 // Statically reserved memory
 
-/// Every large buffer flint uses, reserved in `.bss`: pages cost nothing until touched, and the
-/// worst case is known at link time. Sizes are documented in the README's memory table.
-pub struct Buffers {
-    pub run: &'static mut RunBuffers,
-    pub sockets: &'static mut crate::net::Sockets,
-    pub cmdline: &'static mut [u8; 4096],
-    pub report: &'static mut [u8; 2048],
-    pub status: &'static mut [u8; 4096],
+/// Memory reserved at link time, handed out once: its owner declares
+/// `static X: Reserved<T> = Reserved::new(…)` next to the code that uses it and takes the only
+/// `&'static mut` at start. A zero-initialised `T` lands in `.bss`, so its pages cost nothing
+/// until touched (a static with any non-zero byte goes to `.data` whole).
+pub struct Reserved<T> {
+    cell: core::cell::UnsafeCell<T>,
+    taken: AtomicBool,
 }
 
-/// The part of [`Buffers`] the fetch itself uses.
-pub struct RunBuffers {
-    pub net: crate::net::Storage,
-    pub frames: packet::Frames,
-    /// The raw HTTP body of the user-data response.
-    pub body: [u8; crate::BODY_MAX],
-    /// The body after base64 decoding (platforms that encode).
-    pub decoded: [u8; crate::BODY_MAX],
-    pub window: [u8; flint::decode::WINDOW],
-    /// One metadata document's body (JSON or text; the largest, Akamai's `/v1/instance`, is
-    /// ~1 KB; key lists grow with keys).
-    pub meta_body: [u8; crate::META_BODY_MAX],
-    /// Where attributes, `meta-data` and the Ignition fragment are rendered, one at a time.
-    pub render: [u8; crate::RENDER_MAX],
-}
-
-struct Reserved<T>(core::cell::UnsafeCell<T>);
-// SAFETY: flint is single-threaded, and `buffers()` hands out the only references once.
+// SAFETY: `take` hands out at most one reference, ever; flint is single-threaded anyway.
 unsafe impl<T> Sync for Reserved<T> {}
 
-/// Zero-initialised, so in `.bss`: a static with any non-zero byte goes to `.data` whole.
-struct Zeroed {
-    run: RunBuffers,
-    cmdline: [u8; 4096],
-    report: [u8; 2048],
-    status: [u8; 4096],
-}
+impl<T> Reserved<T> {
+    pub const fn new(value: T) -> Reserved<T> {
+        Reserved { cell: core::cell::UnsafeCell::new(value), taken: AtomicBool::new(false) }
+    }
 
-static SOCKETS: Reserved<crate::net::Sockets> = Reserved(core::cell::UnsafeCell::new(crate::net::SOCKETS_EMPTY));
-static BUFFERS: Reserved<Zeroed> = Reserved(core::cell::UnsafeCell::new(Zeroed {
-    run: RunBuffers {
-        net: crate::net::Storage::new(),
-        frames: packet::Frames::new(),
-        body: [0; crate::BODY_MAX],
-        decoded: [0; crate::BODY_MAX],
-        window: [0; flint::decode::WINDOW],
-        meta_body: [0; crate::META_BODY_MAX],
-        render: [0; crate::RENDER_MAX],
-    },
-    cmdline: [0; 4096],
-    report: [0; 2048],
-    status: [0; 4096],
-}));
-static TAKEN: AtomicBool = AtomicBool::new(false);
-
-/// The reserved buffers. Panics if called twice, so there is never more than one `&mut`.
-pub fn buffers() -> Buffers {
-    assert!(!TAKEN.swap(true, Ordering::Relaxed), "buffers taken twice");
-    // SAFETY: the flag above guarantees these are the only references ever created.
-    let (z, sockets) = unsafe { (&mut *BUFFERS.0.get(), &mut *SOCKETS.0.get()) };
-    Buffers { run: &mut z.run, sockets, cmdline: &mut z.cmdline, report: &mut z.report, status: &mut z.status }
+    /// The memory. Panics if taken twice, so there is never more than one `&mut`.
+    pub fn take(&'static self) -> &'static mut T {
+        assert!(!self.taken.swap(true, Ordering::Relaxed), "reserved memory taken twice");
+        // SAFETY: the flag above guarantees this is the only reference ever created.
+        unsafe { &mut *self.cell.get() }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -251,6 +236,12 @@ pub fn write_stdout(mut bytes: &[u8]) {
     while let Ok(n @ 1..) = rustix::io::write(fd, bytes) {
         bytes = &bytes[n..];
     }
+}
+
+/// A duration as the kernel's `timespec`.
+pub fn timespec(d: smoltcp::time::Duration) -> rustix::time::Timespec {
+    let us = d.total_micros();
+    rustix::time::Timespec { tv_sec: (us / 1_000_000) as i64, tv_nsec: ((us % 1_000_000) * 1000) as i64 }
 }
 
 /// CLOCK_MONOTONIC in microseconds, by the plain clock_gettime(2) syscall.

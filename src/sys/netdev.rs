@@ -95,21 +95,21 @@ impl Netlink {
     }
 
     /// Calls `found` for every interface (an `RTM_GETLINK` dump).
-    pub fn links(&self, found: impl FnMut(flint::iflist::Link)) -> rustix::io::Result<()> {
-        self.ask(&flint::iflist::dump_request(1), true, found)
+    pub fn links(&self, found: impl FnMut(flint::net::iflist::Link)) -> rustix::io::Result<()> {
+        self.ask(&flint::net::iflist::dump_request(1), true, found)
     }
 
     /// The current state of interface `index`; its flags hold [`IFF_LOWER_UP`].
-    pub fn link(&self, index: i32) -> rustix::io::Result<Option<flint::iflist::Link>> {
+    pub fn link(&self, index: i32) -> rustix::io::Result<Option<flint::net::iflist::Link>> {
         let mut link = None;
-        self.ask(&flint::iflist::get_request(2, index), false, |l| link = Some(l))?;
+        self.ask(&flint::net::iflist::get_request(2, index), false, |l| link = Some(l))?;
         Ok(link)
     }
 
     /// Sends `request` and reads answers until the dump is done (`dump`) or the first answer.
     /// Bounded: at most 64 datagrams, each waited for at most 1 s.
-    fn ask(&self, request: &[u8], dump: bool, mut found: impl FnMut(flint::iflist::Link)) -> rustix::io::Result<()> {
-        use flint::iflist::{Part, parse};
+    fn ask(&self, request: &[u8], dump: bool, mut found: impl FnMut(flint::net::iflist::Link)) -> rustix::io::Result<()> {
+        use flint::net::iflist::{Part, parse};
         use rustix::net::{RecvFlags, SendFlags};
         rustix::net::send(&self.fd, request, SendFlags::empty())?;
         let mut buf = [0u8; 8192];

@@ -14,7 +14,7 @@
 
 use core::arch::asm;
 
-use flint::linklocal::{self, ArpSeen};
+use flint::net::linklocal::{self, ArpSeen};
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::net::{AddressFamily, SendFlags, SocketFlags, SocketType};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
@@ -37,7 +37,7 @@ pub const TX_FRAME_MAX: usize = 9000 + 14;
 /// Frames drained per `receive` call before giving smoltcp one, so a flood cannot pin the loop.
 const SKIP_MAX: usize = 16;
 
-/// Frame buffers, reserved in [`super::Buffers`].
+/// Frame buffers, reserved by the binary (`sys::Reserved`).
 pub struct Frames {
     rx: [u8; RX_FRAME_MAX],
     tx: [u8; TX_FRAME_MAX],
@@ -144,8 +144,7 @@ impl PacketDevice {
 
     /// Sleeps until a frame can be read or `timeout` passes.
     pub fn wait(&self, timeout: smoltcp::time::Duration) {
-        let us = timeout.total_micros();
-        let ts = rustix::time::Timespec { tv_sec: (us / 1_000_000) as i64, tv_nsec: ((us % 1_000_000) * 1000) as i64 };
+        let ts = super::timespec(timeout);
         let mut fds = [rustix::event::PollFd::new(&self.fd, rustix::event::PollFlags::IN)];
         let _ = rustix::event::poll(&mut fds, Some(&ts));
     }
@@ -191,7 +190,7 @@ impl PacketDevice {
             let aux = aux_data(&control.0[..msg.controllen.min(64)]);
             let frame = &mut self.frames.rx[..len];
             if aux.status & TP_STATUS_CSUMNOTREADY != 0 {
-                flint::csum::complete_l4(frame);
+                flint::net::csum::complete_l4(frame);
             }
             if let Some(seen) = linklocal::parse_arp(frame) {
                 if self.arp.is_full() {

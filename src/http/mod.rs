@@ -13,6 +13,8 @@
 //! The head is parsed here too (status line and field lines, RFC 9112 §4–5): the grammar a
 //! client needs is a few lines, and doing it by hand kept 2.7 KB of httparse out of the binary.
 
+pub mod exchange;
+
 use core::fmt;
 use embedded_io::{Read, Write};
 
@@ -59,11 +61,13 @@ impl fmt::Display for HttpError {
 
 impl core::error::Error for HttpError {}
 
-/// Writes `METHOD path HTTP/1.1` with the given fields into `out`, returning the length.
+/// Writes `METHOD path HTTP/1.1` with the given fields and `body` into `out`, returning the
+/// length.
 ///
 /// Every request carries `Host`, `User-Agent`, `Connection: close` (one request per connection
-/// keeps the state machine simple and the server's socket clean) and, for PUT, an explicit
-/// `Content-Length: 0` because some servers refuse a PUT without one (RFC 9110 §8.6).
+/// keeps the state machine simple and the server's socket clean) and, for PUT and POST or any
+/// body, an explicit `Content-Length` because some servers refuse a PUT without one
+/// (RFC 9110 §8.6).
 /// Values containing CR or LF are refused, so nothing received can inject a header.
 pub fn write_request(
     out: &mut [u8],
@@ -71,6 +75,7 @@ pub fn write_request(
     host: &str,
     path: &str,
     fields: &[(&str, &[u8])],
+    body: &[u8],
 ) -> Result<usize, HttpError> {
     let mut w = SliceWriter { buf: out, len: 0 };
     let bad = |v: &[u8]| v.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0);
@@ -85,8 +90,11 @@ pub fn write_request(
     w.put(b"\r\nUser-Agent: flint/")?;
     w.put(env!("CARGO_PKG_VERSION").as_bytes())?;
     w.put(b"\r\nConnection: close\r\n")?;
-    if method == "PUT" || method == "POST" {
-        w.put(b"Content-Length: 0\r\n")?;
+    if method == "PUT" || method == "POST" || !body.is_empty() {
+        w.put(b"Content-Length: ")?;
+        let mut digits = [0u8; 20];
+        w.put(decimal(body.len() as u64, &mut digits))?;
+        w.put(b"\r\n")?;
     }
     for (name, value) in fields {
         w.put(name.as_bytes())?;
@@ -95,7 +103,21 @@ pub fn write_request(
         w.put(b"\r\n")?;
     }
     w.put(b"\r\n")?;
+    w.put(body)?;
     Ok(w.len)
+}
+
+/// `n` in decimal, in the tail of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 struct SliceWriter<'a> {
@@ -193,6 +215,11 @@ impl<'b> ResponseParser<'b> {
     /// The body received so far (complete once [`is_done`](Self::is_done)).
     pub fn body(&self) -> &[u8] {
         &self.body[..self.body_len]
+    }
+
+    /// The body received so far, writable (base64 is decoded in place).
+    pub fn body_mut(&mut self) -> &mut [u8] {
+        &mut self.body[..self.body_len]
     }
 
     /// True when the message is complete and the connection can be dropped.
@@ -635,14 +662,14 @@ mod tests {
     #[test]
     fn request_is_well_formed_and_refuses_injection() {
         let mut buf = [0u8; 512];
-        let n = write_request(&mut buf, "PUT", "169.254.169.254", "/latest/api/token", &[("X-aws-ec2-metadata-token-ttl-seconds", b"21600")]).unwrap();
+        let n = write_request(&mut buf, "PUT", "169.254.169.254", "/latest/api/token", &[("X-aws-ec2-metadata-token-ttl-seconds", b"21600")], b"").unwrap();
         let text = core::str::from_utf8(&buf[..n]).unwrap();
         assert!(text.starts_with("PUT /latest/api/token HTTP/1.1\r\nHost: 169.254.169.254\r\n"));
         assert!(text.contains("\r\nContent-Length: 0\r\n"));
         assert!(text.contains("\r\nX-aws-ec2-metadata-token-ttl-seconds: 21600\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
-        assert_eq!(write_request(&mut buf, "GET", "h", "/p", &[("T", b"a\r\nEvil: 1")]), Err(HttpError::BadRequest));
-        assert_eq!(write_request(&mut buf[..10], "GET", "h", "/p", &[]), Err(HttpError::BadRequest));
+        assert_eq!(write_request(&mut buf, "GET", "h", "/p", &[("T", b"a\r\nEvil: 1")], b""), Err(HttpError::BadRequest));
+        assert_eq!(write_request(&mut buf[..10], "GET", "h", "/p", &[], b""), Err(HttpError::BadRequest));
     }
 
     /// A scripted stream: yields the response in the given pieces and records what was written.

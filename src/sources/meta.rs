@@ -9,7 +9,7 @@
 
 use core::fmt::Write as _;
 
-use crate::json::{self, Event, JsonError, Scanner, Writer};
+use crate::decode::json::{self, Event, JsonError, Scanner, Writer};
 use crate::platform::{Body, Document, Field, List, Role};
 
 /// Bytes of metadata text kept in one run (values, not documents).
@@ -87,6 +87,13 @@ impl Metadata {
                 // contributes nothing.
                 let mark = (self.arena.len(), self.values.len());
                 let r = json::scan(body, &mut |event, text| {
+                    // A joined list starts as an empty value: Afterburn writes `NAME=` for an
+                    // empty array (Akamai's `tags: []`).
+                    if event == Event::Array {
+                        if let Some((_, field)) = paths.iter().find(|(p, f)| matches!(f.list, List::Joined(_)) && path.matches(p)) {
+                            self.keep(field, Some(0), b"");
+                        }
+                    }
                     if let Some((index, scalar)) = path.on(event, text) {
                         if let Some((_, field)) = paths.iter().find(|(p, _)| path.matches(p)) {
                             match scalar {
@@ -102,12 +109,30 @@ impl Metadata {
                 }
                 return r;
             }
+            Body::Lines(field, user_sep) => {
+                for line in body.split(|&b| b == b'\n').map(<[u8]>::trim_ascii).filter(|l| !l.is_empty()) {
+                    let value = match user_sep {
+                        // `user<sep>value`: a line without the separator names no user.
+                        Some(sep) => match line.iter().position(|b| b == sep) {
+                            Some(i) => line[i + 1..].trim_ascii(),
+                            None => {
+                                self.dropped += 1;
+                                continue;
+                            }
+                        },
+                        None => line,
+                    };
+                    self.keep(field, None, value);
+                }
+            }
         }
         Ok(())
     }
 
     fn keep(&mut self, field: &'static Field, index: Option<u8>, text: &[u8]) {
-        if text.is_empty() {
+        // An empty value is still an attribute (Afterburn writes `AFTERBURN_X=`), but nothing
+        // flint itself could use.
+        if text.is_empty() && (field.attr.is_none() || field.role != Role::None) {
             return;
         }
         let text = match field.role {
@@ -124,9 +149,11 @@ impl Metadata {
             self.dropped += 1;
             return;
         }
-        // Array elements joined on one line extend the previous value of the same field.
-        if let (List::Joined(sep), Some(1..)) = (field.list, index) {
+        // Array elements joined on one line extend the value the array started (empty until
+        // its first element, which needs no separator).
+        if let (List::Joined(sep), Some(i)) = (field.list, index) {
             if let Some(last) = self.values.last_mut().filter(|v| core::ptr::eq(v.field, field) && v.end as usize == self.arena.len()) {
+                let sep = if i == 0 { "" } else { sep };
                 if self.arena.extend_from_slice(sep.as_bytes()).is_ok() && self.arena.extend_from_slice(text).is_ok() {
                     last.end = self.arena.len() as u16;
                     return;
@@ -269,7 +296,7 @@ fn parse_u16(s: &[u8]) -> Option<u16> {
 }
 
 /// The member path of the token being scanned: object member names by depth, arrays skipped.
-struct PathTracker {
+pub(crate) struct PathTracker {
     names: [[u8; NAME_MAX]; PATH_DEPTH],
     lens: [u8; PATH_DEPTH],
     /// Bit `i`: the container at depth `i + 1` is an array.
@@ -282,12 +309,12 @@ struct PathTracker {
 }
 
 impl PathTracker {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         PathTracker { names: [[0; NAME_MAX]; PATH_DEPTH], lens: [0; PATH_DEPTH], arrays: 0, counts: [0; PATH_DEPTH], depth: 0, blurred: 0 }
     }
 
     /// Follows one event; for a scalar, returns its array index (if in an array) and its text.
-    fn on<'t>(&mut self, event: Event, text: Option<&'t [u8]>) -> Option<(Option<u8>, Option<&'t [u8]>)> {
+    pub(crate) fn on<'t>(&mut self, event: Event, text: Option<&'t [u8]>) -> Option<(Option<u8>, Option<&'t [u8]>)> {
         let d = self.depth;
         match event {
             Event::Key => {
@@ -346,7 +373,7 @@ impl PathTracker {
     }
 
     /// Does the current path equal `pattern` (dotted member names, `*` for any)?
-    fn matches(&self, pattern: &str) -> bool {
+    pub(crate) fn matches(&self, pattern: &str) -> bool {
         if self.depth > PATH_DEPTH {
             return false;
         }
@@ -452,7 +479,7 @@ mod tests {
     use std::vec::Vec;
 
     fn doc(platform: &'static crate::platform::Platform, path: &str) -> &'static Document {
-        platform.metadata.iter().find(|d| d.path == path).unwrap()
+        platform.services().flat_map(|s| s.metadata.iter()).find(|d| d.path == path).unwrap()
     }
 
     fn s(b: &[u8]) -> String {
@@ -598,5 +625,36 @@ mod tests {
         assert_eq!(verdict(long.as_bytes(), 64), Verdict::OldVersion);
         let twice = std::format!("{{\"ignition\": {{\"version\": \"3.4.0\", \"version\": \"{}\"}}}}", "9".repeat(3000));
         assert_eq!(verdict(twice.as_bytes(), 64), Verdict::OldVersion);
+    }
+
+    #[test]
+    fn empty_values_are_attributes_but_never_used() {
+        let mut m = Metadata::new();
+        let instance = br#"{"id": 7, "label": "", "tags": []}"#;
+        m.absorb(doc(&akamai::PLATFORM, "/v1/instance"), false, instance).unwrap();
+        let mut buf = [0u8; 512];
+        // Afterburn writes the empty tag list as an empty value; an empty label names no host.
+        assert_eq!(s(m.render_attributes(&mut buf).unwrap()), "AFTERBURN_AKAMAI_INSTANCE_ID=7\nAFTERBURN_AKAMAI_INSTANCE_TAGS=\n");
+        assert_eq!(m.get(Role::Hostname), None);
+        let mut m = Metadata::new();
+        m.absorb(doc(&akamai::PLATFORM, "/v1/instance"), false, br#"{"tags": ["x"]}"#).unwrap();
+        assert_eq!(s(m.render_attributes(&mut buf).unwrap()), "AFTERBURN_AKAMAI_INSTANCE_TAGS=x\n");
+        let mut m = Metadata::new();
+        m.absorb(doc(&crate::platform::openstack::PLATFORM, "/latest/meta-data/public-ipv4"), false, b"").unwrap();
+        assert_eq!(s(m.render_attributes(&mut buf).unwrap()), "AFTERBURN_OPENSTACK_IPV4_PUBLIC=\n");
+    }
+
+    #[test]
+    fn line_documents_drop_the_user_part() {
+        static KEYS: Document = Document {
+            path: "/computeMetadata/v1/instance/attributes/ssh-keys",
+            fields: &[],
+            body: Body::Lines(Field::role(Role::SshKey, None), Some(b':')),
+            unless: Role::None,
+        };
+        let mut m = Metadata::new();
+        m.absorb(&KEYS, false, b"alice:ssh-ed25519 AAAA1 alice\n\n  bob:ssh-rsa AAAA2 bob  \nnocolon\n").unwrap();
+        assert_eq!(m.keys().collect::<Vec<_>>(), [&b"ssh-ed25519 AAAA1 alice"[..], b"ssh-rsa AAAA2 bob"]);
+        assert_eq!(m.dropped, 1);
     }
 }

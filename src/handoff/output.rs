@@ -47,7 +47,7 @@ impl CPath {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dirs {
     None,
-    /// The parent only, mode 0700 (flint's own `/run/flint`).
+    /// The parent mode 0700 (flint's own `/run/flint`), its missing ancestors 0755.
     Private,
     /// Every missing ancestor, mode 0755 (`/run/ignition/base.d`, a seed directory): they
     /// belong to the consumers, which expect the usual mode.
@@ -94,6 +94,11 @@ impl Output {
         let dir = match rustix::fs::open(d.as_cstr(), dir_flags, Mode::empty()) {
             Err(Errno::NOENT) if dirs != Dirs::None => {
                 if dirs == Dirs::Private {
+                    // Under `--root` the root's `/run` may be missing too: the ancestors get
+                    // the usual mode, flint's own directory 0700.
+                    if let Some(i) = dir_path.iter().rposition(|&b| b == b'/').filter(|&i| i > 0) {
+                        make_tree(&dir_path[..i])?;
+                    }
                     rustix::fs::mkdir(d.as_cstr(), Mode::from_raw_mode(0o700))?;
                 } else {
                     make_tree(dir_path)?;

@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn leaves_other_frames_alone() {
-        let arp = crate::linklocal::arp_request([2, 0, 0, 0, 0, 1], [0; 4], [169, 254, 1, 1]);
+        let arp = crate::net::linklocal::arp_request([2, 0, 0, 0, 0, 1], [0; 4], [169, 254, 1, 1]);
         let mut a = arp;
         assert!(!complete_l4(&mut a));
         assert_eq!(a, arp);

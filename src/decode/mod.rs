@@ -7,6 +7,8 @@
 //! Decompressed bytes pass through a 32 KiB ring (the deflate window), so memory stays constant
 //! however large the output; the cap stops a gzip bomb after at most `max` bytes.
 
+pub mod json;
+
 use core::fmt;
 use crc::{CRC_32_ISO_HDLC, Crc, Table};
 use embedded_io::Write;

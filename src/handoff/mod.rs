@@ -18,14 +18,16 @@ use core::ffi::CStr;
 
 use embedded_io::{ErrorKind, Write};
 
-use flint::args::Config;
-use flint::meta::{IgnitionCheck, Metadata, Verdict};
+use crate::args::Config;
+use crate::fmt::{Bytes, ErrnoName};
+use crate::sources::meta::{IgnitionCheck, Metadata, Verdict};
 use rustix::fs::{Access, StatVfsMountFlags};
 use rustix::io::Errno;
 use rustix::mount::MountFlags;
 
-use crate::output::{Dirs, Output};
-use crate::Bytes;
+use output::{Dirs, Output};
+
+pub mod output;
 
 /// Ignition's system config directories, most preferred first (Ignition 2.27); `/etc` is only
 /// checked for an existing `user.ign`: flint does not write there (it belongs to the image).
@@ -134,7 +136,7 @@ impl<'c> Handoff<'c> {
     }
 
     fn fail(&mut self, what: &str, path: &[u8], e: Errno) {
-        flint::error!("write", "{what} {}: {}", Bytes(path), crate::ErrnoName(e));
+        error!("write", "{what} {}: {}", Bytes(path), ErrnoName(e));
         self.trouble = worse(self.trouble, Some(Trouble::Output));
     }
 
@@ -151,7 +153,7 @@ impl<'c> Handoff<'c> {
             tee.check = Some(IgnitionCheck::new());
             match self.existing_user_ign() {
                 Some(p) if !cfg.ignition_overwrite => {
-                    flint::info!("ignition", "{} already present (an embedded config wins); kept", Bytes(p.bytes()));
+                    info!("ignition", "{} already present (an embedded config wins); kept", Bytes(p.bytes()));
                 }
                 _ => {
                     for dir in WRITE_DIRS {
@@ -201,7 +203,7 @@ impl<'c> Handoff<'c> {
         match verdict {
             Some(Verdict::Config) | None => {}
             Some(v) => {
-                flint::error!("ignition", "user-data is {v}; user.ign not written");
+                error!("ignition", "user-data is {v}; user.ign not written");
                 self.trouble = worse(self.trouble, Some(Trouble::NotIgnition));
             }
         }
@@ -226,7 +228,7 @@ impl<'c> Handoff<'c> {
             }
         }
         if ign_written > 0 {
-            flint::info!("ignition", "user.ign written for Ignition ({ign_written} places)");
+            info!("ignition", "user.ign written for Ignition ({ign_written} places)");
         }
     }
 
@@ -243,7 +245,7 @@ impl<'c> Handoff<'c> {
     pub fn write_metadata(&mut self, meta: &Metadata, render: &mut [u8]) {
         let cfg = self.cfg;
         if meta.dropped > 0 {
-            flint::warn!("metadata", "{} values left out (malformed, unsafe characters or no room)", meta.dropped);
+            warn!("metadata", "{} values left out (malformed, unsafe characters or no room)", meta.dropped);
         }
         if let Some(path) = cfg.attributes {
             match meta.render_attributes(render) {
@@ -261,14 +263,14 @@ impl<'c> Handoff<'c> {
                 // The seed's user-data failed: already an error; a lone meta-data is no seed.
                 Some(_) => {}
                 None => {
-                    flint::error!("write", "cloud-init seed {}: the platform gave no instance id; seed not written", Bytes(dir));
+                    error!("write", "cloud-init seed {}: the platform gave no instance id; seed not written", Bytes(dir));
                     self.trouble = worse(self.trouble, Some(Trouble::Output));
                 }
             }
         }
         if cfg.ignition {
             match meta.render_fragment(cfg.ssh_user, render) {
-                Some([]) => flint::info!("ignition", "no hostname or SSH keys from the platform; no base fragment"),
+                Some([]) => info!("ignition", "no hostname or SSH keys from the platform; no base fragment"),
                 Some(text) => {
                     for dir in WRITE_DIRS {
                         self.prepare_dir(dir);
@@ -280,11 +282,25 @@ impl<'c> Handoff<'c> {
         }
     }
 
+    /// Files a config drive hands to cloud-init verbatim, under the seed directory (e.g.
+    /// OpenStack's `openstack/latest/meta_data.json`): cloud-init's ConfigDrive reader takes
+    /// that layout from a directory. Only beside a seed whose `user-data` is in place.
+    pub fn write_seed_files<'f>(&mut self, files: impl Iterator<Item = (&'static str, &'f [u8])>) {
+        let cfg = self.cfg;
+        let Some(dir) = cfg.cloud_init_seed else { return };
+        if !self.seed_ready {
+            return;
+        }
+        for (name, bytes) in files {
+            self.small_file(&[cfg.root, dir, b"/", name.as_bytes()], bytes, 0o644, "cloud-init drive file");
+        }
+    }
+
     fn small_file(&mut self, parts: &[&[u8]], bytes: &[u8], mode: u32, what: &str) -> bool {
-        let r = Path::new(parts).and_then(|p| crate::output::write_file(p.bytes(), bytes, mode, Dirs::Tree).map(|()| p));
+        let r = Path::new(parts).and_then(|p| output::write_file(p.bytes(), bytes, mode, Dirs::Tree).map(|()| p));
         match r {
             Ok(p) => {
-                flint::info!("write", "{what}: {} ({} bytes)", Bytes(p.bytes()), bytes.len());
+                info!("write", "{what}: {} ({} bytes)", Bytes(p.bytes()), bytes.len());
                 true
             }
             Err(e) => {
@@ -308,7 +324,7 @@ impl Write for Tee {
         for sink in self.sinks.iter_mut() {
             if let Some(out) = sink.out.as_mut() {
                 if let Err(e) = out.write_all(buf) {
-                    flint::error!("write", "{}: {}", Bytes(sink.path.bytes()), if e == ErrorKind::OutOfMemory { "no space left" } else { "write failed" });
+                    error!("write", "{}: {}", Bytes(sink.path.bytes()), if e == ErrorKind::OutOfMemory { "no space left" } else { "write failed" });
                     sink.out = None;
                 }
             }
@@ -364,8 +380,8 @@ impl UsrRemount {
                 how = Some(false);
             }
             match how {
-                Some(_) => flint::info!("ignition", "remounted {} read-write", Bytes(path.bytes())),
-                None => flint::warn!("ignition", "{} is read-only and could not be remounted", Bytes(path.bytes())),
+                Some(_) => info!("ignition", "remounted {} read-write", Bytes(path.bytes())),
+                None => warn!("ignition", "{} is read-only and could not be remounted", Bytes(path.bytes())),
             }
         }
         UsrRemount { path, how }
@@ -380,7 +396,7 @@ impl Drop for UsrRemount {
             Some(false) => MountFlags::RDONLY,
         };
         if rustix::mount::mount_remount(self.path.c(), flags, c"").is_err() {
-            flint::warn!("ignition", "could not make {} read-only again", Bytes(self.path.bytes()));
+            warn!("ignition", "could not make {} read-only again", Bytes(self.path.bytes()));
         }
     }
 }

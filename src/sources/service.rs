@@ -20,8 +20,8 @@ use core::fmt::{self, Write as _};
 use smoltcp::time::{Duration, Instant};
 
 use crate::http::{self, Head, HttpError};
-use crate::meta::Metadata;
-use crate::platform::{Document, Platform};
+use crate::sources::meta::Metadata;
+use crate::platform::{Document, Role, Service, Take};
 use crate::rand::Rng;
 
 /// Longest token accepted. AWS tokens are ~56 bytes, Akamai's 64.
@@ -56,32 +56,7 @@ impl Stage {
     }
 }
 
-/// How a request failed below HTTP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    /// Nothing answered the connection attempt (no ARP reply, no SYN-ACK) before the deadline.
-    Timeout,
-    /// The peer refused the connection (RST to our SYN).
-    Refused,
-    /// The connection broke after it was established (RST).
-    Reset,
-    /// The connection closed before the response was complete (FIN before the promised end).
-    Truncated,
-    /// The network has no route or address to send from.
-    NoRoute,
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Transport::Timeout => "no answer",
-            Transport::Refused => "connection refused",
-            Transport::Reset => "connection reset",
-            Transport::Truncated => "response cut short",
-            Transport::NoRoute => "no route",
-        })
-    }
-}
+pub use crate::net::Transport;
 
 /// What the caller does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +84,8 @@ pub enum Failure {
     BadToken,
     /// A freshly fetched token was refused too.
     TokenRefused(u16),
+    /// [`MAX_REQUESTS`] requests were sent without an answer that ends the flow.
+    RequestCap,
     /// The response is not valid HTTP, or too large.
     Http(HttpError),
 }
@@ -129,6 +106,7 @@ impl fmt::Display for Failure {
             Failure::Status(s) => write!(f, "unexpected HTTP {s}"),
             Failure::BadToken => f.write_str("token is empty, too long or not printable ASCII"),
             Failure::TokenRefused(s) => write!(f, "a fresh token was refused too (HTTP {s})"),
+            Failure::RequestCap => write!(f, "{MAX_REQUESTS} requests sent without a usable answer"),
             Failure::Http(e) => write!(f, "{e}"),
         }
     }
@@ -137,14 +115,16 @@ impl fmt::Display for Failure {
 impl Failure {
     /// True when the service was not (usefully) reached, as opposed to answering wrongly.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, Failure::Budget(_) | Failure::RetryAfterTooLong(_))
+        matches!(self, Failure::Budget(_) | Failure::RetryAfterTooLong(_) | Failure::RequestCap)
     }
 }
 
 /// The flow state; see the module docs.
 pub struct Flow {
-    platform: &'static Platform,
+    service: &'static Service,
     stage: Stage,
+    /// The user-data resource being asked (a 404 moves to the next).
+    resource: usize,
     token: heapless::Vec<u8, TOKEN_MAX>,
     /// The token endpoint said tokens are not in use (IMDSv1).
     tokenless: bool,
@@ -167,10 +147,11 @@ pub struct Flow {
 }
 
 impl Flow {
-    pub fn new(platform: &'static Platform, seed: u64) -> Flow {
+    pub fn new(service: &'static Service, seed: u64) -> Flow {
         Flow {
-            platform,
-            stage: if platform.token.is_some() { Stage::Token } else { Stage::UserData },
+            service,
+            stage: if service.token.is_some() { Stage::Token } else { Stage::UserData },
+            resource: 0,
             token: heapless::Vec::new(),
             tokenless: false,
             refreshed: false,
@@ -192,11 +173,16 @@ impl Flow {
     }
 
     fn document(&self) -> Option<&'static Document> {
-        self.platform.metadata.get(self.doc)
+        self.service.metadata.get(self.doc)
     }
 
     pub fn stage(&self) -> Stage {
         self.stage
+    }
+
+    /// How the user-data stage ended: `Some(true)` user-data, `Some(false)` none.
+    pub fn found(&self) -> Option<bool> {
+        self.found
     }
 
     /// Requests sent so far.
@@ -204,16 +190,19 @@ impl Flow {
         self.requests
     }
 
-    /// Writes the request for the current stage into `out`; returns its length.
-    pub fn request(&mut self, out: &mut [u8]) -> Result<usize, HttpError> {
+    /// Writes the request for the current stage into `out`, with `host` as its `Host`; returns
+    /// its length.
+    pub fn request(&mut self, out: &mut [u8], host: &str) -> Result<usize, HttpError> {
         self.requests += 1;
-        let p = self.platform;
+        let p = self.service;
         let mut fields: heapless::Vec<(&str, &[u8]), 8> = heapless::Vec::new();
         let mut path: heapless::String<PATH_MAX> = heapless::String::new();
+        let mut body = "";
         let (method, statics) = match (self.stage, &p.token, self.document()) {
             (Stage::Token, Some(t), _) => {
                 path.push_str(t.path).map_err(|_| HttpError::BadRequest)?;
-                ("PUT", t.fields)
+                body = t.body;
+                (t.method, t.fields)
             }
             (Stage::Metadata, _, Some(doc)) => {
                 match self.key {
@@ -224,8 +213,9 @@ impl Flow {
                 ("GET", doc.fields)
             }
             _ => {
-                path.push_str(p.user_data.path).map_err(|_| HttpError::BadRequest)?;
-                ("GET", p.user_data.fields)
+                let r = p.user_data.resources.get(self.resource).ok_or(HttpError::BadRequest)?;
+                path.push_str(r.path).map_err(|_| HttpError::BadRequest)?;
+                ("GET", r.fields)
             }
         };
         for (name, value) in statics {
@@ -234,7 +224,7 @@ impl Flow {
         if let (Stage::UserData | Stage::Metadata, Some(t), false) = (self.stage, &p.token, self.tokenless) {
             fields.push((t.header, &self.token)).map_err(|_| HttpError::BadRequest)?;
         }
-        http::write_request(out, method, p.host, &path, &fields)
+        http::write_request(out, method, host, &path, &fields, body.as_bytes())
     }
 
     /// A complete response arrived for the current request. `body` is the stored body (2xx only).
@@ -248,16 +238,14 @@ impl Flow {
         match self.stage {
             Stage::Token => match status {
                 200..=299 => {
-                    let token = body.trim_ascii();
-                    if token.is_empty() || !token.iter().all(|b| (0x21..=0x7e).contains(b)) {
-                        return Err(Failure::BadToken);
-                    }
+                    let step = self.service.token.as_ref().ok_or(Failure::BadToken)?;
                     self.token.clear();
-                    self.token.extend_from_slice(token).map_err(|_| Failure::BadToken)?;
-                    debug!("token", "received ({} bytes)", token.len());
+                    self.token.extend_from_slice(step.prefix.as_bytes()).map_err(|_| Failure::BadToken)?;
+                    let n = take_token(step.take, body, &mut self.token)?;
+                    debug!("token", "received ({n} bytes)");
                     self.advance(self.after_token)
                 }
-                404 if self.platform.token.as_ref().is_some_and(|t| t.tokenless_on_404) => {
+                404 if self.service.token.as_ref().is_some_and(|t| t.tokenless_on_404) => {
                     info!("token", "token endpoint answered 404; continuing without a token");
                     self.tokenless = true;
                     self.advance(self.after_token)
@@ -267,7 +255,12 @@ impl Flow {
             Stage::UserData => match status {
                 200 | 203 if !body.is_empty() => self.user_data(true),
                 200..=299 => self.user_data(false),
-                404 if self.platform.none_on_404 => self.user_data(false),
+                404 if self.resource + 1 < self.service.user_data.resources.len() => {
+                    self.resource += 1;
+                    info!("user-data", "HTTP 404; asking {}", self.service.user_data.resources[self.resource].path);
+                    self.advance(Stage::UserData)
+                }
+                404 if self.service.user_data.none_on_404 => self.user_data(false),
                 s if self.stale_token(s) => self.refresh(s),
                 _ => self.retry_or_fail(now, deadline, head),
             },
@@ -293,7 +286,7 @@ impl Flow {
     }
 
     fn stale_token(&self, status: u16) -> bool {
-        self.platform.refresh_on.contains(&status) && !self.tokenless && self.platform.token.is_some()
+        self.service.refresh_on.contains(&status) && !self.tokenless && self.service.token.is_some()
     }
 
     /// A stale token: get a new one (once per run), then repeat the current request.
@@ -311,12 +304,25 @@ impl Flow {
     /// The user-data stage is over: on to the metadata, or done.
     fn user_data(&mut self, found: bool) -> Result<Step, Failure> {
         self.found = Some(found);
-        if self.metadata && !self.platform.metadata.is_empty() {
+        if self.metadata {
             self.doc = 0;
             self.key = None;
-            return self.advance(Stage::Metadata);
+            self.skip_known();
+            if self.document().is_some() {
+                return self.advance(Stage::Metadata);
+            }
         }
         Ok(self.done())
+    }
+
+    /// Moves past documents that are only a fallback for values already known.
+    fn skip_known(&mut self) {
+        while let Some(doc) = self.document() {
+            if doc.unless == Role::None || self.meta.get(doc.unless).is_none() {
+                break;
+            }
+            self.doc += 1;
+        }
     }
 
     fn done(&self) -> Step {
@@ -332,6 +338,7 @@ impl Flow {
         self.key = self.meta.pending_keys.pop_front();
         if self.key.is_none() {
             self.doc += 1;
+            self.skip_known();
         }
         if self.document().is_none() {
             return Ok(self.done());
@@ -371,7 +378,7 @@ impl Flow {
         self.stage = stage;
         self.failures = 0;
         if self.requests >= MAX_REQUESTS {
-            return Err(Failure::Budget(Last::Status(0)));
+            return Err(Failure::RequestCap);
         }
         Ok(Step::Request)
     }
@@ -419,12 +426,48 @@ impl Flow {
     }
 }
 
+/// Appends the token a 2xx token response carries (per `take`) to `out`, which may already hold
+/// the header's prefix; returns the token's length. A token must fit a header field value:
+/// printable ASCII without spaces, so nothing received can inject a header.
+fn take_token(take: Take, body: &[u8], out: &mut heapless::Vec<u8, TOKEN_MAX>) -> Result<usize, Failure> {
+    fn put(text: &[u8], out: &mut heapless::Vec<u8, TOKEN_MAX>) -> Result<usize, Failure> {
+        let token = text.trim_ascii();
+        if token.is_empty() || !token.iter().all(|b| (0x21..=0x7e).contains(b)) {
+            return Err(Failure::BadToken);
+        }
+        out.extend_from_slice(token).map_err(|_| Failure::BadToken)?;
+        Ok(token.len())
+    }
+    match take {
+        Take::Body => put(body, out),
+        Take::Member(path) => {
+            let mut tracker = crate::sources::meta::PathTracker::new();
+            let mut got = Err(Failure::BadToken);
+            let mut first = true;
+            let scanned = crate::decode::json::scan(body, &mut |event, text| {
+                if let Some((None, Some(t))) = tracker.on(event, text) {
+                    if first && event == crate::decode::json::Event::String && tracker.matches(path) {
+                        first = false;
+                        got = put(t, out);
+                    }
+                }
+            });
+            scanned.map_err(|_| Failure::BadToken)?;
+            got
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::{akamai, aws};
+    use crate::platform::{Platform, akamai, aws, openstack};
     extern crate std;
     use std::string::String;
+
+    fn svc(p: &'static Platform) -> &'static Service {
+        p.services().next().unwrap()
+    }
 
     fn t(ms: u64) -> Instant {
         Instant::from_millis(ms as i64)
@@ -437,14 +480,14 @@ mod tests {
 
     fn request_text(flow: &mut Flow) -> String {
         let mut buf = [0u8; 1024];
-        let n = flow.request(&mut buf).unwrap();
+        let n = flow.request(&mut buf, "169.254.169.254").unwrap();
         String::from_utf8(buf[..n].to_vec()).unwrap()
     }
 
     /// Drives a flow through scripted responses; each entry is (status, body) or a transport
     /// failure. Returns every request sent and the final result.
     fn script(platform: &'static Platform, answers: &[Result<(u16, &str), Transport>]) -> (std::vec::Vec<String>, Result<Step, Failure>) {
-        run(&mut Flow::new(platform, 7), answers)
+        run(&mut Flow::new(svc(platform), 7), answers)
     }
 
     fn run(flow: &mut Flow, answers: &[Result<(u16, &str), Transport>]) -> (std::vec::Vec<String>, Result<Step, Failure>) {
@@ -472,7 +515,7 @@ mod tests {
 
     #[test]
     fn metadata_follows_user_data_with_the_token() {
-        let mut flow = Flow::new(&aws::PLATFORM, 7);
+        let mut flow = Flow::new(svc(&aws::PLATFORM), 7);
         flow.fetch_metadata();
         let answers = [
             Ok((200, "tok")),
@@ -520,7 +563,7 @@ mod tests {
     #[test]
     fn metadata_never_costs_the_user_data() {
         // The service dies after the user-data: the budget runs out in the metadata stage.
-        let mut flow = Flow::new(&akamai::PLATFORM, 7);
+        let mut flow = Flow::new(svc(&akamai::PLATFORM), 7);
         flow.fetch_metadata();
         let mut answers = std::vec![Ok((200, "tok")), Ok((200, "e30="))];
         answers.extend([Err(Transport::Timeout); 40]);
@@ -532,7 +575,7 @@ mod tests {
         assert!(sent[2].contains("Metadata-Token: tok\r\n"));
         // No user-data still reads the metadata (hostname and keys are wanted anyway); a
         // malformed response there is skipped, not fatal.
-        let mut flow = Flow::new(&akamai::PLATFORM, 7);
+        let mut flow = Flow::new(svc(&akamai::PLATFORM), 7);
         flow.fetch_metadata();
         let (sent, r) = run(&mut flow, &[Ok((200, "tok")), Ok((200, "")), Ok((200, "{\"id\": 7}")), Ok((200, "{bad")), Ok((200, "{}"))]);
         assert_eq!(r, Ok(Step::NoUserData));
@@ -605,11 +648,11 @@ mod tests {
 
     #[test]
     fn server_errors_and_transport_failures_back_off_with_jitter() {
-        let mut flow = Flow::new(&aws::PLATFORM, 1);
+        let mut flow = Flow::new(svc(&aws::PLATFORM), 1);
         let mut now = t(0);
         let mut waits = std::vec::Vec::new();
         for _ in 0..8 {
-            flow.request(&mut [0u8; 512]).unwrap();
+            flow.request(&mut [0u8; 512], "h").unwrap();
             let Ok(Step::RetryAt(at)) = flow.on_response(now, t(60_000), head(503), b"") else { panic!() };
             waits.push((at - now).total_millis());
             now = at;
@@ -625,30 +668,30 @@ mod tests {
 
     #[test]
     fn budget_ends_retries() {
-        let mut flow = Flow::new(&aws::PLATFORM, 3);
-        flow.request(&mut [0u8; 512]).unwrap();
+        let mut flow = Flow::new(svc(&aws::PLATFORM), 3);
+        flow.request(&mut [0u8; 512], "h").unwrap();
         assert_eq!(flow.on_transport(t(29_950), t(DEADLINE), Transport::Timeout), Err(Failure::Budget(Last::Transport(Transport::Timeout))));
-        let mut flow = Flow::new(&aws::PLATFORM, 3);
-        flow.request(&mut [0u8; 512]).unwrap();
+        let mut flow = Flow::new(svc(&aws::PLATFORM), 3);
+        flow.request(&mut [0u8; 512], "h").unwrap();
         assert_eq!(flow.on_response(t(29_990), t(DEADLINE), head(500), b""), Err(Failure::Budget(Last::Status(500))));
     }
 
     #[test]
     fn a_long_backoff_becomes_one_last_attempt_before_the_deadline() {
-        let mut flow = Flow::new(&aws::PLATFORM, 3);
+        let mut flow = Flow::new(svc(&aws::PLATFORM), 3);
         // Six failures make the next backoff 2.5–5 s; only 1 s of budget is left.
         for _ in 0..6 {
-            flow.request(&mut [0u8; 512]).unwrap();
+            flow.request(&mut [0u8; 512], "h").unwrap();
             flow.on_transport(t(0), t(60_000), Transport::Refused).unwrap();
         }
-        flow.request(&mut [0u8; 512]).unwrap();
+        flow.request(&mut [0u8; 512], "h").unwrap();
         assert_eq!(flow.on_transport(t(29_000), t(DEADLINE), Transport::Refused), Ok(Step::RetryAt(t(DEADLINE - 200))));
     }
 
     #[test]
     fn retry_after_is_honoured_within_the_budget() {
-        let mut flow = Flow::new(&aws::PLATFORM, 5);
-        flow.request(&mut [0u8; 512]).unwrap();
+        let mut flow = Flow::new(svc(&aws::PLATFORM), 5);
+        flow.request(&mut [0u8; 512], "h").unwrap();
         let h = Head { status: 429, retry_after: Some(2) };
         let Ok(Step::RetryAt(at)) = flow.on_response(t(1000), t(DEADLINE), h, b"") else { panic!() };
         assert!(at >= t(3000) && at <= t(3100), "{at}");
@@ -661,22 +704,112 @@ mod tests {
         assert_eq!(r, Err(Failure::Status(302)), "redirects are not followed");
         let (_, r) = script(&aws::PLATFORM, &[Ok((400, ""))]);
         assert_eq!(r, Err(Failure::Status(400)));
-        let mut flow = Flow::new(&aws::PLATFORM, 3);
+        let mut flow = Flow::new(svc(&aws::PLATFORM), 3);
         assert_eq!(flow.on_http_error(t(0), t(DEADLINE), HttpError::BadChunk), Err(Failure::Http(HttpError::BadChunk)));
         assert!(matches!(flow.on_http_error(t(0), t(DEADLINE), HttpError::Truncated), Ok(Step::RetryAt(_))));
     }
 
     #[test]
     fn request_count_is_bounded() {
-        let mut flow = Flow::new(&aws::PLATFORM, 9);
+        let mut flow = Flow::new(svc(&aws::PLATFORM), 9);
         let mut n = 0;
         for _ in 0..MAX_REQUESTS + 5 {
-            flow.request(&mut [0u8; 512]).unwrap();
+            flow.request(&mut [0u8; 512], "h").unwrap();
             n += 1;
             if flow.on_transport(t(0), t(u32::MAX as u64), Transport::Refused).is_err() {
                 break;
             }
         }
         assert_eq!(n, MAX_REQUESTS);
+    }
+
+    /// A service shaped like IBM Cloud's: a JSON-bodied token PUT whose token is a JSON member,
+    /// sent as `Authorization: Bearer …`.
+    const BEARER: Service = Service {
+        endpoints: &[],
+        token: Some(crate::platform::TokenStep {
+            method: "PUT",
+            path: "/identity/v1/token?version=2025-08-26",
+            fields: &[("Metadata-Flavor", "ibm"), ("Content-Type", "application/json")],
+            body: r#"{"expires_in": 300}"#,
+            take: Take::Member("access_token"),
+            header: "Authorization",
+            prefix: "Bearer ",
+            tokenless_on_404: false,
+        }),
+        user_data: crate::platform::UserData {
+            resources: &[crate::platform::Resource { path: "/metadata/v1/instance/initialization", fields: &[] }],
+            encoding: crate::decode::Encoding::Raw,
+            none_on_404: true,
+        },
+        refresh_on: &[401],
+        metadata: &[],
+        connect: crate::platform::Connect::PLAIN,
+    };
+
+    #[test]
+    fn token_from_a_json_member_with_a_body_and_a_prefix() {
+        let mut flow = Flow::new(&BEARER, 1);
+        let (sent, r) = run(&mut flow, &[Ok((200, r#"{"access_token": "eyJ.abc", "expires_in": 300}"#)), Ok((200, "#cloud-config"))]);
+        assert_eq!(r, Ok(Step::UserData));
+        assert!(sent[0].starts_with("PUT /identity/v1/token?version=2025-08-26 HTTP/1.1\r\n"));
+        assert!(sent[0].contains("Content-Length: 19\r\n"));
+        assert!(sent[0].ends_with("\r\n\r\n{\"expires_in\": 300}"));
+        assert!(sent[1].contains("Authorization: Bearer eyJ.abc\r\n"));
+        // No such member, a non-string member, or a broken document: no token.
+        for bad in [r#"{"token": "x"}"#, r#"{"access_token": 5}"#, r#"{"access_token": "a b"}"#, r#"{"access_token": "x""#] {
+            let (_, r) = run(&mut Flow::new(&BEARER, 1), &[Ok((200, bad))]);
+            assert_eq!(r, Err(Failure::BadToken), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_404_moves_to_the_next_user_data_resource_and_the_last_means_none() {
+        let (sent, r) = script(&openstack::PLATFORM, &[Ok((404, "")), Ok((404, ""))]);
+        assert_eq!(r, Ok(Step::NoUserData));
+        assert_eq!(first_line(&sent[0]), "GET /openstack/latest/user_data HTTP/1.1");
+        assert_eq!(first_line(&sent[1]), "GET /latest/user-data HTTP/1.1");
+        let (sent, r) = script(&openstack::PLATFORM, &[Ok((404, "")), Ok((200, "x"))]);
+        assert_eq!((sent.len(), r), (2, Ok(Step::UserData)));
+        let (sent, r) = script(&openstack::PLATFORM, &[Ok((200, "x"))]);
+        assert_eq!((sent.len(), r), (1, Ok(Step::UserData)));
+    }
+
+    #[test]
+    fn fallback_documents_are_skipped_when_their_value_is_known() {
+        // meta_data.json gave keys: the EC2 key index is never asked.
+        let mut flow = Flow::new(svc(&openstack::PLATFORM), 3);
+        flow.fetch_metadata();
+        let meta = r#"{"uuid": "b3c7", "public_keys": {"k": "ssh-ed25519 AAAA k"}}"#;
+        let answers = [Ok((200, "x")), Ok((200, meta)), Ok((200, "h.novalocal")), Ok((200, "i-1")), Ok((200, "m1.small")), Ok((200, "10.0.0.5")), Ok((200, ""))];
+        let (sent, r) = run(&mut flow, &answers);
+        assert_eq!(r, Ok(Step::UserData));
+        assert!(sent.iter().all(|s| !s.contains("public-keys")), "{sent:?}");
+        assert_eq!(flow.meta.keys().count(), 1);
+        // Without the OpenStack document, the EC2 index and key follow.
+        let mut flow = Flow::new(svc(&openstack::PLATFORM), 3);
+        flow.fetch_metadata();
+        let answers = [Ok((200, "x")), Ok((404, "")), Ok((200, "h")), Ok((200, "i-1")), Ok((200, "t")), Ok((200, "l")), Ok((200, "p")), Ok((200, "0=k")), Ok((200, "ssh-rsa AAAA"))];
+        let (sent, r) = run(&mut flow, &answers);
+        assert_eq!(r, Ok(Step::UserData));
+        assert_eq!(first_line(&sent[8]), "GET /latest/meta-data/public-keys/0/openssh-key HTTP/1.1");
+        assert_eq!(flow.meta.keys().collect::<std::vec::Vec<_>>(), [&b"ssh-rsa AAAA"[..]]);
+    }
+
+    #[test]
+    fn the_request_cap_names_itself() {
+        let mut flow = Flow::new(svc(&aws::PLATFORM), 9);
+        let mut last = Ok(Step::Request);
+        for _ in 0..MAX_REQUESTS {
+            flow.request(&mut [0u8; 512], "h").unwrap();
+            // The token endpoint keeps answering 404 (tokenless), then user-data keeps 500ing.
+            last = flow.on_response(t(0), t(u32::MAX as u64), head(500), b"");
+            if last.is_err() {
+                break;
+            }
+        }
+        assert_eq!(last, Err(Failure::Budget(Last::Status(500))));
+        assert_eq!(std::format!("{}", Failure::RequestCap), "96 requests sent without a usable answer");
+        assert!(!std::format!("{}", Failure::Budget(Last::Status(500))).contains("HTTP 0"));
     }
 }

@@ -1,0 +1,242 @@
+//! A config drive in a run: scan the block devices for a filesystem with one of the drive's
+//! labels, read the user-data and metadata files from it, and rescan at a bounded interval
+//! while none is there (the CD driver may still be loading, udev may be slow).
+//!
+//! The block devices are the [`Drives`] seam: the binary scans `/sys/class/block` (or opens
+//! `--drive PATH`) and probes each device's superblock; tests hand in filesystems from memory.
+
+use smoltcp::time::{Duration, Instant};
+
+use crate::fmt::Bytes;
+use crate::platform::Drive;
+use crate::sources::meta::Metadata;
+
+/// How often the block devices are scanned again while no drive is found. A scan reads one
+/// superblock per device (a few KiB, cached after the first time).
+pub const RESCAN: Duration = Duration::from_millis(250);
+/// Most seed files handed over verbatim.
+pub const SEED_FILES_MAX: usize = 4;
+
+/// A filesystem found on a block device.
+pub trait Filesystem {
+    /// The device's name, for the logs (`sr0`, `vdb`, or the `--drive` path).
+    fn device(&self) -> &[u8];
+    /// The volume label, without padding.
+    fn label(&self) -> &[u8];
+    /// `iso9660` or `vfat`.
+    fn kind(&self) -> &'static str;
+    /// Reads the file at `path` (`/`-separated, relative to the root) whole into `out`:
+    /// `Ok(None)` when there is no such file.
+    fn read(&mut self, path: &[u8], out: &mut [u8]) -> Result<Option<usize>, ReadError>;
+}
+
+/// Why a file on a drive could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// The device failed a read.
+    Io,
+    /// The filesystem is damaged where the file is (the reason, for the log).
+    Corrupt(&'static str),
+    /// The file is larger than the buffer reserved for it.
+    TooLarge,
+}
+
+impl core::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ReadError::Io => f.write_str("read error"),
+            ReadError::Corrupt(why) => write!(f, "damaged filesystem ({why})"),
+            ReadError::TooLarge => f.write_str("file larger than its buffer"),
+        }
+    }
+}
+
+/// The block devices; see the module docs.
+pub trait Drives {
+    /// Offers the filesystem of every block device present now, one at a time, until `visit`
+    /// returns true.
+    fn scan(&mut self, visit: &mut dyn FnMut(&mut dyn Filesystem) -> bool);
+    /// The devices are the one `--drive` named, not a scan: a miss there is final.
+    fn explicit(&self) -> bool;
+}
+
+/// Why the drive source ended without an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriveFailure {
+    /// No block device carried the drive within the budget (or `--drive` did not).
+    NotFound,
+    /// The drive was found but its user-data could not be read.
+    Unreadable(ReadError),
+}
+
+impl core::fmt::Display for DriveFailure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DriveFailure::NotFound => f.write_str("no config drive found"),
+            DriveFailure::Unreadable(e) => write!(f, "config drive user-data: {e}"),
+        }
+    }
+}
+
+enum State {
+    /// Scanning; the next scan is due then.
+    Scan(Instant),
+    /// Found: user-data of this length, or none.
+    Done(Option<usize>),
+    Failed(DriveFailure),
+    /// Another source answered first.
+    Cancelled,
+}
+
+/// The drive's files kept for the hand-off, back to back in one buffer.
+pub struct SeedFiles<'a> {
+    arena: &'a mut [u8],
+    used: usize,
+    files: heapless::Vec<(&'static str, usize, usize), SEED_FILES_MAX>,
+}
+
+impl<'a> SeedFiles<'a> {
+    /// (path under the seed directory, contents), in the platform's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &[u8])> + use<'_, 'a> {
+        self.files.iter().map(|&(name, start, end)| (name, &self.arena[start..end]))
+    }
+}
+
+pub struct DriveRun<'a> {
+    pub drive: &'static Drive,
+    state: State,
+    user_data: &'a mut [u8],
+    /// One metadata file at a time.
+    scratch: &'a mut [u8],
+    pub seed: SeedFiles<'a>,
+    pub meta: Metadata,
+    /// Scans made so far.
+    pub scans: u32,
+}
+
+impl<'a> DriveRun<'a> {
+    pub fn new(drive: &'static Drive, now: Instant, user_data: &'a mut [u8], scratch: &'a mut [u8], seed_arena: &'a mut [u8]) -> DriveRun<'a> {
+        DriveRun {
+            drive,
+            state: State::Scan(now),
+            user_data,
+            scratch,
+            seed: SeedFiles { arena: seed_arena, used: 0, files: heapless::Vec::new() },
+            meta: Metadata::new(),
+            scans: 0,
+        }
+    }
+
+    /// `Some(true)` user-data found, `Some(false)` the drive has none.
+    pub fn answer(&self) -> Option<bool> {
+        match self.state {
+            State::Done(len) => Some(len.is_some()),
+            _ => None,
+        }
+    }
+
+    pub fn failure(&self) -> Option<DriveFailure> {
+        match self.state {
+            State::Failed(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    pub fn finished(&self) -> bool {
+        !matches!(self.state, State::Scan(_))
+    }
+
+    /// The user-data read (empty unless found), the metadata and the seed files.
+    pub fn parts(&mut self) -> (&mut [u8], &Metadata, &SeedFiles<'a>) {
+        let n = match self.state {
+            State::Done(Some(n)) => n,
+            _ => 0,
+        };
+        (&mut self.user_data[..n], &self.meta, &self.seed)
+    }
+
+    pub fn cancel(&mut self) {
+        if !self.finished() {
+            self.state = State::Cancelled;
+        }
+    }
+
+    /// The budget ran out while scanning.
+    pub fn expire(&mut self) {
+        if let State::Scan(_) = self.state {
+            self.state = State::Failed(DriveFailure::NotFound);
+        }
+    }
+
+    /// Scans when a scan is due; returns when the next one is.
+    pub fn poll(&mut self, now: Instant, drives: &mut dyn Drives, metadata: bool) -> Option<Instant> {
+        let State::Scan(at) = self.state else { return None };
+        if now < at {
+            return Some(at);
+        }
+        self.scans += 1;
+        let drive = self.drive;
+        let mut found = None;
+        drives.scan(&mut |fs| {
+            let label = fs.label();
+            if !drive.labels.iter().any(|l| l.as_bytes() == label) {
+                debug!("drive", "{}: label {} is not a config drive", Bytes(fs.device()), Bytes(label));
+                return false;
+            }
+            info!("drive", "{} drive {} on {}", fs.kind(), Bytes(label), Bytes(fs.device()));
+            found = Some(self.read(fs, metadata));
+            true
+        });
+        self.state = match found {
+            Some(Ok(len)) => State::Done(len),
+            Some(Err(e)) => State::Failed(DriveFailure::Unreadable(e)),
+            None if drives.explicit() => {
+                info!("drive", "--drive holds no drive labelled {}", self.drive.labels[0]);
+                State::Failed(DriveFailure::NotFound)
+            }
+            None => State::Scan(now + RESCAN),
+        };
+        match self.state {
+            State::Scan(at) => Some(at),
+            _ => None,
+        }
+    }
+
+    /// Reads everything the run needs from the drive: the user-data (`None`: the drive has
+    /// none, a definite answer), and with `metadata` the metadata documents and seed files.
+    fn read(&mut self, fs: &mut dyn Filesystem, metadata: bool) -> Result<Option<usize>, ReadError> {
+        let len = fs.read(self.drive.user_data.as_bytes(), self.user_data)?;
+        match len {
+            Some(n) => info!("drive", "user-data: {n} bytes"),
+            None => info!("drive", "no {} on the drive", self.drive.user_data),
+        }
+        if !metadata {
+            return Ok(len);
+        }
+        // Metadata can never cost the user-data: a file that fails is left out and logged.
+        for doc in self.drive.metadata {
+            match fs.read(doc.path.as_bytes(), self.scratch) {
+                Ok(Some(n)) => {
+                    if let Err(e) = self.meta.absorb(doc, false, &self.scratch[..n]) {
+                        warn!("metadata", "{}: {e}; skipped", doc.path);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => warn!("metadata", "{}: {e}; skipped", doc.path),
+            }
+        }
+        for &(path, name) in self.drive.seed_files {
+            let seed = &mut self.seed;
+            match fs.read(path.as_bytes(), &mut seed.arena[seed.used..]) {
+                Ok(Some(n)) => {
+                    if seed.files.push((name, seed.used, seed.used + n)).is_ok() {
+                        seed.used += n;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => warn!("metadata", "{path}: {e}; not handed over"),
+            }
+        }
+        Ok(len)
+    }
+}

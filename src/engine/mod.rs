@@ -1,0 +1,287 @@
+//! The engine: one poll-driven loop that starts every source of a platform at once, takes the
+//! first definite answer (user-data, or "this instance has none"), cancels the rest, and lets
+//! the winner finish its metadata — all under one budget.
+//!
+//! [`Engine::poll`] takes `now` and the two seams (the NIC and the block devices), does every
+//! piece of work that is due, and returns when it next needs to be called; the caller sleeps
+//! on the NIC until then. Nothing in here blocks or reads a clock, so the host tests run whole
+//! races over an in-memory NIC and in-memory drives.
+//!
+//! Sources:
+//! - a **drive** scans the block devices at once and every [`drive::RESCAN`] until one carries
+//!   its label; it never touches a NIC;
+//! - a **service** needs the network, which starts (NICs raised, carrier, address) the moment
+//!   the first service does; its flow then runs over one TCP slot at a time.
+//!
+//! When every source has failed, the run fails with the most telling failure: an answer that
+//! was wrong beats a source that could not be reached, which beats a drive that never showed.
+
+pub mod drive;
+pub mod network;
+pub mod service;
+
+use smoltcp::iface::SocketStorage;
+use smoltcp::time::{Duration, Instant};
+
+use crate::decode::Encoding;
+use crate::net::stack::{Storage, TCP_SLOTS};
+use crate::net::{AddressMode, Nic};
+use crate::platform::{Platform, Source};
+use crate::sources::meta::Metadata;
+use crate::sources::service::{Failure, Stage};
+use drive::{DriveFailure, DriveRun, Drives, SeedFiles};
+use network::{NetConfig, NetError, Network};
+use service::ServiceRun;
+
+/// Most sources of each kind in one platform (checked for every platform by a test).
+pub const SERVICES_MAX: usize = 1;
+pub const DRIVES_MAX: usize = 1;
+
+/// Memory a service run needs: the user-data body and one metadata document at a time.
+pub struct ServiceBuffers<'a> {
+    pub body: &'a mut [u8],
+    pub meta: &'a mut [u8],
+}
+
+/// Memory a drive run needs: the user-data, one metadata file, and the seed files.
+pub struct DriveBuffers<'a> {
+    pub user_data: &'a mut [u8],
+    pub file: &'a mut [u8],
+    pub seed: &'a mut [u8],
+}
+
+/// What the engine takes from the command line.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    pub address: AddressMode,
+    pub dhcp_timeout: Duration,
+    pub deadline: Instant,
+    /// Some output needs the platform's metadata.
+    pub metadata: bool,
+    pub seed: u64,
+}
+
+/// How a run failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failed {
+    Net(NetError),
+    Flow(Stage, Failure),
+    Drive(DriveFailure),
+}
+
+/// Which source answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Winner {
+    Service(usize),
+    Drive(usize),
+}
+
+/// What [`Engine::poll`] says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Poll {
+    /// Call again by then (or as soon as the NIC has a frame).
+    Wait(Instant),
+    /// The run is over: see [`Engine::outcome`].
+    Done,
+}
+
+/// The winning source's answer.
+pub struct Answer<'e> {
+    /// The raw user-data (before base64 and gzip), or `None` when the instance has none.
+    pub user_data: Option<&'e mut [u8]>,
+    pub encoding: Encoding,
+    pub meta: &'e Metadata,
+    /// Files a drive hands to cloud-init verbatim.
+    pub seed: Option<&'e SeedFiles<'e>>,
+}
+
+pub struct Engine<'a> {
+    settings: Settings,
+    pub network: Network<'a>,
+    services: heapless::Vec<ServiceRun<'a>, SERVICES_MAX>,
+    drives: heapless::Vec<DriveRun<'a>, DRIVES_MAX>,
+    winner: Option<Winner>,
+    done: bool,
+}
+
+impl<'a> Engine<'a> {
+    /// A run of `platform`'s sources. Each source takes the next buffers of its kind.
+    pub fn new(
+        platform: &'static Platform,
+        settings: Settings,
+        now: Instant,
+        net: (&'a mut Storage, &'a mut [SocketStorage<'a>; 1 + TCP_SLOTS]),
+        service_buffers: impl IntoIterator<Item = ServiceBuffers<'a>>,
+        drive_buffers: impl IntoIterator<Item = DriveBuffers<'a>>,
+    ) -> Engine<'a> {
+        let mut services = heapless::Vec::new();
+        let mut drives = heapless::Vec::new();
+        let mut sb = service_buffers.into_iter();
+        let mut db = drive_buffers.into_iter();
+        let mut mode = settings.address;
+        for (i, source) in platform.sources.iter().enumerate() {
+            match source {
+                Source::Service(s) => {
+                    if let Some(b) = sb.next() {
+                        let _ = services.push(ServiceRun::new(s, settings.seed.rotate_left(17 + i as u32), settings.metadata, b.body, b.meta));
+                        if s.connect.link_local_first && mode == AddressMode::Auto {
+                            mode = AddressMode::LinkLocal;
+                        }
+                    }
+                }
+                Source::Drive(d) => {
+                    if let Some(b) = db.next() {
+                        let _ = drives.push(DriveRun::new(d, now, b.user_data, b.file, b.seed));
+                    }
+                }
+            }
+        }
+        let config = NetConfig { mode, dhcp_timeout: settings.dhcp_timeout, seed: settings.seed };
+        Engine { settings, network: Network::new(config, net.0, net.1), services, drives, winner: None, done: false }
+    }
+
+    pub fn winner(&self) -> Option<Winner> {
+        self.winner
+    }
+
+    /// Does everything due at `now`; see the module docs.
+    pub fn poll<N: Nic>(&mut self, now: Instant, nic: &mut N, block: &mut dyn Drives) -> Poll {
+        if self.done {
+            return Poll::Done;
+        }
+        let deadline = self.settings.deadline;
+        let mut wake = deadline;
+        let mut soonest = |at: Option<Instant>| {
+            if let Some(at) = at {
+                wake = wake.min(at);
+            }
+        };
+
+        for d in self.drives.iter_mut() {
+            soonest(d.poll(now, block, self.settings.metadata));
+        }
+        self.decide();
+
+        // Services: the network first (frames, timers, address), then each flow, then the
+        // network again so that what the flows queued leaves now.
+        let services_left = self.services.iter().any(|s| !s.finished());
+        if services_left {
+            self.network.start(now, nic);
+            self.network.poll(now, nic, deadline);
+            if self.network.failed().is_some() {
+                // The failure is the network's (see `failure`); the flows just stop.
+                for s in self.services.iter_mut() {
+                    s.abandon();
+                }
+            }
+            for s in self.services.iter_mut() {
+                soonest(s.poll(now, &mut self.network, nic, deadline));
+            }
+            self.network.poll(now, nic, deadline);
+            soonest(self.network.poll_at(now));
+        }
+        self.decide();
+
+        if now >= deadline {
+            for d in self.drives.iter_mut() {
+                d.expire();
+            }
+        }
+        let all_over = self.drives.iter().all(DriveRun::finished) && self.services.iter().all(ServiceRun::finished);
+        let winner_over = match self.winner {
+            Some(Winner::Service(i)) => self.services[i].finished(),
+            Some(Winner::Drive(_)) => true,
+            None => false,
+        };
+        if all_over || winner_over {
+            self.done = true;
+            return Poll::Done;
+        }
+        Poll::Wait(wake.max(now))
+    }
+
+    /// The first source with a definite answer wins; the others are cancelled.
+    fn decide(&mut self) {
+        if self.winner.is_some() {
+            return;
+        }
+        let winner = if let Some(i) = self.drives.iter().position(|d| d.answer().is_some()) {
+            Winner::Drive(i)
+        } else if let Some(i) = self.services.iter().position(|s| s.answer().is_some()) {
+            Winner::Service(i)
+        } else {
+            return;
+        };
+        self.winner = Some(winner);
+        for (i, d) in self.drives.iter_mut().enumerate() {
+            if winner != Winner::Drive(i) {
+                d.cancel();
+            }
+        }
+        for (i, s) in self.services.iter_mut().enumerate() {
+            if winner != Winner::Service(i) {
+                if !s.finished() {
+                    info!("user-data", "the drive answered first; metadata service no longer asked");
+                }
+                s.cancel(&mut self.network);
+            }
+        }
+    }
+
+    /// The answer of the run, or why there is none. Call after [`Poll::Done`].
+    pub fn outcome(&mut self) -> Result<Answer<'_>, Failed> {
+        match self.winner {
+            Some(Winner::Drive(i)) => {
+                let d = &mut self.drives[i];
+                let found = d.answer() == Some(true);
+                let encoding = d.drive.encoding;
+                let (user_data, meta, seed) = d.parts();
+                Ok(Answer { user_data: found.then_some(user_data), encoding, meta, seed: Some(seed) })
+            }
+            Some(Winner::Service(i)) => {
+                let s = &mut self.services[i];
+                let found = s.answer() == Some(true);
+                let encoding = s.service.user_data.encoding;
+                let (body, meta) = s.parts();
+                Ok(Answer { user_data: found.then_some(body), encoding, meta, seed: None })
+            }
+            None => Err(self.failure()),
+        }
+    }
+
+    /// The most telling failure of all the sources (see the module docs).
+    fn failure(&self) -> Failed {
+        let flows = self.services.iter().filter_map(ServiceRun::failure);
+        let drives = self.drives.iter().filter_map(DriveRun::failure);
+        // A source that answered wrongly.
+        if let Some((stage, f)) = flows.clone().find(|(_, f)| !f.is_unreachable()) {
+            return Failed::Flow(stage, f);
+        }
+        if let Some(f) = drives.clone().find(|f| *f != DriveFailure::NotFound) {
+            return Failed::Drive(f);
+        }
+        // The network, then a service that could not be reached, then the drive.
+        if let Some(e) = self.network.failed() {
+            return Failed::Net(e);
+        }
+        if let Some((stage, f)) = flows.clone().next() {
+            return Failed::Flow(stage, f);
+        }
+        Failed::Drive(drives.clone().next().unwrap_or(DriveFailure::NotFound))
+    }
+
+    /// Requests sent and time spent per stage by the services, for the report.
+    pub fn service_stats(&self) -> (u32, [u64; 3], Option<[u8; 4]>) {
+        let mut requests = 0;
+        let mut spent = [0; 3];
+        let mut server = None;
+        for s in &self.services {
+            requests += s.flow.requests();
+            for (a, b) in spent.iter_mut().zip(s.spent_us) {
+                *a += b;
+            }
+            server = server.or(s.server);
+        }
+        (requests, spent, server)
+    }
+}

@@ -1,0 +1,4 @@
+//! Where user-data comes from.
+
+pub mod meta;
+pub mod service;
