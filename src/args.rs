@@ -130,8 +130,12 @@ impl fmt::Display for UsageError {
             UsageError::UnknownOption => f.write_str("unknown option (see --help)"),
             UsageError::MissingValue(o) => write!(f, "{o} needs a value"),
             UsageError::BadValue(o) => write!(f, "invalid value for {o}"),
-            UsageError::NoPlatform => f.write_str("no platform: give --platform, flint.platform= or ignition.platform.id="),
-            UsageError::UnknownPlatform => f.write_str("unsupported platform (supported: aws, akamai)"),
+            UsageError::NoPlatform => f.write_str(
+                "no platform: give --platform, flint.platform= or ignition.platform.id=",
+            ),
+            UsageError::UnknownPlatform => {
+                f.write_str("unsupported platform (supported: aws, akamai)")
+            }
         }
     }
 }
@@ -200,7 +204,10 @@ pub fn parse_cmdline(text: &[u8]) -> Raw<'_> {
     let mut raw = Raw::default();
     let mut rest = text;
     loop {
-        let start = rest.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(rest.len());
+        let start = rest
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(rest.len());
         rest = &rest[start..];
         if rest.is_empty() {
             break;
@@ -265,7 +272,11 @@ fn strip_quotes(w: &[u8]) -> &[u8] {
 /// Merges both sources (command line first) and validates every value.
 pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageError> {
     let pick = |a: Option<&'a [u8]>, b: Option<&'a [u8]>| a.or(b);
-    let id = cli.platform.or(kernel.platform).or(kernel.ignition_platform).ok_or(UsageError::NoPlatform)?;
+    let id = cli
+        .platform
+        .or(kernel.platform)
+        .or(kernel.ignition_platform)
+        .ok_or(UsageError::NoPlatform)?;
     let platform = platform::by_id(id).ok_or(UsageError::UnknownPlatform)?;
     let address = match pick(cli.address, kernel.address) {
         None | Some(b"auto") => AddressMode::Auto,
@@ -288,12 +299,22 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageE
     let interface = pick(cli.interface, kernel.interface);
     // IFNAMSIZ is 16 including the NUL; '/' and ':' are never valid in names.
     // "." and ".." are refused by the kernel's dev_valid_name() too.
-    if interface.is_some_and(|n| n.len() > 15 || n == b"." || n == b".." || n.iter().any(|&b| b == b'/' || b == b':' || b <= b' ')) {
+    if interface.is_some_and(|n| {
+        n.len() > 15
+            || n == b"."
+            || n == b".."
+            || n.iter().any(|&b| b == b'/' || b == b':' || b <= b' ')
+    }) {
         return Err(UsageError::BadValue("--interface"));
     }
     let ssh_user = pick(cli.ssh_user, kernel.ssh_user).unwrap_or(DEFAULT_SSH_USER);
     // useradd's portable name rule (letters, digits, '_', '-', '.'; no leading '-'), at most 32.
-    if ssh_user.len() > 32 || ssh_user.first().is_none_or(|&b| b == b'-') || !ssh_user.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
+    if ssh_user.len() > 32
+        || ssh_user.first().is_none_or(|&b| b == b'-')
+        || !ssh_user
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    {
         return Err(UsageError::BadValue("--ssh-user"));
     }
     // Under --root every output path is absolute (it is joined onto the root).
@@ -306,7 +327,12 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageE
     let cloud_init_seed = pick(cli.cloud_init_seed, kernel.cloud_init_seed);
     let attributes = pick(cli.attributes, kernel.attributes);
     if !root.is_empty() {
-        for (path, name) in [(Some(output), "--output"), (report, "--report"), (cloud_init_seed, "--cloud-init-seed"), (attributes, "--attributes")] {
+        for (path, name) in [
+            (Some(output), "--output"),
+            (report, "--report"),
+            (cloud_init_seed, "--cloud-init-seed"),
+            (attributes, "--attributes"),
+        ] {
             if path.is_some_and(|p| !p.starts_with(b"/")) {
                 return Err(UsageError::BadValue(name));
             }
@@ -340,7 +366,11 @@ fn parse_seconds(v: &[u8]) -> Option<u64> {
     if int.is_empty() && frac.is_empty() || int.len() > 6 || frac.len() > 3 {
         return None;
     }
-    let digits = |d: &[u8]| d.iter().try_fold(0u64, |acc, &b| b.is_ascii_digit().then(|| acc * 10 + (b - b'0') as u64));
+    let digits = |d: &[u8]| {
+        d.iter().try_fold(0u64, |acc, &b| {
+            b.is_ascii_digit().then(|| acc * 10 + (b - b'0') as u64)
+        })
+    };
     let mut ms = digits(int)? * 1000;
     let mut scale = 100;
     for &b in frac {
@@ -361,7 +391,9 @@ fn parse_size(v: &[u8]) -> Option<u64> {
     if num.is_empty() || num.len() > 10 {
         return None;
     }
-    let n = num.iter().try_fold(0u64, |acc, &b| b.is_ascii_digit().then(|| acc * 10 + (b - b'0') as u64))?;
+    let n = num.iter().try_fold(0u64, |acc, &b| {
+        b.is_ascii_digit().then(|| acc * 10 + (b - b'0') as u64)
+    })?;
     let bytes = n.checked_shl(shift)?;
     (bytes > 0 && bytes <= MAX_MAX_SIZE).then_some(bytes)
 }
@@ -376,7 +408,17 @@ mod tests {
 
     #[test]
     fn command_line_options() {
-        let raw = argv(&["--platform", "aws", "--output=/tmp/x", "-v", "--timeout", "2.5", "--max-size", "64K"]).unwrap();
+        let raw = argv(&[
+            "--platform",
+            "aws",
+            "--output=/tmp/x",
+            "-v",
+            "--timeout",
+            "2.5",
+            "--max-size",
+            "64K",
+        ])
+        .unwrap();
         let c = resolve(&raw, &Raw::default()).unwrap();
         assert_eq!(c.platform.id, "aws");
         assert_eq!(c.output, b"/tmp/x");
@@ -400,25 +442,69 @@ mod tests {
     #[test]
     fn usage_errors_name_the_option() {
         assert_eq!(argv(&["--bogus"]), Err(UsageError::UnknownOption));
-        assert_eq!(argv(&["--platform"]), Err(UsageError::MissingValue("--platform")));
-        assert_eq!(argv(&["--output="]), Err(UsageError::MissingValue("--output")));
+        assert_eq!(
+            argv(&["--platform"]),
+            Err(UsageError::MissingValue("--platform"))
+        );
+        assert_eq!(
+            argv(&["--output="]),
+            Err(UsageError::MissingValue("--output"))
+        );
         assert_eq!(argv(&["--help=yes"]), Err(UsageError::UnknownOption));
         let none = Raw::default();
         assert_eq!(resolve(&none, &none), Err(UsageError::NoPlatform));
         fn bad<'a>(a: &'a [&'a str]) -> Result<Config<'a>, UsageError> {
             resolve(&argv(a).unwrap(), &Raw::default())
         }
-        assert_eq!(bad(&["--platform", "gcp"]), Err(UsageError::UnknownPlatform));
-        for (opt, v) in [("--timeout", "0"), ("--timeout", "abc"), ("--timeout", "1.2345"), ("--timeout", "99999999"), ("--dhcp-timeout", "-1")] {
-            assert_eq!(bad(&["--platform", "aws", opt, v]), Err(UsageError::BadValue(if opt == "--timeout" { "--timeout" } else { "--dhcp-timeout" })), "{opt} {v}");
+        assert_eq!(
+            bad(&["--platform", "gcp"]),
+            Err(UsageError::UnknownPlatform)
+        );
+        for (opt, v) in [
+            ("--timeout", "0"),
+            ("--timeout", "abc"),
+            ("--timeout", "1.2345"),
+            ("--timeout", "99999999"),
+            ("--dhcp-timeout", "-1"),
+        ] {
+            assert_eq!(
+                bad(&["--platform", "aws", opt, v]),
+                Err(UsageError::BadValue(if opt == "--timeout" {
+                    "--timeout"
+                } else {
+                    "--dhcp-timeout"
+                })),
+                "{opt} {v}"
+            );
         }
-        assert_eq!(bad(&["--platform", "aws", "--max-size", "0"]), Err(UsageError::BadValue("--max-size")));
-        assert_eq!(bad(&["--platform", "aws", "--max-size", "2G"]), Err(UsageError::BadValue("--max-size")));
-        assert_eq!(bad(&["--platform", "aws", "--address", "static"]), Err(UsageError::BadValue("--address")));
-        assert_eq!(bad(&["--platform", "aws", "--interface", "a/b"]), Err(UsageError::BadValue("--interface")));
-        assert_eq!(bad(&["--platform", "aws", "--interface", "."]), Err(UsageError::BadValue("--interface")));
-        assert_eq!(bad(&["--platform", "aws", "--interface", ".."]), Err(UsageError::BadValue("--interface")));
-        assert_eq!(bad(&["--platform", "aws", "--interface", "sixteen-chars-xx"]), Err(UsageError::BadValue("--interface")));
+        assert_eq!(
+            bad(&["--platform", "aws", "--max-size", "0"]),
+            Err(UsageError::BadValue("--max-size"))
+        );
+        assert_eq!(
+            bad(&["--platform", "aws", "--max-size", "2G"]),
+            Err(UsageError::BadValue("--max-size"))
+        );
+        assert_eq!(
+            bad(&["--platform", "aws", "--address", "static"]),
+            Err(UsageError::BadValue("--address"))
+        );
+        assert_eq!(
+            bad(&["--platform", "aws", "--interface", "a/b"]),
+            Err(UsageError::BadValue("--interface"))
+        );
+        assert_eq!(
+            bad(&["--platform", "aws", "--interface", "."]),
+            Err(UsageError::BadValue("--interface"))
+        );
+        assert_eq!(
+            bad(&["--platform", "aws", "--interface", ".."]),
+            Err(UsageError::BadValue("--interface"))
+        );
+        assert_eq!(
+            bad(&["--platform", "aws", "--interface", "sixteen-chars-xx"]),
+            Err(UsageError::BadValue("--interface"))
+        );
     }
 
     #[test]
@@ -426,22 +512,48 @@ mod tests {
         let c = resolve(&argv(&["--platform", "aws"]).unwrap(), &Raw::default()).unwrap();
         assert!(!c.ignition && !c.wants_metadata());
         assert_eq!((c.root, c.ssh_user), (&b""[..], DEFAULT_SSH_USER));
-        let cli = argv(&["--platform", "aws", "--ignition", "--root", "/tmp/r/", "--ssh-user=admin", "--attributes", "/run/metadata/flint"]).unwrap();
+        let cli = argv(&[
+            "--platform",
+            "aws",
+            "--ignition",
+            "--root",
+            "/tmp/r/",
+            "--ssh-user=admin",
+            "--attributes",
+            "/run/metadata/flint",
+        ])
+        .unwrap();
         let c = resolve(&cli, &Raw::default()).unwrap();
         assert!(c.ignition && !c.ignition_overwrite && c.wants_metadata());
         assert_eq!((c.root, c.ssh_user), (&b"/tmp/r"[..], &b"admin"[..]));
         let k = parse_cmdline(b"flint.platform=akamai flint.ignition flint.ignition-overwrite=1 flint.cloud-init-seed=/sysroot/var/lib/cloud/seed/nocloud");
         let c = resolve(&Raw::default(), &k).unwrap();
         assert!(c.ignition && c.ignition_overwrite && c.wants_metadata());
-        assert_eq!(c.cloud_init_seed, Some(&b"/sysroot/var/lib/cloud/seed/nocloud"[..]));
+        assert_eq!(
+            c.cloud_init_seed,
+            Some(&b"/sysroot/var/lib/cloud/seed/nocloud"[..])
+        );
         let k = parse_cmdline(b"flint.platform=aws flint.ignition=0");
         assert!(!resolve(&Raw::default(), &k).unwrap().ignition);
-        for (opt, v) in [("--ssh-user", "-rf"), ("--ssh-user", "a b"), ("--ssh-user", "a/b")] {
-            assert_eq!(resolve(&argv(&["--platform", "aws", opt, v]).unwrap(), &Raw::default()), Err(UsageError::BadValue("--ssh-user")));
+        for (opt, v) in [
+            ("--ssh-user", "-rf"),
+            ("--ssh-user", "a b"),
+            ("--ssh-user", "a/b"),
+        ] {
+            assert_eq!(
+                resolve(
+                    &argv(&["--platform", "aws", opt, v]).unwrap(),
+                    &Raw::default()
+                ),
+                Err(UsageError::BadValue("--ssh-user"))
+            );
         }
         // Relative outputs cannot be put under a root.
         let cli = argv(&["--platform", "aws", "--root", "/r", "--output", "rel/x"]).unwrap();
-        assert_eq!(resolve(&cli, &Raw::default()), Err(UsageError::BadValue("--output")));
+        assert_eq!(
+            resolve(&cli, &Raw::default()),
+            Err(UsageError::BadValue("--output"))
+        );
     }
 
     #[test]
@@ -454,27 +566,48 @@ mod tests {
         assert_eq!(c.platform.id, "aws");
         assert_eq!(c.timeout_ms, 5000);
         // flint.platform beats ignition.platform.id; the command line beats both.
-        let k = parse_cmdline(b"ignition.platform.id=aws flint.platform=akamai flint.address=link-local");
+        let k = parse_cmdline(
+            b"ignition.platform.id=aws flint.platform=akamai flint.address=link-local",
+        );
         assert_eq!(resolve(&Raw::default(), &k).unwrap().platform.id, "akamai");
         let cli = argv(&["--platform", "aws", "--address", "dhcp"]).unwrap();
         let c = resolve(&cli, &k).unwrap();
         assert_eq!((c.platform.id, c.address), ("aws", AddressMode::Dhcp));
-        assert_eq!(resolve(&Raw::default(), &k).unwrap().address, AddressMode::LinkLocal);
+        assert_eq!(
+            resolve(&Raw::default(), &k).unwrap().address,
+            AddressMode::LinkLocal
+        );
     }
 
     #[test]
     fn cmdline_quoting_repeats_and_init_arguments() {
-        let k = parse_cmdline(b"\"flint.interface=eth1\" flint.timeout=1 flint.timeout=2 -- flint.platform=aws");
+        let k = parse_cmdline(
+            b"\"flint.interface=eth1\" flint.timeout=1 flint.timeout=2 -- flint.platform=aws",
+        );
         assert_eq!(k.interface, Some(&b"eth1"[..]));
         assert_eq!(k.timeout, Some(&b"2"[..]), "the later occurrence wins");
         assert_eq!(k.platform, None, "arguments after -- belong to init");
         let k = parse_cmdline(b"  flint.platform=  flint.verbose=0 flint.max-size=1M");
         assert_eq!(k.platform, None);
         assert!(!k.verbose);
-        assert_eq!(resolve(&Raw { platform: Some(b"aws"), ..Raw::default() }, &k).unwrap().max_size, 1 << 20);
+        assert_eq!(
+            resolve(
+                &Raw {
+                    platform: Some(b"aws"),
+                    ..Raw::default()
+                },
+                &k
+            )
+            .unwrap()
+            .max_size,
+            1 << 20
+        );
         assert_eq!(parse_cmdline(b""), Raw::default());
         // A bad kernel value is a usage error just like a bad option.
         let k = parse_cmdline(b"flint.platform=aws flint.timeout=soon");
-        assert_eq!(resolve(&Raw::default(), &k), Err(UsageError::BadValue("--timeout")));
+        assert_eq!(
+            resolve(&Raw::default(), &k),
+            Err(UsageError::BadValue("--timeout"))
+        );
     }
 }
