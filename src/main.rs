@@ -182,15 +182,19 @@ pub fn main(mut argv: sys::Args) -> i32 {
         Ok(raw) => raw,
         Err(e) => return usage(Error::Usage(e)),
     };
+    let sys::Buffers { run: run_buffers, sockets, cmdline, report: report_buffer, status } = sys::buffers();
     if cli.help {
-        sys::write_stdout(args::HELP.as_bytes());
+        // Rendered from the option table into a buffer this run has no other use for, so it
+        // leaves in one write.
+        let mut out = flint::json::Writer::new(status);
+        let _ = fmt::write(&mut out, format_args!("{}", args::Help));
+        sys::write_stdout(out.into_slice());
         return 0;
     }
     if cli.version {
         sys::write_stdout(concat!("flint ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
         return 0;
     }
-    let sys::Buffers { run: run_buffers, sockets, cmdline, report: report_buffer, status } = sys::buffers();
     let kernel = match read_cmdline(cli.cmdline, cmdline) {
         Ok(text) => args::parse_cmdline(text),
         Err(e) => return usage(e),
