@@ -54,6 +54,7 @@ pub struct Raw<'a> {
     pub ssh_user: Option<&'a [u8]>,
     pub cloud_init_seed: Option<&'a [u8]>,
     pub attributes: Option<&'a [u8]>,
+    pub drive: Option<&'a [u8]>,
     pub ignition: bool,
     pub ignition_overwrite: bool,
     pub verbose: bool,
@@ -79,6 +80,9 @@ pub struct Config<'a> {
     pub ssh_user: &'a [u8],
     pub cloud_init_seed: Option<&'a [u8]>,
     pub attributes: Option<&'a [u8]>,
+    /// A config drive (block device or image file) to read instead of scanning
+    /// `/sys/class/block`; an input, so not under `root`.
+    pub drive: Option<&'a [u8]>,
     pub verbose: bool,
 }
 
@@ -209,6 +213,7 @@ const OPTIONS: &[Opt] = &[
     Opt::value( "--cloud-init-seed",    "flint.cloud-init-seed",    "DIR",     |r| &mut r.cloud_init_seed,    "write a cloud-init NoCloud seed"),
     Opt::value( "--attributes",         "flint.attributes",         "PATH",    |r| &mut r.attributes,         "Afterburn-style KEY=value metadata"),
     Opt::value( "--root",               "flint.root",               "DIR",     |r| &mut r.root,               "write every output under DIR (/)"),
+    Opt::value( "--drive",              "flint.drive",              "PATH",    |r| &mut r.drive,              "config drive (block device or image) instead of scanning"),
     Opt::value( "--cmdline",            "",                         "PATH",    |r| &mut r.cmdline,            "kernel arguments from PATH, not /proc/cmdline"),
     Opt::switch("--verbose",            "flint.verbose",                       |r| &mut r.verbose,            "debug lines").short(b'v'),
     Opt::switch("--help",               "",                                    |r| &mut r.help,               "this text").short(b'h'),
@@ -462,6 +467,7 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageE
         ssh_user,
         cloud_init_seed,
         attributes,
+        drive: pick(cli.drive, kernel.drive),
         verbose: cli.verbose || kernel.verbose,
     })
 }
@@ -720,6 +726,63 @@ mod tests {
         );
     }
 
+    #[test]
+    fn drive_option() {
+        let c = resolve(
+            &argv(&["--platform", "aws", "--drive", "/dev/vdb"]).unwrap(),
+            &Raw::default(),
+        )
+        .unwrap();
+        assert_eq!(c.drive, Some(&b"/dev/vdb"[..]));
+        assert_eq!(
+            resolve(&argv(&["--platform", "aws"]).unwrap(), &Raw::default())
+                .unwrap()
+                .drive,
+            None,
+            "no drive: scan"
+        );
+        assert_eq!(argv(&["--drive"]), Err(UsageError::MissingValue("--drive")));
+        assert_eq!(
+            argv(&["--drive="]),
+            Err(UsageError::MissingValue("--drive"))
+        );
+        assert_eq!(
+            argv(&["--drive", ""]),
+            Err(UsageError::MissingValue("--drive"))
+        );
+        let k = parse_cmdline(b"flint.platform=aws flint.drive=/dev/sr0 flint.drive=");
+        assert_eq!(
+            k.drive,
+            Some(&b"/dev/sr0"[..]),
+            "an empty kernel value sets nothing"
+        );
+        assert_eq!(
+            resolve(&Raw::default(), &k).unwrap().drive,
+            Some(&b"/dev/sr0"[..])
+        );
+        let cli = argv(&["--drive=/tmp/config.img"]).unwrap();
+        assert_eq!(
+            resolve(&cli, &k).unwrap().drive,
+            Some(&b"/tmp/config.img"[..]),
+            "the command line wins"
+        );
+        // An input: neither joined to --root nor required to be absolute under it.
+        let cli = argv(&[
+            "--platform",
+            "aws",
+            "--root",
+            "/sysroot",
+            "--drive",
+            "images/config.img",
+        ])
+        .unwrap();
+        let c = resolve(&cli, &Raw::default()).unwrap();
+        assert_eq!(
+            (c.root, c.drive),
+            (&b"/sysroot"[..], Some(&b"images/config.img"[..]))
+        );
+    }
+
     /// Each option's field, found through the table (the field it names in `Raw`).
     fn value<'a>(o: &Opt, raw: &mut Raw<'a>) -> Option<&'a [u8]> {
         match o.kind {
@@ -918,6 +981,7 @@ mod tests {
             help.contains("\n  -h, --help             this text\n"),
             "{help}"
         );
+        assert!(help.contains("\n  --drive PATH           config drive (block device or image) instead of scanning [flint.drive=]\n"), "{help}");
         assert!(
             help.contains(
                 "\n  ignition.platform.id=ID the platform when flint.platform= is absent\n"

@@ -145,6 +145,8 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(c.report, pick(cli.report, kernel.report));
             assert_eq!(c.cloud_init_seed, pick(cli.cloud_init_seed, kernel.cloud_init_seed));
             assert_eq!(c.attributes, pick(cli.attributes, kernel.attributes));
+            // An input: whatever was given, never joined to the root.
+            assert_eq!(c.drive, pick(cli.drive, kernel.drive));
             assert_eq!(c.verbose, cli.verbose || kernel.verbose);
             assert_eq!(c.ignition, cli.ignition || kernel.ignition);
             assert_eq!(c.ignition_overwrite, cli.ignition_overwrite || kernel.ignition_overwrite);
