@@ -185,15 +185,19 @@ fn main(mut argv: sys::Args) -> i32 {
         Ok(raw) => raw,
         Err(e) => return usage(Error::Usage(e)),
     };
+    let TextMemory { cmdline, report: report_buffer, status } = TEXT.take();
     if cli.help {
-        sys::write_stdout(args::HELP.as_bytes());
+        // Rendered from the option table into a buffer this run has no other use for, so it
+        // leaves in one write.
+        let mut out = flint::decode::json::Writer::new(status);
+        let _ = fmt::write(&mut out, format_args!("{}", args::Help));
+        sys::write_stdout(out.into_slice());
         return 0;
     }
     if cli.version {
         sys::write_stdout(concat!("flint ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
         return 0;
     }
-    let TextMemory { cmdline, report: report_buffer, status } = TEXT.take();
     let kernel = match read_cmdline(cli.cmdline, cmdline) {
         Ok(text) => args::parse_cmdline(text),
         Err(e) => return usage(e),
@@ -263,7 +267,7 @@ fn run(cfg: &Config<'_>, nic: &mut PacketNic, report: &mut Report, t0: Instant) 
         [ServiceBuffers { body: &mut service.body, meta: &mut service.meta }],
         [DriveBuffers { user_data: &mut drive.user_data, file: &mut drive.file, seed: &mut drive.seed }],
     );
-    let mut drives = BlockDevices { explicit: false };
+    let mut drives = BlockDevices { explicit: cfg.drive.is_some() };
     // Bounded: every wait ends by the deadline, and the engine ends by itself there; the
     // overrun cut is a second guard.
     loop {

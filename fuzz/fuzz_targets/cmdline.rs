@@ -78,9 +78,9 @@ fuzz_target!(|data: &[u8]| {
     let got = args::resolve(&cli, &kernel);
     let want = (|| {
         let id = cli.platform.or(kernel.platform).or(kernel.ignition_platform).ok_or(UsageError::NoPlatform)?;
-        let platform = match id {
-            b"aws" | b"akamai" => id,
-            _ => return Err(UsageError::UnknownPlatform),
+        // Every platform in flint::platform::ALL, by its id.
+        let Some(platform) = flint::platform::ALL.iter().map(|p| p.id.as_bytes()).find(|p| *p == id) else {
+            return Err(UsageError::UnknownPlatform);
         };
         let address = match pick(cli.address, kernel.address) {
             None | Some(b"auto") => AddressMode::Auto,
@@ -98,8 +98,12 @@ fuzz_target!(|data: &[u8]| {
             .map_or(Some(args::DEFAULT_MAX_SIZE), size)
             .ok_or(UsageError::BadValue("--max-size"))?;
         let interface = pick(cli.interface, kernel.interface);
-        // IFNAMSIZ 16 with the NUL; no '/', ':' or whitespace/control bytes in a name.
-        if interface.is_some_and(|n| n.len() > 15 || n.iter().any(|&b| b == b'/' || b == b':' || b <= b' ')) {
+        // IFNAMSIZ 16 with the NUL; no '/', ':' or whitespace/control bytes in a name, and not
+        // "." or ".." (the kernel's dev_valid_name()).
+        let bad_name = |n: &[u8]| {
+            n.len() > 15 || n == b"." || n == b".." || n.iter().any(|&b| b == b'/' || b == b':' || b <= b' ')
+        };
+        if interface.is_some_and(bad_name) {
             return Err(UsageError::BadValue("--interface"));
         }
         // useradd's portable names: letters, digits, '_', '-', '.', no leading '-', at most 32.
@@ -141,6 +145,8 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(c.report, pick(cli.report, kernel.report));
             assert_eq!(c.cloud_init_seed, pick(cli.cloud_init_seed, kernel.cloud_init_seed));
             assert_eq!(c.attributes, pick(cli.attributes, kernel.attributes));
+            // An input: whatever was given, never joined to the root.
+            assert_eq!(c.drive, pick(cli.drive, kernel.drive));
             assert_eq!(c.verbose, cli.verbose || kernel.verbose);
             assert_eq!(c.ignition, cli.ignition || kernel.ignition);
             assert_eq!(c.ignition_overwrite, cli.ignition_overwrite || kernel.ignition_overwrite);

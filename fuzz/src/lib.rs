@@ -280,7 +280,7 @@ pub fn has_surrogate_escape(doc: &[u8]) -> bool {
 /// be absent: `ignition.platform.id` has no option, `--cmdline` no kernel argument) and value.
 pub type RawOption<'a> = (Option<&'static str>, Option<&'static str>, Option<&'a [u8]>);
 
-pub fn raw_options<'a>(r: &Raw<'a>) -> [RawOption<'a>; 14] {
+pub fn raw_options<'a>(r: &Raw<'a>) -> [RawOption<'a>; 15] {
     [
         (Some("flint.platform"), Some("--platform"), r.platform),
         (Some("ignition.platform.id"), None, r.ignition_platform),
@@ -296,5 +296,6 @@ pub fn raw_options<'a>(r: &Raw<'a>) -> [RawOption<'a>; 14] {
         (Some("flint.ssh-user"), Some("--ssh-user"), r.ssh_user),
         (Some("flint.cloud-init-seed"), Some("--cloud-init-seed"), r.cloud_init_seed),
         (Some("flint.attributes"), Some("--attributes"), r.attributes),
+        (Some("flint.drive"), Some("--drive"), r.drive),
     ]
 }
