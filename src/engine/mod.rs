@@ -19,6 +19,8 @@
 pub mod drive;
 pub mod network;
 pub mod service;
+#[cfg(test)]
+mod tests;
 
 use smoltcp::iface::SocketStorage;
 use smoltcp::time::{Duration, Instant};

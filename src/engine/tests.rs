@@ -1,0 +1,592 @@
+//! Whole runs of the engine on the host: flint's smoltcp stack against a simulated network
+//! whose far end is a second smoltcp stack (a metadata service answering HTTP, a DHCP server
+//! built from smoltcp's wire types), with in-memory drives, on a virtual clock.
+//!
+//! Faults are injected on the wire (frames dropped by a filter) and by scripting the server.
+
+extern crate std;
+
+use std::boxed::Box;
+use std::collections::VecDeque;
+use std::string::{String, ToString};
+use std::vec;
+use std::vec::Vec;
+
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
+use smoltcp::phy::{self, ChecksumCapabilities, DeviceCapabilities, Medium};
+use smoltcp::socket::tcp;
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{
+    DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, HardwareAddress, IpAddress, IpCidr, IpProtocol,
+    Ipv4Address, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
+};
+
+use super::drive::{Drives, Filesystem, ReadError};
+use super::*;
+use crate::net::linklocal::{self, ArpSeen};
+use crate::net::{LinkError, NicInfo};
+use crate::platform::{aws, openstack};
+
+const CLIENT_MAC: [u8; 6] = [0x02, 0xf1, 0x17, 0, 0, 1];
+const SERVER_MAC: [u8; 6] = [0x02, 0xf1, 0x17, 0, 0, 0xfe];
+const LEASE: [u8; 4] = [10, 0, 0, 57];
+const ROUTER: [u8; 4] = [10, 0, 0, 1];
+
+/// What the service answers: (status, body) for a request line and its head.
+type Routes = Box<dyn FnMut(&str, &str) -> (u16, Vec<u8>)>;
+
+/// The far end of one link: DHCP, ARP, and an HTTP service on port 80.
+struct Server {
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    listeners: Vec<(SocketHandle, Vec<u8>)>,
+    routes: Routes,
+    dhcp: bool,
+    /// Request lines seen, in order.
+    log: Vec<String>,
+}
+
+/// One simulated NIC: frames each way, carrier, and whoever is at the other end.
+struct Link {
+    to_client: VecDeque<Vec<u8>>,
+    to_server: VecDeque<Vec<u8>>,
+    carrier: bool,
+    server: Option<Server>,
+}
+
+/// The in-memory NIC seam.
+struct SimNic {
+    links: Vec<Link>,
+    current: Option<usize>,
+    raise: Result<(), LinkError>,
+    /// Drops a frame on its way to the server when it returns true.
+    drop_out: Box<dyn FnMut(usize, &[u8]) -> bool>,
+    arp: VecDeque<ArpSeen>,
+    now: Instant,
+}
+
+struct Rx(Vec<u8>);
+struct Tx<'a>(&'a mut SimNic);
+
+impl phy::RxToken for Rx {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for Tx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = vec![0; len];
+        let r = f(&mut frame);
+        self.0.send_raw(&frame);
+        r
+    }
+}
+
+fn caps() -> DeviceCapabilities {
+    let mut caps = DeviceCapabilities::default();
+    caps.medium = Medium::Ethernet;
+    caps.max_transmission_unit = 1514;
+    caps
+}
+
+impl phy::Device for SimNic {
+    type RxToken<'a> = Rx;
+    type TxToken<'a> = Tx<'a>;
+
+    fn receive(&mut self, _: Instant) -> Option<(Rx, Tx<'_>)> {
+        let frame = self.links.get_mut(self.current?)?.to_client.pop_front()?;
+        if let Some(seen) = linklocal::parse_arp(&frame) {
+            self.arp.push_back(seen);
+        }
+        Some((Rx(frame), Tx(self)))
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<Tx<'_>> {
+        self.current?;
+        Some(Tx(self))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        caps()
+    }
+}
+
+impl Nic for SimNic {
+    fn raise(&mut self) -> Result<usize, LinkError> {
+        self.raise.map(|()| self.links.len())
+    }
+
+    fn carrier(&mut self, slot: usize) -> bool {
+        self.links[slot].carrier
+    }
+
+    fn select(&mut self, slot: usize) -> Result<NicInfo, LinkError> {
+        self.current = Some(slot);
+        let mut name = [0u8; 16];
+        name[..4].copy_from_slice(b"eth0");
+        name[3] = b'0' + slot as u8;
+        let mut mac = CLIENT_MAC;
+        mac[5] += slot as u8;
+        Ok(NicInfo { name, name_len: 4, mac, mtu: 1500 })
+    }
+
+    fn take_arp(&mut self) -> Option<ArpSeen> {
+        self.arp.pop_front()
+    }
+
+    fn send_raw(&mut self, frame: &[u8]) {
+        let Some(cur) = self.current else { return };
+        if !(self.drop_out)(cur, frame) && self.links[cur].carrier {
+            self.links[cur].to_server.push_back(frame.to_vec());
+        }
+    }
+}
+
+/// The server's side of a link, as a smoltcp device.
+struct ServerDev<'l> {
+    to_client: &'l mut VecDeque<Vec<u8>>,
+    to_server: &'l mut VecDeque<Vec<u8>>,
+}
+
+struct ServerTx<'a>(&'a mut VecDeque<Vec<u8>>);
+
+impl phy::TxToken for ServerTx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = vec![0; len];
+        let r = f(&mut frame);
+        self.0.push_back(frame);
+        r
+    }
+}
+
+impl phy::Device for ServerDev<'_> {
+    type RxToken<'a>
+        = Rx
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = ServerTx<'a>
+    where
+        Self: 'a;
+
+    fn receive(&mut self, _: Instant) -> Option<(Rx, ServerTx<'_>)> {
+        let frame = self.to_server.pop_front()?;
+        Some((Rx(frame), ServerTx(self.to_client)))
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<ServerTx<'_>> {
+        Some(ServerTx(self.to_client))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        caps()
+    }
+}
+
+impl Server {
+    /// A metadata service at 169.254.169.254 behind router 10.0.0.1 (with `dhcp`), or on-link
+    /// in 169.254/16 (without: the client must claim a link-local address).
+    fn new(dhcp: bool, routes: Routes) -> Server {
+        let mut dev = ServerDev { to_client: &mut VecDeque::new(), to_server: &mut VecDeque::new() };
+        let mut iface = Interface::new(Config::new(HardwareAddress::Ethernet(EthernetAddress(SERVER_MAC))), &mut dev, Instant::ZERO);
+        iface.update_ip_addrs(|a| {
+            if dhcp {
+                a.push(IpCidr::new(IpAddress::v4(10, 0, 0, 1), 24)).unwrap();
+                a.push(IpCidr::new(IpAddress::v4(169, 254, 169, 254), 32)).unwrap();
+            } else {
+                a.push(IpCidr::new(IpAddress::v4(169, 254, 169, 254), 16)).unwrap();
+            }
+        });
+        let storage: &'static mut [SocketStorage<'static>] = Box::leak(Box::new([SocketStorage::EMPTY, SocketStorage::EMPTY, SocketStorage::EMPTY, SocketStorage::EMPTY]));
+        let mut sockets = SocketSet::new(storage);
+        let mut listeners = Vec::new();
+        for _ in 0..4 {
+            let rx = tcp::SocketBuffer::new(&mut vec![0u8; 8192].leak()[..]);
+            let tx = tcp::SocketBuffer::new(&mut vec![0u8; 65536].leak()[..]);
+            let mut s = tcp::Socket::new(rx, tx);
+            s.listen(80).unwrap();
+            listeners.push((sockets.add(s), Vec::new()));
+        }
+        Server { iface, sockets, listeners, routes, dhcp, log: Vec::new() }
+    }
+
+    fn poll(&mut self, now: Instant, to_client: &mut VecDeque<Vec<u8>>, to_server: &mut VecDeque<Vec<u8>>) {
+        if self.dhcp {
+            to_server.retain(|f| match dhcp_reply(f) {
+                Some(reply) => {
+                    to_client.push_back(reply);
+                    false
+                }
+                None => true,
+            });
+        }
+        let mut dev = ServerDev { to_client, to_server };
+        self.iface.poll(now, &mut dev, &mut self.sockets);
+        for (handle, buf) in self.listeners.iter_mut() {
+            let s = self.sockets.get_mut::<tcp::Socket>(*handle);
+            if !s.is_open() {
+                buf.clear();
+                s.listen(80).unwrap();
+                continue;
+            }
+            while let Ok(n) = s.recv(|b| (b.len(), b.to_vec())) {
+                if n.is_empty() {
+                    break;
+                }
+                buf.extend_from_slice(&n);
+            }
+            let text = String::from_utf8_lossy(buf).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let line = text.lines().next().unwrap_or("").to_string();
+                self.log.push(line.clone());
+                let (status, body) = (self.routes)(&line, &text[..end]);
+                let mut reply = std::format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
+                reply.extend_from_slice(&body);
+                s.send_slice(&reply).unwrap();
+                s.close();
+                buf.clear();
+                // Nothing more is read from this connection.
+                buf.extend_from_slice(b"done");
+            }
+        }
+        self.iface.poll(now, &mut dev, &mut self.sockets);
+    }
+}
+
+/// OFFER for a DISCOVER, ACK for a REQUEST: 10.0.0.57/24 via 10.0.0.1, from 10.0.0.1.
+fn dhcp_reply(frame: &[u8]) -> Option<Vec<u8>> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EthernetProtocol::Ipv4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    if ip.next_header() != IpProtocol::Udp {
+        return None;
+    }
+    let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+    if udp.dst_port() != 67 {
+        return None;
+    }
+    let packet = DhcpPacket::new_checked(udp.payload()).ok()?;
+    let request = DhcpRepr::parse(&packet).ok()?;
+    let message_type = match request.message_type {
+        DhcpMessageType::Discover => DhcpMessageType::Offer,
+        DhcpMessageType::Request => DhcpMessageType::Ack,
+        _ => return None,
+    };
+    let router = Ipv4Address::from(ROUTER);
+    let reply = DhcpRepr {
+        message_type,
+        transaction_id: request.transaction_id,
+        secs: 0,
+        client_hardware_address: request.client_hardware_address,
+        client_ip: Ipv4Address::UNSPECIFIED,
+        your_ip: Ipv4Address::from(LEASE),
+        server_ip: router,
+        router: Some(router),
+        subnet_mask: Some(Ipv4Address::new(255, 255, 255, 0)),
+        relay_agent_ip: Ipv4Address::UNSPECIFIED,
+        broadcast: false,
+        requested_ip: None,
+        client_identifier: None,
+        server_identifier: Some(router),
+        parameter_request_list: None,
+        dns_servers: None,
+        max_size: None,
+        lease_duration: Some(3600),
+        renew_duration: None,
+        rebind_duration: None,
+        additional_options: &[],
+    };
+    let udp_repr = UdpRepr { src_port: 67, dst_port: 68 };
+    let ip_repr = Ipv4Repr { src_addr: router, dst_addr: Ipv4Address::BROADCAST, next_header: IpProtocol::Udp, payload_len: 8 + reply.buffer_len(), hop_limit: 64 };
+    let eth_repr = EthernetRepr { src_addr: EthernetAddress(SERVER_MAC), dst_addr: EthernetAddress::BROADCAST, ethertype: EthernetProtocol::Ipv4 };
+    let mut out = vec![0; 14 + 20 + ip_repr.payload_len];
+    eth_repr.emit(&mut EthernetFrame::new_unchecked(&mut out[..]));
+    let csum = ChecksumCapabilities::default();
+    ip_repr.emit(&mut Ipv4Packet::new_unchecked(&mut out[14..]), &csum);
+    let (src, dst) = (IpAddress::Ipv4(router), IpAddress::Ipv4(Ipv4Address::BROADCAST));
+    udp_repr.emit(&mut UdpPacket::new_unchecked(&mut out[34..]), &src, &dst, reply.buffer_len(), |p| reply.emit(&mut DhcpPacket::new_unchecked(p)).unwrap(), &csum);
+    UdpPacket::new_unchecked(&mut out[34..]).fill_checksum(&src, &dst);
+    Some(out)
+}
+
+/// Drives with in-memory filesystems, each present from a given time.
+struct MemDrives {
+    disks: Vec<(Instant, MemFs)>,
+    now: Instant,
+    explicit: bool,
+    scans: u32,
+}
+
+impl Default for MemDrives {
+    fn default() -> Self {
+        MemDrives { disks: Vec::new(), now: Instant::ZERO, explicit: false, scans: 0 }
+    }
+}
+
+struct MemFs {
+    device: &'static str,
+    label: &'static str,
+    files: Vec<(&'static str, Vec<u8>)>,
+}
+
+impl Filesystem for MemFs {
+    fn device(&self) -> &[u8] {
+        self.device.as_bytes()
+    }
+    fn label(&self) -> &[u8] {
+        self.label.as_bytes()
+    }
+    fn kind(&self) -> &'static str {
+        "iso9660"
+    }
+    fn read(&mut self, path: &[u8], out: &mut [u8]) -> Result<Option<usize>, ReadError> {
+        let Some((_, data)) = self.files.iter().find(|(p, _)| p.as_bytes() == path) else { return Ok(None) };
+        let dst = out.get_mut(..data.len()).ok_or(ReadError::TooLarge)?;
+        dst.copy_from_slice(data);
+        Ok(Some(data.len()))
+    }
+}
+
+impl Drives for MemDrives {
+    fn scan(&mut self, visit: &mut dyn FnMut(&mut dyn Filesystem) -> bool) {
+        self.scans += 1;
+        for (from, fs) in self.disks.iter_mut() {
+            if *from <= self.now && visit(fs) {
+                return;
+            }
+        }
+    }
+    fn explicit(&self) -> bool {
+        self.explicit
+    }
+}
+
+fn config_drive(device: &'static str, user_data: Option<&str>) -> MemFs {
+    let mut files = vec![("openstack/latest/meta_data.json", br#"{"uuid": "b3c7f4de", "hostname": "vm-1.novalocal", "public_keys": {"k": "ssh-ed25519 AAAA k"}}"#.to_vec())];
+    if let Some(u) = user_data {
+        files.push(("openstack/latest/user_data", u.as_bytes().to_vec()));
+    }
+    files.push(("openstack/latest/network_data.json", br#"{"links": []}"#.to_vec()));
+    MemFs { device, label: "config-2", files }
+}
+
+/// The AWS flow: a token, then the user-data.
+fn imds(user_data: &'static str) -> Routes {
+    Box::new(move |line, _head| match line {
+        l if l.starts_with("PUT /latest/api/token ") => (200, b"tok".to_vec()),
+        l if l.starts_with("GET /latest/user-data ") => (200, user_data.as_bytes().to_vec()),
+        _ => (404, Vec::new()),
+    })
+}
+
+struct Run {
+    result: Result<(Option<Vec<u8>>, Vec<String>), Failed>,
+    winner: Option<Winner>,
+    elapsed: Duration,
+    requests: u32,
+    server_log: Vec<Vec<String>>,
+    nic: Option<usize>,
+}
+
+/// Runs `platform` to the end on the virtual clock.
+fn run(platform: &'static Platform, mut nic: SimNic, mut drives: MemDrives, mode: AddressMode, budget_ms: u64, metadata: bool) -> Run {
+    let storage = Box::leak(Box::new(Storage::new()));
+    let sockets = Box::leak(Box::new([SocketStorage::EMPTY; 1 + TCP_SLOTS]));
+    let (b1, m1, u, f, s) = (vec![0u8; 1 << 20].leak(), vec![0u8; 16 << 10].leak(), vec![0u8; 1 << 20].leak(), vec![0u8; 16 << 10].leak(), vec![0u8; 64 << 10].leak());
+    let t0 = Instant::from_millis(1000);
+    let deadline = t0 + Duration::from_millis(budget_ms);
+    let settings = Settings { address: mode, dhcp_timeout: Duration::from_millis(3000), deadline, metadata, seed: 42 };
+    let mut engine = Engine::new(platform, settings, t0, (storage, sockets), [ServiceBuffers { body: b1, meta: m1 }], [DriveBuffers { user_data: u, file: f, seed: s }]);
+    let mut now = t0;
+    // Bounded: the virtual clock only moves forward and the engine ends at its deadline.
+    for _ in 0..200_000 {
+        drives.now = now;
+        nic.now = now;
+        let wake = match engine.poll(now, &mut nic, &mut drives) {
+            Poll::Done => break,
+            Poll::Wait(at) => at,
+        };
+        // The far ends answer; any frame for flint means "poll again now".
+        let mut busy = false;
+        for link in nic.links.iter_mut() {
+            if let Some(server) = link.server.as_mut() {
+                server.poll(now, &mut link.to_client, &mut link.to_server);
+            } else {
+                link.to_server.clear();
+            }
+        }
+        if let Some(cur) = nic.current {
+            busy = !nic.links[cur].to_client.is_empty();
+        }
+        let server_at = nic.links.iter_mut().filter_map(|l| l.server.as_mut()).filter_map(|s| s.iface.poll_at(now, &s.sockets)).min();
+        let next = if busy { now } else { server_at.map_or(wake, |s| s.min(wake)).max(now) };
+        now = if next == now && !busy { now + Duration::from_millis(1) } else { next };
+        assert!(now <= deadline + Duration::from_secs(5), "the engine outlived its budget");
+    }
+    let elapsed = now - t0;
+    let winner = engine.winner();
+    let (requests, _, _) = engine.service_stats();
+    let nic_slot = nic.current;
+    let server_log = nic.links.iter().map(|l| l.server.as_ref().map(|s| s.log.clone()).unwrap_or_default()).collect();
+    let result = engine.outcome().map(|a| {
+        let keys = a.meta.keys().map(|k| String::from_utf8_lossy(k).to_string()).collect();
+        (a.user_data.map(|u| u.to_vec()), keys)
+    });
+    Run { result, winner, elapsed, requests, server_log, nic: nic_slot }
+}
+
+fn sim(links: Vec<Link>) -> SimNic {
+    SimNic { links, current: None, raise: Ok(()), drop_out: Box::new(|_, _| false), arp: VecDeque::new(), now: Instant::ZERO }
+}
+
+fn link(server: Option<Server>) -> Link {
+    Link { to_client: VecDeque::new(), to_server: VecDeque::new(), carrier: true, server }
+}
+
+fn is_syn(frame: &[u8]) -> bool {
+    frame.len() > 14 + 20 + 13 && frame[12..14] == [8, 0] && frame[23] == 6 && frame[14 + 20 + 13] & 0x12 == 0x02
+}
+
+#[test]
+fn aws_over_dhcp_like_the_real_thing() {
+    let nic = sim(vec![link(Some(Server::new(true, imds("#cloud-config\n"))))]);
+    let r = run(&aws::PLATFORM, nic, MemDrives::default(), AddressMode::Auto, 30_000, false);
+    assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"#cloud-config\n"[..]));
+    assert_eq!(r.winner, Some(Winner::Service(0)));
+    assert_eq!(r.requests, 2);
+    assert_eq!(r.server_log[0], ["PUT /latest/api/token HTTP/1.1", "GET /latest/user-data HTTP/1.1"]);
+    assert!(r.elapsed < Duration::from_millis(100), "{}", r.elapsed);
+}
+
+#[test]
+fn link_local_when_there_is_no_dhcp() {
+    let nic = sim(vec![link(Some(Server::new(false, imds("x"))))]);
+    let r = run(&aws::PLATFORM, nic, MemDrives::default(), AddressMode::Auto, 30_000, false);
+    assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"x"[..]));
+    // DHCP gets its 3 s first; the claim is ready by then.
+    assert!(r.elapsed >= Duration::from_secs(3) && r.elapsed < Duration::from_secs(4), "{}", r.elapsed);
+}
+
+#[test]
+fn a_lost_syn_is_retransmitted() {
+    let mut nic = sim(vec![link(Some(Server::new(true, imds("x"))))]);
+    let mut dropped = 0;
+    nic.drop_out = Box::new(move |_, f| {
+        let drop = is_syn(f) && dropped == 0;
+        dropped += drop as u32;
+        drop
+    });
+    let r = run(&aws::PLATFORM, nic, MemDrives::default(), AddressMode::Auto, 30_000, false);
+    assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"x"[..]));
+    // smoltcp's first retransmission comes after its initial RTO of 1 s.
+    assert!(r.elapsed >= Duration::from_secs(1) && r.elapsed < Duration::from_secs(2), "{}", r.elapsed);
+    assert_eq!(r.requests, 2, "the same request, retransmitted by TCP, not repeated");
+}
+
+#[test]
+fn a_nic_that_never_answers_fails_within_the_budget() {
+    let mut nic = sim(vec![link(Some(Server::new(true, imds("x"))))]);
+    nic.drop_out = Box::new(|_, _| true);
+    let r = run(&aws::PLATFORM, nic, MemDrives::default(), AddressMode::Dhcp, 4_000, false);
+    assert_eq!(r.result.err(), Some(Failed::Net(NetError::Address(crate::net::stack::AddressError::Timeout))));
+    assert!(r.elapsed <= Duration::from_secs(4), "{}", r.elapsed);
+}
+
+#[test]
+fn silence_on_the_first_nic_moves_to_the_second() {
+    // eth0 has DHCP but nothing on port 80 answers (every SYN dropped); eth1 has the service.
+    let mut nic = sim(vec![link(Some(Server::new(true, imds("wrong")))), link(Some(Server::new(true, imds("right"))))]);
+    nic.drop_out = Box::new(|link, frame| link == 0 && is_syn(frame));
+    let r = run(&aws::PLATFORM, nic, MemDrives::default(), AddressMode::Auto, 30_000, false);
+    assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"right"[..]));
+    assert_eq!(r.nic, Some(1));
+    // One contact window (2 s) on eth0, then eth1 answers at once.
+    assert!(r.elapsed >= Duration::from_secs(2) && r.elapsed < Duration::from_secs(3), "{}", r.elapsed);
+}
+
+#[test]
+fn no_nic_at_all_is_a_link_failure() {
+    let mut nic = sim(vec![]);
+    nic.raise = Err(LinkError::NotFound);
+    let r = run(&aws::PLATFORM, nic, MemDrives::default(), AddressMode::Auto, 30_000, false);
+    assert_eq!(r.result.err(), Some(Failed::Net(NetError::Link(LinkError::NotFound))));
+    assert!(r.elapsed < Duration::from_millis(10));
+}
+
+#[test]
+fn a_drive_answers_while_http_is_still_connecting() {
+    // The service is slow to come: every SYN is dropped. The drive is there from the start.
+    let mut nic = sim(vec![link(Some(Server::new(true, Box::new(|_, _| (200, b"from service".to_vec())))))]);
+    nic.drop_out = Box::new(|_, f| is_syn(f));
+    let drives = MemDrives { disks: vec![(Instant::ZERO, config_drive("sr0", Some("from drive")))], ..MemDrives::default() };
+    let r = run(&openstack::PLATFORM, nic, drives, AddressMode::Auto, 30_000, true);
+    let (user_data, keys) = r.result.unwrap();
+    assert_eq!(user_data.as_deref(), Some(&b"from drive"[..]));
+    assert_eq!(keys, ["ssh-ed25519 AAAA k"]);
+    assert_eq!(r.winner, Some(Winner::Drive(0)));
+    assert!(r.server_log[0].is_empty());
+    assert!(r.elapsed < Duration::from_millis(10), "{}", r.elapsed);
+}
+
+#[test]
+fn a_late_drive_is_found_by_a_rescan() {
+    let mut nic = sim(vec![]);
+    nic.raise = Err(LinkError::NotFound);
+    let late = Instant::from_millis(1000) + Duration::from_millis(1200);
+    let drives = MemDrives { disks: vec![(late, config_drive("vdb", Some("late")))], ..MemDrives::default() };
+    let r = run(&openstack::PLATFORM, nic, drives, AddressMode::Auto, 30_000, false);
+    assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"late"[..]));
+    assert!(r.elapsed >= Duration::from_millis(1200) && r.elapsed <= Duration::from_millis(1200) + drive::RESCAN, "{}", r.elapsed);
+}
+
+#[test]
+fn a_drive_without_user_data_is_a_definite_none() {
+    let drives = MemDrives { disks: vec![(Instant::ZERO, config_drive("sr0", None))], ..MemDrives::default() };
+    let mut nic = sim(vec![]);
+    nic.raise = Err(LinkError::NotFound);
+    let r = run(&openstack::PLATFORM, nic, drives, AddressMode::Auto, 30_000, false);
+    assert_eq!(r.result.unwrap().0, None);
+}
+
+#[test]
+fn the_service_wins_when_there_is_no_drive_and_a_404_means_none() {
+    let routes: Routes = Box::new(|_, _| (404, Vec::new()));
+    let nic = sim(vec![link(Some(Server::new(true, routes)))]);
+    let r = run(&openstack::PLATFORM, nic, MemDrives::default(), AddressMode::Auto, 30_000, false);
+    assert_eq!(r.result.unwrap().0, None);
+    assert_eq!(r.winner, Some(Winner::Service(0)));
+    assert_eq!(r.server_log[0], ["GET /openstack/latest/user_data HTTP/1.1", "GET /latest/user-data HTTP/1.1"]);
+}
+
+#[test]
+fn neither_source_fails_at_the_budget_with_the_networks_reason() {
+    let mut nic = sim(vec![link(None)]);
+    nic.links[0].carrier = false;
+    let r = run(&openstack::PLATFORM, nic, MemDrives::default(), AddressMode::Auto, 2_000, false);
+    assert_eq!(r.result.err(), Some(Failed::Net(NetError::Link(LinkError::NoCarrier))));
+    assert!(r.elapsed <= Duration::from_secs(2));
+}
+
+#[test]
+fn a_wrong_label_or_an_explicit_miss_does_not_stop_the_service() {
+    let mut other = config_drive("vda", Some("not this"));
+    other.label = "cidata";
+    let drives = MemDrives { disks: vec![(Instant::ZERO, other)], explicit: true, ..MemDrives::default() };
+    let nic = sim(vec![link(Some(Server::new(true, Box::new(|_, _| (200, b"svc".to_vec())))))]);
+    let r = run(&openstack::PLATFORM, nic, drives, AddressMode::Auto, 30_000, false);
+    assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"svc"[..]));
+}
+
+#[test]
+fn every_platform_fits_the_engine() {
+    for p in crate::platform::ALL {
+        assert!(p.services().count() <= SERVICES_MAX, "{}", p.id);
+        assert!(p.drives().count() <= DRIVES_MAX, "{}", p.id);
+        for d in p.drives() {
+            assert!(d.seed_files.len() <= drive::SEED_FILES_MAX, "{}", p.id);
+        }
+    }
+}
