@@ -1,8 +1,16 @@
 //! What flint makes of a DHCP lease, sans-IO.
+//!
+//! A router outside the leased prefix (a /32 lease, as GCP hands out) must still be reached
+//! on-link, as dhclient and systemd-networkd do with a host route to it. smoltcp 0.14 cannot
+//! take that host route: `process_arp` (src/iface/interface/ipv4.rs) drops every ARP packet
+//! whose sender is outside the interface's own prefixes, so the router's reply would never be
+//! heard. The on-link prefix is therefore widened — just enough to hold the router, never more
+//! — and the widening only happens for such a lease. Its cost: the few addresses between the
+//! lease and its router are ARPed for directly instead of through the router (on GCP the
+//! fabric answers ARP for the whole subnet anyway).
 
-/// The prefix length to treat as on-link for an address and its router. A router outside the
-/// leased prefix (a /32 lease, as GCP hands out, with the gateway reached on-link as dhclient
-/// and systemd-networkd do) widens the prefix just enough to hold it; otherwise the lease's own.
+/// The prefix length to treat as on-link for an address and its router: the lease's own, or
+/// just wide enough to hold a router outside it (see the module docs).
 pub fn on_link_prefix(address: [u8; 4], prefix: u8, router: Option<[u8; 4]>) -> u8 {
     let Some(r) = router else { return prefix };
     let common = (u32::from_be_bytes(address) ^ u32::from_be_bytes(r)).leading_zeros() as u8;
