@@ -21,3 +21,4 @@ pub mod linklocal;
 pub mod platform;
 pub mod rand;
 pub mod report;
+pub mod sources;
