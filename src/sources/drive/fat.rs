@@ -19,7 +19,7 @@
 //! chain exactly as far as its size needs, and that chain must then end: a chain that loops, or
 //! is too short or too long for the size, is [`Part::Chain`] corruption, never a hang.
 
-use super::{DriveError, Fs, Medium, Name, Part, Volume, components, le16, le32, read_exact};
+use super::{DriveError, Fs, Medium, Name, Node, Part, Volume, le16, le32, read_exact};
 
 /// Bytes read from a directory at a time: every sector size is a multiple of it (§3.1).
 const CHUNK: usize = 512;
@@ -66,13 +66,6 @@ enum Link {
     End,
     /// Free, reserved, bad or past the last cluster.
     Bad,
-}
-
-/// A directory entry found by name.
-struct Entry {
-    cluster: u32,
-    size: u32,
-    dir: bool,
 }
 
 /// Reads the boot sector and, when it holds a FAT BPB, the root directory's label.
@@ -298,7 +291,7 @@ impl Fat {
         &self,
         m: &mut dyn Medium,
         dir: Dir,
-        buf: &mut [u8; CHUNK],
+        buf: &mut [u8],
         visit: &mut dyn FnMut(&[u8; 32]) -> bool,
     ) -> Result<(), DriveError> {
         let (mut at, mut left, mut cluster) = match dir {
@@ -308,7 +301,7 @@ impl Fat {
         let mut budget = DIR_BYTES_MAX;
         loop {
             while left > 0 {
-                let n = left.min(CHUNK as u32);
+                let n = left.min(buf.len() as u32 & !31);
                 budget = budget.checked_sub(n).ok_or(DriveError::Corrupt(Part::Chain))?;
                 let chunk = &mut buf[..n as usize];
                 read_exact(m, at, chunk)?;
@@ -331,15 +324,21 @@ impl Fat {
         }
     }
 
-    /// Finds `want` in `dir` by long or short name.
-    fn lookup(
+    /// The root directory, as a [`Node`] with cluster 0 (what `..` entries record for it, §6).
+    pub(super) fn root(&self) -> Node {
+        Node { start: 0, len: 0, dir: true }
+    }
+
+    /// Finds `want` in directory `dir` by long or short name.
+    pub(super) fn lookup(
         &self,
         m: &mut dyn Medium,
-        dir: Dir,
+        dir: Node,
         want: &[u8],
-        buf: &mut [u8; CHUNK],
+        buf: &mut [u8],
         name: &mut Name,
-    ) -> Result<Option<Entry>, DriveError> {
+    ) -> Result<Option<Node>, DriveError> {
+        let dir = if dir.start == 0 { self.root } else { Dir::Chain(dir.start) };
         let mut long = LongName { units: [0; LFN_ENTRIES_MAX * 13], count: 0, next: u8::MAX, sum: 0 };
         let mut found = None;
         let bits = self.bits;
@@ -365,9 +364,9 @@ impl Fat {
             if hit {
                 // §6: DIR_FstClusHI (20, FAT32 only), DIR_FstClusLO (26), DIR_FileSize (28).
                 let hi = if bits == 32 { u32::from(le16(e, 20)) << 16 } else { 0 };
-                found = Some(Entry {
-                    cluster: hi | u32::from(le16(e, 26)),
-                    size: le32(e, 28),
+                found = Some(Node {
+                    start: hi | u32::from(le16(e, 26)),
+                    len: le32(e, 28),
                     dir: e[11] & ATTR_DIRECTORY != 0,
                 });
             }
@@ -376,40 +375,13 @@ impl Fat {
         Ok(found)
     }
 
-    pub(super) fn read_file(
-        &self,
-        m: &mut dyn Medium,
-        path: &[u8],
-        out: &mut [u8],
-    ) -> Result<Option<usize>, DriveError> {
-        let mut dir = self.root;
-        let mut buf = [0u8; CHUNK];
-        let mut name = Name::new();
-        let mut comps = components(path).peekable();
-        while let Some(comp) = comps.next() {
-            let Some(e) = self.lookup(m, dir, comp, &mut buf, &mut name)? else { return Ok(None) };
-            if comps.peek().is_some() {
-                if !e.dir {
-                    return Ok(None);
-                }
-                dir = Dir::Chain(e.cluster);
-                continue;
-            }
-            if e.dir {
-                return Ok(None);
-            }
-            return self.read_chain(m, &e, out).map(Some);
-        }
-        Ok(None)
-    }
-
-    /// Reads a file's clusters into `out`. The chain must hold exactly the clusters its size
-    /// needs: one more link, a free or bad one, or a loop back, is corruption.
-    fn read_chain(&self, m: &mut dyn Medium, e: &Entry, out: &mut [u8]) -> Result<usize, DriveError> {
-        let size = e.size as usize;
-        let out = out.get_mut(..size).ok_or(DriveError::TooLarge)?;
+    /// Reads the chain from cluster `first` into `out`, which is as long as the file. The
+    /// chain must hold exactly the clusters that size needs: one more link, a free or bad one,
+    /// or a loop back, is corruption.
+    pub(super) fn read_chain(&self, m: &mut dyn Medium, first: u32, out: &mut [u8]) -> Result<(), DriveError> {
+        let size = out.len();
         let mut done = 0;
-        let mut c = e.cluster;
+        let mut c = first;
         while done < size {
             // A run of consecutive clusters is one read.
             let start = c;
@@ -431,7 +403,7 @@ impl Fat {
                 _ => return Err(DriveError::Corrupt(Part::Chain)),
             }
         }
-        Ok(size)
+        Ok(())
     }
 }
 
@@ -550,16 +522,13 @@ mod tests {
 
     /// (FAT, the first cluster of `path` in `img`.)
     fn first_cluster(img: &[u8], path: &str) -> (Fat, u32) {
-        let v = volume(img);
-        let f = fat_of(&v);
-        let (dir, name) = path.rsplit_once('/').unwrap();
-        let mut buf = [0; CHUNK];
+        let f = fat_of(&volume(img));
         let mut m = MemMedium(img);
-        let mut d = f.root;
-        for c in dir.split('/') {
-            d = Dir::Chain(f.lookup(&mut m, d, c.as_bytes(), &mut buf, &mut Name::new()).unwrap().unwrap().cluster);
+        let mut node = f.root();
+        for c in path.split('/') {
+            node = f.lookup(&mut m, node, c.as_bytes(), &mut [0; CHUNK], &mut Name::new()).unwrap().unwrap();
         }
-        (f, f.lookup(&mut m, d, name.as_bytes(), &mut buf, &mut Name::new()).unwrap().unwrap().cluster)
+        (f, node.start)
     }
 
     /// Sets cluster `c`'s FAT entry (every FAT copy is left alone but the first).

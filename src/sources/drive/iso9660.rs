@@ -27,7 +27,7 @@
 //! ~60,000 records visited per path component), 8 continuation areas per record, and the
 //! path depth of [`super::PATH_DEPTH_MAX`].
 
-use super::{DriveError, Fs, Medium, Name, Part, Volume, components, le32, read_exact};
+use super::{DriveError, Fs, Medium, Name, Node, Part, Volume, le32, read_exact};
 
 /// Logical sector and block size (ECMA-119 §6.1.2, §6.2.2).
 pub const SECTOR: usize = 2048;
@@ -208,62 +208,32 @@ impl Iso {
         }
     }
 
-    pub(super) fn read_file(
-        &self,
-        m: &mut dyn Medium,
-        path: &[u8],
-        out: &mut [u8],
-    ) -> Result<Option<usize>, DriveError> {
-        let mut dir = match self.names {
+    /// The root directory of the tree being read.
+    pub(super) fn root(&self) -> Node {
+        let root = match self.names {
             Names::Joliet => self.joliet.unwrap_or(self.primary),
             _ => self.primary,
         };
-        let mut sector = [0u8; SECTOR];
-        let mut spare = [0u8; SECTOR];
-        let mut name = Name::new();
-        let mut comps = components(path).peekable();
-        while let Some(comp) = comps.next() {
-            let Some((extent, flags)) = self.lookup(m, dir, comp, &mut sector, &mut spare, &mut name)? else {
-                return Ok(None);
-            };
-            let is_dir = flags & FLAG_DIRECTORY != 0;
-            if comps.peek().is_some() {
-                if !is_dir {
-                    return Ok(None);
-                }
-                dir = extent;
-                continue;
-            }
-            if is_dir {
-                return Ok(None);
-            }
-            if flags & FLAG_MULTI_EXTENT != 0 {
-                return Err(DriveError::Unsupported);
-            }
-            let len = extent.len as usize;
-            let dst = out.get_mut(..len).ok_or(DriveError::TooLarge)?;
-            read_exact(m, u64::from(extent.block) * SECTOR as u64, dst)?;
-            return Ok(Some(len));
-        }
-        Ok(None)
+        Node { start: root.block, len: root.len, dir: true }
     }
 
-    /// Finds `want` in the directory at `dir`: its extent and flags. Records never cross a
-    /// sector (§6.8.1.1): a zero length byte ends the records of a sector, the rest is padding.
-    fn lookup(
+    /// Finds `want` in the directory `dir`. Records never cross a sector (§6.8.1.1): a zero
+    /// length byte ends the records of a sector, the rest is padding. A multi-extent file found
+    /// is refused.
+    pub(super) fn lookup(
         &self,
         m: &mut dyn Medium,
-        dir: Extent,
+        dir: Node,
         want: &[u8],
         sector: &mut [u8; SECTOR],
         spare: &mut [u8; SECTOR],
         name: &mut Name,
-    ) -> Result<Option<(Extent, u8)>, DriveError> {
+    ) -> Result<Option<Node>, DriveError> {
         if dir.len > DIR_MAX {
             return Err(DriveError::Unsupported);
         }
         for i in 0..dir.len.div_ceil(SECTOR as u32) {
-            read_block(m, u64::from(dir.block) + u64::from(i), sector)?;
+            read_block(m, u64::from(dir.start) + u64::from(i), sector)?;
             let mut at = 0;
             while at < SECTOR && sector[at] != 0 {
                 let len = usize::from(sector[at]);
@@ -274,7 +244,11 @@ impl Iso {
                     continue;
                 }
                 if self.name_matches(m, &rec, want, spare, name)? {
-                    return Ok(Some((rec.extent, rec.flags)));
+                    if rec.flags & FLAG_MULTI_EXTENT != 0 {
+                        return Err(DriveError::Unsupported);
+                    }
+                    let dir = rec.flags & FLAG_DIRECTORY != 0;
+                    return Ok(Some(Node { start: rec.extent.block, len: rec.extent.len, dir }));
                 }
             }
         }

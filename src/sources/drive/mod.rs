@@ -187,29 +187,47 @@ impl Volume {
     /// `Ok(None)`: no such file, or it is a directory, or a component is `.` or `..`.
     /// `Err(TooLarge)` when it does not fit `out`; nothing partial is ever returned as success.
     pub fn read_file(&self, m: &mut dyn Medium, path: &[u8], out: &mut [u8]) -> Result<Option<usize>, DriveError> {
-        let mut depth = 0;
-        for c in components(path) {
-            if c == b"." || c == b".." {
-                return Ok(None);
-            }
-            depth += 1;
-        }
-        if depth == 0 {
-            return Ok(None);
-        }
-        if depth > PATH_DEPTH_MAX {
+        if path.split(|&b| b == b'/').filter(|c| !c.is_empty()).count() > PATH_DEPTH_MAX {
             return Err(DriveError::Unsupported);
         }
-        match &self.fs {
-            Fs::Iso(i) => i.read_file(m, path, out),
-            Fs::Fat(f) => f.read_file(m, path, out),
+        let mut node = match &self.fs {
+            Fs::Iso(i) => i.root(),
+            Fs::Fat(f) => f.root(),
+        };
+        let mut name = Name::new();
+        let mut a = [0u8; iso9660::SECTOR];
+        let mut b = [0u8; iso9660::SECTOR];
+        for comp in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+            if !node.dir || comp == b"." || comp == b".." {
+                return Ok(None);
+            }
+            let found = match &self.fs {
+                Fs::Iso(i) => i.lookup(m, node, comp, &mut a, &mut b, &mut name)?,
+                Fs::Fat(f) => f.lookup(m, node, comp, &mut a, &mut name)?,
+            };
+            let Some(n) = found else { return Ok(None) };
+            node = n;
         }
+        // The root, or a directory at the end of the path, is not a file.
+        if node.dir {
+            return Ok(None);
+        }
+        let out = out.get_mut(..node.len as usize).ok_or(DriveError::TooLarge)?;
+        match &self.fs {
+            Fs::Iso(_) => read_exact(m, u64::from(node.start) * iso9660::SECTOR as u64, out)?,
+            Fs::Fat(f) => f.read_chain(m, node.start, out)?,
+        }
+        Ok(Some(out.len()))
     }
 }
 
-/// The non-empty components of `path`.
-fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> {
-    path.split(|&b| b == b'/').filter(|c| !c.is_empty())
+/// A file or directory: where its data starts (an ISO 9660 block, a FAT cluster), its length
+/// in bytes (unknown, 0, for FAT directories), and whether it is a directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Node {
+    start: u32,
+    len: u32,
+    dir: bool,
 }
 
 /// Fills `buf` from `offset`; a medium that ends first is [`DriveError::Truncated`].
@@ -289,7 +307,8 @@ impl Name {
     /// Equal to `want`, ignoring ASCII case when `fold`.
     fn is(&self, want: &[u8], fold: bool) -> bool {
         let have = &self.buf[..self.len];
-        !self.over && if fold { have.eq_ignore_ascii_case(want) } else { have == want }
+        let same = |(&a, &b): (&u8, &u8)| a == b || (fold && a.eq_ignore_ascii_case(&b));
+        !self.over && have.len() == want.len() && have.iter().zip(want).all(same)
     }
 }
 
@@ -401,7 +420,7 @@ pub(crate) mod tests {
         for p in ["openstack/latest/user_data", "/openstack//latest/user_data/"] {
             assert_eq!(read(&img, p, 16384), Ok(Some(want.clone())), "{p}");
         }
-        for p in ["", "/", "openstack/../openstack/latest/user_data", "./user-data", "openstack/latest"] {
+        for p in ["", "/", "openstack/../openstack/latest/user_data", "./user-data", "openstack/latest", "user-data/."] {
             assert_eq!(read(&img, p, 16384), Ok(None), "{p}");
         }
         let deep = "a/".repeat(PATH_DEPTH_MAX) + "b";

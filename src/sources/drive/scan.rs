@@ -39,7 +39,7 @@ impl BlockFile {
     /// drive with an empty tray then fails at once with ENOMEDIUM instead of waiting for the
     /// tray (cdrom_open); reads of block devices and files ignore the flag.
     pub fn open(path: &CStr) -> Result<BlockFile, Errno> {
-        open_at(fs::CWD, path.to_bytes())
+        open_at(fs::CWD, path)
     }
 
     /// The error of the last read that failed (a [`Medium`] only says [`DriveError::Io`]).
@@ -64,7 +64,7 @@ impl Medium for BlockFile {
     }
 }
 
-fn open_at(dir: impl AsFd, path: &[u8]) -> Result<BlockFile, Errno> {
+fn open_at(dir: impl AsFd, path: &CStr) -> Result<BlockFile, Errno> {
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
     let fd = fs::openat(dir, path, flags, Mode::empty())?;
     Ok(BlockFile { fd, last: None })
@@ -105,15 +105,14 @@ pub fn scan(
         if looked > DEVICES_MAX {
             break;
         }
-        if raw.len() > NAME_MAX || raw.starts_with(b"ram") || raw.starts_with(b"zram") {
+        if raw.starts_with(b"ram") || raw.starts_with(b"zram") {
             continue;
         }
-        let mut name = [0u8; NAME_MAX];
-        name[..raw.len()].copy_from_slice(raw);
-        let name = &name[..raw.len()];
+        let mut buf = [0u8; NAME_MAX + 1];
+        let Some(name) = cstr(&mut buf, &[raw]) else { continue };
         let Some(mut file) = open_device(&class, dev.as_ref(), private_dir, name) else { continue };
         handed += 1;
-        if visit(name, &mut file) {
+        if visit(name.to_bytes(), &mut file) {
             break;
         }
     }
@@ -121,12 +120,12 @@ pub fn scan(
 }
 
 /// Reads the device's numbers and size from sysfs and opens its node.
-fn open_device(class: &OwnedFd, dev: Option<&OwnedFd>, private_dir: &CStr, name: &[u8]) -> Option<BlockFile> {
+fn open_device(class: &OwnedFd, dev: Option<&OwnedFd>, private_dir: &CStr, name: &CStr) -> Option<BlockFile> {
     let mut buf = [0u8; 32];
     let (major, minor) = parse_dev(read_attr(class, name, b"dev", &mut buf)?)?;
     // `size` is in 512-byte sectors whatever the device's block size.
     let size = parse_decimal(read_attr(class, name, b"size", &mut buf)?)?;
-    if size == 0 && !name.starts_with(b"sr") {
+    if size == 0 && !name.to_bytes().starts_with(b"sr") {
         return None;
     }
     let devno = fs::makedev(major, minor);
@@ -148,8 +147,8 @@ fn open_device(class: &OwnedFd, dev: Option<&OwnedFd>, private_dir: &CStr, name:
 }
 
 /// Makes `private_dir/NAME` for `devno`, opens it and unlinks it.
-fn private_node(private_dir: &CStr, name: &[u8], devno: fs::Dev) -> Option<BlockFile> {
-    make_dirs(private_dir.to_bytes());
+fn private_node(private_dir: &CStr, name: &CStr, devno: fs::Dev) -> Option<BlockFile> {
+    make_dirs(private_dir);
     let dir = fs::open(private_dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     let mode = Mode::RUSR | Mode::WUSR;
     if fs::mknodat(&dir, name, FileType::BlockDevice, mode, devno) == Err(Errno::EXIST) {
@@ -163,24 +162,37 @@ fn private_node(private_dir: &CStr, name: &[u8], devno: fs::Dev) -> Option<Block
 }
 
 /// `mkdir -p` with mode 0700; failures show when the directory is opened.
-fn make_dirs(path: &[u8]) {
-    for (i, &b) in path.iter().enumerate().skip(1) {
-        if b == b'/' {
-            let _ = fs::mkdir(&path[..i], Mode::RWXU);
+fn make_dirs(path: &CStr) {
+    let mut buf = [0u8; 256];
+    let Some(p) = cstr(&mut buf, &[path.to_bytes()]) else { return };
+    let len = p.to_bytes().len();
+    for i in 1..=len {
+        if i == len || buf[i] == b'/' {
+            let keep = core::mem::replace(&mut buf[i], 0);
+            if let Ok(dir) = CStr::from_bytes_until_nul(&buf) {
+                let _ = fs::mkdir(dir, Mode::RWXU);
+            }
+            buf[i] = keep;
         }
     }
-    let _ = fs::mkdir(path, Mode::RWXU);
+}
+
+/// `parts` joined and NUL-terminated in `buf`; None when they do not fit or hold a NUL.
+fn cstr<'b>(buf: &'b mut [u8], parts: &[&[u8]]) -> Option<&'b CStr> {
+    let mut len = 0;
+    for p in parts {
+        buf.get_mut(len..len + p.len())?.copy_from_slice(p);
+        len += p.len();
+    }
+    *buf.get_mut(len)? = 0;
+    CStr::from_bytes_with_nul(&buf[..=len]).ok()
 }
 
 /// The contents of sysfs attribute `NAME/attr`, trimmed of its newline.
-fn read_attr<'b>(class: &OwnedFd, name: &[u8], attr: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b [u8]> {
+fn read_attr<'b>(class: &OwnedFd, name: &CStr, attr: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b [u8]> {
     let mut path = [0u8; NAME_MAX + 8];
-    let len = name.len() + 1 + attr.len();
-    let p = path.get_mut(..len)?;
-    p[..name.len()].copy_from_slice(name);
-    p[name.len()] = b'/';
-    p[name.len() + 1..].copy_from_slice(attr);
-    let fd = fs::openat(class, &*p, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let path = cstr(&mut path, &[name.to_bytes(), b"/", attr])?;
+    let fd = fs::openat(class, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     let n = io::read(&fd, &mut buf[..]).ok()?;
     let text = &buf[..n];
     Some(text.strip_suffix(b"\n").unwrap_or(text))
