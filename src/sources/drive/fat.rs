@@ -46,7 +46,7 @@ enum Dir {
 }
 
 /// What [`probe`] found on a FAT volume.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fat {
     /// 12, 16 or 32.
     bits: u8,

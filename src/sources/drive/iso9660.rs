@@ -65,7 +65,7 @@ struct Extent {
 }
 
 /// What [`probe`] found on an ISO 9660 volume.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Iso {
     primary: Extent,
     joliet: Option<Extent>,

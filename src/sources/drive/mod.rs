@@ -107,14 +107,14 @@ pub enum Kind {
 
 /// A filesystem found by [`probe`]: its label and where its root directory is. Plain data: it
 /// holds no reference to the medium, which is passed to each call again.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Volume {
     label: [u8; LABEL_MAX],
     label_len: u8,
     fs: Fs,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fs {
     Iso(iso9660::Iso),
     Fat(fat::Fat),
