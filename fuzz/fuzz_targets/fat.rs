@@ -83,7 +83,12 @@ fn walk(dir: &fatfs::Dir<'_, Cursor<&mut [u8]>>, prefix: &[(String, String)], ou
     }
 }
 
-fn read(v: &Volume, m: &mut dyn flint::sources::drive::Medium, path: &str, cap: usize) -> Result<Option<Vec<u8>>, DriveError> {
+fn read(
+    v: &Volume,
+    m: &mut dyn flint::sources::drive::Medium,
+    path: &str,
+    cap: usize,
+) -> Result<Option<Vec<u8>>, DriveError> {
     let mut out = vec![0; cap];
     let n = v.read_file(m, path.as_bytes(), &mut out)?;
     Ok(n.map(|n| out[..n].to_vec()))
@@ -113,7 +118,11 @@ static FIXTURES: LazyLock<Vec<(Vec<u8>, Vec<(String, Vec<u8>)>)>> = LazyLock::ne
 fn fixture_case(c: &Case) {
     let (img, files) = &FIXTURES[c.cluster_shift as usize % 3];
     let v = probe(&mut MemMedium(img)).unwrap().unwrap();
-    let paths: Vec<(&str, usize)> = files.iter().map(|(p, d)| (p.as_str(), d.len())).filter(|(p, _)| !p.contains("content/00") || p.ends_with("2f")).collect();
+    let paths: Vec<(&str, usize)> = files
+        .iter()
+        .map(|(p, d)| (p.as_str(), d.len()))
+        .filter(|(p, _)| !p.contains("content/00") || p.ends_with("2f"))
+        .collect();
     changed(img, &v, &paths, c);
 }
 

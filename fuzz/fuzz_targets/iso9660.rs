@@ -77,7 +77,12 @@ fn with_names(v: Volume, pick: u8) -> Volume {
     v.with_iso_names(names).unwrap_or(v)
 }
 
-fn read(v: &Volume, m: &mut dyn flint::sources::drive::Medium, path: &str, cap: usize) -> Result<Option<Vec<u8>>, DriveError> {
+fn read(
+    v: &Volume,
+    m: &mut dyn flint::sources::drive::Medium,
+    path: &str,
+    cap: usize,
+) -> Result<Option<Vec<u8>>, DriveError> {
     let mut out = vec![0; cap];
     let n = v.read_file(m, path.as_bytes(), &mut out)?;
     if let Some(n) = n {
@@ -90,7 +95,8 @@ fuzz_target!(|c: Case| {
     let seed = &SEEDS[c.seed as usize % SEEDS.len()];
     // Descriptors, path tables and directories are in the first ~120 sectors.
     let region = seed.img.len().min(128 * 2048);
-    let patches = c.patches.iter().take(16).map(|&(at, b)| (16 * 2048 + at as usize % (region - 16 * 2048), b)).collect();
+    let patches =
+        c.patches.iter().take(16).map(|&(at, b)| (16 * 2048 + at as usize % (region - 16 * 2048), b)).collect();
     let len = c.cut.map_or(seed.img.len(), |x| x as usize % (seed.img.len() + 1));
     let mut m = Patched::new(&seed.img, patches, len);
     let clean = probe(&mut MemMedium(&seed.img)).unwrap().unwrap();

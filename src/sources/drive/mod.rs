@@ -420,7 +420,8 @@ pub(crate) mod tests {
         for p in ["openstack/latest/user_data", "/openstack//latest/user_data/"] {
             assert_eq!(read(&img, p, 16384), Ok(Some(want.clone())), "{p}");
         }
-        for p in ["", "/", "openstack/../openstack/latest/user_data", "./user-data", "openstack/latest", "user-data/."] {
+        for p in ["", "/", "openstack/../openstack/latest/user_data", "./user-data", "openstack/latest", "user-data/."]
+        {
             assert_eq!(read(&img, p, 16384), Ok(None), "{p}");
         }
         let deep = "a/".repeat(PATH_DEPTH_MAX) + "b";
