@@ -94,8 +94,11 @@ fn read(
     Ok(n.map(|n| out[..n].to_vec()))
 }
 
+/// Files as (path, contents).
+type Files = Vec<(String, Vec<u8>)>;
+
 /// The images mkfs.vfat and mcopy made (`tests/fixtures/drive/`) and the files they hold.
-static FIXTURES: LazyLock<Vec<(Vec<u8>, Vec<(String, Vec<u8>)>)>> = LazyLock::new(|| {
+static FIXTURES: LazyLock<Vec<(Vec<u8>, Files)>> = LazyLock::new(|| {
     let tree = flint_fuzz::tree_files("tree");
     [
         &include_bytes!("../../tests/fixtures/drive/fat12.img.gz")[..],
