@@ -15,7 +15,9 @@ use core::fmt;
 
 use flint::args::{self, Config, UsageError};
 use flint::decode::{self, DecodeError, Encoding};
-use flint::engine::drive::{DriveFailure, Drives, Filesystem, ReadError};
+use flint::engine::drive::DriveFailure;
+use flint::sources::drive::DriveError;
+use flint::sources::drive::blocks::BlockDevices;
 use flint::engine::network::NetError;
 use flint::engine::{Answer, DriveBuffers, Engine, Failed, Poll, ServiceBuffers, Settings, Winner};
 use flint::fmt::{Bytes, ErrnoName, Mac};
@@ -127,7 +129,7 @@ impl Error {
             Error::Run(Failed::Flow(_, f)) if f.is_unreachable() => Exit::Unreachable,
             Error::Run(Failed::Flow(..)) => Exit::Invalid,
             Error::Run(Failed::Drive(DriveFailure::NotFound)) => Exit::Unreachable,
-            Error::Run(Failed::Drive(DriveFailure::Unreadable(ReadError::Io))) => Exit::System,
+            Error::Run(Failed::Drive(DriveFailure::Unreadable(DriveError::Io))) => Exit::System,
             Error::Run(Failed::Drive(DriveFailure::Unreadable(_))) => Exit::Invalid,
             Error::Decode(DecodeError::Sink) => Exit::Output,
             Error::Decode(_) => Exit::Invalid,
@@ -267,7 +269,7 @@ fn run(cfg: &Config<'_>, nic: &mut PacketNic, report: &mut Report, t0: Instant) 
         [ServiceBuffers { body: &mut service.body, meta: &mut service.meta }],
         [DriveBuffers { user_data: &mut drive.user_data, file: &mut drive.file, seed: &mut drive.seed }],
     );
-    let mut drives = BlockDevices { explicit: cfg.drive.is_some() };
+    let mut drives = BlockDevices::new(cfg.drive);
     // Bounded: every wait ends by the deadline, and the engine ends by itself there; the
     // overrun cut is a second guard.
     loop {
@@ -402,19 +404,6 @@ fn write_user_data(
         flint::info!("write", "{} bytes{} to {} in {} us", written, if result.gzip { " (gunzipped)" } else { "" }, Bytes(cfg.output), (clock::now() - t0).total_micros());
     }
     Ok(Done::Written)
-}
-
-/// The block devices (until the config-drive readers are wired: none).
-struct BlockDevices {
-    explicit: bool,
-}
-
-impl Drives for BlockDevices {
-    fn scan(&mut self, _visit: &mut dyn FnMut(&mut dyn Filesystem) -> bool) {}
-
-    fn explicit(&self) -> bool {
-        self.explicit
-    }
 }
 
 /// Reads the kernel command line: `--cmdline PATH` (an error if unreadable) or /proc/cmdline

@@ -299,3 +299,83 @@ pub fn raw_options<'a>(r: &Raw<'a>) -> [RawOption<'a>; 15] {
         (Some("flint.drive"), Some("--drive"), r.drive),
     ]
 }
+
+/// A config drive image seen through bytes changed at `patches` and cut to `len`, recording
+/// whether any read returned something the unchanged image would not have (a changed byte,
+/// or fewer bytes). A reader whose reads were all untouched must answer exactly as on the
+/// unchanged image; the read count catches a reader that does not stop.
+pub struct Patched<'a> {
+    pub base: &'a [u8],
+    pub patches: Vec<(usize, u8)>,
+    pub len: usize,
+    pub touched: bool,
+    pub reads: u64,
+}
+
+/// Reads one probe or file read may make: a directory of 2 MiB in 512-byte clusters with its
+/// FAT links, at the deepest path, is well under this.
+pub const DRIVE_READS_MAX: u64 = 400_000;
+
+impl<'a> Patched<'a> {
+    pub fn new(base: &'a [u8], patches: Vec<(usize, u8)>, len: usize) -> Patched<'a> {
+        Patched { base, patches, len: len.min(base.len()), touched: false, reads: 0 }
+    }
+
+    /// Starts a new operation: forgets what earlier reads saw.
+    pub fn reset(&mut self) {
+        self.touched = false;
+        self.reads = 0;
+    }
+}
+
+impl flint::sources::drive::Medium for Patched<'_> {
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, flint::sources::drive::DriveError> {
+        self.reads += 1;
+        assert!(self.reads <= DRIVE_READS_MAX, "more than {DRIVE_READS_MAX} reads for one operation");
+        let at = usize::try_from(offset).unwrap_or(usize::MAX);
+        let clean = self.base.len().saturating_sub(at).min(buf.len());
+        let n = self.len.saturating_sub(at).min(buf.len());
+        if n != clean {
+            self.touched = true;
+        }
+        if n == 0 {
+            return Ok(0);
+        }
+        buf[..n].copy_from_slice(&self.base[at..at + n]);
+        for &(p, b) in &self.patches {
+            if (at..at + n).contains(&p) && self.base[p] != b {
+                buf[p - at] = b;
+                self.touched = true;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A gzip fixture, decompressed.
+pub fn gunzip(gz: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(gz).read_to_end(&mut out).expect("a gzip fixture");
+    out
+}
+
+/// Every file under `tests/fixtures/drive/<tree>`, as (path relative to it, contents), sorted.
+pub fn tree_files(tree: &str) -> Vec<(String, Vec<u8>)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/drive").join(tree);
+    let mut out = Vec::new();
+    let mut todo = vec![root.clone()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("the fixture tree") {
+            let p = e.expect("a directory entry").path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                let rel = p.strip_prefix(&root).expect("under the root").to_string_lossy().into_owned();
+                out.push((rel, std::fs::read(&p).expect("a fixture file")));
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -3,7 +3,8 @@
 //! while none is there (the CD driver may still be loading, udev may be slow).
 //!
 //! The block devices are the [`Drives`] seam: the binary scans `/sys/class/block` (or opens
-//! `--drive PATH`) and probes each device's superblock; tests hand in filesystems from memory.
+//! `--drive PATH`) and probes each device's superblock (`sources::drive::blocks`); tests hand
+//! in filesystems from memory.
 
 use smoltcp::time::{Duration, Instant};
 
@@ -17,48 +18,7 @@ pub const RESCAN: Duration = Duration::from_millis(250);
 /// Most seed files handed over verbatim.
 pub const SEED_FILES_MAX: usize = 4;
 
-/// A filesystem found on a block device.
-pub trait Filesystem {
-    /// The device's name, for the logs (`sr0`, `vdb`, or the `--drive` path).
-    fn device(&self) -> &[u8];
-    /// The volume label, without padding.
-    fn label(&self) -> &[u8];
-    /// `iso9660` or `vfat`.
-    fn kind(&self) -> &'static str;
-    /// Reads the file at `path` (`/`-separated, relative to the root) whole into `out`:
-    /// `Ok(None)` when there is no such file.
-    fn read(&mut self, path: &[u8], out: &mut [u8]) -> Result<Option<usize>, ReadError>;
-}
-
-/// Why a file on a drive could not be read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReadError {
-    /// The device failed a read.
-    Io,
-    /// The filesystem is damaged where the file is (the reason, for the log).
-    Corrupt(&'static str),
-    /// The file is larger than the buffer reserved for it.
-    TooLarge,
-}
-
-impl core::fmt::Display for ReadError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ReadError::Io => f.write_str("read error"),
-            ReadError::Corrupt(why) => write!(f, "damaged filesystem ({why})"),
-            ReadError::TooLarge => f.write_str("file larger than its buffer"),
-        }
-    }
-}
-
-/// The block devices; see the module docs.
-pub trait Drives {
-    /// Offers the filesystem of every block device present now, one at a time, until `visit`
-    /// returns true.
-    fn scan(&mut self, visit: &mut dyn FnMut(&mut dyn Filesystem) -> bool);
-    /// The devices are the one `--drive` named, not a scan: a miss there is final.
-    fn explicit(&self) -> bool;
-}
+pub use crate::sources::drive::{DriveError, Drives, Filesystem};
 
 /// Why the drive source ended without an answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,7 +26,7 @@ pub enum DriveFailure {
     /// No block device carried the drive within the budget (or `--drive` did not).
     NotFound,
     /// The drive was found but its user-data could not be read.
-    Unreadable(ReadError),
+    Unreadable(DriveError),
 }
 
 impl core::fmt::Display for DriveFailure {
@@ -204,7 +164,7 @@ impl<'a> DriveRun<'a> {
 
     /// Reads everything the run needs from the drive: the user-data (`None`: the drive has
     /// none, a definite answer), and with `metadata` the metadata documents and seed files.
-    fn read(&mut self, fs: &mut dyn Filesystem, metadata: bool) -> Result<Option<usize>, ReadError> {
+    fn read(&mut self, fs: &mut dyn Filesystem, metadata: bool) -> Result<Option<usize>, DriveError> {
         let len = fs.read(self.drive.user_data.as_bytes(), self.user_data)?;
         match len {
             Some(n) => info!("drive", "user-data: {n} bytes"),

@@ -21,7 +21,7 @@ use smoltcp::wire::{
     Ipv4Address, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
 };
 
-use super::drive::{Drives, Filesystem, ReadError};
+use super::drive::{DriveError, Drives, Filesystem};
 use super::*;
 use crate::net::linklocal::{self, ArpSeen};
 use crate::net::{LinkError, NicInfo};
@@ -342,9 +342,9 @@ impl Filesystem for MemFs {
     fn kind(&self) -> &'static str {
         "iso9660"
     }
-    fn read(&mut self, path: &[u8], out: &mut [u8]) -> Result<Option<usize>, ReadError> {
+    fn read(&mut self, path: &[u8], out: &mut [u8]) -> Result<Option<usize>, DriveError> {
         let Some((_, data)) = self.files.iter().find(|(p, _)| p.as_bytes() == path) else { return Ok(None) };
-        let dst = out.get_mut(..data.len()).ok_or(ReadError::TooLarge)?;
+        let dst = out.get_mut(..data.len()).ok_or(DriveError::TooLarge)?;
         dst.copy_from_slice(data);
         Ok(Some(data.len()))
     }

@@ -1,4 +1,7 @@
-//! Where user-data comes from.
+//! Where user-data comes from: an HTTP metadata service ([`service`]: the request flow, retries,
+//! tokens) or a config drive ([`drive`]: block devices read raw, never mounted), and what both
+//! yield besides user-data ([`meta`]).
 
+pub mod drive;
 pub mod meta;
 pub mod service;
