@@ -296,10 +296,10 @@ fn run(cfg: &Config<'_>, nic: &mut PacketNic, report: &mut Report, t0: Instant) 
     sys::hold_termination();
     let mut handoff = Handoff::new(cfg);
     let seed = answer.meta.get(Role::InstanceId).is_some();
-    let Answer { user_data, encoding, meta, seed: seed_files } = answer;
+    let Answer { user_data, encoding, meta, seed: seed_files, seed_user_data } = answer;
     let result = match user_data {
         None => Ok(Done::NoUserData),
-        Some(body) => write_user_data(cfg, &mut handoff, seed, body, encoding, decoded, window, report, t0),
+        Some(body) => write_user_data(cfg, &mut handoff, (seed, seed_user_data), body, encoding, decoded, window, report, t0),
     };
     if let Ok(Done::NoUserData) = result {
         handoff.seed_without_user_data(seed);
@@ -353,7 +353,7 @@ fn fill_report(report: &mut Report, engine: &Engine<'_>, cfg: &Config<'_>) {
 fn write_user_data(
     cfg: &Config<'_>,
     handoff: &mut Handoff<'_>,
-    seed: bool,
+    (seed, drive_copy): (bool, Option<&str>),
     body: &mut [u8],
     encoding: Encoding,
     decoded: &mut [u8],
@@ -373,7 +373,7 @@ fn write_user_data(
     if payload.is_empty() {
         return Ok(Done::NoUserData);
     }
-    let mut tee = handoff.open(seed);
+    let mut tee = handoff.open(seed, drive_copy);
     if tee.is_empty() {
         return Err(Error::Handoff(Trouble::Output));
     }

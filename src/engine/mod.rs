@@ -93,8 +93,9 @@ pub struct Answer<'e> {
     pub user_data: Option<&'e mut [u8]>,
     pub encoding: Encoding,
     pub meta: &'e Metadata,
-    /// Files a drive hands to cloud-init verbatim.
+    /// Files a drive hands to cloud-init verbatim, and where its user-data goes among them.
     pub seed: Option<&'e SeedFiles<'e>>,
+    pub seed_user_data: Option<&'static str>,
 }
 
 pub struct Engine<'a> {
@@ -236,16 +237,16 @@ impl<'a> Engine<'a> {
             Some(Winner::Drive(i)) => {
                 let d = &mut self.drives[i];
                 let found = d.answer() == Some(true);
-                let encoding = d.drive.encoding;
+                let (encoding, seed_user_data) = (d.drive.encoding, d.drive.seed_user_data);
                 let (user_data, meta, seed) = d.parts();
-                Ok(Answer { user_data: found.then_some(user_data), encoding, meta, seed: Some(seed) })
+                Ok(Answer { user_data: found.then_some(user_data), encoding, meta, seed: Some(seed), seed_user_data })
             }
             Some(Winner::Service(i)) => {
                 let s = &mut self.services[i];
                 let found = s.answer() == Some(true);
                 let encoding = s.service.user_data.encoding;
                 let (body, meta) = s.parts();
-                Ok(Answer { user_data: found.then_some(body), encoding, meta, seed: None })
+                Ok(Answer { user_data: found.then_some(body), encoding, meta, seed: None, seed_user_data: None })
             }
             None => Err(self.failure()),
         }

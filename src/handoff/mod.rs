@@ -94,7 +94,7 @@ struct Sink {
 
 /// Writes the decoded user-data into every sink at once; see the module docs.
 pub struct Tee {
-    sinks: heapless::Vec<Sink, 4>,
+    sinks: heapless::Vec<Sink, 5>,
     check: Option<IgnitionCheck>,
 }
 
@@ -141,13 +141,18 @@ impl<'c> Handoff<'c> {
     }
 
     /// Opens every user-data-shaped file this run writes. `seed` says whether the cloud-init
-    /// seed will be complete (its `meta-data` needs an instance id).
-    pub fn open(&mut self, seed: bool) -> Tee {
+    /// seed will be complete (its `meta-data` needs an instance id); `drive_copy` is where a
+    /// config drive's own layout keeps the user-data under the seed directory, next to the
+    /// drive files handed over verbatim (`openstack/latest/user_data`).
+    pub fn open(&mut self, seed: bool, drive_copy: Option<&str>) -> Tee {
         let cfg = self.cfg;
         let mut tee = Tee { sinks: heapless::Vec::new(), check: None };
         self.add(&mut tee, &[cfg.root, cfg.output], own_dir(cfg.output), Kind::UserData);
         if let (Some(dir), true) = (cfg.cloud_init_seed, seed) {
             self.add(&mut tee, &[cfg.root, dir, b"/user-data"], Dirs::Tree, Kind::Seed);
+            if let Some(name) = drive_copy {
+                self.add(&mut tee, &[cfg.root, dir, b"/", name.as_bytes()], Dirs::Tree, Kind::Seed);
+            }
         }
         if cfg.ignition {
             tee.check = Some(IgnitionCheck::new());
@@ -178,7 +183,7 @@ impl<'c> Handoff<'c> {
                 (None, Some(e))
             }
         };
-        // At most four sinks are ever added.
+        // At most five sinks are ever added.
         let _ = tee.sinks.push(Sink { out, kind, path, failed });
     }
 

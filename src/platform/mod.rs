@@ -253,6 +253,8 @@ pub struct Drive {
     /// Files handed to cloud-init verbatim with a seed: (path on the drive, path under the seed
     /// directory).
     pub seed_files: &'static [(&'static str, &'static str)],
+    /// Where the user-data goes among them, so the seed directory is a whole drive tree.
+    pub seed_user_data: Option<&'static str>,
 }
 
 #[cfg(test)]

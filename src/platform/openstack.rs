@@ -59,6 +59,7 @@ const DRIVE: Drive = Drive {
         ("openstack/latest/network_data.json", "openstack/latest/network_data.json"),
         ("openstack/latest/vendor_data.json", "openstack/latest/vendor_data.json"),
     ],
+    seed_user_data: Some("openstack/latest/user_data"),
 };
 
 const SERVICE: Service = Service {
