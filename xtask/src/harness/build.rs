@@ -1,5 +1,6 @@
-//! `cargo xtask build`: release build of flint for the explicit host triple, then a static
-//! check of the resulting ELF and its size.
+//! Building flint: the release build for the explicit host triple, then a static check of the
+//! resulting ELF (no interpreter, no dynamic section, nothing left for a dynamic loader) and
+//! its size; and the expected-failure links that prove the guard rails fire.
 
 use std::process::Command;
 use std::time::Duration;
@@ -55,6 +56,67 @@ pub fn budget_assert_fires() -> Result<(), String> {
     Ok(())
 }
 
+/// What the dynamic-relocation negative test links into flint: one call into libc through
+/// its GOT slot, which is how rustc compiles any call into the `libc` crate on x86-64 (no PLT),
+/// so the link ends up exactly like a dependency that pulls in that crate.
+const LIBC_PROBE_C: &str = "\
+/* Written by `cargo xtask test` (libc-link-refused); never part of flint. */
+extern int getpid(void);
+int flint_libc_probe(void) { return getpid(); }
+";
+
+/// Expected-failure build: flint linked with a call into libc.so (`-l dylib=c`, what the libc
+/// crate's `#[link(name = "c")]` adds, plus the probe above kept by `--undefined`), in its own
+/// target directory. The dynamic-relocation ASSERT of `linker/flint.ld` must stop the link;
+/// then, with that ASSERT waived (`__flint_allow_dynamic_relocs`), the link goes through and
+/// `check` must refuse the binary. Either guard missing fails the test. Returns what `check`
+/// said.
+pub fn libc_link_refused() -> Result<String, String> {
+    let dir = util::target_dir().join("xtask-libc-check");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let (source, object) = (dir.join("probe.c"), dir.join("probe.o"));
+    std::fs::write(&source, LIBC_PROBE_C).map_err(|e| format!("{}: {e}", source.display()))?;
+    let mut cc = Command::new(util::tool("cc"));
+    cc.args(["-c", "-O2", "-fPIC", "-fno-plt", "-o"]).arg(&object).arg(&source);
+    proc::run_ok(&mut cc, Duration::from_secs(60))?;
+    let link = |waive: bool| {
+        let mut cmd = Command::new(util::cargo());
+        cmd.current_dir(util::root())
+            .env("CARGO_TARGET_DIR", dir.join("target"))
+            .args(["rustc", "--release", "--target", util::TARGET, "-p", "flint", "--bin", "flint", "--"])
+            .args(["-l", "dylib=c", "-C"])
+            .arg(format!("link-arg={}", object.display()))
+            .args(["-C", "link-arg=-Wl,--undefined=flint_libc_probe"]);
+        if waive {
+            cmd.args(["-C", "link-arg=-Wl,--defsym=__flint_allow_dynamic_relocs=1"]);
+        }
+        eprintln!("xtask: {}{}", proc::describe(&cmd), if waive { "" } else { " (must fail)" });
+        proc::run_capture(&mut cmd, Duration::from_secs(40 * 60))
+    };
+    let out = link(false)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        return Err(
+            "flint linked with a call into libc.so: the dynamic-relocation ASSERT in linker/flint.ld did not fire"
+                .into(),
+        );
+    }
+    if !stderr.contains("flint needs dynamic relocations") {
+        return Err(format!("the libc build failed, but not at the ASSERT:\n{}", util::tail(&stderr, 15)));
+    }
+    let out = link(true)?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("with the ASSERT waived the libc build still failed:\n{}", util::tail(&stderr, 15)));
+    }
+    let binary = dir.join("target").join(util::TARGET).join("release").join("flint");
+    match check(&binary) {
+        Ok(_) => Err("`cargo xtask build`'s ELF check accepted a binary with a call into libc.so".into()),
+        Err(e) if e.contains("dynamic loader") => Ok(e),
+        Err(e) => Err(format!("the ELF check refused the libc build, but for another reason: {e}")),
+    }
+}
+
 /// The flint a demo or benchmark runs: `$FLINT_BIN` as is when set (no build, no static
 /// check: it may be a stand-in), else a fresh release build.
 pub fn built_or_override() -> Result<Built, String> {
@@ -84,9 +146,19 @@ pub fn check(path: &std::path::Path) -> Result<Built, String> {
             info.type_name()
         ));
     }
+    let dynamic = elf::dynamic_linking(&bytes, &info);
+    if !dynamic.is_empty() {
+        return Err(format!(
+            "{} needs a dynamic loader, and none runs before _start: {}. A symbol was resolved \
+             against a shared library: usually a dependency that pulls in the libc crate \
+             (`cargo tree -p flint -e normal -i libc`)",
+            path.display(),
+            dynamic.join("; ")
+        ));
+    }
     let size = bytes.len() as u64;
     println!(
-        "flint: {size} bytes ({:.1} KiB), fully static ({}, no PT_INTERP, no PT_DYNAMIC): {}",
+        "flint: {size} bytes ({:.1} KiB), fully static ({}, no PT_INTERP, no PT_DYNAMIC, no dynamic relocations): {}",
         size as f64 / 1024.0,
         info.type_name(),
         path.display()
