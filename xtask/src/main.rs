@@ -7,35 +7,18 @@
 //! QEMU's slirp runs per guest connection to the metadata address).
 //!
 //! The workspace's dev profile sets `panic = "abort"`, so a panic would skip every `Drop`
-//! guard; `cleanup` therefore installs a panic hook that removes whatever namespaces and
+//! guard; `support::cleanup` therefore installs a panic hook that removes whatever namespaces and
 //! processes are still registered. Code paths return `Result<_, String>` instead of panicking.
 
-mod bench;
-mod build_task;
-mod cleanup;
-mod consumers;
-mod cpio;
-mod demo;
-mod deps;
-mod dhcp_mock;
-mod elf;
-mod faults_http;
-mod faults_net;
-mod fuzz;
-mod gzip;
-mod initramfs;
-mod kernel;
-mod load;
+// Layers, each importing only from the ones below it (`layers.rs` is the test that holds it):
+// main → tasks → suites → harness → mock → support.
+mod harness;
+#[cfg(test)]
+mod layers;
 mod mock;
-mod netns;
-mod packaging;
-mod payloads;
-mod proc;
-mod qemu;
-mod report;
-mod scenarios;
-mod sha256;
-mod util;
+mod suites;
+mod support;
+mod tasks;
 
 use std::process::ExitCode;
 
@@ -94,37 +77,30 @@ hidden helpers (started by the tasks):
 ";
 
 fn main() -> ExitCode {
-    cleanup::install_panic_hook();
+    support::cleanup::install_panic_hook();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((task, rest)) = args.split_first() else {
         eprint!("{USAGE}");
         return ExitCode::from(2);
     };
     let result = match task.as_str() {
-        "build" => build_task::run().map(|_| ()),
-        "test" => scenarios::test_all(),
-        "e2e" => scenarios::e2e_cli(rest),
-        "faults-http" => faults_http::cli(rest),
-        "faults-net" => faults_net::cli(rest),
-        "load" => load::cli(rest),
-        "initramfs" => initramfs::cli(rest),
-        "qemu-test" => qemu::scenarios::cli(rest),
-        "initramfs-tools-test" => packaging::cli(rest),
-        "demo" => match rest {
-            [] => qemu::demo::run(),
-            [flag] if flag == "--netns" => demo::run(),
-            _ => Err("demo takes no argument but --netns".into()),
-        },
-        "bench" if rest.iter().any(|a| a == "--qemu") => {
-            qemu::bench::run(&rest.iter().filter(|a| *a != "--qemu").cloned().collect::<Vec<_>>())
-        }
-        "bench" => bench::run(rest),
-        "fuzz" => fuzz::cli(rest),
-        "consumers" => consumers::cli(rest),
+        "build" => tasks::build::cli(rest),
+        "test" => tasks::test::cli(rest),
+        "e2e" => tasks::e2e::cli(rest),
+        "faults-http" => tasks::faults_http::cli(rest),
+        "faults-net" => tasks::faults_net::cli(rest),
+        "load" => tasks::load::cli(rest),
+        "initramfs" => tasks::initramfs::cli(rest),
+        "qemu-test" => tasks::qemu_test::cli(rest),
+        "initramfs-tools-test" => tasks::initramfs_tools_test::cli(rest),
+        "demo" => tasks::demo::cli(rest),
+        "bench" => tasks::bench::cli(rest),
+        "fuzz" => tasks::fuzz::cli(rest),
+        "consumers" => tasks::consumers::cli(rest),
         "mock" => mock::main(rest),
-        "dhcp-mock" => dhcp_mock::main(rest),
-        "time-exec" => bench::time_exec_main(rest),
-        "relay" => qemu::relay::main(rest),
+        "dhcp-mock" => mock::dhcp::main(rest),
+        "time-exec" => harness::stopwatch::main(rest),
+        "relay" => harness::qemu::relay::main(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

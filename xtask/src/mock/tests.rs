@@ -5,7 +5,9 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::server::{Server, accept_has, find, is_dated_version, serve};
+use super::http::{accept_has, find, is_dated_version};
+use super::server::serve;
+use super::service::Server;
 use super::*;
 
 pub(super) struct Running {
@@ -126,8 +128,8 @@ fn aws_token_flow_and_rules() {
     assert_eq!((r[0].0, r[0].2.as_slice()), (200, &b"\x1f\x8bgzip-bytes"[..]));
     assert_eq!(r[1].0, 200);
     assert_eq!(r[2].2, b"0=key-a\n1=key-b");
-    assert_eq!(r[3].2, format!("{}\n", metadata::aws::PUBLIC_KEYS[0].1).into_bytes());
-    assert_eq!(r[4].2, metadata::aws::INSTANCE_ID.as_bytes());
+    assert_eq!(r[3].2, format!("{}\n", aws::PUBLIC_KEYS[0].1).into_bytes());
+    assert_eq!(r[4].2, aws::INSTANCE_ID.as_bytes());
 
     let bad: Vec<u16> = [
         aws_put("0"),
@@ -248,7 +250,7 @@ fn akamai_token_and_user_data() {
     assert_eq!(statuses[6].0, 401);
     let inst = exchange(m.addr, &[akamai_get("/v1/instance", &token, Some("application/json"))]).remove(0);
     let v: serde_json::Value = serde_json::from_slice(&inst.2).unwrap();
-    assert_eq!(v["label"], metadata::akamai::LABEL);
+    assert_eq!(v["label"], akamai::LABEL);
 }
 
 #[test]
@@ -308,7 +310,7 @@ fn aws_tree(opts: Options, paths: &[&str]) -> Vec<(u16, String)> {
 
 #[test]
 fn aws_metadata_tree() {
-    use metadata::aws;
+    use aws;
     let paths = [
         "/latest/meta-data/instance-id",
         "/latest/meta-data/hostname",
@@ -393,7 +395,7 @@ fn aws_no_ssh_keys_and_no_metadata_knobs() {
         ],
     );
     assert_eq!((r[0].0, r[1].0), (404, 404));
-    assert_eq!(r[2], (200, metadata::aws::INSTANCE_ID.into()));
+    assert_eq!(r[2], (200, aws::INSTANCE_ID.into()));
     assert!(!r[3].1.contains("public-keys"));
 
     let mut o = Options::new(Platform::Aws);
@@ -426,7 +428,7 @@ fn akamai_docs(opts: Options, accept: Option<&str>) -> Vec<(u16, String, String)
 
 #[test]
 fn akamai_metadata_json() {
-    use metadata::akamai;
+    use akamai;
     let r = akamai_docs(Options::new(Platform::Akamai), Some("application/json"));
     assert!(r.iter().all(|(s, h, _)| *s == 200 && h.contains("application/json")));
     let v: Vec<serde_json::Value> = r.iter().map(|x| serde_json::from_str(&x.2).unwrap()).collect();
@@ -446,7 +448,7 @@ fn akamai_metadata_json() {
 
 #[test]
 fn akamai_metadata_text_406_token_and_knobs() {
-    use metadata::akamai;
+    use akamai;
     // No Accept, or text/plain: the flattened `key.sub: value` form.
     for accept in [None, Some("text/plain"), Some("*/*")] {
         let r = akamai_docs(Options::new(Platform::Akamai), accept);
@@ -474,4 +476,139 @@ fn akamai_metadata_text_406_token_and_knobs() {
     o.no_metadata = true;
     let r = akamai_docs(o, Some("application/json"));
     assert!(r.iter().all(|x| x.0 == 404));
+}
+
+/// The faults of `--fault`, over loopback (`faults.rs`).
+mod faults {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use super::{Running, aws_get, aws_put, exchange, start};
+    use crate::mock::faults::INJECTED;
+    use crate::mock::http::find;
+    use crate::mock::{Fault, Options, Platform, read_log, read_tokens};
+
+    #[test]
+    fn spec_round_trips() {
+        let all = [
+            Fault::TokenStatus(403),
+            Fault::TokenCrlf,
+            Fault::TokenLf,
+            Fault::UserDataStatus(401),
+            Fault::Redirect("http://10.0.0.1:8080/latest/user-data".into()),
+            Fault::Verbatim,
+            Fault::ResetMidBody,
+            Fault::FinMidBody,
+            Fault::ChunkSize("1x".into()),
+            Fault::ChunkNoCrlf,
+            Fault::ChunkNoEnd,
+            Fault::StatusLine("HTTP/1.1 2x0 OK".into()),
+            Fault::HugeHead,
+            Fault::HugeLength,
+            Fault::Drip,
+            Fault::Endless100,
+        ];
+        for f in all {
+            assert_eq!(Fault::parse(&f.spec()), Ok(f.clone()), "{}", f.spec());
+        }
+        assert!(Fault::parse("token-status=abc").is_err());
+        assert!(Fault::parse("no-such-fault").is_err());
+    }
+
+    fn with(fault: Fault, times: u32) -> Running {
+        let mut o = Options::new(Platform::Aws);
+        o.fault = Some(fault);
+        o.fault_times = times;
+        start(o, Some(b"0123456789abcdefghij"))
+    }
+
+    fn token(m: &Running) -> String {
+        String::from_utf8(exchange(m.addr, &[aws_put("60")])[0].2.clone()).unwrap()
+    }
+
+    /// One request on a fresh connection, read raw until EOF or error.
+    fn raw(m: &Running, req: &str) -> (Vec<u8>, Option<std::io::ErrorKind>) {
+        let mut s = TcpStream::connect(m.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        let mut got = Vec::new();
+        let err = s.read_to_end(&mut got).err().map(|e| e.kind());
+        (got, err)
+    }
+
+    fn get(token: &str) -> String {
+        aws_get("/latest/user-data", token).replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n")
+    }
+
+    #[test]
+    fn token_with_a_line_break_and_token_status() {
+        let m = with(Fault::TokenCrlf, 0);
+        let r = exchange(m.addr, &[aws_put("60")]);
+        let body = String::from_utf8(r[0].2.clone()).unwrap();
+        let issued = read_tokens(&m.dir.join("tokens"));
+        assert_eq!(body, format!("{}\r\n{INJECTED}", issued[0]));
+
+        let m = with(Fault::TokenStatus(403), 1);
+        let r = exchange(m.addr, &[aws_put("60"), aws_put("60")]);
+        assert_eq!((r[0].0, r[1].0), (403, 200), "--fault-times 1: only the first");
+    }
+
+    #[test]
+    fn user_data_redirect_and_status() {
+        let m = with(Fault::Redirect("http://10.0.0.1:8080/x".into()), 0);
+        let t = token(&m);
+        let r = exchange(m.addr, &[aws_get("/latest/user-data", &t)]);
+        assert_eq!(r[0].0, 307);
+        assert!(r[0].1.contains("Location: http://10.0.0.1:8080/x"), "{}", r[0].1);
+
+        let m = with(Fault::UserDataStatus(401), 0);
+        let t = token(&m);
+        assert_eq!(exchange(m.addr, &[aws_get("/latest/user-data", &t)])[0].0, 401);
+        let log = read_log(&m.dir.join("log")).unwrap();
+        assert_eq!(log.last().map(|e| (e.status, e.token_valid)), Some((401, true)), "logged as sent");
+    }
+
+    #[test]
+    fn fin_then_rst_mid_body() {
+        let m = with(Fault::FinMidBody, 1);
+        let t = token(&m);
+        let (got, err) = raw(&m, &get(&t));
+        assert_eq!(err, None, "FIN, not RST");
+        let text = String::from_utf8(got).unwrap();
+        assert!(text.contains("Content-Length: 20\r\n") && text.ends_with("\r\n\r\n0123456789"), "{text:?}");
+        // --fault-times 1: the next answer is whole.
+        assert_eq!(exchange(m.addr, &[aws_get("/latest/user-data", &t)])[0].2, b"0123456789abcdefghij");
+
+        let m = with(Fault::ResetMidBody, 0);
+        let t = token(&m);
+        let (got, err) = raw(&m, &get(&t));
+        assert_eq!(err, Some(std::io::ErrorKind::ConnectionReset));
+        assert!(got.ends_with(b"0123456789"));
+    }
+
+    #[test]
+    fn broken_framing() {
+        let cases = [
+            (Fault::ChunkSize("1x".into()), &b"\r\n\r\n1x\r\n0123456789abcdefghij\r\n0\r\n\r\n"[..]),
+            (Fault::ChunkNoCrlf, b"\r\n\r\n10\r\n0123456789abcdefghij\r\n0\r\n\r\n"),
+            (Fault::ChunkNoEnd, b"\r\n\r\n14\r\n0123456789abcdefghij\r\n0\r\n"),
+        ];
+        for (fault, tail) in cases {
+            let m = with(fault.clone(), 0);
+            let t = token(&m);
+            let (got, err) = raw(&m, &get(&t));
+            assert_eq!(err, None);
+            assert!(got.ends_with(tail), "{fault:?}: {:?}", String::from_utf8_lossy(&got));
+            assert!(String::from_utf8_lossy(&got).contains("Transfer-Encoding: chunked"));
+        }
+        let m = with(Fault::StatusLine("HTTP/1.1 2x0 OK".into()), 0);
+        let t = token(&m);
+        assert!(raw(&m, &get(&t)).0.starts_with(b"HTTP/1.1 2x0 OK\r\n"));
+        let m = with(Fault::HugeHead, 0);
+        let t = token(&m);
+        let got = raw(&m, &get(&t)).0;
+        let head_end = find(&got, b"\r\n\r\n").unwrap();
+        assert!(head_end > 64 * 1024, "{head_end}");
+    }
 }

@@ -1,0 +1,167 @@
+//! Building flint: the release build for the explicit host triple, then a static check of the
+//! resulting ELF (no interpreter, no dynamic section, nothing left for a dynamic loader) and
+//! its size; and the expected-failure links that prove the guard rails fire.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::{elf, proc, util};
+
+pub struct Built {
+    pub path: std::path::PathBuf,
+    pub size: u64,
+}
+
+/// Builds flint, prints `flint: <bytes> bytes (<KiB> KiB), static …` and returns its size.
+pub fn run() -> Result<Built, String> {
+    let mut cmd = Command::new(util::cargo());
+    cmd.current_dir(util::root()).args([
+        "build",
+        "--release",
+        "--target",
+        util::TARGET,
+        "-p",
+        "flint",
+        "--bin",
+        "flint",
+    ]);
+    eprintln!("xtask: {}", proc::describe(&cmd));
+    // Release builds with LTO on 2 cores are slow; the bound only guards against a hang.
+    let status = proc::run_inherit(&mut cmd, Duration::from_secs(40 * 60))?;
+    if !status.success() {
+        return Err(format!("cargo build of flint failed ({status})"));
+    }
+    check(&util::flint_bin())
+}
+
+/// Expected-failure build (cortex-m-rt's `fail_examples` idea): relinks flint with
+/// `__flint_budget` forced to 4 KiB and requires the linker script's size ASSERT to stop the
+/// link. Uses its own target directory so the real release build is neither overwritten nor
+/// invalidated.
+pub fn budget_assert_fires() -> Result<(), String> {
+    let mut cmd = Command::new(util::cargo());
+    cmd.current_dir(util::root())
+        .env("CARGO_TARGET_DIR", util::target_dir().join("xtask-budget-check"))
+        .args(["rustc", "--release", "--target", util::TARGET, "-p", "flint", "--bin", "flint", "--"])
+        .args(["-C", "link-arg=-Wl,--defsym=__flint_budget=4096"]);
+    eprintln!("xtask: {} (must fail)", proc::describe(&cmd));
+    let out = proc::run_capture(&mut cmd, Duration::from_secs(40 * 60))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        return Err("flint linked with a 4 KiB budget: the size ASSERT in linker/flint.ld did not fire".into());
+    }
+    if !stderr.contains("over its size budget") {
+        return Err(format!("the budget build failed, but not at the size ASSERT:\n{}", util::tail(&stderr, 15)));
+    }
+    Ok(())
+}
+
+/// What the dynamic-relocation negative test links into flint: one call into libc through
+/// its GOT slot, which is how rustc compiles any call into the `libc` crate on x86-64 (no PLT),
+/// so the link ends up exactly like a dependency that pulls in that crate.
+const LIBC_PROBE_C: &str = "\
+/* Written by `cargo xtask test` (libc-link-refused); never part of flint. */
+extern int getpid(void);
+int flint_libc_probe(void) { return getpid(); }
+";
+
+/// Expected-failure build: flint linked with a call into libc.so (`-l dylib=c`, what the libc
+/// crate's `#[link(name = "c")]` adds, plus the probe above kept by `--undefined`), in its own
+/// target directory. The dynamic-relocation ASSERT of `linker/flint.ld` must stop the link;
+/// then, with that ASSERT waived (`__flint_allow_dynamic_relocs`), the link goes through and
+/// `check` must refuse the binary. Either guard missing fails the test. Returns what `check`
+/// said.
+pub fn libc_link_refused() -> Result<String, String> {
+    let dir = util::target_dir().join("xtask-libc-check");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let (source, object) = (dir.join("probe.c"), dir.join("probe.o"));
+    std::fs::write(&source, LIBC_PROBE_C).map_err(|e| format!("{}: {e}", source.display()))?;
+    let mut cc = Command::new(util::tool("cc"));
+    cc.args(["-c", "-O2", "-fPIC", "-fno-plt", "-o"]).arg(&object).arg(&source);
+    proc::run_ok(&mut cc, Duration::from_secs(60))?;
+    let link = |waive: bool| {
+        let mut cmd = Command::new(util::cargo());
+        cmd.current_dir(util::root())
+            .env("CARGO_TARGET_DIR", dir.join("target"))
+            .args(["rustc", "--release", "--target", util::TARGET, "-p", "flint", "--bin", "flint", "--"])
+            .args(["-l", "dylib=c", "-C"])
+            .arg(format!("link-arg={}", object.display()))
+            .args(["-C", "link-arg=-Wl,--undefined=flint_libc_probe"]);
+        if waive {
+            cmd.args(["-C", "link-arg=-Wl,--defsym=__flint_allow_dynamic_relocs=1"]);
+        }
+        eprintln!("xtask: {}{}", proc::describe(&cmd), if waive { "" } else { " (must fail)" });
+        proc::run_capture(&mut cmd, Duration::from_secs(40 * 60))
+    };
+    let out = link(false)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        return Err(
+            "flint linked with a call into libc.so: the dynamic-relocation ASSERT in linker/flint.ld did not fire"
+                .into(),
+        );
+    }
+    if !stderr.contains("flint needs dynamic relocations") {
+        return Err(format!("the libc build failed, but not at the ASSERT:\n{}", util::tail(&stderr, 15)));
+    }
+    let out = link(true)?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("with the ASSERT waived the libc build still failed:\n{}", util::tail(&stderr, 15)));
+    }
+    let binary = dir.join("target").join(util::TARGET).join("release").join("flint");
+    match check(&binary) {
+        Ok(_) => Err("`cargo xtask build`'s ELF check accepted a binary with a call into libc.so".into()),
+        Err(e) if e.contains("dynamic loader") => Ok(e),
+        Err(e) => Err(format!("the ELF check refused the libc build, but for another reason: {e}")),
+    }
+}
+
+/// The flint a demo or benchmark runs: `$FLINT_BIN` as is when set (no build, no static
+/// check: it may be a stand-in), else a fresh release build.
+pub fn built_or_override() -> Result<Built, String> {
+    match std::env::var_os("FLINT_BIN") {
+        Some(p) => {
+            let path = std::path::PathBuf::from(p);
+            let size = std::fs::metadata(&path).map_err(|e| format!("FLINT_BIN {}: {e}", path.display()))?.len();
+            eprintln!("xtask: using FLINT_BIN={} ({size} bytes), not building", path.display());
+            Ok(Built { path, size })
+        }
+        None => run(),
+    }
+}
+
+/// Static check + size report of an already built binary.
+pub fn check(path: &std::path::Path) -> Result<Built, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let info = elf::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    elf::check_x86_64(&info)?;
+    if info.has_interp {
+        return Err(format!("{} has PT_INTERP: it is dynamically linked", path.display()));
+    }
+    if !info.is_static() {
+        return Err(format!(
+            "{} has PT_DYNAMIC ({}): not fully static (static-pie?)",
+            path.display(),
+            info.type_name()
+        ));
+    }
+    let dynamic = elf::dynamic_linking(&bytes, &info);
+    if !dynamic.is_empty() {
+        return Err(format!(
+            "{} needs a dynamic loader, and none runs before _start: {}. A symbol was resolved \
+             against a shared library: usually a dependency that pulls in the libc crate \
+             (`cargo tree -p flint -e normal -i libc`)",
+            path.display(),
+            dynamic.join("; ")
+        ));
+    }
+    let size = bytes.len() as u64;
+    println!(
+        "flint: {size} bytes ({:.1} KiB), fully static ({}, no PT_INTERP, no PT_DYNAMIC, no dynamic relocations): {}",
+        size as f64 / 1024.0,
+        info.type_name(),
+        path.display()
+    );
+    Ok(Built { path: path.to_path_buf(), size })
+}

@@ -1,0 +1,151 @@
+//! What a boot of the test image needs around the VM: the kernel and initramfs of a run and
+//! the accelerator (`Env`), the VM's namespace with the mock, dnsmasq and a bridge as its
+//! NICs need them (`Cloud`), the payload the mock serves, and one boot with the mock's log
+//! read afterwards. Used by the QEMU suite, the QEMU demo and the QEMU benchmark.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::net::{TapLink, VmNet};
+use super::{Accel, Backend, Boot, Nic, Vm};
+use crate::harness::initramfs;
+use crate::harness::kernel::{self, Kernel};
+use crate::harness::netns;
+use crate::mock::{self, Platform, payloads};
+use crate::support::proc::ChildGuard;
+use crate::support::util;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Payload {
+    None,
+    /// The example Ignition config (with the marker), served as is (base64 on Akamai).
+    Ignition,
+    /// ~280 KB of Ignition gzipped under AWS's 16 KB limit (base64(gzip) on Akamai).
+    IgnitionGzip,
+    /// The example config as spec 3.3.0, the newest Debian's Ignition 2.14 accepts as stable
+    /// (it refuses 3.4.0 as "unsupported config version"): for the boots where Ignition
+    /// itself reads what flint wrote.
+    IgnitionSpec33,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetKind {
+    SlirpMetadata,
+    SlirpIsolated,
+    Tap(TapLink),
+}
+
+/// What the mock serves and what flint must write.
+pub struct Served {
+    pub file: Option<Vec<u8>>,
+    pub decoded: Option<Vec<u8>>,
+}
+
+pub fn payload(p: Payload, marker: &str) -> Served {
+    match p {
+        Payload::None => Served { file: None, decoded: None },
+        Payload::Ignition => {
+            let d = payloads::ignition_small(marker);
+            Served { file: Some(d.clone()), decoded: Some(d) }
+        }
+        Payload::IgnitionGzip => {
+            let (plain, gz) = payloads::large_gzip(marker);
+            Served { file: Some(gz), decoded: Some(plain) }
+        }
+        Payload::IgnitionSpec33 => {
+            // Every field of the example exists in spec 3.3.0.
+            let mut v: Value = serde_json::from_slice(&payloads::ignition_small(marker)).unwrap_or_default();
+            v["ignition"]["version"] = "3.3.0".into();
+            let d = serde_json::to_vec_pretty(&v).unwrap_or_default();
+            Served { file: Some(d.clone()), decoded: Some(d) }
+        }
+    }
+}
+
+/// The kernel and image every boot of a run uses, and how QEMU accelerates.
+pub struct Env {
+    pub kernel: Kernel,
+    pub initrd: PathBuf,
+    pub accel: Accel,
+    pub accel_why: String,
+    _dir: util::ScratchDir,
+}
+
+/// Kernel (cached), a fresh initramfs around `flint`, and the accelerator decision.
+pub fn prepare_env(flint: &Path) -> Result<Env, String> {
+    let kernel = kernel::ensure()?;
+    let dir = util::ScratchDir::new("qemu-image")?;
+    let image = initramfs::build(flint, &kernel, &dir.join("initramfs.cpio.gz"))?;
+    let (accel, accel_why) = super::accel(&kernel.vmlinux, &image.path);
+    Ok(Env { kernel, initrd: image.path, accel, accel_why, _dir: dir })
+}
+
+/// A VM's namespace with what its NICs need running in it. Field order is drop order:
+/// mock and dnsmasq die before the namespace goes.
+pub struct Cloud {
+    pub mock: Option<(ChildGuard, mock::Options)>,
+    _dnsmasq: Option<ChildGuard>,
+    pub net: VmNet,
+}
+
+pub fn start_cloud(nets: &[NetKind], platform: Platform, file: Option<&[u8]>, dir: &Path) -> Result<Cloud, String> {
+    let net = VmNet::new()?;
+    let mut dnsmasq = None;
+    if let Some(link) = nets.iter().find_map(|n| if let NetKind::Tap(l) = n { Some(*l) } else { None }) {
+        net.add_tap(link)?;
+        if link == TapLink::Dhcp {
+            dnsmasq = Some(netns::start_dnsmasq(&net.ns, super::net::BRIDGE, dir)?);
+        }
+    }
+    let needs_mock =
+        nets.iter().any(|n| matches!(n, NetKind::SlirpMetadata | NetKind::Tap(TapLink::Dhcp | TapLink::LinkLocal)));
+    let mock = if needs_mock {
+        let mut o = mock::Options::new(platform);
+        o.listen = format!("0.0.0.0:{}", super::MOCK_PORT);
+        if let Some(bytes) = file {
+            let p = dir.join("payload.bin");
+            std::fs::write(&p, bytes).map_err(|e| e.to_string())?;
+            o.payload = Some(p);
+        }
+        Some(mock::start_in(&net.ns, &o, dir)?)
+    } else {
+        None
+    };
+    Ok(Cloud { mock, _dnsmasq: dnsmasq, net })
+}
+
+pub fn nics(specs: &[NetKind], models: &[&str]) -> Vec<Nic> {
+    specs
+        .iter()
+        .zip(models)
+        .enumerate()
+        .map(|(i, (net, model))| Nic {
+            model: model.to_string(),
+            mac: super::mac(i),
+            backend: match net {
+                NetKind::SlirpMetadata => Backend::Slirp { metadata: true },
+                NetKind::SlirpIsolated => Backend::Slirp { metadata: false },
+                NetKind::Tap(_) => Backend::Tap,
+            },
+        })
+        .collect()
+}
+
+/// Boots `vm` in `cloud`, then reads the mock's request log and issued tokens; the
+/// caller then tears the cloud down (QEMU's command line is kept in `dir`).
+pub fn boot_in(vm: &Vm, cloud: &Cloud, dir: &Path) -> Result<(Boot, Vec<mock::LogEntry>, Vec<String>), Vec<String>> {
+    let boot = super::boot(vm).map_err(|e| vec![e])?;
+    std::fs::write(dir.join("qemu-command.txt"), &boot.command).ok();
+    // Let the mock finish logging the last request before reading its files.
+    std::thread::sleep(Duration::from_millis(20));
+    let (log, tokens) = match &cloud.mock {
+        Some((_, o)) => (
+            o.log.as_deref().map(mock::read_log).transpose().map_err(|e| vec![e])?.unwrap_or_default(),
+            o.tokens.as_deref().map(mock::read_tokens).unwrap_or_default(),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok((boot, log, tokens))
+}

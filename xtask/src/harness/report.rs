@@ -1,0 +1,261 @@
+//! Checks flint's `--report` JSON against docs/contract.md ("Report").
+
+use serde_json::Value;
+
+use crate::harness::netns::{self, Addressing};
+
+/// One line with where flint ended up and what it moved, for the demos.
+pub fn summary(r: &Value) -> String {
+    // JSON strings without their quotes, null as "-".
+    let show = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    };
+    format!(
+        "interface {} ({})  mode {}  address {}  router {}  server {}  requests {}  bytes fetched {} written {}  VmHWM {} KiB",
+        show(&r["interface"]),
+        show(&r["mac"]),
+        show(&r["mode"]),
+        show(&r["address"]),
+        show(&r["router"]),
+        show(&r["server"]),
+        show(&r["requests"]),
+        show(&r["bytes"]["fetched"]),
+        show(&r["bytes"]["written"]),
+        show(&r["vmhwm_kib"])
+    )
+}
+
+pub const PHASES: [&str; 7] = ["link", "address", "token", "user_data", "decode", "write", "total"];
+const TOP_LEVEL: [&str; 13] = [
+    "version",
+    "platform",
+    "exit_code",
+    "interface",
+    "mac",
+    "mode",
+    "address",
+    "router",
+    "server",
+    "timings_us",
+    "bytes",
+    "requests",
+    "vmhwm_kib",
+];
+
+/// What the harness knows about a run, to hold the report against.
+pub struct Expect<'a> {
+    pub platform: &'a str,
+    pub exit_code: i32,
+    pub mac: &'a str,
+    /// The mode flint must report when it got that far (`None`: not checked beyond validity).
+    pub addressing: Option<Addressing>,
+    /// Prefix length of a DHCP lease (dnsmasq's is 24; the fault scenarios also hand out /32).
+    pub dhcp_prefix: u8,
+    pub success: bool,
+    /// `bytes.written` on success: length of the decoded user-data.
+    pub written: Option<usize>,
+    /// `bytes.fetched` on success: length of the user-data body as served (before base64/gzip).
+    pub fetched: Option<usize>,
+    /// `requests`: number of HTTP requests the mock logged.
+    pub requests: Option<usize>,
+    pub budget_us: u64,
+}
+
+/// All problems found (empty = the report is fine).
+pub fn check(r: &Value, e: &Expect) -> Vec<String> {
+    let mut bad = Vec::new();
+    let Some(obj) = r.as_object() else {
+        return vec!["report is not a JSON object".into()];
+    };
+    for k in TOP_LEVEL {
+        if !obj.contains_key(k) {
+            bad.push(format!("report lacks `{k}` (absent values must be null)"));
+        }
+    }
+    let mut expect_eq = |key: &str, want: Value| {
+        if r[key] != want {
+            bad.push(format!("report {key} = {}, expected {want}", r[key]));
+        }
+    };
+    expect_eq("version", Value::from(1));
+    expect_eq("platform", Value::from(e.platform));
+    expect_eq("exit_code", Value::from(e.exit_code));
+    expect_eq("interface", Value::from(netns::CLIENT_IF));
+    if !r["mac"].as_str().is_some_and(|m| m.eq_ignore_ascii_case(e.mac)) {
+        bad.push(format!("report mac = {}, expected \"{}\"", r["mac"], e.mac));
+    }
+
+    let mode = r["mode"].as_str().unwrap_or("<not a string>");
+    match (mode, e.addressing) {
+        ("dhcp", Some(Addressing::Dhcp) | None) | ("link-local", Some(Addressing::LinkLocal) | None) => {}
+        ("none", _) if !e.success => {}
+        (m, want) => bad.push(format!("report mode = {m:?}, expected {want:?}")),
+    }
+    let addr = r["address"].as_str();
+    match mode {
+        "dhcp" => {
+            match addr.and_then(parse_cidr) {
+                Some(([10, 0, 0, h], p)) if (netns::POOL.0..=netns::POOL.1).contains(&h) && p == e.dhcp_prefix => {}
+                _ => bad.push(format!(
+                    "report address = {}, expected 10.0.0.{}-{}/{} from the DHCP server",
+                    r["address"],
+                    netns::POOL.0,
+                    netns::POOL.1,
+                    e.dhcp_prefix
+                )),
+            }
+            if r["router"] != Value::from(netns::ROUTER_IP) {
+                bad.push(format!("report router = {}, expected \"{}\"", r["router"], netns::ROUTER_IP));
+            }
+        }
+        "link-local" => {
+            match addr.and_then(parse_cidr) {
+                // RFC 3927 §2.1: 169.254.1.0 - 169.254.254.255; .169.254 is the server here.
+                Some(([169, 254, x, y], 16)) if (1..=254).contains(&x) && (x, y) != (169, 254) => {}
+                _ => bad.push(format!("report address = {}, expected 169.254.1.0-169.254.254.255/16", r["address"])),
+            }
+            if !r["router"].is_null() {
+                bad.push(format!("report router = {}, expected null in link-local mode", r["router"]));
+            }
+        }
+        _ => {
+            if !r["address"].is_null() {
+                bad.push(format!("report address = {} with mode {mode:?}", r["address"]));
+            }
+        }
+    }
+    if mode != "none" && r["server"] != Value::from(netns::METADATA_IP) {
+        bad.push(format!("report server = {}, expected \"{}\"", r["server"], netns::METADATA_IP));
+    }
+
+    let t = &r["timings_us"];
+    if !t.is_object() {
+        bad.push(format!("report timings_us = {t}, expected an object"));
+    } else {
+        let total = t["total"].as_u64();
+        match total {
+            None => bad.push(format!("report timings_us.total = {}, expected a number", t["total"])),
+            Some(us) if us > e.budget_us + 1_500_000 => {
+                bad.push(format!("report timings_us.total = {us} µs exceeds the {} µs budget", e.budget_us))
+            }
+            _ => {}
+        }
+        for p in PHASES {
+            let v = &t[p];
+            if t.get(p).is_none() {
+                bad.push(format!("report timings_us lacks `{p}`"));
+            } else if e.success && v.as_u64().is_none() {
+                bad.push(format!("report timings_us.{p} = {v}, expected a number after success"));
+            } else if !v.is_null() && v.as_u64().is_none() {
+                bad.push(format!("report timings_us.{p} = {v}, expected a number or null"));
+            } else if let (Some(x), Some(total)) = (v.as_u64(), total) {
+                if x > total {
+                    bad.push(format!("report timings_us.{p} = {x} > total {total}"));
+                }
+            }
+        }
+    }
+
+    let b = &r["bytes"];
+    if !b.is_object() || b.get("fetched").is_none() || b.get("written").is_none() {
+        bad.push(format!("report bytes = {b}, expected {{\"fetched\":…,\"written\":…}}"));
+    } else {
+        for k in ["fetched", "written"] {
+            if !b[k].is_null() && b[k].as_u64().is_none() {
+                bad.push(format!("report bytes.{k} = {}, expected a number or null", b[k]));
+            }
+        }
+        if let Some(w) = e.written {
+            if b["written"].as_u64() != Some(w as u64) {
+                bad.push(format!("report bytes.written = {}, expected {w}", b["written"]));
+            }
+        }
+        if let Some(f) = e.fetched {
+            if b["fetched"].as_u64() != Some(f as u64) {
+                bad.push(format!("report bytes.fetched = {}, expected {f} (body length as served)", b["fetched"]));
+            }
+        }
+    }
+    match (r["requests"].as_u64(), e.requests) {
+        (None, _) => bad.push(format!("report requests = {}, expected a number", r["requests"])),
+        (Some(n), Some(want)) if n != want as u64 => {
+            bad.push(format!("report requests = {n}, but the mock logged {want} request(s)"))
+        }
+        _ => {}
+    }
+    if !r["vmhwm_kib"].as_u64().is_some_and(|k| k > 0) {
+        bad.push(format!("report vmhwm_kib = {}, expected a positive number", r["vmhwm_kib"]));
+    }
+    bad
+}
+
+/// `"a.b.c.d/len"` → ([a, b, c, d], len)
+fn parse_cidr(s: &str) -> Option<([u8; 4], u8)> {
+    let (ip, len) = s.split_once('/')?;
+    let ip: std::net::Ipv4Addr = ip.parse().ok()?;
+    Some((ip.octets(), len.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Value {
+        serde_json::json!({"version":1,"platform":"aws","exit_code":0,"interface":"eth0","mac":"02:00:00:00:00:01",
+         "mode":"dhcp","address":"10.0.0.57/24","router":"10.0.0.1","server":"169.254.169.254",
+         "timings_us":{"link":812,"address":640,"token":850,"user_data":550,"decode":90,"write":120,"total":3100},
+         "bytes":{"fetched":1234,"written":5678},"requests":2,"vmhwm_kib":120})
+    }
+
+    fn expect() -> Expect<'static> {
+        Expect {
+            platform: "aws",
+            exit_code: 0,
+            mac: "02:00:00:00:00:01",
+            addressing: Some(Addressing::Dhcp),
+            dhcp_prefix: 24,
+            success: true,
+            written: Some(5678),
+            fetched: Some(1234),
+            requests: Some(2),
+            budget_us: 10_000_000,
+        }
+    }
+
+    #[test]
+    fn contract_example_passes() {
+        assert_eq!(check(&sample(), &expect()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn problems_are_named() {
+        let mut r = sample();
+        r["mode"] = "link-local".into();
+        r["timings_us"]["write"] = Value::Null;
+        r.as_object_mut().unwrap().remove("vmhwm_kib");
+        let bad = check(&r, &expect()).join("\n");
+        assert!(bad.contains("mode"), "{bad}");
+        assert!(bad.contains("timings_us.write"), "{bad}");
+        assert!(bad.contains("lacks `vmhwm_kib`"), "{bad}");
+    }
+
+    #[test]
+    fn failure_report_may_have_nulls() {
+        let r = serde_json::json!({"version":1,"platform":"aws","exit_code":4,"interface":"eth0","mac":"02:00:00:00:00:01",
+         "mode":"dhcp","address":"10.0.0.99/24","router":"10.0.0.1","server":"169.254.169.254",
+         "timings_us":{"link":812,"address":640,"token":null,"user_data":null,"decode":null,"write":null,"total":4000000},
+         "bytes":{"fetched":null,"written":null},"requests":0,"vmhwm_kib":100});
+        let e = Expect {
+            exit_code: 4,
+            success: false,
+            written: None,
+            fetched: None,
+            requests: None,
+            budget_us: 4_000_000,
+            ..expect()
+        };
+        assert_eq!(check(&r, &e), Vec::<String>::new());
+    }
+}

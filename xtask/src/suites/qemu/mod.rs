@@ -1,0 +1,299 @@
+//! `cargo xtask qemu-test [FILTER] [--keep]`: flint in the initramfs of a real Debian kernel
+//! with real NIC drivers, one QEMU boot per scenario of `qemu-tests/scenarios.json`.
+//!
+//! Each scenario names the platform, the payload, the NICs (device model + network) and
+//! extra kernel arguments; the harness starts the mock (and dnsmasq / a bridge where the
+//! network needs them) in the VM's own namespace, boots, and checks what the init reported:
+//! the end marker (the boot went on whatever flint did), the guest's own PASS, flint's exit
+//! code, the SHA-256 of the written file against the decoded payload (or "absent"), flint's
+//! time within its budget, the report (exit code, interface and its MAC, mode, bytes
+//! written, total within the budget), flint's log format, no token or user-data bytes in
+//! the log, and on success that the mock served the user-data.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+mod dracut;
+mod table;
+
+use crate::harness::dracut as harness_dracut;
+use crate::harness::qemu::cloud::{self, Env, NetKind, Served};
+use crate::harness::qemu::{self as vm, Boot, Vm, pcap};
+use crate::harness::tally::{Selection, Suite, Tally};
+use crate::mock::{self, payloads};
+use crate::support::{cleanup, sha256, util};
+
+use table::{Image, Passed, Scenario, load};
+
+pub const SUITE: Suite =
+    Suite { name: "qemu-tests", needs_flint: true, gate: false, run, cases: || load().map_or(1, |s| s.len()) };
+
+/// Allowed overrun of flint's budget, measured on the guest's clock around its run.
+const SLACK: f64 = 1.5;
+fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
+    let marker = payloads::new_marker();
+    let served = cloud::payload(s.payload, &marker);
+    let nets: Vec<NetKind> = s.nics.iter().map(|n| n.net).collect();
+    let cloud = cloud::start_cloud(&nets, s.platform, served.file.as_deref(), dir).map_err(|e| vec![e])?;
+
+    let expect_sha = served.decoded.as_deref().filter(|_| s.expect_exit == 0).map_or("absent".to_string(), sha256::hex);
+    let budget = vm::flint_budget(&s.kernel_args);
+    let append = format!(
+        "flint.platform={} {} fxq.mode=flint fxq.watchdog={} fxq.expect_exit={} fxq.expect_sha256={expect_sha}",
+        s.platform.as_str(),
+        s.kernel_args,
+        (budget + 30.0).ceil(),
+        s.expect_exit,
+    );
+    let models: Vec<&str> = s.nics.iter().map(|n| n.model.as_str()).collect();
+    let vm = Vm {
+        vmlinux: &env.kernel.vmlinux,
+        initrd: &env.initrd,
+        append,
+        nics: cloud::nics(&nets, &models),
+        netns: Some(&cloud.net.ns),
+        dir,
+        timeout: Duration::from_secs_f64(s.boot_timeout),
+        accel: env.accel,
+        capture: s.partial_checksums,
+        banner_within: None,
+    };
+    let (boot, log, tokens) = cloud::boot_in(&vm, &cloud, dir)?;
+    drop(cloud);
+
+    let bad = check(s, &boot, &served, &expect_sha, budget, &marker, &tokens, &log, dir);
+    let stamps = boot.markers.stamps();
+    let flint_s = match (stamps.get("tool-start"), stamps.get("tool-done")) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    if bad.is_empty() {
+        let r = boot.markers.report().unwrap_or(Value::Null);
+        let mut summary = format!(
+            "exit {}, {} {}",
+            boot.markers.exit().map_or("-".into(), |c| c.to_string()),
+            r["interface"].as_str().unwrap_or("-"),
+            r["mode"].as_str().unwrap_or("-"),
+        );
+        if let Some(n) = s.partial_checksums.then(|| partial_frames(s, dir).ok()).flatten() {
+            summary.push_str(&format!(", {n} partial-csum frames"));
+        }
+        Ok(Passed {
+            to_end: boot.to_end.unwrap_or(boot.wall).as_secs_f64(),
+            run_init: stamps.get("run-init").copied(),
+            flint: flint_s,
+            summary,
+        })
+    } else {
+        let mut bad = bad;
+        bad.push(format!("qemu: {}", boot.command));
+        let logs: Vec<&str> = boot.markers.all("LOG");
+        if !logs.is_empty() {
+            bad.push(format!("flint stderr:\n{}", util::indent(&logs.join("\n"))));
+        }
+        if !log.is_empty() {
+            let lines: Vec<String> = log.iter().map(|e| e.to_string()).collect();
+            bad.push(format!("mock log:\n{}", util::indent(&lines.join("\n"))));
+        }
+        bad.push(util::indent(&boot.tails()));
+        Err(bad)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check(
+    s: &Scenario,
+    boot: &Boot,
+    served: &Served,
+    expect_sha: &str,
+    budget: f64,
+    marker: &str,
+    tokens: &[String],
+    log: &[mock::LogEntry],
+    dir: &Path,
+) -> Vec<String> {
+    let m = &boot.markers;
+    let mut bad = Vec::new();
+    if boot.timed_out {
+        bad.push(format!("no end marker within {:.0} s: QEMU killed", s.boot_timeout));
+        return bad;
+    }
+    if !boot.ended() {
+        bad.push(format!("the boot ended without the end marker (QEMU exit {:?})", boot.qemu_exit));
+        return bad;
+    }
+    match m.get("RESULT") {
+        Some("PASS") => {}
+        other => bad.push(format!("guest result {other:?}, expected PASS")),
+    }
+    match m.exit() {
+        Some(c) if c == s.expect_exit => {}
+        other => bad.push(format!("flint exit code {other:?}, expected {}", s.expect_exit)),
+    }
+    let sha = m.get("SHA256").unwrap_or("-");
+    if sha != expect_sha {
+        bad.push(format!(
+            "output sha256 {sha}, expected {expect_sha} ({} bytes written)",
+            m.get("SIZE").unwrap_or("-")
+        ));
+    }
+    let stamps = m.stamps();
+    match (stamps.get("tool-start"), stamps.get("tool-done")) {
+        (Some(a), Some(b)) if b - a > budget + SLACK => {
+            bad.push(format!("flint ran {:.2} s on the guest clock, budget {budget} s (+{SLACK} s)", b - a))
+        }
+        (Some(a), Some(b)) => {
+            if let Some(max) = s.max_flint_seconds.filter(|&max| b - a > max) {
+                bad.push(format!("flint ran {:.2} s, expected at most {max} s here", b - a));
+            }
+        }
+        _ => bad.push("no tool-start/tool-done timestamps from the guest".into()),
+    }
+
+    // The report.
+    let rc = m.exit();
+    match m.report() {
+        None if rc == Some(2) => {}
+        None => bad.push(format!("no readable report: {:?}", m.get("REPORT"))),
+        Some(r) => {
+            if r["exit_code"].as_i64() != rc.map(i64::from) {
+                bad.push(format!("report exit_code {} but flint exited {rc:?}", r["exit_code"]));
+            }
+            if r["platform"] != s.platform.as_str() {
+                bad.push(format!("report platform {}, expected {}", r["platform"], s.platform.as_str()));
+            }
+            if let Some(want) = &s.expect_interface
+                && r["interface"] != want.as_str()
+            {
+                bad.push(format!("report interface {}, expected {want}", r["interface"]));
+            }
+            // The MAC must be the one QEMU gave that interface (ethN = NIC N without udev).
+            if let Some(i) = r["interface"].as_str().and_then(|n| n.strip_prefix("eth")).and_then(|n| n.parse().ok())
+                && !r["mac"].as_str().is_some_and(|mac| mac.eq_ignore_ascii_case(&vm::mac(i)))
+            {
+                bad.push(format!("report mac {} is not eth{i}'s {}", r["mac"], vm::mac(i)));
+            }
+            if let Some(want) = &s.expect_mode
+                && r["mode"] != want.as_str()
+            {
+                bad.push(format!("report mode {}, expected {want}", r["mode"]));
+            }
+            match r["timings_us"]["total"].as_f64() {
+                Some(us) if us / 1e6 > budget + SLACK => {
+                    bad.push(format!("report total {:.2} s exceeds the {budget} s budget", us / 1e6))
+                }
+                Some(_) => {}
+                None => bad.push(format!("report timings_us.total = {}", r["timings_us"]["total"])),
+            }
+            if s.expect_exit == 0 {
+                let want = served.decoded.as_ref().map(|d| d.len() as u64);
+                if r["bytes"]["written"].as_u64() != want {
+                    bad.push(format!("report bytes.written {}, expected {want:?}", r["bytes"]["written"]));
+                }
+            }
+        }
+    }
+
+    // flint's log: contract format, no secrets.
+    for line in m.all("LOG") {
+        if line.contains(marker) {
+            bad.push("flint's log contains user-data bytes (the marker)".into());
+        }
+        if tokens.iter().any(|t| line.contains(&t[..t.len().min(16)])) {
+            bad.push("flint's log contains a metadata token".into());
+        }
+        if !line.starts_with("flint: ") && !line.starts_with("fxq-init: ") {
+            bad.push(format!("log line not in `flint: <phase>: …` form: {line:?}"));
+        }
+        if line.starts_with("fxq-init: ") {
+            bad.push(format!("init problem: {line}"));
+        }
+    }
+    if s.expect_exit == 0 && !log.iter().any(|e| e.method == "GET" && e.path.ends_with("/user-data") && e.status == 200)
+    {
+        bad.push("the mock never served the user-data".into());
+    }
+    if s.partial_checksums
+        && let Err(e) = partial_frames(s, dir)
+    {
+        bad.push(e);
+    }
+    bad
+}
+
+/// TCP frames with a partial checksum the metadata service sent to the tap NIC.
+fn partial_frames(s: &Scenario, dir: &Path) -> Result<usize, String> {
+    let i = s.nics.iter().position(|n| matches!(n.net, NetKind::Tap(_))).ok_or("no tap NIC")?;
+    let file = dir.join(format!("nic{i}.pcap"));
+    let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    match pcap::partial_tcp_from(&bytes, [169, 254, 169, 254])? {
+        0 => Err("no CHECKSUM_PARTIAL TCP frame reached the guest: the CSUMNOTREADY path was not exercised".into()),
+        n => Ok(n),
+    }
+}
+
+/// Runs the selected scenarios with the flint under test, one line each, into `t`.
+fn run(sel: &Selection, t: &mut Tally) -> Result<(), String> {
+    util::require_root("the QEMU boot tests (network namespaces, tap devices)")?;
+    let flint = util::flint_under_test();
+    if !flint.exists() {
+        return Err(format!("{} not found: run `cargo xtask build` first", flint.display()));
+    }
+    let flint = flint.as_path();
+    cleanup::remove_stale();
+    let selected = sel.pick(load()?, |s| s.name.as_str(), "QEMU scenario")?;
+    let started = Instant::now();
+    let env = cloud::prepare_env(flint)?;
+    let dracut = match selected.iter().any(|s| s.image == Image::Dracut) {
+        true => Some(harness_dracut::image(flint, &env.kernel)?),
+        false => None,
+    };
+    println!(
+        "qemu: kernel {} ({} {}), PVH vmlinux; accel {} ({}); image {} bytes; prepared in {:.1} s",
+        env.kernel.release,
+        env.kernel.package,
+        env.kernel.version,
+        env.accel.name(),
+        env.accel_why,
+        std::fs::metadata(&env.initrd).map(|m| m.len()).unwrap_or(0),
+        started.elapsed().as_secs_f64()
+    );
+    let (mut passed, mut failed) = (0, 0);
+    for s in &selected {
+        let mut dir = util::ScratchDir::new(&format!("qemu-{}", s.name))?;
+        let t0 = Instant::now();
+        let result = match (s.image, &dracut) {
+            (Image::Dracut, Some(img)) => dracut::run_one(s, &env, img, dir.path()),
+            _ => run_one(s, &env, dir.path()),
+        };
+        match result {
+            Ok(p) => {
+                passed += 1;
+                let opt = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
+                println!(
+                    "ok   qemu:{:<34} boot→end {:>5.2} s (kernel→/init {} s, flint {} s; {}), run {:>5.2} s  {}",
+                    s.name,
+                    p.to_end,
+                    opt(p.run_init, 2),
+                    opt(p.flint, 3),
+                    p.summary,
+                    t0.elapsed().as_secs_f64(),
+                    s.about
+                );
+                if sel.keep {
+                    dir.keep();
+                }
+            }
+            Err(problems) => {
+                failed += 1;
+                dir.keep();
+                util::print_failure(&format!("qemu:{:<34}", s.name), &s.about, &problems, dir.path());
+            }
+        }
+    }
+    println!("qemu: {} scenario(s) in {:.1} s", selected.len(), started.elapsed().as_secs_f64());
+    t.add((passed, failed));
+    Ok(())
+}

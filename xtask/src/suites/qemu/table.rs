@@ -1,0 +1,198 @@
+//! The QEMU suite's table: `qemu-tests/scenarios.json`, parsed and validated, and what a
+//! passed boot reports.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::harness::initramfs;
+use crate::harness::qemu::cloud::{NetKind, Payload};
+use crate::harness::qemu::net::TapLink;
+use crate::mock::Platform;
+
+const DEFAULT_BOOT_TIMEOUT: f64 = 60.0;
+
+/// Which initramfs a scenario boots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Image {
+    /// The test initramfs of `initramfs.rs` (busybox init runs flint, `qemu-tests/init.sh`).
+    Test,
+    /// Real dracut with flint's module and Ignition's (`dracut.rs`).
+    Dracut,
+}
+
+#[derive(Clone, Debug)]
+pub struct NicSpec {
+    pub model: String,
+    pub net: NetKind,
+}
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub about: String,
+    pub image: Image,
+    pub platform: Platform,
+    pub payload: Payload,
+    pub nics: Vec<NicSpec>,
+    pub kernel_args: String,
+    pub expect_exit: i32,
+    pub expect_interface: Option<String>,
+    pub expect_mode: Option<String>,
+    pub max_flint_seconds: Option<f64>,
+    /// The tap NIC must have handed the guest CHECKSUM_PARTIAL TCP frames from the metadata
+    /// service (checked in a capture of the NIC), so the CSUMNOTREADY path really ran.
+    pub partial_checksums: bool,
+    pub boot_timeout: f64,
+}
+
+pub fn scenarios_file() -> PathBuf {
+    initramfs::qemu_tests_dir().join("scenarios.json")
+}
+
+pub fn load() -> Result<Vec<Scenario>, String> {
+    let path = scenarios_file();
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses and validates the scenario list (unknown keys are errors: a typo must not pass
+/// silently as a default).
+pub fn parse(text: &str) -> Result<Vec<Scenario>, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let list = v.as_array().ok_or("expected a JSON array of scenarios")?;
+    let mut out: Vec<Scenario> = Vec::new();
+    for item in list {
+        let s = parse_one(item).map_err(|e| format!("scenario {}: {e}", item["name"]))?;
+        if out.iter().any(|o| o.name == s.name) {
+            return Err(format!("duplicate scenario name {}", s.name));
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+fn known_keys(obj: &serde_json::Map<String, Value>, keys: &[&str]) -> Result<(), String> {
+    match obj.keys().find(|k| !keys.contains(&k.as_str())) {
+        Some(k) => Err(format!("unknown key `{k}` (known: {})", keys.join(", "))),
+        None => Ok(()),
+    }
+}
+
+fn parse_one(v: &Value) -> Result<Scenario, String> {
+    let obj = v.as_object().ok_or("not an object")?;
+    known_keys(
+        obj,
+        &["name", "about", "image", "platform", "payload", "nics", "kernel_args", "expect", "boot_timeout"],
+    )?;
+    let string = |k: &str| v[k].as_str().map(String::from).ok_or_else(|| format!("`{k}` must be a string"));
+    let platform = match string("platform")?.as_str() {
+        "aws" => Platform::Aws,
+        "akamai" => Platform::Akamai,
+        p => return Err(format!("unknown platform `{p}`")),
+    };
+    let image = match v.get("image").map(|_| string("image")).transpose()?.as_deref() {
+        None | Some("test") => Image::Test,
+        Some("dracut") => Image::Dracut,
+        Some(i) => return Err(format!("unknown image `{i}` (test, dracut)")),
+    };
+    let payload = match string("payload")?.as_str() {
+        "none" => Payload::None,
+        "ignition" => Payload::Ignition,
+        "ignition-gzip" => Payload::IgnitionGzip,
+        "ignition-3.3" => Payload::IgnitionSpec33,
+        p => return Err(format!("unknown payload `{p}` (none, ignition, ignition-gzip, ignition-3.3)")),
+    };
+    let mut nics = Vec::new();
+    for n in v["nics"].as_array().ok_or("`nics` must be an array")? {
+        let o = n.as_object().ok_or("a NIC must be an object")?;
+        known_keys(o, &["model", "net"])?;
+        let model = n["model"].as_str().ok_or("NIC `model` must be a string")?;
+        if !["virtio-net-pci", "e1000", "e1000e"].contains(&model) {
+            return Err(format!("NIC model `{model}` has no driver in the initramfs (virtio-net-pci, e1000, e1000e)"));
+        }
+        let net = match n["net"].as_str().unwrap_or("") {
+            "slirp-metadata" => NetKind::SlirpMetadata,
+            "slirp-isolated" => NetKind::SlirpIsolated,
+            "tap-dhcp" => NetKind::Tap(TapLink::Dhcp),
+            "tap-link-local" => NetKind::Tap(TapLink::LinkLocal),
+            "tap-silent" => NetKind::Tap(TapLink::Silent),
+            other => return Err(format!("unknown net `{other}`")),
+        };
+        nics.push(NicSpec { model: model.into(), net });
+    }
+    if nics.is_empty() {
+        return Err("no NICs".into());
+    }
+    let taps = nics.iter().filter(|n| matches!(n.net, NetKind::Tap(_))).count();
+    if taps > 1 {
+        return Err("at most one tap NIC per scenario".into());
+    }
+    if v["expect"]["partial_checksums"] == true && (taps == 0 || !nics.iter().any(|n| n.model == "virtio-net-pci")) {
+        return Err("expect.partial_checksums needs a virtio-net-pci NIC on a tap network".into());
+    }
+    let e = v["expect"].as_object().ok_or("`expect` must be an object")?;
+    known_keys(e, &["exit", "interface", "mode", "max_flint_seconds", "partial_checksums"])?;
+    let kernel_args = v.get("kernel_args").map_or(Ok(String::new()), |_| string("kernel_args"))?;
+    if kernel_args.split_whitespace().any(|a| a.starts_with("flint.platform=") || a.starts_with("fxq.")) {
+        return Err("kernel_args must not set flint.platform or fxq.* (the harness does)".into());
+    }
+    Ok(Scenario {
+        name: string("name")?,
+        about: string("about")?,
+        image,
+        platform,
+        payload,
+        nics,
+        kernel_args,
+        expect_exit: v["expect"]["exit"].as_i64().ok_or("`expect.exit` must be a number")? as i32,
+        expect_interface: v["expect"]["interface"].as_str().map(String::from),
+        expect_mode: v["expect"]["mode"].as_str().map(String::from),
+        max_flint_seconds: v["expect"]["max_flint_seconds"].as_f64(),
+        partial_checksums: v["expect"]["partial_checksums"].as_bool().unwrap_or(false),
+        boot_timeout: v["boot_timeout"].as_f64().unwrap_or(DEFAULT_BOOT_TIMEOUT),
+    })
+}
+
+/// One passed scenario's numbers.
+pub struct Passed {
+    pub to_end: f64,
+    pub run_init: Option<f64>,
+    pub flint: Option<f64>,
+    pub summary: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::qemu::cloud::NetKind;
+    use crate::harness::qemu::net::TapLink;
+
+    #[test]
+    fn bundled_scenarios_parse() {
+        let all = load().unwrap();
+        assert!(all.len() >= 7, "{}", all.len());
+        assert!(all.iter().any(|s| s.nics.len() == 2 && s.expect_interface.as_deref() == Some("eth1")));
+        assert!(all.iter().any(|s| s.nics.iter().any(|n| n.net == NetKind::Tap(TapLink::LinkLocal))));
+    }
+
+    #[test]
+    fn typos_are_errors() {
+        let ok = r#"[{"name":"a","about":"b","platform":"aws","payload":"none",
+            "nics":[{"model":"e1000","net":"tap-dhcp"}],"expect":{"exit":3}}]"#;
+        assert_eq!(parse(ok).unwrap()[0].expect_exit, 3);
+        for (from, to) in [
+            ("\"payload\"", "\"paylaod\""),
+            ("e1000\"", "rtl8139\""),
+            ("tap-dhcp", "tap-dchp"),
+            ("\"exit\"", "\"exit_code\""),
+        ] {
+            assert!(parse(&ok.replace(from, to)).is_err(), "{from} -> {to} accepted");
+        }
+        let two_taps = ok.replace(
+            r#"{"model":"e1000","net":"tap-dhcp"}"#,
+            r#"{"model":"e1000","net":"tap-dhcp"},{"model":"e1000","net":"tap-silent"}"#,
+        );
+        assert!(parse(&two_taps).unwrap_err().contains("tap"));
+    }
+}
