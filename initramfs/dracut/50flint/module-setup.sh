@@ -31,9 +31,14 @@ depends() {
 # from modules.dep (hv_vmbus, virtio, ...) and skips names this kernel does not have (it is
 # optional unless called with -c). virtio_pci is the PCI transport virtio_net devices sit
 # on, not a modules.dep dependency of virtio_net, so it is named here.
+#
+# Config drives (OpenStack config-2): flint reads the block device raw, so only the block
+# drivers are needed, never a filesystem module: CD drives (sr_mod with cdrom, on ATA
+# ata_piix or ahci) and virtio disks (virtio_blk, virtio_scsi with sd_mod).
 installkernel() {
     instmods virtio_net virtio_pci ena gve hv_netvsc vmxnet3 \
         e1000 e1000e igb ixgbevf mlx4_en mlx5_core
+    instmods sr_mod cdrom ata_piix ahci virtio_blk virtio_scsi sd_mod
 }
 
 install() {
