@@ -92,9 +92,9 @@ impl fmt::Display for UsageError {
             UsageError::UnknownOption => f.write_str("unknown option (see --help)"),
             UsageError::MissingValue(o) => write!(f, "{o} needs a value"),
             UsageError::BadValue(o) => write!(f, "invalid value for {o}"),
-            UsageError::NoPlatform => f.write_str(
-                "no platform: give --platform, flint.platform= or ignition.platform.id=",
-            ),
+            UsageError::NoPlatform => {
+                f.write_str("no platform: give --platform, flint.platform= or ignition.platform.id=")
+            }
             UsageError::UnknownPlatform => {
                 f.write_str("unsupported platform (supported: ")?;
                 platform_ids(f)?;
@@ -139,35 +139,15 @@ impl Opt {
         slot: ValueSlot,
         help: &'static str,
     ) -> Opt {
-        Opt {
-            long: name(long),
-            short: None,
-            kernel: name(kernel),
-            kind: Kind::Value(metavar, slot),
-            help,
-        }
+        Opt { long: name(long), short: None, kernel: name(kernel), kind: Kind::Value(metavar, slot), help }
     }
 
-    const fn switch(
-        long: &'static str,
-        kernel: &'static str,
-        slot: SwitchSlot,
-        help: &'static str,
-    ) -> Opt {
-        Opt {
-            long: name(long),
-            short: None,
-            kernel: name(kernel),
-            kind: Kind::Switch(slot),
-            help,
-        }
+    const fn switch(long: &'static str, kernel: &'static str, slot: SwitchSlot, help: &'static str) -> Opt {
+        Opt { long: name(long), short: None, kernel: name(kernel), kind: Kind::Switch(slot), help }
     }
 
     const fn short(self, letter: u8) -> Opt {
-        Opt {
-            short: Some(letter),
-            ..self
-        }
+        Opt { short: Some(letter), ..self }
     }
 }
 
@@ -232,8 +212,7 @@ impl fmt::Display for Help {
             for s in [name, sep, metavar] {
                 f.write_str(s)?;
             }
-            let width =
-                2 + if o.short.is_some() { 4 } else { 0 } + name.len() + sep.len() + metavar.len();
+            let width = 2 + if o.short.is_some() { 4 } else { 0 } + name.len() + sep.len() + metavar.len();
             for _ in width..HELP_COLUMN.max(width + 1) {
                 f.write_str(" ")?;
             }
@@ -284,8 +263,7 @@ pub fn parse_argv<'a, I: IntoIterator<Item = &'a [u8]>>(args: I) -> Result<Raw<'
             .iter()
             .find_map(|o| {
                 let long = o.long?;
-                (long.as_bytes() == name || o.short.is_some_and(|s| name == [b'-', s]))
-                    .then_some((long, &o.kind))
+                (long.as_bytes() == name || o.short.is_some_and(|s| name == [b'-', s])).then_some((long, &o.kind))
             })
             .ok_or(UsageError::UnknownOption)?;
         match kind {
@@ -316,10 +294,7 @@ pub fn parse_cmdline(text: &[u8]) -> Raw<'_> {
     let mut raw = Raw::default();
     let mut rest = text;
     loop {
-        let start = rest
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-            .unwrap_or(rest.len());
+        let start = rest.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(rest.len());
         rest = &rest[start..];
         if rest.is_empty() {
             break;
@@ -343,10 +318,7 @@ pub fn parse_cmdline(text: &[u8]) -> Raw<'_> {
             Some(i) => (&word[..i], Some(strip_quotes(&word[i + 1..]))),
             None => (word, None),
         };
-        let Some(opt) = OPTIONS
-            .iter()
-            .find(|o| o.kernel.is_some_and(|k| k.as_bytes() == key))
-        else {
+        let Some(opt) = OPTIONS.iter().find(|o| o.kernel.is_some_and(|k| k.as_bytes() == key)) else {
             continue;
         };
         match opt.kind {
@@ -369,11 +341,7 @@ fn strip_quotes(w: &[u8]) -> &[u8] {
 /// Merges both sources (command line first) and validates every value.
 pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageError> {
     let pick = |a: Option<&'a [u8]>, b: Option<&'a [u8]>| a.or(b);
-    let id = cli
-        .platform
-        .or(kernel.platform)
-        .or(kernel.ignition_platform)
-        .ok_or(UsageError::NoPlatform)?;
+    let id = cli.platform.or(kernel.platform).or(kernel.ignition_platform).ok_or(UsageError::NoPlatform)?;
     let platform = platform::by_id(id).ok_or(UsageError::UnknownPlatform)?;
     let address = match pick(cli.address, kernel.address) {
         None | Some(b"auto") => AddressMode::Auto,
@@ -397,10 +365,7 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageE
     // IFNAMSIZ is 16 including the NUL; '/' and ':' are never valid in names.
     // "." and ".." are refused by the kernel's dev_valid_name() too.
     if interface.is_some_and(|n| {
-        n.len() > 15
-            || n == b"."
-            || n == b".."
-            || n.iter().any(|&b| b == b'/' || b == b':' || b <= b' ')
+        n.len() > 15 || n == b"." || n == b".." || n.iter().any(|&b| b == b'/' || b == b':' || b <= b' ')
     }) {
         return Err(UsageError::BadValue("--interface"));
     }
@@ -408,9 +373,7 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageE
     // useradd's portable name rule (letters, digits, '_', '-', '.'; no leading '-'), at most 32.
     if ssh_user.len() > 32
         || ssh_user.first().is_none_or(|&b| b == b'-')
-        || !ssh_user
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        || !ssh_user.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
     {
         return Err(UsageError::BadValue("--ssh-user"));
     }
@@ -464,11 +427,7 @@ fn parse_seconds(v: &[u8]) -> Option<u64> {
     if int.is_empty() && frac.is_empty() || int.len() > 6 || frac.len() > 3 {
         return None;
     }
-    let digits = |d: &[u8]| {
-        d.iter().try_fold(0u64, |acc, &b| {
-            b.is_ascii_digit().then(|| acc * 10 + (b - b'0') as u64)
-        })
-    };
+    let digits = |d: &[u8]| d.iter().try_fold(0u64, |acc, &b| b.is_ascii_digit().then(|| acc * 10 + (b - b'0') as u64));
     let mut ms = digits(int)? * 1000;
     let mut scale = 100;
     for &b in frac {
@@ -489,9 +448,7 @@ fn parse_size(v: &[u8]) -> Option<u64> {
     if num.is_empty() || num.len() > 10 {
         return None;
     }
-    let n = num.iter().try_fold(0u64, |acc, &b| {
-        b.is_ascii_digit().then(|| acc * 10 + (b - b'0') as u64)
-    })?;
+    let n = num.iter().try_fold(0u64, |acc, &b| b.is_ascii_digit().then(|| acc * 10 + (b - b'0') as u64))?;
     let bytes = n.checked_shl(shift)?;
     (bytes > 0 && bytes <= MAX_MAX_SIZE).then_some(bytes)
 }
@@ -506,17 +463,8 @@ mod tests {
 
     #[test]
     fn command_line_options() {
-        let raw = argv(&[
-            "--platform",
-            "aws",
-            "--output=/tmp/x",
-            "-v",
-            "--timeout",
-            "2.5",
-            "--max-size",
-            "64K",
-        ])
-        .unwrap();
+        let raw =
+            argv(&["--platform", "aws", "--output=/tmp/x", "-v", "--timeout", "2.5", "--max-size", "64K"]).unwrap();
         let c = resolve(&raw, &Raw::default()).unwrap();
         assert_eq!(c.platform.id, "aws");
         assert_eq!(c.output, b"/tmp/x");
@@ -540,24 +488,15 @@ mod tests {
     #[test]
     fn usage_errors_name_the_option() {
         assert_eq!(argv(&["--bogus"]), Err(UsageError::UnknownOption));
-        assert_eq!(
-            argv(&["--platform"]),
-            Err(UsageError::MissingValue("--platform"))
-        );
-        assert_eq!(
-            argv(&["--output="]),
-            Err(UsageError::MissingValue("--output"))
-        );
+        assert_eq!(argv(&["--platform"]), Err(UsageError::MissingValue("--platform")));
+        assert_eq!(argv(&["--output="]), Err(UsageError::MissingValue("--output")));
         assert_eq!(argv(&["--help=yes"]), Err(UsageError::UnknownOption));
         let none = Raw::default();
         assert_eq!(resolve(&none, &none), Err(UsageError::NoPlatform));
         fn bad<'a>(a: &'a [&'a str]) -> Result<Config<'a>, UsageError> {
             resolve(&argv(a).unwrap(), &Raw::default())
         }
-        assert_eq!(
-            bad(&["--platform", "gcp"]),
-            Err(UsageError::UnknownPlatform)
-        );
+        assert_eq!(bad(&["--platform", "gcp"]), Err(UsageError::UnknownPlatform));
         for (opt, v) in [
             ("--timeout", "0"),
             ("--timeout", "abc"),
@@ -567,38 +506,16 @@ mod tests {
         ] {
             assert_eq!(
                 bad(&["--platform", "aws", opt, v]),
-                Err(UsageError::BadValue(if opt == "--timeout" {
-                    "--timeout"
-                } else {
-                    "--dhcp-timeout"
-                })),
+                Err(UsageError::BadValue(if opt == "--timeout" { "--timeout" } else { "--dhcp-timeout" })),
                 "{opt} {v}"
             );
         }
-        assert_eq!(
-            bad(&["--platform", "aws", "--max-size", "0"]),
-            Err(UsageError::BadValue("--max-size"))
-        );
-        assert_eq!(
-            bad(&["--platform", "aws", "--max-size", "2G"]),
-            Err(UsageError::BadValue("--max-size"))
-        );
-        assert_eq!(
-            bad(&["--platform", "aws", "--address", "static"]),
-            Err(UsageError::BadValue("--address"))
-        );
-        assert_eq!(
-            bad(&["--platform", "aws", "--interface", "a/b"]),
-            Err(UsageError::BadValue("--interface"))
-        );
-        assert_eq!(
-            bad(&["--platform", "aws", "--interface", "."]),
-            Err(UsageError::BadValue("--interface"))
-        );
-        assert_eq!(
-            bad(&["--platform", "aws", "--interface", ".."]),
-            Err(UsageError::BadValue("--interface"))
-        );
+        assert_eq!(bad(&["--platform", "aws", "--max-size", "0"]), Err(UsageError::BadValue("--max-size")));
+        assert_eq!(bad(&["--platform", "aws", "--max-size", "2G"]), Err(UsageError::BadValue("--max-size")));
+        assert_eq!(bad(&["--platform", "aws", "--address", "static"]), Err(UsageError::BadValue("--address")));
+        assert_eq!(bad(&["--platform", "aws", "--interface", "a/b"]), Err(UsageError::BadValue("--interface")));
+        assert_eq!(bad(&["--platform", "aws", "--interface", "."]), Err(UsageError::BadValue("--interface")));
+        assert_eq!(bad(&["--platform", "aws", "--interface", ".."]), Err(UsageError::BadValue("--interface")));
         assert_eq!(
             bad(&["--platform", "aws", "--interface", "sixteen-chars-xx"]),
             Err(UsageError::BadValue("--interface"))
@@ -627,31 +544,18 @@ mod tests {
         let k = parse_cmdline(b"flint.platform=akamai flint.ignition flint.ignition-overwrite=1 flint.cloud-init-seed=/sysroot/var/lib/cloud/seed/nocloud");
         let c = resolve(&Raw::default(), &k).unwrap();
         assert!(c.ignition && c.ignition_overwrite && c.wants_metadata());
-        assert_eq!(
-            c.cloud_init_seed,
-            Some(&b"/sysroot/var/lib/cloud/seed/nocloud"[..])
-        );
+        assert_eq!(c.cloud_init_seed, Some(&b"/sysroot/var/lib/cloud/seed/nocloud"[..]));
         let k = parse_cmdline(b"flint.platform=aws flint.ignition=0");
         assert!(!resolve(&Raw::default(), &k).unwrap().ignition);
-        for (opt, v) in [
-            ("--ssh-user", "-rf"),
-            ("--ssh-user", "a b"),
-            ("--ssh-user", "a/b"),
-        ] {
+        for (opt, v) in [("--ssh-user", "-rf"), ("--ssh-user", "a b"), ("--ssh-user", "a/b")] {
             assert_eq!(
-                resolve(
-                    &argv(&["--platform", "aws", opt, v]).unwrap(),
-                    &Raw::default()
-                ),
+                resolve(&argv(&["--platform", "aws", opt, v]).unwrap(), &Raw::default()),
                 Err(UsageError::BadValue("--ssh-user"))
             );
         }
         // Relative outputs cannot be put under a root.
         let cli = argv(&["--platform", "aws", "--root", "/r", "--output", "rel/x"]).unwrap();
-        assert_eq!(
-            resolve(&cli, &Raw::default()),
-            Err(UsageError::BadValue("--output"))
-        );
+        assert_eq!(resolve(&cli, &Raw::default()), Err(UsageError::BadValue("--output")));
     }
 
     #[test]
@@ -664,106 +568,51 @@ mod tests {
         assert_eq!(c.platform.id, "aws");
         assert_eq!(c.timeout_ms, 5000);
         // flint.platform beats ignition.platform.id; the command line beats both.
-        let k = parse_cmdline(
-            b"ignition.platform.id=aws flint.platform=akamai flint.address=link-local",
-        );
+        let k = parse_cmdline(b"ignition.platform.id=aws flint.platform=akamai flint.address=link-local");
         assert_eq!(resolve(&Raw::default(), &k).unwrap().platform.id, "akamai");
         let cli = argv(&["--platform", "aws", "--address", "dhcp"]).unwrap();
         let c = resolve(&cli, &k).unwrap();
         assert_eq!((c.platform.id, c.address), ("aws", AddressMode::Dhcp));
-        assert_eq!(
-            resolve(&Raw::default(), &k).unwrap().address,
-            AddressMode::LinkLocal
-        );
+        assert_eq!(resolve(&Raw::default(), &k).unwrap().address, AddressMode::LinkLocal);
     }
 
     #[test]
     fn cmdline_quoting_repeats_and_init_arguments() {
-        let k = parse_cmdline(
-            b"\"flint.interface=eth1\" flint.timeout=1 flint.timeout=2 -- flint.platform=aws",
-        );
+        let k = parse_cmdline(b"\"flint.interface=eth1\" flint.timeout=1 flint.timeout=2 -- flint.platform=aws");
         assert_eq!(k.interface, Some(&b"eth1"[..]));
         assert_eq!(k.timeout, Some(&b"2"[..]), "the later occurrence wins");
         assert_eq!(k.platform, None, "arguments after -- belong to init");
         let k = parse_cmdline(b"  flint.platform=  flint.verbose=0 flint.max-size=1M");
         assert_eq!(k.platform, None);
         assert!(!k.verbose);
-        assert_eq!(
-            resolve(
-                &Raw {
-                    platform: Some(b"aws"),
-                    ..Raw::default()
-                },
-                &k
-            )
-            .unwrap()
-            .max_size,
-            1 << 20
-        );
+        assert_eq!(resolve(&Raw { platform: Some(b"aws"), ..Raw::default() }, &k).unwrap().max_size, 1 << 20);
         assert_eq!(parse_cmdline(b""), Raw::default());
         // A bad kernel value is a usage error just like a bad option.
         let k = parse_cmdline(b"flint.platform=aws flint.timeout=soon");
-        assert_eq!(
-            resolve(&Raw::default(), &k),
-            Err(UsageError::BadValue("--timeout"))
-        );
+        assert_eq!(resolve(&Raw::default(), &k), Err(UsageError::BadValue("--timeout")));
     }
 
     #[test]
     fn drive_option() {
-        let c = resolve(
-            &argv(&["--platform", "aws", "--drive", "/dev/vdb"]).unwrap(),
-            &Raw::default(),
-        )
-        .unwrap();
+        let c = resolve(&argv(&["--platform", "aws", "--drive", "/dev/vdb"]).unwrap(), &Raw::default()).unwrap();
         assert_eq!(c.drive, Some(&b"/dev/vdb"[..]));
         assert_eq!(
-            resolve(&argv(&["--platform", "aws"]).unwrap(), &Raw::default())
-                .unwrap()
-                .drive,
+            resolve(&argv(&["--platform", "aws"]).unwrap(), &Raw::default()).unwrap().drive,
             None,
             "no drive: scan"
         );
         assert_eq!(argv(&["--drive"]), Err(UsageError::MissingValue("--drive")));
-        assert_eq!(
-            argv(&["--drive="]),
-            Err(UsageError::MissingValue("--drive"))
-        );
-        assert_eq!(
-            argv(&["--drive", ""]),
-            Err(UsageError::MissingValue("--drive"))
-        );
+        assert_eq!(argv(&["--drive="]), Err(UsageError::MissingValue("--drive")));
+        assert_eq!(argv(&["--drive", ""]), Err(UsageError::MissingValue("--drive")));
         let k = parse_cmdline(b"flint.platform=aws flint.drive=/dev/sr0 flint.drive=");
-        assert_eq!(
-            k.drive,
-            Some(&b"/dev/sr0"[..]),
-            "an empty kernel value sets nothing"
-        );
-        assert_eq!(
-            resolve(&Raw::default(), &k).unwrap().drive,
-            Some(&b"/dev/sr0"[..])
-        );
+        assert_eq!(k.drive, Some(&b"/dev/sr0"[..]), "an empty kernel value sets nothing");
+        assert_eq!(resolve(&Raw::default(), &k).unwrap().drive, Some(&b"/dev/sr0"[..]));
         let cli = argv(&["--drive=/tmp/config.img"]).unwrap();
-        assert_eq!(
-            resolve(&cli, &k).unwrap().drive,
-            Some(&b"/tmp/config.img"[..]),
-            "the command line wins"
-        );
+        assert_eq!(resolve(&cli, &k).unwrap().drive, Some(&b"/tmp/config.img"[..]), "the command line wins");
         // An input: neither joined to --root nor required to be absolute under it.
-        let cli = argv(&[
-            "--platform",
-            "aws",
-            "--root",
-            "/sysroot",
-            "--drive",
-            "images/config.img",
-        ])
-        .unwrap();
+        let cli = argv(&["--platform", "aws", "--root", "/sysroot", "--drive", "images/config.img"]).unwrap();
         let c = resolve(&cli, &Raw::default()).unwrap();
-        assert_eq!(
-            (c.root, c.drive),
-            (&b"/sysroot"[..], Some(&b"images/config.img"[..]))
-        );
+        assert_eq!((c.root, c.drive), (&b"/sysroot"[..], Some(&b"images/config.img"[..])));
     }
 
     /// Each option's field, found through the table (the field it names in `Raw`).
@@ -777,53 +626,24 @@ mod tests {
     #[test]
     fn option_table() {
         for (i, o) in OPTIONS.iter().enumerate() {
-            assert!(
-                o.long.is_some() || o.kernel.is_some(),
-                "entry {i} has no name"
-            );
+            assert!(o.long.is_some() || o.kernel.is_some(), "entry {i} has no name");
             for other in &OPTIONS[i + 1..] {
-                assert!(
-                    o.long.is_none() || o.long != other.long,
-                    "{:?} twice",
-                    o.long
-                );
-                assert!(
-                    o.kernel.is_none() || o.kernel != other.kernel,
-                    "{:?} twice",
-                    o.kernel
-                );
-                assert!(
-                    o.short.is_none() || o.short != other.short,
-                    "-{:?} twice",
-                    o.short
-                );
+                assert!(o.long.is_none() || o.long != other.long, "{:?} twice", o.long);
+                assert!(o.kernel.is_none() || o.kernel != other.kernel, "{:?} twice", o.kernel);
+                assert!(o.short.is_none() || o.short != other.short, "-{:?} twice", o.short);
                 let mut raw = Raw::default();
                 // Setting one entry's field leaves every other entry's field alone.
                 match o.kind {
                     Kind::Value(_, slot) => *slot(&mut raw) = Some(b"x"),
                     Kind::Switch(slot) => *slot(&mut raw) = true,
                 }
-                assert_eq!(
-                    value(other, &mut raw),
-                    None,
-                    "{:?} and {:?} share a field",
-                    o.long,
-                    other.long
-                );
+                assert_eq!(value(other, &mut raw), None, "{:?} and {:?} share a field", o.long, other.long);
             }
             // The kernel twin of `--name` is `flint.name`.
             if let (Some(long), Some(kernel)) = (o.long, o.kernel) {
-                assert_eq!(
-                    long.strip_prefix("--"),
-                    kernel.strip_prefix("flint."),
-                    "{long} vs {kernel}"
-                );
+                assert_eq!(long.strip_prefix("--"), kernel.strip_prefix("flint."), "{long} vs {kernel}");
             }
-            assert!(
-                !o.help.is_empty() && !o.help.contains('\n'),
-                "{:?}: one line of help",
-                o.long
-            );
+            assert!(!o.help.is_empty() && !o.help.contains('\n'), "{:?}: one line of help", o.long);
         }
     }
 
@@ -833,66 +653,36 @@ mod tests {
             match (&o.kind, o.long, o.kernel) {
                 (Kind::Value(..), long, kernel) => {
                     if let Some(long) = long {
-                        for raw in [
-                            argv(&[long, "v a"]).unwrap(),
-                            argv(&[&format!("{long}=v a")]).unwrap(),
-                        ] {
-                            assert_eq!(
-                                raw,
-                                raw_with(o, b"v a"),
-                                "{long} sets its field and no other"
-                            );
+                        for raw in [argv(&[long, "v a"]).unwrap(), argv(&[&format!("{long}=v a")]).unwrap()] {
+                            assert_eq!(raw, raw_with(o, b"v a"), "{long} sets its field and no other");
                         }
                         assert_eq!(argv(&[long]), Err(UsageError::MissingValue(long)));
-                        assert_eq!(
-                            argv(&[&format!("{long}=")]),
-                            Err(UsageError::MissingValue(long))
-                        );
+                        assert_eq!(argv(&[&format!("{long}=")]), Err(UsageError::MissingValue(long)));
                     }
                     if let Some(kernel) = kernel {
                         // The later occurrence wins; an empty value sets nothing.
                         let text = format!("{kernel}=1 {kernel}=\"v a\" {kernel}=");
-                        assert_eq!(
-                            parse_cmdline(text.as_bytes()),
-                            raw_with(o, b"v a"),
-                            "{text}"
-                        );
+                        assert_eq!(parse_cmdline(text.as_bytes()), raw_with(o, b"v a"), "{text}");
                     }
                 }
                 (Kind::Switch(_), long, kernel) => {
                     if let Some(long) = long {
                         assert_eq!(argv(&[long]).unwrap(), raw_with(o, b"on"), "{long}");
-                        assert_eq!(
-                            argv(&[&format!("{long}=1")]),
-                            Err(UsageError::UnknownOption)
-                        );
+                        assert_eq!(argv(&[&format!("{long}=1")]), Err(UsageError::UnknownOption));
                     }
                     if let Some(letter) = o.short {
                         let short = format!("-{}", char::from(letter));
                         assert_eq!(argv(&[&short]).unwrap(), raw_with(o, b"on"), "{short}");
                     }
                     if let Some(kernel) = kernel {
-                        for (words, on) in [
-                            ("", true),
-                            ("=1", true),
-                            ("=yes", true),
-                            ("=0", false),
-                            ("=no", false),
-                            ("=false", false),
-                        ] {
+                        for (words, on) in
+                            [("", true), ("=1", true), ("=yes", true), ("=0", false), ("=no", false), ("=false", false)]
+                        {
                             let text = format!("{kernel}{words}");
-                            assert_eq!(
-                                value(o, &mut parse_cmdline(text.as_bytes())).is_some(),
-                                on,
-                                "{text}"
-                            );
+                            assert_eq!(value(o, &mut parse_cmdline(text.as_bytes())).is_some(), on, "{text}");
                         }
                         let text = format!("{kernel} {kernel}=0");
-                        assert_eq!(
-                            parse_cmdline(text.as_bytes()),
-                            Raw::default(),
-                            "{text}: the later one wins"
-                        );
+                        assert_eq!(parse_cmdline(text.as_bytes()), Raw::default(), "{text}: the later one wins");
                         let text = format!("{kernel}=0 {kernel}");
                         assert_eq!(parse_cmdline(text.as_bytes()), raw_with(o, b"on"), "{text}");
                     }
@@ -900,14 +690,8 @@ mod tests {
             }
         }
         // A command-line-only option is no kernel argument, and the reverse.
-        assert_eq!(
-            parse_cmdline(b"flint.cmdline=/x flint.help flint.version"),
-            Raw::default()
-        );
-        assert_eq!(
-            argv(&["--ignition.platform.id=aws"]),
-            Err(UsageError::UnknownOption)
-        );
+        assert_eq!(parse_cmdline(b"flint.cmdline=/x flint.help flint.version"), Raw::default());
+        assert_eq!(argv(&["--ignition.platform.id=aws"]), Err(UsageError::UnknownOption));
         assert_eq!(argv(&[""]), Err(UsageError::UnknownOption));
         assert_eq!(parse_cmdline(b"=x"), Raw::default());
     }
@@ -945,49 +729,28 @@ mod tests {
             assert!(line.starts_with("  ") && line.contains(name), "{line}");
             // The help starts at HELP_COLUMN, or one space after a wider first column.
             let at = line.find(o.help).unwrap();
-            assert_eq!(
-                at,
-                HELP_COLUMN.max(line[..at].trim_end().len() + 1),
-                "{line}"
-            );
+            assert_eq!(at, HELP_COLUMN.max(line[..at].trim_end().len() + 1), "{line}");
             if let (Some(_), Some(kernel)) = (o.long, o.kernel) {
-                let bracket = if matches!(o.kind, Kind::Value(..)) {
-                    format!("[{kernel}=]")
-                } else {
-                    format!("[{kernel}]")
-                };
+                let bracket =
+                    if matches!(o.kind, Kind::Value(..)) { format!("[{kernel}=]") } else { format!("[{kernel}]") };
                 assert!(line.ends_with(&bracket), "{line}");
             }
         }
-        assert!(
-            help.contains("\n  -v, --verbose          debug lines [flint.verbose]\n"),
-            "{help}"
-        );
-        assert!(
-            help.contains("\n  -h, --help             this text\n"),
-            "{help}"
-        );
-        assert!(help.contains("\n  --drive PATH           config drive (block device or image) instead of scanning [flint.drive=]\n"), "{help}");
+        assert!(help.contains("\n  -v, --verbose          debug lines [flint.verbose]\n"), "{help}");
+        assert!(help.contains("\n  -h, --help             this text\n"), "{help}");
         assert!(
             help.contains(
-                "\n  ignition.platform.id=ID the platform when flint.platform= is absent\n"
+                "\n  --drive PATH           config drive (block device or image) instead of scanning [flint.drive=]\n"
             ),
             "{help}"
         );
+        assert!(help.contains("\n  ignition.platform.id=ID the platform when flint.platform= is absent\n"), "{help}");
         // The defaults the help names are the ones `resolve` uses.
         let default = |long: &str| OPTIONS.iter().find(|o| o.long == Some(long)).unwrap().help;
-        assert!(default("--output").ends_with(&format!(
-            "({})",
-            core::str::from_utf8(DEFAULT_OUTPUT).unwrap()
-        )));
-        assert!(default("--ssh-user").ends_with(&format!(
-            "({})",
-            core::str::from_utf8(DEFAULT_SSH_USER).unwrap()
-        )));
+        assert!(default("--output").ends_with(&format!("({})", core::str::from_utf8(DEFAULT_OUTPUT).unwrap())));
+        assert!(default("--ssh-user").ends_with(&format!("({})", core::str::from_utf8(DEFAULT_SSH_USER).unwrap())));
         assert!(default("--timeout").ends_with(&format!("({})", DEFAULT_TIMEOUT_MS / 1000)));
-        assert!(
-            default("--dhcp-timeout").ends_with(&format!("({})", DEFAULT_DHCP_TIMEOUT_MS / 1000))
-        );
+        assert!(default("--dhcp-timeout").ends_with(&format!("({})", DEFAULT_DHCP_TIMEOUT_MS / 1000)));
         assert!(default("--max-size").ends_with(&format!("({}M)", DEFAULT_MAX_SIZE >> 20)));
         assert!(default("--address").ends_with(&format!("({})", AddressMode::Auto.name())));
     }

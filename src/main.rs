@@ -16,17 +16,17 @@ use core::fmt;
 use flint::args::{self, Config, UsageError};
 use flint::decode::{self, DecodeError, Encoding};
 use flint::engine::drive::DriveFailure;
-use flint::sources::drive::DriveError;
-use flint::sources::drive::blocks::BlockDevices;
 use flint::engine::network::NetError;
 use flint::engine::{Answer, DriveBuffers, Engine, Failed, Poll, ServiceBuffers, Settings, Winner};
 use flint::fmt::{Bytes, ErrnoName, Mac};
 use flint::handoff::{self, Handoff, Trouble};
+use flint::net::LinkError;
 use flint::net::linklocal::Ip;
 use flint::net::stack::{self, Storage};
-use flint::net::LinkError;
 use flint::platform::{Address, Role};
 use flint::report::{self, Report};
+use flint::sources::drive::DriveError;
+use flint::sources::drive::blocks::BlockDevices;
 use flint::sources::service::Stage;
 use rustix::io::Errno;
 use smoltcp::time::{Duration, Instant};
@@ -82,10 +82,14 @@ struct TextMemory {
 static NET: Reserved<Storage> = Reserved::new(Storage::new());
 static SOCKETS: Reserved<stack::Sockets> = Reserved::new(stack::SOCKETS_EMPTY);
 static FRAMES: Reserved<Frames> = Reserved::new(Frames::new());
-static SERVICE: Reserved<ServiceMemory> = Reserved::new(ServiceMemory { body: [0; BODY_MAX], meta: [0; META_BODY_MAX] });
-static DRIVE: Reserved<DriveMemory> = Reserved::new(DriveMemory { user_data: [0; BODY_MAX], file: [0; META_BODY_MAX], seed: [0; SEED_MAX] });
-static DECODE: Reserved<DecodeMemory> = Reserved::new(DecodeMemory { decoded: [0; BODY_MAX], window: [0; decode::WINDOW], render: [0; RENDER_MAX] });
-static TEXT: Reserved<TextMemory> = Reserved::new(TextMemory { cmdline: [0; 4096], report: [0; 2048], status: [0; 4096] });
+static SERVICE: Reserved<ServiceMemory> =
+    Reserved::new(ServiceMemory { body: [0; BODY_MAX], meta: [0; META_BODY_MAX] });
+static DRIVE: Reserved<DriveMemory> =
+    Reserved::new(DriveMemory { user_data: [0; BODY_MAX], file: [0; META_BODY_MAX], seed: [0; SEED_MAX] });
+static DECODE: Reserved<DecodeMemory> =
+    Reserved::new(DecodeMemory { decoded: [0; BODY_MAX], window: [0; decode::WINDOW], render: [0; RENDER_MAX] });
+static TEXT: Reserved<TextMemory> =
+    Reserved::new(TextMemory { cmdline: [0; 4096], report: [0; 2048], status: [0; 4096] });
 
 pub mod clock {
     use smoltcp::time::Instant;
@@ -160,11 +164,21 @@ impl fmt::Display for Error {
             Error::Usage(e) => e.fmt(f),
             Error::Cmdline(e) => write!(f, "cannot read the kernel command line: {}", ErrnoName(*e)),
             Error::Run(Failed::Net(NetError::Link(LinkError::NotFound))) => f.write_str("no such Ethernet interface"),
-            Error::Run(Failed::Net(NetError::Link(LinkError::NotEthernet))) => f.write_str("interface is not Ethernet (or has a multicast MAC)"),
-            Error::Run(Failed::Net(NetError::Link(LinkError::NoCarrier))) => f.write_str("no carrier within the budget"),
-            Error::Run(Failed::Net(NetError::Link(LinkError::Os(e)))) => write!(f, "{} (flint needs root or CAP_NET_RAW and CAP_NET_ADMIN)", ErrnoName(*e)),
-            Error::Run(Failed::Net(NetError::Address(AddressError::Timeout))) => f.write_str("no address within the budget"),
-            Error::Run(Failed::Net(NetError::Address(AddressError::Conflicts))) => f.write_str("every link-local address tried is in use"),
+            Error::Run(Failed::Net(NetError::Link(LinkError::NotEthernet))) => {
+                f.write_str("interface is not Ethernet (or has a multicast MAC)")
+            }
+            Error::Run(Failed::Net(NetError::Link(LinkError::NoCarrier))) => {
+                f.write_str("no carrier within the budget")
+            }
+            Error::Run(Failed::Net(NetError::Link(LinkError::Os(e)))) => {
+                write!(f, "{} (flint needs root or CAP_NET_RAW and CAP_NET_ADMIN)", ErrnoName(*e))
+            }
+            Error::Run(Failed::Net(NetError::Address(AddressError::Timeout))) => {
+                f.write_str("no address within the budget")
+            }
+            Error::Run(Failed::Net(NetError::Address(AddressError::Conflicts))) => {
+                f.write_str("every link-local address tried is in use")
+            }
             Error::Run(Failed::Flow(_, e)) => e.fmt(f),
             Error::Run(Failed::Drive(e)) => e.fmt(f),
             Error::Decode(e) => e.fmt(f),
@@ -237,7 +251,8 @@ fn main(mut argv: sys::Args) -> i32 {
     if let Some(path) = cfg.report {
         match report.render(report_buffer) {
             Some(json) => {
-                let written = handoff::Path::new(&[cfg.root, path]).and_then(|p| handoff::output::write_file(p.bytes(), json, 0o644, handoff::own_dir(path)));
+                let written = handoff::Path::new(&[cfg.root, path])
+                    .and_then(|p| handoff::output::write_file(p.bytes(), json, 0o644, handoff::own_dir(path)));
                 if let Err(e) = written {
                     flint::warn!("write", "report {}: {}", Bytes(path), ErrnoName(e));
                 }
@@ -258,7 +273,13 @@ fn usage(e: Error) -> i32 {
 fn run(cfg: &Config<'_>, nic: &mut PacketNic, report: &mut Report, t0: Instant) -> Result<Done, Error> {
     let deadline = t0 + Duration::from_millis(cfg.timeout_ms);
     let seed = random_seed(t0);
-    let settings = Settings { address: cfg.address, dhcp_timeout: Duration::from_millis(cfg.dhcp_timeout_ms), deadline, metadata: cfg.wants_metadata(), seed };
+    let settings = Settings {
+        address: cfg.address,
+        dhcp_timeout: Duration::from_millis(cfg.dhcp_timeout_ms),
+        deadline,
+        metadata: cfg.wants_metadata(),
+        seed,
+    };
     let service = SERVICE.take();
     let drive = DRIVE.take();
     let mut engine = Engine::new(
@@ -299,7 +320,9 @@ fn run(cfg: &Config<'_>, nic: &mut PacketNic, report: &mut Report, t0: Instant) 
     let Answer { user_data, encoding, meta, seed: seed_files, seed_user_data } = answer;
     let result = match user_data {
         None => Ok(Done::NoUserData),
-        Some(body) => write_user_data(cfg, &mut handoff, (seed, seed_user_data), body, encoding, decoded, window, report, t0),
+        Some(body) => {
+            write_user_data(cfg, &mut handoff, (seed, seed_user_data), body, encoding, decoded, window, report, t0)
+        }
     };
     if let Ok(Done::NoUserData) = result {
         handoff.seed_without_user_data(seed);
@@ -323,7 +346,8 @@ fn fill_report(report: &mut Report, engine: &Engine<'_>, cfg: &Config<'_>) {
     }
     if let Some(lease) = net.lease {
         report.mode = lease.mode.name();
-        report.address = report::text(format_args!("{}/{}", Ip(lease.address.address().octets()), lease.address.prefix_len()));
+        report.address =
+            report::text(format_args!("{}/{}", Ip(lease.address.address().octets()), lease.address.prefix_len()));
         report.router = lease.router.and_then(|r| report::text(format_args!("{}", Ip(r.octets()))));
     }
     report.timings_us.link = net.link_us;
@@ -401,7 +425,14 @@ fn write_user_data(
     report.timings_us.write = Some((clock::now() - t).total_micros());
     if written == result.written {
         report.bytes.written = Some(written);
-        flint::info!("write", "{} bytes{} to {} in {} us", written, if result.gzip { " (gunzipped)" } else { "" }, Bytes(cfg.output), (clock::now() - t0).total_micros());
+        flint::info!(
+            "write",
+            "{} bytes{} to {} in {} us",
+            written,
+            if result.gzip { " (gunzipped)" } else { "" },
+            Bytes(cfg.output),
+            (clock::now() - t0).total_micros()
+        );
     }
     Ok(Done::Written)
 }
@@ -423,7 +454,8 @@ fn read_cmdline<'b>(path: Option<&[u8]>, buf: &'b mut [u8; 4096]) -> Result<&'b 
 /// Reads up to `buf.len()` bytes of a file named by a NUL-terminated path.
 fn read_file<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
     let path = core::ffi::CStr::from_bytes_until_nul(path).map_err(|_| Errno::INVAL)?;
-    let fd = rustix::fs::open(path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())?;
+    let fd =
+        rustix::fs::open(path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())?;
     let mut len = 0;
     // Bounded: each read makes progress or ends the loop.
     while len < buf.len() {

@@ -5,7 +5,6 @@
 //! fixed shape that is ~1 KB smaller than deriving `Serialize` and rendering with serde-json-core
 //! (measured on the stripped binary), and the size budget is tight.
 
-
 use core::fmt::{self, Write};
 
 use crate::decode::json::Writer;
@@ -72,7 +71,11 @@ impl Report {
 
     fn write(&self, w: &mut Writer<'_>) -> fmt::Result {
         let t = &self.timings_us;
-        write!(w, "{{\"version\":{},\"platform\":\"{}\",\"exit_code\":{}", self.version, self.platform, self.exit_code)?;
+        write!(
+            w,
+            "{{\"version\":{},\"platform\":\"{}\",\"exit_code\":{}",
+            self.version, self.platform, self.exit_code
+        )?;
         field(w, "failed_phase", self.failed_phase)?;
         field(w, "interface", self.interface.as_deref())?;
         field(w, "mac", self.mac.as_deref())?;
@@ -81,7 +84,15 @@ impl Report {
         field(w, "router", self.router.as_deref())?;
         field(w, "server", self.server.as_deref())?;
         w.write_str(",\"timings_us\":{")?;
-        let phases = [("link", t.link), ("address", t.address), ("token", t.token), ("user_data", t.user_data), ("decode", t.decode), ("write", t.write), ("total", t.total)];
+        let phases = [
+            ("link", t.link),
+            ("address", t.address),
+            ("token", t.token),
+            ("user_data", t.user_data),
+            ("decode", t.decode),
+            ("write", t.write),
+            ("total", t.total),
+        ];
         for (i, (name, v)) in phases.into_iter().enumerate() {
             write!(w, "{}\"{name}\":{}", if i > 0 { "," } else { "" }, Num(v))?;
         }
@@ -134,7 +145,9 @@ pub fn vmhwm_kib(status: &[u8]) -> Option<u64> {
     if digits.is_empty() {
         return None;
     }
-    digits.iter().try_fold(0u64, |acc, &b| if b.is_ascii_digit() { acc.checked_mul(10)?.checked_add((b - b'0') as u64) } else { None })
+    digits.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() { acc.checked_mul(10)?.checked_add((b - b'0') as u64) } else { None }
+    })
 }
 
 #[cfg(test)]

@@ -103,14 +103,25 @@ enum State {
     /// After the top-level value: only whitespace.
     Done,
     /// Inside a string (a key when `key`).
-    Str { key: bool },
+    Str {
+        key: bool,
+    },
     /// After a backslash.
-    Escape { key: bool },
+    Escape {
+        key: bool,
+    },
     /// In `\uXXXX`, `left` hex digits to go.
-    Hex { key: bool, left: u8, acc: u16 },
+    Hex {
+        key: bool,
+        left: u8,
+        acc: u16,
+    },
     Number(Num),
     /// In `true`, `false` or `null`: `at` bytes matched of `word`.
-    Word { word: &'static [u8], at: u8 },
+    Word {
+        word: &'static [u8],
+        at: u8,
+    },
 }
 
 /// The scanner; see the module docs.
@@ -291,7 +302,13 @@ impl Scanner {
             b'-' | b'0'..=b'9' => {
                 self.start_text();
                 self.keep(&[b]);
-                self.state = State::Number(if b == b'-' { Num::Minus } else if b == b'0' { Num::Zero } else { Num::Int });
+                self.state = State::Number(if b == b'-' {
+                    Num::Minus
+                } else if b == b'0' {
+                    Num::Zero
+                } else {
+                    Num::Int
+                });
             }
             b't' => self.state = State::Word { word: b"true", at: 1 },
             b'f' => self.state = State::Word { word: b"false", at: 1 },
@@ -475,7 +492,13 @@ mod tests {
         let ev = events(doc).unwrap();
         let kinds: Vec<Event> = ev.iter().map(|e| e.0).collect();
         use Event::*;
-        assert_eq!(kinds, [Object, Key, Array, Number, Number, String, True, False, Null, End, Key, Object, End, Key, Array, End, End]);
+        assert_eq!(
+            kinds,
+            [
+                Object, Key, Array, Number, Number, String, True, False, Null, End, Key, Object, End, Key, Array, End,
+                End
+            ]
+        );
         assert_eq!(ev[3].1.as_deref(), Some("1"));
         assert_eq!(ev[4].1.as_deref(), Some("-2.5e+3"));
         assert_eq!(ev[5].1.as_deref(), Some("x\"y"));
@@ -552,7 +575,11 @@ mod tests {
 
     #[test]
     fn agrees_with_serde_json() {
-        for doc in [&br#"{"ignition":{"version":"3.4.0"},"storage":{"files":[]}}"#[..], b"[1e5, 0.25, -0, \"\\u00e9\"]", b"{\"\":\"\"}"] {
+        for doc in [
+            &br#"{"ignition":{"version":"3.4.0"},"storage":{"files":[]}}"#[..],
+            b"[1e5, 0.25, -0, \"\\u00e9\"]",
+            b"{\"\":\"\"}",
+        ] {
             assert!(serde_json::from_slice::<serde_json::Value>(doc).is_ok());
             assert!(events(doc).is_ok());
         }

@@ -146,7 +146,12 @@ pub fn unbase64(text: &mut [u8], out: &mut [u8]) -> Result<usize, DecodeError> {
 
 /// Writes `payload` to `sink`: gunzipped if it is gzip, as is otherwise; at most `max` bytes.
 /// `window` is scratch space of [`WINDOW`] bytes.
-pub fn decode<W: Write>(payload: &[u8], window: &mut [u8; WINDOW], max: u64, sink: &mut W) -> Result<Decoded, DecodeError> {
+pub fn decode<W: Write>(
+    payload: &[u8],
+    window: &mut [u8; WINDOW],
+    max: u64,
+    sink: &mut W,
+) -> Result<Decoded, DecodeError> {
     if is_gzip(payload) {
         let written = gunzip(payload, window, max, sink)?;
         return Ok(Decoded { written, gzip: true });
@@ -189,7 +194,9 @@ pub fn gunzip<W: Write>(data: &[u8], window: &mut [u8; WINDOW], max: u64, sink: 
             match status {
                 TINFLStatus::Done => break,
                 TINFLStatus::HasMoreOutput => continue,
-                TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => return Err(DecodeError::Truncated),
+                TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => {
+                    return Err(DecodeError::Truncated);
+                }
                 _ => return Err(DecodeError::Inflate),
             }
         }
@@ -312,7 +319,8 @@ mod tests {
     fn optional_header_fields_are_skipped_and_fhcrc_checked() {
         let data = sample(5000);
         let mut z = Vec::new();
-        let mut e = GzBuilder::new().filename("user-data").comment("c").extra(&b"xx"[..]).write(&mut z, Compression::fast());
+        let mut e =
+            GzBuilder::new().filename("user-data").comment("c").extra(&b"xx"[..]).write(&mut z, Compression::fast());
         e.write_all(&data).unwrap();
         e.finish().unwrap();
         assert_eq!(run(&z, 1 << 20).unwrap().0, data);
@@ -431,7 +439,9 @@ mod tests {
         assert_eq!(&out[..n], b"hello world");
         let mut empty = *b" \n";
         assert_eq!(unbase64(&mut empty, &mut out), Ok(0));
-        for bad in [&b"aGVs!G8="[..], b"a", b"aGVsbG8=aGVs", b"aG=V", b"aGVsbG9=", b"aGVsbA===", b"aGVsbA=", b"aGVsbG8-"] {
+        for bad in
+            [&b"aGVs!G8="[..], b"a", b"aGVsbG8=aGVs", b"aG=V", b"aGVsbG9=", b"aGVsbA===", b"aGVsbA=", b"aGVsbG8-"]
+        {
             let mut t = bad.to_vec();
             assert_eq!(unbase64(&mut t, &mut out), Err(DecodeError::Base64), "{bad:?}");
         }
@@ -447,7 +457,8 @@ mod tests {
         let mut out = [0u8; 300];
         for len in 0..200usize {
             let data: Vec<u8> = (0..len).map(|i| (i * 37 + len) as u8).collect();
-            for engine in [base64::engine::general_purpose::STANDARD, base64::engine::general_purpose::STANDARD_NO_PAD] {
+            for engine in [base64::engine::general_purpose::STANDARD, base64::engine::general_purpose::STANDARD_NO_PAD]
+            {
                 let mut t = engine.encode(&data).into_bytes();
                 let n = unbase64(&mut t, &mut out).unwrap();
                 assert_eq!(&out[..n], &data[..], "len {len}");

@@ -75,7 +75,13 @@ pub struct DriveRun<'a> {
 }
 
 impl<'a> DriveRun<'a> {
-    pub fn new(drive: &'static Drive, now: Instant, user_data: &'a mut [u8], scratch: &'a mut [u8], seed_arena: &'a mut [u8]) -> DriveRun<'a> {
+    pub fn new(
+        drive: &'static Drive,
+        now: Instant,
+        user_data: &'a mut [u8],
+        scratch: &'a mut [u8],
+        seed_arena: &'a mut [u8],
+    ) -> DriveRun<'a> {
         DriveRun {
             drive,
             state: State::Scan(now),

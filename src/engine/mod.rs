@@ -126,7 +126,13 @@ impl<'a> Engine<'a> {
             match source {
                 Source::Service(s) => {
                     if let Some(b) = sb.next() {
-                        let _ = services.push(ServiceRun::new(s, settings.seed.rotate_left(17 + i as u32), settings.metadata, b.body, b.meta));
+                        let _ = services.push(ServiceRun::new(
+                            s,
+                            settings.seed.rotate_left(17 + i as u32),
+                            settings.metadata,
+                            b.body,
+                            b.meta,
+                        ));
                         if s.connect.link_local_first && mode == AddressMode::Auto {
                             mode = AddressMode::LinkLocal;
                         }

@@ -64,7 +64,11 @@ pub struct Network<'a> {
 }
 
 impl<'a> Network<'a> {
-    pub fn new(config: NetConfig, storage: &'a mut Storage, sockets: &'a mut [SocketStorage<'a>; 1 + TCP_SLOTS]) -> Network<'a> {
+    pub fn new(
+        config: NetConfig,
+        storage: &'a mut Storage,
+        sockets: &'a mut [SocketStorage<'a>; 1 + TCP_SLOTS],
+    ) -> Network<'a> {
         Network {
             config,
             state: State::Idle,
@@ -173,7 +177,9 @@ impl<'a> Network<'a> {
                             self.stats.address_us = Some((now - self.since).total_micros());
                         }
                         // Out of budget, or nowhere else to go: the network failed.
-                        Err(e) if now >= deadline || !self.choice.several() => self.state = State::Failed(NetError::Address(e)),
+                        Err(e) if now >= deadline || !self.choice.several() => {
+                            self.state = State::Failed(NetError::Address(e))
+                        }
                         // No address here within its share: the next NIC with carrier, or this
                         // one again.
                         Err(_) => {
@@ -214,7 +220,9 @@ impl<'a> Network<'a> {
         let seed = info.mac.iter().fold(self.config.seed ^ slot as u64, |s, &m| s.rotate_left(8) ^ m as u64);
         match (self.stack.as_mut(), self.memory.take()) {
             (Some(stack), _) => stack.switch(nic, info.mac, now, seed),
-            (None, Some((storage, sockets))) => self.stack = Some(Stack::new(nic, info.mac, now, storage, sockets, seed)),
+            (None, Some((storage, sockets))) => {
+                self.stack = Some(Stack::new(nic, info.mac, now, storage, sockets, seed))
+            }
             (None, None) => return false,
         }
         self.acquire(now, deadline);

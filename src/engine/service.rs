@@ -7,8 +7,8 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{IpAddress, IpEndpoint};
 
 use super::network::Network;
-use crate::http::exchange::{Exchange, ExchangeError};
 use crate::http::ResponseParser;
+use crate::http::exchange::{Exchange, ExchangeError};
 use crate::net::linklocal::Ip;
 use crate::net::{Nic, Transport};
 use crate::platform::{Address, Host, Service};
@@ -46,12 +46,27 @@ pub struct ServiceRun<'a> {
 }
 
 impl<'a> ServiceRun<'a> {
-    pub fn new(service: &'static Service, seed: u64, metadata: bool, body: &'a mut [u8], meta_body: &'a mut [u8]) -> ServiceRun<'a> {
+    pub fn new(
+        service: &'static Service,
+        seed: u64,
+        metadata: bool,
+        body: &'a mut [u8],
+        meta_body: &'a mut [u8],
+    ) -> ServiceRun<'a> {
         let mut flow = Flow::new(service, seed);
         if metadata {
             flow.fetch_metadata();
         }
-        ServiceRun { service, flow, state: State::Ready, data: ResponseParser::new(body), meta: ResponseParser::new(meta_body), spent_us: [0; 3], started: None, server: None }
+        ServiceRun {
+            service,
+            flow,
+            state: State::Ready,
+            data: ResponseParser::new(body),
+            meta: ResponseParser::new(meta_body),
+            spent_us: [0; 3],
+            started: None,
+            server: None,
+        }
     }
 
     /// The user-data stage is over: `Some(true)` user-data, `Some(false)` none.
@@ -101,7 +116,13 @@ impl<'a> ServiceRun<'a> {
     }
 
     /// Moves the run on; returns when it next needs a poll.
-    pub fn poll<N: Nic>(&mut self, now: Instant, net: &mut Network<'_>, nic: &mut N, deadline: Instant) -> Option<Instant> {
+    pub fn poll<N: Nic>(
+        &mut self,
+        now: Instant,
+        net: &mut Network<'_>,
+        nic: &mut N,
+        deadline: Instant,
+    ) -> Option<Instant> {
         // Bounded: each round either starts a request, finishes one, or returns.
         for _ in 0..4 {
             match &mut self.state {
@@ -148,7 +169,9 @@ impl<'a> ServiceRun<'a> {
         let endpoint = &self.service.endpoints[0];
         let address = match endpoint.address {
             Address::V4(a) => a,
-            Address::DhcpServer => lease.and_then(|l| l.server).ok_or(ExchangeError::Transport(Transport::NoRoute))?.octets(),
+            Address::DhcpServer => {
+                lease.and_then(|l| l.server).ok_or(ExchangeError::Transport(Transport::NoRoute))?.octets()
+            }
         };
         self.server = Some(address);
         let mut host: heapless::String<16> = heapless::String::new();
@@ -165,7 +188,13 @@ impl<'a> ServiceRun<'a> {
         let stack = net.stack().ok_or(ExchangeError::Transport(Transport::NoRoute))?;
         let slot = stack.free_slot().ok_or(ExchangeError::Transport(Transport::NoRoute))?;
         let [a, b, c, d] = address;
-        stack.connect(slot, IpEndpoint::new(IpAddress::v4(a, b, c, d), endpoint.port), self.service.connect.privileged_port).map_err(ExchangeError::Transport)?;
+        stack
+            .connect(
+                slot,
+                IpEndpoint::new(IpAddress::v4(a, b, c, d), endpoint.port),
+                self.service.connect.privileged_port,
+            )
+            .map_err(ExchangeError::Transport)?;
         if self.flow.stage() == Stage::Metadata {
             self.meta.reset();
         } else {
@@ -178,7 +207,14 @@ impl<'a> ServiceRun<'a> {
 
     /// Hands the outcome of an exchange to the flow and follows its decision. A silent failure
     /// with several NICs moves the network to the next one first.
-    fn settle<N: Nic>(&mut self, now: Instant, deadline: Instant, result: Result<crate::http::Head, ExchangeError>, net: &mut Network<'_>, nic: &mut N) {
+    fn settle<N: Nic>(
+        &mut self,
+        now: Instant,
+        deadline: Instant,
+        result: Result<crate::http::Head, ExchangeError>,
+        net: &mut Network<'_>,
+        nic: &mut N,
+    ) {
         let stage = self.flow.stage();
         let step = match result {
             Ok(head) => {

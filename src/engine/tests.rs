@@ -17,8 +17,8 @@ use smoltcp::phy::{self, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{
-    DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, HardwareAddress, IpAddress, IpCidr, IpProtocol,
-    Ipv4Address, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
+    DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr,
+    HardwareAddress, IpAddress, IpCidr, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
 };
 
 use super::drive::{DriveError, Drives, Filesystem};
@@ -189,7 +189,11 @@ impl Server {
     /// in 169.254/16 (without: the client must claim a link-local address).
     fn new(dhcp: bool, routes: Routes) -> Server {
         let mut dev = ServerDev { to_client: &mut VecDeque::new(), to_server: &mut VecDeque::new() };
-        let mut iface = Interface::new(Config::new(HardwareAddress::Ethernet(EthernetAddress(SERVER_MAC))), &mut dev, Instant::ZERO);
+        let mut iface = Interface::new(
+            Config::new(HardwareAddress::Ethernet(EthernetAddress(SERVER_MAC))),
+            &mut dev,
+            Instant::ZERO,
+        );
         iface.update_ip_addrs(|a| {
             if dhcp {
                 a.push(IpCidr::new(IpAddress::v4(10, 0, 0, 1), 24)).unwrap();
@@ -198,7 +202,12 @@ impl Server {
                 a.push(IpCidr::new(IpAddress::v4(169, 254, 169, 254), 16)).unwrap();
             }
         });
-        let storage: &'static mut [SocketStorage<'static>] = Box::leak(Box::new([SocketStorage::EMPTY, SocketStorage::EMPTY, SocketStorage::EMPTY, SocketStorage::EMPTY]));
+        let storage: &'static mut [SocketStorage<'static>] = Box::leak(Box::new([
+            SocketStorage::EMPTY,
+            SocketStorage::EMPTY,
+            SocketStorage::EMPTY,
+            SocketStorage::EMPTY,
+        ]));
         let mut sockets = SocketSet::new(storage);
         let mut listeners = Vec::new();
         for _ in 0..4 {
@@ -241,7 +250,9 @@ impl Server {
                 let line = text.lines().next().unwrap_or("").to_string();
                 self.log.push(line.clone());
                 let (status, body) = (self.routes)(&line, &text[..end]);
-                let mut reply = std::format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
+                let mut reply =
+                    std::format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())
+                        .into_bytes();
                 reply.extend_from_slice(&body);
                 s.send_slice(&reply).unwrap();
                 s.close();
@@ -300,14 +311,31 @@ fn dhcp_reply(frame: &[u8]) -> Option<Vec<u8>> {
         additional_options: &[],
     };
     let udp_repr = UdpRepr { src_port: 67, dst_port: 68 };
-    let ip_repr = Ipv4Repr { src_addr: router, dst_addr: Ipv4Address::BROADCAST, next_header: IpProtocol::Udp, payload_len: 8 + reply.buffer_len(), hop_limit: 64 };
-    let eth_repr = EthernetRepr { src_addr: EthernetAddress(SERVER_MAC), dst_addr: EthernetAddress::BROADCAST, ethertype: EthernetProtocol::Ipv4 };
+    let ip_repr = Ipv4Repr {
+        src_addr: router,
+        dst_addr: Ipv4Address::BROADCAST,
+        next_header: IpProtocol::Udp,
+        payload_len: 8 + reply.buffer_len(),
+        hop_limit: 64,
+    };
+    let eth_repr = EthernetRepr {
+        src_addr: EthernetAddress(SERVER_MAC),
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EthernetProtocol::Ipv4,
+    };
     let mut out = vec![0; 14 + 20 + ip_repr.payload_len];
     eth_repr.emit(&mut EthernetFrame::new_unchecked(&mut out[..]));
     let csum = ChecksumCapabilities::default();
     ip_repr.emit(&mut Ipv4Packet::new_unchecked(&mut out[14..]), &csum);
     let (src, dst) = (IpAddress::Ipv4(router), IpAddress::Ipv4(Ipv4Address::BROADCAST));
-    udp_repr.emit(&mut UdpPacket::new_unchecked(&mut out[34..]), &src, &dst, reply.buffer_len(), |p| reply.emit(&mut DhcpPacket::new_unchecked(p)).unwrap(), &csum);
+    udp_repr.emit(
+        &mut UdpPacket::new_unchecked(&mut out[34..]),
+        &src,
+        &dst,
+        reply.buffer_len(),
+        |p| reply.emit(&mut DhcpPacket::new_unchecked(p)).unwrap(),
+        &csum,
+    );
     UdpPacket::new_unchecked(&mut out[34..]).fill_checksum(&src, &dst);
     Some(out)
 }
@@ -365,7 +393,10 @@ impl Drives for MemDrives {
 }
 
 fn config_drive(device: &'static str, user_data: Option<&str>) -> MemFs {
-    let mut files = vec![("openstack/latest/meta_data.json", br#"{"uuid": "b3c7f4de", "hostname": "vm-1.novalocal", "public_keys": {"k": "ssh-ed25519 AAAA k"}}"#.to_vec())];
+    let mut files = vec![(
+        "openstack/latest/meta_data.json",
+        br#"{"uuid": "b3c7f4de", "hostname": "vm-1.novalocal", "public_keys": {"k": "ssh-ed25519 AAAA k"}}"#.to_vec(),
+    )];
     if let Some(u) = user_data {
         files.push(("openstack/latest/user_data", u.as_bytes().to_vec()));
     }
@@ -392,14 +423,34 @@ struct Run {
 }
 
 /// Runs `platform` to the end on the virtual clock.
-fn run(platform: &'static Platform, mut nic: SimNic, mut drives: MemDrives, mode: AddressMode, budget_ms: u64, metadata: bool) -> Run {
+fn run(
+    platform: &'static Platform,
+    mut nic: SimNic,
+    mut drives: MemDrives,
+    mode: AddressMode,
+    budget_ms: u64,
+    metadata: bool,
+) -> Run {
     let storage = Box::leak(Box::new(Storage::new()));
     let sockets = Box::leak(Box::new([SocketStorage::EMPTY; 1 + TCP_SLOTS]));
-    let (b1, m1, u, f, s) = (vec![0u8; 1 << 20].leak(), vec![0u8; 16 << 10].leak(), vec![0u8; 1 << 20].leak(), vec![0u8; 16 << 10].leak(), vec![0u8; 64 << 10].leak());
+    let (b1, m1, u, f, s) = (
+        vec![0u8; 1 << 20].leak(),
+        vec![0u8; 16 << 10].leak(),
+        vec![0u8; 1 << 20].leak(),
+        vec![0u8; 16 << 10].leak(),
+        vec![0u8; 64 << 10].leak(),
+    );
     let t0 = Instant::from_millis(1000);
     let deadline = t0 + Duration::from_millis(budget_ms);
     let settings = Settings { address: mode, dhcp_timeout: Duration::from_millis(3000), deadline, metadata, seed: 42 };
-    let mut engine = Engine::new(platform, settings, t0, (storage, sockets), [ServiceBuffers { body: b1, meta: m1 }], [DriveBuffers { user_data: u, file: f, seed: s }]);
+    let mut engine = Engine::new(
+        platform,
+        settings,
+        t0,
+        (storage, sockets),
+        [ServiceBuffers { body: b1, meta: m1 }],
+        [DriveBuffers { user_data: u, file: f, seed: s }],
+    );
     let mut now = t0;
     // Bounded: the virtual clock only moves forward and the engine ends at its deadline.
     for _ in 0..200_000 {
@@ -421,7 +472,12 @@ fn run(platform: &'static Platform, mut nic: SimNic, mut drives: MemDrives, mode
         if let Some(cur) = nic.current {
             busy = !nic.links[cur].to_client.is_empty();
         }
-        let server_at = nic.links.iter_mut().filter_map(|l| l.server.as_mut()).filter_map(|s| s.iface.poll_at(now, &s.sockets)).min();
+        let server_at = nic
+            .links
+            .iter_mut()
+            .filter_map(|l| l.server.as_mut())
+            .filter_map(|s| s.iface.poll_at(now, &s.sockets))
+            .min();
         let next = if busy { now } else { server_at.map_or(wake, |s| s.min(wake)).max(now) };
         now = if next == now && !busy { now + Duration::from_millis(1) } else { next };
         assert!(now <= deadline + Duration::from_secs(5), "the engine outlived its budget");
@@ -439,7 +495,14 @@ fn run(platform: &'static Platform, mut nic: SimNic, mut drives: MemDrives, mode
 }
 
 fn sim(links: Vec<Link>) -> SimNic {
-    SimNic { links, current: None, raise: Ok(()), drop_out: Box::new(|_, _| false), arp: VecDeque::new(), now: Instant::ZERO }
+    SimNic {
+        links,
+        current: None,
+        raise: Ok(()),
+        drop_out: Box::new(|_, _| false),
+        arp: VecDeque::new(),
+        now: Instant::ZERO,
+    }
 }
 
 fn link(server: Option<Server>) -> Link {
@@ -521,7 +584,8 @@ fn a_drive_answers_while_http_is_still_connecting() {
     // The service is slow to come: every SYN is dropped. The drive is there from the start.
     let mut nic = sim(vec![link(Some(Server::new(true, Box::new(|_, _| (200, b"from service".to_vec())))))]);
     nic.drop_out = Box::new(|_, f| is_syn(f));
-    let drives = MemDrives { disks: vec![(Instant::ZERO, config_drive("sr0", Some("from drive")))], ..MemDrives::default() };
+    let drives =
+        MemDrives { disks: vec![(Instant::ZERO, config_drive("sr0", Some("from drive")))], ..MemDrives::default() };
     let r = run(&openstack::PLATFORM, nic, drives, AddressMode::Auto, 30_000, true);
     let (user_data, keys) = r.result.unwrap();
     assert_eq!(user_data.as_deref(), Some(&b"from drive"[..]));
@@ -539,7 +603,11 @@ fn a_late_drive_is_found_by_a_rescan() {
     let drives = MemDrives { disks: vec![(late, config_drive("vdb", Some("late")))], ..MemDrives::default() };
     let r = run(&openstack::PLATFORM, nic, drives, AddressMode::Auto, 30_000, false);
     assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"late"[..]));
-    assert!(r.elapsed >= Duration::from_millis(1200) && r.elapsed <= Duration::from_millis(1200) + drive::RESCAN, "{}", r.elapsed);
+    assert!(
+        r.elapsed >= Duration::from_millis(1200) && r.elapsed <= Duration::from_millis(1200) + drive::RESCAN,
+        "{}",
+        r.elapsed
+    );
 }
 
 #[test]

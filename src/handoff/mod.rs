@@ -109,11 +109,7 @@ pub enum Trouble {
 
 /// The worse of two outcomes: a lost file outranks a refused hand-off.
 fn worse(a: Option<Trouble>, b: Option<Trouble>) -> Option<Trouble> {
-    if a == Some(Trouble::Output) || b == Some(Trouble::Output) {
-        Some(Trouble::Output)
-    } else {
-        a.or(b)
-    }
+    if a == Some(Trouble::Output) || b == Some(Trouble::Output) { Some(Trouble::Output) } else { a.or(b) }
 }
 
 /// The hand-off state of one run.
@@ -189,7 +185,10 @@ impl<'c> Handoff<'c> {
 
     /// A `user.ign` in any of Ignition's system config directories.
     fn existing_user_ign(&self) -> Option<Path> {
-        IGNITION_DIRS.iter().filter_map(|dir| Path::new(&[self.cfg.root, dir, b"/user.ign"]).ok()).find(|p| rustix::fs::access(p.c(), Access::EXISTS).is_ok())
+        IGNITION_DIRS
+            .iter()
+            .filter_map(|dir| Path::new(&[self.cfg.root, dir, b"/user.ign"]).ok())
+            .find(|p| rustix::fs::access(p.c(), Access::EXISTS).is_ok())
     }
 
     /// Makes `/usr` writable (once) before writing under `/usr/lib/ignition`.
@@ -268,7 +267,11 @@ impl<'c> Handoff<'c> {
                 // The seed's user-data failed: already an error; a lone meta-data is no seed.
                 Some(_) => {}
                 None => {
-                    error!("write", "cloud-init seed {}: the platform gave no instance id; seed not written", Bytes(dir));
+                    error!(
+                        "write",
+                        "cloud-init seed {}: the platform gave no instance id; seed not written",
+                        Bytes(dir)
+                    );
                     self.trouble = worse(self.trouble, Some(Trouble::Output));
                 }
             }
@@ -329,7 +332,12 @@ impl Write for Tee {
         for sink in self.sinks.iter_mut() {
             if let Some(out) = sink.out.as_mut() {
                 if let Err(e) = out.write_all(buf) {
-                    error!("write", "{}: {}", Bytes(sink.path.bytes()), if e == ErrorKind::OutOfMemory { "no space left" } else { "write failed" });
+                    error!(
+                        "write",
+                        "{}: {}",
+                        Bytes(sink.path.bytes()),
+                        if e == ErrorKind::OutOfMemory { "no space left" } else { "write failed" }
+                    );
                     sink.out = None;
                 }
             }

@@ -56,7 +56,9 @@ pub enum Dirs {
 
 /// Makes every missing directory of `path` (`mkdir -p`), each bounded by the path's length.
 fn make_tree(path: &[u8]) -> Result<(), Errno> {
-    for (i, _) in path.iter().enumerate().filter(|&(i, &b)| b == b'/' && i > 0).chain(core::iter::once((path.len(), &b'/'))) {
+    for (i, _) in
+        path.iter().enumerate().filter(|&(i, &b)| b == b'/' && i > 0).chain(core::iter::once((path.len(), &b'/')))
+    {
         let mut p = CPath::new();
         p.push(&path[..i])?;
         match rustix::fs::mkdir(p.as_cstr(), Mode::from_raw_mode(0o755)) {

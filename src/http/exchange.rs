@@ -32,7 +32,10 @@ pub struct Exchange {
 
 impl Exchange {
     /// A request of `len` bytes, written by `write` into the exchange's own buffer.
-    pub fn new(deadline: Instant, write: impl FnOnce(&mut [u8]) -> Result<usize, HttpError>) -> Result<Exchange, HttpError> {
+    pub fn new(
+        deadline: Instant,
+        write: impl FnOnce(&mut [u8]) -> Result<usize, HttpError>,
+    ) -> Result<Exchange, HttpError> {
         let mut x = Exchange { request: [0; REQUEST_MAX], len: 0, sent: 0, established: false, deadline };
         x.len = write(&mut x.request)?;
         Ok(x)
@@ -49,7 +52,12 @@ impl Exchange {
 
     /// Moves the exchange on: `None` while it is still going, else how it ended (with the
     /// response in `parser`). The caller then closes or releases the socket.
-    pub fn pump(&mut self, socket: &mut tcp::Socket<'_>, parser: &mut ResponseParser<'_>, now: Instant) -> Option<Result<Head, ExchangeError>> {
+    pub fn pump(
+        &mut self,
+        socket: &mut tcp::Socket<'_>,
+        parser: &mut ResponseParser<'_>,
+        now: Instant,
+    ) -> Option<Result<Head, ExchangeError>> {
         let fail = |t| Some(Err(ExchangeError::Transport(t)));
         match socket.state() {
             tcp::State::SynSent | tcp::State::SynReceived => {}

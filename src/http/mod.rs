@@ -162,15 +162,24 @@ enum State {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Chunk {
     /// Reading the hex chunk size; `ext` once a `;` extension started.
-    Size { value: u64, digits: u8, ext: bool },
+    Size {
+        value: u64,
+        digits: u8,
+        ext: bool,
+    },
     /// Saw CR after the size line, LF must follow.
-    SizeLf { value: u64 },
+    SizeLf {
+        value: u64,
+    },
     Data(u64),
     DataCr,
     DataLf,
     /// After the last chunk: trailer field lines until an empty line (§7.1.2).
     /// `line` counts bytes in the current line; `cr` means the last byte was CR.
-    Trailer { line: u16, cr: bool },
+    Trailer {
+        line: u16,
+        cr: bool,
+    },
 }
 
 /// Incremental response parser; see the module docs.
@@ -535,7 +544,9 @@ mod tests {
                 break;
             }
         }
-        let bytewise = r.and_then(|_| if p.is_done() { Ok(()) } else { p.finish() }).map(|_| (p.head().unwrap().status, p.body().to_vec()));
+        let bytewise = r
+            .and_then(|_| if p.is_done() { Ok(()) } else { p.finish() })
+            .map(|_| (p.head().unwrap().status, p.body().to_vec()));
         assert_eq!(bytewise, whole, "byte at a time");
         whole
     }
@@ -649,26 +660,49 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nX: a\x01b\r\n\r\n",
             b"HTTP/1.1 200 OK\nX: bare-lf\r\n\r\n",
         ] {
-            assert_eq!(at_every_split(bad, 64), Err(HttpError::BadHead), "{}", std::string::String::from_utf8_lossy(bad));
+            assert_eq!(
+                at_every_split(bad, 64),
+                Err(HttpError::BadHead),
+                "{}",
+                std::string::String::from_utf8_lossy(bad)
+            );
         }
-        assert_eq!(at_every_split(b"HTTP/1.1 200\r\nContent-Length:2\r\n\r\nok", 64), Ok((200, b"ok".to_vec())), "reason is optional");
+        assert_eq!(
+            at_every_split(b"HTTP/1.1 200\r\nContent-Length:2\r\n\r\nok", 64),
+            Ok((200, b"ok".to_vec())),
+            "reason is optional"
+        );
         assert_eq!(
             at_every_split(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 64),
             Err(HttpError::BadContentLength)
         );
-        assert_eq!(at_every_split(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 64), Err(HttpError::BadContentLength));
+        assert_eq!(
+            at_every_split(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 64),
+            Err(HttpError::BadContentLength)
+        );
     }
 
     #[test]
     fn request_is_well_formed_and_refuses_injection() {
         let mut buf = [0u8; 512];
-        let n = write_request(&mut buf, "PUT", "169.254.169.254", "/latest/api/token", &[("X-aws-ec2-metadata-token-ttl-seconds", b"21600")], b"").unwrap();
+        let n = write_request(
+            &mut buf,
+            "PUT",
+            "169.254.169.254",
+            "/latest/api/token",
+            &[("X-aws-ec2-metadata-token-ttl-seconds", b"21600")],
+            b"",
+        )
+        .unwrap();
         let text = core::str::from_utf8(&buf[..n]).unwrap();
         assert!(text.starts_with("PUT /latest/api/token HTTP/1.1\r\nHost: 169.254.169.254\r\n"));
         assert!(text.contains("\r\nContent-Length: 0\r\n"));
         assert!(text.contains("\r\nX-aws-ec2-metadata-token-ttl-seconds: 21600\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
-        assert_eq!(write_request(&mut buf, "GET", "h", "/p", &[("T", b"a\r\nEvil: 1")], b""), Err(HttpError::BadRequest));
+        assert_eq!(
+            write_request(&mut buf, "GET", "h", "/p", &[("T", b"a\r\nEvil: 1")], b""),
+            Err(HttpError::BadRequest)
+        );
         assert_eq!(write_request(&mut buf[..10], "GET", "h", "/p", &[], b""), Err(HttpError::BadRequest));
     }
 

@@ -121,7 +121,9 @@ mod tests {
             let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
             assert!(ip.verify_checksum());
             let ok = match IpProtocol::from(proto) {
-                IpProtocol::Tcp => TcpPacket::new_checked(ip.payload()).unwrap().verify_checksum(&SRC.into(), &DST.into()),
+                IpProtocol::Tcp => {
+                    TcpPacket::new_checked(ip.payload()).unwrap().verify_checksum(&SRC.into(), &DST.into())
+                }
                 _ => UdpPacket::new_checked(ip.payload()).unwrap().verify_checksum(&SRC.into(), &DST.into()),
             };
             assert!(ok, "proto {proto} len {len}");

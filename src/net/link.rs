@@ -79,7 +79,11 @@ impl Choice {
     /// [`ATTEMPT_MAX`] with one NIC or once the service answered here, else the contact window
     /// of this round.
     pub fn contact_window(&self, answered: bool) -> Duration {
-        if answered || !self.several() { ATTEMPT_MAX } else { (CONTACT_MAX * (1 << self.round.min(3))).min(ATTEMPT_MAX) }
+        if answered || !self.several() {
+            ATTEMPT_MAX
+        } else {
+            (CONTACT_MAX * (1 << self.round.min(3))).min(ATTEMPT_MAX)
+        }
     }
 
     /// A round just wrapped: every NIC had its turn since the last backoff.

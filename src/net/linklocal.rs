@@ -139,7 +139,8 @@ impl Claim {
                 Some(arp_request(self.mac, [0; 4], self.candidate))
             }
             State::Settling { at } if now >= at => {
-                self.state = State::Claimed { left: ANNOUNCE_NUM - 1, at: now + Duration::from_millis(ANNOUNCE_INTERVAL_MS) };
+                self.state =
+                    State::Claimed { left: ANNOUNCE_NUM - 1, at: now + Duration::from_millis(ANNOUNCE_INTERVAL_MS) };
                 Some(arp_request(self.mac, self.candidate, self.candidate))
             }
             State::Claimed { left, at } if left > 0 && now >= at => {
@@ -259,7 +260,10 @@ mod tests {
         c.poll(Instant::from_millis(300));
         let other = [0x02, 0, 0, 0, 0, 0x99];
         // Someone answers for the candidate.
-        c.on_arp(Instant::from_millis(310), &ArpSeen { sender_mac: other, sender_ip: first, target_ip: [169, 254, 0, 1] });
+        c.on_arp(
+            Instant::from_millis(310),
+            &ArpSeen { sender_mac: other, sender_ip: first, target_ip: [169, 254, 0, 1] },
+        );
         assert_ne!(c.candidate(), first);
         assert_eq!(c.conflicts(), 1);
         let second = c.candidate();
@@ -268,7 +272,10 @@ mod tests {
         assert_ne!(c.candidate(), second);
         // Unrelated traffic and our own frames are not.
         let third = c.candidate();
-        c.on_arp(Instant::from_millis(330), &ArpSeen { sender_mac: other, sender_ip: [169, 254, 9, 9], target_ip: [169, 254, 169, 254] });
+        c.on_arp(
+            Instant::from_millis(330),
+            &ArpSeen { sender_mac: other, sender_ip: [169, 254, 9, 9], target_ip: [169, 254, 169, 254] },
+        );
         c.on_arp(Instant::from_millis(330), &ArpSeen { sender_mac: MAC, sender_ip: [0; 4], target_ip: third });
         assert_eq!(c.candidate(), third);
         run_until_claimed(&mut c, Instant::from_millis(330));
@@ -283,7 +290,10 @@ mod tests {
             let mut c = Claim::new(mac, Instant::from_millis(0));
             for i in 0..MAX_CONFLICTS - 1 {
                 let cand = c.candidate();
-                c.on_arp(Instant::from_millis(i as i64), &ArpSeen { sender_mac: [2; 6], sender_ip: cand, target_ip: cand });
+                c.on_arp(
+                    Instant::from_millis(i as i64),
+                    &ArpSeen { sender_mac: [2; 6], sender_ip: cand, target_ip: cand },
+                );
                 assert_ne!(c.candidate(), cand, "MAC {mac:02x?}, conflict {}", i + 1);
             }
         }

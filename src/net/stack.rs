@@ -114,7 +114,14 @@ pub struct Stack<'a> {
 }
 
 impl<'a> Stack<'a> {
-    pub fn new<D: Nic>(dev: &mut D, mac: [u8; 6], now: Instant, storage: &'a mut Storage, sockets: &'a mut [SocketStorage<'a>; 1 + TCP_SLOTS], seed: u64) -> Stack<'a> {
+    pub fn new<D: Nic>(
+        dev: &mut D,
+        mac: [u8; 6],
+        now: Instant,
+        storage: &'a mut Storage,
+        sockets: &'a mut [SocketStorage<'a>; 1 + TCP_SLOTS],
+        seed: u64,
+    ) -> Stack<'a> {
         let iface = interface(dev, mac, now, seed);
         let mut set = SocketSet::new(&mut sockets[..]);
         let dhcp = set.add(dhcpv4::Socket::new());
@@ -126,7 +133,17 @@ impl<'a> Stack<'a> {
             socket.set_ack_delay(None);
             *slot = set.add(socket);
         }
-        Stack { iface, sockets: set, dhcp, tcp, busy: [false; TCP_SLOTS], rng: Rng::new(seed ^ 0x5eed), mac, acquire: None, lease: None }
+        Stack {
+            iface,
+            sockets: set,
+            dhcp,
+            tcp,
+            busy: [false; TCP_SLOTS],
+            rng: Rng::new(seed ^ 0x5eed),
+            mac,
+            acquire: None,
+            lease: None,
+        }
     }
 
     /// Moves the stack to another NIC: the interface is rebuilt for its MAC and MTU (smoltcp
@@ -185,7 +202,8 @@ impl<'a> Stack<'a> {
         }
         if dhcp {
             if let Some(dhcpv4::Event::Configured(c)) = self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp).poll() {
-                let lease = Lease { mode: Mode::Dhcp, address: c.address, router: c.router, server: Some(c.server.address) };
+                let lease =
+                    Lease { mode: Mode::Dhcp, address: c.address, router: c.router, server: Some(c.server.address) };
                 return Some(self.apply(lease));
             }
         }
@@ -199,7 +217,12 @@ impl<'a> Stack<'a> {
             }
             if let Some(ip) = claim.claimed() {
                 if !a.dhcp || now >= a.dhcp_until {
-                    let lease = Lease { mode: Mode::LinkLocal, address: Ipv4Cidr::new(Ipv4Address::from(ip), 16), router: None, server: None };
+                    let lease = Lease {
+                        mode: Mode::LinkLocal,
+                        address: Ipv4Cidr::new(Ipv4Address::from(ip), 16),
+                        router: None,
+                        server: None,
+                    };
                     return Some(self.apply(lease));
                 }
             } else if claim.gave_up() && !a.dhcp {
@@ -250,7 +273,11 @@ impl<'a> Stack<'a> {
         self.iface.update_ip_addrs(|addrs| {
             addrs.clear();
             // A router outside the lease (a /32, as GCP hands out) must be on-link: see `lease`.
-            let prefix = super::lease::on_link_prefix(lease.address.address().octets(), lease.address.prefix_len(), lease.router.map(|r| r.octets()));
+            let prefix = super::lease::on_link_prefix(
+                lease.address.address().octets(),
+                lease.address.prefix_len(),
+                lease.router.map(|r| r.octets()),
+            );
             let _ = addrs.push(IpCidr::Ipv4(Ipv4Cidr::new(lease.address.address(), prefix)));
         });
         let routes = self.iface.routes_mut();
@@ -258,7 +285,14 @@ impl<'a> Stack<'a> {
         if let Some(r) = lease.router {
             let _ = routes.add_default_ipv4_route(r);
         }
-        info!("address", "{} {}/{} via {}", lease.mode.name(), Ip(lease.address.address().octets()), lease.address.prefix_len(), Via(lease.router));
+        info!(
+            "address",
+            "{} {}/{} via {}",
+            lease.mode.name(),
+            Ip(lease.address.address().octets()),
+            lease.address.prefix_len(),
+            Via(lease.router)
+        );
         Event::Address(Ok(lease))
     }
 

@@ -13,7 +13,10 @@
 //!   key goes to the one SSH user, as Afterburn does;
 //! - the status for a stale token is not documented: treat 401 and 403 as "get a new token".
 
-use super::{Address, Connect, Document, Endpoint, Field, Host, List, Platform, Resource, Role, Service, Source, Take, TokenStep, UserData};
+use super::{
+    Address, Connect, Document, Endpoint, Field, Host, List, Platform, Resource, Role, Service, Source, Take,
+    TokenStep, UserData,
+};
 use crate::decode::Encoding;
 
 pub const PLATFORM: Platform = Platform { id: "akamai", sources: &[Source::Service(SERVICE)] };
@@ -21,7 +24,11 @@ pub const PLATFORM: Platform = Platform { id: "akamai", sources: &[Source::Servi
 const JSON: &[(&str, &str)] = &[("Accept", "application/json")];
 
 const SERVICE: Service = Service {
-    endpoints: &[Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("169.254.169.254") }],
+    endpoints: &[Endpoint {
+        address: Address::V4([169, 254, 169, 254]),
+        port: 80,
+        host: Host::Named("169.254.169.254"),
+    }],
     token: Some(TokenStep {
         method: "PUT",
         path: "/v1/token",
@@ -32,7 +39,11 @@ const SERVICE: Service = Service {
         prefix: "",
         tokenless_on_404: false,
     }),
-    user_data: UserData { resources: &[Resource { path: "/v1/user-data", fields: &[("Accept", "text/plain")] }], encoding: Encoding::Base64, none_on_404: false },
+    user_data: UserData {
+        resources: &[Resource { path: "/v1/user-data", fields: &[("Accept", "text/plain")] }],
+        encoding: Encoding::Base64,
+        none_on_404: false,
+    },
     refresh_on: &[401, 403],
     metadata: &[
         Document::json(
@@ -44,7 +55,10 @@ const SERVICE: Service = Service {
                 ("label", Field::role(Role::Hostname, Some("AFTERBURN_AKAMAI_INSTANCE_LABEL"))),
                 ("region", Field::attr("AFTERBURN_AKAMAI_INSTANCE_REGION")),
                 ("type", Field::attr("AFTERBURN_AKAMAI_INSTANCE_TYPE")),
-                ("tags", Field { attr: Some("AFTERBURN_AKAMAI_INSTANCE_TAGS"), role: Role::None, list: List::Joined(":") }),
+                (
+                    "tags",
+                    Field { attr: Some("AFTERBURN_AKAMAI_INSTANCE_TAGS"), role: Role::None, list: List::Joined(":") },
+                ),
             ],
         ),
         Document::json(

@@ -11,13 +11,20 @@
 //! - a 404 from the token endpoint means IMDSv2 is unavailable; like Ignition, fall back to
 //!   IMDSv1 (no token). A 403 there means IMDS is off or the request was refused: no fallback.
 
-use super::{Address, Body, Connect, Document, Endpoint, Field, Host, Platform, Resource, Role, Service, Source, Take, TokenStep, UserData};
+use super::{
+    Address, Body, Connect, Document, Endpoint, Field, Host, Platform, Resource, Role, Service, Source, Take,
+    TokenStep, UserData,
+};
 use crate::decode::Encoding;
 
 pub const PLATFORM: Platform = Platform { id: "aws", sources: &[Source::Service(SERVICE)] };
 
 const SERVICE: Service = Service {
-    endpoints: &[Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("169.254.169.254") }],
+    endpoints: &[Endpoint {
+        address: Address::V4([169, 254, 169, 254]),
+        port: 80,
+        host: Host::Named("169.254.169.254"),
+    }],
     token: Some(TokenStep {
         method: "PUT",
         path: "/latest/api/token",
@@ -28,10 +35,17 @@ const SERVICE: Service = Service {
         prefix: "",
         tokenless_on_404: true,
     }),
-    user_data: UserData { resources: &[Resource { path: "/latest/user-data", fields: &[] }], encoding: Encoding::Raw, none_on_404: true },
+    user_data: UserData {
+        resources: &[Resource { path: "/latest/user-data", fields: &[] }],
+        encoding: Encoding::Raw,
+        none_on_404: true,
+    },
     refresh_on: &[401],
     metadata: &[
-        Document::text("/latest/meta-data/instance-id", Field::role(Role::InstanceId, Some("AFTERBURN_AWS_INSTANCE_ID"))),
+        Document::text(
+            "/latest/meta-data/instance-id",
+            Field::role(Role::InstanceId, Some("AFTERBURN_AWS_INSTANCE_ID")),
+        ),
         Document::text("/latest/meta-data/instance-type", Field::attr("AFTERBURN_AWS_INSTANCE_TYPE")),
         Document::text("/latest/meta-data/local-ipv4", Field::attr("AFTERBURN_AWS_IPV4_LOCAL")),
         Document::text("/latest/meta-data/public-ipv4", Field::attr("AFTERBURN_AWS_IPV4_PUBLIC")),
@@ -40,7 +54,11 @@ const SERVICE: Service = Service {
         Document::text("/latest/meta-data/public-hostname", Field::attr("AFTERBURN_AWS_PUBLIC_HOSTNAME")),
         // The short name the instance knows itself by (cloud-init's choice for EC2).
         Document::text("/latest/meta-data/local-hostname", Field::role(Role::Hostname, None)),
-        Document::json("/latest/dynamic/instance-identity/document", &[], &[("region", Field::attr("AFTERBURN_AWS_REGION"))]),
+        Document::json(
+            "/latest/dynamic/instance-identity/document",
+            &[],
+            &[("region", Field::attr("AFTERBURN_AWS_REGION"))],
+        ),
         Document { path: "/latest/meta-data/public-keys/", fields: &[], body: Body::KeyIndex, unless: Role::None },
     ],
     connect: Connect::PLAIN,

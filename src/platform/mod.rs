@@ -235,7 +235,11 @@ impl Document {
     }
 
     /// A JSON document.
-    pub const fn json(path: &'static str, fields: &'static [(&'static str, &'static str)], paths: &'static [(&'static str, Field)]) -> Document {
+    pub const fn json(
+        path: &'static str,
+        fields: &'static [(&'static str, &'static str)],
+        paths: &'static [(&'static str, Field)],
+    ) -> Document {
         Document { path, fields, body: Body::Json(paths), unless: Role::None }
     }
 }

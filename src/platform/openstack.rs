@@ -28,7 +28,9 @@
 //!   (`uuid` required), `user_data`, `vendor_data.json`, `network_data.json`: the drive's files
 //!   are handed over verbatim with a seed.
 
-use super::{Address, Body, Connect, Document, Drive, Endpoint, Field, Host, Platform, Resource, Role, Service, Source, UserData};
+use super::{
+    Address, Body, Connect, Document, Drive, Endpoint, Field, Host, Platform, Resource, Role, Service, Source, UserData,
+};
 use crate::decode::Encoding;
 
 pub const PLATFORM: Platform = Platform { id: "openstack", sources: &[Source::Drive(DRIVE), Source::Service(SERVICE)] };
@@ -42,7 +44,11 @@ const DRIVE: Drive = Drive {
     user_data: "openstack/latest/user_data",
     encoding: Encoding::Raw,
     metadata: &[
-        Document::json("openstack/latest/meta_data.json", &[], &[("uuid", UUID), ("hostname", HOSTNAME), ("public_keys.*", KEY)]),
+        Document::json(
+            "openstack/latest/meta_data.json",
+            &[],
+            &[("uuid", UUID), ("hostname", HOSTNAME), ("public_keys.*", KEY)],
+        ),
         Document::json(
             "ec2/latest/meta-data.json",
             &[],
@@ -63,11 +69,18 @@ const DRIVE: Drive = Drive {
 };
 
 const SERVICE: Service = Service {
-    endpoints: &[Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("169.254.169.254") }],
+    endpoints: &[Endpoint {
+        address: Address::V4([169, 254, 169, 254]),
+        port: 80,
+        host: Host::Named("169.254.169.254"),
+    }],
     token: None,
     user_data: UserData {
         // Where a cloud serves only the EC2-compatible tree, its user-data is there.
-        resources: &[Resource { path: "/openstack/latest/user_data", fields: &[] }, Resource { path: "/latest/user-data", fields: &[] }],
+        resources: &[
+            Resource { path: "/openstack/latest/user_data", fields: &[] },
+            Resource { path: "/latest/user-data", fields: &[] },
+        ],
         encoding: Encoding::Raw,
         none_on_404: true,
     },

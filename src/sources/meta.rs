@@ -54,7 +54,12 @@ impl Default for Metadata {
 
 impl Metadata {
     pub const fn new() -> Metadata {
-        Metadata { arena: heapless::Vec::new(), values: heapless::Vec::new(), pending_keys: heapless::Deque::new(), dropped: 0 }
+        Metadata {
+            arena: heapless::Vec::new(),
+            values: heapless::Vec::new(),
+            pending_keys: heapless::Deque::new(),
+            dropped: 0,
+        }
     }
 
     /// Takes what `doc` describes out of its response body. A key-index follow-up (a single
@@ -90,7 +95,9 @@ impl Metadata {
                     // A joined list starts as an empty value: Afterburn writes `NAME=` for an
                     // empty array (Akamai's `tags: []`).
                     if event == Event::Array {
-                        if let Some((_, field)) = paths.iter().find(|(p, f)| matches!(f.list, List::Joined(_)) && path.matches(p)) {
+                        if let Some((_, field)) =
+                            paths.iter().find(|(p, f)| matches!(f.list, List::Joined(_)) && path.matches(p))
+                        {
                             self.keep(field, Some(0), b"");
                         }
                     }
@@ -152,7 +159,9 @@ impl Metadata {
         // Array elements joined on one line extend the value the array started (empty until
         // its first element, which needs no separator).
         if let (List::Joined(sep), Some(i)) = (field.list, index) {
-            if let Some(last) = self.values.last_mut().filter(|v| core::ptr::eq(v.field, field) && v.end as usize == self.arena.len()) {
+            if let Some(last) =
+                self.values.last_mut().filter(|v| core::ptr::eq(v.field, field) && v.end as usize == self.arena.len())
+            {
                 let sep = if i == 0 { "" } else { sep };
                 if self.arena.extend_from_slice(sep.as_bytes()).is_ok() && self.arena.extend_from_slice(text).is_ok() {
                     last.end = self.arena.len() as u16;
@@ -310,7 +319,14 @@ pub(crate) struct PathTracker {
 
 impl PathTracker {
     pub(crate) fn new() -> Self {
-        PathTracker { names: [[0; NAME_MAX]; PATH_DEPTH], lens: [0; PATH_DEPTH], arrays: 0, counts: [0; PATH_DEPTH], depth: 0, blurred: 0 }
+        PathTracker {
+            names: [[0; NAME_MAX]; PATH_DEPTH],
+            lens: [0; PATH_DEPTH],
+            arrays: 0,
+            counts: [0; PATH_DEPTH],
+            depth: 0,
+            blurred: 0,
+        }
     }
 
     /// Follows one event; for a scalar, returns its array index (if in an array) and its text.
@@ -529,14 +545,22 @@ mod tests {
         let mut m = Metadata::new();
         m.absorb(doc(&aws::PLATFORM, "/latest/meta-data/instance-id"), false, b"i-0abc\n").unwrap();
         m.absorb(doc(&aws::PLATFORM, "/latest/meta-data/local-hostname"), false, b"ip-10-0-0-5.ec2.internal").unwrap();
-        m.absorb(doc(&aws::PLATFORM, "/latest/dynamic/instance-identity/document"), false, br#"{"region":"eu-west-1","instanceId":"i-0abc"}"#).unwrap();
+        m.absorb(
+            doc(&aws::PLATFORM, "/latest/dynamic/instance-identity/document"),
+            false,
+            br#"{"region":"eu-west-1","instanceId":"i-0abc"}"#,
+        )
+        .unwrap();
         let index = doc(&aws::PLATFORM, "/latest/meta-data/public-keys/");
         m.absorb(index, false, b"0=my-key\n3=other\nbogus\n").unwrap();
         assert_eq!(m.pending_keys.iter().copied().collect::<Vec<_>>(), [0, 3]);
         assert_eq!(m.dropped, 1);
         m.absorb(index, true, b"ssh-ed25519 AAAAk1 me\n").unwrap();
         let mut buf = [0u8; 512];
-        assert_eq!(s(m.render_attributes(&mut buf).unwrap()), "AFTERBURN_AWS_INSTANCE_ID=i-0abc\nAFTERBURN_AWS_REGION=eu-west-1\n");
+        assert_eq!(
+            s(m.render_attributes(&mut buf).unwrap()),
+            "AFTERBURN_AWS_INSTANCE_ID=i-0abc\nAFTERBURN_AWS_REGION=eu-west-1\n"
+        );
         let mut buf = [0u8; 512];
         assert_eq!(
             s(m.render_meta_data(&mut buf).unwrap()),
@@ -613,7 +637,10 @@ mod tests {
             assert_eq!(verdict(config, chunk), Verdict::Config);
         }
         assert!(matches!(verdict(b"#cloud-config\nusers: []\n", 64), Verdict::NotJson(_)));
-        assert!(matches!(verdict(br#"{"ignition": {"version": "3.4.0"}"#, 64), Verdict::NotJson(JsonError::Incomplete)));
+        assert!(matches!(
+            verdict(br#"{"ignition": {"version": "3.4.0"}"#, 64),
+            Verdict::NotJson(JsonError::Incomplete)
+        ));
         assert_eq!(verdict(br#"{"ignition": {"version": "2.2.0"}}"#, 64), Verdict::OldVersion);
         assert_eq!(verdict(br#"{"ignition": {"version": 3}}"#, 64), Verdict::NoVersion);
         assert_eq!(verdict(br#"{"storage": {"ignition": {"version": "3.0.0"}}}"#, 64), Verdict::NoVersion);
@@ -634,7 +661,10 @@ mod tests {
         m.absorb(doc(&akamai::PLATFORM, "/v1/instance"), false, instance).unwrap();
         let mut buf = [0u8; 512];
         // Afterburn writes the empty tag list as an empty value; an empty label names no host.
-        assert_eq!(s(m.render_attributes(&mut buf).unwrap()), "AFTERBURN_AKAMAI_INSTANCE_ID=7\nAFTERBURN_AKAMAI_INSTANCE_TAGS=\n");
+        assert_eq!(
+            s(m.render_attributes(&mut buf).unwrap()),
+            "AFTERBURN_AKAMAI_INSTANCE_ID=7\nAFTERBURN_AKAMAI_INSTANCE_TAGS=\n"
+        );
         assert_eq!(m.get(Role::Hostname), None);
         let mut m = Metadata::new();
         m.absorb(doc(&akamai::PLATFORM, "/v1/instance"), false, br#"{"tags": ["x"]}"#).unwrap();

@@ -20,9 +20,9 @@ use core::fmt::{self, Write as _};
 use smoltcp::time::{Duration, Instant};
 
 use crate::http::{self, Head, HttpError};
-use crate::sources::meta::Metadata;
 use crate::platform::{Document, Role, Service, Take};
 use crate::rand::Rng;
+use crate::sources::meta::Metadata;
 
 /// Longest token accepted. AWS tokens are ~56 bytes, Akamai's 64.
 pub const TOKEN_MAX: usize = 512;
@@ -326,11 +326,7 @@ impl Flow {
     }
 
     fn done(&self) -> Step {
-        if self.found == Some(true) {
-            Step::UserData
-        } else {
-            Step::NoUserData
-        }
+        if self.found == Some(true) { Step::UserData } else { Step::NoUserData }
     }
 
     /// The next metadata request: a pending key of a key index, else the next document.
@@ -393,7 +389,13 @@ impl Flow {
         Err(Failure::Status(s))
     }
 
-    fn backoff(&mut self, now: Instant, deadline: Instant, retry_after: Option<u32>, last: Last) -> Result<Step, Failure> {
+    fn backoff(
+        &mut self,
+        now: Instant,
+        deadline: Instant,
+        retry_after: Option<u32>,
+        last: Last,
+    ) -> Result<Step, Failure> {
         if self.requests >= MAX_REQUESTS {
             return Err(Failure::Budget(last));
         }
@@ -486,11 +488,17 @@ mod tests {
 
     /// Drives a flow through scripted responses; each entry is (status, body) or a transport
     /// failure. Returns every request sent and the final result.
-    fn script(platform: &'static Platform, answers: &[Result<(u16, &str), Transport>]) -> (std::vec::Vec<String>, Result<Step, Failure>) {
+    fn script(
+        platform: &'static Platform,
+        answers: &[Result<(u16, &str), Transport>],
+    ) -> (std::vec::Vec<String>, Result<Step, Failure>) {
         run(&mut Flow::new(svc(platform), 7), answers)
     }
 
-    fn run(flow: &mut Flow, answers: &[Result<(u16, &str), Transport>]) -> (std::vec::Vec<String>, Result<Step, Failure>) {
+    fn run(
+        flow: &mut Flow,
+        answers: &[Result<(u16, &str), Transport>],
+    ) -> (std::vec::Vec<String>, Result<Step, Failure>) {
         let mut sent = std::vec::Vec::new();
         let mut now = 0;
         let mut result = Ok(Step::Request);
@@ -520,20 +528,20 @@ mod tests {
         let answers = [
             Ok((200, "tok")),
             Ok((200, "{}")),
-            Ok((200, "i-0abc")),         // instance-id
-            Ok((404, "")),               // instance-type: absent, skipped
-            Ok((500, "")),               // local-ipv4: retried...
-            Ok((200, "10.0.0.5")),       // ...and read
-            Err(Transport::Reset),       // public-ipv4: retried...
-            Ok((401, "")),               // ...token went stale: a new one...
+            Ok((200, "i-0abc")),   // instance-id
+            Ok((404, "")),         // instance-type: absent, skipped
+            Ok((500, "")),         // local-ipv4: retried...
+            Ok((200, "10.0.0.5")), // ...and read
+            Err(Transport::Reset), // public-ipv4: retried...
+            Ok((401, "")),         // ...token went stale: a new one...
             Ok((200, "tok2")),
-            Ok((200, "198.51.100.7")),   // ...and the same document again
-            Ok((200, "us-east-1a")),     // availability-zone
-            Ok((403, "")),               // hostname: refused, skipped
-            Ok((200, "ec2-1.example")),  // public-hostname
-            Ok((200, "ip-10-0-0-5")),    // local-hostname
+            Ok((200, "198.51.100.7")),  // ...and the same document again
+            Ok((200, "us-east-1a")),    // availability-zone
+            Ok((403, "")),              // hostname: refused, skipped
+            Ok((200, "ec2-1.example")), // public-hostname
+            Ok((200, "ip-10-0-0-5")),   // local-hostname
             Ok((200, "{\"region\": \"us-east-1\"}")),
-            Ok((200, "0=a\n1=b")),      // key index
+            Ok((200, "0=a\n1=b")), // key index
             Ok((200, "ssh-ed25519 AAAA0")),
             Ok((200, "ssh-ed25519 AAAA1\n")),
         ];
@@ -577,7 +585,10 @@ mod tests {
         // malformed response there is skipped, not fatal.
         let mut flow = Flow::new(svc(&akamai::PLATFORM), 7);
         flow.fetch_metadata();
-        let (sent, r) = run(&mut flow, &[Ok((200, "tok")), Ok((200, "")), Ok((200, "{\"id\": 7}")), Ok((200, "{bad")), Ok((200, "{}"))]);
+        let (sent, r) = run(
+            &mut flow,
+            &[Ok((200, "tok")), Ok((200, "")), Ok((200, "{\"id\": 7}")), Ok((200, "{bad")), Ok((200, "{}"))],
+        );
         assert_eq!(r, Ok(Step::NoUserData));
         assert_eq!(sent.len(), 5);
         assert_eq!(flow.meta.get(crate::platform::Role::InstanceId), Some(&b"7"[..]));
@@ -662,7 +673,10 @@ mod tests {
             let full = (200u64 << i.min(5)).min(5000);
             assert!(*w >= full / 2 && *w <= full, "wait {i} = {w} ms");
         }
-        let (_, r) = script(&aws::PLATFORM, &[Err(Transport::Refused), Err(Transport::Reset), Ok((200, "t")), Ok((500, "")), Ok((200, "x"))]);
+        let (_, r) = script(
+            &aws::PLATFORM,
+            &[Err(Transport::Refused), Err(Transport::Reset), Ok((200, "t")), Ok((500, "")), Ok((200, "x"))],
+        );
         assert_eq!(r, Ok(Step::UserData));
     }
 
@@ -670,7 +684,10 @@ mod tests {
     fn budget_ends_retries() {
         let mut flow = Flow::new(svc(&aws::PLATFORM), 3);
         flow.request(&mut [0u8; 512], "h").unwrap();
-        assert_eq!(flow.on_transport(t(29_950), t(DEADLINE), Transport::Timeout), Err(Failure::Budget(Last::Transport(Transport::Timeout))));
+        assert_eq!(
+            flow.on_transport(t(29_950), t(DEADLINE), Transport::Timeout),
+            Err(Failure::Budget(Last::Transport(Transport::Timeout)))
+        );
         let mut flow = Flow::new(svc(&aws::PLATFORM), 3);
         flow.request(&mut [0u8; 512], "h").unwrap();
         assert_eq!(flow.on_response(t(29_990), t(DEADLINE), head(500), b""), Err(Failure::Budget(Last::Status(500))));
@@ -750,14 +767,19 @@ mod tests {
     #[test]
     fn token_from_a_json_member_with_a_body_and_a_prefix() {
         let mut flow = Flow::new(&BEARER, 1);
-        let (sent, r) = run(&mut flow, &[Ok((200, r#"{"access_token": "eyJ.abc", "expires_in": 300}"#)), Ok((200, "#cloud-config"))]);
+        let (sent, r) = run(
+            &mut flow,
+            &[Ok((200, r#"{"access_token": "eyJ.abc", "expires_in": 300}"#)), Ok((200, "#cloud-config"))],
+        );
         assert_eq!(r, Ok(Step::UserData));
         assert!(sent[0].starts_with("PUT /identity/v1/token?version=2025-08-26 HTTP/1.1\r\n"));
         assert!(sent[0].contains("Content-Length: 19\r\n"));
         assert!(sent[0].ends_with("\r\n\r\n{\"expires_in\": 300}"));
         assert!(sent[1].contains("Authorization: Bearer eyJ.abc\r\n"));
         // No such member, a non-string member, or a broken document: no token.
-        for bad in [r#"{"token": "x"}"#, r#"{"access_token": 5}"#, r#"{"access_token": "a b"}"#, r#"{"access_token": "x""#] {
+        for bad in
+            [r#"{"token": "x"}"#, r#"{"access_token": 5}"#, r#"{"access_token": "a b"}"#, r#"{"access_token": "x""#]
+        {
             let (_, r) = run(&mut Flow::new(&BEARER, 1), &[Ok((200, bad))]);
             assert_eq!(r, Err(Failure::BadToken), "{bad}");
         }
@@ -781,7 +803,15 @@ mod tests {
         let mut flow = Flow::new(svc(&openstack::PLATFORM), 3);
         flow.fetch_metadata();
         let meta = r#"{"uuid": "b3c7", "public_keys": {"k": "ssh-ed25519 AAAA k"}}"#;
-        let answers = [Ok((200, "x")), Ok((200, meta)), Ok((200, "h.novalocal")), Ok((200, "i-1")), Ok((200, "m1.small")), Ok((200, "10.0.0.5")), Ok((200, ""))];
+        let answers = [
+            Ok((200, "x")),
+            Ok((200, meta)),
+            Ok((200, "h.novalocal")),
+            Ok((200, "i-1")),
+            Ok((200, "m1.small")),
+            Ok((200, "10.0.0.5")),
+            Ok((200, "")),
+        ];
         let (sent, r) = run(&mut flow, &answers);
         assert_eq!(r, Ok(Step::UserData));
         assert!(sent.iter().all(|s| !s.contains("public-keys")), "{sent:?}");
@@ -789,7 +819,17 @@ mod tests {
         // Without the OpenStack document, the EC2 index and key follow.
         let mut flow = Flow::new(svc(&openstack::PLATFORM), 3);
         flow.fetch_metadata();
-        let answers = [Ok((200, "x")), Ok((404, "")), Ok((200, "h")), Ok((200, "i-1")), Ok((200, "t")), Ok((200, "l")), Ok((200, "p")), Ok((200, "0=k")), Ok((200, "ssh-rsa AAAA"))];
+        let answers = [
+            Ok((200, "x")),
+            Ok((404, "")),
+            Ok((200, "h")),
+            Ok((200, "i-1")),
+            Ok((200, "t")),
+            Ok((200, "l")),
+            Ok((200, "p")),
+            Ok((200, "0=k")),
+            Ok((200, "ssh-rsa AAAA")),
+        ];
         let (sent, r) = run(&mut flow, &answers);
         assert_eq!(r, Ok(Step::UserData));
         assert_eq!(first_line(&sent[8]), "GET /latest/meta-data/public-keys/0/openssh-key HTTP/1.1");

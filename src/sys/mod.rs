@@ -122,7 +122,9 @@ extern "C" fn rust_eh_personality() {}
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     // SAFETY: forwarded C contract; direction flag is clear per the ABI.
-    unsafe { asm!("rep movsb", inout("rcx") n => _, inout("rdi") dst => _, inout("rsi") src => _, options(nostack, preserves_flags)) };
+    unsafe {
+        asm!("rep movsb", inout("rcx") n => _, inout("rdi") dst => _, inout("rsi") src => _, options(nostack, preserves_flags))
+    };
     dst
 }
 
@@ -133,7 +135,9 @@ pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut
     if (dst as usize).wrapping_sub(src as usize) >= n {
         // Destination before the source or disjoint: a forward copy never reads a byte it wrote.
         // SAFETY: as memcpy.
-        unsafe { asm!("rep movsb", inout("rcx") n => _, inout("rdi") dst => _, inout("rsi") src => _, options(nostack, preserves_flags)) };
+        unsafe {
+            asm!("rep movsb", inout("rcx") n => _, inout("rdi") dst => _, inout("rsi") src => _, options(nostack, preserves_flags))
+        };
     } else {
         // Overlap with the destination after the source: copy backwards, then restore DF=0 as
         // the ABI requires.
@@ -152,7 +156,9 @@ pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
     // SAFETY: forwarded C contract.
-    unsafe { asm!("rep stosb", inout("rcx") n => _, inout("rdi") dst => _, in("al") c as u8, options(nostack, preserves_flags)) };
+    unsafe {
+        asm!("rep stosb", inout("rcx") n => _, inout("rdi") dst => _, in("al") c as u8, options(nostack, preserves_flags))
+    };
     dst
 }
 
@@ -329,5 +335,7 @@ pub fn close_in_background<F: AsFd>(fd: F) {
 
 fn raw_close(fd: i32) {
     // SAFETY: close(2) on a descriptor number; the child owns its copy of the table.
-    unsafe { asm!("syscall", inlateout("rax") 3isize => _, in("rdi") fd, lateout("rcx") _, lateout("r11") _, options(nostack)) };
+    unsafe {
+        asm!("syscall", inlateout("rax") 3isize => _, in("rdi") fd, lateout("rcx") _, lateout("r11") _, options(nostack))
+    };
 }

@@ -108,7 +108,12 @@ impl Netlink {
 
     /// Sends `request` and reads answers until the dump is done (`dump`) or the first answer.
     /// Bounded: at most 64 datagrams, each waited for at most 1 s.
-    fn ask(&self, request: &[u8], dump: bool, mut found: impl FnMut(flint::net::iflist::Link)) -> rustix::io::Result<()> {
+    fn ask(
+        &self,
+        request: &[u8],
+        dump: bool,
+        mut found: impl FnMut(flint::net::iflist::Link),
+    ) -> rustix::io::Result<()> {
         use flint::net::iflist::{Part, parse};
         use rustix::net::{RecvFlags, SendFlags};
         rustix::net::send(&self.fd, request, SendFlags::empty())?;

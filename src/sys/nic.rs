@@ -36,7 +36,14 @@ pub struct PacketNic {
 impl PacketNic {
     /// `wanted`: `--interface`, or every non-loopback Ethernet interface when `None`.
     pub fn new(wanted: Option<&'static [u8]>, frames: &'static mut Frames) -> PacketNic {
-        PacketNic { socket: Socket::Closed, frames: Some(frames), wanted, list: heapless::Vec::new(), netlink: None, changed: heapless::Vec::new() }
+        PacketNic {
+            socket: Socket::Closed,
+            frames: Some(frames),
+            wanted,
+            list: heapless::Vec::new(),
+            netlink: None,
+            changed: heapless::Vec::new(),
+        }
     }
 
     fn fd(&self) -> Option<&OwnedFd> {
@@ -102,7 +109,8 @@ impl Nic for PacketNic {
         let netlink = Netlink::open().map_err(LinkError::Os)?;
         match self.wanted {
             Some(name) => {
-                let index = netdev::index(fd.as_fd(), name).map_err(|e| if e == rustix::io::Errno::NODEV { LinkError::NotFound } else { LinkError::Os(e) })?;
+                let index = netdev::index(fd.as_fd(), name)
+                    .map_err(|e| if e == rustix::io::Errno::NODEV { LinkError::NotFound } else { LinkError::Os(e) })?;
                 let mut l = Link { index, kind: ARPHRD_ETHER, flags: 0, name: [0; 16], name_len: name.len() };
                 l.name[..name.len()].copy_from_slice(name);
                 let _ = self.list.push(l);
@@ -149,7 +157,8 @@ impl Nic for PacketNic {
     fn select(&mut self, slot: usize) -> Result<NicInfo, LinkError> {
         let link = *self.list.get(slot).ok_or(LinkError::NotFound)?;
         let fd = self.fd().ok_or(LinkError::NotFound)?;
-        let mac = netdev::ethernet_address(fd.as_fd(), link.name()).map_err(LinkError::Os)?.ok_or(LinkError::NotEthernet)?;
+        let mac =
+            netdev::ethernet_address(fd.as_fd(), link.name()).map_err(LinkError::Os)?.ok_or(LinkError::NotEthernet)?;
         if mac[0] & 1 != 0 {
             return Err(LinkError::NotEthernet);
         }

@@ -49,7 +49,6 @@ impl Frames {
     }
 }
 
-
 pub struct PacketDevice {
     fd: OwnedFd,
     mtu: usize,
@@ -113,12 +112,23 @@ pub fn open() -> rustix::io::Result<OwnedFd> {
 
 impl PacketDevice {
     /// Binds `fd` to interface `ifindex` for all protocols and sets the socket options above.
-    pub fn bind(fd: OwnedFd, ifindex: i32, mtu: usize, frames: &'static mut Frames) -> rustix::io::Result<PacketDevice> {
+    pub fn bind(
+        fd: OwnedFd,
+        ifindex: i32,
+        mtu: usize,
+        frames: &'static mut Frames,
+    ) -> rustix::io::Result<PacketDevice> {
         bind_to(&fd, ifindex)?;
         super::setsockopt_int(fd.as_fd(), SOL_PACKET, PACKET_AUXDATA, 1)?;
         // Linux ≥ 4.20; older kernels only cost us some frames to skip.
         let _ = super::setsockopt_int(fd.as_fd(), SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
-        Ok(PacketDevice { fd, mtu: mtu.clamp(576, TX_FRAME_MAX - 14), frames, arp: heapless::Deque::new(), truncated: 0 })
+        Ok(PacketDevice {
+            fd,
+            mtu: mtu.clamp(576, TX_FRAME_MAX - 14),
+            frames,
+            arp: heapless::Deque::new(),
+            truncated: 0,
+        })
     }
 
     pub fn fd(&self) -> &OwnedFd {
@@ -206,7 +216,15 @@ impl PacketDevice {
 
 /// bind(2) to `ifindex` for every protocol (`ETH_P_ALL` here, not at socket creation: see above).
 fn bind_to(fd: &OwnedFd, ifindex: i32) -> rustix::io::Result<()> {
-    let addr = SockaddrLl { family: 17 /* AF_PACKET */, protocol: ETH_P_ALL.to_be(), ifindex, hatype: 0, pkttype: 0, halen: 0, addr: [0; 8] };
+    let addr = SockaddrLl {
+        family: 17, /* AF_PACKET */
+        protocol: ETH_P_ALL.to_be(),
+        ifindex,
+        hatype: 0,
+        pkttype: 0,
+        halen: 0,
+        addr: [0; 8],
+    };
     let ret: isize;
     // SAFETY: bind(2) reads `size_of::<SockaddrLl>()` bytes from a live local; fd is valid.
     unsafe {

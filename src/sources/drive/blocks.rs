@@ -76,7 +76,8 @@ impl Drives for BlockDevices<'_> {
                 let mut c = [0u8; PATH_MAX + 1];
                 let n = path.len().min(PATH_MAX);
                 c[..n].copy_from_slice(&path[..n]);
-                let opened = CStr::from_bytes_until_nul(&c).map_err(|_| rustix::io::Errno::INVAL).and_then(BlockFile::open);
+                let opened =
+                    CStr::from_bytes_until_nul(&c).map_err(|_| rustix::io::Errno::INVAL).and_then(BlockFile::open);
                 match opened {
                     Ok(mut file) => {
                         offer(path, &mut file, visit);
