@@ -54,13 +54,16 @@ struct Link {
     server: Option<Server>,
 }
 
+/// Decides, per frame on its way to the server (link slot, frame), whether the wire loses it.
+type Filter = Box<dyn FnMut(usize, &[u8]) -> bool>;
+
 /// The in-memory NIC seam.
 struct SimNic {
     links: Vec<Link>,
     current: Option<usize>,
     raise: Result<(), LinkError>,
     /// Drops a frame on its way to the server when it returns true.
-    drop_out: Box<dyn FnMut(usize, &[u8]) -> bool>,
+    drop_out: Filter,
     arp: VecDeque<ArpSeen>,
     now: Instant,
 }

@@ -193,10 +193,11 @@ impl<'c> Handoff<'c> {
 
     /// Makes `/usr` writable (once) before writing under `/usr/lib/ignition`.
     fn prepare_dir(&mut self, dir: &[u8]) {
-        if dir.starts_with(b"/usr/") && self.usr.is_none() {
-            if let Ok(p) = Path::new(&[self.cfg.root, b"/usr"]) {
-                self.usr = Some(UsrRemount::writable(p));
-            }
+        if dir.starts_with(b"/usr/")
+            && self.usr.is_none()
+            && let Ok(p) = Path::new(&[self.cfg.root, b"/usr"])
+        {
+            self.usr = Some(UsrRemount::writable(p));
         }
     }
 
@@ -330,16 +331,16 @@ impl Write for Tee {
     #[inline(never)]
     fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
         for sink in self.sinks.iter_mut() {
-            if let Some(out) = sink.out.as_mut() {
-                if let Err(e) = out.write_all(buf) {
-                    error!(
-                        "write",
-                        "{}: {}",
-                        Bytes(sink.path.bytes()),
-                        if e == ErrorKind::OutOfMemory { "no space left" } else { "write failed" }
-                    );
-                    sink.out = None;
-                }
+            if let Some(out) = sink.out.as_mut()
+                && let Err(e) = out.write_all(buf)
+            {
+                error!(
+                    "write",
+                    "{}: {}",
+                    Bytes(sink.path.bytes()),
+                    if e == ErrorKind::OutOfMemory { "no space left" } else { "write failed" }
+                );
+                sink.out = None;
             }
         }
         if let Some(check) = self.check.as_mut() {

@@ -200,12 +200,10 @@ impl<'a> Stack<'a> {
         if let Some(i) = interval {
             self.set_discover_interval(i);
         }
-        if dhcp {
-            if let Some(dhcpv4::Event::Configured(c)) = self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp).poll() {
-                let lease =
-                    Lease { mode: Mode::Dhcp, address: c.address, router: c.router, server: Some(c.server.address) };
-                return Some(self.apply(lease));
-            }
+        if dhcp && let Some(dhcpv4::Event::Configured(c)) = self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp).poll() {
+            let lease =
+                Lease { mode: Mode::Dhcp, address: c.address, router: c.router, server: Some(c.server.address) };
+            return Some(self.apply(lease));
         }
         let a = self.acquire.as_mut()?;
         if let Some(claim) = a.claim.as_mut() {

@@ -94,19 +94,18 @@ impl Metadata {
                 let r = json::scan(body, &mut |event, text| {
                     // A joined list starts as an empty value: Afterburn writes `NAME=` for an
                     // empty array (Akamai's `tags: []`).
-                    if event == Event::Array {
-                        if let Some((_, field)) =
+                    if event == Event::Array
+                        && let Some((_, field)) =
                             paths.iter().find(|(p, f)| matches!(f.list, List::Joined(_)) && path.matches(p))
-                        {
-                            self.keep(field, Some(0), b"");
-                        }
+                    {
+                        self.keep(field, Some(0), b"");
                     }
-                    if let Some((index, scalar)) = path.on(event, text) {
-                        if let Some((_, field)) = paths.iter().find(|(p, _)| path.matches(p)) {
-                            match scalar {
-                                Some(t) => self.keep(field, index, t),
-                                None => self.dropped += 1,
-                            }
+                    if let Some((index, scalar)) = path.on(event, text)
+                        && let Some((_, field)) = paths.iter().find(|(p, _)| path.matches(p))
+                    {
+                        match scalar {
+                            Some(t) => self.keep(field, index, t),
+                            None => self.dropped += 1,
                         }
                     }
                 });
@@ -158,19 +157,18 @@ impl Metadata {
         }
         // Array elements joined on one line extend the value the array started (empty until
         // its first element, which needs no separator).
-        if let (List::Joined(sep), Some(i)) = (field.list, index) {
-            if let Some(last) =
+        if let (List::Joined(sep), Some(i)) = (field.list, index)
+            && let Some(last) =
                 self.values.last_mut().filter(|v| core::ptr::eq(v.field, field) && v.end as usize == self.arena.len())
-            {
-                let sep = if i == 0 { "" } else { sep };
-                if self.arena.extend_from_slice(sep.as_bytes()).is_ok() && self.arena.extend_from_slice(text).is_ok() {
-                    last.end = self.arena.len() as u16;
-                    return;
-                }
-                self.arena.truncate(last.end as usize);
-                self.dropped += 1;
+        {
+            let sep = if i == 0 { "" } else { sep };
+            if self.arena.extend_from_slice(sep.as_bytes()).is_ok() && self.arena.extend_from_slice(text).is_ok() {
+                last.end = self.arena.len() as u16;
                 return;
             }
+            self.arena.truncate(last.end as usize);
+            self.dropped += 1;
+            return;
         }
         let start = self.arena.len();
         if self.arena.extend_from_slice(text).is_err() {
@@ -464,10 +462,12 @@ impl IgnitionCheck {
         let IgnitionCheck { scanner, path, object, version, .. } = self;
         let r = scanner.push(chunk, &mut |event, text| {
             object.get_or_insert(event == Event::Object);
-            if let Some((_, t)) = path.on(event, text) {
-                if event == Event::String && path.depth == 2 && path.matches("ignition.version") {
-                    *version = Some(t.is_some_and(|t| t.starts_with(b"3.")));
-                }
+            if let Some((_, t)) = path.on(event, text)
+                && event == Event::String
+                && path.depth == 2
+                && path.matches("ignition.version")
+            {
+                *version = Some(t.is_some_and(|t| t.starts_with(b"3.")));
             }
         });
         self.error = r.err();

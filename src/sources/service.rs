@@ -266,10 +266,10 @@ impl Flow {
             },
             Stage::Metadata => match status {
                 200..=299 => {
-                    if let Some(doc) = self.document() {
-                        if let Err(e) = self.meta.absorb(doc, self.key.is_some(), body) {
-                            warn!("metadata", "{}: {e}; skipped", doc.path);
-                        }
+                    if let Some(doc) = self.document()
+                        && let Err(e) = self.meta.absorb(doc, self.key.is_some(), body)
+                    {
+                        warn!("metadata", "{}: {e}; skipped", doc.path);
                     }
                     self.next_document()
                 }
@@ -447,11 +447,13 @@ fn take_token(take: Take, body: &[u8], out: &mut heapless::Vec<u8, TOKEN_MAX>) -
             let mut got = Err(Failure::BadToken);
             let mut first = true;
             let scanned = crate::decode::json::scan(body, &mut |event, text| {
-                if let Some((None, Some(t))) = tracker.on(event, text) {
-                    if first && event == crate::decode::json::Event::String && tracker.matches(path) {
-                        first = false;
-                        got = put(t, out);
-                    }
+                if let Some((None, Some(t))) = tracker.on(event, text)
+                    && first
+                    && event == crate::decode::json::Event::String
+                    && tracker.matches(path)
+                {
+                    first = false;
+                    got = put(t, out);
                 }
             });
             scanned.map_err(|_| Failure::BadToken)?;

@@ -86,11 +86,11 @@ impl Drives for BlockDevices<'_> {
                 }
             }
             None => {
-                if let Err(e) = scan::scan(SYSFS, DEV, PRIVATE, &mut |name, file| offer(name, file, visit)) {
-                    if !self.said {
-                        info!("drive", "cannot list {}: {}", Bytes(SYSFS.to_bytes()), ErrnoName(e));
-                        self.said = true;
-                    }
+                if let Err(e) = scan::scan(SYSFS, DEV, PRIVATE, &mut |name, file| offer(name, file, visit))
+                    && !self.said
+                {
+                    info!("drive", "cannot list {}: {}", Bytes(SYSFS.to_bytes()), ErrnoName(e));
+                    self.said = true;
                 }
             }
         }
