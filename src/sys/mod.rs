@@ -217,7 +217,9 @@ impl<T> Reserved<T> {
         Reserved { cell: core::cell::UnsafeCell::new(value), taken: AtomicBool::new(false) }
     }
 
-    /// The memory. Panics if taken twice, so there is never more than one `&mut`.
+    /// The memory. Panics if taken twice, so there is never more than one `&mut`: the
+    /// interior-mutability pattern `mut_from_ref` warns about, made sound by the flag.
+    #[allow(clippy::mut_from_ref)]
     pub fn take(&'static self) -> &'static mut T {
         assert!(!self.taken.swap(true, Ordering::Relaxed), "reserved memory taken twice");
         // SAFETY: the flag above guarantees this is the only reference ever created.
