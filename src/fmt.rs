@@ -95,3 +95,46 @@ impl core::fmt::Display for ErrnoName {
         f.write_str(name)
     }
 }
+
+/// `n` in decimal, in the tail of `buf`.
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// A decimal number made of ASCII digits only; `None` when empty, not digits, or past `u64`.
+pub fn parse_decimal(text: &[u8]) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    text.iter().try_fold(0u64, |n, &b| match b {
+        b'0'..=b'9' => n.checked_mul(10)?.checked_add(u64::from(b - b'0')),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_both_ways() {
+        let mut buf = [0u8; 20];
+        for n in [0, 7, 10, 12345, u64::MAX] {
+            let text = decimal(n, &mut buf);
+            assert_eq!(parse_decimal(text), Some(n));
+        }
+        assert_eq!(decimal(u64::MAX, &mut buf), b"18446744073709551615");
+        assert_eq!(parse_decimal(b"18446744073709551616"), None);
+        for bad in [&b""[..], b"-1", b"1 ", b"0x10", b"1.5"] {
+            assert_eq!(parse_decimal(bad), None, "{bad:?}");
+        }
+    }
+}

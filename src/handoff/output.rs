@@ -114,8 +114,8 @@ impl Output {
         // NAME_MAX is 255: keep the temporary's name within it.
         tmp.push(&name[..name.len().min(200)])?;
         tmp.push(b".flint-")?;
-        let mut pid = [0u8; 10];
-        tmp.push(decimal(rustix::process::getpid().as_raw_nonzero().get() as u32, &mut pid))?;
+        let mut pid = [0u8; 20];
+        tmp.push(crate::fmt::decimal(rustix::process::getpid().as_raw_nonzero().get() as u64, &mut pid))?;
         let mut final_name = CPath::new();
         final_name.push(name)?;
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW;
@@ -195,22 +195,65 @@ impl embedded_io::Write for Output {
     }
 }
 
-/// Formats `n` in decimal into `buf`.
-pub fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
-    }
-}
-
 /// Writes `bytes` to `path` atomically.
 pub fn write_file(path: &[u8], bytes: &[u8], mode: u32, dirs: Dirs) -> Result<(), Errno> {
     let mut out = Output::create(path, mode, dirs)?;
     embedded_io::Write::write_all(&mut out, bytes).map_err(|_| Errno::IO)?;
     out.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(std::format!("flint-output-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn bytes(p: &std::path::Path) -> std::vec::Vec<u8> {
+        p.as_os_str().as_encoded_bytes().to_vec()
+    }
+
+    #[test]
+    fn flints_own_directory_is_made_under_any_root() {
+        // `--root DIR` with the default output: DIR/run does not exist yet either.
+        let root = scratch("root");
+        let out = root.join("run/flint/user-data");
+        write_file(&bytes(&out), b"hello", 0o600, Dirs::Private).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"hello");
+        let mode = |p: PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(root.join("run/flint")), 0o700, "flint's own directory is private");
+        assert_eq!(mode(root.join("run")), 0o755 & !umask(), "its ancestors get the usual mode");
+        assert_eq!(mode(out), 0o600);
+        // Anything else must exist: a typo fails instead of growing a tree.
+        assert_eq!(write_file(&bytes(&root.join("nope/x")), b"", 0o600, Dirs::None), Err(Errno::NOENT));
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_discarded_or_dropped_output_leaves_nothing() {
+        let dir = scratch("discard");
+        let path = dir.join("f");
+        std::fs::write(&path, b"old").unwrap();
+        let mut out = Output::create(&bytes(&path), 0o600, Dirs::None).unwrap();
+        embedded_io::Write::write_all(&mut out, b"new").unwrap();
+        out.discard();
+        drop(Output::create(&bytes(&path), 0o600, Dirs::None).unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"old", "the old file is untouched");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary left");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The process umask, read without changing it (tests run in parallel threads).
+    fn umask() -> u32 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find_map(|l| l.strip_prefix("Umask:")).unwrap();
+        u32::from_str_radix(line.trim(), 8).unwrap()
+    }
 }

@@ -93,7 +93,7 @@ pub fn write_request(
     if method == "PUT" || method == "POST" || !body.is_empty() {
         w.put(b"Content-Length: ")?;
         let mut digits = [0u8; 20];
-        w.put(decimal(body.len() as u64, &mut digits))?;
+        w.put(crate::fmt::decimal(body.len() as u64, &mut digits))?;
         w.put(b"\r\n")?;
     }
     for (name, value) in fields {
@@ -105,19 +105,6 @@ pub fn write_request(
     w.put(b"\r\n")?;
     w.put(body)?;
     Ok(w.len)
-}
-
-/// `n` in decimal, in the tail of `buf`.
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
-    }
 }
 
 struct SliceWriter<'a> {
@@ -466,11 +453,7 @@ fn trim(v: &[u8]) -> &[u8] {
 }
 
 fn parse_decimal(v: &[u8]) -> Option<u64> {
-    let v = trim(v);
-    if v.is_empty() || v.len() > 19 {
-        return None;
-    }
-    v.iter().try_fold(0u64, |acc, &b| b.is_ascii_digit().then(|| acc * 10 + (b - b'0') as u64))
+    crate::fmt::parse_decimal(trim(v))
 }
 
 /// What went wrong while exchanging one request and response over a stream.

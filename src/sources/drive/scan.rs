@@ -20,6 +20,7 @@ use rustix::fs::{self, FileType, Mode, OFlags, RawDir};
 use rustix::io::{self, Errno};
 
 use super::{DriveError, Medium};
+use crate::fmt::parse_decimal;
 
 /// Most entries of the sysfs directory looked at in one scan.
 pub const DEVICES_MAX: usize = 64;
@@ -204,16 +205,6 @@ fn parse_dev(text: &[u8]) -> Option<(u32, u32)> {
     let major = u32::try_from(parse_decimal(&text[..colon])?).ok()?;
     let minor = u32::try_from(parse_decimal(&text[colon + 1..])?).ok()?;
     Some((major, minor))
-}
-
-fn parse_decimal(text: &[u8]) -> Option<u64> {
-    if text.is_empty() {
-        return None;
-    }
-    text.iter().try_fold(0u64, |n, &b| match b {
-        b'0'..=b'9' => n.checked_mul(10)?.checked_add(u64::from(b - b'0')),
-        _ => None,
-    })
 }
 
 #[cfg(test)]
