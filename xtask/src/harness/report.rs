@@ -106,7 +106,7 @@ pub fn check(r: &Value, e: &Expect) -> Vec<String> {
                     e.dhcp_prefix
                 )),
             }
-            if r["router"] != Value::from(netns::ROUTER_IP) {
+            if r["router"] != netns::ROUTER_IP {
                 bad.push(format!("report router = {}, expected \"{}\"", r["router"], netns::ROUTER_IP));
             }
         }
@@ -126,7 +126,7 @@ pub fn check(r: &Value, e: &Expect) -> Vec<String> {
             }
         }
     }
-    if mode != "none" && r["server"] != Value::from(netns::METADATA_IP) {
+    if mode != "none" && r["server"] != netns::METADATA_IP {
         bad.push(format!("report server = {}, expected \"{}\"", r["server"], netns::METADATA_IP));
     }
 
@@ -150,10 +150,10 @@ pub fn check(r: &Value, e: &Expect) -> Vec<String> {
                 bad.push(format!("report timings_us.{p} = {v}, expected a number after success"));
             } else if !v.is_null() && v.as_u64().is_none() {
                 bad.push(format!("report timings_us.{p} = {v}, expected a number or null"));
-            } else if let (Some(x), Some(total)) = (v.as_u64(), total) {
-                if x > total {
-                    bad.push(format!("report timings_us.{p} = {x} > total {total}"));
-                }
+            } else if let (Some(x), Some(total)) = (v.as_u64(), total)
+                && x > total
+            {
+                bad.push(format!("report timings_us.{p} = {x} > total {total}"));
             }
         }
     }
@@ -167,15 +167,15 @@ pub fn check(r: &Value, e: &Expect) -> Vec<String> {
                 bad.push(format!("report bytes.{k} = {}, expected a number or null", b[k]));
             }
         }
-        if let Some(w) = e.written {
-            if b["written"].as_u64() != Some(w as u64) {
-                bad.push(format!("report bytes.written = {}, expected {w}", b["written"]));
-            }
+        if let Some(w) = e.written
+            && b["written"].as_u64() != Some(w as u64)
+        {
+            bad.push(format!("report bytes.written = {}, expected {w}", b["written"]));
         }
-        if let Some(f) = e.fetched {
-            if b["fetched"].as_u64() != Some(f as u64) {
-                bad.push(format!("report bytes.fetched = {}, expected {f} (body length as served)", b["fetched"]));
-            }
+        if let Some(f) = e.fetched
+            && b["fetched"].as_u64() != Some(f as u64)
+        {
+            bad.push(format!("report bytes.fetched = {}, expected {f} (body length as served)", b["fetched"]));
         }
     }
     match (r["requests"].as_u64(), e.requests) {
@@ -185,7 +185,7 @@ pub fn check(r: &Value, e: &Expect) -> Vec<String> {
         }
         _ => {}
     }
-    if !r["vmhwm_kib"].as_u64().is_some_and(|k| k > 0) {
+    if r["vmhwm_kib"].as_u64().is_none_or(|k| k == 0) {
         bad.push(format!("report vmhwm_kib = {}, expected a positive number", r["vmhwm_kib"]));
     }
     bad

@@ -94,8 +94,11 @@ pub struct Scenario {
     pub error_phase: Option<&'static str>,
     pub extra: Option<fn(&Run) -> Vec<String>>,
     /// Network set-up beyond the plain topology (the network faults, `faults_net.rs`).
-    pub net: Option<fn(&Topology, &Path) -> Result<NetFixture, String>>,
+    pub net: Option<NetSetup>,
 }
+
+/// A scenario's network set-up beyond the plain topology, run before flint starts.
+pub type NetSetup = fn(&Topology, &Path) -> Result<NetFixture, String>;
 
 /// What a scenario's `net` set-up started (DHCP servers, …), kept alive until the checks end,
 /// and what it changes about the expectations.
