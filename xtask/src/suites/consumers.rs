@@ -938,6 +938,9 @@ exit $rc"#;
     if std::fs::read(root.join(USER_DATA)).ok().as_deref() != Some(&served[..]) {
         bad.push(format!("{USER_DATA}: not the served user-data bytes"));
     }
+    // The only failure among the cases is exit 7, the Ignition check, logged in its phase.
+    let failed_phase = report::FailedPhase::for_exit(c.exit, Some("ignition"));
+    let gzip = report::expected_gzip(c.exit, Some(&upload));
     match std::fs::read(root.join(&REPORT[1..]))
         .map_err(|e| e.to_string())
         .and_then(|b| serde_json::from_slice::<Value>(&b).map_err(|e| e.to_string()))
@@ -955,12 +958,11 @@ exit $rc"#;
                 fetched: log.iter().find(|e| e.path.ends_with("/user-data") && e.status == 200).map(|e| e.bytes),
                 requests: Some(log.len()),
                 budget_us: BUDGET.as_micros() as u64,
+                failed_phase,
+                gzip,
             },
         )),
-        Ok(r) if r["exit_code"] != c.exit => {
-            bad.push(format!("report exit_code {}, expected {}", r["exit_code"], c.exit))
-        }
-        Ok(_) => {}
+        Ok(r) => bad.extend(report::check_outcome(&r, c.exit, failed_phase, gzip)),
         Err(e) => bad.push(format!("report: {e}")),
     }
     if c.ignition {
