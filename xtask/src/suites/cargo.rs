@@ -53,11 +53,13 @@ fn lint(sel: &Selection, t: &mut Tally) -> Result<(), String> {
             cmd.current_dir(util::root()).arg("fmt").args(package_args(pkg)).arg("--check");
             let line = format!("cargo fmt {} --check", package_args(pkg).join(" "));
             report(t, &name, &line, proc::run_capture(&mut cmd, LIMIT), |out| {
-                let files: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("Diff in ")).collect();
-                (
-                    format!("{} hunk(s) not in rustfmt's form", files.len()),
-                    files.iter().map(|f| f.to_string()).collect(),
-                )
+                let root = format!("{}/", util::root().display());
+                let places: Vec<String> = out
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("Diff in "))
+                    .map(|p| p.trim_end_matches(':').trim_start_matches(root.as_str()).to_string())
+                    .collect();
+                (format!("{} place(s) not in rustfmt's form", places.len()), places)
             });
         }
     }
