@@ -40,11 +40,7 @@ fuzz_target!(|data: &[u8]| {
     let v: serde_json::Value = serde_json::from_slice(doc).expect("serde_json read it token by token");
     let want = match v.get("ignition").and_then(|i| i.get("version")) {
         Some(serde_json::Value::String(s)) if v.is_object() && v["ignition"].is_object() => {
-            if s.starts_with("3.") && s.len() <= json::TEXT_MAX {
-                Verdict::Config
-            } else {
-                Verdict::OldVersion
-            }
+            if s.starts_with("3.") && s.len() <= json::TEXT_MAX { Verdict::Config } else { Verdict::OldVersion }
         }
         _ => Verdict::NoVersion,
     };

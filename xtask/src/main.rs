@@ -1,10 +1,9 @@
 //! `cargo xtask <task>`: everything around flint that is not flint itself.
 //!
-//! Public tasks: `build`, `test`, `e2e [FILTER]`, `consumers [FILTER]`, `initramfs`,
-//! `qemu-test [FILTER]`, `demo [--netns]`, `bench [--qemu] [--rounds N] [--link up|down|both]`.
-//! Hidden helpers that the tasks start inside network namespaces: `mock …` (the metadata
-//! services), `time-exec …` (exec→exit stopwatch for the benchmark) and `relay …` (what
-//! QEMU's slirp runs per guest connection to the metadata address).
+//! Public tasks (`USAGE`), one module each in `tasks/`. Hidden helpers that the tasks start
+//! inside network namespaces: `mock …` and `dhcp-mock …` (the metadata and DHCP services,
+//! `mock/`), `time-exec …` (exec→exit stopwatch for the benchmark) and `relay …` (what QEMU's
+//! slirp runs per guest connection to the metadata address).
 //!
 //! The workspace's dev profile sets `panic = "abort"`, so a panic would skip every `Drop`
 //! guard; `support::cleanup` therefore installs a panic hook that removes whatever namespaces and
@@ -28,9 +27,11 @@ usage: cargo xtask <task>
 tasks:
   build                      build flint (release, static), check the ELF, print its size
   test                       install missing tools, cargo test -p flint, cargo test -p xtask,
-                             build, a link that the size budget ASSERT must stop, every
-                             end-to-end scenario, every QEMU boot scenario, every consumer
-                             case; ends with `N passed, N failed`
+                             rustfmt and clippy (flint, xtask, fuzz), a fuzz smoke, build,
+                             links that the size budget and the dynamic-relocation guards must
+                             stop, every end-to-end and fault scenario, the load test, every
+                             QEMU boot scenario, every consumer case, the initramfs-tools
+                             checks; ends with `N passed, N failed`
   e2e [FILTER] [--keep]      run the end-to-end scenarios whose name contains FILTER
                              (needs root and a built flint); --keep keeps every run's files
   faults-http [FILTER] [--keep]

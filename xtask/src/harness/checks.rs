@@ -83,10 +83,10 @@ pub fn check_stderr(stderr: &str, exit: i32, error_phase: Option<&str>) -> Vec<S
     if error_phases.len() > 1 {
         bad.push(format!("{} error lines for one failure: {error_phases:?}", error_phases.len()));
     }
-    if let Some(want) = error_phase {
-        if !error_phases.iter().any(|p| p == want) {
-            bad.push(format!("expected an error in phase `{want}`, saw {error_phases:?}"));
-        }
+    if let Some(want) = error_phase
+        && !error_phases.iter().any(|p| p == want)
+    {
+        bad.push(format!("expected an error in phase `{want}`, saw {error_phases:?}"));
     }
     bad
 }

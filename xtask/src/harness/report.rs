@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 
-use crate::harness::netns::{self, Addressing};
+use super::checks::PHASES as LOG_PHASES;
+use super::netns::{self, Addressing};
 
 /// One line with where flint ended up and what it moved, for the demos.
 pub fn summary(r: &Value) -> String {
@@ -28,10 +29,12 @@ pub fn summary(r: &Value) -> String {
 }
 
 pub const PHASES: [&str; 7] = ["link", "address", "token", "user_data", "decode", "write", "total"];
-const TOP_LEVEL: [&str; 13] = [
+const TOP_LEVEL: [&str; 15] = [
     "version",
     "platform",
     "exit_code",
+    "failed_phase",
+    "gzip",
     "interface",
     "mac",
     "mode",
@@ -43,6 +46,42 @@ const TOP_LEVEL: [&str; 13] = [
     "requests",
     "vmhwm_kib",
 ];
+
+/// What the report's `failed_phase` must be (docs/contract.md: "the phase an unsuccessful run
+/// ended in, else null").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailedPhase<'a> {
+    /// `null`: the user-data was written (exit 0), or the instance has none (exit 3).
+    Null,
+    /// This phase, as flint names it in its `flint: error: <phase>:` line.
+    Is(&'a str),
+    /// Some log phase, not known in advance (a run that may fail in several places).
+    AnyPhase,
+}
+
+impl<'a> FailedPhase<'a> {
+    /// The expectation for a run that ended with `exit`: null for 0 and 3, else `phase` when
+    /// the case names it.
+    pub fn for_exit(exit: i32, phase: Option<&'a str>) -> Self {
+        match (exit, phase) {
+            (0 | 3, _) => FailedPhase::Null,
+            (_, Some(p)) => FailedPhase::Is(p),
+            (_, None) => FailedPhase::AnyPhase,
+        }
+    }
+}
+
+/// What the report's `gzip` must be: whether the payload was gzip once decoding completed,
+/// `null` when no user-data was decoded. Decoding completes on exit 0 and 7 (the Ignition
+/// check runs on the decoded bytes), and on exit 3 when a non-empty payload (an empty gzip
+/// member) decoded to nothing; every other exit ends before it, or during it.
+pub fn expected_gzip(exit: i32, payload: Option<&[u8]>) -> Option<bool> {
+    let payload = payload.filter(|p| !p.is_empty())?;
+    match exit {
+        0 | 3 | 7 => Some(payload.starts_with(&[0x1f, 0x8b])),
+        _ => None,
+    }
+}
 
 /// What the harness knows about a run, to hold the report against.
 pub struct Expect<'a> {
@@ -61,6 +100,33 @@ pub struct Expect<'a> {
     /// `requests`: number of HTTP requests the mock logged.
     pub requests: Option<usize>,
     pub budget_us: u64,
+    pub failed_phase: FailedPhase<'a>,
+    /// `gzip` (`expected_gzip`).
+    pub gzip: Option<bool>,
+}
+
+/// The report's outcome fields: `exit_code`, `failed_phase` and `gzip`.
+pub fn check_outcome(r: &Value, exit_code: i32, failed_phase: FailedPhase, gzip: Option<bool>) -> Vec<String> {
+    let mut bad = Vec::new();
+    if r["exit_code"] != exit_code {
+        bad.push(format!("report exit_code = {}, expected {exit_code}", r["exit_code"]));
+    }
+    let got = &r["failed_phase"];
+    match failed_phase {
+        FailedPhase::Null if !got.is_null() => {
+            bad.push(format!("report failed_phase = {got}, expected null after exit {exit_code}"))
+        }
+        FailedPhase::Is(want) if *got != want => bad.push(format!("report failed_phase = {got}, expected \"{want}\"")),
+        FailedPhase::AnyPhase if !got.as_str().is_some_and(|p| LOG_PHASES.contains(&p)) => {
+            bad.push(format!("report failed_phase = {got}, expected one of the log phases {LOG_PHASES:?}"))
+        }
+        _ => {}
+    }
+    let want = gzip.map_or(Value::Null, Value::from);
+    if r["gzip"] != want {
+        bad.push(format!("report gzip = {}, expected {want}", r["gzip"]));
+    }
+    bad
 }
 
 /// All problems found (empty = the report is fine).
@@ -81,7 +147,6 @@ pub fn check(r: &Value, e: &Expect) -> Vec<String> {
     };
     expect_eq("version", Value::from(1));
     expect_eq("platform", Value::from(e.platform));
-    expect_eq("exit_code", Value::from(e.exit_code));
     expect_eq("interface", Value::from(netns::CLIENT_IF));
     if !r["mac"].as_str().is_some_and(|m| m.eq_ignore_ascii_case(e.mac)) {
         bad.push(format!("report mac = {}, expected \"{}\"", r["mac"], e.mac));
@@ -106,7 +171,7 @@ pub fn check(r: &Value, e: &Expect) -> Vec<String> {
                     e.dhcp_prefix
                 )),
             }
-            if r["router"] != Value::from(netns::ROUTER_IP) {
+            if r["router"] != netns::ROUTER_IP {
                 bad.push(format!("report router = {}, expected \"{}\"", r["router"], netns::ROUTER_IP));
             }
         }
@@ -126,7 +191,7 @@ pub fn check(r: &Value, e: &Expect) -> Vec<String> {
             }
         }
     }
-    if mode != "none" && r["server"] != Value::from(netns::METADATA_IP) {
+    if mode != "none" && r["server"] != netns::METADATA_IP {
         bad.push(format!("report server = {}, expected \"{}\"", r["server"], netns::METADATA_IP));
     }
 
@@ -150,10 +215,10 @@ pub fn check(r: &Value, e: &Expect) -> Vec<String> {
                 bad.push(format!("report timings_us.{p} = {v}, expected a number after success"));
             } else if !v.is_null() && v.as_u64().is_none() {
                 bad.push(format!("report timings_us.{p} = {v}, expected a number or null"));
-            } else if let (Some(x), Some(total)) = (v.as_u64(), total) {
-                if x > total {
-                    bad.push(format!("report timings_us.{p} = {x} > total {total}"));
-                }
+            } else if let (Some(x), Some(total)) = (v.as_u64(), total)
+                && x > total
+            {
+                bad.push(format!("report timings_us.{p} = {x} > total {total}"));
             }
         }
     }
@@ -167,15 +232,15 @@ pub fn check(r: &Value, e: &Expect) -> Vec<String> {
                 bad.push(format!("report bytes.{k} = {}, expected a number or null", b[k]));
             }
         }
-        if let Some(w) = e.written {
-            if b["written"].as_u64() != Some(w as u64) {
-                bad.push(format!("report bytes.written = {}, expected {w}", b["written"]));
-            }
+        if let Some(w) = e.written
+            && b["written"].as_u64() != Some(w as u64)
+        {
+            bad.push(format!("report bytes.written = {}, expected {w}", b["written"]));
         }
-        if let Some(f) = e.fetched {
-            if b["fetched"].as_u64() != Some(f as u64) {
-                bad.push(format!("report bytes.fetched = {}, expected {f} (body length as served)", b["fetched"]));
-            }
+        if let Some(f) = e.fetched
+            && b["fetched"].as_u64() != Some(f as u64)
+        {
+            bad.push(format!("report bytes.fetched = {}, expected {f} (body length as served)", b["fetched"]));
         }
     }
     match (r["requests"].as_u64(), e.requests) {
@@ -185,9 +250,10 @@ pub fn check(r: &Value, e: &Expect) -> Vec<String> {
         }
         _ => {}
     }
-    if !r["vmhwm_kib"].as_u64().is_some_and(|k| k > 0) {
+    if r["vmhwm_kib"].as_u64().is_none_or(|k| k == 0) {
         bad.push(format!("report vmhwm_kib = {}, expected a positive number", r["vmhwm_kib"]));
     }
+    bad.extend(check_outcome(r, e.exit_code, e.failed_phase, e.gzip));
     bad
 }
 
@@ -203,10 +269,10 @@ mod tests {
     use super::*;
 
     fn sample() -> Value {
-        serde_json::json!({"version":1,"platform":"aws","exit_code":0,"interface":"eth0","mac":"02:00:00:00:00:01",
+        serde_json::json!({"version":1,"platform":"aws","exit_code":0,"failed_phase":null,"interface":"eth0","mac":"02:00:00:00:00:01",
          "mode":"dhcp","address":"10.0.0.57/24","router":"10.0.0.1","server":"169.254.169.254",
          "timings_us":{"link":812,"address":640,"token":850,"user_data":550,"decode":90,"write":120,"total":3100},
-         "bytes":{"fetched":1234,"written":5678},"requests":2,"vmhwm_kib":120})
+         "bytes":{"fetched":1234,"written":5678},"requests":2,"gzip":true,"vmhwm_kib":120})
     }
 
     fn expect() -> Expect<'static> {
@@ -221,6 +287,8 @@ mod tests {
             fetched: Some(1234),
             requests: Some(2),
             budget_us: 10_000_000,
+            failed_phase: FailedPhase::Null,
+            gzip: Some(true),
         }
     }
 
@@ -243,10 +311,10 @@ mod tests {
 
     #[test]
     fn failure_report_may_have_nulls() {
-        let r = serde_json::json!({"version":1,"platform":"aws","exit_code":4,"interface":"eth0","mac":"02:00:00:00:00:01",
+        let r = serde_json::json!({"version":1,"platform":"aws","exit_code":4,"failed_phase":"token","interface":"eth0","mac":"02:00:00:00:00:01",
          "mode":"dhcp","address":"10.0.0.99/24","router":"10.0.0.1","server":"169.254.169.254",
          "timings_us":{"link":812,"address":640,"token":null,"user_data":null,"decode":null,"write":null,"total":4000000},
-         "bytes":{"fetched":null,"written":null},"requests":0,"vmhwm_kib":100});
+         "bytes":{"fetched":null,"written":null},"requests":0,"gzip":null,"vmhwm_kib":100});
         let e = Expect {
             exit_code: 4,
             success: false,
@@ -254,8 +322,44 @@ mod tests {
             fetched: None,
             requests: None,
             budget_us: 4_000_000,
+            failed_phase: FailedPhase::Is("token"),
+            gzip: None,
             ..expect()
         };
         assert_eq!(check(&r, &e), Vec::<String>::new());
+        let any = Expect { failed_phase: FailedPhase::AnyPhase, ..e };
+        assert_eq!(check(&r, &any), Vec::<String>::new());
+        let wrong = Expect { failed_phase: FailedPhase::Is("user-data"), ..any };
+        assert!(check(&r, &wrong).join("\n").contains("failed_phase = \"token\", expected \"user-data\""));
+    }
+
+    #[test]
+    fn outcome_fields_are_held_to_the_run() {
+        let mut r = sample();
+        assert!(
+            check(&r, &Expect { gzip: Some(false), ..expect() })
+                .join("\n")
+                .contains("report gzip = true, expected false")
+        );
+        r["failed_phase"] = "write".into();
+        assert!(check(&r, &expect()).join("\n").contains("expected null after exit 0"));
+        r["failed_phase"] = "nonsense".into();
+        assert!(!check_outcome(&r, 0, FailedPhase::AnyPhase, Some(true)).is_empty());
+        r.as_object_mut().unwrap().remove("gzip");
+        assert!(check(&r, &expect()).join("\n").contains("lacks `gzip`"));
+    }
+
+    #[test]
+    fn gzip_expectations() {
+        let gz = [0x1f, 0x8b, 8, 0];
+        assert_eq!(expected_gzip(0, Some(&gz)), Some(true));
+        assert_eq!(expected_gzip(0, Some(b"{}")), Some(false));
+        assert_eq!(expected_gzip(7, Some(b"#cloud-config")), Some(false));
+        assert_eq!(expected_gzip(3, Some(&gz)), Some(true), "an empty gzip member is decoded");
+        assert_eq!(expected_gzip(3, Some(b"")), None, "an empty body is not");
+        assert_eq!(expected_gzip(3, None), None);
+        assert_eq!(expected_gzip(5, Some(&gz)), None, "a failed decode is no decode");
+        assert_eq!(FailedPhase::for_exit(3, Some("decode")), FailedPhase::Null);
+        assert_eq!(FailedPhase::for_exit(4, None), FailedPhase::AnyPhase);
     }
 }

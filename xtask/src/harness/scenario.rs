@@ -91,11 +91,16 @@ pub struct Scenario {
     /// A second acceptable exit code where the contract allows either reading.
     pub or_exit: Option<i32>,
     pub output_at: OutputAt,
+    /// The phase of the run's one `flint: error:` line and of the report's `failed_phase`,
+    /// named by every scenario expected to fail (`unnamed_failures`).
     pub error_phase: Option<&'static str>,
     pub extra: Option<fn(&Run) -> Vec<String>>,
     /// Network set-up beyond the plain topology (the network faults, `faults_net.rs`).
-    pub net: Option<fn(&Topology, &Path) -> Result<NetFixture, String>>,
+    pub net: Option<NetSetup>,
 }
+
+/// A scenario's network set-up beyond the plain topology, run before flint starts.
+pub type NetSetup = fn(&Topology, &Path) -> Result<NetFixture, String>;
 
 /// What a scenario's `net` set-up started (DHCP servers, …), kept alive until the checks end,
 /// and what it changes about the expectations.
@@ -458,6 +463,8 @@ pub fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<S
                     fetched: if success { prep.served_len } else { None },
                     requests: served_requests,
                     budget_us: budget.as_micros() as u64,
+                    failed_phase: report::FailedPhase::for_exit(run.exit.unwrap_or(-1), s.error_phase),
+                    gzip: report::expected_gzip(run.exit.unwrap_or(-1), prep.file.as_deref()),
                 };
                 bad.extend(report::check(&v, &e));
             }
@@ -483,6 +490,13 @@ pub fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<S
         }
         Err(bad)
     }
+}
+
+/// Scenarios expected to fail (any exit but 0 and 3) that do not name the phase they fail in:
+/// the report's `failed_phase` and the error line are held to it, so every table names it.
+#[cfg(test)]
+pub fn unnamed_failures(list: &[Scenario]) -> Vec<&'static str> {
+    list.iter().filter(|s| s.exit != 0 && s.exit != 3 && s.error_phase.is_none()).map(|s| s.name).collect()
 }
 
 /// Runs the cases of `list` that `sel` selects, one line each, into `t`.

@@ -175,10 +175,10 @@ pub(super) fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<
         headers.push((k.to_string(), v.trim().to_string()));
     }
     let mut req = Request { method: method.into(), target: target.into(), headers, wants_close: version == "HTTP/1.0" };
-    if let Some(c) = req.header("connection") {
-        if c.to_ascii_lowercase().split(',').any(|t| t.trim() == "close") {
-            req.wants_close = true;
-        }
+    if let Some(c) = req.header("connection")
+        && c.to_ascii_lowercase().split(',').any(|t| t.trim() == "close")
+    {
+        req.wants_close = true;
     }
     if req.header("transfer-encoding").is_some() {
         return Err(ReadError::Malformed("chunked request bodies are not supported by the mock".into()));

@@ -69,7 +69,7 @@ impl Server {
                 Ok(r) => r,
                 Err(ReadError::Closed) => return,
                 Err(ReadError::Malformed(why)) => {
-                    self.log_raw(conn, "?", &why, 400, false, false, None);
+                    self.log_malformed(conn, &why);
                     let resp = Response::new(400, "text/plain", "bad request\n");
                     let _ = self.write(&mut stream, "GET", &resp, true);
                     return;
@@ -143,20 +143,12 @@ impl Server {
         resp
     }
 
-    fn log_raw(
-        &self,
-        conn: u64,
-        method: &str,
-        what: &str,
-        status: u16,
-        token_sent: bool,
-        token_valid: bool,
-        accept: Option<&str>,
-    ) {
+    /// Logs a request that could not be parsed (answered 400): what was wrong stands in its path.
+    fn log_malformed(&self, conn: u64, what: &str) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let entry = json!({
-            "t_ms": self.started.elapsed().as_millis() as u64, "conn": conn, "method": method, "path": what,
-            "status": status, "token_sent": token_sent, "token_valid": token_valid, "accept": accept,
+            "t_ms": self.started.elapsed().as_millis() as u64, "conn": conn, "method": "?", "path": what,
+            "status": 400, "token_sent": false, "token_valid": false, "accept": null,
         });
         if let Some(f) = st.log.as_mut() {
             let _ = writeln!(f, "{entry}");

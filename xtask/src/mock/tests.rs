@@ -143,7 +143,7 @@ fn aws_token_flow_and_rules() {
         aws_get("/latest/meta-data/nope", &token),
     ]
     .iter()
-    .map(|r| exchange(m.addr, &[r.clone()])[0].0)
+    .map(|r| exchange(m.addr, std::slice::from_ref(r))[0].0)
     .collect();
     assert_eq!(bad, vec![400, 400, 400, 400, 403, 403, 401, 401, 404]);
 
@@ -237,7 +237,7 @@ fn akamai_token_and_user_data() {
     ]
     .iter()
     .map(|r| {
-        let x = exchange(m.addr, &[r.clone()]).remove(0);
+        let x = exchange(m.addr, std::slice::from_ref(r)).remove(0);
         (x.0, x.2)
     })
     .collect();

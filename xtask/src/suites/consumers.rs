@@ -53,6 +53,34 @@ const REPORT: &str = "/run/flint/report.json";
 const USER_DATA: &str = "run/flint/user-data";
 const USER_IGN: [&str; 2] = ["run/ignition/user.ign", "usr/lib/ignition/user.ign"];
 const FRAGMENT: [&str; 2] = ["run/ignition/base.d/50-flint.ign", "usr/lib/ignition/base.d/50-flint.ign"];
+
+/// Which of flint's two Ignition directories (under `--root`) Ignition is given as its
+/// `/usr/lib/ignition`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IgnitionDir {
+    /// `usr/lib/ignition`: what Ignition ≤ 2.26, Debian's 2.14 among them, reads.
+    UsrLib,
+    /// `run/ignition`: what 2.27+ reads first. 2.14 predates it, so the case bind-mounts this
+    /// directory over `/usr/lib/ignition` to have a real Ignition read these copies.
+    Run,
+}
+
+impl IgnitionDir {
+    /// Index of its files in `USER_IGN` and `FRAGMENT`.
+    fn index(self) -> usize {
+        match self {
+            IgnitionDir::Run => 0,
+            IgnitionDir::UsrLib => 1,
+        }
+    }
+
+    fn dir(self) -> &'static str {
+        match self {
+            IgnitionDir::Run => "run/ignition",
+            IgnitionDir::UsrLib => "usr/lib/ignition",
+        }
+    }
+}
 /// flint's default `--ssh-user`.
 const SSH_USER: &str = "core";
 
@@ -92,6 +120,8 @@ pub struct Case {
     gzip: bool,
     /// `--ssh-user` when not flint's default.
     ssh_user: &'static str,
+    /// The copies Ignition reads.
+    ignition_reads: IgnitionDir,
     exit: i32,
 }
 
@@ -111,6 +141,7 @@ impl Case {
             usr_read_only: false,
             gzip: false,
             ssh_user: SSH_USER,
+            ignition_reads: IgnitionDir::UsrLib,
             exit: 0,
         }
     }
@@ -129,6 +160,13 @@ impl Case {
 pub fn all() -> Vec<Case> {
     vec![
         Case::base("ignition-aws", "Ignition fetch-offline reads user.ign + hostname/keys fragment; seed; attributes"),
+        Case {
+            ignition_reads: IgnitionDir::Run,
+            ..Case::base(
+                "ignition-aws-run-copies",
+                "the same from flint's /run/ignition copies (bind-mounted over /usr/lib/ignition for 2.14)",
+            )
+        },
         Case {
             platform: Platform::Akamai,
             ..Case::base("ignition-akamai", "the same on Akamai (label as hostname, keys of every user)")
@@ -414,11 +452,12 @@ struct IgnitionRun {
     neednet: bool,
 }
 
-/// Runs Ignition's fetch-offline stage with `/usr/lib/ignition` = `<root>/usr/lib/ignition`.
+/// Runs Ignition's fetch-offline stage with `/usr/lib/ignition` = `<root>/<from>` (flint's
+/// `usr/lib/ignition`, or its `run/ignition` copies, which 2.14 would not look for).
 /// The private mount namespace gets a tmpfs-backed overlay on `/usr/lib` so the mount point
 /// can exist without touching the host; the private network namespace has no interface up,
 /// so a stage that needed the network could not quietly use the host's.
-fn run_ignition(root: &Path, dir: &Path) -> Result<IgnitionRun, String> {
+fn run_ignition(root: &Path, from: IgnitionDir, dir: &Path) -> Result<IgnitionRun, String> {
     const SCRIPT: &str = r#"set -e
 root_ign="$1"; scratch="$2"; ignition="$3"; shift 3
 mount -t tmpfs tmpfs "$scratch"
@@ -435,7 +474,7 @@ exec "$ignition" "$@""#;
     let mut cmd = Command::new(util::tool("unshare"));
     cmd.current_dir(dir)
         .args(["--mount", "--net", "--propagation", "private", "sh", "-c", SCRIPT, "sh"])
-        .arg(root.join("usr/lib/ignition"))
+        .arg(root.join(from.dir()))
         .arg(&scratch)
         .arg(deps::IGNITION_BIN)
         .args(["-platform", "metal", "-stage", "fetch-offline", "-log-to-stdout"])
@@ -629,7 +668,7 @@ fn check_hostname_and_keys(what: &str, cfg: &Value, pubd: &Identity) -> Vec<Stri
 }
 
 fn check_ignition(c: &Case, root: &Path, dir: &Path, marker: &str, bad: &mut Vec<String>) {
-    let ig = match run_ignition(root, dir) {
+    let ig = match run_ignition(root, c.ignition_reads, dir) {
         Ok(r) => r,
         Err(e) => return bad.push(format!("ignition: {e}")),
     };
@@ -681,7 +720,8 @@ fn check_ignition(c: &Case, root: &Path, dir: &Path, marker: &str, bad: &mut Vec
     // Ignition merges the base fragment under the cached config at every later stage
     // (engine.go: Merge(base, config)); the cache itself never holds it. Check the result of
     // that merge for what the fragment sets.
-    let fragment = std::fs::read(root.join(FRAGMENT[1])).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let fragment =
+        std::fs::read(root.join(FRAGMENT[c.ignition_reads.index()])).ok().and_then(|b| serde_json::from_slice(&b).ok());
     let merged = merge_view(fragment.as_ref().unwrap_or(&json!({})), &cache);
     match published(c) {
         Some(p) => bad.extend(check_hostname_and_keys("Ignition's merged config", &merged, &p)),
@@ -938,6 +978,9 @@ exit $rc"#;
     if std::fs::read(root.join(USER_DATA)).ok().as_deref() != Some(&served[..]) {
         bad.push(format!("{USER_DATA}: not the served user-data bytes"));
     }
+    // The only failure among the cases is exit 7, the Ignition check, logged in its phase.
+    let failed_phase = report::FailedPhase::for_exit(c.exit, Some("ignition"));
+    let gzip = report::expected_gzip(c.exit, Some(&upload));
     match std::fs::read(root.join(&REPORT[1..]))
         .map_err(|e| e.to_string())
         .and_then(|b| serde_json::from_slice::<Value>(&b).map_err(|e| e.to_string()))
@@ -955,12 +998,11 @@ exit $rc"#;
                 fetched: log.iter().find(|e| e.path.ends_with("/user-data") && e.status == 200).map(|e| e.bytes),
                 requests: Some(log.len()),
                 budget_us: BUDGET.as_micros() as u64,
+                failed_phase,
+                gzip,
             },
         )),
-        Ok(r) if r["exit_code"] != c.exit => {
-            bad.push(format!("report exit_code {}, expected {}", r["exit_code"], c.exit))
-        }
-        Ok(_) => {}
+        Ok(r) => bad.extend(report::check_outcome(&r, c.exit, failed_phase, gzip)),
         Err(e) => bad.push(format!("report: {e}")),
     }
     if c.ignition {
@@ -968,7 +1010,7 @@ exit $rc"#;
         if let (true, 0, Some(p)) = (c.fragment(), c.exit, published(c)) {
             check_fragment(&p, &root, &mut bad);
         }
-        if root.join(USER_IGN[1]).exists() {
+        if root.join(USER_IGN[c.ignition_reads.index()]).exists() {
             check_ignition(c, &root, dir, &marker, &mut bad);
         }
     }

@@ -75,6 +75,7 @@ pub fn all() -> Vec<Scenario> {
             mock: None,
             budget: 4.0,
             exit: 4,
+            error_phase: Some("token"),
             ..Scenario::base("aws-unreachable", "lease but nothing listening on :80: exit 4 within the budget")
         },
         Scenario {
@@ -108,6 +109,7 @@ pub fn all() -> Vec<Scenario> {
             payload: Payload::LargeGzip,
             args: &["--max-size", "100K"],
             exit: 5,
+            error_phase: Some("decode"),
             ..Scenario::base("aws-max-size", "--max-size 100K below the ~280 KB decoded size: exit 5")
         },
         Scenario {
@@ -136,6 +138,7 @@ pub fn all() -> Vec<Scenario> {
             args: &["--address", "dhcp"],
             budget: 4.0,
             exit: 4,
+            error_phase: Some("address"),
             ..Scenario::base("dhcp-only-no-server", "--address dhcp, no DHCP server: no link-local fallback, exit 4")
         },
         Scenario {
@@ -149,6 +152,7 @@ pub fn all() -> Vec<Scenario> {
             budget: 4.0,
             exit: 4,
             or_exit: Some(5),
+            error_phase: Some("user-data"),
             ..Scenario::base(
                 "aws-truncated-body",
                 "Content-Length promises more than arrives: exit 4 or 5, nothing written",
@@ -243,4 +247,12 @@ fn recovered_after_failures(r: &Run) -> Vec<String> {
         bad.push("no successful user-data GET after the failures".into());
     }
     bad
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn failures_name_their_phase() {
+        assert_eq!(crate::harness::scenario::unnamed_failures(&super::all()), Vec::<&str>::new());
+    }
 }

@@ -620,3 +620,11 @@ fn run(sel: &Selection, t: &mut Tally) -> Result<(), String> {
     t.add(run_each(&signals, |i| (i.name, i.about), 24, "scenario", sel.keep, |i, dir| interrupted(i, &flint, dir))?);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn failures_name_their_phase() {
+        assert_eq!(crate::harness::scenario::unnamed_failures(&super::all()), Vec::<&str>::new());
+    }
+}

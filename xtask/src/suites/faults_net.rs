@@ -504,3 +504,11 @@ pub fn all() -> Vec<Scenario> {
         },
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn failures_name_their_phase() {
+        assert_eq!(crate::harness::scenario::unnamed_failures(&super::all()), Vec::<&str>::new());
+    }
+}

@@ -179,6 +179,8 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
                     // The mock's log cannot tell the instances apart.
                     requests: None,
                     budget_us: budget.as_micros() as u64,
+                    failed_phase: report::FailedPhase::Null,
+                    gzip: Some(false),
                 };
                 bad.extend(report::check(v, &e));
                 if let Some(a) = v["address"].as_str() {

@@ -31,10 +31,10 @@ impl ChildGuard {
 
     /// Exit status if the child has exited (non-blocking).
     pub fn try_status(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                self.finished(st);
-            }
+        if self.status.is_none()
+            && let Ok(Some(st)) = self.child.try_wait()
+        {
+            self.finished(st);
         }
         self.status
     }

@@ -81,10 +81,10 @@ pub fn require_root(what: &str) -> Result<(), String> {
 /// `n` bytes from the kernel's CSPRNG.
 pub fn random_bytes(n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        if f.read_exact(&mut buf).is_ok() {
-            return buf;
-        }
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom")
+        && f.read_exact(&mut buf).is_ok()
+    {
+        return buf;
     }
     // Not expected on Linux; still produce something distinct per call.
     let seed =
@@ -155,6 +155,20 @@ pub fn tail(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// Indents every line of `s` by four spaces (problem details under a FAIL line).
+pub fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// Prints a failed scenario: its `FAIL` line, each problem indented, and where its files are.
+pub fn print_failure(label: &str, about: &str, problems: &[String], kept: &std::path::Path) {
+    println!("FAIL {label} {about}");
+    for p in problems {
+        println!("{}", indent(p));
+    }
+    println!("    files kept in {}", kept.display());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,18 +186,4 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert_ne!(a, random_hex(16));
     }
-}
-
-/// Indents every line of `s` by four spaces (problem details under a FAIL line).
-pub fn indent(s: &str) -> String {
-    s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
-}
-
-/// Prints a failed scenario: its `FAIL` line, each problem indented, and where its files are.
-pub fn print_failure(label: &str, about: &str, problems: &[String], kept: &std::path::Path) {
-    println!("FAIL {label} {about}");
-    for p in problems {
-        println!("{}", indent(p));
-    }
-    println!("    files kept in {}", kept.display());
 }

@@ -9,6 +9,7 @@ use crate::support::{deps, util};
 /// that run flint are not run and their cases count as failed.
 pub const SUITES: &[&Suite] = &[
     &suites::cargo::UNIT_TESTS,
+    &suites::cargo::LINT,
     &suites::fuzz::SMOKE,
     &suites::build::BUILD,
     &suites::build::GUARDS,

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::table::{Passed, Scenario};
 use crate::harness::qemu::cloud::{self, Env, NetKind};
 use crate::harness::qemu::{self as vm, Boot, Markers, Vm};
+use crate::harness::report;
 use crate::mock::payloads;
 use crate::support::{sha256, util};
 
@@ -28,9 +29,17 @@ fn units(m: &Markers) -> BTreeMap<String, BTreeMap<String, String>> {
         .collect()
 }
 
-/// What one dracut boot must show. `decoded`: the config the mock served (when flint is
+/// What one dracut boot must show. `served`: the bytes the mock served (for the report's `gzip`);
+/// `decoded`: the config the mock served (when flint is
 /// expected to write it); `marker`: the payload's marker, which the Ignition cache must hold.
-pub fn check(s: &Scenario, boot: &Boot, decoded: Option<&[u8]>, marker: &str, tokens: &[String]) -> Vec<String> {
+pub fn check(
+    s: &Scenario,
+    boot: &Boot,
+    served: Option<&[u8]>,
+    decoded: Option<&[u8]>,
+    marker: &str,
+    tokens: &[String],
+) -> Vec<String> {
     let m = &boot.markers;
     let mut bad = Vec::new();
     if boot.timed_out || !boot.ended() {
@@ -135,9 +144,10 @@ pub fn check(s: &Scenario, boot: &Boot, decoded: Option<&[u8]>, marker: &str, to
                     s.platform.as_str()
                 ));
             }
-            if r["exit_code"].as_i64() != m.exit().map(i64::from) {
-                bad.push(format!("report exit_code {} but flint exited {:?}", r["exit_code"], m.exit()));
-            }
+            // exit_code against flint's own exit, failed_phase and gzip against the scenario.
+            let exit = m.exit().unwrap_or(-1);
+            let phase = report::FailedPhase::for_exit(exit, s.expect_failed_phase.as_deref());
+            bad.extend(report::check_outcome(&r, exit, phase, report::expected_gzip(exit, served)));
             if !r["mac"].as_str().is_some_and(|mac| mac.eq_ignore_ascii_case(&vm::mac(0))) {
                 bad.push(format!("report mac {}, expected the VM's NIC {}", r["mac"], vm::mac(0)));
             }
@@ -189,7 +199,7 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
     let (boot, log, tokens) = cloud::boot_in(&vm, &cloud, dir)?;
     drop(cloud);
     let decoded = served.decoded.as_deref().filter(|_| s.expect_exit == 0);
-    let mut bad = check(s, &boot, decoded, &marker, &tokens);
+    let mut bad = check(s, &boot, served.file.as_deref(), decoded, &marker, &tokens);
     if decoded.is_some() && !log.iter().any(|e| e.method == "GET" && e.path.ends_with("/user-data") && e.status == 200)
     {
         bad.push("the mock never served the user-data".into());
@@ -251,7 +261,7 @@ mod tests {
              FXQ:UNIT fetch-offline Result=success ExecMainStartTimestampMonotonic=10960000 ExecMainExitTimestampMonotonic=11900000 ExecMainCode=1 ExecMainStatus=0 ActiveState=active \n\
              FXQ:UNIT fetch Result=success ExecMainStartTimestampMonotonic=0 ExecMainExitTimestampMonotonic=0 ExecMainCode=0 ExecMainStatus=0 ActiveState=inactive \n\
              FXQ:EXIT 0\nFXQ:SHA256 {sha}\nFXQ:SHA256_RUN {sha}\nFXQ:NEEDNET absent\nFXQ:IGNITION_ENV PLATFORM_ID=metal \n\
-             FXQ:REPORT {{\"platform\":\"aws\",\"exit_code\":0,\"mac\":\"02:f1:17:51:00:01\"}}\n\
+             FXQ:REPORT {{\"platform\":\"aws\",\"exit_code\":0,\"failed_phase\":null,\"mac\":\"02:f1:17:51:00:01\",\"gzip\":false}}\n\
              FXQ:ADDR 1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n\
              FXQ:LINK 1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n\
              FXQ:LINK 2: eth0: <BROADCAST,MULTICAST> mtu 1500 qdisc fq_codel state DOWN\n\
@@ -273,7 +283,7 @@ mod tests {
     }
 
     fn problems(edit: impl Fn(String) -> String) -> Vec<String> {
-        check(&scenario(0), &boot(edit), Some(CONFIG), MARKER, &[])
+        check(&scenario(0), &boot(edit), Some(CONFIG), Some(CONFIG), MARKER, &[])
     }
 
     #[test]
@@ -309,7 +319,7 @@ mod tests {
         }
         let bad = problems(|t| t.lines().filter(|l| !l.starts_with("FXQ:CACHE")).collect::<Vec<_>>().join("\n"));
         assert!(bad.iter().any(|b| b.contains("/run/ignition.json")), "{bad:?}");
-        let bad = check(&scenario(0), &boot(|t| t), Some(CONFIG), "FLINTMARK-other", &[]);
+        let bad = check(&scenario(0), &boot(|t| t), Some(CONFIG), Some(CONFIG), "FLINTMARK-other", &[]);
         assert!(bad.iter().any(|b| b.contains("marker")), "{bad:?}");
     }
 }

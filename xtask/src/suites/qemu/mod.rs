@@ -21,6 +21,7 @@ mod table;
 use crate::harness::dracut as harness_dracut;
 use crate::harness::qemu::cloud::{self, Env, NetKind, Served};
 use crate::harness::qemu::{self as vm, Boot, Vm, pcap};
+use crate::harness::report;
 use crate::harness::tally::{Selection, Suite, Tally};
 use crate::mock::{self, payloads};
 use crate::support::{cleanup, sha256, util};
@@ -158,9 +159,10 @@ fn check(
         None if rc == Some(2) => {}
         None => bad.push(format!("no readable report: {:?}", m.get("REPORT"))),
         Some(r) => {
-            if r["exit_code"].as_i64() != rc.map(i64::from) {
-                bad.push(format!("report exit_code {} but flint exited {rc:?}", r["exit_code"]));
-            }
+            // exit_code against flint's own exit, failed_phase and gzip against the scenario.
+            let exit = rc.unwrap_or(-1);
+            let phase = report::FailedPhase::for_exit(exit, s.expect_failed_phase.as_deref());
+            bad.extend(report::check_outcome(&r, exit, phase, report::expected_gzip(exit, served.file.as_deref())));
             if r["platform"] != s.platform.as_str() {
                 bad.push(format!("report platform {}, expected {}", r["platform"], s.platform.as_str()));
             }

@@ -37,6 +37,8 @@ pub struct Scenario {
     pub nics: Vec<NicSpec>,
     pub kernel_args: String,
     pub expect_exit: i32,
+    /// The report's `failed_phase` when flint is expected to fail (any exit but 0, 2, 3).
+    pub expect_failed_phase: Option<String>,
     pub expect_interface: Option<String>,
     pub expect_mode: Option<String>,
     pub max_flint_seconds: Option<f64>,
@@ -132,7 +134,12 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         return Err("expect.partial_checksums needs a virtio-net-pci NIC on a tap network".into());
     }
     let e = v["expect"].as_object().ok_or("`expect` must be an object")?;
-    known_keys(e, &["exit", "interface", "mode", "max_flint_seconds", "partial_checksums"])?;
+    known_keys(e, &["exit", "failed_phase", "interface", "mode", "max_flint_seconds", "partial_checksums"])?;
+    let expect_exit = v["expect"]["exit"].as_i64().ok_or("`expect.exit` must be a number")? as i32;
+    let expect_failed_phase = v["expect"]["failed_phase"].as_str().map(String::from);
+    if !matches!(expect_exit, 0 | 2 | 3) && expect_failed_phase.is_none() {
+        return Err("`expect.failed_phase` must name the phase a failing run ends in".into());
+    }
     let kernel_args = v.get("kernel_args").map_or(Ok(String::new()), |_| string("kernel_args"))?;
     if kernel_args.split_whitespace().any(|a| a.starts_with("flint.platform=") || a.starts_with("fxq.")) {
         return Err("kernel_args must not set flint.platform or fxq.* (the harness does)".into());
@@ -145,7 +152,8 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         payload,
         nics,
         kernel_args,
-        expect_exit: v["expect"]["exit"].as_i64().ok_or("`expect.exit` must be a number")? as i32,
+        expect_exit,
+        expect_failed_phase,
         expect_interface: v["expect"]["interface"].as_str().map(String::from),
         expect_mode: v["expect"]["mode"].as_str().map(String::from),
         max_flint_seconds: v["expect"]["max_flint_seconds"].as_f64(),
@@ -181,6 +189,10 @@ mod tests {
         let ok = r#"[{"name":"a","about":"b","platform":"aws","payload":"none",
             "nics":[{"model":"e1000","net":"tap-dhcp"}],"expect":{"exit":3}}]"#;
         assert_eq!(parse(ok).unwrap()[0].expect_exit, 3);
+        // A failing scenario names the phase it fails in.
+        assert!(parse(&ok.replace(r#""exit":3"#, r#""exit":4"#)).unwrap_err().contains("failed_phase"));
+        let named = ok.replace(r#""exit":3"#, r#""exit":4,"failed_phase":"token""#);
+        assert_eq!(parse(&named).unwrap()[0].expect_failed_phase.as_deref(), Some("token"));
         for (from, to) in [
             ("\"payload\"", "\"paylaod\""),
             ("e1000\"", "rtl8139\""),
