@@ -7,6 +7,9 @@
 //! - `-T linker/flint.ld`: the section layout and the size budget ASSERT.
 //! - `--no-eh-frame-hdr`, `--build-id=none`: nothing unwinds under panic=abort; no build-id
 //!   note is needed in an initramfs binary.
+//! - Only outside the release profile: `--defsym=__flint_unbudgeted=1` waives the size budget
+//!   ASSERT. The budget is the shipped binary's (release, LTO, `opt-level = "s"`); a debug build
+//!   is about twice as large, and a plain `cargo build` must still link.
 fn main() {
     let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     println!("cargo:rerun-if-changed=linker/flint.ld");
@@ -15,4 +18,7 @@ fn main() {
         println!("cargo:rustc-link-arg-bins={arg}");
     }
     println!("cargo:rustc-link-arg-bins=-Wl,-T,{dir}/linker/flint.ld");
+    if std::env::var("PROFILE").as_deref() != Ok("release") {
+        println!("cargo:rustc-link-arg-bins=-Wl,--defsym=__flint_unbudgeted=1");
+    }
 }
