@@ -12,8 +12,8 @@
 use std::collections::HashSet;
 
 use arbitrary::Arbitrary;
-use flint::sources::meta::{self, IgnitionCheck, KEYS_MAX, Metadata, Verdict};
 use flint::platform::{self, Body, Document, Role};
+use flint::sources::meta::{self, IgnitionCheck, KEYS_MAX, Metadata, Verdict};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

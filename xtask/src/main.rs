@@ -26,6 +26,7 @@ usage: cargo xtask <task>
 
 tasks:
   build                      build flint (release, static), check the ELF, print its size
+  size                       what each part of flint costs in the binary (symbol by symbol)
   test                       install missing tools, cargo test -p flint, cargo test -p xtask,
                              rustfmt and clippy (flint, xtask, fuzz), a fuzz smoke, build,
                              links that the size budget and the dynamic-relocation guards must
@@ -86,6 +87,7 @@ fn main() -> ExitCode {
     };
     let result = match task.as_str() {
         "build" => tasks::build::cli(rest),
+        "size" => tasks::size::cli(rest),
         "test" => tasks::test::cli(rest),
         "e2e" => tasks::e2e::cli(rest),
         "faults-http" => tasks::faults_http::cli(rest),

@@ -34,6 +34,30 @@ pub fn run() -> Result<Built, String> {
     check(&util::flint_bin())
 }
 
+/// The release build again with its symbol table kept (`strip = false`), in its own target
+/// directory, for `cargo xtask size`: the same code, layout and size but the section headers
+/// and `.symtab`, which a stripped build drops.
+pub fn unstripped() -> Result<std::path::PathBuf, String> {
+    let dir = util::target_dir().join("xtask-size");
+    let mut cmd = Command::new(util::cargo());
+    cmd.current_dir(util::root()).env("CARGO_TARGET_DIR", &dir).env("CARGO_PROFILE_RELEASE_STRIP", "false").args([
+        "build",
+        "--release",
+        "--target",
+        util::TARGET,
+        "-p",
+        "flint",
+        "--bin",
+        "flint",
+    ]);
+    eprintln!("xtask: {}", proc::describe(&cmd));
+    let status = proc::run_inherit(&mut cmd, Duration::from_secs(40 * 60))?;
+    if !status.success() {
+        return Err(format!("cargo build of flint (unstripped) failed ({status})"));
+    }
+    Ok(dir.join(util::TARGET).join("release/flint"))
+}
+
 /// Expected-failure build (cortex-m-rt's `fail_examples` idea): relinks flint with
 /// `__flint_budget` forced to 4 KiB and requires the linker script's size ASSERT to stop the
 /// link. Uses its own target directory so the real release build is neither overwritten nor

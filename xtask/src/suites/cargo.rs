@@ -43,7 +43,7 @@ fn package_args(pkg: &str) -> Vec<String> {
     }
 }
 
-/// `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings` for flint, xtask and
+/// `cargo fmt --check` and `cargo clippy -- -D warnings` over every target of flint, xtask and
 /// the fuzz crate: one step each, the findings quoted under a failed one.
 fn lint(sel: &Selection, t: &mut Tally) -> Result<(), String> {
     for pkg in ["flint", "xtask", "fuzz"] {
@@ -68,24 +68,43 @@ fn lint(sel: &Selection, t: &mut Tally) -> Result<(), String> {
         if !sel.matches(&name) {
             continue;
         }
+        // flint's binary is linted apart from its tests: built together, cargo unifies the
+        // dev-dependencies' features (std, alloc) into the binary's dependencies, and a
+        // `#![no_std]` binary then wants a global allocator it must not have.
+        let targets: &[&[&str]] =
+            if pkg == "flint" { &[&["--lib", "--tests"], &["--bin", "flint"]] } else { &[&["--all-targets"]] };
+        for (i, which) in targets.iter().enumerate() {
+            let last = i + 1 == targets.len();
+            if !clippy(t, &name, pkg, which, last) {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One clippy run of `pkg` over `which` targets; records the step when it fails, or when it
+/// passes and is the `last` run of the step. Whether it passed.
+fn clippy(t: &mut Tally, name: &str, pkg: &str, which: &[&str], last: bool) -> bool {
+    {
         let mut cmd = Command::new(util::cargo());
-        cmd.current_dir(util::root()).arg("clippy").args(package_args(pkg)).args([
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]);
+        cmd.current_dir(util::root()).arg("clippy").args(package_args(pkg)).args(which).args(["--", "-D", "warnings"]);
         if pkg == "fuzz" {
             // libfuzzer-sys builds libFuzzer (C++) in its build script; and a target directory of
             // its own, so that clippy and `cargo fuzz` (other RUSTFLAGS) never rebuild each other.
             if let Err(e) = deps::ensure_fuzz() {
-                t.step(&name, false, &e);
-                continue;
+                t.step(name, false, &e);
+                return false;
             }
             cmd.env("CARGO_TARGET_DIR", util::target_dir().join("fuzz-clippy"));
         }
-        let line = format!("cargo clippy {} --all-targets -- -D warnings", package_args(pkg).join(" "));
-        report(t, &name, &line, proc::run_capture(&mut cmd, LIMIT), |out| {
+        let line = format!("cargo clippy {} {} -- -D warnings", package_args(pkg).join(" "), which.join(" "));
+        let out = proc::run_capture(&mut cmd, LIMIT);
+        let passed = matches!(&out, Ok(o) if o.status.success());
+        if passed && !last {
+            return true;
+        }
+        report(t, name, &line, out, |out| {
             // `error: <lint message>` followed a line or two later by `--> file:line:col`.
             let mut found = Vec::new();
             let mut message = None;
@@ -98,8 +117,8 @@ fn lint(sel: &Selection, t: &mut Tally) -> Result<(), String> {
             }
             (format!("{} finding(s)", found.len()), found)
         });
+        passed
     }
-    Ok(())
 }
 
 /// One lint step: `ok` with the command, or `FAIL` with a summary and the first findings.

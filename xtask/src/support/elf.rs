@@ -34,10 +34,14 @@ const SHT_GNU_VERSYM: u32 = 0x6fff_ffff;
 pub struct Section {
     pub name: String,
     pub kind: u32,
+    /// `sh_flags` (SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR, …).
+    pub flags: u64,
     pub addr: u64,
     pub offset: u64,
     pub size: u64,
     pub entsize: u64,
+    /// `sh_link`: for a symbol table, its string table's index.
+    pub link: u32,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -135,9 +139,18 @@ fn sections(b: &[u8]) -> Result<Vec<Section>, String> {
     for i in 0..shnum {
         let h = shoff.checked_add(i * shentsize).ok_or("section header offset overflows")?;
         let field = |at: usize| u64_at(b, h + at);
-        raw.push((u32_at(b, h)?, u32_at(b, h + 4)?, field(16)?, field(24)?, field(32)?, field(56)?));
+        raw.push((
+            u32_at(b, h)?,
+            u32_at(b, h + 4)?,
+            field(8)?,
+            field(16)?,
+            field(24)?,
+            field(32)?,
+            u32_at(b, h + 40)?,
+            field(56)?,
+        ));
     }
-    let strtab = raw.get(shstrndx).map(|&(_, _, _, off, size, _)| (off, size));
+    let strtab = raw.get(shstrndx).map(|&(_, _, _, _, off, size, _, _)| (off, size));
     let name = |at: u32| -> String {
         let Some((off, size)) = strtab else { return String::new() };
         let start = off.saturating_add(u64::from(at));
@@ -148,7 +161,16 @@ fn sections(b: &[u8]) -> Result<Vec<Section>, String> {
     };
     Ok(raw
         .into_iter()
-        .map(|(n, kind, addr, offset, size, entsize)| Section { name: name(n), kind, addr, offset, size, entsize })
+        .map(|(n, kind, flags, addr, offset, size, link, entsize)| Section {
+            name: name(n),
+            kind,
+            flags,
+            addr,
+            offset,
+            size,
+            entsize,
+            link,
+        })
         .collect())
 }
 

@@ -13,6 +13,7 @@ pub mod initramfs;
 pub mod initramfs_tools_test;
 pub mod load;
 pub mod qemu_test;
+pub mod size;
 pub mod test;
 
 use crate::harness::tally::{Selection, Suite, Tally};
