@@ -35,6 +35,10 @@ use drive::{DriveFailure, DriveRun, Drives, SeedFiles};
 use network::{NetConfig, NetError, Network};
 use service::ServiceRun;
 
+/// Rounds of flows and network within one poll before the engine returns to its caller (who
+/// calls again at once if there is more to do).
+const ROUNDS: usize = 4;
+
 /// Most sources of each kind in one platform (checked for every platform by a test).
 pub const SERVICES_MAX: usize = 1;
 pub const DRIVES_MAX: usize = 1;
@@ -183,10 +187,19 @@ impl<'a> Engine<'a> {
                     s.abandon();
                 }
             }
-            for s in self.services.iter_mut() {
-                soonest(s.poll(now, &mut self.network, nic, deadline));
+            // A frame the second network poll took in (an answer, an address) wakes no one
+            // later: while that poll changed something, the flows look again now. Bounded.
+            for round in 0..ROUNDS {
+                for s in self.services.iter_mut() {
+                    soonest(s.poll(now, &mut self.network, nic, deadline));
+                }
+                if !self.network.poll(now, nic, deadline) {
+                    break;
+                }
+                if round + 1 == ROUNDS {
+                    soonest(Some(now));
+                }
             }
-            self.network.poll(now, nic, deadline);
             soonest(self.network.poll_at(now));
         }
         self.decide();

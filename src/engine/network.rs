@@ -149,8 +149,12 @@ impl<'a> Network<'a> {
         self.choice.wrapped_since(round)
     }
 
-    /// Advances the network: carrier, address, and every frame and timer of the stack.
-    pub fn poll<N: Nic>(&mut self, now: Instant, nic: &mut N, deadline: Instant) {
+    /// Advances the network: carrier, address, and every frame and timer of the stack. True
+    /// when something changed that a service should see now (a socket's state, the network
+    /// becoming ready or moving to another NIC).
+    pub fn poll<N: Nic>(&mut self, now: Instant, nic: &mut N, deadline: Instant) -> bool {
+        let before = self.state;
+        let mut changed = false;
         match self.state {
             State::Idle | State::Failed(_) => {}
             State::Carrier => {
@@ -168,8 +172,10 @@ impl<'a> Network<'a> {
                 }
             }
             State::Addressing | State::Ready => {
-                let Some(stack) = self.stack.as_mut() else { return };
-                if let Some(stack::Event::Address(result)) = stack.poll(now, nic) {
+                let Some(stack) = self.stack.as_mut() else { return false };
+                let (event, sockets) = stack.poll(now, nic);
+                changed = sockets;
+                if let Some(stack::Event::Address(result)) = event {
                     match result {
                         Ok(lease) => {
                             self.state = State::Ready;
@@ -189,6 +195,7 @@ impl<'a> Network<'a> {
                 }
             }
         }
+        changed || self.state != before
     }
 
     /// When the network next needs a poll.

@@ -4,7 +4,7 @@
 //! Nothing here waits: the engine polls, asks [`Stack::poll_at`] when something is next due,
 //! and sleeps on the device itself.
 
-use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
+use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::socket::{dhcpv4, tcp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr};
@@ -174,15 +174,18 @@ impl<'a> Stack<'a> {
         self.set_discover_interval(DHCP_RETRY);
     }
 
-    /// Processes queued frames and timers, and advances address acquisition.
-    pub fn poll<D: Nic>(&mut self, now: Instant, dev: &mut D) -> Option<Event> {
-        self.iface.poll(now, dev, &mut self.sockets);
+    /// Processes queued frames and timers, and advances address acquisition. Also says whether
+    /// a socket's state may have changed (data in, connection up or down): its owner should
+    /// look at it before sleeping, since the frame that changed it will not wake anyone again.
+    pub fn poll<D: Nic>(&mut self, now: Instant, dev: &mut D) -> (Option<Event>, bool) {
+        let mut changed = self.iface.poll(now, dev, &mut self.sockets) == PollResult::SocketStateChanged;
         let event = self.poll_acquire(now, dev);
         if event.is_some() {
             // The address changes what sockets can send: let them act on it now.
             self.iface.poll(now, dev, &mut self.sockets);
+            changed = true;
         }
-        event
+        (event, changed)
     }
 
     fn poll_acquire<D: Nic>(&mut self, now: Instant, dev: &mut D) -> Option<Event> {
