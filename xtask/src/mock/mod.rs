@@ -28,6 +28,8 @@ mod faults;
 mod http;
 mod keys;
 pub mod openstack;
+#[cfg(test)]
+mod openstack_tests;
 mod options;
 pub mod payloads;
 mod server;
