@@ -19,6 +19,8 @@ pub const OUTPUT: &str = "/run/flint/user-data";
 pub const REPORT: &str = "/run/flint/report.json";
 pub const SEED_DIR: &str = "/var/lib/cloud/seed/nocloud";
 pub const ATTRIBUTES: &str = "/run/metadata/flint";
+/// Where an `empty_dev` run lists what flint left in `/dev/.flint`, in the logs directory.
+pub const DEV_LISTING: &str = "dev-flint-listing.txt";
 
 /// The network flint finds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +111,10 @@ pub struct Case {
     pub error_phase: Option<&'static str>,
     /// flint must be done within this (seconds) where the point is that it need not wait.
     pub within: Option<f64>,
+    /// flint runs in a mount namespace whose `/dev` is an empty tmpfs: every node it opens
+    /// it must make itself (`/dev/.flint`), as in an initramfs whose `/dev` lacks the
+    /// device's node.
+    pub empty_dev: bool,
     pub extra: Option<fn(&Run) -> Vec<String>>,
 }
 
@@ -131,6 +137,7 @@ impl Case {
             source: Some("drive"),
             error_phase: None,
             within: None,
+            empty_dev: false,
             extra: None,
         }
     }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::case::{ATTRIBUTES, Case, Net, OUTPUT, Payload, REPORT, Run, SEED_DIR};
+use super::case::{ATTRIBUTES, Case, DEV_LISTING, Net, OUTPUT, Payload, REPORT, Run, SEED_DIR};
 use crate::harness::netns::{self, Addressing};
 use crate::mock::openstack::{self, Instance};
 use crate::mock::{self, Platform};
@@ -607,6 +607,21 @@ pub fn found_on_loop(r: &Run) -> Vec<String> {
         Some(dev) => vec![format!("no `flint: drive: … on {dev}` line: the scan did not find the loop device")],
         None => vec!["no loop device was attached".into()],
     }
+}
+
+/// With an empty `/dev`, flint made its own node for the loop device (found, so the read went
+/// through it) and left none behind.
+pub fn private_nodes_gone(r: &Run) -> Vec<String> {
+    let mut bad = found_on_loop(r);
+    let listing = r.dir.join("logs").join(DEV_LISTING);
+    match std::fs::read_to_string(&listing) {
+        Ok(text) if text.trim().is_empty() => {}
+        Ok(text) => {
+            bad.push(format!("/dev/.flint after the run: {:?} (nodes must be unlinked once open)", text.trim()))
+        }
+        Err(e) => bad.push(format!("{}: {e}", listing.display())),
+    }
+    bad
 }
 
 fn gets_are(r: &Run, want: &[(&str, u16)]) -> Vec<String> {

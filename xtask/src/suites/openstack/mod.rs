@@ -34,7 +34,7 @@ use crate::mock::openstack::Instance;
 use crate::mock::{self, Platform, payloads};
 use crate::support::proc::ChildGuard;
 use crate::support::{deps, util};
-use case::{ATTRIBUTES, OUTPUT, REPORT, SEED_DIR, USER_DATA_CAP};
+use case::{ATTRIBUTES, DEV_LISTING, OUTPUT, REPORT, SEED_DIR, USER_DATA_CAP};
 use case::{At, Case, DriveSpec, NOVA_ISO, NOVA_VFAT, Net, NotADrive, Payload, Run, Served};
 
 pub const SUITE: Suite = Suite { name: "openstack", needs_flint: true, gate: false, run, cases: || all().len() };
@@ -43,6 +43,14 @@ pub const SUITE: Suite = Suite { name: "openstack", needs_flint: true, gate: fal
 const SLACK: Duration = Duration::from_millis(1500);
 /// flint must be gone this long after its budget, else it is killed and the case fails.
 const HARD_EXTRA: Duration = Duration::from_secs(10);
+
+/// Runs `"$@"` (flint) with an empty tmpfs on `/dev` in the mount namespace `unshare` made,
+/// then lists what flint left in its private node directory into `$1`.
+const EMPTY_DEV: &str = r#"listing="$1"; shift
+mount -t tmpfs -o mode=755 flint-empty-dev /dev || exit 100
+"$@"; rc=$?
+if [ -d /dev/.flint ]; then ls -A /dev/.flint > "$listing"; else echo "no /dev/.flint" > "$listing"; fi
+exit $rc"#;
 
 fn no_ssh_keys() -> Instance {
     Instance { no_ssh_keys: true, ..Instance::default() }
@@ -66,6 +74,14 @@ pub fn all() -> Vec<Case> {
         },
         Case { at: At::Arg, ..Case::base("drive-iso-arg", "--drive IMAGE (a file), no NIC") },
         Case { at: At::Arg, drive: NOVA_VFAT, ..Case::base("drive-vfat-arg", "--drive IMAGE, VFAT, no NIC") },
+        Case {
+            empty_dev: true,
+            extra: Some(private_nodes_gone),
+            ..Case::base(
+                "drive-scan-no-dev-node",
+                "/dev holds no node for the loop device: flint makes its own in /dev/.flint, reads, unlinks it",
+            )
+        },
         Case {
             at: At::KernelArgs,
             ..Case::base(
@@ -530,7 +546,18 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
                 Loop::attach(&img)
             })
         });
-        let fr = run_flint_cmd(net.command(flint), &args, &logs, budget + HARD_EXTRA);
+        let fr = if c.empty_dev {
+            let mut wrapped: Vec<String> = ["--mount", "--propagation", "private", "sh", "-c", EMPTY_DEV, "sh"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            wrapped.push(logs.join(DEV_LISTING).display().to_string());
+            wrapped.push(flint.display().to_string());
+            wrapped.extend(args.iter().cloned());
+            run_flint_cmd(net.command(&util::tool("unshare")), &wrapped, &logs, budget + HARD_EXTRA)
+        } else {
+            run_flint_cmd(net.command(flint), &args, &logs, budget + HARD_EXTRA)
+        };
         (fr, late.map(|h| h.join().unwrap_or_else(|_| Err("late loop device: thread panicked".into()))))
     });
     let fr = fr.map_err(|e| vec![e])?;
