@@ -6,9 +6,10 @@
 //! network needs them) in the VM's own namespace, boots, and checks what the init reported:
 //! the end marker (the boot went on whatever flint did), the guest's own PASS, flint's exit
 //! code, the SHA-256 of the written file against the decoded payload (or "absent"), flint's
-//! time within its budget, the report (exit code, interface and its MAC, mode, bytes
+//! time within its budget, the report (exit code, interface and its MAC, mode, `source`, bytes
 //! written, total within the budget), flint's log format, no token or user-data bytes in
-//! the log, and on success that the mock served the user-data.
+//! the log, and on success that the mock served the user-data (unless a config drive, attached
+//! as an IDE CD-ROM or a virtio-blk disk, was the source).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -19,8 +20,9 @@ mod dracut;
 mod table;
 
 use crate::harness::dracut as harness_dracut;
+use crate::harness::drive;
 use crate::harness::qemu::cloud::{self, Env, NetKind, Served};
-use crate::harness::qemu::{self as vm, Boot, Vm, pcap};
+use crate::harness::qemu::{self as vm, Boot, Disk, Vm, pcap};
 use crate::harness::tally::{Selection, Suite, Tally};
 use crate::mock::{self, payloads};
 use crate::support::{cleanup, sha256, util};
@@ -37,6 +39,15 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
     let served = cloud::payload(s.payload, &marker);
     let nets: Vec<NetKind> = s.nics.iter().map(|n| n.net).collect();
     let cloud = cloud::start_cloud(&nets, s.platform, served.file.as_deref(), dir).map_err(|e| vec![e])?;
+    // A config drive made by Nova's tools, the payload as its user_data.
+    let disks = match s.drive {
+        Some(d) => {
+            let spec = drive::Spec { build: d.build, ..drive::Spec::nova(served.file.clone()) };
+            let image = drive::build(&spec, &dir.join("drive")).map_err(|e| vec![e])?;
+            vec![Disk { image, bus: d.bus }]
+        }
+        None => Vec::new(),
+    };
 
     let expect_sha = served.decoded.as_deref().filter(|_| s.expect_exit == 0).map_or("absent".to_string(), sha256::hex);
     let budget = vm::flint_budget(&s.kernel_args);
@@ -59,6 +70,7 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
         accel: env.accel,
         capture: s.partial_checksums,
         banner_within: None,
+        disks,
     };
     let (boot, log, tokens) = cloud::boot_in(&vm, &cloud, dir)?;
     drop(cloud);
@@ -180,6 +192,14 @@ fn check(
             {
                 bad.push(format!("report mode {}, expected {want}", r["mode"]));
             }
+            if let Some(want) = &s.expect_source
+                && r["source"] != want.as_str()
+            {
+                bad.push(format!("report source {}, expected {want}", r["source"]));
+            }
+            if s.nics.is_empty() && !(r["interface"].is_null() && r["mode"] == "none") {
+                bad.push(format!("report interface {} mode {} on a VM without a NIC", r["interface"], r["mode"]));
+            }
             match r["timings_us"]["total"].as_f64() {
                 Some(us) if us / 1e6 > budget + SLACK => {
                     bad.push(format!("report total {:.2} s exceeds the {budget} s budget", us / 1e6))
@@ -211,7 +231,10 @@ fn check(
             bad.push(format!("init problem: {line}"));
         }
     }
-    if s.expect_exit == 0 && !log.iter().any(|e| e.method == "GET" && e.path.ends_with("/user-data") && e.status == 200)
+    let user_data = |p: &str| p.ends_with("/user-data") || p.ends_with("/user_data");
+    if s.expect_exit == 0
+        && s.expect_source.as_deref() != Some("drive")
+        && !log.iter().any(|e| e.method == "GET" && user_data(&e.path) && e.status == 200)
     {
         bad.push("the mock never served the user-data".into());
     }

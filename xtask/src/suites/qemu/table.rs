@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::harness::drive::Build;
 use crate::harness::initramfs;
+use crate::harness::qemu::DiskBus;
 use crate::harness::qemu::cloud::{NetKind, Payload};
 use crate::harness::qemu::net::TapLink;
 use crate::mock::Platform;
@@ -27,6 +29,14 @@ pub struct NicSpec {
     pub net: NetKind,
 }
 
+/// A config drive the VM gets: how it is made (`harness::drive`, the payload as its
+/// `user_data`) and how it is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DriveSpec {
+    pub build: Build,
+    pub bus: DiskBus,
+}
+
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub name: String,
@@ -35,10 +45,13 @@ pub struct Scenario {
     pub platform: Platform,
     pub payload: Payload,
     pub nics: Vec<NicSpec>,
+    pub drive: Option<DriveSpec>,
     pub kernel_args: String,
     pub expect_exit: i32,
     pub expect_interface: Option<String>,
     pub expect_mode: Option<String>,
+    /// The report's `source` (`drive`, `service`).
+    pub expect_source: Option<String>,
     pub max_flint_seconds: Option<f64>,
     /// The tap NIC must have handed the guest CHECKSUM_PARTIAL TCP frames from the metadata
     /// service (checked in a capture of the NIC), so the CSUMNOTREADY path really ran.
@@ -83,12 +96,13 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
     let obj = v.as_object().ok_or("not an object")?;
     known_keys(
         obj,
-        &["name", "about", "image", "platform", "payload", "nics", "kernel_args", "expect", "boot_timeout"],
+        &["name", "about", "image", "platform", "payload", "nics", "drive", "kernel_args", "expect", "boot_timeout"],
     )?;
     let string = |k: &str| v[k].as_str().map(String::from).ok_or_else(|| format!("`{k}` must be a string"));
     let platform = match string("platform")?.as_str() {
         "aws" => Platform::Aws,
         "akamai" => Platform::Akamai,
+        "openstack" => Platform::OpenStack,
         p => return Err(format!("unknown platform `{p}`")),
     };
     let image = match v.get("image").map(|_| string("image")).transpose()?.as_deref() {
@@ -121,8 +135,29 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         };
         nics.push(NicSpec { model: model.into(), net });
     }
-    if nics.is_empty() {
-        return Err("no NICs".into());
+    let drive = match v.get("drive") {
+        None => None,
+        Some(d) => {
+            let o = d.as_object().ok_or("`drive` must be an object")?;
+            known_keys(o, &["format", "bus"])?;
+            let build = match d["format"].as_str().unwrap_or("") {
+                "iso" => Build::NovaIso,
+                "vfat" => Build::Vfat,
+                f => return Err(format!("unknown drive format `{f}` (iso, vfat)")),
+            };
+            let bus = match d["bus"].as_str().unwrap_or("") {
+                "ide-cd" => DiskBus::IdeCd,
+                "virtio-blk" => DiskBus::VirtioBlk,
+                b => return Err(format!("unknown drive bus `{b}` (ide-cd, virtio-blk)")),
+            };
+            Some(DriveSpec { build, bus })
+        }
+    };
+    if nics.is_empty() && drive.is_none() {
+        return Err("no NICs and no drive".into());
+    }
+    if drive.is_some() && platform != Platform::OpenStack {
+        return Err("a config drive needs platform openstack".into());
     }
     let taps = nics.iter().filter(|n| matches!(n.net, NetKind::Tap(_))).count();
     if taps > 1 {
@@ -132,7 +167,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         return Err("expect.partial_checksums needs a virtio-net-pci NIC on a tap network".into());
     }
     let e = v["expect"].as_object().ok_or("`expect` must be an object")?;
-    known_keys(e, &["exit", "interface", "mode", "max_flint_seconds", "partial_checksums"])?;
+    known_keys(e, &["exit", "interface", "mode", "source", "max_flint_seconds", "partial_checksums"])?;
     let kernel_args = v.get("kernel_args").map_or(Ok(String::new()), |_| string("kernel_args"))?;
     if kernel_args.split_whitespace().any(|a| a.starts_with("flint.platform=") || a.starts_with("fxq.")) {
         return Err("kernel_args must not set flint.platform or fxq.* (the harness does)".into());
@@ -144,10 +179,12 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         platform,
         payload,
         nics,
+        drive,
         kernel_args,
         expect_exit: v["expect"]["exit"].as_i64().ok_or("`expect.exit` must be a number")? as i32,
         expect_interface: v["expect"]["interface"].as_str().map(String::from),
         expect_mode: v["expect"]["mode"].as_str().map(String::from),
+        expect_source: v["expect"]["source"].as_str().map(String::from),
         max_flint_seconds: v["expect"]["max_flint_seconds"].as_f64(),
         partial_checksums: v["expect"]["partial_checksums"].as_bool().unwrap_or(false),
         boot_timeout: v["boot_timeout"].as_f64().unwrap_or(DEFAULT_BOOT_TIMEOUT),
@@ -189,6 +226,16 @@ mod tests {
         ] {
             assert!(parse(&ok.replace(from, to)).is_err(), "{from} -> {to} accepted");
         }
+        let cd = r#"[{"name":"a","about":"b","platform":"openstack","payload":"none","nics":[],
+            "drive":{"format":"iso","bus":"ide-cd"},"expect":{"exit":3,"source":"drive"}}]"#;
+        let s = &parse(cd).unwrap()[0];
+        assert_eq!(
+            (s.drive, s.expect_source.as_deref()),
+            (Some(DriveSpec { build: Build::NovaIso, bus: DiskBus::IdeCd }), Some("drive"))
+        );
+        assert!(parse(&cd.replace("ide-cd", "scsi")).is_err());
+        assert!(parse(&cd.replace("openstack", "aws")).is_err(), "a drive on aws");
+        assert!(parse(&cd.replace(r#""drive":{"format":"iso","bus":"ide-cd"},"#, "")).is_err(), "nothing at all");
         let two_taps = ok.replace(
             r#"{"model":"e1000","net":"tap-dhcp"}"#,
             r#"{"model":"e1000","net":"tap-dhcp"},{"model":"e1000","net":"tap-silent"}"#,
