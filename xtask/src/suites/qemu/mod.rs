@@ -51,13 +51,16 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
 
     let expect_sha = served.decoded.as_deref().filter(|_| s.expect_exit == 0).map_or("absent".to_string(), sha256::hex);
     let budget = vm::flint_budget(&s.kernel_args);
-    let append = format!(
+    let mut append = format!(
         "flint.platform={} {} fxq.mode=flint fxq.watchdog={} fxq.expect_exit={} fxq.expect_sha256={expect_sha}",
         s.platform.as_str(),
         s.kernel_args,
         (budget + 30.0).ceil(),
         s.expect_exit,
     );
+    if !s.late_modules.is_empty() {
+        append.push_str(&format!(" fxq.late_modules={}", s.late_modules.join(",")));
+    }
     let models: Vec<&str> = s.nics.iter().map(|n| n.model.as_str()).collect();
     let vm = Vm {
         vmlinux: &env.kernel.vmlinux,
@@ -162,6 +165,14 @@ fn check(
             }
         }
         _ => bad.push("no tool-start/tool-done timestamps from the guest".into()),
+    }
+    // A late driver: its device can only have appeared after flint started.
+    if !s.late_modules.is_empty() {
+        match (stamps.get("tool-start"), stamps.get("late-modules")) {
+            (Some(a), Some(b)) if b > a => {}
+            (a, b) => bad
+                .push(format!("late modules stamped at {b:?}, flint started at {a:?}: not loaded after flint started")),
+        }
     }
 
     // The report.

@@ -46,6 +46,9 @@ pub struct Scenario {
     pub payload: Payload,
     pub nics: Vec<NicSpec>,
     pub drive: Option<DriveSpec>,
+    /// Modules of `modules.txt` the init loads 1 s after flint started instead of before
+    /// (`fxq.late_modules`): the device appears while flint runs.
+    pub late_modules: Vec<String>,
     pub kernel_args: String,
     pub expect_exit: i32,
     pub expect_interface: Option<String>,
@@ -96,7 +99,19 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
     let obj = v.as_object().ok_or("not an object")?;
     known_keys(
         obj,
-        &["name", "about", "image", "platform", "payload", "nics", "drive", "kernel_args", "expect", "boot_timeout"],
+        &[
+            "name",
+            "about",
+            "image",
+            "platform",
+            "payload",
+            "nics",
+            "drive",
+            "late_modules",
+            "kernel_args",
+            "expect",
+            "boot_timeout",
+        ],
     )?;
     let string = |k: &str| v[k].as_str().map(String::from).ok_or_else(|| format!("`{k}` must be a string"));
     let platform = match string("platform")?.as_str() {
@@ -166,6 +181,19 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
     if v["expect"]["partial_checksums"] == true && (taps == 0 || !nics.iter().any(|n| n.model == "virtio-net-pci")) {
         return Err("expect.partial_checksums needs a virtio-net-pci NIC on a tap network".into());
     }
+    let mut late_modules = Vec::new();
+    for m in
+        v.get("late_modules").map_or(Some(&Vec::new()), Value::as_array).ok_or("`late_modules` must be an array")?
+    {
+        match m.as_str() {
+            Some(name)
+                if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+            {
+                late_modules.push(name.to_string())
+            }
+            _ => return Err(format!("`late_modules` holds {m}, not a module name")),
+        }
+    }
     let e = v["expect"].as_object().ok_or("`expect` must be an object")?;
     known_keys(e, &["exit", "interface", "mode", "source", "max_flint_seconds", "partial_checksums"])?;
     let kernel_args = v.get("kernel_args").map_or(Ok(String::new()), |_| string("kernel_args"))?;
@@ -180,6 +208,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         payload,
         nics,
         drive,
+        late_modules,
         kernel_args,
         expect_exit: v["expect"]["exit"].as_i64().ok_or("`expect.exit` must be a number")? as i32,
         expect_interface: v["expect"]["interface"].as_str().map(String::from),
