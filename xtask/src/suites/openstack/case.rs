@@ -71,6 +71,8 @@ pub enum Payload {
     CloudConfig,
     /// `#cloud-config` of exactly this many bytes.
     Sized(usize),
+    /// An empty file: no user-data (exit 3).
+    Empty,
 }
 
 /// The drive's image.

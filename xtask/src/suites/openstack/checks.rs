@@ -665,6 +665,16 @@ pub fn drive_won_mid_request(r: &Run) -> Vec<String> {
     bad
 }
 
+/// The service said "none" first (404 on both trees); the drive that came later, with
+/// user-data, was never read.
+pub fn service_none_first(r: &Run) -> Vec<String> {
+    let mut bad = asked_both_trees_none(r);
+    if let Some(l) = r.stderr.lines().find(|l| l.starts_with("flint: drive: ")) {
+        bad.push(format!("the drive was read after the service had answered: {l:?}"));
+    }
+    bad
+}
+
 /// The service answered first: the drive that came later was never read.
 pub fn service_won_drive_unread(r: &Run) -> Vec<String> {
     let mut bad = asked_once(r);

@@ -160,6 +160,15 @@ pub fn all() -> Vec<Case> {
             exit: 3,
             ..Case::base("drive-no-user-data", "a drive without openstack/latest/user_data: \"none\", exit 3")
         },
+        Case {
+            at: At::Arg,
+            payload: Payload::Empty,
+            exit: 3,
+            ..Case::base(
+                "drive-empty-user-data",
+                "an empty openstack/latest/user_data: no user-data, exit 3, nothing written",
+            )
+        },
         // --- the metadata service alone --------------------------------------------------
         Case {
             extra: Some(asked_once),
@@ -214,6 +223,21 @@ pub fn all() -> Vec<Case> {
             within: Some(2.0),
             extra: Some(service_won_drive_unread),
             ..Case::base("race-service-first", "the service answers before a drive appears at 2.5 s: source service")
+        },
+        Case {
+            net: Net::Dhcp,
+            mock: Some(|_| {}),
+            service_user_data: false,
+            at: At::ScanLate(s(2.5)),
+            budget: 10.0,
+            exit: 3,
+            source: Some("service"),
+            within: Some(2.0),
+            extra: Some(service_none_first),
+            ..Case::base(
+                "race-service-none-first",
+                "the service's 404s come before a drive with user-data appears: \"none\" is an answer, exit 3",
+            )
         },
         Case {
             net: Net::Dhcp,
@@ -381,6 +405,7 @@ fn payload(p: Payload, marker: &str, origin: &str) -> Vec<u8> {
             "#cloud-config\n# {marker} from the {origin}\nruncmd:\n  - [sh, -c, 'echo provisioned by flint > /run/flint-hello']\n"
         )
         .into_bytes(),
+        Payload::Empty => Vec::new(),
         Payload::Sized(n) => {
             let mut p = payloads::cloud_config_of_len(marker, n);
             // `origin` replaces the start of the last padding line (`#` comments), length kept.
