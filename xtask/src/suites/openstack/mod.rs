@@ -331,6 +331,15 @@ pub fn all() -> Vec<Case> {
         },
         Case {
             handoff: true,
+            mock: Some(|o| o.key_newline = true),
+            extra: Some(service_metadata_from_both_trees),
+            ..Case::service(
+                "handoff-service-key-newline",
+                "the service's meta_data.json key ends with \\n: taken from there without it, the EC2 index never asked",
+            )
+        },
+        Case {
+            handoff: true,
             mock: Some(|o| o.no_openstack_tree = true),
             extra: Some(service_keys_from_ec2_index),
             exit: 6,
