@@ -13,6 +13,9 @@
 #   fxq.watchdog=SECONDS             kill the tool after this long (default 120)
 #   fxq.expect_exit=N                with fxq.expect_sha256=HEX|absent: FXQ:RESULT PASS|FAIL
 #   fxq.show=1                       also send the written file (base64) for the demo
+#   fxq.late_modules=A,B             load these modules 1 s after the tool started instead of
+#                                    before it (a driver that comes late: the device appears
+#                                    while flint runs); stamped "late-modules"
 #
 # Markers (to /dev/ttyS1, which carries nothing else; one per line, "FXQ:<KEY> <value>"):
 #   BEGIN, MODE, EXIT <code>, SHA256 <hex|absent>, SIZE <bytes|->, REPORT <json|absent>,
@@ -40,15 +43,26 @@ arg() {
 mode=$(arg fxq.mode flint)
 out=$(arg flint.output /run/flint/user-data)
 watchdog=$(arg fxq.watchdog 120)
+late=$(arg fxq.late_modules "")
 
 : > /run/tool.err
 rc=-
 if [ "$mode" != probe ]; then
 	while read -r m; do
 		[ -n "$m" ] || continue
+		case ",$late," in *",${m%.ko},"*) continue ;; esac
 		insmod "/lib/modules/$m" || echo "fxq-init: insmod $m failed" >> /run/tool.err
 	done < /etc/modules.load
 	stamp modules
+	if [ -n "$late" ]; then
+		(
+			sleep 1
+			stamp late-modules
+			for m in $(echo "$late" | tr , ' '); do
+				insmod "/lib/modules/$m.ko" || echo "fxq-init: insmod $m failed" >> /run/tool.err
+			done
+		) &
+	fi
 	stamp tool-start
 	case "$mode" in
 	flint) timeout "$watchdog" /bin/flint --report /run/report.json 2>> /run/tool.err ;;

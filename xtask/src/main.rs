@@ -57,6 +57,9 @@ tasks:
   consumers [FILTER] [--keep] flint's --ignition/--cloud-init-seed/--attributes outputs read by
                              Debian's Ignition 2.14 (fetch-offline) and cloud-init's NoCloud
                              reader (installed when missing); see docs/consumers.md
+  openstack [FILTER] [--keep] OpenStack: Nova config drives (ISO, VFAT, odd ones) found by
+                             scanning or --drive, the Nova mock, both raced, the hand-offs
+                             read by Ignition and cloud-init; see docs/openstack.md
   demo [--netns]             boot the QEMU image: flint fetches the bundled Ignition config;
                              shows it with the boot timeline (--netns: the namespace demo)
   fuzz [--seconds N] [TARGET...]
@@ -72,7 +75,7 @@ environment: FLINT_BIN=PATH makes e2e, consumers, qemu-test, initramfs, demo and
              FLINT_CACHE_DIR=DIR holds the downloaded kernel (default ~/.cache/flint)
 
 hidden helpers (started by the tasks):
-  mock --platform aws|akamai [--listen ADDR] [--payload FILE] [knobs…]   (`mock --help`)
+  mock --platform aws|akamai|openstack [--listen ADDR] [--payload FILE] [knobs…]   (`mock --help`)
   dhcp-mock [options]        a misbehaving DHCP server (`dhcp-mock --help`)
   time-exec [--result FILE] [--timeout S] -- CMD [ARGS…]
   relay HOST:PORT            stdin/stdout <-> TCP, for slirp's guestfwd
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         "bench" => tasks::bench::cli(rest),
         "fuzz" => tasks::fuzz::cli(rest),
         "consumers" => tasks::consumers::cli(rest),
+        "openstack" => tasks::openstack::cli(rest),
         "mock" => mock::main(rest),
         "dhcp-mock" => mock::dhcp::main(rest),
         "time-exec" => harness::stopwatch::main(rest),

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-/// The log phases of docs/contract.md ("Logs").
-pub const PHASES: [&str; 9] =
-    ["args", "link", "address", "token", "user-data", "metadata", "decode", "write", "ignition"];
+/// The log phases of docs/contract.md ("Logs"), and `drive` (config drives, core v2).
+pub const PHASES: [&str; 10] =
+    ["args", "link", "address", "token", "user-data", "metadata", "decode", "write", "ignition", "drive"];
 
 /// Sorted names in `dir` (empty when it cannot be read).
 pub fn list_dir(dir: &Path) -> Vec<String> {

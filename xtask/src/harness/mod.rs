@@ -1,14 +1,15 @@
 //! The harness: everything the suites share to run flint and judge a run. Running flint in
 //! network namespaces (`netns`, `mountns`, `flint`, `scenario`) and the checks every run gets
-//! (`checks`, `report`); the QEMU VM runner (`qemu/`) and the images it boots (`kernel`,
-//! `initramfs`, `cpio`, `dracut`); building flint (`build`); the benchmark's stopwatch
-//! (`stopwatch`); counting and selecting cases (`tally`). It uses the mock and the support
-//! helpers, never a suite or a task.
+//! (`checks`, `report`); OpenStack config drives made by the real tools (`drive`); the QEMU VM
+//! runner (`qemu/`) and the images it boots (`kernel`, `initramfs`, `cpio`, `dracut`);
+//! building flint (`build`); the benchmark's stopwatch (`stopwatch`); counting and selecting
+//! cases (`tally`). It uses the mock and the support helpers, never a suite or a task.
 
 pub mod build;
 pub mod checks;
 pub mod cpio;
 pub mod dracut;
+pub mod drive;
 pub mod flint;
 pub mod initramfs;
 pub mod kernel;

@@ -352,6 +352,38 @@ impl Drop for Lan {
     }
 }
 
+/// A network namespace with nothing but `lo` (left down, as at boot): a machine with no NIC at
+/// all, for runs that must do without the network. Deleted on drop.
+pub struct Lone {
+    pub ns: String,
+}
+
+impl Lone {
+    pub fn new() -> Result<Lone, String> {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let ns = format!("{}{}-{n}-lone", cleanup::NETNS_PREFIX, std::process::id());
+        // Registered first: Drop and the panic hook delete it whatever happens below.
+        cleanup::add_netns(&ns);
+        let lone = Lone { ns };
+        ip(&["netns", "add", &lone.ns])?;
+        Ok(lone)
+    }
+
+    /// `ip netns exec <ns> program …`
+    pub fn exec(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(util::tool("ip"));
+        cmd.args(["netns", "exec", &self.ns]).arg(program);
+        cmd
+    }
+}
+
+impl Drop for Lone {
+    fn drop(&mut self) {
+        cleanup::delete_netns(&self.ns);
+        cleanup::remove_netns(&self.ns);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::random_classifier;

@@ -1,5 +1,6 @@
 //! Mock cloud metadata services (`xtask mock …`), written from the platform facts in
-//! shared/reference/platforms.md §1 (AWS IMDSv2), §2 (Akamai) and §26 (mock checklist).
+//! shared/reference/platforms.md §1 (AWS IMDSv2), §2 (Akamai), §5 (OpenStack) and §26 (mock
+//! checklist).
 //!
 //! Plain std: a `TcpListener`, one thread per connection, HTTP/1.1 with keep-alive. Every
 //! request is appended to a JSON-lines log (`--log`) and every issued token to `--tokens`, so
@@ -9,7 +10,8 @@
 //! Files, each using only those listed before it: `fault` (the faults' names), `options`
 //! (`Options`, `Platform`: what the harness tells the mock), `http` (requests, responses,
 //! framing), `keys`, `service` (the state of one mock process), one module per platform
-//! with its fixtures, metadata tree and routes (`aws.rs`, `akamai.rs`), `faults` (what each
+//! with its fixtures, metadata tree and routes (`aws.rs`, `akamai.rs`, `openstack.rs`, whose
+//! documents the config drives are built from too), `faults` (what each
 //! fault does on the wire), `server` (accept loop, shared knobs, request log). This file
 //! starts the mock (`main`, and `start_in` for the harness) and reads what it recorded.
 //! `payloads` builds the user-data the mock serves; `dhcp` is the misbehaving DHCP server of
@@ -25,6 +27,9 @@ mod fault;
 mod faults;
 mod http;
 mod keys;
+pub mod openstack;
+#[cfg(test)]
+mod openstack_tests;
 mod options;
 pub mod payloads;
 mod server;

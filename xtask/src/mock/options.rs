@@ -12,16 +12,18 @@ use super::fault::Fault;
 pub enum Platform {
     Aws,
     Akamai,
+    OpenStack,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 2] = [Platform::Aws, Platform::Akamai];
+    pub const ALL: [Platform; 3] = [Platform::Aws, Platform::Akamai, Platform::OpenStack];
 
     /// The id flint and Ignition use (`--platform`, `ignition.platform.id=`).
     pub fn as_str(self) -> &'static str {
         match self {
             Platform::Aws => "aws",
             Platform::Akamai => "akamai",
+            Platform::OpenStack => "openstack",
         }
     }
 
@@ -34,9 +36,9 @@ impl Platform {
 }
 
 pub const MOCK_HELP: &str = "\
-usage: xtask mock --platform aws|akamai [options]
+usage: xtask mock --platform aws|akamai|openstack [options]
   --listen ADDR          listen address (default 169.254.169.254:80)
-  --payload FILE         user-data: served raw (aws) or base64-encoded (akamai); absent = none
+  --payload FILE         user-data: served raw (aws, openstack) or base64-encoded (akamai); absent = none
   --log FILE             JSON lines, one per request (method, path, status, token sent/valid…)
   --tokens FILE          every issued token, one per line
   --ready FILE           created once the socket is bound
@@ -51,6 +53,9 @@ usage: xtask mock --platform aws|akamai [options]
   --no-token-api         aws: PUT /latest/api/token answers 404, GETs need no token (IMDSv1 only)
   --no-ssh-keys          no SSH keys (aws: meta-data/public-keys/ 404; akamai: no users)
   --no-metadata          every metadata path 404 (user-data and tokens still served)
+  --no-openstack-tree    openstack: every /openstack/… path 404, only the EC2-compatible tree answers
+  --floating-ip          openstack: the instance has a floating IP (else public-ipv4 is empty)
+  --key-newline          openstack: the public key ends with a newline (imported from a .pub file)
   --put-hop-limit N      aws: IP TTL of token responses (default 1 like IMDS; 0 = kernel default)
   --rate-limit N         past N requests in a second, answer 429 with Retry-After: 1 (load test)
   --max-seconds N        exit after N seconds whatever happens (default 600)
@@ -80,6 +85,9 @@ pub struct Options {
     pub no_token_api: bool,
     pub no_ssh_keys: bool,
     pub no_metadata: bool,
+    pub no_openstack_tree: bool,
+    pub floating_ip: bool,
+    pub key_newline: bool,
     pub put_hop_limit: u32,
     pub rate_limit: Option<u32>,
     pub max_seconds: u64,
@@ -107,6 +115,9 @@ impl Options {
             no_token_api: false,
             no_ssh_keys: false,
             no_metadata: false,
+            no_openstack_tree: false,
+            floating_ip: false,
+            key_newline: false,
             put_hop_limit: 1,
             rate_limit: None,
             max_seconds: 600,
@@ -136,6 +147,9 @@ impl Options {
             (self.no_token_api, "--no-token-api"),
             (self.no_ssh_keys, "--no-ssh-keys"),
             (self.no_metadata, "--no-metadata"),
+            (self.no_openstack_tree, "--no-openstack-tree"),
+            (self.floating_ip, "--floating-ip"),
+            (self.key_newline, "--key-newline"),
         ] {
             if on {
                 a.push(flag.into());
@@ -181,6 +195,9 @@ impl Options {
                 "--no-token-api" => o.no_token_api = true,
                 "--no-ssh-keys" => o.no_ssh_keys = true,
                 "--no-metadata" => o.no_metadata = true,
+                "--no-openstack-tree" => o.no_openstack_tree = true,
+                "--floating-ip" => o.floating_ip = true,
+                "--key-newline" => o.key_newline = true,
                 "--delay-ms" => o.delay_ms = num(flag, value()?)?,
                 "--fail-first" => o.fail_first = num(flag, value()?)?,
                 "--fail-status" => o.fail_status = num(flag, value()?)?,

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::http::{ReadError, Request, Response, close_gracefully, read_request, reason, write_chunked};
 use super::options::Platform;
 use super::service::{Server, State};
-use super::{akamai, aws, faults};
+use super::{akamai, aws, faults, openstack};
 
 /// What the server needs to know about one platform. A new platform is a module of its own
 /// (fixtures and routes, like `aws.rs`), its id in `options.rs` and its arm here.
@@ -34,6 +34,11 @@ fn platform(p: Platform) -> PlatformMock {
         Platform::Akamai => {
             PlatformMock { token_header: akamai::TOKEN_HEADER, server_name: akamai::SERVER_NAME, route: akamai::route }
         }
+        Platform::OpenStack => PlatformMock {
+            token_header: openstack::TOKEN_HEADER,
+            server_name: openstack::SERVER_NAME,
+            route: openstack::route,
+        },
     }
 }
 

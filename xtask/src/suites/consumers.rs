@@ -34,7 +34,7 @@ use crate::harness::flint::run_flint;
 use crate::harness::netns::{Addressing, Topology};
 use crate::harness::report;
 use crate::harness::tally::{Selection, Suite, Tally, run_each};
-use crate::mock::{self, Platform, akamai, aws, payloads};
+use crate::mock::{self, Platform, akamai, aws, openstack, payloads};
 use crate::support::{cleanup, deps, gzip, proc, util};
 
 pub const SUITE: Suite = Suite { name: "consumers", needs_flint: true, gate: false, run, cases: || all().len() };
@@ -316,6 +316,8 @@ fn published(c: &Case) -> Option<Identity> {
     let (instance_id, hostname, keys) = match c.platform {
         Platform::Aws => (aws::INSTANCE_ID.to_string(), aws::LOCAL_HOSTNAME, aws::ssh_keys()),
         Platform::Akamai => (akamai::INSTANCE_ID.to_string(), akamai::LABEL, akamai::ssh_keys()),
+        // (OpenStack's consumer cases are in `suites/openstack`.)
+        Platform::OpenStack => (openstack::UUID.to_string(), openstack::HOSTNAME, vec![openstack::KEY]),
     };
     let keys =
         if c.published == Published::NoSshKeys { Vec::new() } else { keys.into_iter().map(String::from).collect() };
@@ -326,6 +328,7 @@ fn published(c: &Case) -> Option<Identity> {
 /// prefixed `AFTERBURN_` when written).
 fn expected_attributes(platform: Platform) -> Vec<(String, String)> {
     let v: Vec<(&str, String)> = match platform {
+        Platform::OpenStack => return openstack::attributes(&openstack::Instance::default(), true),
         Platform::Aws => {
             use aws::*;
             vec![

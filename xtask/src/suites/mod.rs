@@ -10,5 +10,6 @@ pub mod faults_http;
 pub mod faults_net;
 pub mod fuzz;
 pub mod load;
+pub mod openstack;
 pub mod packaging;
 pub mod qemu;

@@ -1,4 +1,5 @@
-//! Last-resort cleanup of what the tasks created: network namespaces and child processes.
+//! Last-resort cleanup of what the tasks created: network namespaces, child processes and loop
+//! devices.
 //!
 //! Normal exits clean up through `Drop` guards (`netns::Topology`, `proc::ChildGuard`). Two
 //! paths bypass them: a panic, because the workspace dev profile is `panic = "abort"` (so no
@@ -17,9 +18,11 @@ pub const NETNS_PREFIX: &str = "fx-";
 struct Registry {
     pids: Vec<u32>,
     netns: Vec<String>,
+    /// Loop devices (`/dev/loopN`) attached to the config drive images (`harness::drive`).
+    loops: Vec<String>,
 }
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry { pids: Vec::new(), netns: Vec::new() });
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry { pids: Vec::new(), netns: Vec::new(), loops: Vec::new() });
 
 fn with<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
     // A poisoned lock only means a panic happened while holding it; the data is still usable.
@@ -43,13 +46,27 @@ pub fn remove_netns(name: &str) {
     with(|r| r.netns.retain(|n| n != name));
 }
 
+pub fn add_loop(device: &str) {
+    with(|r| r.loops.push(device.to_string()));
+}
+
+pub fn remove_loop(device: &str) {
+    with(|r| r.loops.retain(|d| d != device));
+}
+
 pub fn install_panic_hook() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         default(info);
-        let (pids, netns) = with(|r| (std::mem::take(&mut r.pids), std::mem::take(&mut r.netns)));
-        if !pids.is_empty() || !netns.is_empty() {
-            eprintln!("xtask: panic: killing {} process(es), deleting {} namespace(s)", pids.len(), netns.len());
+        let (pids, netns, loops) =
+            with(|r| (std::mem::take(&mut r.pids), std::mem::take(&mut r.netns), std::mem::take(&mut r.loops)));
+        if !pids.is_empty() || !netns.is_empty() || !loops.is_empty() {
+            eprintln!(
+                "xtask: panic: killing {} process(es), deleting {} namespace(s), detaching {} loop device(s)",
+                pids.len(),
+                netns.len(),
+                loops.len()
+            );
         }
         for pid in pids {
             kill9(pid);
@@ -57,7 +74,15 @@ pub fn install_panic_hook() {
         for ns in netns {
             delete_netns(&ns);
         }
+        for dev in loops {
+            detach_loop(&dev);
+        }
     }));
+}
+
+/// `losetup -d DEVICE`, bounded.
+pub fn detach_loop(device: &str) {
+    run_bounded(Command::new(crate::support::util::tool("losetup")).args(["-d", device]));
 }
 
 /// Runs a quick helper (kill, ip) for at most 5 s and returns its stdout. Deliberately not
@@ -118,8 +143,10 @@ fn is_live_xtask(pid: u32) -> bool {
     comm == "xtask" && state != "Z" && state != "X"
 }
 
-/// Deletes `fx-<pid>-…` namespaces whose owning xtask process is gone (e.g. after Ctrl-C).
+/// Deletes `fx-<pid>-…` namespaces whose owning xtask process is gone (e.g. after Ctrl-C), and
+/// detaches loop devices whose image lies in such an xtask's scratch directory.
 pub fn remove_stale() {
+    remove_stale_loops();
     let ip = crate::support::util::tool("ip");
     let Some(out) = run_bounded(Command::new(&ip).args(["netns", "list"])) else {
         return;
@@ -133,6 +160,32 @@ pub fn remove_stale() {
         if owner != std::process::id() && !is_live_xtask(owner) {
             eprintln!("xtask: removing stale namespace {name} (owner {owner} is gone)");
             delete_netns(name);
+        }
+    }
+}
+
+/// Loop devices backed by a file in `/tmp/flint-xtask-<pid>-…` (`util::ScratchDir`) of an xtask
+/// that no longer runs.
+fn remove_stale_loops() {
+    let losetup = crate::support::util::tool("losetup");
+    let Some(out) = run_bounded(Command::new(&losetup).args(["--list", "--noheadings", "--output", "NAME,BACK-FILE"]))
+    else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&out).lines() {
+        let mut cols = line.split_whitespace();
+        let (Some(dev), Some(file)) = (cols.next(), cols.next()) else { continue };
+        let Some(owner) = file
+            .split('/')
+            .find_map(|part| part.strip_prefix("flint-xtask-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if owner != std::process::id() && !is_live_xtask(owner) {
+            eprintln!("xtask: detaching stale loop device {dev} ({file}; owner {owner} is gone)");
+            detach_loop(dev);
         }
     }
 }

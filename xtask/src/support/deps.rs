@@ -44,6 +44,17 @@ const QEMU_TOOLS: &[(&str, &str)] = &[
     ("mkinitramfs", "initramfs-tools-core"),
 ];
 
+/// OpenStack config drives (`harness::drive`): Nova's own image tools (`genisoimage`, and
+/// `mkfs.vfat` + `mcopy` for its VFAT drives), `losetup` for the loop devices a scan finds and
+/// `blkid` to see that no other config drive is attached.
+const DRIVE_TOOLS: &[(&str, &str)] = &[
+    ("genisoimage", "genisoimage"),
+    ("mkfs.vfat", "dosfstools"),
+    ("mcopy", "mtools"),
+    ("losetup", "mount"),
+    ("blkid", "util-linux"),
+];
+
 /// The real consumers of flint's outputs (issue #4 consumer tests, `consumers.rs`).
 /// Debian ships the Ignition binary only inside its dracut module, not on `$PATH`.
 pub const IGNITION_BIN: &str = "/usr/lib/dracut/modules.d/30ignition/ignition";
@@ -107,15 +118,22 @@ pub fn ensure() -> Result<(), String> {
     ensure_set(TOOLS, false)
 }
 
-/// Everything `ensure` installs plus the QEMU boot-test tools.
+/// Everything `ensure` installs plus the QEMU boot-test tools (and the drive tools: the
+/// OpenStack boots attach config drives).
 pub fn ensure_qemu() -> Result<(), String> {
-    let all: Vec<(&str, &str)> = TOOLS.iter().chain(QEMU_TOOLS).copied().collect();
+    let all: Vec<(&str, &str)> = TOOLS.iter().chain(QEMU_TOOLS).chain(DRIVE_TOOLS).copied().collect();
     ensure_set(&all, true)
 }
 
 /// Everything `ensure` installs plus Ignition and cloud-init, for the consumer tests.
 pub fn ensure_consumers() -> Result<(), String> {
     let all: Vec<(&str, &str)> = TOOLS.iter().chain(CONSUMER_PACKAGES).copied().collect();
+    ensure_set(&all, false)
+}
+
+/// Everything `ensure` installs plus the drive tools and the consumers, for the OpenStack suite.
+pub fn ensure_openstack() -> Result<(), String> {
+    let all: Vec<(&str, &str)> = TOOLS.iter().chain(DRIVE_TOOLS).chain(CONSUMER_PACKAGES).copied().collect();
     ensure_set(&all, false)
 }
 

@@ -22,6 +22,9 @@ pub const SUITES: &[&Suite] = &[
     &suites::qemu::SUITE,
     // Ignition and cloud-init reading flint's outputs (issue #4).
     &suites::consumers::SUITE,
+    // OpenStack: config drives and the Nova service, raced; their hand-offs read by the
+    // consumers (issue #9).
+    &suites::openstack::SUITE,
     // flint's initramfs-tools hook and scripts.
     &suites::packaging::SUITE,
 ];

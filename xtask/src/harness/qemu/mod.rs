@@ -19,7 +19,7 @@ pub mod pcap;
 pub mod relay;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -92,6 +92,26 @@ pub struct Vm<'a> {
     /// Give up early when the kernel has printed no banner this long after QEMU started
     /// (the KVM probe: a working KVM prints it well within a second).
     pub banner_within: Option<Duration>,
+    /// Disks besides the initramfs (config drives), read-only.
+    pub disks: Vec<Disk>,
+}
+
+/// A read-only disk image the guest sees.
+#[derive(Clone, Debug)]
+pub struct Disk {
+    pub image: PathBuf,
+    pub bus: DiskBus,
+}
+
+/// How a disk is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskBus {
+    /// A CD-ROM on the IDE controller the pc machine always has (`-drive …,media=cdrom,if=ide`),
+    /// as Nova attaches an ISO config drive with `config_drive_cdrom`: the guest needs
+    /// ata_piix, libata, scsi_mod, sr_mod and cdrom, and sees `sr0`.
+    IdeCd,
+    /// A virtio-blk PCI disk (`virtio_blk`), as Nova attaches a config drive by default: `vdX`.
+    VirtioBlk,
 }
 
 /// MAC of NIC `i`: locally administered, so reports can be matched to the NIC.
@@ -208,6 +228,21 @@ pub fn command_line(vm: &Vm, relay: &[String], pcap: bool) -> Vec<String> {
     a.extend(["-serial".into(), format!("file:{}", vm.dir.join("markers.log").display())]);
     // A second way out for a guest whose power-off fails (qemu.md §3); the init does not use it.
     a.extend(["-device".into(), "isa-debug-exit,iobase=0xf4,iosize=0x04".into()]);
+    for (i, disk) in vm.disks.iter().enumerate() {
+        // A comma in the path would end the -drive option (our scratch paths have none).
+        let file = disk.image.display();
+        match disk.bus {
+            DiskBus::IdeCd => {
+                a.extend(["-drive".into(), format!("file={file},format=raw,media=cdrom,if=ide,index={i}")])
+            }
+            DiskBus::VirtioBlk => a.extend([
+                "-drive".into(),
+                format!("file={file},format=raw,if=none,id=disk{i},readonly=on"),
+                "-device".into(),
+                format!("virtio-blk-pci,drive=disk{i}"),
+            ]),
+        }
+    }
     for (i, nic) in vm.nics.iter().enumerate() {
         let netdev = match &nic.backend {
             Backend::Slirp { metadata: true } => format!(
@@ -353,6 +388,7 @@ fn probe_kvm(vmlinux: &Path, initrd: &Path) -> (Accel, String) {
         accel: Accel::Kvm,
         capture: false,
         banner_within: Some(Duration::from_secs(3)),
+        disks: Vec::new(),
     };
     match boot(&vm) {
         Ok(b) if b.ended() => (Accel::Kvm, format!("KVM probe boot ended in {:.1} s", b.wall.as_secs_f64())),
@@ -419,6 +455,10 @@ mod tests {
             accel: Accel::Tcg,
             capture: false,
             banner_within: None,
+            disks: vec![
+                Disk { image: "/d/config-2.iso".into(), bus: DiskBus::IdeCd },
+                Disk { image: "/d/config-2.img".into(), bus: DiskBus::VirtioBlk },
+            ],
         };
         let a = command_line(&vm, &["/x/xtask".into(), "relay".into(), "127.0.0.1:80".into()], true).join(" ");
         assert!(a.contains("-accel tcg"), "{a}");
@@ -433,6 +473,13 @@ mod tests {
         );
         assert!(a.contains("tap,id=n2,ifname=tap0,script=no,downscript=no -device e1000e,netdev=n2"), "{a}");
         assert!(a.contains("-object filter-dump,id=d2,netdev=n2,file=/tmp/x/nic2.pcap"), "{a}");
+        assert!(a.contains("-drive file=/d/config-2.iso,format=raw,media=cdrom,if=ide,index=0"), "{a}");
+        assert!(
+            a.contains(
+                "-drive file=/d/config-2.img,format=raw,if=none,id=disk1,readonly=on -device virtio-blk-pci,drive=disk1"
+            ),
+            "{a}"
+        );
     }
 
     #[test]

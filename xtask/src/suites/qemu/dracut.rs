@@ -195,6 +195,7 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
         accel: env.accel,
         capture: false,
         banner_within: None,
+        disks: Vec::new(),
     };
     let (boot, log, tokens) = cloud::boot_in(&vm, &cloud, dir)?;
     drop(cloud);

@@ -6,9 +6,10 @@
 //! network needs them) in the VM's own namespace, boots, and checks what the init reported:
 //! the end marker (the boot went on whatever flint did), the guest's own PASS, flint's exit
 //! code, the SHA-256 of the written file against the decoded payload (or "absent"), flint's
-//! time within its budget, the report (exit code, interface and its MAC, mode, bytes
+//! time within its budget, the report (exit code, interface and its MAC, mode, `source`, bytes
 //! written, total within the budget), flint's log format, no token or user-data bytes in
-//! the log, and on success that the mock served the user-data.
+//! the log, and on success that the mock served the user-data (unless a config drive, attached
+//! as an IDE CD-ROM or a virtio-blk disk, was the source).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -19,8 +20,9 @@ mod dracut;
 mod table;
 
 use crate::harness::dracut as harness_dracut;
+use crate::harness::drive;
 use crate::harness::qemu::cloud::{self, Env, NetKind, Served};
-use crate::harness::qemu::{self as vm, Boot, Vm, pcap};
+use crate::harness::qemu::{self as vm, Boot, Disk, Vm, pcap};
 use crate::harness::report;
 use crate::harness::tally::{Selection, Suite, Tally};
 use crate::mock::{self, payloads};
@@ -38,16 +40,28 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
     let served = cloud::payload(s.payload, &marker);
     let nets: Vec<NetKind> = s.nics.iter().map(|n| n.net).collect();
     let cloud = cloud::start_cloud(&nets, s.platform, served.file.as_deref(), dir).map_err(|e| vec![e])?;
+    // A config drive made by Nova's tools, the payload as its user_data.
+    let disks = match s.drive {
+        Some(d) => {
+            let spec = drive::Spec { build: d.build, ..drive::Spec::nova(served.file.clone()) };
+            let image = drive::build(&spec, &dir.join("drive")).map_err(|e| vec![e])?;
+            vec![Disk { image, bus: d.bus }]
+        }
+        None => Vec::new(),
+    };
 
     let expect_sha = served.decoded.as_deref().filter(|_| s.expect_exit == 0).map_or("absent".to_string(), sha256::hex);
     let budget = vm::flint_budget(&s.kernel_args);
-    let append = format!(
+    let mut append = format!(
         "flint.platform={} {} fxq.mode=flint fxq.watchdog={} fxq.expect_exit={} fxq.expect_sha256={expect_sha}",
         s.platform.as_str(),
         s.kernel_args,
         (budget + 30.0).ceil(),
         s.expect_exit,
     );
+    if !s.late_modules.is_empty() {
+        append.push_str(&format!(" fxq.late_modules={}", s.late_modules.join(",")));
+    }
     let models: Vec<&str> = s.nics.iter().map(|n| n.model.as_str()).collect();
     let vm = Vm {
         vmlinux: &env.kernel.vmlinux,
@@ -60,6 +74,7 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
         accel: env.accel,
         capture: s.partial_checksums,
         banner_within: None,
+        disks,
     };
     let (boot, log, tokens) = cloud::boot_in(&vm, &cloud, dir)?;
     drop(cloud);
@@ -152,6 +167,14 @@ fn check(
         }
         _ => bad.push("no tool-start/tool-done timestamps from the guest".into()),
     }
+    // A late driver: its device can only have appeared after flint started.
+    if !s.late_modules.is_empty() {
+        match (stamps.get("tool-start"), stamps.get("late-modules")) {
+            (Some(a), Some(b)) if b > a => {}
+            (a, b) => bad
+                .push(format!("late modules stamped at {b:?}, flint started at {a:?}: not loaded after flint started")),
+        }
+    }
 
     // The report.
     let rc = m.exit();
@@ -181,6 +204,14 @@ fn check(
                 && r["mode"] != want.as_str()
             {
                 bad.push(format!("report mode {}, expected {want}", r["mode"]));
+            }
+            if let Some(want) = &s.expect_source
+                && r["source"] != want.as_str()
+            {
+                bad.push(format!("report source {}, expected {want}", r["source"]));
+            }
+            if s.nics.is_empty() && !(r["interface"].is_null() && r["mode"] == "none") {
+                bad.push(format!("report interface {} mode {} on a VM without a NIC", r["interface"], r["mode"]));
             }
             match r["timings_us"]["total"].as_f64() {
                 Some(us) if us / 1e6 > budget + SLACK => {
@@ -213,7 +244,10 @@ fn check(
             bad.push(format!("init problem: {line}"));
         }
     }
-    if s.expect_exit == 0 && !log.iter().any(|e| e.method == "GET" && e.path.ends_with("/user-data") && e.status == 200)
+    let user_data = |p: &str| p.ends_with("/user-data") || p.ends_with("/user_data");
+    if s.expect_exit == 0
+        && s.expect_source.as_deref() != Some("drive")
+        && !log.iter().any(|e| e.method == "GET" && user_data(&e.path) && e.status == 200)
     {
         bad.push("the mock never served the user-data".into());
     }

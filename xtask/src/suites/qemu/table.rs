@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::harness::drive::Build;
 use crate::harness::initramfs;
+use crate::harness::qemu::DiskBus;
 use crate::harness::qemu::cloud::{NetKind, Payload};
 use crate::harness::qemu::net::TapLink;
 use crate::mock::Platform;
@@ -27,6 +29,14 @@ pub struct NicSpec {
     pub net: NetKind,
 }
 
+/// A config drive the VM gets: how it is made (`harness::drive`, the payload as its
+/// `user_data`) and how it is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DriveSpec {
+    pub build: Build,
+    pub bus: DiskBus,
+}
+
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub name: String,
@@ -35,12 +45,18 @@ pub struct Scenario {
     pub platform: Platform,
     pub payload: Payload,
     pub nics: Vec<NicSpec>,
+    pub drive: Option<DriveSpec>,
+    /// Modules of `modules.txt` the init loads 1 s after flint started instead of before
+    /// (`fxq.late_modules`): the device appears while flint runs.
+    pub late_modules: Vec<String>,
     pub kernel_args: String,
     pub expect_exit: i32,
     /// The report's `failed_phase` when flint is expected to fail (any exit but 0, 2, 3).
     pub expect_failed_phase: Option<String>,
     pub expect_interface: Option<String>,
     pub expect_mode: Option<String>,
+    /// The report's `source` (`drive`, `service`).
+    pub expect_source: Option<String>,
     pub max_flint_seconds: Option<f64>,
     /// The tap NIC must have handed the guest CHECKSUM_PARTIAL TCP frames from the metadata
     /// service (checked in a capture of the NIC), so the CSUMNOTREADY path really ran.
@@ -85,12 +101,25 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
     let obj = v.as_object().ok_or("not an object")?;
     known_keys(
         obj,
-        &["name", "about", "image", "platform", "payload", "nics", "kernel_args", "expect", "boot_timeout"],
+        &[
+            "name",
+            "about",
+            "image",
+            "platform",
+            "payload",
+            "nics",
+            "drive",
+            "late_modules",
+            "kernel_args",
+            "expect",
+            "boot_timeout",
+        ],
     )?;
     let string = |k: &str| v[k].as_str().map(String::from).ok_or_else(|| format!("`{k}` must be a string"));
     let platform = match string("platform")?.as_str() {
         "aws" => Platform::Aws,
         "akamai" => Platform::Akamai,
+        "openstack" => Platform::OpenStack,
         p => return Err(format!("unknown platform `{p}`")),
     };
     let image = match v.get("image").map(|_| string("image")).transpose()?.as_deref() {
@@ -123,8 +152,29 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         };
         nics.push(NicSpec { model: model.into(), net });
     }
-    if nics.is_empty() {
-        return Err("no NICs".into());
+    let drive = match v.get("drive") {
+        None => None,
+        Some(d) => {
+            let o = d.as_object().ok_or("`drive` must be an object")?;
+            known_keys(o, &["format", "bus"])?;
+            let build = match d["format"].as_str().unwrap_or("") {
+                "iso" => Build::NovaIso,
+                "vfat" => Build::Vfat,
+                f => return Err(format!("unknown drive format `{f}` (iso, vfat)")),
+            };
+            let bus = match d["bus"].as_str().unwrap_or("") {
+                "ide-cd" => DiskBus::IdeCd,
+                "virtio-blk" => DiskBus::VirtioBlk,
+                b => return Err(format!("unknown drive bus `{b}` (ide-cd, virtio-blk)")),
+            };
+            Some(DriveSpec { build, bus })
+        }
+    };
+    if nics.is_empty() && drive.is_none() {
+        return Err("no NICs and no drive".into());
+    }
+    if drive.is_some() && platform != Platform::OpenStack {
+        return Err("a config drive needs platform openstack".into());
     }
     let taps = nics.iter().filter(|n| matches!(n.net, NetKind::Tap(_))).count();
     if taps > 1 {
@@ -133,8 +183,21 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
     if v["expect"]["partial_checksums"] == true && (taps == 0 || !nics.iter().any(|n| n.model == "virtio-net-pci")) {
         return Err("expect.partial_checksums needs a virtio-net-pci NIC on a tap network".into());
     }
+    let mut late_modules = Vec::new();
+    for m in
+        v.get("late_modules").map_or(Some(&Vec::new()), Value::as_array).ok_or("`late_modules` must be an array")?
+    {
+        match m.as_str() {
+            Some(name)
+                if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+            {
+                late_modules.push(name.to_string())
+            }
+            _ => return Err(format!("`late_modules` holds {m}, not a module name")),
+        }
+    }
     let e = v["expect"].as_object().ok_or("`expect` must be an object")?;
-    known_keys(e, &["exit", "failed_phase", "interface", "mode", "max_flint_seconds", "partial_checksums"])?;
+    known_keys(e, &["exit", "failed_phase", "interface", "mode", "source", "max_flint_seconds", "partial_checksums"])?;
     let expect_exit = v["expect"]["exit"].as_i64().ok_or("`expect.exit` must be a number")? as i32;
     let expect_failed_phase = v["expect"]["failed_phase"].as_str().map(String::from);
     if !matches!(expect_exit, 0 | 2 | 3) && expect_failed_phase.is_none() {
@@ -151,11 +214,14 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         platform,
         payload,
         nics,
+        drive,
+        late_modules,
         kernel_args,
         expect_exit,
         expect_failed_phase,
         expect_interface: v["expect"]["interface"].as_str().map(String::from),
         expect_mode: v["expect"]["mode"].as_str().map(String::from),
+        expect_source: v["expect"]["source"].as_str().map(String::from),
         max_flint_seconds: v["expect"]["max_flint_seconds"].as_f64(),
         partial_checksums: v["expect"]["partial_checksums"].as_bool().unwrap_or(false),
         boot_timeout: v["boot_timeout"].as_f64().unwrap_or(DEFAULT_BOOT_TIMEOUT),
@@ -201,6 +267,16 @@ mod tests {
         ] {
             assert!(parse(&ok.replace(from, to)).is_err(), "{from} -> {to} accepted");
         }
+        let cd = r#"[{"name":"a","about":"b","platform":"openstack","payload":"none","nics":[],
+            "drive":{"format":"iso","bus":"ide-cd"},"expect":{"exit":3,"source":"drive"}}]"#;
+        let s = &parse(cd).unwrap()[0];
+        assert_eq!(
+            (s.drive, s.expect_source.as_deref()),
+            (Some(DriveSpec { build: Build::NovaIso, bus: DiskBus::IdeCd }), Some("drive"))
+        );
+        assert!(parse(&cd.replace("ide-cd", "scsi")).is_err());
+        assert!(parse(&cd.replace("openstack", "aws")).is_err(), "a drive on aws");
+        assert!(parse(&cd.replace(r#""drive":{"format":"iso","bus":"ide-cd"},"#, "")).is_err(), "nothing at all");
         let two_taps = ok.replace(
             r#"{"model":"e1000","net":"tap-dhcp"}"#,
             r#"{"model":"e1000","net":"tap-dhcp"},{"model":"e1000","net":"tap-silent"}"#,

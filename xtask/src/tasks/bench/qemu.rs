@@ -157,6 +157,7 @@ fn one_boot(env: &cloud::Env, tool: Tool, file: Option<&[u8]>, sha: &str) -> Res
         accel: env.accel,
         capture: false,
         banner_within: None,
+        disks: Vec::new(),
     };
     let boot: Boot = vm::boot(&vm)?;
     let m = &boot.markers;

@@ -35,6 +35,7 @@ pub(super) fn run() -> Result<(), String> {
         accel: env.accel,
         capture: false,
         banner_within: None,
+        disks: Vec::new(),
     };
     println!(
         "demo: Debian kernel {} ({} {}) under QEMU/{} ({}), booted as the uncompressed vmlinux (PVH)\n      \

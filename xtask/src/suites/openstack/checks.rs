@@ -1,0 +1,769 @@
+//! The OpenStack cases' checks: the files under `--root` (exactly the expected set, modes,
+//! bytes), the report against docs/contract.md with what a drive changes (`source`, no NIC at
+//! all, no token phase), the mock's request log, the hand-off files against the instance in
+//! `mock::openstack`, and the case-specific ones the table names.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::case::{ATTRIBUTES, Case, DEV_LISTING, Net, OUTPUT, Payload, REPORT, Run, SEED_DIR};
+use crate::harness::netns::{self, Addressing};
+use crate::mock::openstack::{self, Instance};
+use crate::mock::{self, Platform};
+
+/// The Ignition files flint writes, relative to the root.
+pub const USER_IGN: [&str; 2] = ["run/ignition/user.ign", "usr/lib/ignition/user.ign"];
+pub const FRAGMENT: [&str; 2] = ["run/ignition/base.d/50-flint.ign", "usr/lib/ignition/base.d/50-flint.ign"];
+/// The drive files a seed carries verbatim, under the seed directory.
+pub const SEED_DRIVE_FILES: [&str; 3] =
+    ["openstack/latest/meta_data.json", "openstack/latest/network_data.json", "openstack/latest/vendor_data.json"];
+/// flint's default `--ssh-user`.
+pub const SSH_USER: &str = "core";
+
+fn rel(p: &str) -> String {
+    p.trim_start_matches('/').to_string()
+}
+
+fn seed(name: &str) -> String {
+    format!("{}/{name}", rel(SEED_DIR))
+}
+
+/// The mock's options as the case sets them.
+pub fn mock_options(c: &Case) -> Option<mock::Options> {
+    c.mock.map(|knobs| {
+        let mut o = mock::Options::new(Platform::OpenStack);
+        knobs(&mut o);
+        o
+    })
+}
+
+/// What the winning source says about the instance, as flint should hand it on.
+pub struct Identity {
+    pub instance: Instance,
+    /// `meta_data.json` was read: the uuid (instance id) is known.
+    pub uuid: bool,
+    /// The SSH keys, trimmed as every consumer uses them.
+    pub keys: Vec<String>,
+    pub from_drive: bool,
+}
+
+pub fn identity(c: &Case) -> Option<Identity> {
+    let (instance, uuid, from_drive) = match c.source? {
+        "drive" => (c.instance, true, true),
+        _ => {
+            let o = mock_options(c)?;
+            (Instance::from_options(&o), !o.no_openstack_tree && !o.no_metadata, false)
+        }
+    };
+    let keys = instance.key().map(|k| k.trim_end().to_string()).into_iter().collect();
+    Some(Identity { instance, uuid, keys, from_drive })
+}
+
+/// The user-data flint must have written, when it wrote any.
+pub fn expected_user_data<'r>(c: &Case, r: &'r Run) -> Option<&'r [u8]> {
+    if !matches!(c.exit, 0 | 6 | 7) {
+        return None;
+    }
+    match c.source? {
+        "drive" => Some(&r.served.drive),
+        _ => Some(&r.served.service),
+    }
+}
+
+/// Every non-directory under `root`, relative (bounded depth: flint's tree is shallow).
+pub fn files_under(root: &Path) -> BTreeSet<String> {
+    fn walk(base: &Path, dir: &Path, depth: u32, out: &mut BTreeSet<String>) {
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        for e in rd.filter_map(Result::ok) {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) && depth < 12 {
+                walk(base, &p, depth + 1, out);
+            } else {
+                out.insert(p.strip_prefix(base).unwrap_or(&p).display().to_string());
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(root, root, 0, &mut out);
+    out
+}
+
+/// The files that hold user-data by design (mode 0600).
+fn user_data_files() -> [String; 5] {
+    [rel(OUTPUT), USER_IGN[0].into(), USER_IGN[1].into(), seed("user-data"), seed("openstack/latest/user_data")]
+}
+
+/// The tree under the root is exactly what the run should leave (no temporary file, nothing
+/// partial, nothing at a wrong path), with each file's mode and the user-data's bytes.
+pub fn files(c: &Case, r: &Run) -> Vec<String> {
+    let mut bad = Vec::new();
+    let mut want: BTreeSet<String> = [rel(REPORT)].into();
+    let user_data = expected_user_data(c, r);
+    if user_data.is_some() {
+        want.insert(rel(OUTPUT));
+    }
+    if let (true, Some(id)) = (c.handoff, identity(c)) {
+        if user_data.is_some() && c.payload == Payload::Ignition {
+            want.extend(USER_IGN.map(String::from));
+        }
+        want.extend(FRAGMENT.map(String::from));
+        want.insert(rel(ATTRIBUTES));
+        if id.uuid {
+            want.extend([seed("user-data"), seed("meta-data")]);
+            if id.from_drive {
+                want.extend(SEED_DRIVE_FILES.map(seed));
+                if user_data.is_some() {
+                    want.insert(seed("openstack/latest/user_data"));
+                }
+            }
+        }
+    }
+    let got = files_under(&r.root);
+    let missing: Vec<&String> = want.difference(&got).collect();
+    let extra: Vec<&String> = got.difference(&want).collect();
+    if !missing.is_empty() {
+        bad.push(format!("missing under --root: {missing:?}"));
+    }
+    if !extra.is_empty() {
+        bad.push(format!("unexpected files under --root (temporaries? wrong paths?): {extra:?}"));
+    }
+    let secret = user_data_files();
+    for f in got.intersection(&want) {
+        let expect = if secret.contains(f) { 0o600 } else { 0o644 };
+        match std::fs::symlink_metadata(r.root.join(f)).map(|m| m.permissions().mode() & 0o7777) {
+            Ok(m) if m == expect => {}
+            Ok(m) => bad.push(format!("{f}: mode {m:o}, expected {expect:o}")),
+            Err(e) => bad.push(format!("{f}: {e}")),
+        }
+    }
+    if let Some(want) = user_data {
+        match std::fs::read(r.root.join(rel(OUTPUT))) {
+            Ok(b) if b == want => {}
+            Ok(b) => bad.push(format!(
+                "{OUTPUT}: {} bytes, not the {}'s {} bytes",
+                b.len(),
+                c.source.unwrap_or("?"),
+                want.len()
+            )),
+            Err(e) => bad.push(format!("{OUTPUT}: {e}")),
+        }
+    }
+    bad
+}
+
+/// No file under the root holds the marker unless it holds the user-data by design.
+pub fn no_secrets_in_root(r: &Run, marker: &str) -> Vec<String> {
+    let secret = user_data_files();
+    files_under(&r.root)
+        .into_iter()
+        .filter(|f| !secret.contains(f))
+        .filter(|f| {
+            std::fs::read(r.root.join(f)).is_ok_and(|b| b.windows(marker.len()).any(|w| w == marker.as_bytes()))
+        })
+        .map(|f| format!("{f} contains user-data bytes (the marker)"))
+        .collect()
+}
+
+/// The report against docs/contract.md ("Report") and what OpenStack adds: `source`; a run
+/// without a NIC has no interface, address or link timing; there is no token step (its timing
+/// is null); `server` is the platform's metadata address whether or not it was reached.
+pub fn report(c: &Case, r: &Run, mac: Option<&str>) -> Vec<String> {
+    let mut bad = Vec::new();
+    let Some(v) = &r.report else {
+        return vec![format!("no readable report at {REPORT}")];
+    };
+    let Some(obj) = v.as_object() else { return vec!["report is not a JSON object".into()] };
+    for k in [
+        "version",
+        "platform",
+        "exit_code",
+        "failed_phase",
+        "interface",
+        "mac",
+        "mode",
+        "address",
+        "router",
+        "server",
+        "timings_us",
+        "bytes",
+        "requests",
+        "gzip",
+        "vmhwm_kib",
+        "source",
+    ] {
+        if !obj.contains_key(k) {
+            bad.push(format!("report lacks `{k}` (absent values must be null)"));
+        }
+    }
+    let mut eq = |key: &str, want: Value| {
+        if v[key] != want {
+            bad.push(format!("report {key} = {}, expected {want}", v[key]));
+        }
+    };
+    eq("version", 1.into());
+    eq("platform", "openstack".into());
+    eq("exit_code", r.exit.unwrap_or(-1).into());
+    eq("source", c.source.map_or(Value::Null, Value::from));
+    eq("server", netns::METADATA_IP.into());
+    match (c.exit, c.error_phase) {
+        (0 | 3, _) => eq("failed_phase", Value::Null),
+        (_, Some(p)) => eq("failed_phase", p.into()),
+        (_, None) if !v["failed_phase"].is_string() => {
+            bad.push(format!("report failed_phase = {}, expected the phase the run failed in", v["failed_phase"]))
+        }
+        _ => {}
+    }
+
+    // Where the network got to.
+    let mode = v["mode"].as_str().unwrap_or("<not a string>");
+    let service_won = c.source == Some("service");
+    match mac {
+        None => {
+            for k in ["interface", "mac", "address", "router"] {
+                if !v[k].is_null() {
+                    bad.push(format!("report {k} = {} without any NIC", v[k]));
+                }
+            }
+            if mode != "none" {
+                bad.push(format!("report mode = {mode:?} without any NIC"));
+            }
+        }
+        Some(mac) => {
+            match v["interface"].as_str() {
+                None if !service_won => {}
+                Some(i) if i == netns::CLIENT_IF => {
+                    if !v["mac"].as_str().is_some_and(|m| m.eq_ignore_ascii_case(mac)) {
+                        bad.push(format!("report mac = {}, expected \"{mac}\"", v["mac"]));
+                    }
+                }
+                _ => bad.push(format!("report interface = {}, expected \"{}\"", v["interface"], netns::CLIENT_IF)),
+            }
+            let addressing = if c.net == Net::Dhcp { Addressing::Dhcp } else { Addressing::LinkLocal };
+            bad.extend(address(v, mode, addressing, service_won));
+        }
+    }
+
+    // Timings: within the budget, no token step, and what a win needed.
+    let t = &v["timings_us"];
+    let total = t["total"].as_u64();
+    let budget_us = (c.budget * 1e6) as u64;
+    match total {
+        Some(us) if us > budget_us + 1_500_000 => {
+            bad.push(format!("report timings_us.total = {us} µs, budget {budget_us} µs"))
+        }
+        Some(_) => {}
+        None => bad.push(format!("report timings_us.total = {}, expected a number", t["total"])),
+    }
+    for p in ["link", "address", "token", "user_data", "decode", "write"] {
+        let x = &t[p];
+        if t.get(p).is_none() {
+            bad.push(format!("report timings_us lacks `{p}`"));
+        } else if !x.is_null() && x.as_u64().is_none() {
+            bad.push(format!("report timings_us.{p} = {x}, expected a number or null"));
+        } else if let (Some(x), Some(total)) = (x.as_u64(), total)
+            && x > total
+        {
+            bad.push(format!("report timings_us.{p} = {x} > total {total}"));
+        }
+    }
+    if !t["token"].is_null() {
+        bad.push(format!("report timings_us.token = {}: OpenStack has no token step", t["token"]));
+    }
+    let user_data = expected_user_data(c, r);
+    let mut need = |p: &str, why: &str| {
+        if t[p].as_u64().is_none() {
+            bad.push(format!("report timings_us.{p} = {}, expected a number ({why})", t[p]));
+        }
+    };
+    if user_data.is_some() {
+        need("decode", "user-data was written");
+        need("write", "user-data was written");
+    }
+    if service_won {
+        for p in ["link", "address", "user_data"] {
+            need(p, "the service answered");
+        }
+    }
+    if mac.is_none() {
+        for p in ["link", "address", "user_data"] {
+            if !t[p].is_null() {
+                bad.push(format!("report timings_us.{p} = {} without any NIC", t[p]));
+            }
+        }
+    }
+
+    // Bytes, requests, gzip, memory.
+    let b = &v["bytes"];
+    let want_len = user_data.map(|u| u.len() as u64);
+    if b["written"].as_u64() != want_len {
+        bad.push(format!("report bytes.written = {}, expected {want_len:?}", b["written"]));
+    }
+    // Raw encoding: what arrived is what was written.
+    if want_len.is_some() && b["fetched"].as_u64() != want_len {
+        bad.push(format!("report bytes.fetched = {}, expected {want_len:?}", b["fetched"]));
+    }
+    let logged = r.log.len() as u64;
+    match v["requests"].as_u64() {
+        None => bad.push(format!("report requests = {}, expected a number", v["requests"])),
+        Some(n) if mac.is_none() && n != 0 => bad.push(format!("report requests = {n} without any NIC")),
+        // A request cancelled before it reached the mock still counts as attempted.
+        Some(n) if n < logged => bad.push(format!("report requests = {n}, fewer than the mock logged ({logged})")),
+        Some(n) if c.source != Some("drive") && c.mock.is_some() && n != logged => {
+            bad.push(format!("report requests = {n}, but the mock logged {logged}"))
+        }
+        _ => {}
+    }
+    let gzip_want = if user_data.is_some() { Value::Bool(false) } else { v["gzip"].clone() };
+    if v["gzip"] != gzip_want || (!v["gzip"].is_null() && !v["gzip"].is_boolean()) {
+        bad.push(format!("report gzip = {}, expected {gzip_want} (the payloads are plain)", v["gzip"]));
+    }
+    if v["vmhwm_kib"].as_u64().is_none_or(|k| k == 0) {
+        bad.push(format!("report vmhwm_kib = {}, expected a positive number", v["vmhwm_kib"]));
+    }
+    bad
+}
+
+/// Mode, address and router agree with each other and with the topology.
+fn address(v: &Value, mode: &str, addressing: Addressing, required: bool) -> Vec<String> {
+    let mut bad = Vec::new();
+    let cidr = v["address"].as_str().and_then(|s| {
+        let (ip, len) = s.split_once('/')?;
+        Some((ip.parse::<std::net::Ipv4Addr>().ok()?.octets(), len.parse::<u8>().ok()?))
+    });
+    match (mode, addressing) {
+        ("none", _) if !required => {
+            if !v["address"].is_null() || !v["router"].is_null() {
+                bad.push(format!("report address {} / router {} with mode none", v["address"], v["router"]));
+            }
+        }
+        ("dhcp", Addressing::Dhcp) => {
+            if !matches!(cidr, Some(([10, 0, 0, h], 24)) if (netns::POOL.0..=netns::POOL.1).contains(&h)) {
+                bad.push(format!("report address = {}, expected a /24 lease from the pool", v["address"]));
+            }
+            if v["router"] != netns::ROUTER_IP {
+                bad.push(format!("report router = {}, expected \"{}\"", v["router"], netns::ROUTER_IP));
+            }
+        }
+        ("link-local", Addressing::LinkLocal) => {
+            if !matches!(cidr, Some(([169, 254, x, y], 16)) if (1..=254).contains(&x) && (x, y) != (169, 254)) {
+                bad.push(format!("report address = {}, expected 169.254.1.0-169.254.254.255/16", v["address"]));
+            }
+            if !v["router"].is_null() {
+                bad.push(format!("report router = {} in link-local mode", v["router"]));
+            }
+        }
+        (m, a) => bad.push(format!("report mode = {m:?} on a {a:?} link")),
+    }
+    bad
+}
+
+/// Nothing OpenStack needs carries a token; nothing reaches the mock once flint is gone; a
+/// drive's win leaves the service unasked for metadata; a service's win came from a 200.
+pub fn mock_log(c: &Case, r: &Run) -> Vec<String> {
+    let mut bad = Vec::new();
+    for e in r.log.iter().filter(|e| e.token_sent) {
+        bad.push(format!("a request carried a token header though Nova asks for none: {e}"));
+    }
+    if r.log_later.len() > r.log.len() {
+        let late: Vec<String> = r.log_later[r.log.len()..].iter().map(|e| e.to_string()).collect();
+        bad.push(format!("the mock logged requests after flint had exited: {late:?}"));
+    }
+    let user_data_path = |p: &str| p.ends_with("/user_data") || p.ends_with("/user-data");
+    if c.source == Some("drive") {
+        for e in r.log.iter().filter(|e| !user_data_path(&e.path)) {
+            bad.push(format!("the drive answered, yet the service was asked: {e}"));
+        }
+    }
+    if c.source == Some("service") && matches!(c.exit, 0 | 6 | 7) {
+        let served = r.log.iter().any(|e| e.method == "GET" && user_data_path(&e.path) && e.status == 200);
+        if !served {
+            bad.push("the mock never served the user-data".into());
+        }
+    }
+    bad
+}
+
+/// `KEY=value` lines: keys `[A-Z0-9_]+`, no duplicates.
+pub fn parse_attributes(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        let (k, v) = line.split_once('=').ok_or_else(|| format!("attribute line without `=`: {line:?}"))?;
+        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+            return Err(format!("attribute name {k:?} is not [A-Z0-9_]+"));
+        }
+        if out.iter().any(|(seen, _)| seen == k) {
+            return Err(format!("attribute {k} appears twice"));
+        }
+        out.push((k.to_string(), v.to_string()));
+    }
+    Ok(out)
+}
+
+/// The seed's `meta-data`: its (key, scalar) pairs in order, and the `public-keys` list.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct MetaData {
+    pub pairs: Vec<(String, String)>,
+    pub keys: Vec<String>,
+}
+
+/// The seed's `meta-data` read back. flint writes each
+/// scalar as a YAML double-quoted string (the same escapes as JSON); plain scalars are taken
+/// as they are. (cloud-init itself reads the seed in the consumer cases.)
+pub fn parse_meta_data(text: &str) -> Result<MetaData, String> {
+    let scalar = |s: &str| -> Result<String, String> {
+        let s = s.trim();
+        if s.starts_with('"') {
+            serde_json::from_str::<String>(s).map_err(|e| format!("meta-data value {s:?}: {e}"))
+        } else {
+            Ok(s.to_string())
+        }
+    };
+    let (mut md, mut in_keys) = (MetaData::default(), false);
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        if let Some(item) = line.strip_prefix("  - ").filter(|_| in_keys) {
+            md.keys.push(scalar(item)?);
+            continue;
+        }
+        let (k, v) = line.split_once(':').ok_or_else(|| format!("meta-data line {line:?}"))?;
+        in_keys = k == "public-keys" && v.trim().is_empty();
+        if !in_keys {
+            md.pairs.push((k.to_string(), scalar(v)?));
+        }
+    }
+    Ok(md)
+}
+
+/// The hand-off files against the instance: Afterburn's attributes exactly, the Ignition
+/// fragment, the seed's `meta-data`, the drive files and user-data copies in the seed.
+pub fn handoff(c: &Case, r: &Run) -> Vec<String> {
+    let mut bad = Vec::new();
+    let Some(id) = identity(c) else { return bad };
+    let read = |f: &str| std::fs::read(r.root.join(f));
+
+    // Attributes: exactly Afterburn's lines for what the source publishes.
+    match read(&rel(ATTRIBUTES)).map(|b| String::from_utf8_lossy(&b).into_owned()) {
+        Ok(text) => match parse_attributes(&text) {
+            Ok(got) => {
+                let got: BTreeSet<(String, String)> = got.into_iter().collect();
+                let want: BTreeSet<(String, String)> =
+                    openstack::attributes(&id.instance, id.uuid).into_iter().collect();
+                for (k, v) in want.difference(&got) {
+                    bad.push(format!("attribute {k}={v} missing"));
+                }
+                for (k, v) in got.difference(&want) {
+                    bad.push(format!("attribute {k}={v} not expected"));
+                }
+            }
+            Err(e) => bad.push(format!("attributes: {e}")),
+        },
+        Err(e) => bad.push(format!("{ATTRIBUTES}: {e}")),
+    }
+
+    // The Ignition fragment: both copies, spec 3.0.0, the hostname and the keys of `core`.
+    let copies: Vec<Option<Vec<u8>>> = FRAGMENT.iter().map(|f| read(f).ok()).collect();
+    if copies[0] != copies[1] {
+        bad.push(format!("{} and {} differ", FRAGMENT[0], FRAGMENT[1]));
+    }
+    match copies[1].as_deref().map(serde_json::from_slice::<Value>) {
+        Some(Ok(f)) => {
+            if f["ignition"]["version"] != "3.0.0" {
+                bad.push(format!("fragment ignition.version {}, expected \"3.0.0\"", f["ignition"]["version"]));
+            }
+            bad.extend(fragment(&f, &id));
+        }
+        Some(Err(e)) => bad.push(format!("fragment is not JSON: {e}")),
+        None => {}
+    }
+
+    // The seed: meta-data, user-data, and the drive's own files.
+    if id.uuid {
+        match read(&seed("meta-data")).map(|b| String::from_utf8_lossy(&b).into_owned()) {
+            Ok(text) => match parse_meta_data(&text) {
+                Ok(MetaData { pairs, keys }) => {
+                    let want = [("instance-id", openstack::UUID), ("local-hostname", openstack::HOSTNAME)];
+                    let want: Vec<(String, String)> =
+                        want.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                    if pairs != want {
+                        bad.push(format!("seed meta-data holds {pairs:?}, expected {want:?}"));
+                    }
+                    if keys != id.keys {
+                        bad.push(format!("seed meta-data public-keys {keys:?}, expected {:?}", id.keys));
+                    }
+                }
+                Err(e) => bad.push(format!("seed meta-data: {e}")),
+            },
+            Err(e) => bad.push(format!("{SEED_DIR}/meta-data: {e}")),
+        }
+        let ud = expected_user_data(c, r).unwrap_or(b"");
+        if read(&seed("user-data")).ok().as_deref() != Some(ud) {
+            bad.push(format!("{SEED_DIR}/user-data is not the user-data ({} bytes expected)", ud.len()));
+        }
+        if id.from_drive {
+            let tree = crate::harness::drive::tree_files(Some(b""), &c.instance);
+            for f in SEED_DRIVE_FILES {
+                let on_drive = tree.iter().find(|(n, _)| n == f).map(|(_, b)| b.as_slice());
+                if read(&seed(f)).ok().as_deref() != on_drive {
+                    bad.push(format!("{SEED_DIR}/{f} is not the drive's file byte for byte"));
+                }
+            }
+            if let Some(ud) = expected_user_data(c, r)
+                && read(&seed("openstack/latest/user_data")).ok().as_deref() != Some(ud)
+            {
+                bad.push(format!("{SEED_DIR}/openstack/latest/user_data is not the drive's user_data"));
+            }
+        }
+    }
+
+    // user.ign: the config, byte for byte, in both places.
+    if c.payload == Payload::Ignition
+        && let Some(ud) = expected_user_data(c, r)
+    {
+        for f in USER_IGN {
+            if read(f).ok().as_deref() != Some(ud) {
+                bad.push(format!("{f} is not the served config byte for byte"));
+            }
+        }
+    }
+    bad
+}
+
+/// Decodes an RFC 2397 `data:` URL without base64 (what flint writes for the hostname).
+fn data_url(url: &str) -> Option<Vec<u8>> {
+    let (_, data) = url.strip_prefix("data:")?.split_once(',')?;
+    let b = data.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            out.push(u8::from_str_radix(std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// A base fragment (or a config merged with it): `/etc/hostname` = the instance's hostname,
+/// and `core` holds exactly the instance's keys (none: no `core` keys at all).
+pub fn fragment(f: &Value, id: &Identity) -> Vec<String> {
+    let mut bad = Vec::new();
+    let files = f["storage"]["files"].as_array().cloned().unwrap_or_default();
+    let hostnames: Vec<&Value> = files.iter().filter(|e| e["path"] == "/etc/hostname").collect();
+    match hostnames.as_slice() {
+        [e] => {
+            let got = e["contents"]["source"].as_str().and_then(data_url);
+            let want = format!("{}\n", openstack::HOSTNAME).into_bytes();
+            if got.as_deref() != Some(want.as_slice()) && got.as_deref() != Some(openstack::HOSTNAME.as_bytes()) {
+                bad.push(format!("/etc/hostname source {}, expected {}", e["contents"]["source"], openstack::HOSTNAME));
+            }
+        }
+        other => bad.push(format!("{} /etc/hostname entries, expected 1", other.len())),
+    }
+    let users = f["passwd"]["users"].as_array().cloned().unwrap_or_default();
+    let keys: Vec<String> = users
+        .iter()
+        .filter(|u| u["name"] == SSH_USER)
+        .flat_map(|u| u["sshAuthorizedKeys"].as_array().cloned().unwrap_or_default())
+        .filter_map(|k| k.as_str().map(String::from))
+        .collect();
+    if keys != id.keys {
+        bad.push(format!("user {SSH_USER} has keys {keys:?}, expected {:?}", id.keys));
+    }
+    bad
+}
+
+// --- case-specific checks (`Case::extra`) -------------------------------------------------
+
+fn read_with(r: &Run, kind: &str) -> Vec<String> {
+    let want = format!("flint: drive: {kind} drive config-2 on ");
+    if r.stderr.lines().any(|l| l.starts_with(&want)) {
+        Vec::new()
+    } else {
+        vec![format!("no `{want}…` line: the drive was not read through that name space")]
+    }
+}
+
+pub fn read_joliet(r: &Run) -> Vec<String> {
+    read_with(r, "iso9660 joliet")
+}
+
+pub fn read_rock_ridge(r: &Run) -> Vec<String> {
+    read_with(r, "iso9660 rock-ridge")
+}
+
+/// The drive found by scanning names the loop device it was on.
+pub fn found_on_loop(r: &Run) -> Vec<String> {
+    match &r.device {
+        Some(dev)
+            if r.stderr.lines().any(|l| l.starts_with("flint: drive: ") && l.ends_with(&format!(" on {dev}"))) =>
+        {
+            Vec::new()
+        }
+        Some(dev) => vec![format!("no `flint: drive: … on {dev}` line: the scan did not find the loop device")],
+        None => vec!["no loop device was attached".into()],
+    }
+}
+
+/// With an empty `/dev`, flint made its own node for the loop device (found, so the read went
+/// through it) and left none behind.
+pub fn private_nodes_gone(r: &Run) -> Vec<String> {
+    let mut bad = found_on_loop(r);
+    let listing = r.dir.join("logs").join(DEV_LISTING);
+    match std::fs::read_to_string(&listing) {
+        Ok(text) if text.trim().is_empty() => {}
+        Ok(text) => {
+            bad.push(format!("/dev/.flint after the run: {:?} (nodes must be unlinked once open)", text.trim()))
+        }
+        Err(e) => bad.push(format!("{}: {e}", listing.display())),
+    }
+    bad
+}
+
+fn gets_are(r: &Run, want: &[(&str, u16)]) -> Vec<String> {
+    let got: Vec<(&str, u16)> =
+        r.log.iter().filter(|e| e.method == "GET").map(|e| (e.path.as_str(), e.status)).collect();
+    if got == want { Vec::new() } else { vec![format!("service asked {got:?}, expected exactly {want:?}")] }
+}
+
+pub fn asked_once(r: &Run) -> Vec<String> {
+    gets_are(r, &[("/openstack/latest/user_data", 200)])
+}
+
+pub fn asked_both_trees_none(r: &Run) -> Vec<String> {
+    gets_are(r, &[("/openstack/latest/user_data", 404), ("/latest/user-data", 404)])
+}
+
+pub fn asked_ec2_after_404(r: &Run) -> Vec<String> {
+    gets_are(r, &[("/openstack/latest/user_data", 404), ("/latest/user-data", 200)])
+}
+
+/// The drive was there from the start: at most the first user-data requests reached the
+/// service (checked for every drive win in `mock_log`), and the scan named the loop device.
+pub fn drive_won_service_quiet(r: &Run) -> Vec<String> {
+    let mut bad = found_on_loop(r);
+    if r.gets().len() > 2 {
+        bad.push(format!("the service was asked {} times though the drive was there from the start", r.gets().len()));
+    }
+    bad
+}
+
+/// The service held its answer 3 s; flint had asked it, then the drive came and won: exactly
+/// that one GET, and flint said why it stopped asking.
+pub fn drive_won_mid_request(r: &Run) -> Vec<String> {
+    let mut bad = found_on_loop(r);
+    if r.gets() != ["/openstack/latest/user_data"] {
+        bad.push(format!("service asked {:?}, expected the one pending user_data GET", r.gets()));
+    }
+    if !r.stderr.lines().any(|l| l.starts_with("flint: user-data: ") && l.contains("drive answered first")) {
+        bad.push("no `flint: user-data: … drive answered first …` line".into());
+    }
+    bad
+}
+
+/// The service said "none" first (404 on both trees); the drive that came later, with
+/// user-data, was never read.
+pub fn service_none_first(r: &Run) -> Vec<String> {
+    let mut bad = asked_both_trees_none(r);
+    if let Some(l) = r.stderr.lines().find(|l| l.starts_with("flint: drive: ")) {
+        bad.push(format!("the drive was read after the service had answered: {l:?}"));
+    }
+    bad
+}
+
+/// The service answered first: the drive that came later was never read.
+pub fn service_won_drive_unread(r: &Run) -> Vec<String> {
+    let mut bad = asked_once(r);
+    if let Some(l) = r.stderr.lines().find(|l| l.starts_with("flint: drive: ")) {
+        bad.push(format!("the drive was read after the service had answered: {l:?}"));
+    }
+    bad
+}
+
+fn drive_line(r: &Run, needle: &str) -> Vec<String> {
+    if r.stderr.lines().any(|l| l.starts_with("flint: drive: ") && l.contains(needle)) {
+        Vec::new()
+    } else {
+        vec![format!("no `flint: drive: …{needle}…` line")]
+    }
+}
+
+pub fn logged_no_drive(r: &Run) -> Vec<String> {
+    let mut bad = drive_line(r, "--drive holds no drive labelled config-2");
+    bad.extend(asked_once(r));
+    bad
+}
+
+pub fn logged_missing(r: &Run) -> Vec<String> {
+    let mut bad = drive_line(r, "no-such-image.iso: no such file or directory");
+    bad.extend(asked_once(r));
+    bad
+}
+
+/// Metadata from the service with the OpenStack tree: `meta_data.json` and the EC2 leaves, and
+/// not the EC2 key index (`meta_data.json` gave the keys).
+pub fn service_metadata_from_both_trees(r: &Run) -> Vec<String> {
+    let gets = r.gets();
+    let mut bad = Vec::new();
+    for want in [
+        "/openstack/latest/meta_data.json",
+        "/latest/meta-data/hostname",
+        "/latest/meta-data/instance-id",
+        "/latest/meta-data/instance-type",
+        "/latest/meta-data/local-ipv4",
+        "/latest/meta-data/public-ipv4",
+    ] {
+        if !gets.contains(&want) {
+            bad.push(format!("the service was never asked {want}"));
+        }
+    }
+    if let Some(p) = gets.iter().find(|p| p.contains("/public-keys")) {
+        bad.push(format!("{p} asked though meta_data.json gave the keys"));
+    }
+    bad
+}
+
+/// Without the OpenStack tree the keys come from the EC2 index.
+pub fn service_keys_from_ec2_index(r: &Run) -> Vec<String> {
+    let gets = r.gets();
+    ["/latest/meta-data/public-keys/", "/latest/meta-data/public-keys/0/openssh-key"]
+        .iter()
+        .filter(|w| !gets.contains(w))
+        .map(|w| format!("the service was never asked {w}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_data_reader() {
+        let text = "instance-id: \"2f9b\"\nlocal-hostname: \"h.novalocal\"\npublic-keys:\n  - \"ssh-ed25519 AAAA k \\\"x\\\"\"\n";
+        let MetaData { pairs, keys } = parse_meta_data(text).unwrap();
+        assert_eq!(
+            pairs,
+            [("instance-id".to_string(), "2f9b".to_string()), ("local-hostname".into(), "h.novalocal".into())]
+        );
+        assert_eq!(keys, ["ssh-ed25519 AAAA k \"x\""]);
+        assert!(parse_meta_data("nonsense\n").is_err());
+    }
+
+    #[test]
+    fn attribute_lines() {
+        let a = parse_attributes("AFTERBURN_OPENSTACK_IPV4_PUBLIC=\nAFTERBURN_OPENSTACK_HOSTNAME=h\n").unwrap();
+        assert_eq!(a[0], ("AFTERBURN_OPENSTACK_IPV4_PUBLIC".into(), String::new()));
+        assert!(parse_attributes("A=1\nA=2\n").is_err());
+        assert!(parse_attributes("lower=1\n").is_err());
+    }
+
+    #[test]
+    fn data_urls() {
+        assert_eq!(data_url("data:,h.novalocal%0A").unwrap(), b"h.novalocal\n");
+        assert_eq!(data_url("http://x"), None);
+    }
+}
