@@ -53,8 +53,9 @@ pub fn check_secrets(dir: &Path, tokens: &[String], marker: &str) -> Vec<String>
     bad
 }
 
-/// flint's stderr against the contract's log format: every line `flint: [error: ]<phase>: …`
-/// with a contract phase; a run expected to fail (`exit` not 0 or 3) logs exactly one error
+/// flint's stderr against the contract's log format: every line
+/// `flint: [error: |warning: ]<phase>: …` with a contract phase (a warning is something left
+/// out that does not change the exit code); a run expected to fail (`exit` not 0 or 3) logs exactly one error
 /// line, in `error_phase` when the case names one.
 pub fn check_stderr(stderr: &str, exit: i32, error_phase: Option<&str>) -> Vec<String> {
     let mut bad = Vec::new();
@@ -66,7 +67,7 @@ pub fn check_stderr(stderr: &str, exit: i32, error_phase: Option<&str>) -> Vec<S
         };
         let (is_error, rest) = match rest.strip_prefix("error: ") {
             Some(r) => (true, r),
-            None => (false, rest),
+            None => (false, rest.strip_prefix("warning: ").unwrap_or(rest)),
         };
         let phase = rest.split(':').next().unwrap_or("");
         if !PHASES.contains(&phase) {
@@ -104,6 +105,9 @@ mod tests {
         assert!(check_stderr(failed, 4, Some("token")).is_empty());
         assert!(!check_stderr(failed, 4, Some("user-data")).is_empty());
         assert!(!check_stderr("flint: bogus: x\n", 0, None).is_empty());
+        assert!(check_stderr("flint: warning: metadata: 1 values left out\n", 0, None).is_empty());
+        assert!(!check_stderr("flint: warning: bogus: x\n", 0, None).is_empty());
+        assert!(!check_stderr("flint: warning: metadata: x\n", 5, None).is_empty(), "a warning is no error line");
         assert!(!check_stderr("panic at x\n", 0, None).is_empty());
         let two = "flint: error: write: a\nflint: error: write: b\n";
         assert!(!check_stderr(two, 6, Some("write")).is_empty());
