@@ -45,6 +45,8 @@ pub struct ServiceRun<'a> {
     started: Option<Instant>,
     /// The server asked, once known (for the report).
     pub server: Option<[u8; 4]>,
+    /// Which of the service's endpoints requests go to (the next one after a silent failure).
+    endpoint: usize,
 }
 
 impl<'a> ServiceRun<'a> {
@@ -68,6 +70,7 @@ impl<'a> ServiceRun<'a> {
             spent_us: [0; 3],
             started: None,
             server: None,
+            endpoint: 0,
         }
     }
 
@@ -168,7 +171,10 @@ impl<'a> ServiceRun<'a> {
     /// Starts the flow's next request on a free TCP slot.
     fn send(&mut self, now: Instant, net: &mut Network<'_>, deadline: Instant) -> Result<(), ExchangeError> {
         let lease = net.lease();
-        let endpoint = &self.service.endpoints[0];
+        let endpoints = self.service.endpoints;
+        let endpoint = endpoints
+            .get(self.endpoint % endpoints.len().max(1))
+            .ok_or(ExchangeError::Transport(Transport::NoRoute))?;
         let address = match endpoint.address {
             Address::V4(a) => a,
             Address::DhcpServer => {
@@ -226,6 +232,16 @@ impl<'a> ServiceRun<'a> {
             }
             Err(ExchangeError::Transport(t)) => {
                 let step = self.flow.on_transport(now, deadline, t);
+                // Silence from one endpoint: the service's next one, at once; only once every
+                // endpoint was silent does the NIC fallback below apply.
+                let count = self.service.endpoints.len();
+                if let (Ok(Step::RetryAt(_)), false, 2..) = (step, t.is_contact(), count) {
+                    self.endpoint = (self.endpoint + 1) % count;
+                    if self.endpoint != 0 {
+                        self.state = State::Ready;
+                        return;
+                    }
+                }
                 // Nothing on this NIC ever answered — no SYN-ACK, no RST, no route: ask the
                 // next NIC at once; after a whole round of silence, wait out the backoff first.
                 if let (Ok(Step::RetryAt(at)), false, true) = (step, t.is_contact(), net.may_fall_back()) {

@@ -683,6 +683,37 @@ fn a_wrong_label_or_an_explicit_miss_does_not_stop_the_service() {
 }
 
 #[test]
+fn a_silent_endpoint_moves_requests_to_the_next() {
+    use crate::platform::{Address, Connect, Endpoint, Host, Resource, Service, UserData};
+    static TWO: Platform = Platform {
+        id: "two-endpoints",
+        sources: &[crate::platform::Source::Service(Service {
+            endpoints: &[
+                // Routed to the server's router, which nobody answers for.
+                Endpoint { address: Address::V4([192, 0, 2, 1]), port: 80, host: Host::Address },
+                Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("metadata") },
+            ],
+            token: None,
+            user_data: UserData {
+                resources: &[Resource { path: "/user-data", fields: &[] }],
+                encoding: crate::decode::Encoding::Raw,
+                none_on_404: true,
+            },
+            refresh_on: &[],
+            metadata: &[],
+            connect: Connect::PLAIN,
+        })],
+    };
+    let nic = sim(vec![link(Some(Server::new(true, Box::new(|_, head| (200, head.as_bytes().to_vec())))))]);
+    let r = run(&TWO, nic, MemDrives::default(), AddressMode::Auto, 30_000, false);
+    let body = String::from_utf8(r.result.unwrap().0.unwrap()).unwrap();
+    assert!(body.contains("Host: metadata\r\n"), "{body}");
+    assert_eq!(r.requests, 2, "one silent attempt, one answered");
+    // One NIC: the silent endpoint gets the whole 10 s attempt, the next is asked at once.
+    assert!(r.elapsed >= Duration::from_secs(10) && r.elapsed < Duration::from_secs(11), "{}", r.elapsed);
+}
+
+#[test]
 fn every_platform_fits_the_engine() {
     for p in crate::platform::ALL {
         assert!(p.services().count() <= SERVICES_MAX, "{}", p.id);
