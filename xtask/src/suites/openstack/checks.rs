@@ -5,11 +5,12 @@
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
 use serde_json::Value;
 
 use super::case::{ATTRIBUTES, Case, DEV_LISTING, Net, OUTPUT, Payload, REPORT, Run, SEED_DIR};
+use crate::harness::checks::files_under;
+use crate::harness::consumers::{parse_attributes, percent_decode};
 use crate::harness::netns::{self, Addressing};
 use crate::mock::openstack::{self, Instance};
 use crate::mock::{self, Platform};
@@ -71,24 +72,6 @@ pub fn expected_user_data<'r>(c: &Case, r: &'r Run) -> Option<&'r [u8]> {
         "drive" => Some(&r.served.drive),
         _ => Some(&r.served.service),
     }
-}
-
-/// Every non-directory under `root`, relative (bounded depth: flint's tree is shallow).
-pub fn files_under(root: &Path) -> BTreeSet<String> {
-    fn walk(base: &Path, dir: &Path, depth: u32, out: &mut BTreeSet<String>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
-        for e in rd.filter_map(Result::ok) {
-            let p = e.path();
-            if e.file_type().is_ok_and(|t| t.is_dir()) && depth < 12 {
-                walk(base, &p, depth + 1, out);
-            } else {
-                out.insert(p.strip_prefix(base).unwrap_or(&p).display().to_string());
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(root, root, 0, &mut out);
-    out
 }
 
 /// The files that hold user-data by design (mode 0600).
@@ -386,22 +369,6 @@ pub fn mock_log(c: &Case, r: &Run) -> Vec<String> {
     bad
 }
 
-/// `KEY=value` lines: keys `[A-Z0-9_]+`, no duplicates.
-pub fn parse_attributes(text: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in text.lines() {
-        let (k, v) = line.split_once('=').ok_or_else(|| format!("attribute line without `=`: {line:?}"))?;
-        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
-            return Err(format!("attribute name {k:?} is not [A-Z0-9_]+"));
-        }
-        if out.iter().any(|(seen, _)| seen == k) {
-            return Err(format!("attribute {k} appears twice"));
-        }
-        out.push((k.to_string(), v.to_string()));
-    }
-    Ok(out)
-}
-
 /// The seed's `meta-data`: its (key, scalar) pairs in order, and the `public-keys` list.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct MetaData {
@@ -533,19 +500,7 @@ pub fn handoff(c: &Case, r: &Run) -> Vec<String> {
 /// Decodes an RFC 2397 `data:` URL without base64 (what flint writes for the hostname).
 fn data_url(url: &str) -> Option<Vec<u8>> {
     let (_, data) = url.strip_prefix("data:")?.split_once(',')?;
-    let b = data.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            out.push(u8::from_str_radix(std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    Some(out)
+    percent_decode(data)
 }
 
 /// A base fragment (or a config merged with it): `/etc/hostname` = the instance's hostname,
@@ -751,14 +706,6 @@ mod tests {
         );
         assert_eq!(keys, ["ssh-ed25519 AAAA k \"x\""]);
         assert!(parse_meta_data("nonsense\n").is_err());
-    }
-
-    #[test]
-    fn attribute_lines() {
-        let a = parse_attributes("AFTERBURN_OPENSTACK_IPV4_PUBLIC=\nAFTERBURN_OPENSTACK_HOSTNAME=h\n").unwrap();
-        assert_eq!(a[0], ("AFTERBURN_OPENSTACK_IPV4_PUBLIC".into(), String::new()));
-        assert!(parse_attributes("A=1\nA=2\n").is_err());
-        assert!(parse_attributes("lower=1\n").is_err());
     }
 
     #[test]
