@@ -12,6 +12,7 @@ use super::case::{ATTRIBUTES, Case, DEV_LISTING, Net, OUTPUT, Payload, REPORT, R
 use crate::harness::checks::files_under;
 use crate::harness::consumers::{parse_attributes, percent_decode};
 use crate::harness::netns::{self, Addressing};
+use crate::harness::report;
 use crate::mock::openstack::{self, Instance};
 use crate::mock::{self, Platform};
 
@@ -159,25 +160,8 @@ pub fn report(c: &Case, r: &Run, mac: Option<&str>) -> Vec<String> {
         return vec![format!("no readable report at {REPORT}")];
     };
     let Some(obj) = v.as_object() else { return vec!["report is not a JSON object".into()] };
-    for k in [
-        "version",
-        "platform",
-        "exit_code",
-        "failed_phase",
-        "interface",
-        "mac",
-        "mode",
-        "address",
-        "router",
-        "server",
-        "timings_us",
-        "bytes",
-        "requests",
-        "gzip",
-        "vmhwm_kib",
-        "source",
-    ] {
-        if !obj.contains_key(k) {
+    for k in report::TOP_LEVEL.iter().chain(&["source"]) {
+        if !obj.contains_key(*k) {
             bad.push(format!("report lacks `{k}` (absent values must be null)"));
         }
     }
@@ -232,26 +216,12 @@ pub fn report(c: &Case, r: &Run, mac: Option<&str>) -> Vec<String> {
     // Timings: within the budget, no token step, and what a win needed.
     let t = &v["timings_us"];
     let total = t["total"].as_u64();
-    let budget_us = (c.budget * 1e6) as u64;
-    match total {
-        Some(us) if us > budget_us + 1_500_000 => {
-            bad.push(format!("report timings_us.total = {us} µs, budget {budget_us} µs"))
-        }
-        Some(_) => {}
-        None => bad.push(format!("report timings_us.total = {}, expected a number", t["total"])),
-    }
-    for p in ["link", "address", "token", "user_data", "decode", "write"] {
-        let x = &t[p];
-        if t.get(p).is_none() {
-            bad.push(format!("report timings_us lacks `{p}`"));
-        } else if !x.is_null() && x.as_u64().is_none() {
-            bad.push(format!("report timings_us.{p} = {x}, expected a number or null"));
-        } else if let (Some(x), Some(total)) = (x.as_u64(), total)
-            && x > total
-        {
-            bad.push(format!("report timings_us.{p} = {x} > total {total}"));
-        }
-    }
+    bad.extend(report::check_total(t, (c.budget * 1e6) as u64));
+    bad.extend(
+        ["link", "address", "token", "user_data", "decode", "write"]
+            .iter()
+            .filter_map(|p| report::check_timing(t, p, total, false)),
+    );
     if !t["token"].is_null() {
         bad.push(format!("report timings_us.token = {}: OpenStack has no token step", t["token"]));
     }
@@ -303,19 +273,14 @@ pub fn report(c: &Case, r: &Run, mac: Option<&str>) -> Vec<String> {
     if v["gzip"] != gzip_want || (!v["gzip"].is_null() && !v["gzip"].is_boolean()) {
         bad.push(format!("report gzip = {}, expected {gzip_want} (the payloads are plain)", v["gzip"]));
     }
-    if v["vmhwm_kib"].as_u64().is_none_or(|k| k == 0) {
-        bad.push(format!("report vmhwm_kib = {}, expected a positive number", v["vmhwm_kib"]));
-    }
+    bad.extend(report::check_vmhwm(v));
     bad
 }
 
 /// Mode, address and router agree with each other and with the topology.
 fn address(v: &Value, mode: &str, addressing: Addressing, required: bool) -> Vec<String> {
     let mut bad = Vec::new();
-    let cidr = v["address"].as_str().and_then(|s| {
-        let (ip, len) = s.split_once('/')?;
-        Some((ip.parse::<std::net::Ipv4Addr>().ok()?.octets(), len.parse::<u8>().ok()?))
-    });
+    let cidr = v["address"].as_str().and_then(report::parse_cidr);
     match (mode, addressing) {
         ("none", _) if !required => {
             if !v["address"].is_null() || !v["router"].is_null() {
@@ -323,7 +288,7 @@ fn address(v: &Value, mode: &str, addressing: Addressing, required: bool) -> Vec
             }
         }
         ("dhcp", Addressing::Dhcp) => {
-            if !matches!(cidr, Some(([10, 0, 0, h], 24)) if (netns::POOL.0..=netns::POOL.1).contains(&h)) {
+            if !report::is_lease(cidr, 24) {
                 bad.push(format!("report address = {}, expected a /24 lease from the pool", v["address"]));
             }
             if v["router"] != netns::ROUTER_IP {
@@ -331,7 +296,7 @@ fn address(v: &Value, mode: &str, addressing: Addressing, required: bool) -> Vec
             }
         }
         ("link-local", Addressing::LinkLocal) => {
-            if !matches!(cidr, Some(([169, 254, x, y], 16)) if (1..=254).contains(&x) && (x, y) != (169, 254)) {
+            if !report::is_link_local(cidr) {
                 bad.push(format!("report address = {}, expected 169.254.1.0-169.254.254.255/16", v["address"]));
             }
             if !v["router"].is_null() {
