@@ -32,7 +32,7 @@ use crate::harness::checks::files_under;
 use crate::harness::consumers::{
     b64, cache_is, contains, decode_data_url, merge_view, parse_attributes, read_nocloud, run_ignition,
 };
-use crate::harness::flint::run_flint;
+use crate::harness::flint::{HARD_EXTRA, check_exit, run_flint, verdict};
 use crate::harness::netns::{Addressing, Topology};
 use crate::harness::report;
 use crate::harness::tally::{Selection, Suite, Tally, run_each};
@@ -43,7 +43,6 @@ pub const SUITE: Suite = Suite { name: "consumers", needs_flint: true, gate: fal
 
 /// flint's budget in every case; it is killed `HARD_EXTRA` later.
 const BUDGET: Duration = Duration::from_secs(10);
-const HARD_EXTRA: Duration = Duration::from_secs(10);
 
 /// Where flint is told to write, relative to `--root` (the paths an initramfs uses).
 const SEED_DIR: &str = "/var/lib/cloud/seed/nocloud";
@@ -761,12 +760,7 @@ exit $rc"#;
     let log = o.log.as_deref().map(mock::read_log).transpose().map_err(|e| vec![e])?.unwrap_or_default();
     let tokens = o.tokens.as_deref().map(mock::read_tokens).unwrap_or_default();
 
-    let mut bad = Vec::new();
-    match fr.exit {
-        Some(code) if code == c.exit => {}
-        Some(code) => bad.push(format!("exit code {code}, expected {}", c.exit)),
-        None => bad.push(format!("flint still running after {:?}: killed", BUDGET + HARD_EXTRA)),
-    }
+    let mut bad = check_exit(fr.exit, c.exit, None, BUDGET + HARD_EXTRA);
     check_stderr(c, &fr.stderr, &marker, &tokens, &mut bad);
     if c.usr_read_only {
         check_usr_remount(&root, dir, &fr.stderr, &mut bad);
@@ -819,15 +813,7 @@ exit $rc"#;
         check_attributes(c, &root, &mut bad);
     }
 
-    if bad.is_empty() {
-        Ok(fr.elapsed)
-    } else {
-        bad.push(format!("flint {}", args.join(" ")));
-        bad.push(format!("flint stderr:\n{}", util::indent(&util::tail(&fr.stderr, 25))));
-        let lines: Vec<String> = log.iter().map(|e| e.to_string()).collect();
-        bad.push(format!("mock log:\n{}", util::indent(&lines.join("\n"))));
-        Err(bad)
-    }
+    verdict(bad, fr.elapsed, &args, &fr.stderr, &log)
 }
 
 /// Runs the selected cases, one line each, into `t`. Installs Ignition and cloud-init first
