@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 use arbitrary::Arbitrary;
 use fatfs::{FatType, FileSystem, FormatVolumeOptions, FsOptions};
 use flint::sources::drive::{DriveError, MemMedium, Volume, probe};
-use flint_fuzz::Patched;
+use flint_fuzz::{Patched, read_file};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -83,17 +83,6 @@ fn walk(dir: &fatfs::Dir<'_, Cursor<&mut [u8]>>, prefix: &[(String, String)], ou
     }
 }
 
-fn read(
-    v: &Volume,
-    m: &mut dyn flint::sources::drive::Medium,
-    path: &str,
-    cap: usize,
-) -> Result<Option<Vec<u8>>, DriveError> {
-    let mut out = vec![0; cap];
-    let n = v.read_file(m, path.as_bytes(), &mut out)?;
-    Ok(n.map(|n| out[..n].to_vec()))
-}
-
 /// Files as (path, contents).
 type Files = Vec<(String, Vec<u8>)>;
 
@@ -110,7 +99,7 @@ static FIXTURES: LazyLock<Vec<(Vec<u8>, Files)>> = LazyLock::new(|| {
         let img = flint_fuzz::gunzip(gz);
         let v = probe(&mut MemMedium(&img)).unwrap().unwrap();
         for (p, want) in &tree {
-            assert_eq!(read(&v, &mut MemMedium(&img), p, want.len()).unwrap().as_ref(), Some(want), "{p}");
+            assert_eq!(read_file(&v, &mut MemMedium(&img), p, want.len()).unwrap().as_ref(), Some(want), "{p}");
         }
         (img, tree.clone())
     })
@@ -143,9 +132,9 @@ fn changed(img: &[u8], v: &Volume, paths: &[(&str, usize)], c: &Case) {
     let Ok(Some(bad)) = got else { return };
     for &(p, size) in paths {
         m.reset();
-        let r = read(&bad, &mut m, p, size);
+        let r = read_file(&bad, &mut m, p, size);
         if bad == *v && !m.touched {
-            assert_eq!(r, read(v, &mut MemMedium(img), p, size), "{p}: no changed byte was read");
+            assert_eq!(r, read_file(v, &mut MemMedium(img), p, size), "{p}: no changed byte was read");
         }
     }
 }
@@ -217,14 +206,14 @@ fuzz_target!(|c: Case| {
         let long = long.join("/");
         let want = (!f.dir).then(|| f.data.clone());
         for p in [long.clone(), short.join("/"), long.to_ascii_uppercase(), long.to_ascii_lowercase()] {
-            let got = read(&v, &mut MemMedium(&img), &p, f.data.len());
+            let got = read_file(&v, &mut MemMedium(&img), &p, f.data.len());
             assert_eq!(got, Ok(want.clone()), "{p} (as {long})");
         }
         if !f.dir && !f.data.is_empty() {
-            let short_buf = read(&v, &mut MemMedium(&img), &long, f.data.len() - 1);
+            let short_buf = read_file(&v, &mut MemMedium(&img), &long, f.data.len() - 1);
             assert_eq!(short_buf, Err(DriveError::TooLarge), "{long} into a buffer one byte short");
         }
-        assert_eq!(read(&v, &mut MemMedium(&img), &format!("{long}~nope"), 16), Ok(None));
+        assert_eq!(read_file(&v, &mut MemMedium(&img), &format!("{long}~nope"), 16), Ok(None));
         paths.push((long, f.data.len()));
     }
 

@@ -11,8 +11,8 @@ use std::sync::LazyLock;
 
 use arbitrary::Arbitrary;
 use flint::sources::drive::iso9660::Names;
-use flint::sources::drive::{DriveError, MemMedium, Volume, probe};
-use flint_fuzz::Patched;
+use flint::sources::drive::{MemMedium, Volume, probe};
+use flint_fuzz::{Patched, read_file};
 use libfuzzer_sys::fuzz_target;
 
 /// (image, paths to read, what each holds on the unchanged image.)
@@ -47,9 +47,8 @@ static SEEDS: LazyLock<Vec<Seed>> = LazyLock::new(|| {
             // The unchanged image reads every file exactly.
             let v = probe(&mut MemMedium(&img)).unwrap().unwrap();
             for (p, want) in &paths {
-                let mut out = vec![0; 16384];
-                let got = v.read_file(&mut MemMedium(&img), p.as_bytes(), &mut out).unwrap();
-                assert_eq!(got.map(|n| out[..n].to_vec()), *want, "{p} in the unchanged image");
+                let got = read_file(&v, &mut MemMedium(&img), p, 16384).unwrap();
+                assert_eq!(got, *want, "{p} in the unchanged image");
             }
             Seed { img, paths }
         })
@@ -77,20 +76,6 @@ fn with_names(v: Volume, pick: u8) -> Volume {
     v.with_iso_names(names).unwrap_or(v)
 }
 
-fn read(
-    v: &Volume,
-    m: &mut dyn flint::sources::drive::Medium,
-    path: &str,
-    cap: usize,
-) -> Result<Option<Vec<u8>>, DriveError> {
-    let mut out = vec![0; cap];
-    let n = v.read_file(m, path.as_bytes(), &mut out)?;
-    if let Some(n) = n {
-        assert!(n <= cap, "{n} bytes from a {cap}-byte buffer");
-    }
-    Ok(n.map(|n| out[..n].to_vec()))
-}
-
 fuzz_target!(|c: Case| {
     let seed = &SEEDS[c.seed as usize % SEEDS.len()];
     // Descriptors, path tables and directories are in the first ~120 sectors.
@@ -113,9 +98,9 @@ fuzz_target!(|c: Case| {
             continue;
         }
         m.reset();
-        let r = read(&v, &mut m, path, cap);
+        let r = read_file(&v, &mut m, path, cap);
         if v == clean && !m.touched {
-            assert_eq!(r, read(&clean, &mut MemMedium(&seed.img), path, cap), "{path}: no changed byte was read");
+            assert_eq!(r, read_file(&clean, &mut MemMedium(&seed.img), path, cap), "{path}: no changed byte was read");
         }
     }
 });

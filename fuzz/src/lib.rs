@@ -352,6 +352,22 @@ impl flint::sources::drive::Medium for Patched<'_> {
     }
 }
 
+/// `v.read_file` of `path` into a `cap`-byte buffer: the file's bytes, `Ok(None)` for a
+/// missing name or a directory. A read never reports more bytes than the buffer holds.
+pub fn read_file(
+    v: &flint::sources::drive::Volume,
+    m: &mut dyn flint::sources::drive::Medium,
+    path: &str,
+    cap: usize,
+) -> Result<Option<Vec<u8>>, flint::sources::drive::DriveError> {
+    let mut out = vec![0; cap];
+    let n = v.read_file(m, path.as_bytes(), &mut out)?;
+    if let Some(n) = n {
+        assert!(n <= cap, "{n} bytes from a {cap}-byte buffer");
+    }
+    Ok(n.map(|n| out[..n].to_vec()))
+}
+
 /// A gzip fixture, decompressed.
 pub fn gunzip(gz: &[u8]) -> Vec<u8> {
     use std::io::Read;

@@ -12,25 +12,28 @@ pub struct Built {
     pub size: u64,
 }
 
-/// Builds flint, prints `flint: <bytes> bytes (<KiB> KiB), static …` and returns its size.
-pub fn run() -> Result<Built, String> {
+/// `cargo build --release --target <host triple> -p flint --bin flint` in the workspace root.
+fn release_build() -> Command {
     let mut cmd = Command::new(util::cargo());
-    cmd.current_dir(util::root()).args([
-        "build",
-        "--release",
-        "--target",
-        util::TARGET,
-        "-p",
-        "flint",
-        "--bin",
-        "flint",
-    ]);
+    cmd.current_dir(util::root()).args(["build", "--release", "--target", util::TARGET]);
+    cmd.args(["-p", "flint", "--bin", "flint"]);
+    cmd
+}
+
+/// Runs a release build with its output on the terminal; `what` names it in the error.
+fn run_release_build(mut cmd: Command, what: &str) -> Result<(), String> {
     eprintln!("xtask: {}", proc::describe(&cmd));
     // Release builds with LTO on 2 cores are slow; the bound only guards against a hang.
     let status = proc::run_inherit(&mut cmd, Duration::from_secs(40 * 60))?;
     if !status.success() {
-        return Err(format!("cargo build of flint failed ({status})"));
+        return Err(format!("cargo build of {what} failed ({status})"));
     }
+    Ok(())
+}
+
+/// Builds flint, prints `flint: <bytes> bytes (<KiB> KiB), static …` and returns its size.
+pub fn run() -> Result<Built, String> {
+    run_release_build(release_build(), "flint")?;
     check(&util::flint_bin())
 }
 
@@ -39,22 +42,9 @@ pub fn run() -> Result<Built, String> {
 /// and `.symtab`, which a stripped build drops.
 pub fn unstripped() -> Result<std::path::PathBuf, String> {
     let dir = util::target_dir().join("xtask-size");
-    let mut cmd = Command::new(util::cargo());
-    cmd.current_dir(util::root()).env("CARGO_TARGET_DIR", &dir).env("CARGO_PROFILE_RELEASE_STRIP", "false").args([
-        "build",
-        "--release",
-        "--target",
-        util::TARGET,
-        "-p",
-        "flint",
-        "--bin",
-        "flint",
-    ]);
-    eprintln!("xtask: {}", proc::describe(&cmd));
-    let status = proc::run_inherit(&mut cmd, Duration::from_secs(40 * 60))?;
-    if !status.success() {
-        return Err(format!("cargo build of flint (unstripped) failed ({status})"));
-    }
+    let mut cmd = release_build();
+    cmd.env("CARGO_TARGET_DIR", &dir).env("CARGO_PROFILE_RELEASE_STRIP", "false");
+    run_release_build(cmd, "flint (unstripped)")?;
     Ok(dir.join(util::TARGET).join("release/flint"))
 }
 

@@ -1,7 +1,8 @@
 //! The checks every namespace run gets, whatever the suite: flint's stderr in the contract's
-//! format, no secret in any file the run produced, and what is left in a directory. (The
-//! report's checks are in `report.rs`.)
+//! format, no secret in any file the run produced, and what is left in a directory or a tree.
+//! (The report's checks are in `report.rs`.)
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// The log phases of docs/contract.md ("Logs"), and `drive` (config drives, core v2).
@@ -15,6 +16,24 @@ pub fn list_dir(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     v.sort();
     v
+}
+
+/// Every non-directory under `root`, relative (bounded depth: flint's tree is shallow).
+pub fn files_under(root: &Path) -> BTreeSet<String> {
+    fn walk(base: &Path, dir: &Path, depth: u32, out: &mut BTreeSet<String>) {
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        for e in rd.filter_map(Result::ok) {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) && depth < 12 {
+                walk(base, &p, depth + 1, out);
+            } else {
+                out.insert(p.strip_prefix(base).unwrap_or(&p).display().to_string());
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(root, root, 0, &mut out);
+    out
 }
 
 /// Files of a scenario directory that hold the secrets by design: the payload the mock

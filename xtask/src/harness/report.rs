@@ -29,7 +29,8 @@ pub fn summary(r: &Value) -> String {
 }
 
 pub const PHASES: [&str; 7] = ["link", "address", "token", "user_data", "decode", "write", "total"];
-const TOP_LEVEL: [&str; 15] = [
+/// The report's top-level fields (OpenStack adds `source`).
+pub const TOP_LEVEL: [&str; 15] = [
     "version",
     "platform",
     "exit_code",
@@ -158,28 +159,25 @@ pub fn check(r: &Value, e: &Expect) -> Vec<String> {
         ("none", _) if !e.success => {}
         (m, want) => bad.push(format!("report mode = {m:?}, expected {want:?}")),
     }
-    let addr = r["address"].as_str();
+    let cidr = r["address"].as_str().and_then(parse_cidr);
     match mode {
         "dhcp" => {
-            match addr.and_then(parse_cidr) {
-                Some(([10, 0, 0, h], p)) if (netns::POOL.0..=netns::POOL.1).contains(&h) && p == e.dhcp_prefix => {}
-                _ => bad.push(format!(
+            if !is_lease(cidr, e.dhcp_prefix) {
+                bad.push(format!(
                     "report address = {}, expected 10.0.0.{}-{}/{} from the DHCP server",
                     r["address"],
                     netns::POOL.0,
                     netns::POOL.1,
                     e.dhcp_prefix
-                )),
+                ));
             }
             if r["router"] != netns::ROUTER_IP {
                 bad.push(format!("report router = {}, expected \"{}\"", r["router"], netns::ROUTER_IP));
             }
         }
         "link-local" => {
-            match addr.and_then(parse_cidr) {
-                // RFC 3927 §2.1: 169.254.1.0 - 169.254.254.255; .169.254 is the server here.
-                Some(([169, 254, x, y], 16)) if (1..=254).contains(&x) && (x, y) != (169, 254) => {}
-                _ => bad.push(format!("report address = {}, expected 169.254.1.0-169.254.254.255/16", r["address"])),
+            if !is_link_local(cidr) {
+                bad.push(format!("report address = {}, expected 169.254.1.0-169.254.254.255/16", r["address"]));
             }
             if !r["router"].is_null() {
                 bad.push(format!("report router = {}, expected null in link-local mode", r["router"]));
@@ -199,28 +197,9 @@ pub fn check(r: &Value, e: &Expect) -> Vec<String> {
     if !t.is_object() {
         bad.push(format!("report timings_us = {t}, expected an object"));
     } else {
+        bad.extend(check_total(t, e.budget_us));
         let total = t["total"].as_u64();
-        match total {
-            None => bad.push(format!("report timings_us.total = {}, expected a number", t["total"])),
-            Some(us) if us > e.budget_us + 1_500_000 => {
-                bad.push(format!("report timings_us.total = {us} µs exceeds the {} µs budget", e.budget_us))
-            }
-            _ => {}
-        }
-        for p in PHASES {
-            let v = &t[p];
-            if t.get(p).is_none() {
-                bad.push(format!("report timings_us lacks `{p}`"));
-            } else if e.success && v.as_u64().is_none() {
-                bad.push(format!("report timings_us.{p} = {v}, expected a number after success"));
-            } else if !v.is_null() && v.as_u64().is_none() {
-                bad.push(format!("report timings_us.{p} = {v}, expected a number or null"));
-            } else if let (Some(x), Some(total)) = (v.as_u64(), total)
-                && x > total
-            {
-                bad.push(format!("report timings_us.{p} = {x} > total {total}"));
-            }
-        }
+        bad.extend(PHASES.iter().filter_map(|p| check_timing(t, p, total, e.success)));
     }
 
     let b = &r["bytes"];
@@ -250,18 +229,65 @@ pub fn check(r: &Value, e: &Expect) -> Vec<String> {
         }
         _ => {}
     }
-    if r["vmhwm_kib"].as_u64().is_none_or(|k| k == 0) {
-        bad.push(format!("report vmhwm_kib = {}, expected a positive number", r["vmhwm_kib"]));
-    }
+    bad.extend(check_vmhwm(r));
     bad.extend(check_outcome(r, e.exit_code, e.failed_phase, e.gzip));
     bad
 }
 
+/// `timings_us.total`: a number, within `budget_us` and the 1.5 s flint cannot account for.
+pub fn check_total(t: &Value, budget_us: u64) -> Option<String> {
+    match t["total"].as_u64() {
+        None => Some(format!("report timings_us.total = {}, expected a number", t["total"])),
+        Some(us) if us > budget_us + 1_500_000 => {
+            Some(format!("report timings_us.total = {us} µs exceeds the {budget_us} µs budget"))
+        }
+        _ => None,
+    }
+}
+
+/// `timings_us.<p>`: present, a number (`required`, after a success) or null, and not more
+/// than the `total`.
+pub fn check_timing(t: &Value, p: &str, total: Option<u64>, required: bool) -> Option<String> {
+    let v = &t[p];
+    if t.get(p).is_none() {
+        Some(format!("report timings_us lacks `{p}`"))
+    } else if required && v.as_u64().is_none() {
+        Some(format!("report timings_us.{p} = {v}, expected a number after success"))
+    } else if !v.is_null() && v.as_u64().is_none() {
+        Some(format!("report timings_us.{p} = {v}, expected a number or null"))
+    } else if let (Some(x), Some(total)) = (v.as_u64(), total)
+        && x > total
+    {
+        Some(format!("report timings_us.{p} = {x} > total {total}"))
+    } else {
+        None
+    }
+}
+
+/// `vmhwm_kib`: flint's peak resident memory, a positive number.
+pub fn check_vmhwm(r: &Value) -> Option<String> {
+    r["vmhwm_kib"]
+        .as_u64()
+        .is_none_or(|k| k == 0)
+        .then(|| format!("report vmhwm_kib = {}, expected a positive number", r["vmhwm_kib"]))
+}
+
 /// `"a.b.c.d/len"` → ([a, b, c, d], len)
-fn parse_cidr(s: &str) -> Option<([u8; 4], u8)> {
+pub fn parse_cidr(s: &str) -> Option<([u8; 4], u8)> {
     let (ip, len) = s.split_once('/')?;
     let ip: std::net::Ipv4Addr = ip.parse().ok()?;
     Some((ip.octets(), len.parse().ok()?))
+}
+
+/// A lease from dnsmasq's pool (`netns::POOL`) with this prefix length.
+pub fn is_lease(cidr: Option<([u8; 4], u8)>, prefix: u8) -> bool {
+    matches!(cidr, Some(([10, 0, 0, h], p)) if (netns::POOL.0..=netns::POOL.1).contains(&h) && p == prefix)
+}
+
+/// An IPv4 link-local address flint may take: RFC 3927 §2.1, 169.254.1.0 - 169.254.254.255,
+/// /16; 169.254.169.254 is the server here.
+pub fn is_link_local(cidr: Option<([u8; 4], u8)>) -> bool {
+    matches!(cidr, Some(([169, 254, x, y], 16)) if (1..=254).contains(&x) && (x, y) != (169, 254))
 }
 
 #[cfg(test)]
@@ -347,6 +373,19 @@ mod tests {
         assert!(!check_outcome(&r, 0, FailedPhase::AnyPhase, Some(true)).is_empty());
         r.as_object_mut().unwrap().remove("gzip");
         assert!(check(&r, &expect()).join("\n").contains("lacks `gzip`"));
+    }
+
+    #[test]
+    fn shared_pieces() {
+        let t = serde_json::json!({"link": null, "write": 12, "total": 10});
+        assert_eq!(check_timing(&t, "link", Some(10), false), None);
+        assert!(check_timing(&t, "link", Some(10), true).unwrap().contains("after success"));
+        assert!(check_timing(&t, "decode", Some(10), false).unwrap().contains("lacks `decode`"));
+        assert!(check_timing(&t, "write", Some(10), false).unwrap().contains("> total"));
+        assert_eq!(check_total(&t, 0), None, "1.5 s of slack");
+        assert!(check_vmhwm(&t).is_some());
+        assert!(is_link_local(parse_cidr("169.254.3.4/16")) && !is_link_local(parse_cidr("169.254.169.254/16")));
+        assert!(is_lease(parse_cidr("10.0.0.60/24"), 24) && !is_lease(parse_cidr("10.0.0.60/32"), 24));
     }
 
     #[test]

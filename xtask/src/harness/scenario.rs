@@ -19,19 +19,13 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use super::checks::{check_secrets, check_stderr, list_dir};
-use super::flint::{run_flint_cmd, runner_ready};
+use super::flint::{HARD_EXTRA, check_exit, check_time, run_flint_cmd, runner_ready, verdict};
 use super::mountns::MountNs;
 use super::netns::{Addressing, Topology};
 use super::report;
 use super::tally::{Selection, Tally, run_each};
 use crate::mock::{self, LogEntry, Platform, payloads};
 use crate::support::proc::ChildGuard;
-use crate::support::util;
-
-/// flint must be gone this long after its own budget, else it is killed and the run fails.
-const HARD_EXTRA: Duration = Duration::from_secs(10);
-/// Allowed overrun of the budget, measured from outside (spawn, `ip netns exec`, exit).
-const SLACK: Duration = Duration::from_millis(1500);
 
 #[derive(Clone, Copy)]
 pub enum Payload {
@@ -376,22 +370,8 @@ pub fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<S
         bad.push(e);
     }
     // Exit code and time.
-    match run.exit {
-        None => bad.push(format!("flint still running after {:?}: killed", budget + HARD_EXTRA)),
-        Some(code) if code != s.exit && Some(code) != s.or_exit => bad.push(match s.or_exit {
-            Some(alt) => format!("exit code {code}, expected {} or {alt}", s.exit),
-            None => format!("exit code {code}, expected {}", s.exit),
-        }),
-        _ => {}
-    }
-    if run.elapsed > budget + SLACK {
-        bad.push(format!(
-            "took {:.2} s, budget {:.1} s (+{:.1} s slack)",
-            run.elapsed.as_secs_f64(),
-            s.budget,
-            SLACK.as_secs_f64()
-        ));
-    }
+    bad.extend(check_exit(run.exit, s.exit, s.or_exit, budget + HARD_EXTRA));
+    bad.extend(check_time(run.elapsed, budget));
 
     // Output file and its directory.
     let entries = list_dir(&out_dir);
@@ -479,17 +459,7 @@ pub fn run_one(s: &Scenario, flint: &Path, dir: &Path) -> Result<Duration, Vec<S
         bad.extend(extra(&run));
     }
 
-    if bad.is_empty() {
-        Ok(run.elapsed)
-    } else {
-        bad.push(format!("flint {}", args.join(" ")));
-        bad.push(format!("flint stderr:\n{}", util::indent(&util::tail(&run.stderr, 25))));
-        if !run.log.is_empty() {
-            let lines: Vec<String> = run.log.iter().map(|e| e.to_string()).collect();
-            bad.push(format!("mock log:\n{}", util::indent(&lines.join("\n"))));
-        }
-        Err(bad)
-    }
+    verdict(bad, run.elapsed, &args, &run.stderr, &run.log)
 }
 
 /// Scenarios expected to fail (any exit but 0 and 3) that do not name the phase they fail in:

@@ -91,7 +91,7 @@ pub(super) fn route(server: &Server, req: &Request, st: &mut State, token_valid:
     if req.method != "GET" && req.method != "HEAD" {
         return Response::new(405, "text/plain", "Method Not Allowed\n").header("Allow", "OPTIONS, GET, HEAD");
     }
-    let tokenless_ok = server.opts.no_token_api && req.header("x-aws-ec2-metadata-token").is_none();
+    let tokenless_ok = server.opts.no_token_api && req.header(TOKEN_HEADER).is_none();
     if !token_valid && !tokenless_ok {
         return Response::new(401, "text/html", "<html><body><h1>401 - Unauthorized</h1></body></html>\n");
     }
@@ -115,15 +115,12 @@ pub(super) fn route(server: &Server, req: &Request, st: &mut State, token_valid:
             if server.opts.stale_token_once && !st.stale_done {
                 // Looks to the client like a token that expired between PUT and GET.
                 st.stale_done = true;
-                if let Some(t) = req.header("x-aws-ec2-metadata-token") {
+                if let Some(t) = req.header(TOKEN_HEADER) {
                     st.tokens.remove(t);
                 }
                 return Response::new(401, "text/html", "<html><body><h1>401 - Unauthorized</h1></body></html>\n");
             }
-            match &server.payload {
-                Some(p) => Response::new(200, "application/octet-stream", p.clone()).user_data(),
-                None => not_found(),
-            }
+            server.raw_user_data().unwrap_or_else(not_found)
         }
         _ => match tree(rest, &server.opts) {
             Some(body) => text(&body),

@@ -37,9 +37,9 @@ use super::keys;
 use super::options::Options;
 use super::service::{Server, State};
 
-/// Nova asks for no token. The header an IMDSv2 client would send is watched anyway, so the
-/// request log shows whether a client sent one (`token_sent`).
-pub const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
+/// Nova asks for no token. The header an IMDSv2 client would send (`aws::TOKEN_HEADER`) is
+/// watched anyway, so the request log shows whether a client sent one (`token_sent`).
+pub const TOKEN_HEADER: &str = super::aws::TOKEN_HEADER;
 /// What the mock calls itself in `Server:` (real deployments differ: a neutron metadata proxy,
 /// Apache or eventlet in front of nova-api-metadata).
 pub(super) const SERVER_NAME: &str = "nova-metadata-mock";
@@ -222,10 +222,7 @@ pub(super) fn route(server: &Server, req: &Request, _st: &mut State, _token_vali
     let inst = Instance::from_options(o);
     let text = |body: String| Response::new(200, "text/plain; charset=UTF-8", body);
     let doc = |v: Value| Response::new(200, "application/json", nova_json(&v));
-    let user_data = || match &server.payload {
-        Some(p) => Response::new(200, "application/octet-stream", p.clone()).user_data(),
-        None => not_found(),
-    };
+    let user_data = || server.raw_user_data().unwrap_or_else(not_found);
     let path = req.path().trim_end_matches('/');
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match parts.as_slice() {

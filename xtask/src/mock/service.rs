@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::http::Response;
 use super::options::Options;
 
 pub(super) struct Server {
@@ -58,6 +59,12 @@ impl Server {
             token_log: open(&opts.tokens)?,
         };
         Ok(Server { opts, payload, started: Instant::now(), state: Mutex::new(state) })
+    }
+
+    /// The user-data served raw (`application/octet-stream`, logged as the user-data), `None`
+    /// when there is none.
+    pub(super) fn raw_user_data(&self) -> Option<Response> {
+        self.payload.as_ref().map(|p| Response::new(200, "application/octet-stream", p.clone()).user_data())
     }
 
     pub(super) fn issue_token(&self, st: &mut State, token: String, ttl: u64) -> String {

@@ -17,6 +17,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::harness::checks::{check_secrets, check_stderr};
+use crate::harness::flint::{HARD_EXTRA, SLACK};
 use crate::harness::netns::{self, Addressing, Lan};
 use crate::harness::report;
 use crate::harness::tally::{Selection, Suite, Tally};
@@ -31,10 +32,6 @@ const DEFAULT_INSTANCES: usize = 100;
 /// requests (token + user-data), so most of them meet the limit at least once.
 const DEFAULT_RATE_LIMIT: u32 = 40;
 const DEFAULT_BUDGET: f64 = 30.0;
-/// Allowed overrun of an instance's budget, measured from outside (as in harness/scenario.rs), and
-/// the grace after which a still-running instance is killed.
-const SLACK: Duration = Duration::from_millis(1500);
-const HARD_EXTRA: Duration = Duration::from_secs(10);
 
 pub struct Config {
     pub instances: usize,

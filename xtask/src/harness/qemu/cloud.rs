@@ -116,6 +116,30 @@ pub fn start_cloud(nets: &[NetKind], platform: Platform, file: Option<&[u8]>, di
     Ok(Cloud { mock, _dnsmasq: dnsmasq, net })
 }
 
+/// The demo's and the boot benchmark's cloud: one slirp NIC with the AWS mock behind
+/// guestfwd, serving `file`.
+pub fn start_aws_slirp(file: Option<&[u8]>, dir: &Path) -> Result<Cloud, String> {
+    start_cloud(&[NetKind::SlirpMetadata], Platform::Aws, file, dir)
+}
+
+/// The VM for `start_aws_slirp`'s cloud: `env`'s kernel and image, one virtio-net NIC,
+/// kernel arguments `append`, 90 s to boot.
+pub fn aws_slirp_vm<'a>(env: &'a Env, cloud: &'a Cloud, dir: &'a Path, append: String) -> Vm<'a> {
+    Vm {
+        vmlinux: &env.kernel.vmlinux,
+        initrd: &env.initrd,
+        append,
+        nics: nics(&[NetKind::SlirpMetadata], &["virtio-net-pci"]),
+        netns: Some(&cloud.net.ns),
+        dir,
+        timeout: Duration::from_secs(90),
+        accel: env.accel,
+        capture: false,
+        banner_within: None,
+        disks: Vec::new(),
+    }
+}
+
 pub fn nics(specs: &[NetKind], models: &[&str]) -> Vec<Nic> {
     specs
         .iter()

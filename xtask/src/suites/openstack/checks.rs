@@ -5,12 +5,14 @@
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
 use serde_json::Value;
 
 use super::case::{ATTRIBUTES, Case, DEV_LISTING, Net, OUTPUT, Payload, REPORT, Run, SEED_DIR};
+use crate::harness::checks::files_under;
+use crate::harness::consumers::{parse_attributes, percent_decode};
 use crate::harness::netns::{self, Addressing};
+use crate::harness::report;
 use crate::mock::openstack::{self, Instance};
 use crate::mock::{self, Platform};
 
@@ -71,24 +73,6 @@ pub fn expected_user_data<'r>(c: &Case, r: &'r Run) -> Option<&'r [u8]> {
         "drive" => Some(&r.served.drive),
         _ => Some(&r.served.service),
     }
-}
-
-/// Every non-directory under `root`, relative (bounded depth: flint's tree is shallow).
-pub fn files_under(root: &Path) -> BTreeSet<String> {
-    fn walk(base: &Path, dir: &Path, depth: u32, out: &mut BTreeSet<String>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
-        for e in rd.filter_map(Result::ok) {
-            let p = e.path();
-            if e.file_type().is_ok_and(|t| t.is_dir()) && depth < 12 {
-                walk(base, &p, depth + 1, out);
-            } else {
-                out.insert(p.strip_prefix(base).unwrap_or(&p).display().to_string());
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(root, root, 0, &mut out);
-    out
 }
 
 /// The files that hold user-data by design (mode 0600).
@@ -176,25 +160,8 @@ pub fn report(c: &Case, r: &Run, mac: Option<&str>) -> Vec<String> {
         return vec![format!("no readable report at {REPORT}")];
     };
     let Some(obj) = v.as_object() else { return vec!["report is not a JSON object".into()] };
-    for k in [
-        "version",
-        "platform",
-        "exit_code",
-        "failed_phase",
-        "interface",
-        "mac",
-        "mode",
-        "address",
-        "router",
-        "server",
-        "timings_us",
-        "bytes",
-        "requests",
-        "gzip",
-        "vmhwm_kib",
-        "source",
-    ] {
-        if !obj.contains_key(k) {
+    for k in report::TOP_LEVEL.iter().chain(&["source"]) {
+        if !obj.contains_key(*k) {
             bad.push(format!("report lacks `{k}` (absent values must be null)"));
         }
     }
@@ -249,26 +216,12 @@ pub fn report(c: &Case, r: &Run, mac: Option<&str>) -> Vec<String> {
     // Timings: within the budget, no token step, and what a win needed.
     let t = &v["timings_us"];
     let total = t["total"].as_u64();
-    let budget_us = (c.budget * 1e6) as u64;
-    match total {
-        Some(us) if us > budget_us + 1_500_000 => {
-            bad.push(format!("report timings_us.total = {us} µs, budget {budget_us} µs"))
-        }
-        Some(_) => {}
-        None => bad.push(format!("report timings_us.total = {}, expected a number", t["total"])),
-    }
-    for p in ["link", "address", "token", "user_data", "decode", "write"] {
-        let x = &t[p];
-        if t.get(p).is_none() {
-            bad.push(format!("report timings_us lacks `{p}`"));
-        } else if !x.is_null() && x.as_u64().is_none() {
-            bad.push(format!("report timings_us.{p} = {x}, expected a number or null"));
-        } else if let (Some(x), Some(total)) = (x.as_u64(), total)
-            && x > total
-        {
-            bad.push(format!("report timings_us.{p} = {x} > total {total}"));
-        }
-    }
+    bad.extend(report::check_total(t, (c.budget * 1e6) as u64));
+    bad.extend(
+        ["link", "address", "token", "user_data", "decode", "write"]
+            .iter()
+            .filter_map(|p| report::check_timing(t, p, total, false)),
+    );
     if !t["token"].is_null() {
         bad.push(format!("report timings_us.token = {}: OpenStack has no token step", t["token"]));
     }
@@ -320,19 +273,14 @@ pub fn report(c: &Case, r: &Run, mac: Option<&str>) -> Vec<String> {
     if v["gzip"] != gzip_want || (!v["gzip"].is_null() && !v["gzip"].is_boolean()) {
         bad.push(format!("report gzip = {}, expected {gzip_want} (the payloads are plain)", v["gzip"]));
     }
-    if v["vmhwm_kib"].as_u64().is_none_or(|k| k == 0) {
-        bad.push(format!("report vmhwm_kib = {}, expected a positive number", v["vmhwm_kib"]));
-    }
+    bad.extend(report::check_vmhwm(v));
     bad
 }
 
 /// Mode, address and router agree with each other and with the topology.
 fn address(v: &Value, mode: &str, addressing: Addressing, required: bool) -> Vec<String> {
     let mut bad = Vec::new();
-    let cidr = v["address"].as_str().and_then(|s| {
-        let (ip, len) = s.split_once('/')?;
-        Some((ip.parse::<std::net::Ipv4Addr>().ok()?.octets(), len.parse::<u8>().ok()?))
-    });
+    let cidr = v["address"].as_str().and_then(report::parse_cidr);
     match (mode, addressing) {
         ("none", _) if !required => {
             if !v["address"].is_null() || !v["router"].is_null() {
@@ -340,7 +288,7 @@ fn address(v: &Value, mode: &str, addressing: Addressing, required: bool) -> Vec
             }
         }
         ("dhcp", Addressing::Dhcp) => {
-            if !matches!(cidr, Some(([10, 0, 0, h], 24)) if (netns::POOL.0..=netns::POOL.1).contains(&h)) {
+            if !report::is_lease(cidr, 24) {
                 bad.push(format!("report address = {}, expected a /24 lease from the pool", v["address"]));
             }
             if v["router"] != netns::ROUTER_IP {
@@ -348,7 +296,7 @@ fn address(v: &Value, mode: &str, addressing: Addressing, required: bool) -> Vec
             }
         }
         ("link-local", Addressing::LinkLocal) => {
-            if !matches!(cidr, Some(([169, 254, x, y], 16)) if (1..=254).contains(&x) && (x, y) != (169, 254)) {
+            if !report::is_link_local(cidr) {
                 bad.push(format!("report address = {}, expected 169.254.1.0-169.254.254.255/16", v["address"]));
             }
             if !v["router"].is_null() {
@@ -384,22 +332,6 @@ pub fn mock_log(c: &Case, r: &Run) -> Vec<String> {
         }
     }
     bad
-}
-
-/// `KEY=value` lines: keys `[A-Z0-9_]+`, no duplicates.
-pub fn parse_attributes(text: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in text.lines() {
-        let (k, v) = line.split_once('=').ok_or_else(|| format!("attribute line without `=`: {line:?}"))?;
-        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
-            return Err(format!("attribute name {k:?} is not [A-Z0-9_]+"));
-        }
-        if out.iter().any(|(seen, _)| seen == k) {
-            return Err(format!("attribute {k} appears twice"));
-        }
-        out.push((k.to_string(), v.to_string()));
-    }
-    Ok(out)
 }
 
 /// The seed's `meta-data`: its (key, scalar) pairs in order, and the `public-keys` list.
@@ -533,19 +465,7 @@ pub fn handoff(c: &Case, r: &Run) -> Vec<String> {
 /// Decodes an RFC 2397 `data:` URL without base64 (what flint writes for the hostname).
 fn data_url(url: &str) -> Option<Vec<u8>> {
     let (_, data) = url.strip_prefix("data:")?.split_once(',')?;
-    let b = data.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            out.push(u8::from_str_radix(std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    Some(out)
+    percent_decode(data)
 }
 
 /// A base fragment (or a config merged with it): `/etc/hostname` = the instance's hostname,
@@ -751,14 +671,6 @@ mod tests {
         );
         assert_eq!(keys, ["ssh-ed25519 AAAA k \"x\""]);
         assert!(parse_meta_data("nonsense\n").is_err());
-    }
-
-    #[test]
-    fn attribute_lines() {
-        let a = parse_attributes("AFTERBURN_OPENSTACK_IPV4_PUBLIC=\nAFTERBURN_OPENSTACK_HOSTNAME=h\n").unwrap();
-        assert_eq!(a[0], ("AFTERBURN_OPENSTACK_IPV4_PUBLIC".into(), String::new()));
-        assert!(parse_attributes("A=1\nA=2\n").is_err());
-        assert!(parse_attributes("lower=1\n").is_err());
     }
 
     #[test]

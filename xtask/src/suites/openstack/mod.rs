@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use crate::harness::checks::{check_secrets, check_stderr};
 use crate::harness::drive::{self, Build, Damage, Loop, Spec};
-use crate::harness::flint::{run_flint_cmd, runner_ready};
+use crate::harness::flint::{HARD_EXTRA, check_exit, check_time, run_flint_cmd, runner_ready, verdict};
 use crate::harness::netns::{Addressing, Lone, Topology};
 use crate::harness::tally::{Selection, Suite, Tally, run_each};
 use crate::mock::openstack::Instance;
@@ -38,11 +38,6 @@ use case::{ATTRIBUTES, DEV_LISTING, OUTPUT, REPORT, SEED_DIR, USER_DATA_CAP};
 use case::{At, Case, DriveSpec, NOVA_ISO, NOVA_VFAT, Net, NotADrive, Payload, Run, Served};
 
 pub const SUITE: Suite = Suite { name: "openstack", needs_flint: true, gate: false, run, cases: || all().len() };
-
-/// Allowed overrun of the budget, measured from outside (as `harness::scenario`).
-const SLACK: Duration = Duration::from_millis(1500);
-/// flint must be gone this long after its budget, else it is killed and the case fails.
-const HARD_EXTRA: Duration = Duration::from_secs(10);
 
 /// Runs `"$@"` (flint) with an empty tmpfs on `/dev` in the mount namespace `unshare` made,
 /// then lists what flint left in its private node directory into `$1`.
@@ -620,19 +615,8 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
     };
 
     let mut bad = Vec::new();
-    match run.exit {
-        None => bad.push(format!("flint still running after {:?}: killed", budget + HARD_EXTRA)),
-        Some(code) if code != c.exit => bad.push(format!("exit code {code}, expected {}", c.exit)),
-        _ => {}
-    }
-    if run.elapsed > budget + SLACK {
-        bad.push(format!(
-            "took {:.2} s, budget {} s (+{:.1} s slack)",
-            run.elapsed.as_secs_f64(),
-            c.budget,
-            SLACK.as_secs_f64()
-        ));
-    }
+    bad.extend(check_exit(run.exit, c.exit, None, budget + HARD_EXTRA));
+    bad.extend(check_time(run.elapsed, budget));
     if let Some(max) = c.within.filter(|&m| run.elapsed.as_secs_f64() > m) {
         bad.push(format!(
             "took {:.2} s: the winner answered, flint should be done within {max} s",
@@ -656,17 +640,7 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
         bad.extend(extra(&run));
     }
 
-    if bad.is_empty() {
-        Ok(run.elapsed)
-    } else {
-        bad.push(format!("flint {}", args.join(" ")));
-        bad.push(format!("flint stderr:\n{}", util::indent(&util::tail(&run.stderr, 25))));
-        if !run.log.is_empty() {
-            let lines: Vec<String> = run.log.iter().map(|e| e.to_string()).collect();
-            bad.push(format!("mock log:\n{}", util::indent(&lines.join("\n"))));
-        }
-        Err(bad)
-    }
+    verdict(bad, run.elapsed, &args, &run.stderr, &run.log)
 }
 
 /// Runs the selected cases, one line each, into `t`. Installs the drive tools, Ignition and

@@ -8,13 +8,12 @@
 //! is 0. This prints numbers; it asserts nothing about them.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use crate::harness::build;
-use crate::harness::qemu::cloud::{self as cloud, NetKind, Payload};
-use crate::harness::qemu::{self as vm, Boot, Vm};
+use crate::harness::qemu::cloud::{self as cloud, Payload};
+use crate::harness::qemu::{self as vm, Boot};
 use crate::harness::report;
-use crate::mock::{Platform, payloads};
+use crate::mock::payloads;
 use crate::support::{deps, sha256, util};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -142,23 +141,12 @@ pub(super) fn run(args: &[String]) -> Result<(), String> {
 
 fn one_boot(env: &cloud::Env, tool: Tool, file: Option<&[u8]>, sha: &str) -> Result<Sample, String> {
     let dir = util::ScratchDir::new(&format!("qbench-{}", tool.mode()))?;
-    let cloud = cloud::start_cloud(&[NetKind::SlirpMetadata], Platform::Aws, file, dir.path())?;
-    let vm = Vm {
-        vmlinux: &env.kernel.vmlinux,
-        initrd: &env.initrd,
-        append: format!(
-            "flint.platform=aws flint.timeout=20 fxq.mode={} fxq.watchdog=60 fxq.expect_exit=0 fxq.expect_sha256={sha}",
-            tool.mode()
-        ),
-        nics: cloud::nics(&[NetKind::SlirpMetadata], &["virtio-net-pci"]),
-        netns: Some(&cloud.net.ns),
-        dir: dir.path(),
-        timeout: Duration::from_secs(90),
-        accel: env.accel,
-        capture: false,
-        banner_within: None,
-        disks: Vec::new(),
-    };
+    let cloud = cloud::start_aws_slirp(file, dir.path())?;
+    let append = format!(
+        "flint.platform=aws flint.timeout=20 fxq.mode={} fxq.watchdog=60 fxq.expect_exit=0 fxq.expect_sha256={sha}",
+        tool.mode()
+    );
+    let vm = cloud::aws_slirp_vm(env, &cloud, dir.path(), append);
     let boot: Boot = vm::boot(&vm)?;
     let m = &boot.markers;
     if !boot.ended() || m.get("RESULT") != Some("PASS") {

@@ -3,13 +3,10 @@
 //! mock over slirp — then the config, flint's log, its phase timings and the boot timeline
 //! on the guest's own clock. (`cargo xtask demo --netns` is the namespace-only demo.)
 
-use std::time::Duration;
-
 use crate::harness::build;
-use crate::harness::qemu::cloud::{self as cloud, NetKind};
-use crate::harness::qemu::{self as vm, Vm};
+use crate::harness::qemu::{self as vm, cloud};
 use crate::harness::report::PHASES;
-use crate::mock::{Platform, payloads};
+use crate::mock::payloads;
 use crate::support::{cleanup, deps, sha256, util};
 
 pub(super) fn run() -> Result<(), String> {
@@ -20,23 +17,12 @@ pub(super) fn run() -> Result<(), String> {
     let env = cloud::prepare_env(&built.path)?;
     let config = payloads::EXAMPLE_IGNITION.as_bytes();
     let dir = util::ScratchDir::new("qemu-demo")?;
-    let cloud = cloud::start_cloud(&[NetKind::SlirpMetadata], Platform::Aws, Some(config), dir.path())?;
-    let vm = Vm {
-        vmlinux: &env.kernel.vmlinux,
-        initrd: &env.initrd,
-        append: format!(
-            "flint.platform=aws flint.timeout=20 fxq.mode=flint fxq.show=1 fxq.expect_exit=0 fxq.expect_sha256={}",
-            sha256::hex(config)
-        ),
-        nics: cloud::nics(&[NetKind::SlirpMetadata], &["virtio-net-pci"]),
-        netns: Some(&cloud.net.ns),
-        dir: dir.path(),
-        timeout: Duration::from_secs(90),
-        accel: env.accel,
-        capture: false,
-        banner_within: None,
-        disks: Vec::new(),
-    };
+    let cloud = cloud::start_aws_slirp(Some(config), dir.path())?;
+    let append = format!(
+        "flint.platform=aws flint.timeout=20 fxq.mode=flint fxq.show=1 fxq.expect_exit=0 fxq.expect_sha256={}",
+        sha256::hex(config)
+    );
+    let vm = cloud::aws_slirp_vm(&env, &cloud, dir.path(), append);
     println!(
         "demo: Debian kernel {} ({} {}) under QEMU/{} ({}), booted as the uncompressed vmlinux (PVH)\n      \
          initramfs: flint {} bytes + busybox test init + virtio/e1000 modules; NIC virtio-net-pci on slirp\n      \
