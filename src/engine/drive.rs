@@ -9,7 +9,7 @@
 use smoltcp::time::{Duration, Instant};
 
 use crate::fmt::Bytes;
-use crate::platform::Drive;
+use crate::platform::{Drive, Store};
 use crate::sources::meta::Metadata;
 
 /// How often the block devices are scanned again while no drive is found. A scan reads one
@@ -143,21 +143,24 @@ impl<'a> DriveRun<'a> {
         self.scans += 1;
         let drive = self.drive;
         let mut found = None;
-        drives.scan(&mut |fs| {
+        drives.scan(drive.store, &mut |fs| {
             let label = fs.label();
-            if !drive.labels.iter().any(|l| l.as_bytes() == label) {
+            if drive.store == Store::BlockDevice && !drive.labels.iter().any(|l| l.as_bytes() == label) {
                 debug!("drive", "{}: label {} is not a config drive", Bytes(fs.device()), Bytes(label));
                 return false;
             }
-            info!("drive", "{} drive {} on {}", fs.kind(), Bytes(label), Bytes(fs.device()));
+            match drive.store {
+                Store::BlockDevice => info!("drive", "{} drive {} on {}", fs.kind(), Bytes(label), Bytes(fs.device())),
+                Store::FwCfg => info!("drive", "fw_cfg items in {}", Bytes(fs.device())),
+            }
             found = Some(self.read(fs, metadata));
             true
         });
         self.state = match found {
             Some(Ok(len)) => State::Done(len),
             Some(Err(e)) => State::Failed(DriveFailure::Unreadable(e)),
-            None if drives.explicit() => {
-                info!("drive", "--drive holds no drive labelled {}", self.drive.labels[0]);
+            None if drives.explicit() && drive.store == Store::BlockDevice => {
+                info!("drive", "--drive holds no drive labelled {}", drive.labels.first().copied().unwrap_or(""));
                 State::Failed(DriveFailure::NotFound)
             }
             None => State::Scan(now + RESCAN),

@@ -392,7 +392,7 @@ impl Filesystem for MemFs {
 }
 
 impl Drives for MemDrives {
-    fn scan(&mut self, visit: &mut dyn FnMut(&mut dyn Filesystem) -> bool) {
+    fn scan(&mut self, _: crate::platform::Store, visit: &mut dyn FnMut(&mut dyn Filesystem) -> bool) {
         self.scans += 1;
         for (from, fs) in self.disks.iter_mut() {
             if *from <= self.now && visit(fs) {
@@ -711,6 +711,27 @@ fn a_silent_endpoint_moves_requests_to_the_next() {
     assert_eq!(r.requests, 2, "one silent attempt, one answered");
     // One NIC: the silent endpoint gets the whole 10 s attempt, the next is asked at once.
     assert!(r.elapsed >= Duration::from_secs(10) && r.elapsed < Duration::from_secs(11), "{}", r.elapsed);
+}
+
+#[test]
+fn qemu_reads_its_fw_cfg_item_and_a_missing_item_is_none() {
+    let fw_cfg = |files: Vec<(&'static str, Vec<u8>)>| MemDrives {
+        disks: vec![(Instant::ZERO, MemFs { device: "/sys/firmware/qemu_fw_cfg/by_name", label: "", files })],
+        ..MemDrives::default()
+    };
+    let config = br#"{"ignition":{"version":"3.3.0"}}"#.to_vec();
+    let r = run(
+        &crate::platform::qemu::PLATFORM,
+        sim(vec![]),
+        fw_cfg(vec![("opt/com.coreos/config/raw", config.clone())]),
+        AddressMode::Auto,
+        30_000,
+        true,
+    );
+    assert_eq!(r.result.unwrap().0, Some(config));
+    let r = run(&crate::platform::qemu::PLATFORM, sim(vec![]), fw_cfg(vec![]), AddressMode::Auto, 30_000, true);
+    assert_eq!(r.result.unwrap().0, None);
+    assert_eq!(r.requests, 0, "no network is touched");
 }
 
 #[test]

@@ -14,9 +14,10 @@ use crate::decode::Encoding;
 pub mod akamai;
 pub mod aws;
 pub mod openstack;
+pub mod qemu;
 
 /// Every platform flint knows, by the id Ignition and Afterburn use (`ignition.platform.id=`).
-pub const ALL: &[&Platform] = &[&aws::PLATFORM, &akamai::PLATFORM, &openstack::PLATFORM];
+pub const ALL: &[&Platform] = &[&aws::PLATFORM, &akamai::PLATFORM, &openstack::PLATFORM, &qemu::PLATFORM];
 
 /// Looks a platform up by its id.
 pub fn by_id(id: &[u8]) -> Option<&'static Platform> {
@@ -244,10 +245,12 @@ impl Document {
     }
 }
 
-/// A config drive: a block device whose filesystem carries one of `labels`.
+/// A config drive: a block device whose filesystem carries one of `labels`, or QEMU's
+/// firmware configuration device.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Drive {
-    /// Filesystem labels, compared exactly.
+    pub store: Store,
+    /// Filesystem labels, compared exactly (block devices only).
     pub labels: &'static [&'static str],
     /// The user-data file; a drive without it is a definite "no user-data".
     pub user_data: &'static str,
@@ -259,6 +262,16 @@ pub struct Drive {
     pub seed_files: &'static [(&'static str, &'static str)],
     /// Where the user-data goes among them, so the seed directory is a whole drive tree.
     pub seed_user_data: Option<&'static str>,
+}
+
+/// Where a drive's files are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Store {
+    /// A filesystem on a block device, found by its label.
+    BlockDevice,
+    /// QEMU's fw_cfg items as the kernel's `qemu_fw_cfg` driver shows them in sysfs
+    /// (`/sys/firmware/qemu_fw_cfg/by_name/<name>/raw`).
+    FwCfg,
 }
 
 #[cfg(test)]
@@ -284,7 +297,7 @@ mod tests {
             }
         }
         for d in ALL.iter().flat_map(|p| p.drives()) {
-            assert!(!d.labels.is_empty() && !d.user_data.starts_with('/'));
+            assert!((d.store == Store::FwCfg || !d.labels.is_empty()) && !d.user_data.starts_with('/'));
         }
     }
 }

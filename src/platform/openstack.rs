@@ -29,7 +29,8 @@
 //!   are handed over verbatim with a seed.
 
 use super::{
-    Address, Body, Connect, Document, Drive, Endpoint, Field, Host, Platform, Resource, Role, Service, Source, UserData,
+    Address, Body, Connect, Document, Drive, Endpoint, Field, Host, Platform, Resource, Role, Service, Source, Store,
+    UserData,
 };
 use crate::decode::Encoding;
 
@@ -40,6 +41,7 @@ const HOSTNAME: Field = Field::role(Role::Hostname, Some("AFTERBURN_OPENSTACK_HO
 const KEY: Field = Field::role(Role::SshKey, None);
 
 const DRIVE: Drive = Drive {
+    store: Store::BlockDevice,
     labels: &["config-2", "CONFIG-2"],
     user_data: "openstack/latest/user_data",
     encoding: Encoding::Raw,

@@ -39,6 +39,8 @@ installkernel() {
     instmods virtio_net virtio_pci ena gve hv_netvsc vmxnet3 \
         e1000 e1000e igb ixgbevf mlx4_en mlx5_core
     instmods sr_mod cdrom ata_piix ahci virtio_blk virtio_scsi sd_mod
+    # QEMU's fw_cfg items (platform qemu): udev loads it from the firmware's QEMU0002 device.
+    instmods qemu_fw_cfg
 }
 
 install() {

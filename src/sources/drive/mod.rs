@@ -23,6 +23,8 @@
 //! [`Filesystem`]; the engine tests offer filesystems from memory instead.
 
 pub mod blocks;
+
+pub use crate::platform::Store;
 pub mod fat;
 pub mod iso9660;
 pub mod scan;
@@ -56,11 +58,11 @@ pub trait Filesystem {
     fn read(&mut self, path: &[u8], out: &mut [u8]) -> Result<Option<usize>, DriveError>;
 }
 
-/// The block devices: the drive sources' seam.
+/// The block devices (and QEMU's fw_cfg): the drive sources' seam.
 pub trait Drives {
-    /// Offers the filesystem of every block device present now, one at a time, until `visit`
-    /// returns true.
-    fn scan(&mut self, visit: &mut dyn FnMut(&mut dyn Filesystem) -> bool);
+    /// Offers the filesystem of every block device present now (or, for [`Store::FwCfg`], the
+    /// fw_cfg directory when the driver shows it), one at a time, until `visit` returns true.
+    fn scan(&mut self, store: Store, visit: &mut dyn FnMut(&mut dyn Filesystem) -> bool);
     /// The devices are the one `--drive` named, not a scan: a miss there is final.
     fn explicit(&self) -> bool;
 }
