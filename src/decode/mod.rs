@@ -8,6 +8,7 @@
 //! however large the output; the cap stops a gzip bomb after at most `max` bytes.
 
 pub mod json;
+pub mod yaml;
 
 use core::fmt;
 use crc::{CRC_32_ISO_HDLC, Crc, Table};

@@ -1,0 +1,1116 @@
+//! A YAML reader (YAML 1.2.2) for the documents the NoCloud family hands out, sans-IO and
+//! allocation-free: `meta-data`, `#cloud-config` user-data and `network-config` v1 and v2.
+//!
+//! It reports a document as the JSON scanner's [`Event`]s, so the member-path machinery that
+//! reads JSON metadata ([`crate::sources::meta`]) reads YAML unchanged: mappings as
+//! `Object`/`Key`…/`End`, sequences as `Array`…/`End`, and every scalar as `String` with its
+//! decoded text. Scalars are not resolved to numbers or booleans (the callers compare text);
+//! only the core schema's nulls (§10.3.2: `null`, `Null`, `NULL`, `~` and an empty node, §7.2)
+//! come out as `Null`. JSON is YAML 1.2 flow (§7.4), so a compact JSON document reads too.
+//!
+//! What is read, each rule from the section it cites: block mappings and sequences nested by
+//! indentation (§8.2), a sequence as a mapping value at the key's own indentation (§8.2.1
+//! `seq-spaces`), compact mappings and sequences after `- ` (§8.2.1); flow sequences and
+//! mappings, with single-pair mappings inside sequences (§7.4), spanning lines; plain (§7.3.3),
+//! single-quoted (§7.3.2) and double-quoted scalars with every escape of §5.7; literal and folded
+//! block scalars with chomping and indentation indicators (§8.1); comments (§6.6); one document
+//! with optional `---` and `...` markers (§9.1); LF, CRLF and CR line breaks (§5.4); a byte
+//! order mark at the start (§5.2).
+//!
+//! What is refused, with the line it is on ([`Kind`] names it): a tab in indentation (§6.1),
+//! anchors and aliases (§6.9.2, §7.1), tags (§6.9.1), explicit `? ` keys and keys that are not a
+//! scalar (§8.2.2), directives (§6.8), a second document or content on a marker line (§9.2),
+//! scalars continued on another line (multi-line plain and quoted scalars, §7.3), control
+//! characters (§5.1) and anything that is not YAML. A document is read right or not at all:
+//! nothing is guessed. Duplicate keys are reported as they come (the callers decide).
+//!
+//! Bounds: nesting deeper than [`DEPTH_MAX`] is an error; nothing recurses (block collections
+//! are a column stack, flow collections a bitset); every loop advances through the input. A
+//! key or scalar longer than [`TEXT_MAX`] is reported with text `None`, as the JSON scanner
+//! does.
+
+use crate::decode::json::{Event, TEXT_MAX};
+
+/// Deepest nesting accepted, block and flow collections together. cloud-init's
+/// `network-config` nests about 6 deep.
+pub const DEPTH_MAX: usize = 32;
+
+/// Why a document was refused, and on which line (1-based).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct YamlError {
+    pub line: u32,
+    pub kind: Kind,
+}
+
+/// What was refused. The first seven are YAML flint does not read; the rest is not YAML.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A tab in a line's indentation, or after `- ` (§6.1: indentation is spaces only).
+    Tab,
+    /// An anchor `&a` or an alias `*a` (§6.9.2, §7.1).
+    Anchor,
+    /// A tag `!a`, `!!str` (§6.9.1).
+    Tag,
+    /// An explicit key `? `, an empty key, or a collection as a key (§8.2.2, §7.4.2).
+    ComplexKey,
+    /// A directive `%YAML`, `%TAG` (§6.8).
+    Directive,
+    /// A second document, or content on a `---` or `...` line (§9.1, §9.2).
+    Document,
+    /// A plain or quoted scalar continued on the next line (§7.3).
+    MultiLine,
+    /// Nested deeper than [`DEPTH_MAX`].
+    TooDeep,
+    /// A line indented where nothing can be (§6.1, §8.2).
+    Indent,
+    /// A quoted scalar not closed on its line (§7.3.1, §7.3.2).
+    Quote,
+    /// An unknown escape, or one that is no Unicode scalar value (§5.7).
+    Escape,
+    /// Anything else that is not YAML, control characters included (§5.1).
+    Syntax,
+}
+
+impl core::fmt::Display for YamlError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let what = match self.kind {
+            Kind::Tab => "tab in indentation",
+            Kind::Anchor => "anchor or alias (not read)",
+            Kind::Tag => "tag (not read)",
+            Kind::ComplexKey => "key that is not a scalar (not read)",
+            Kind::Directive => "directive (not read)",
+            Kind::Document => "more than one document",
+            Kind::MultiLine => "scalar continued on the next line (not read)",
+            Kind::TooDeep => "YAML nested too deeply",
+            Kind::Indent => "bad indentation",
+            Kind::Quote => "quoted scalar not closed on its line",
+            Kind::Escape => "bad escape",
+            Kind::Syntax => "not valid YAML",
+        };
+        write!(f, "line {}: {what}", self.line)
+    }
+}
+
+impl core::error::Error for YamlError {}
+
+/// Reads one YAML document and reports it as the JSON scanner's events (see the module docs):
+/// text is `None` when longer than [`TEXT_MAX`], empty for `Object`, `Array` and `End`.
+pub fn scan(doc: &[u8], on: &mut dyn FnMut(Event, Option<&[u8]>)) -> Result<(), YamlError> {
+    Reader {
+        doc,
+        at: 0,
+        line: 1,
+        cols: [0; DEPTH_MAX],
+        seqs: 0,
+        depth: 0,
+        text: [0; TEXT_MAX],
+        len: 0,
+        long: false,
+        on,
+    }
+    .document()
+}
+
+/// Where a line's content ends (the break itself, or the end of input read as 0: control
+/// characters are refused before reading, so 0 cannot be content).
+fn eol(b: u8) -> bool {
+    matches!(b, b'\n' | b'\r' | 0)
+}
+
+/// White space inside a line (§5.5).
+fn white(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn blank(b: u8) -> bool {
+    white(b) || eol(b)
+}
+
+/// May follow `:`, `-` or `?` inside a plain scalar (§7.3.3 `ns-plain-safe`): flow indicators
+/// end plain scalars in flow collections only.
+fn safe(b: u8, flow: bool) -> bool {
+    !(blank(b) || flow && b",[]{}".contains(&b))
+}
+
+/// Can a plain scalar start with `b` followed by `next` (§7.3.3 `ns-plain-first`)?
+fn plain_first(b: u8, next: u8, flow: bool) -> bool {
+    !b"-?:,[]{}#&*!|>'\"%@`".contains(&b) || b"-?:".contains(&b) && safe(next, flow)
+}
+
+struct Reader<'d, 'o> {
+    doc: &'d [u8],
+    /// The next byte.
+    at: usize,
+    line: u32,
+    /// Columns of the open block collections, outermost first.
+    cols: [usize; DEPTH_MAX],
+    /// Bit `i`: block collection `i` is a sequence.
+    seqs: u32,
+    depth: usize,
+    /// The scalar being read, decoded.
+    text: [u8; TEXT_MAX],
+    len: usize,
+    /// The scalar is longer than `text`.
+    long: bool,
+    on: &'o mut dyn FnMut(Event, Option<&[u8]>),
+}
+
+impl Reader<'_, '_> {
+    fn byte(&self, i: usize) -> u8 {
+        self.doc.get(i).copied().unwrap_or(0)
+    }
+
+    fn cur(&self) -> u8 {
+        self.byte(self.at)
+    }
+
+    fn err<T>(&self, kind: Kind) -> Result<T, YamlError> {
+        Err(YamlError { line: self.line, kind })
+    }
+
+    fn skip_white(&mut self) {
+        while white(self.cur()) {
+            self.at += 1;
+        }
+    }
+
+    /// Skips spaces only; returns how many.
+    fn spaces(&mut self) -> usize {
+        let start = self.at;
+        while self.cur() == b' ' {
+            self.at += 1;
+        }
+        self.at - start
+    }
+
+    /// Steps over the line break at `at` (CRLF, LF or CR, §5.4), if any.
+    fn newline(&mut self) {
+        if self.cur() == b'\r' && self.byte(self.at + 1) == b'\n' {
+            self.at += 1;
+        }
+        if self.at < self.doc.len() {
+            self.at += 1;
+        }
+        self.line += 1;
+    }
+
+    /// The rest of the line is white space and maybe a comment (§6.6: `#` after white space);
+    /// steps past it, or fails with `kind`.
+    fn end_line(&mut self, kind: Kind) -> Result<(), YamlError> {
+        self.skip_white();
+        if self.cur() == b'#' && blank(self.byte(self.at.wrapping_sub(1))) {
+            while !eol(self.cur()) {
+                self.at += 1;
+            }
+        }
+        if !eol(self.cur()) {
+            return self.err(kind);
+        }
+        self.newline();
+        Ok(())
+    }
+
+    /// A `---` or `...` marker line starts at `i` (§9.1.2: at column 0, then white space).
+    fn marker(&self, i: usize) -> bool {
+        let m = self.doc.get(i..i + 3);
+        (m == Some(b"---") || m == Some(b"...")) && blank(self.byte(i + 3))
+    }
+
+    /// Column of the innermost block collection; -1 at the top (§8.2: its entries are at `n`,
+    /// a node inside one is more indented than `n`).
+    fn top(&self) -> isize {
+        self.depth.checked_sub(1).map_or(-1, |i| self.cols[i] as isize)
+    }
+
+    fn is_seq(&self, i: usize) -> bool {
+        self.seqs >> i & 1 != 0
+    }
+
+    fn open(&mut self, col: usize, seq: bool) -> Result<(), YamlError> {
+        if self.depth >= DEPTH_MAX {
+            return self.err(Kind::TooDeep);
+        }
+        self.cols[self.depth] = col;
+        self.seqs = self.seqs & !(1 << self.depth) | (seq as u32) << self.depth;
+        self.depth += 1;
+        (self.on)(if seq { Event::Array } else { Event::Object }, Some(&[]));
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        self.depth -= 1;
+        (self.on)(Event::End, Some(&[]));
+    }
+
+    fn start_text(&mut self) {
+        self.len = 0;
+        self.long = false;
+    }
+
+    fn keep(&mut self, bytes: &[u8]) {
+        match self.text.get_mut(self.len..self.len + bytes.len()) {
+            Some(dst) if !self.long => {
+                dst.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            _ => self.long = true,
+        }
+    }
+
+    fn keep_breaks(&mut self, n: usize) {
+        for _ in 0..n {
+            self.keep(b"\n");
+        }
+    }
+
+    fn emit(&mut self, event: Event) {
+        (self.on)(event, if self.long { None } else { Some(&self.text[..self.len]) });
+    }
+
+    fn null(&mut self) {
+        (self.on)(Event::Null, Some(b""));
+    }
+
+    /// The scalar just read, as a value: a plain one spelling null is `Null` (§10.3.2).
+    fn value(&mut self, plain: bool) {
+        let null = plain && !self.long && matches!(&self.text[..self.len], b"~" | b"null" | b"Null" | b"NULL");
+        self.emit(if null { Event::Null } else { Event::String });
+    }
+
+    /// The whole document: block structure line by line (§8.2, §9.1).
+    fn document(&mut self) -> Result<(), YamlError> {
+        // c-printable (§5.1), checked once: tab and line breaks are the only controls.
+        let bad = |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') || b == 0x7f;
+        if let Some(i) = self.doc.iter().position(|&b| bad(b)) {
+            while self.at < i {
+                if eol(self.cur()) {
+                    self.newline();
+                } else {
+                    self.at += 1;
+                }
+            }
+            return self.err(Kind::Syntax);
+        }
+        if self.doc.starts_with("\u{feff}".as_bytes()) {
+            self.at = 3;
+        }
+        // A node is due: `Some(true)` after `key:`, where a sequence may sit at the key's own
+        // column; `Some(false)` after `- ` and at the start.
+        let mut pending = Some(false);
+        let mut started = false;
+        let mut ended = false;
+        // The last line ended in a plain scalar: a deeper line would continue it.
+        let mut plain = false;
+        while self.at < self.doc.len() {
+            let start = self.at;
+            let c = self.spaces();
+            let first = self.at;
+            self.skip_white();
+            if eol(self.cur()) || self.cur() == b'#' {
+                self.end_line(Kind::Syntax)?;
+                continue;
+            }
+            if self.byte(first) == b'\t' {
+                return self.err(Kind::Tab);
+            }
+            if c == 0 && self.marker(start) {
+                let end = self.cur() == b'.';
+                if ended || started && !end {
+                    return self.err(Kind::Document);
+                }
+                (started, ended) = (true, end);
+                self.at += 3;
+                self.end_line(Kind::Document)?;
+                continue;
+            }
+            if ended {
+                return self.err(Kind::Document);
+            }
+            started = true;
+            let col = c as isize;
+            let dash = self.byte(first) == b'-' && blank(self.byte(first + 1));
+            let mut fresh = false;
+            if let Some(map_value) = pending.take() {
+                fresh = col > self.top() || map_value && dash && col == self.top();
+                if !fresh {
+                    self.null();
+                }
+            }
+            if !fresh {
+                if col > self.top() {
+                    return self.err(if plain { Kind::MultiLine } else { Kind::Indent });
+                }
+                while self.top() > col {
+                    self.close();
+                }
+                // A sequence at its key's column ends where the mapping goes on.
+                let d = self.depth;
+                if d > 1 && !dash && self.is_seq(d - 1) && !self.is_seq(d - 2) && self.cols[d - 2] == c {
+                    self.close();
+                }
+                if self.top() != col {
+                    return self.err(Kind::Indent);
+                }
+                if self.is_seq(self.depth - 1) != dash {
+                    return self.err(Kind::Syntax);
+                }
+            }
+            plain = false;
+            // The nodes on this line: `- ` entries, then a key or a value (§8.2.1, §8.2.2).
+            let mut key_ok = true;
+            loop {
+                let col = self.at - start;
+                let b = self.cur();
+                let next = self.byte(self.at + 1);
+                if b == b'-' && blank(next) {
+                    if !key_ok {
+                        return self.err(Kind::Syntax);
+                    }
+                    if fresh {
+                        self.open(col, true)?;
+                    }
+                    self.at += 1;
+                    self.spaces();
+                    if self.cur() == b'\t' {
+                        return self.err(Kind::Tab);
+                    }
+                    if eol(self.cur()) || self.cur() == b'#' {
+                        pending = Some(false);
+                        self.end_line(Kind::Syntax)?;
+                        break;
+                    }
+                    fresh = true;
+                    continue;
+                }
+                match b {
+                    b'[' | b'{' => {
+                        let n = self.top();
+                        self.flow(n)?;
+                        self.skip_white();
+                        if self.cur() == b':' {
+                            return self.err(Kind::ComplexKey);
+                        }
+                        if !fresh {
+                            return self.err(Kind::Syntax);
+                        }
+                        self.end_line(Kind::Syntax)?;
+                        break;
+                    }
+                    b'|' | b'>' if fresh => {
+                        self.block_scalar()?;
+                        break;
+                    }
+                    b'&' | b'*' => return self.err(Kind::Anchor),
+                    b'!' => return self.err(Kind::Tag),
+                    b'?' | b':' if blank(next) => return self.err(Kind::ComplexKey),
+                    b'%' => return self.err(Kind::Directive),
+                    b'\'' | b'"' => self.quoted()?,
+                    _ if plain_first(b, next, false) => self.plain(false),
+                    _ => return self.err(Kind::Syntax),
+                }
+                let is_plain = b != b'\'' && b != b'"';
+                self.skip_white();
+                if self.cur() == b':' && blank(self.byte(self.at + 1)) {
+                    if !key_ok {
+                        return self.err(Kind::Syntax);
+                    }
+                    if fresh {
+                        self.open(col, false)?;
+                    }
+                    self.emit(Event::Key);
+                    self.at += 1;
+                    self.skip_white();
+                    if eol(self.cur()) || self.cur() == b'#' {
+                        pending = Some(true);
+                        self.end_line(Kind::Syntax)?;
+                        break;
+                    }
+                    key_ok = false;
+                    fresh = true;
+                    continue;
+                }
+                if !fresh {
+                    return self.err(Kind::Syntax);
+                }
+                self.value(is_plain);
+                plain = is_plain;
+                self.end_line(Kind::Syntax)?;
+                break;
+            }
+        }
+        if pending.is_some() {
+            self.null();
+        }
+        while self.depth > 0 {
+            self.close();
+        }
+        Ok(())
+    }
+
+    /// A plain scalar on one line (§7.3.3): ends before `: `, ` #`, the line's end and, in a
+    /// flow collection, a flow indicator; trailing white space is not part of it.
+    fn plain(&mut self, flow: bool) {
+        let start = self.at;
+        let mut end = start;
+        loop {
+            let b = self.cur();
+            if eol(b)
+                || b == b':' && !safe(self.byte(self.at + 1), flow)
+                || b == b'#' && white(self.byte(self.at - 1))
+                || flow && b",[]{}".contains(&b)
+            {
+                break;
+            }
+            self.at += 1;
+            if !white(b) {
+                end = self.at;
+            }
+        }
+        self.start_text();
+        let doc = self.doc;
+        self.keep(&doc[start..end]);
+    }
+
+    /// A single-quoted (§7.3.2, `''` is a quote) or double-quoted (§7.3.1, escapes of §5.7)
+    /// scalar that ends on its line.
+    fn quoted(&mut self) -> Result<(), YamlError> {
+        let q = self.cur();
+        self.start_text();
+        self.at += 1;
+        loop {
+            let b = self.cur();
+            if eol(b) {
+                return self.err(Kind::Quote);
+            }
+            self.at += 1;
+            if b == q {
+                if q == b'"' || self.cur() != b'\'' {
+                    return Ok(());
+                }
+                self.at += 1;
+            } else if b == b'\\' && q == b'"' {
+                let e = self.cur();
+                self.at += 1;
+                let (mut c, digits) = match e {
+                    b'0' => (0, 0),
+                    b'a' => (7, 0),
+                    b'b' => (8, 0),
+                    b't' | b'\t' => (9, 0),
+                    b'n' => (10, 0),
+                    b'v' => (11, 0),
+                    b'f' => (12, 0),
+                    b'r' => (13, 0),
+                    b'e' => (0x1b, 0),
+                    b' ' | b'"' | b'/' | b'\\' => (e as u32, 0),
+                    b'N' => (0x85, 0),
+                    b'_' => (0xa0, 0),
+                    b'L' => (0x2028, 0),
+                    b'P' => (0x2029, 0),
+                    b'x' => (0, 2),
+                    b'u' => (0, 4),
+                    b'U' => (0, 8),
+                    // An escaped line break continues the scalar on the next line.
+                    _ if eol(e) => return self.err(Kind::Quote),
+                    _ => return self.err(Kind::Escape),
+                };
+                for _ in 0..digits {
+                    match (self.cur() as char).to_digit(16) {
+                        Some(d) => c = c << 4 | d,
+                        None => return self.err(Kind::Escape),
+                    }
+                    self.at += 1;
+                }
+                match char::from_u32(c) {
+                    Some(ch) => self.keep(ch.encode_utf8(&mut [0; 4]).as_bytes()),
+                    None => return self.err(Kind::Escape),
+                }
+                continue;
+            }
+            self.keep(&[b]);
+        }
+    }
+
+    /// A literal `|` or folded `>` block scalar (§8.1): the header, then every line that belongs
+    /// to it. Leaves `at` at the first line after it.
+    fn block_scalar(&mut self) -> Result<(), YamlError> {
+        let n = self.top();
+        let folded = self.cur() == b'>';
+        self.at += 1;
+        // §8.1.1.2: `-` strip, `+` keep, neither clip; §8.1.1.1: an indentation indicator.
+        let mut chomp = None;
+        let mut indent = None;
+        for _ in 0..2 {
+            match self.cur() {
+                b @ (b'-' | b'+') if chomp.is_none() => chomp = Some(b == b'+'),
+                d @ b'1'..=b'9' if indent.is_none() => indent = Some((n + (d - b'0') as isize) as usize),
+                _ => break,
+            }
+            self.at += 1;
+        }
+        self.end_line(Kind::Syntax)?;
+        self.start_text();
+        // Empty lines since the last content line, and the most spaces among leading ones.
+        let mut empty = 0;
+        let mut widest = 0;
+        // Whether the last content line was "spaced" (starts with white space: not folded).
+        let mut last: Option<bool> = None;
+        while self.at < self.doc.len() {
+            let start = self.at;
+            let s = self.spaces();
+            let b = self.cur();
+            // The line after the scalar is read from its start again.
+            self.at = start;
+            if s == 0 && self.marker(start) {
+                break;
+            }
+            let k = match indent {
+                Some(k) => k,
+                // Auto-detected from the first non-empty line (§8.1.1.1), which must be
+                // deeper than the parent and no leading empty line wider.
+                None if !eol(b) => {
+                    if s as isize <= n {
+                        break;
+                    }
+                    if widest > s {
+                        return self.err(Kind::Indent);
+                    }
+                    indent = Some(s);
+                    s
+                }
+                None => usize::MAX,
+            };
+            if eol(b) && s <= k {
+                widest = widest.max(s);
+                empty += 1;
+            } else if s < k {
+                break;
+            } else {
+                let spaced = white(self.byte(start + k));
+                match last {
+                    None => self.keep_breaks(empty),
+                    // §8.1.3: a break between two unspaced lines folds to a space, or is
+                    // dropped before empty lines; other breaks stay (§6.5).
+                    Some(false) if folded && !spaced => {
+                        if empty == 0 {
+                            self.keep(b" ");
+                        }
+                        self.keep_breaks(empty);
+                    }
+                    Some(_) => self.keep_breaks(empty + 1),
+                }
+                while !eol(self.cur()) {
+                    self.at += 1;
+                }
+                let doc = self.doc;
+                self.keep(&doc[start + k..self.at]);
+                last = Some(spaced);
+                empty = 0;
+            }
+            while !eol(self.cur()) {
+                self.at += 1;
+            }
+            self.newline();
+        }
+        // §8.1.1.2: the last line break and the trailing empty lines.
+        match (last, chomp) {
+            (Some(_), None) => self.keep_breaks(1),
+            (Some(_), Some(true)) => self.keep_breaks(empty + 1),
+            (None, Some(true)) => self.keep_breaks(empty),
+            _ => {}
+        }
+        self.emit(Event::String);
+        Ok(())
+    }
+
+    /// White space, comments and line breaks inside a flow collection (§6.7); a line with
+    /// content must be deeper than `n`, the block collection around (§6.3 `s-flow-line-prefix`).
+    /// Returns whether a line break was crossed.
+    fn flow_space(&mut self, n: isize) -> Result<bool, YamlError> {
+        let mut crossed = false;
+        loop {
+            let b = self.cur();
+            if white(b) {
+                self.at += 1;
+            } else if b == b'#' && blank(self.byte(self.at - 1)) {
+                while !eol(self.cur()) {
+                    self.at += 1;
+                }
+            } else if b == b'\n' || b == b'\r' {
+                self.newline();
+                crossed = true;
+                let start = self.at;
+                let s = self.spaces();
+                if s == 0 && self.marker(start) {
+                    return self.err(Kind::Document);
+                }
+                self.skip_white();
+                if !eol(self.cur()) && self.cur() != b'#' && s as isize <= n {
+                    return self.err(Kind::Indent);
+                }
+            } else {
+                return Ok(crossed);
+            }
+        }
+    }
+
+    /// A flow collection (§7.4) from its opening bracket to its closing one, inside block
+    /// collections whose innermost is at column `n`.
+    fn flow(&mut self, n: isize) -> Result<(), YamlError> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum St {
+            /// After `[` or `{`.
+            Open,
+            /// After `,`.
+            Comma,
+            /// After a mapping key: `:`, `,` or the end.
+            Key,
+            /// After `:` (and before the outermost collection).
+            Value,
+            /// After an entry: `,` or the end.
+            Done,
+        }
+        // Bit `i`: flow level `i` is a mapping; one that is a single-pair mapping inside a
+        // sequence (§7.4.1 `ns-flow-pair`), closed by the sequence's `,` or `]`.
+        let mut maps = 0u32;
+        let mut pairs = 0u32;
+        let mut d = 0;
+        let mut st = St::Value;
+        // The last scalar was plain (else quoted: a JSON-like key, which `:` may follow at once,
+        // §7.4.2).
+        let mut plain = false;
+        loop {
+            let crossed = d > 0 && self.flow_space(n)?;
+            if self.at >= self.doc.len() {
+                return self.err(Kind::Syntax);
+            }
+            let b = self.cur();
+            let next = self.byte(self.at + 1);
+            let map = d > 0 && maps >> (d - 1) & 1 != 0;
+            match b {
+                b',' | b']' | b'}' if d > 0 => {
+                    if b == b',' && matches!(st, St::Open | St::Comma) {
+                        return self.err(Kind::Syntax);
+                    }
+                    if matches!(st, St::Key | St::Value) {
+                        self.null();
+                    }
+                    st = St::Done;
+                    if pairs >> (d - 1) & 1 != 0 {
+                        d -= 1;
+                        self.close_flow();
+                        continue;
+                    }
+                    self.at += 1;
+                    if b == b',' {
+                        st = St::Comma;
+                        continue;
+                    }
+                    if (b == b'}') != map {
+                        return self.err(Kind::Syntax);
+                    }
+                    d -= 1;
+                    self.close_flow();
+                    plain = false;
+                    if d == 0 {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                b':' if st == St::Key => {
+                    if plain && safe(next, true) {
+                        return self.err(Kind::Syntax);
+                    }
+                    self.at += 1;
+                    st = St::Value;
+                    continue;
+                }
+                b':' if st == St::Done || !safe(next, true) => {
+                    return self.err(if st == St::Value { Kind::Syntax } else { Kind::ComplexKey });
+                }
+                _ if matches!(st, St::Key | St::Done) => {
+                    return self.err(if crossed && plain { Kind::MultiLine } else { Kind::Syntax });
+                }
+                b'[' | b'{' => {
+                    if map && st != St::Value {
+                        return self.err(Kind::ComplexKey);
+                    }
+                    self.open_flow(d)?;
+                    maps = maps & !(1 << d) | ((b == b'{') as u32) << d;
+                    pairs &= !(1 << d);
+                    d += 1;
+                    (self.on)(if b == b'{' { Event::Object } else { Event::Array }, Some(&[]));
+                    self.at += 1;
+                    st = St::Open;
+                    continue;
+                }
+                b'&' | b'*' => return self.err(Kind::Anchor),
+                b'!' => return self.err(Kind::Tag),
+                b'?' if blank(next) => return self.err(Kind::ComplexKey),
+                b'\'' | b'"' => self.quoted()?,
+                _ if plain_first(b, next, true) => self.plain(true),
+                _ => return self.err(Kind::Syntax),
+            }
+            plain = !matches!(b, b'\'' | b'"');
+            if st == St::Value {
+                self.value(plain);
+                st = St::Done;
+            } else if map {
+                self.emit(Event::Key);
+                st = St::Key;
+            } else {
+                // An entry of a sequence: a single-pair mapping's key when `:` follows on its line.
+                self.skip_white();
+                if self.cur() == b':' && (!plain || !safe(self.byte(self.at + 1), true)) {
+                    self.open_flow(d)?;
+                    maps |= 1 << d;
+                    pairs |= 1 << d;
+                    d += 1;
+                    (self.on)(Event::Object, Some(&[]));
+                    self.emit(Event::Key);
+                    st = St::Key;
+                } else {
+                    self.value(plain);
+                    st = St::Done;
+                }
+            }
+        }
+    }
+
+    fn open_flow(&self, d: usize) -> Result<(), YamlError> {
+        if self.depth + d >= DEPTH_MAX {
+            return self.err(Kind::TooDeep);
+        }
+        Ok(())
+    }
+
+    fn close_flow(&mut self) {
+        (self.on)(Event::End, Some(&[]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::string::String;
+    use std::vec::Vec;
+
+    /// The events as compact JSON-like text: `{k:"v",l:["a",~]}`; `~` null, `<long>` no text.
+    fn read(doc: &str) -> Result<String, YamlError> {
+        let mut out = String::new();
+        // Per open collection: whether an entry was written (a comma is due) and its closer.
+        let mut stack: Vec<(bool, char)> = Vec::new();
+        let mut after_key = false;
+        scan(doc.as_bytes(), &mut |e, t| {
+            let text = t.map(|t| String::from_utf8_lossy(t).into_owned());
+            if e != Event::End
+                && !after_key
+                && let Some((written, _)) = stack.last_mut()
+            {
+                if *written {
+                    out.push(',');
+                }
+                *written = true;
+            }
+            after_key = e == Event::Key;
+            match e {
+                Event::Object => {
+                    out.push('{');
+                    stack.push((false, '}'));
+                }
+                Event::Array => {
+                    out.push('[');
+                    stack.push((false, ']'));
+                }
+                Event::End => out.push(stack.pop().unwrap().1),
+                Event::Key => out.push_str(&std::format!("{}:", text.as_deref().unwrap_or("<long>"))),
+                Event::Null => out.push('~'),
+                _ => out.push_str(&text.map_or("<long>".into(), |t| std::format!("{t:?}"))),
+            }
+        })?;
+        assert!(stack.is_empty());
+        Ok(out)
+    }
+
+    fn fails(doc: &str) -> (u32, Kind) {
+        let e = read(doc).unwrap_err();
+        (e.line, e.kind)
+    }
+
+    const PROXMOX_NETWORK: &str = "version: 1
+config:
+    - type: physical
+      name: eth0
+      mac_address: 'bc:24:11:2c:69:ec'
+      subnets:
+      - type: static
+        address: '192.168.1.10'
+        netmask: '255.255.255.0'
+        gateway: '192.168.1.1'
+    - type: nameserver
+      address:
+      - '1.1.1.1'
+      - '8.8.8.8'
+      search:
+      - 'example.com'
+";
+
+    const PROXMOX_USER_DATA: &str = "#cloud-config
+hostname: vm1
+manage_etc_hosts: true
+fqdn: vm1.example.com
+user: core
+password: $5$abc$def
+ssh_authorized_keys:
+  - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx me@host
+chpasswd:
+  expire: False
+users:
+  - default
+package_upgrade: true
+";
+
+    const NETWORK_V2: &str = "version: 2
+ethernets:
+  eth0:
+    match:
+      macaddress: \"52:54:00:12:34:56\"
+    addresses: [10.0.0.5/24]
+    gateway4: 10.0.0.1
+    nameservers:
+      addresses: [10.0.0.1]
+";
+
+    const CLOUD_CONFIG: &str = "#cloud-config
+--- # the document starts here
+# users in both styles
+users: [{name: a, ssh_authorized_keys: [k1, k2]}, default]
+more_users:
+- name: b   # compact mapping in a sequence
+  groups: [wheel, 'adm']
+  ssh_authorized_keys:
+    - ssh-rsa AAAAB3 b@host
+    - \"ssh-ed25519 AAAAC3 b@laptop\"
+  lock_passwd: false
+write_files:
+  - path: /etc/motd
+    permissions: '0644'
+    content: |
+      Welcome, #1: not a comment
+        indented
+
+      last line
+  - path: /etc/issue
+    content: >-
+      folded
+      text
+
+      para
+runcmd:
+  - [sh, -c, 'echo hi # not a comment']
+  - echo http://example.com/a?b=c#frag
+...
+# after the end
+";
+
+    #[test]
+    fn proxmox_network_config_v1() {
+        assert_eq!(
+            read(PROXMOX_NETWORK).unwrap(),
+            r#"{version:"1",config:[{type:"physical",name:"eth0",mac_address:"bc:24:11:2c:69:ec",subnets:[{type:"static",address:"192.168.1.10",netmask:"255.255.255.0",gateway:"192.168.1.1"}]},{type:"nameserver",address:["1.1.1.1","8.8.8.8"],search:["example.com"]}]}"#
+        );
+    }
+
+    #[test]
+    fn proxmox_user_data() {
+        assert_eq!(
+            read(PROXMOX_USER_DATA).unwrap(),
+            r#"{hostname:"vm1",manage_etc_hosts:"true",fqdn:"vm1.example.com",user:"core",password:"$5$abc$def",ssh_authorized_keys:["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx me@host"],chpasswd:{expire:"False"},users:["default"],package_upgrade:"true"}"#
+        );
+    }
+
+    #[test]
+    fn nocloud_meta_data() {
+        // cloud-localds and Proxmox: plain YAML, keys as a list or one string.
+        assert_eq!(
+            read("instance-id: iid-local01\nlocal-hostname: cloudimg\npublic-keys:\n  - ssh-rsa AAAA1 a@b\n  - ssh-ed25519 AAAA2\n").unwrap(),
+            r#"{instance-id:"iid-local01",local-hostname:"cloudimg",public-keys:["ssh-rsa AAAA1 a@b","ssh-ed25519 AAAA2"]}"#
+        );
+        assert_eq!(
+            read("instance-id: 8b9a\npublic-keys: ssh-rsa AAAA1 a@b\n").unwrap(),
+            r#"{instance-id:"8b9a",public-keys:"ssh-rsa AAAA1 a@b"}"#
+        );
+        // KubeVirt writes compact JSON: a quoted key may be followed by `:` and no space.
+        assert_eq!(
+            read(r#"{"instance-id":"vm1.default","local-hostname":"vm1","public-keys":{"0":"ssh-rsa AAAA1 x"}}"#)
+                .unwrap(),
+            r#"{instance-id:"vm1.default",local-hostname:"vm1",public-keys:{0:"ssh-rsa AAAA1 x"}}"#
+        );
+        // Pretty-printed JSON spans lines; numbers, booleans and null as JSON has them.
+        assert_eq!(
+            read("{\n  \"instance-id\": \"i\",\n  \"n\": [1, -2.5e3, true, null],\n  \"e\": {}\n}\n").unwrap(),
+            r#"{instance-id:"i",n:["1","-2.5e3","true",~],e:{}}"#
+        );
+    }
+
+    #[test]
+    fn network_config_v2() {
+        assert_eq!(
+            read(NETWORK_V2).unwrap(),
+            r#"{version:"2",ethernets:{eth0:{match:{macaddress:"52:54:00:12:34:56"},addresses:["10.0.0.5/24"],gateway4:"10.0.0.1",nameservers:{addresses:["10.0.0.1"]}}}}"#
+        );
+    }
+
+    #[test]
+    fn cloud_config_with_everything() {
+        let want = r#"{users:[{name:"a",ssh_authorized_keys:["k1","k2"]},"default"],more_users:[{name:"b",groups:["wheel","adm"],ssh_authorized_keys:["ssh-rsa AAAAB3 b@host","ssh-ed25519 AAAAC3 b@laptop"],lock_passwd:"false"}],write_files:[{path:"/etc/motd",permissions:"0644",content:"Welcome, #1: not a comment\n  indented\n\nlast line\n"},{path:"/etc/issue",content:"folded text\npara"}],runcmd:[["sh","-c","echo hi # not a comment"],"echo http://example.com/a?b=c#frag"]}"#;
+        assert_eq!(read(CLOUD_CONFIG).unwrap(), want);
+        // CRLF line breaks read the same (block scalar contents included), and so do CR ones.
+        assert_eq!(read(&CLOUD_CONFIG.replace('\n', "\r\n")).unwrap(), want);
+        assert_eq!(read(&CLOUD_CONFIG.replace('\n', "\r")).unwrap(), want);
+        // A byte order mark may start the stream (§5.2).
+        assert_eq!(read("\u{feff}a: b").unwrap(), r#"{a:"b"}"#);
+    }
+
+    #[test]
+    fn plain_scalars() {
+        assert_eq!(
+            read("mac: 52:54:00:12:34:56\nurl: http://x/y#z\nk : v\ncolon: a:b\nsp: a  b \t\nhash: a#b # c\n").unwrap(),
+            r#"{mac:"52:54:00:12:34:56",url:"http://x/y#z",k:"v",colon:"a:b",sp:"a  b",hash:"a#b"}"#
+        );
+        // Indicators inside are plain text; `-`, `?` and `:` may start one when not followed by a space.
+        assert_eq!(
+            read("- -1\n- ?x\n- :y\n- a - b\n- a]b}c,d\n- ---\n").unwrap(),
+            r#"["-1","?x",":y","a - b","a]b}c,d","---"]"#
+        );
+        // The core schema's nulls (§10.3.2); anything else stays text.
+        assert_eq!(
+            read("a: ~\nb: null\nc: NULL\nd:\ne: nil\nf: 'null'\n").unwrap(),
+            r#"{a:~,b:~,c:~,d:~,e:"nil",f:"null"}"#
+        );
+        assert_eq!(read("hello world").unwrap(), r#""hello world""#);
+        assert_eq!(read("  - a\n  - b\n").unwrap(), r#"["a","b"]"#);
+    }
+
+    #[test]
+    fn quoted_scalars() {
+        assert_eq!(read(r#"a: 'it''s # "x"'"#).unwrap(), r#"{a:"it's # \"x\""}"#);
+        assert_eq!(
+            read(r#"a: "\\ \" \/ \n\t\x41\u00e9\U0001F600\0\a\b\v\f\r\e\ \N\_\L\P""#).unwrap(),
+            std::format!("{{a:{:?}}}", "\\ \" / \n\tAé😀\0\u{7}\u{8}\u{b}\u{c}\r\u{1b} \u{85}\u{a0}\u{2028}\u{2029}")
+        );
+        assert_eq!(read("'a': \"b\"\n\"c d\" : ''\n").unwrap(), r#"{a:"b",c d:""}"#);
+        // Quoted nulls are text.
+        assert_eq!(read("- '~'\n- \"\"\n").unwrap(), r#"["~",""]"#);
+    }
+
+    #[test]
+    fn block_scalars() {
+        // §8.1.1.2 chomping, on a scalar with trailing empty lines.
+        let doc = "strip: |-\n  t\n\n\nclip: |\n  t\n\n\nkeep: |+\n  t\n\n\nend: x\n";
+        assert_eq!(read(doc).unwrap(), r#"{strip:"t",clip:"t\n",keep:"t\n\n\n",end:"x"}"#);
+        // Empty ones (§8.1.1.2 example 8.6).
+        assert_eq!(read("strip: >-\n\nclip: >\n\nkeep: |+\n\n").unwrap(), r#"{strip:"",clip:"",keep:"\n"}"#);
+        // Indentation indicator, with leading spaces kept; indicators in either order.
+        assert_eq!(read("a: |2-\n    x\n  y\nb: >+1\n  z\n").unwrap(), r#"{a:"  x\ny",b:" z\n"}"#);
+        // Folding (§8.1.3 example 8.10): more-indented lines keep their breaks.
+        let folded =
+            ">\n\n folded\n line\n\n next\n line\n   * bullet\n\n   * list\n   * lines\n\n last\n line\n\n# Comment\n";
+        assert_eq!(
+            read(folded).unwrap(),
+            std::format!("{:?}", "\nfolded line\nnext line\n  * bullet\n\n  * list\n  * lines\n\nlast line\n")
+        );
+        // In a sequence and in a compact mapping; content may hold `#`, `- ` and `key: `.
+        assert_eq!(
+            read("- |\n  a: b\n  - c # d\n- k: >\n    x\n    y\n  j: 1\n").unwrap(),
+            r#"["a: b\n- c # d\n",{k:"x y\n",j:"1"}]"#
+        );
+        // At the top, content may start at column 0 and ends at a document marker.
+        assert_eq!(read("--- # c\n|\nfoo\n\n...\n").unwrap(), r#""foo\n""#);
+        // A header comment, a value ended by a less-indented line, tabs as content.
+        assert_eq!(read("a: | # c\n  \tx\n b\n").unwrap_err(), YamlError { line: 3, kind: Kind::Indent });
+        assert_eq!(read("a: | # c\n  \tx\nb: |\n").unwrap(), r#"{a:"\tx\n",b:""}"#);
+    }
+
+    #[test]
+    fn flow_collections() {
+        assert_eq!(read("[a, 'b', \"c\", [d, [e]], {f: g}, ]").unwrap(), r#"["a","b","c",["d",["e"]],{f:"g"}]"#);
+        // In flow, `a:b` is one plain scalar; `,` and brackets end one.
+        assert_eq!(read("{a:b, c: d,e: , f, \"g\":h, i:}").unwrap(), r#"{a:b:~,c:"d",e:~,f:~,g:"h",i:~}"#);
+        // Single-pair mappings in sequences (§7.4.1).
+        assert_eq!(read("[a: b, c, 'd':e, f: [g], : x]").unwrap_err().kind, Kind::ComplexKey);
+        assert_eq!(read("[a: b, c, 'd':e, f: [g], h:]").unwrap(), r#"[{a:"b"},"c",{d:"e"},{f:["g"]},{h:~}]"#);
+        // Spanning lines, with comments; deeper than the block collection around it.
+        assert_eq!(read("k: [a, # one\n  b,\n\n   c]\nl: {\n  x: 1 }\n").unwrap(), r#"{k:["a","b","c"],l:{x:"1"}}"#);
+        assert_eq!(fails("k: [a,\nb]\n"), (2, Kind::Indent));
+        assert_eq!(read("[]").unwrap(), "[]");
+        assert_eq!(read("- {}\n- [ ]\n").unwrap(), "[{},[]]");
+    }
+
+    #[test]
+    fn errors_name_their_line() {
+        assert_eq!(fails("a: 1\n\tb: 2\n"), (2, Kind::Tab));
+        assert_eq!(fails("a:\n  -\tb\n"), (2, Kind::Tab));
+        assert_eq!(fails("a: &x 1\nb: *x\n"), (1, Kind::Anchor));
+        assert_eq!(fails("a: 1\nb: *x\n"), (2, Kind::Anchor));
+        assert_eq!(fails("a: 1\nb: !!str 2\n"), (2, Kind::Tag));
+        assert_eq!(fails("a: 1\n? b\n: c\n"), (2, Kind::ComplexKey));
+        assert_eq!(fails("a: 1\n[b]: c\n"), (2, Kind::ComplexKey));
+        assert_eq!(fails("%YAML 1.2\n---\na: 1\n"), (1, Kind::Directive));
+        assert_eq!(fails("a: 1\n---\nb: 2\n"), (2, Kind::Document));
+        assert_eq!(fails("a: 1\n...\nb: 2\n"), (3, Kind::Document));
+        assert_eq!(fails("--- a\n"), (1, Kind::Document));
+        assert_eq!(fails("a: plain\n  continued\n"), (2, Kind::MultiLine));
+        assert_eq!(fails("a: [b\n  c]\n"), (2, Kind::MultiLine));
+        assert_eq!(fails("a: 1\n  b: 2\n"), (2, Kind::MultiLine));
+        assert_eq!(fails("a:\n    b: 1\n  c: 2\n"), (3, Kind::Indent));
+        assert_eq!(fails("a: 'x'\n  b\n"), (2, Kind::Indent));
+        assert_eq!(fails("a: 1\n- b\n"), (2, Kind::Syntax));
+        assert_eq!(fails("- a\nb: 1\n"), (2, Kind::Syntax));
+        assert_eq!(fails("a:\n  b: 'unterminated\n"), (2, Kind::Quote));
+        assert_eq!(fails("a: \"x\\\n  y\"\n"), (1, Kind::Quote));
+        assert_eq!(fails("\n\na: \"\\q\"\n"), (3, Kind::Escape));
+        assert_eq!(fails("a: \"\\ud800\"\n"), (1, Kind::Escape));
+        assert_eq!(fails("a: 1\nb: \x01\n"), (2, Kind::Syntax));
+        assert_eq!(fails("a: 1\r\nb: \x7f\n"), (2, Kind::Syntax));
+        assert_eq!(fails("a: b: c\n"), (1, Kind::Syntax));
+        assert_eq!(fails("a: - b\n"), (1, Kind::Syntax));
+        assert_eq!(fails("a: \"b\" c\n"), (1, Kind::Syntax));
+        assert_eq!(fails("a: \"b\"# c\n"), (1, Kind::Syntax));
+        assert_eq!(fails("a: [b, c\n"), (2, Kind::Syntax));
+        assert_eq!(fails("a: [b,, c]\n"), (1, Kind::Syntax));
+        assert_eq!(fails("a: [b}\n"), (1, Kind::Syntax));
+        assert_eq!(fails("a: |x\n  b\n"), (1, Kind::Syntax));
+        assert_eq!(fails("a: @b\n"), (1, Kind::Syntax));
+        assert_eq!(fails("a: |\n\n    \n  b\n"), (4, Kind::Indent));
+        let e = YamlError { line: 7, kind: Kind::Tab };
+        assert_eq!(std::format!("{e}"), "line 7: tab in indentation");
+    }
+
+    #[test]
+    fn duplicate_keys_are_both_reported() {
+        assert_eq!(read("a: 1\na: 2\n").unwrap(), r#"{a:"1",a:"2"}"#);
+    }
+
+    #[test]
+    fn long_text_is_not_kept() {
+        let long = "k".repeat(TEXT_MAX + 1);
+        let doc = std::format!("{long}: [{long}, short]\nb: |\n  {long}\nc: '{long}'\n");
+        assert_eq!(read(&doc).unwrap(), r#"{<long>:[<long>,"short"],b:<long>,c:<long>}"#);
+        let fits = "k".repeat(TEXT_MAX);
+        assert_eq!(read(&std::format!("'{fits}'")).unwrap(), std::format!("{fits:?}"));
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let nest = |n: usize| (0..n).map(|i| std::format!("{}k{i}:\n", " ".repeat(i))).collect::<String>();
+        assert!(read(&nest(DEPTH_MAX)).is_ok());
+        assert_eq!(fails(&nest(DEPTH_MAX + 1)), (DEPTH_MAX as u32 + 1, Kind::TooDeep));
+        let flow = |n: usize| std::format!("- {}{}", "[".repeat(n - 1), "]".repeat(n - 1));
+        assert!(read(&flow(DEPTH_MAX)).is_ok());
+        assert_eq!(fails(&flow(DEPTH_MAX + 1)), (1, Kind::TooDeep));
+        // Compact sequences on one line count too; a million brackets cost nothing.
+        assert_eq!(fails(&"- ".repeat(DEPTH_MAX + 1)), (1, Kind::TooDeep));
+        assert_eq!(fails(&"[".repeat(1_000_000)), (1, Kind::TooDeep));
+    }
+}
