@@ -17,7 +17,7 @@ use flint::args::{self, Config, UsageError};
 use flint::decode::{self, DecodeError, Encoding};
 use flint::engine::drive::DriveFailure;
 use flint::engine::network::NetError;
-use flint::engine::{Answer, DriveBuffers, Engine, Failed, Poll, ServiceBuffers, Settings, Winner};
+use flint::engine::{self, Answer, DriveBuffers, Engine, Failed, Poll, ServiceBuffers, Settings, Winner};
 use flint::fmt::{Bytes, ErrnoName, Mac};
 use flint::handoff::{self, Handoff, Trouble};
 use flint::net::LinkError;
@@ -84,8 +84,11 @@ static SOCKETS: Reserved<stack::Sockets> = Reserved::new(stack::SOCKETS_EMPTY);
 static FRAMES: Reserved<Frames> = Reserved::new(Frames::new());
 static SERVICE: Reserved<ServiceMemory> =
     Reserved::new(ServiceMemory { body: [0; BODY_MAX], meta: [0; META_BODY_MAX] });
-static DRIVE: Reserved<DriveMemory> =
-    Reserved::new(DriveMemory { user_data: [0; BODY_MAX], file: [0; META_BODY_MAX], seed: [0; SEED_MAX] });
+/// One per drive source: KubeVirt races a `cidata` and a `config-2` drive.
+static DRIVES: Reserved<[DriveMemory; engine::DRIVES_MAX]> = Reserved::new(
+    [const { DriveMemory { user_data: [0; BODY_MAX], file: [0; META_BODY_MAX], seed: [0; SEED_MAX] } };
+        engine::DRIVES_MAX],
+);
 static DECODE: Reserved<DecodeMemory> =
     Reserved::new(DecodeMemory { decoded: [0; BODY_MAX], window: [0; decode::WINDOW], render: [0; RENDER_MAX] });
 static TEXT: Reserved<TextMemory> =
@@ -281,14 +284,18 @@ fn run(cfg: &Config<'_>, nic: &mut PacketNic, report: &mut Report, t0: Instant) 
         seed,
     };
     let service = SERVICE.take();
-    let drive = DRIVE.take();
+    let drives_memory = DRIVES.take();
     let mut engine = Engine::new(
         cfg.platform,
         settings,
         clock::now(),
         (NET.take(), SOCKETS.take()),
         [ServiceBuffers { body: &mut service.body, meta: &mut service.meta }],
-        [DriveBuffers { user_data: &mut drive.user_data, file: &mut drive.file, seed: &mut drive.seed }],
+        drives_memory.iter_mut().map(|d| DriveBuffers {
+            user_data: &mut d.user_data,
+            file: &mut d.file,
+            seed: &mut d.seed,
+        }),
     );
     let mut drives = BlockDevices::new(cfg.drive);
     // Bounded: every wait ends by the deadline, and the engine ends by itself there; the
@@ -318,19 +325,31 @@ fn run(cfg: &Config<'_>, nic: &mut PacketNic, report: &mut Report, t0: Instant) 
     let mut handoff = Handoff::new(cfg);
     let seed = answer.meta.get(Role::InstanceId).is_some();
     let Answer { user_data, encoding, meta, seed: seed_files, seed_user_data } = answer;
+    // A NoCloud drive is itself a seed: its `user-data` and `meta-data` go to cloud-init as
+    // they are, in place of flint's own.
+    let verbatim =
+        |name: &str| seed_user_data == Some(name) || seed_files.is_some_and(|f| f.iter().any(|(n, _)| n == name));
+    let (own_user_data, own_meta_data) = (verbatim("user-data"), verbatim("meta-data"));
+    let mut raw_copy = None;
     let result = match user_data {
         None => Ok(Done::NoUserData),
         Some(body) => {
-            write_user_data(cfg, &mut handoff, (seed, seed_user_data), body, encoding, decoded, window, report, t0)
+            let r =
+                write_user_data(cfg, &mut handoff, seed && !own_user_data, body, encoding, decoded, window, report, t0);
+            // Drives are not encoded: the body is still the bytes on the drive.
+            raw_copy = seed_user_data.filter(|_| encoding == Encoding::Raw && r.is_ok()).map(|name| (name, &*body));
+            r
         }
     };
-    if let Ok(Done::NoUserData) = result {
+    if let Some(files) = seed_files {
+        handoff.write_seed_files(seed, raw_copy.into_iter().chain(files.iter()));
+    }
+    if let Ok(Done::NoUserData) = result
+        && !own_user_data
+    {
         handoff.seed_without_user_data(seed);
     }
-    handoff.write_metadata(meta, render);
-    if let Some(files) = seed_files {
-        handoff.write_seed_files(files.iter());
-    }
+    handoff.write_metadata(meta, own_meta_data, render);
     match (result, handoff.trouble()) {
         (Ok(_), Some(t)) => Err(Error::Handoff(t)),
         (r, _) => r,
@@ -377,7 +396,7 @@ fn fill_report(report: &mut Report, engine: &Engine<'_>, cfg: &Config<'_>) {
 fn write_user_data(
     cfg: &Config<'_>,
     handoff: &mut Handoff<'_>,
-    (seed, drive_copy): (bool, Option<&str>),
+    seed: bool,
     body: &mut [u8],
     encoding: Encoding,
     decoded: &mut [u8],
@@ -397,7 +416,7 @@ fn write_user_data(
     if payload.is_empty() {
         return Ok(Done::NoUserData);
     }
-    let mut tee = handoff.open(seed, drive_copy);
+    let mut tee = handoff.open(seed);
     if tee.is_empty() {
         return Err(Error::Handoff(Trouble::Output));
     }

@@ -182,6 +182,14 @@ impl<'a> DriveRun<'a> {
         if !metadata {
             return Ok(len);
         }
+        // A `#cloud-config` user-data also names the hostname and keys (Proxmox puts them only
+        // there); one that is not YAML flint reads is left out of the metadata, and said so.
+        if let (Some(n), Some(doc)) = (len, &self.drive.cloud_config)
+            && self.user_data[..n].starts_with(b"#cloud-config")
+            && let Err(e) = self.meta.absorb(doc, false, &self.user_data[..n])
+        {
+            warn!("metadata", "cloud-config user-data: {e}; its hostname and keys left out");
+        }
         // Metadata can never cost the user-data: a file that fails is left out and logged.
         for doc in self.drive.metadata {
             match fs.read(doc.path.as_bytes(), self.scratch) {

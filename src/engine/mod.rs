@@ -41,7 +41,7 @@ const ROUNDS: usize = 4;
 
 /// Most sources of each kind in one platform (checked for every platform by a test).
 pub const SERVICES_MAX: usize = 1;
-pub const DRIVES_MAX: usize = 1;
+pub const DRIVES_MAX: usize = 2;
 
 /// Memory a service run needs: the user-data body and one metadata document at a time.
 pub struct ServiceBuffers<'a> {

@@ -137,18 +137,14 @@ impl<'c> Handoff<'c> {
     }
 
     /// Opens every user-data-shaped file this run writes. `seed` says whether the cloud-init
-    /// seed will be complete (its `meta-data` needs an instance id); `drive_copy` is where a
-    /// config drive's own layout keeps the user-data under the seed directory, next to the
-    /// drive files handed over verbatim (`openstack/latest/user_data`).
-    pub fn open(&mut self, seed: bool, drive_copy: Option<&str>) -> Tee {
+    /// seed will be complete (its `meta-data` needs an instance id) and gets flint's decoded
+    /// `user-data` (not when a NoCloud drive's own is copied verbatim instead).
+    pub fn open(&mut self, seed: bool) -> Tee {
         let cfg = self.cfg;
         let mut tee = Tee { sinks: heapless::Vec::new(), check: None };
         self.add(&mut tee, &[cfg.root, cfg.output], own_dir(cfg.output), Kind::UserData);
         if let (Some(dir), true) = (cfg.cloud_init_seed, seed) {
             self.add(&mut tee, &[cfg.root, dir, b"/user-data"], Dirs::Tree, Kind::Seed);
-            if let Some(name) = drive_copy {
-                self.add(&mut tee, &[cfg.root, dir, b"/", name.as_bytes()], Dirs::Tree, Kind::Seed);
-            }
         }
         if cfg.ignition {
             tee.check = Some(IgnitionCheck::new());
@@ -245,9 +241,10 @@ impl<'c> Handoff<'c> {
         }
     }
 
-    /// Everything that comes from the metadata: attributes, the seed's `meta-data`, the
-    /// Ignition base fragment. `render` is scratch space.
-    pub fn write_metadata(&mut self, meta: &Metadata, render: &mut [u8]) {
+    /// Everything that comes from the metadata: attributes, the seed's `meta-data` (unless the
+    /// drive's own was copied: `own_meta_data`), the Ignition base fragment. `render` is
+    /// scratch space.
+    pub fn write_metadata(&mut self, meta: &Metadata, own_meta_data: bool, render: &mut [u8]) {
         let cfg = self.cfg;
         if meta.dropped > 0 {
             warn!("metadata", "{} values left out (malformed, unsafe characters or no room)", meta.dropped);
@@ -260,7 +257,7 @@ impl<'c> Handoff<'c> {
                 None => self.fail("attributes", path, Errno::NOSPC),
             }
         }
-        if let Some(dir) = cfg.cloud_init_seed {
+        if let (Some(dir), false) = (cfg.cloud_init_seed, own_meta_data) {
             match meta.render_meta_data(render) {
                 Some(text) if self.seed_ready => {
                     self.small_file(&[cfg.root, dir, b"/meta-data"], text, 0o644, "cloud-init meta-data");
@@ -291,17 +288,19 @@ impl<'c> Handoff<'c> {
         }
     }
 
-    /// Files a config drive hands to cloud-init verbatim, under the seed directory (e.g.
-    /// OpenStack's `openstack/latest/meta_data.json`): cloud-init's ConfigDrive reader takes
-    /// that layout from a directory. Only beside a seed whose `user-data` is in place.
-    pub fn write_seed_files<'f>(&mut self, files: impl Iterator<Item = (&'static str, &'f [u8])>) {
+    /// Files a config drive hands to cloud-init verbatim, byte for byte, under the seed
+    /// directory: a NoCloud drive's `user-data`, `meta-data`, `network-config`,
+    /// `vendor-data` (the seed itself), or OpenStack's `openstack/latest/…` layout, which
+    /// cloud-init's ConfigDrive reader takes from a directory. `seed` as for [`Handoff::open`]:
+    /// nothing without a whole seed.
+    pub fn write_seed_files<'f>(&mut self, seed: bool, files: impl Iterator<Item = (&'static str, &'f [u8])>) {
         let cfg = self.cfg;
-        let Some(dir) = cfg.cloud_init_seed else { return };
-        if !self.seed_ready {
-            return;
-        }
+        let (Some(dir), true) = (cfg.cloud_init_seed, seed) else { return };
         for (name, bytes) in files {
-            self.small_file(&[cfg.root, dir, b"/", name.as_bytes()], bytes, 0o644, "cloud-init drive file");
+            let mode = if name == "user-data" || name.ends_with("user_data") { 0o600 } else { 0o644 };
+            let written =
+                self.small_file(&[cfg.root, dir, b"/", name.as_bytes()], bytes, mode, "cloud-init drive file");
+            self.seed_ready |= written && name == "user-data";
         }
     }
 

@@ -332,6 +332,7 @@ impl<'a> Stack<'a> {
     }
 }
 
+#[inline(never)]
 fn interface<D: Nic>(dev: &mut D, mac: [u8; 6], now: Instant, seed: u64) -> Interface {
     let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
     config.random_seed = seed;

@@ -13,11 +13,21 @@ use crate::decode::Encoding;
 
 pub mod akamai;
 pub mod aws;
+pub mod kubevirt;
+pub mod nocloud;
 pub mod openstack;
+pub mod proxmoxve;
 pub mod qemu;
 
 /// Every platform flint knows, by the id Ignition and Afterburn use (`ignition.platform.id=`).
-pub const ALL: &[&Platform] = &[&aws::PLATFORM, &akamai::PLATFORM, &openstack::PLATFORM, &qemu::PLATFORM];
+pub const ALL: &[&Platform] = &[
+    &aws::PLATFORM,
+    &akamai::PLATFORM,
+    &openstack::PLATFORM,
+    &qemu::PLATFORM,
+    &proxmoxve::PLATFORM,
+    &kubevirt::PLATFORM,
+];
 
 /// Looks a platform up by its id.
 pub fn by_id(id: &[u8]) -> Option<&'static Platform> {
@@ -180,6 +190,9 @@ pub enum Body {
     /// A JSON object; each entry takes the value(s) at a dotted member path (`*` matches any
     /// member name). A path naming an array takes each element.
     Json(&'static [(&'static str, Field)]),
+    /// A YAML document (NoCloud `meta-data`, `#cloud-config`), read like [`Body::Json`]: the
+    /// YAML reader reports the same events, every scalar as a string.
+    Yaml(&'static [(&'static str, Field)]),
     /// An EC2-style key index: lines `N=name`; key `N` is then read as text from
     /// `<path>N/openssh-key`.
     KeyIndex,
@@ -235,6 +248,11 @@ impl Document {
         Document { path, fields: &[], body: Body::Text(field), unless: Role::None }
     }
 
+    /// A YAML document.
+    pub const fn yaml(path: &'static str, paths: &'static [(&'static str, Field)]) -> Document {
+        Document { path, fields: &[], body: Body::Yaml(paths), unless: Role::None }
+    }
+
     /// A JSON document.
     pub const fn json(
         path: &'static str,
@@ -255,13 +273,37 @@ pub struct Drive {
     /// The user-data file; a drive without it is a definite "no user-data".
     pub user_data: &'static str,
     pub encoding: Encoding,
+    /// A user-data that is a `#cloud-config` is also read as this YAML document (the hostname
+    /// and SSH keys a Proxmox VM gets only there).
+    pub cloud_config: Option<Document>,
     /// Metadata files read like a service's documents (their `fields` are unused).
     pub metadata: &'static [Document],
     /// Files handed to cloud-init verbatim with a seed: (path on the drive, path under the seed
     /// directory).
     pub seed_files: &'static [(&'static str, &'static str)],
-    /// Where the user-data goes among them, so the seed directory is a whole drive tree.
+    /// Where the user-data goes among them, verbatim (as on the drive), so the seed directory is
+    /// a whole drive tree. When the names include the seed's own `user-data` or `meta-data`,
+    /// those are the drive's, not flint's renderings.
     pub seed_user_data: Option<&'static str>,
+    /// The drive's network configuration: static addressing for whatever else the run fetches.
+    pub network: Option<NetworkDoc>,
+}
+
+/// A network configuration file on a drive.
+#[derive(Debug, PartialEq, Eq)]
+pub struct NetworkDoc {
+    pub path: &'static str,
+    pub format: NetworkFormat,
+    /// The Afterburn attribute that holds the first static IPv4 address, if Afterburn has one.
+    pub ipv4_attr: Option<Field>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetworkFormat {
+    /// cloud-init `network-config`, version 1 or 2 (YAML).
+    CloudInit,
+    /// OpenStack `network_data.json`.
+    OpenStack,
 }
 
 /// Where a drive's files are.

@@ -45,6 +45,7 @@ const DRIVE: Drive = Drive {
     labels: &["config-2", "CONFIG-2"],
     user_data: "openstack/latest/user_data",
     encoding: Encoding::Raw,
+    cloud_config: None,
     metadata: &[
         Document::json(
             "openstack/latest/meta_data.json",
@@ -68,6 +69,7 @@ const DRIVE: Drive = Drive {
         ("openstack/latest/vendor_data.json", "openstack/latest/vendor_data.json"),
     ],
     seed_user_data: Some("openstack/latest/user_data"),
+    network: None,
 };
 
 const SERVICE: Service = Service {

@@ -24,7 +24,9 @@ const FW_CFG: Drive = Drive {
     labels: &[],
     user_data: "opt/com.coreos/config/raw",
     encoding: Encoding::Raw,
+    cloud_config: None,
     metadata: &[],
     seed_files: &[],
     seed_user_data: None,
+    network: None,
 };

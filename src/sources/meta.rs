@@ -10,6 +10,7 @@
 use core::fmt::Write as _;
 
 use crate::decode::json::{self, Event, JsonError, Scanner, Writer};
+use crate::decode::yaml;
 use crate::platform::{Body, Document, Field, List, Role};
 
 /// Bytes of metadata text kept in one run (values, not documents).
@@ -32,6 +33,22 @@ struct Value {
     index: Option<u8>,
     start: u16,
     end: u16,
+}
+
+/// Why a metadata document was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocError {
+    Json(JsonError),
+    Yaml(yaml::YamlError),
+}
+
+impl core::fmt::Display for DocError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DocError::Json(e) => e.fmt(f),
+            DocError::Yaml(e) => write!(f, "YAML {e}"),
+        }
+    }
 }
 
 /// The values gathered so far in this run.
@@ -64,7 +81,7 @@ impl Metadata {
 
     /// Takes what `doc` describes out of its response body. A key-index follow-up (a single
     /// key's text) is passed with `key = true`.
-    pub fn absorb(&mut self, doc: &'static Document, key: bool, body: &[u8]) -> Result<(), JsonError> {
+    pub fn absorb(&mut self, doc: &'static Document, key: bool, body: &[u8]) -> Result<(), DocError> {
         if key {
             self.keep(&KEY_FIELD, None, body.trim_ascii());
             return Ok(());
@@ -86,35 +103,8 @@ impl Metadata {
                     }
                 }
             }
-            Body::Json(paths) => {
-                let mut path = PathTracker::new();
-                // Values are kept only once the whole document parsed: a broken document
-                // contributes nothing.
-                let mark = (self.arena.len(), self.values.len());
-                let r = json::scan(body, &mut |event, text| {
-                    // A joined list starts as an empty value: Afterburn writes `NAME=` for an
-                    // empty array (Akamai's `tags: []`).
-                    if event == Event::Array
-                        && let Some((_, field)) =
-                            paths.iter().find(|(p, f)| matches!(f.list, List::Joined(_)) && path.matches(p))
-                    {
-                        self.keep(field, Some(0), b"");
-                    }
-                    if let Some((index, scalar)) = path.on(event, text)
-                        && let Some((_, field)) = paths.iter().find(|(p, _)| path.matches(p))
-                    {
-                        match scalar {
-                            Some(t) => self.keep(field, index, t),
-                            None => self.dropped += 1,
-                        }
-                    }
-                });
-                if r.is_err() {
-                    self.arena.truncate(mark.0);
-                    self.values.truncate(mark.1);
-                }
-                return r;
-            }
+            Body::Json(paths) => return self.members(paths, body, false),
+            Body::Yaml(paths) => return self.members(paths, body, true),
             Body::Lines(field, user_sep) => {
                 for line in body.split(|&b| b == b'\n').map(<[u8]>::trim_ascii).filter(|l| !l.is_empty()) {
                     let value = match user_sep {
@@ -133,6 +123,41 @@ impl Metadata {
             }
         }
         Ok(())
+    }
+
+    /// Takes the values at `paths` out of a JSON or YAML document (same events either way).
+    /// Values are kept only once the whole document parsed: a broken one contributes nothing.
+    fn members(&mut self, paths: &'static [(&'static str, Field)], body: &[u8], yaml: bool) -> Result<(), DocError> {
+        let mut path = PathTracker::new();
+        let mark = (self.arena.len(), self.values.len());
+        let mut on = |event, text: Option<&[u8]>| {
+            // A joined list starts as an empty value: Afterburn writes `NAME=` for an empty
+            // array (Akamai's `tags: []`).
+            if event == Event::Array
+                && let Some((_, field)) =
+                    paths.iter().find(|(p, f)| matches!(f.list, List::Joined(_)) && path.matches(p))
+            {
+                self.keep(field, Some(0), b"");
+            }
+            if let Some((index, scalar)) = path.on(event, text)
+                && let Some((_, field)) = paths.iter().find(|(p, _)| path.matches(p))
+            {
+                match scalar {
+                    Some(t) => self.keep(field, index, t),
+                    None => self.dropped += 1,
+                }
+            }
+        };
+        let r = if yaml {
+            yaml::scan(body, &mut on).map_err(DocError::Yaml)
+        } else {
+            json::scan(body, &mut on).map_err(DocError::Json)
+        };
+        if r.is_err() {
+            self.arena.truncate(mark.0);
+            self.values.truncate(mark.1);
+        }
+        r
     }
 
     fn keep(&mut self, field: &'static Field, index: Option<u8>, text: &[u8]) {
