@@ -734,6 +734,99 @@ fn qemu_reads_its_fw_cfg_item_and_a_missing_item_is_none() {
     assert_eq!(r.requests, 0, "no network is touched");
 }
 
+/// What a run's metadata holds: (instance id, hostname, keys, attribute lines).
+fn metadata_of(
+    platform: &'static Platform,
+    disks: Vec<(Instant, MemFs)>,
+) -> (Option<String>, Option<String>, Vec<String>, String) {
+    let storage = Box::leak(Box::new(Storage::new()));
+    let sockets = Box::leak(Box::new([SocketStorage::EMPTY; 1 + TCP_SLOTS]));
+    let t0 = Instant::from_millis(1000);
+    let settings = Settings {
+        address: AddressMode::Auto,
+        dhcp_timeout: Duration::from_secs(3),
+        deadline: t0 + Duration::from_secs(5),
+        metadata: true,
+        seed: 1,
+    };
+    let buffers = (0..2).map(|_| DriveBuffers {
+        user_data: vec![0u8; 1 << 20].leak(),
+        file: vec![0u8; 16 << 10].leak(),
+        seed: vec![0u8; 64 << 10].leak(),
+    });
+    let mut engine = Engine::new(
+        platform,
+        settings,
+        t0,
+        (storage, sockets),
+        [ServiceBuffers { body: vec![0u8; 1 << 20].leak(), meta: vec![0u8; 16 << 10].leak() }],
+        buffers,
+    );
+    let mut nic = sim(vec![]);
+    nic.raise = Err(LinkError::NotFound);
+    let mut drives = MemDrives { disks, ..MemDrives::default() };
+    let mut now = t0;
+    while let Poll::Wait(at) = engine.poll(now, &mut nic, &mut drives) {
+        now = at.max(now + Duration::from_millis(1));
+        drives.now = now;
+    }
+    let a = engine.outcome().unwrap();
+    let text = |v: Option<&[u8]>| v.map(|b| String::from_utf8_lossy(b).to_string());
+    let mut attrs = [0u8; 4096];
+    let attributes = String::from_utf8_lossy(a.meta.render_attributes(&mut attrs).unwrap()).to_string();
+    (
+        text(a.meta.get(crate::platform::Role::InstanceId)),
+        text(a.meta.get(crate::platform::Role::Hostname)),
+        a.meta.keys().map(|k| String::from_utf8_lossy(k).to_string()).collect(),
+        attributes,
+    )
+}
+
+#[test]
+fn proxmox_hostname_and_keys_come_from_the_cloud_config() {
+    // Proxmox's own layout: meta-data holds only the instance id.
+    let user_data = "#cloud-config\nhostname: vm1\nmanage_etc_hosts: true\nfqdn: vm1.example.com\nuser: core\nssh_authorized_keys:\n  - ssh-ed25519 AAAAC3 me@host\nchpasswd:\n  expire: False\nusers:\n  - default\npackage_upgrade: true\n";
+    let fs = MemFs {
+        device: "sr0",
+        label: "cidata",
+        files: vec![
+            ("user-data", user_data.as_bytes().to_vec()),
+            ("meta-data", b"instance-id: 15a9919cb91024fbd1d70fa07f0efa749cbba03b\n".to_vec()),
+        ],
+    };
+    let (id, host, keys, attrs) = metadata_of(&crate::platform::proxmoxve::PLATFORM, vec![(Instant::ZERO, fs)]);
+    assert_eq!(id.as_deref(), Some("15a9919cb91024fbd1d70fa07f0efa749cbba03b"));
+    assert_eq!(host.as_deref(), Some("vm1"));
+    assert_eq!(keys, ["ssh-ed25519 AAAAC3 me@host"]);
+    assert_eq!(
+        attrs,
+        "AFTERBURN_PROXMOXVE_HOSTNAME=vm1\nAFTERBURN_PROXMOXVE_INSTANCE_ID=15a9919cb91024fbd1d70fa07f0efa749cbba03b\n"
+    );
+}
+
+#[test]
+fn kubevirt_reads_either_drive_and_its_json_meta_data() {
+    let nocloud = MemFs {
+        device: "vdb",
+        label: "cidata",
+        files: vec![
+            ("user-data", b"{\"ignition\":{\"version\":\"3.3.0\"}}".to_vec()),
+            ("meta-data", br#"{"instance-type":"u1.small","instance-id":"2f3b","local-hostname":"vmi","public-keys":{"k":"ssh-rsa AAAA k"}}"#.to_vec()),
+        ],
+    };
+    let (id, host, keys, attrs) = metadata_of(&crate::platform::kubevirt::PLATFORM, vec![(Instant::ZERO, nocloud)]);
+    assert_eq!((id.as_deref(), host.as_deref()), (Some("2f3b"), Some("vmi")));
+    assert_eq!(keys, ["ssh-rsa AAAA k"]);
+    assert!(attrs.contains("AFTERBURN_KUBEVIRT_INSTANCE_TYPE=u1.small\n"), "{attrs}");
+    let mut drive = config_drive("vdc", Some("x"));
+    drive.files[0] = (
+        "openstack/latest/meta_data.json",
+        br#"{"uuid":"u-1","hostname":"cd","public_keys":{"k":"ssh-ed25519 B k"}}"#.to_vec(),
+    );
+    let (id, host, keys, _) = metadata_of(&crate::platform::kubevirt::PLATFORM, vec![(Instant::ZERO, drive)]);
+    assert_eq!((id.as_deref(), host.as_deref(), keys), (Some("u-1"), Some("cd"), vec!["ssh-ed25519 B k".to_string()]));
+}
+
 #[test]
 fn every_platform_fits_the_engine() {
     for p in crate::platform::ALL {
