@@ -8,11 +8,20 @@
 //! `ip=`/`nameserver=` network arguments), so they can never disagree about a word.
 
 /// Every word before a lone `--`, as `(key, value)`: `value` is `None` for a word without `=`.
-pub fn args(text: &[u8]) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
-    let mut rest = text;
-    core::iter::from_fn(move || {
-        let start = rest.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(rest.len());
-        rest = &rest[start..];
+pub fn args(text: &[u8]) -> Args<'_> {
+    Args { rest: text }
+}
+
+/// The iterator of [`args`].
+pub struct Args<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Args<'a> {
+    type Item = (&'a [u8], Option<&'a [u8]>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.rest.trim_ascii_start();
         if rest.is_empty() {
             return None;
         }
@@ -27,16 +36,16 @@ pub fn args(text: &[u8]) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
             })
             .unwrap_or(rest.len());
         let word = strip_quotes(&rest[..end]);
-        rest = &rest[end..];
+        // A lone `--` ends the kernel's part for good.
+        self.rest = if word == b"--" { &[] } else { &rest[end..] };
         if word == b"--" {
-            rest = &[];
             return None;
         }
         Some(match word.iter().position(|&b| b == b'=') {
             Some(i) => (&word[..i], Some(strip_quotes(&word[i + 1..]))),
             None => (word, None),
         })
-    })
+    }
 }
 
 fn strip_quotes(w: &[u8]) -> &[u8] {
