@@ -7,6 +7,7 @@
 
 use core::fmt::{self, Write as _};
 
+use crate::decode::cmdline;
 use crate::platform::{self, Platform};
 
 pub const DEFAULT_OUTPUT: &[u8] = b"/run/flint/user-data";
@@ -286,38 +287,14 @@ pub fn parse_argv<'a, I: IntoIterator<Item = &'a [u8]>>(args: I) -> Result<Raw<'
 
 /// Picks flint's arguments out of a kernel command line (`/proc/cmdline`).
 ///
-/// Words are separated by spaces; a value may be double-quoted (`flint.output="/a b"`) or the
+/// Words are split by [`cmdline::args`], shared with the network arguments: separated by
+/// spaces; a value may be double-quoted (`flint.output="/a b"`) or the
 /// whole word may be (`"flint.output=/a b"`), as the kernel's own parser allows. Everything after
 /// a lone `--` belongs to init and is ignored. A later occurrence wins, as for most kernel
 /// parameters.
 pub fn parse_cmdline(text: &[u8]) -> Raw<'_> {
     let mut raw = Raw::default();
-    let mut rest = text;
-    loop {
-        let start = rest.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(rest.len());
-        rest = &rest[start..];
-        if rest.is_empty() {
-            break;
-        }
-        let mut quoted = false;
-        let end = rest
-            .iter()
-            .position(|&b| {
-                if b == b'"' {
-                    quoted = !quoted;
-                }
-                b.is_ascii_whitespace() && !quoted
-            })
-            .unwrap_or(rest.len());
-        let word = strip_quotes(&rest[..end]);
-        rest = &rest[end..];
-        if word == b"--" {
-            break;
-        }
-        let (key, value) = match word.iter().position(|&b| b == b'=') {
-            Some(i) => (&word[..i], Some(strip_quotes(&word[i + 1..]))),
-            None => (word, None),
-        };
+    for (key, value) in cmdline::args(text) {
         let Some(opt) = OPTIONS.iter().find(|o| o.kernel.is_some_and(|k| k.as_bytes() == key)) else {
             continue;
         };
@@ -331,11 +308,6 @@ pub fn parse_cmdline(text: &[u8]) -> Raw<'_> {
         }
     }
     raw
-}
-
-fn strip_quotes(w: &[u8]) -> &[u8] {
-    let w = w.strip_prefix(b"\"").unwrap_or(w);
-    w.strip_suffix(b"\"").unwrap_or(w)
 }
 
 /// Merges both sources (command line first) and validates every value.

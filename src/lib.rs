@@ -10,7 +10,7 @@
 //! | [`engine`] | one poll-driven loop that races a platform's sources under one budget |
 //! | [`sources`] | the kinds of source: an HTTP metadata service, a config drive |
 //! | [`platform`] | one data module per platform: which sources, endpoints, paths, encodings |
-//! | [`decode`] | base64, gzip, and the JSON scanner |
+//! | [`decode`] | base64, gzip, the JSON scanner, the kernel command line's words |
 //! | [`handoff`] | every file a run leaves for the next boot stage, written atomically |
 //!
 //! Protocol logic takes bytes and `now` and returns what to do; nothing here reads the clock.

@@ -6,7 +6,10 @@
 //! are decoded in turn (§2.2, as gunzip does); anything else after a member is rejected.
 //! Decompressed bytes pass through a 32 KiB ring (the deflate window), so memory stays constant
 //! however large the output; the cap stops a gzip bomb after at most `max` bytes.
+//!
+//! Beside it: [`json`], the push JSON scanner, and [`cmdline`], the kernel command line's words.
 
+pub mod cmdline;
 pub mod json;
 pub mod yaml;
 

@@ -7,6 +7,7 @@
 
 use core::fmt;
 
+pub mod config;
 pub mod csum;
 pub mod iflist;
 pub mod lease;

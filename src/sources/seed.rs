@@ -1,0 +1,296 @@
+//! cloud-init NoCloud's seed selector, sans-IO: `ds=nocloud;s=URL;h=HOST;i=ID` on the kernel
+//! command line or in the SMBIOS system serial number (Proxmox VE and KubeVirt put it there),
+//! and the seed URL it names, joined with each file name as cloud-init does.
+//!
+//! Facts from cloud-init's `cloudinit/sources/DataSourceNoCloud.py` (`parse_cmdline_data`,
+//! `load_cmdline_data`) and `cloudinit/util.py` (`read_seeded`):
+//! - the text is split at whitespace (Python's `str.split()`; no quoting, and `--` means
+//!   nothing here);
+//! - the selector is a word `ds=nocloud` or `ds=nocloud-net` (the older name), alone or
+//!   followed by `;` and `key=value` items separated by `;`, with no escaping; the last such
+//!   word wins, and within it the last value of a key;
+//! - `s`/`seedfrom`, `h`/`local-hostname`, `i`/`instance-id`; other keys are ignored, and an
+//!   item without `=` sets its key to nothing;
+//! - a seed is `http://`, `https://`, `file://` or an absolute path (cloud-init also takes
+//!   `ftp://` and `ftps://`, which flint does not speak), schemes in lower case;
+//! - each file's URL is the seed with `%s` replaced by the file name when the seed has one;
+//!   otherwise the name appended, after a `/` unless the seed ends in one or has a query.
+//!
+//! Not done: cloud-init's `__dmi.<key>__` substitutions in the seed.
+
+use crate::decode::json::Writer;
+use crate::net::config::{cut, dec, ipv4, word, words};
+
+/// What a `ds=nocloud` word selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ds<'a> {
+    /// `s=`/`seedfrom=`, parsed; `None` when absent.
+    pub seed: Option<Result<Url<'a>, UrlError>>,
+    /// `h=`/`local-hostname=`, as given.
+    pub hostname: Option<&'a [u8]>,
+    /// `i=`/`instance-id=`, as given.
+    pub instance_id: Option<&'a [u8]>,
+}
+
+/// Finds the selector in a kernel command line or an SMBIOS serial number.
+pub fn parse_ds(text: &[u8]) -> Option<Ds<'_>> {
+    // What follows `ds=nocloud` or `ds=nocloud-net` in the last such word: empty, or `;…`.
+    let mut items = None;
+    for w in words(text) {
+        if let Some(rest) = w.strip_prefix(b"ds=nocloud") {
+            let rest = rest.strip_prefix(b"-net").unwrap_or(rest);
+            if rest.first().is_none_or(|&b| b == b';') {
+                items = Some(rest);
+            }
+        }
+    }
+    let mut ds = Ds { seed: None, hostname: None, instance_id: None };
+    let mut rest = cut(items?, b';').1;
+    while let Some(r) = rest {
+        let (item, next) = cut(r, b';');
+        rest = next;
+        let (k, v) = cut(item, b'=');
+        match word(k, "s|seedfrom|h|local-hostname|i|instance-id") {
+            0 | 1 => ds.seed = v.map(Url::parse),
+            2 | 3 => ds.hostname = v,
+            4 | 5 => ds.instance_id = v,
+            _ => {}
+        }
+    }
+    Some(ds)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+    File,
+}
+
+/// A seed URL. For `file`, `host` is empty and `path` the directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Url<'a> {
+    pub scheme: Scheme,
+    pub host: &'a [u8],
+    /// `host` when it is an IPv4 literal.
+    pub address: Option<[u8; 4]>,
+    /// 80 or 443 unless given; 0 for `file`.
+    pub port: u16,
+    /// Everything after the host and port, the query included; may be empty.
+    pub path: &'a [u8],
+}
+
+/// Why a seed URL is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UrlError {
+    /// Not `http://`, `https://`, `file://` or an absolute path.
+    Scheme,
+    /// Empty, with user information, an IPv6 literal (flint's stack is IPv4), or a character
+    /// that is not a letter, digit, `-`, `.` or `_`; any host at all for `file`.
+    Host,
+    /// Not a decimal 1–65535.
+    Port,
+    /// A fragment (`#`), a space, a control or a non-ASCII byte.
+    Path,
+}
+
+impl core::fmt::Display for UrlError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            UrlError::Scheme => "seed URL: not http, https, file or a path",
+            UrlError::Host => "seed URL: unusable host",
+            UrlError::Port => "seed URL: invalid port",
+            UrlError::Path => "seed URL: invalid path",
+        })
+    }
+}
+
+impl<'a> Url<'a> {
+    /// Parses a seed (see the module docs). The authority ends at the first `/` or `?`
+    /// (RFC 3986 §3.2); an empty port is the default one (§3.2.3).
+    pub fn parse(t: &'a [u8]) -> Result<Url<'a>, UrlError> {
+        let (i, rest) = match cut(t, b':') {
+            (s, Some(r)) if r.starts_with(b"//") && word(s, "http|https|file") < 3 => {
+                (word(s, "http|https|file"), &r[2..])
+            }
+            _ if t.starts_with(b"/") => (2, t),
+            _ => return Err(UrlError::Scheme),
+        };
+        let i = usize::from(i);
+        let end = rest.iter().position(|&b| b == b'/' || b == b'?').unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        let (host, port) = cut(authority, b':');
+        let mut url = Url {
+            scheme: [Scheme::Http, Scheme::Https, Scheme::File][i],
+            host,
+            address: ipv4(host),
+            port: [80, 443, 0][i],
+            path,
+        };
+        let good = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+        let ok =
+            if i == 2 { authority.is_empty() && !path.is_empty() } else { !host.is_empty() && host.iter().all(good) };
+        if !ok {
+            return Err(UrlError::Host);
+        }
+        if let Some(p) = port.filter(|p| !p.is_empty()) {
+            url.port = dec(p, 65535).filter(|&n| n > 0).ok_or(UrlError::Port)? as u16;
+        }
+        if path.iter().any(|&b| b <= b' ' || b >= 0x7f || b == b'#') {
+            return Err(UrlError::Path);
+        }
+        Ok(url)
+    }
+
+    /// The path of file `name` under this seed, written into `out` (`None` if it does not
+    /// fit): for HTTP the request target, always starting with `/`; for `file` the file's path.
+    pub fn join<'b>(&self, name: &[u8], out: &'b mut [u8]) -> Option<&'b [u8]> {
+        let p = self.path;
+        let mut w = Writer::new(out);
+        if !p.starts_with(b"/") {
+            w.bytes(b"/").ok()?;
+        }
+        let substitute = p.windows(2).any(|x| x == b"%s");
+        let mut i = 0;
+        while i < p.len() {
+            if substitute && p[i..].starts_with(b"%s") {
+                w.bytes(name).ok()?;
+                i += 2;
+            } else {
+                w.bytes(&p[i..=i]).ok()?;
+                i += 1;
+            }
+        }
+        if !substitute {
+            if w.buf[..w.len].last() != Some(&b'/') && cut(p, b'?').1.is_none_or(<[u8]>::is_empty) {
+                w.bytes(b"/").ok()?;
+            }
+            w.bytes(name).ok()?;
+        }
+        Some(w.into_slice())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(t: &str) -> Result<Url<'_>, UrlError> {
+        Url::parse(t.as_bytes())
+    }
+
+    fn join(t: &str, name: &str) -> std::string::String {
+        let mut buf = [0u8; 128];
+        let out = url(t).unwrap().join(name.as_bytes(), &mut buf).unwrap();
+        std::string::String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    extern crate std;
+
+    #[test]
+    fn selector_on_the_kernel_command_line_and_in_the_serial() {
+        let ds =
+            parse_ds(b"BOOT_IMAGE=/vmlinuz ro ds=nocloud;s=http://10.0.0.1:8000/seed/;h=vm1;i=iid-01 quiet").unwrap();
+        assert_eq!(
+            ds.seed,
+            Some(Ok(Url {
+                scheme: Scheme::Http,
+                host: b"10.0.0.1",
+                address: Some([10, 0, 0, 1]),
+                port: 8000,
+                path: b"/seed/"
+            }))
+        );
+        assert_eq!((ds.hostname, ds.instance_id), (Some(&b"vm1"[..]), Some(&b"iid-01"[..])));
+        // Proxmox VE and KubeVirt: the SMBIOS system serial number, long names, the old name.
+        let ds =
+            parse_ds(b"ds=nocloud-net;seedfrom=https://seed.example.com/vm/;local-hostname=a;instance-id=b").unwrap();
+        assert_eq!(
+            ds.seed,
+            Some(Ok(Url { scheme: Scheme::Https, host: b"seed.example.com", address: None, port: 443, path: b"/vm/" }))
+        );
+        assert_eq!((ds.hostname, ds.instance_id), (Some(&b"a"[..]), Some(&b"b"[..])));
+        assert_eq!(parse_ds(b"ds=nocloud"), Some(Ds { seed: None, hostname: None, instance_id: None }));
+        // The last word wins, and in it the last value; other keys and empty items are ignored,
+        // a key without `=` sets nothing.
+        let ds = parse_ds(b"ds=nocloud;h=first ds=nocloud;;h=x;dsmode=net;h=second;i;s").unwrap();
+        assert_eq!(ds, Ds { seed: None, hostname: Some(b"second"), instance_id: None });
+        assert_eq!(
+            parse_ds(b"ds=nocloud;s=file:///var/seed/\tother").unwrap().seed.unwrap().unwrap().path,
+            b"/var/seed/"
+        );
+        for none in [&b""[..], b"ds=nocloudx", b"ds=nocloud-nett;h=x", b"xds=nocloud", b"ds=ec2", b"\"ds=nocloud\""] {
+            assert_eq!(parse_ds(none), None, "{none:?}");
+        }
+        // No escaping: a `;` always separates.
+        assert_eq!(parse_ds(b"ds=nocloud;h=a\\;i=b").unwrap().instance_id, Some(&b"b"[..]));
+    }
+
+    #[test]
+    fn seed_urls() {
+        assert_eq!(
+            url("http://seed:8080"),
+            Ok(Url { scheme: Scheme::Http, host: b"seed", address: None, port: 8080, path: b"" })
+        );
+        assert_eq!(
+            url("http://seed:/x?y"),
+            Ok(Url { scheme: Scheme::Http, host: b"seed", address: None, port: 80, path: b"/x?y" })
+        );
+        assert_eq!(url("http://h?q").unwrap().path, b"?q");
+        assert_eq!(
+            url("/var/lib/seed").unwrap(),
+            Url { scheme: Scheme::File, host: b"", address: None, port: 0, path: b"/var/lib/seed" }
+        );
+        assert_eq!(url("file:///seed/").unwrap().path, b"/seed/");
+        for (t, e) in [
+            ("ftp://h/", UrlError::Scheme),
+            ("HTTP://h/", UrlError::Scheme),
+            ("seed/", UrlError::Scheme),
+            ("http:/h/", UrlError::Scheme),
+            ("", UrlError::Scheme),
+            ("http://", UrlError::Host),
+            ("http:///x", UrlError::Host),
+            ("http://:80/", UrlError::Host),
+            ("http://user@h/", UrlError::Host),
+            ("http://[::1]/", UrlError::Host),
+            ("http://h%20/", UrlError::Host),
+            ("file://host/seed/", UrlError::Host),
+            ("file://", UrlError::Host),
+            ("http://h:0/", UrlError::Port),
+            ("http://h:65536/", UrlError::Port),
+            ("http://h:8o/", UrlError::Port),
+            ("http://h:1:2/", UrlError::Port),
+            ("http://h/a#b", UrlError::Path),
+            ("http://h/a\x7f", UrlError::Path),
+            ("http://h/\u{e9}", UrlError::Path),
+        ] {
+            assert_eq!(url(t), Err(e), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn joining_file_names_as_cloud_init_does() {
+        for (seed, want) in [
+            ("http://h", "/user-data"),
+            ("http://h/", "/user-data"),
+            ("http://h/a", "/a/user-data"),
+            ("http://h/a/", "/a/user-data"),
+            // A query: no `/` added (util.read_seeded), even when that glues the name on.
+            ("http://h/a?x=1", "/a?x=1user-data"),
+            ("http://h?x=", "/?x=user-data"),
+            // An empty query is no query.
+            ("http://h/a?", "/a?/user-data"),
+            ("http://h/%s.yaml", "/user-data.yaml"),
+            ("http://h/?f=%s&g=%s", "/?f=user-data&g=user-data"),
+            ("http://h/%", "/%/user-data"),
+            ("file:///var/seed", "/var/seed/user-data"),
+            ("/var/seed/", "/var/seed/user-data"),
+        ] {
+            assert_eq!(join(seed, "user-data"), want, "{seed}");
+        }
+        let u = url("http://h/a/").unwrap();
+        assert_eq!(u.join(b"meta-data", &mut [0u8; 12]), Some(&b"/a/meta-data"[..]));
+        assert_eq!(u.join(b"meta-data", &mut [0u8; 11]), None, "too small: nothing");
+        assert_eq!(UrlError::Port.to_string(), "seed URL: invalid port");
+    }
+}
