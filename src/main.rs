@@ -217,10 +217,11 @@ fn main(mut argv: sys::Args) -> i32 {
         sys::write_stdout(concat!("flint ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
         return 0;
     }
-    let kernel = match read_cmdline(cli.cmdline, cmdline) {
-        Ok(text) => args::parse_cmdline(text),
+    let kernel_text = match read_cmdline(cli.cmdline, cmdline) {
+        Ok(text) => text,
         Err(e) => return usage(e),
     };
+    let kernel = args::parse_cmdline(kernel_text);
     let cfg = match args::resolve(&cli, &kernel) {
         Ok(cfg) => cfg,
         Err(e) => return usage(Error::Usage(e)),
@@ -229,7 +230,7 @@ fn main(mut argv: sys::Args) -> i32 {
 
     let mut report = Report::new(cfg.platform.id);
     let mut nic = PacketNic::new(cfg.interface, FRAMES.take());
-    let result = run(&cfg, &mut nic, &mut report, t0);
+    let result = run(&cfg, kernel_text, &mut nic, &mut report, t0);
     let code = match result {
         Ok(Done::Written) => Exit::Written,
         Ok(Done::NoUserData) => {
@@ -273,7 +274,7 @@ fn usage(e: Error) -> i32 {
 }
 
 /// Runs the engine until a source answers (or none can), then writes every hand-off.
-fn run(cfg: &Config<'_>, nic: &mut PacketNic, report: &mut Report, t0: Instant) -> Result<Done, Error> {
+fn run(cfg: &Config<'_>, kernel: &[u8], nic: &mut PacketNic, report: &mut Report, t0: Instant) -> Result<Done, Error> {
     let deadline = t0 + Duration::from_millis(cfg.timeout_ms);
     let seed = random_seed(t0);
     let settings = Settings {
@@ -297,6 +298,14 @@ fn run(cfg: &Config<'_>, nic: &mut PacketNic, report: &mut Report, t0: Instant) 
             seed: &mut d.seed,
         }),
     );
+    // dracut's `ip=` and `nameserver=` (the kernel itself ignores them: Debian's and Fedora's
+    // kernels have no CONFIG_IP_PNP): an address given there is used instead of asking for one.
+    // One flint cannot read is no reason to fail the boot: said, and left to DHCP.
+    match flint::net::config::from_kernel_args(kernel) {
+        Ok(Some(plan)) => engine.network.set_plan(plan, clock::now(), deadline),
+        Ok(None) => {}
+        Err(e) => flint::warn!("address", "{e}; not used"),
+    }
     let mut drives = BlockDevices::new(cfg.drive);
     // Bounded: every wait ends by the deadline, and the engine ends by itself there; the
     // overrun cut is a second guard.

@@ -9,7 +9,9 @@
 use smoltcp::time::{Duration, Instant};
 
 use crate::fmt::Bytes;
-use crate::platform::{Drive, Store};
+use crate::net::config::{self, ConfigError, Method, NetConfig as Plan};
+use crate::net::linklocal::Ip;
+use crate::platform::{Drive, NetworkDoc, NetworkFormat, Store};
 use crate::sources::meta::Metadata;
 
 /// How often the block devices are scanned again while no drive is found. A scan reads one
@@ -70,6 +72,8 @@ pub struct DriveRun<'a> {
     scratch: &'a mut [u8],
     pub seed: SeedFiles<'a>,
     pub meta: Metadata,
+    /// The drive's network configuration, once read and until the engine takes it.
+    pub network: Option<Plan>,
     /// Scans made so far.
     pub scans: u32,
 }
@@ -89,6 +93,7 @@ impl<'a> DriveRun<'a> {
             scratch,
             seed: SeedFiles { arena: seed_arena, used: 0, files: heapless::Vec::new() },
             meta: Metadata::new(),
+            network: None,
             scans: 0,
         }
     }
@@ -179,6 +184,24 @@ impl<'a> DriveRun<'a> {
             Some(n) => info!("drive", "user-data: {n} bytes"),
             None => info!("drive", "no {} on the drive", self.drive.user_data),
         }
+        // The network configuration matters to the rest of the run whatever outputs there are.
+        if let Some(doc) = &self.drive.network {
+            match fs.read(doc.path.as_bytes(), self.scratch) {
+                Ok(Some(n)) => match network(doc, &self.scratch[..n]) {
+                    Ok(plan) => {
+                        if let (Some(field), Some(s)) = (&doc.ipv4_attr, first_static(&plan)) {
+                            let mut text = heapless::String::<16>::new();
+                            let _ = core::fmt::write(&mut text, format_args!("{}", Ip(s)));
+                            self.meta.put(field, text.as_bytes());
+                        }
+                        self.network = Some(plan);
+                    }
+                    Err(e) => warn!("drive", "{}: {e}; not used", doc.path),
+                },
+                Ok(None) => {}
+                Err(e) => warn!("drive", "{}: {e}; not used", doc.path),
+            }
+        }
         if !metadata {
             return Ok(len);
         }
@@ -216,4 +239,20 @@ impl<'a> DriveRun<'a> {
         }
         Ok(len)
     }
+}
+
+/// A drive's network configuration file, read as its format says.
+fn network(doc: &NetworkDoc, bytes: &[u8]) -> Result<Plan, ConfigError> {
+    match doc.format {
+        NetworkFormat::CloudInit => config::from_network_config(&mut |on| crate::decode::yaml::scan(bytes, on).is_ok()),
+        NetworkFormat::OpenStack => config::from_network_data(bytes),
+    }
+}
+
+/// The first static IPv4 address of a configuration (Afterburn's `IPV4` attributes).
+fn first_static(plan: &Plan) -> Option<[u8; 4]> {
+    plan.ifaces.iter().find_map(|i| match i.method {
+        Method::Static(s) => Some(s.address),
+        Method::Dhcp => None,
+    })
 }

@@ -172,6 +172,10 @@ impl<'a> Engine<'a> {
 
         for d in self.drives.iter_mut() {
             soonest(d.poll(now, block, self.settings.metadata));
+            // A drive's network configuration addresses whatever the run fetches next.
+            if let Some(plan) = d.network.take() {
+                self.network.set_plan(plan, now, deadline);
+            }
         }
         self.decide();
 

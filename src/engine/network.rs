@@ -6,6 +6,7 @@ use smoltcp::iface::SocketStorage;
 use smoltcp::time::{Duration, Instant};
 
 use crate::fmt::Bytes;
+use crate::net::config::{Method, NetConfig as Plan};
 use crate::net::link::{ADDRESS_SPARE, Choice};
 use crate::net::stack::{self, AddressError, Lease, Stack, Storage, TCP_SLOTS};
 use crate::net::{AddressMode, LinkError, Nic, NicInfo};
@@ -52,6 +53,8 @@ pub struct NetConfig {
 
 pub struct Network<'a> {
     config: NetConfig,
+    /// Addresses given rather than asked for: `ip=`, or a drive's network configuration.
+    plan: Option<Plan>,
     state: State,
     choice: Choice,
     memory: Option<(&'a mut Storage, &'a mut [SocketStorage<'a>; 1 + TCP_SLOTS])>,
@@ -71,6 +74,7 @@ impl<'a> Network<'a> {
     ) -> Network<'a> {
         Network {
             config,
+            plan: None,
             state: State::Idle,
             choice: Choice::new(0),
             memory: Some((storage, sockets)),
@@ -240,10 +244,38 @@ impl<'a> Network<'a> {
         let dhcp_until = now + self.config.dhcp_timeout;
         // With several NICs, one that gives no address gets its share and no more.
         let until = if self.choice.several() { deadline.min(dhcp_until + ADDRESS_SPARE) } else { deadline };
-        if let Some(stack) = self.stack.as_mut() {
-            stack.acquire(self.config.mode, now, dhcp_until, until);
-        }
         self.since = now;
         self.state = State::Addressing;
+        let mut mode = self.config.mode;
+        let nic = self.stats.nic;
+        if let (Some(plan), Some(nic)) = (&self.plan, nic) {
+            match plan.for_nic(nic.mac, nic.name()).map(|i| i.method) {
+                // A given address is the operator's or the platform's word: no server to ask.
+                Some(Method::Static(s)) => {
+                    if let Some(stack) = self.stack.as_mut() {
+                        stack.assign(s.address, s.prefix, s.gateway);
+                        self.stats.lease = stack.lease();
+                        self.stats.address_us = Some(0);
+                        self.state = State::Ready;
+                    }
+                    return;
+                }
+                Some(Method::Dhcp) => mode = AddressMode::Dhcp,
+                None => {}
+            }
+        }
+        if let Some(stack) = self.stack.as_mut() {
+            stack.acquire(mode, now, dhcp_until, until);
+        }
+    }
+
+    /// Addresses to use instead of asking (`ip=`, a drive's network configuration). One that
+    /// arrives while an address is being asked for takes over at once; one that arrives after
+    /// an address was obtained changes nothing (connections may be open on it).
+    pub fn set_plan(&mut self, plan: Plan, now: Instant, deadline: Instant) {
+        self.plan = Some(plan);
+        if self.state == State::Addressing {
+            self.acquire(now, deadline);
+        }
     }
 }

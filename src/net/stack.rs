@@ -54,6 +54,8 @@ pub const SOCKETS_EMPTY: Sockets = [SocketStorage::EMPTY; 1 + TCP_SLOTS];
 pub enum Mode {
     Dhcp,
     LinkLocal,
+    /// Given: `ip=`, or a drive's network configuration.
+    Static,
 }
 
 impl Mode {
@@ -61,6 +63,7 @@ impl Mode {
         match self {
             Mode::Dhcp => "dhcp",
             Mode::LinkLocal => "link-local",
+            Mode::Static => "static",
         }
     }
 }
@@ -172,6 +175,17 @@ impl<'a> Stack<'a> {
         let claim = (mode != AddressMode::Dhcp).then(|| Claim::new(self.mac, now));
         self.acquire = Some(Acquire { dhcp, claim, interval: DHCP_RETRY, next_send: now, dhcp_until, deadline });
         self.set_discover_interval(DHCP_RETRY);
+    }
+
+    /// Takes a static address at once (no DHCP, no link-local claim).
+    pub fn assign(&mut self, address: [u8; 4], prefix: u8, gateway: Option<[u8; 4]>) {
+        let lease = Lease {
+            mode: Mode::Static,
+            address: Ipv4Cidr::new(Ipv4Address::from(address), prefix),
+            router: gateway.map(Ipv4Address::from),
+            server: None,
+        };
+        self.apply(lease);
     }
 
     /// Processes queued frames and timers, and advances address acquisition. Also says whether

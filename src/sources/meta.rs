@@ -160,6 +160,11 @@ impl Metadata {
         r
     }
 
+    /// Keeps one value found outside a document (a network configuration's address).
+    pub fn put(&mut self, field: &'static Field, text: &[u8]) {
+        self.keep(field, None, text);
+    }
+
     fn keep(&mut self, field: &'static Field, index: Option<u8>, text: &[u8]) {
         // Surrounding whitespace is no part of a value: a key imported from a `.pub` file ends
         // in a newline in Nova's `meta_data.json` (as in both of Afterburn's fixtures).
