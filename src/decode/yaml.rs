@@ -168,10 +168,14 @@ impl Reader<'_, '_> {
         Err(YamlError { line: self.line, kind })
     }
 
-    fn skip_white(&mut self) {
-        while white(self.cur()) {
-            self.at += 1;
+    /// Separation inside a line (§6.2): spaces. A tab there is refused, as PyYAML (cloud-init's
+    /// reader) and libyaml refuse it, though §6.2 allows it.
+    fn sep(&mut self) -> Result<(), YamlError> {
+        self.spaces();
+        if self.cur() == b'\t' {
+            return self.err(Kind::Tab);
         }
+        Ok(())
     }
 
     /// Skips spaces only; returns how many.
@@ -197,7 +201,7 @@ impl Reader<'_, '_> {
     /// The rest of the line is white space and maybe a comment (§6.6: `#` after white space);
     /// steps past it, or fails with `kind`.
     fn end_line(&mut self, kind: Kind) -> Result<(), YamlError> {
-        self.skip_white();
+        self.sep()?;
         if self.cur() == b'#' && blank(self.byte(self.at.wrapping_sub(1))) {
             while !eol(self.cur()) {
                 self.at += 1;
@@ -279,9 +283,10 @@ impl Reader<'_, '_> {
 
     /// The whole document: block structure line by line (§8.2, §9.1).
     fn document(&mut self) -> Result<(), YamlError> {
-        // c-printable (§5.1), checked once: tab and line breaks are the only controls.
-        let bad = |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') || b == 0x7f;
-        if let Some(i) = self.doc.iter().position(|&b| bad(b)) {
+        // §5.1: no C0 control but tab and the line breaks, anywhere. (DEL, C1 controls and
+        // non-characters are outside c-printable too, but quoted scalars must take them for
+        // JSON's sake; flint reads them as text everywhere.)
+        if let Some(i) = self.doc.iter().position(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) {
             while self.at < i {
                 if eol(self.cur()) {
                     self.newline();
@@ -305,13 +310,9 @@ impl Reader<'_, '_> {
             let start = self.at;
             let c = self.spaces();
             let first = self.at;
-            self.skip_white();
-            if eol(self.cur()) || self.cur() == b'#' {
+            if eol(self.cur()) || self.cur() == b'#' || self.cur() == b'\t' {
                 self.end_line(Kind::Syntax)?;
                 continue;
-            }
-            if self.byte(first) == b'\t' {
-                return self.err(Kind::Tab);
             }
             if c == 0 && self.marker(start) {
                 let end = self.cur() == b'.';
@@ -370,10 +371,7 @@ impl Reader<'_, '_> {
                         self.open(col, true)?;
                     }
                     self.at += 1;
-                    self.spaces();
-                    if self.cur() == b'\t' {
-                        return self.err(Kind::Tab);
-                    }
+                    self.sep()?;
                     if eol(self.cur()) || self.cur() == b'#' {
                         pending = Some(false);
                         self.end_line(Kind::Syntax)?;
@@ -384,9 +382,8 @@ impl Reader<'_, '_> {
                 }
                 match b {
                     b'[' | b'{' => {
-                        let n = self.top();
-                        self.flow(n)?;
-                        self.skip_white();
+                        self.flow()?;
+                        self.sep()?;
                         if self.cur() == b':' {
                             return self.err(Kind::ComplexKey);
                         }
@@ -409,7 +406,7 @@ impl Reader<'_, '_> {
                     _ => return self.err(Kind::Syntax),
                 }
                 let is_plain = b != b'\'' && b != b'"';
-                self.skip_white();
+                self.sep()?;
                 if self.cur() == b':' && blank(self.byte(self.at + 1)) {
                     if !key_ok {
                         return self.err(Kind::Syntax);
@@ -419,7 +416,7 @@ impl Reader<'_, '_> {
                     }
                     self.emit(Event::Key);
                     self.at += 1;
-                    self.skip_white();
+                    self.sep()?;
                     if eol(self.cur()) || self.cur() == b'#' {
                         pending = Some(true);
                         self.end_line(Kind::Syntax)?;
@@ -448,21 +445,23 @@ impl Reader<'_, '_> {
     }
 
     /// A plain scalar on one line (§7.3.3): ends before `: `, ` #`, the line's end and, in a
-    /// flow collection, a flow indicator; trailing white space is not part of it.
+    /// flow collection, a flow indicator; trailing spaces are not part of it. A tab ends it
+    /// too (and is then refused: PyYAML reads no tab in a plain scalar).
     fn plain(&mut self, flow: bool) {
         let start = self.at;
         let mut end = start;
         loop {
             let b = self.cur();
             if eol(b)
+                || b == b'\t'
                 || b == b':' && !safe(self.byte(self.at + 1), flow)
-                || b == b'#' && white(self.byte(self.at - 1))
+                || b == b'#' && self.byte(self.at - 1) == b' '
                 || flow && b",[]{}".contains(&b)
             {
                 break;
             }
             self.at += 1;
-            if !white(b) {
+            if b != b' ' {
                 end = self.at;
             }
         }
@@ -542,7 +541,9 @@ impl Reader<'_, '_> {
         for _ in 0..2 {
             match self.cur() {
                 b @ (b'-' | b'+') if chomp.is_none() => chomp = Some(b == b'+'),
-                d @ b'1'..=b'9' if indent.is_none() => indent = Some((n + (d - b'0') as isize) as usize),
+                // At the top, the indicator is the column itself (where §8.1.1.1 would count
+                // from -1): so libyaml, PyYAML (cloud-init's reader) and saphyr read it.
+                d @ b'1'..=b'9' if indent.is_none() => indent = Some(n.max(0) as usize + (d - b'0') as usize),
                 _ => break,
             }
             self.at += 1;
@@ -552,6 +553,8 @@ impl Reader<'_, '_> {
         // Empty lines since the last content line, and the most spaces among leading ones.
         let mut empty = 0;
         let mut widest = 0;
+        // The last content line ends in a line break (not at the end of input).
+        let mut brk = 0;
         // Whether the last content line was "spaced" (starts with white space: not folded).
         let mut last: Option<bool> = None;
         while self.at < self.doc.len() {
@@ -568,6 +571,10 @@ impl Reader<'_, '_> {
                 // Auto-detected from the first non-empty line (§8.1.1.1), which must be
                 // deeper than the parent and no leading empty line wider.
                 None if !eol(b) => {
+                    // PyYAML, libyaml and saphyr refuse a tab there.
+                    if s == 0 && b == b'\t' {
+                        return self.err(Kind::Tab);
+                    }
                     if s as isize <= n {
                         break;
                     }
@@ -581,7 +588,8 @@ impl Reader<'_, '_> {
             };
             if eol(b) && s <= k {
                 widest = widest.max(s);
-                empty += 1;
+                // §6.4: an empty line ends in a line break.
+                empty += (b != 0) as usize;
             } else if s < k {
                 break;
             } else {
@@ -605,57 +613,51 @@ impl Reader<'_, '_> {
                 self.keep(&doc[start + k..self.at]);
                 last = Some(spaced);
                 empty = 0;
+                brk = (self.cur() != 0) as usize;
             }
             while !eol(self.cur()) {
                 self.at += 1;
             }
             self.newline();
         }
-        // §8.1.1.2: the last line break and the trailing empty lines.
-        match (last, chomp) {
-            (Some(_), None) => self.keep_breaks(1),
-            (Some(_), Some(true)) => self.keep_breaks(empty + 1),
-            (None, Some(true)) => self.keep_breaks(empty),
-            _ => {}
+        // §8.1.1.2: the last line break (none at the end of input) and the trailing empty lines.
+        match chomp {
+            None => self.keep_breaks(brk),
+            Some(true) => self.keep_breaks(brk + empty),
+            Some(false) => {}
         }
         self.emit(Event::String);
         Ok(())
     }
 
-    /// White space, comments and line breaks inside a flow collection (§6.7); a line with
-    /// content must be deeper than `n`, the block collection around (§6.3 `s-flow-line-prefix`).
-    /// Returns whether a line break was crossed.
-    fn flow_space(&mut self, n: isize) -> Result<bool, YamlError> {
+    /// Spaces, comments and line breaks inside a flow collection (§6.7). Lines are not held to
+    /// §6.3's indentation (deeper than the block collection around): PyYAML and libyaml hold
+    /// them to none, and brackets leave nothing ambiguous. Returns whether a line was crossed.
+    fn flow_space(&mut self) -> Result<bool, YamlError> {
         let mut crossed = false;
         loop {
-            let b = self.cur();
-            if white(b) {
-                self.at += 1;
-            } else if b == b'#' && blank(self.byte(self.at - 1)) {
-                while !eol(self.cur()) {
-                    self.at += 1;
+            match self.cur() {
+                b' ' => self.at += 1,
+                b'\t' => return self.err(Kind::Tab),
+                b'#' if blank(self.byte(self.at - 1)) => {
+                    while !eol(self.cur()) {
+                        self.at += 1;
+                    }
                 }
-            } else if b == b'\n' || b == b'\r' {
-                self.newline();
-                crossed = true;
-                let start = self.at;
-                let s = self.spaces();
-                if s == 0 && self.marker(start) {
-                    return self.err(Kind::Document);
+                b'\n' | b'\r' => {
+                    self.newline();
+                    crossed = true;
+                    if self.marker(self.at) {
+                        return self.err(Kind::Document);
+                    }
                 }
-                self.skip_white();
-                if !eol(self.cur()) && self.cur() != b'#' && s as isize <= n {
-                    return self.err(Kind::Indent);
-                }
-            } else {
-                return Ok(crossed);
+                _ => return Ok(crossed),
             }
         }
     }
 
-    /// A flow collection (§7.4) from its opening bracket to its closing one, inside block
-    /// collections whose innermost is at column `n`.
-    fn flow(&mut self, n: isize) -> Result<(), YamlError> {
+    /// A flow collection (§7.4) from its opening bracket to its closing one.
+    fn flow(&mut self) -> Result<(), YamlError> {
         #[derive(Clone, Copy, PartialEq)]
         enum St {
             /// After `[` or `{`.
@@ -679,7 +681,7 @@ impl Reader<'_, '_> {
         // §7.4.2).
         let mut plain = false;
         loop {
-            let crossed = d > 0 && self.flow_space(n)?;
+            let crossed = d > 0 && self.flow_space()?;
             if self.at >= self.doc.len() {
                 return self.err(Kind::Syntax);
             }
@@ -716,9 +718,11 @@ impl Reader<'_, '_> {
                     }
                     continue;
                 }
+                // After a plain key, white space or the entry's end must follow (§7.4.2
+                // `c-ns-flow-map-separate-value`); after a quoted one, anything.
                 b':' if st == St::Key => {
-                    if plain && safe(next, true) {
-                        return self.err(Kind::Syntax);
+                    if plain && !blank(next) && !b",]}".contains(&next) {
+                        return self.err(if crossed && safe(next, true) { Kind::MultiLine } else { Kind::Syntax });
                     }
                     self.at += 1;
                     st = St::Value;
@@ -745,7 +749,7 @@ impl Reader<'_, '_> {
                 }
                 b'&' | b'*' => return self.err(Kind::Anchor),
                 b'!' => return self.err(Kind::Tag),
-                b'?' if blank(next) => return self.err(Kind::ComplexKey),
+                b'?' if !safe(next, true) => return self.err(Kind::ComplexKey),
                 b'\'' | b'"' => self.quoted()?,
                 _ if plain_first(b, next, true) => self.plain(true),
                 _ => return self.err(Kind::Syntax),
@@ -759,7 +763,7 @@ impl Reader<'_, '_> {
                 st = St::Key;
             } else {
                 // An entry of a sequence: a single-pair mapping's key when `:` follows on its line.
-                self.skip_white();
+                self.sep()?;
                 if self.cur() == b':' && (!plain || !safe(self.byte(self.at + 1), true)) {
                     self.open_flow(d)?;
                     maps |= 1 << d;
@@ -975,7 +979,7 @@ runcmd:
     #[test]
     fn plain_scalars() {
         assert_eq!(
-            read("mac: 52:54:00:12:34:56\nurl: http://x/y#z\nk : v\ncolon: a:b\nsp: a  b \t\nhash: a#b # c\n").unwrap(),
+            read("mac: 52:54:00:12:34:56\nurl: http://x/y#z\nk : v\ncolon: a:b\nsp: a  b  \nhash: a#b # c\n").unwrap(),
             r#"{mac:"52:54:00:12:34:56",url:"http://x/y#z",k:"v",colon:"a:b",sp:"a  b",hash:"a#b"}"#
         );
         // Indicators inside are plain text; `-`, `?` and `:` may start one when not followed by a space.
@@ -1030,6 +1034,11 @@ runcmd:
         // A header comment, a value ended by a less-indented line, tabs as content.
         assert_eq!(read("a: | # c\n  \tx\n b\n").unwrap_err(), YamlError { line: 3, kind: Kind::Indent });
         assert_eq!(read("a: | # c\n  \tx\nb: |\n").unwrap(), r#"{a:"\tx\n",b:""}"#);
+        // At the end of input without a line break there is no last break to clip or keep,
+        // and a last line of spaces is no empty line (§6.4), as PyYAML reads them.
+        assert_eq!(read("|+\n a").unwrap(), r#""a""#);
+        assert_eq!(read("|\n a\n ").unwrap(), r#""a\n""#);
+        assert_eq!(read("|+\n a\n\n ").unwrap(), r#""a\n\n""#);
     }
 
     #[test]
@@ -1042,15 +1051,28 @@ runcmd:
         assert_eq!(read("[a: b, c, 'd':e, f: [g], h:]").unwrap(), r#"[{a:"b"},"c",{d:"e"},{f:["g"]},{h:~}]"#);
         // Spanning lines, with comments; deeper than the block collection around it.
         assert_eq!(read("k: [a, # one\n  b,\n\n   c]\nl: {\n  x: 1 }\n").unwrap(), r#"{k:["a","b","c"],l:{x:"1"}}"#);
-        assert_eq!(fails("k: [a,\nb]\n"), (2, Kind::Indent));
+        // Lines inside are held to no indentation, as PyYAML holds them (§6.3 would).
+        assert_eq!(read("k: [a,\nb\n]\n").unwrap(), r#"{k:["a","b"]}"#);
+        // JSON-like keys take `:` at once; plain ones need white space or the entry's end after.
+        assert_eq!(read(r#"{"a":[1],'b':{}}"#).unwrap(), r#"{a:["1"],b:{}}"#);
+        assert_eq!(fails("{a:[1]}"), (1, Kind::Syntax));
+        assert_eq!(fails("{a\n:b}"), (2, Kind::MultiLine));
+        assert_eq!(fails("[?]"), (1, Kind::ComplexKey));
         assert_eq!(read("[]").unwrap(), "[]");
         assert_eq!(read("- {}\n- [ ]\n").unwrap(), "[{},[]]");
     }
 
     #[test]
     fn errors_name_their_line() {
+        // Tabs: only in quoted scalars and block scalar contents, as PyYAML reads them.
         assert_eq!(fails("a: 1\n\tb: 2\n"), (2, Kind::Tab));
-        assert_eq!(fails("a:\n  -\tb\n"), (2, Kind::Tab));
+        assert_eq!(fails("a:\n  - \tb\n"), (2, Kind::Tab));
+        for bad in
+            ["k:\tv", "k: v\t", "k: v\t# c", "k: a\tb", "k \t: v", "[a,\tb]", "a: 1\n \t\n", "|\n\tx", "a: |\n\tx"]
+        {
+            assert_eq!(read(bad).map_err(|e| e.kind), Err(Kind::Tab), "{bad:?}");
+        }
+        assert_eq!(read("k: \"\ta\"\nl: '\t'\n# \tcomment\n").unwrap(), r#"{k:"\ta",l:"\t"}"#);
         assert_eq!(fails("a: &x 1\nb: *x\n"), (1, Kind::Anchor));
         assert_eq!(fails("a: 1\nb: *x\n"), (2, Kind::Anchor));
         assert_eq!(fails("a: 1\nb: !!str 2\n"), (2, Kind::Tag));
@@ -1072,7 +1094,7 @@ runcmd:
         assert_eq!(fails("\n\na: \"\\q\"\n"), (3, Kind::Escape));
         assert_eq!(fails("a: \"\\ud800\"\n"), (1, Kind::Escape));
         assert_eq!(fails("a: 1\nb: \x01\n"), (2, Kind::Syntax));
-        assert_eq!(fails("a: 1\r\nb: \x7f\n"), (2, Kind::Syntax));
+        assert_eq!(fails("a: 1\r\nb: \x1f\n"), (2, Kind::Syntax));
         assert_eq!(fails("a: b: c\n"), (1, Kind::Syntax));
         assert_eq!(fails("a: - b\n"), (1, Kind::Syntax));
         assert_eq!(fails("a: \"b\" c\n"), (1, Kind::Syntax));
