@@ -10,6 +10,7 @@
 use core::fmt::Write as _;
 
 use crate::decode::json::{self, Event, JsonError, Scanner, Writer};
+use crate::decode::yaml::{self, YamlError};
 use crate::platform::{Body, Document, Field, List, Role};
 
 /// Bytes of metadata text kept in one run (values, not documents).
@@ -86,35 +87,7 @@ impl Metadata {
                     }
                 }
             }
-            Body::Json(paths) => {
-                let mut path = PathTracker::new();
-                // Values are kept only once the whole document parsed: a broken document
-                // contributes nothing.
-                let mark = (self.arena.len(), self.values.len());
-                let r = json::scan(body, &mut |event, text| {
-                    // A joined list starts as an empty value: Afterburn writes `NAME=` for an
-                    // empty array (Akamai's `tags: []`).
-                    if event == Event::Array
-                        && let Some((_, field)) =
-                            paths.iter().find(|(p, f)| matches!(f.list, List::Joined(_)) && path.matches(p))
-                    {
-                        self.keep(field, Some(0), b"");
-                    }
-                    if let Some((index, scalar)) = path.on(event, text)
-                        && let Some((_, field)) = paths.iter().find(|(p, _)| path.matches(p))
-                    {
-                        match scalar {
-                            Some(t) => self.keep(field, index, t),
-                            None => self.dropped += 1,
-                        }
-                    }
-                });
-                if r.is_err() {
-                    self.arena.truncate(mark.0);
-                    self.values.truncate(mark.1);
-                }
-                return r;
-            }
+            Body::Json(paths) => return self.absorb_tree(paths, |on| json::scan(body, on)),
             Body::Lines(field, user_sep) => {
                 for line in body.split(|&b| b == b'\n').map(<[u8]>::trim_ascii).filter(|l| !l.is_empty()) {
                     let value = match user_sep {
@@ -133,6 +106,48 @@ impl Metadata {
             }
         }
         Ok(())
+    }
+
+    /// Takes the values at `paths` (as [`Body::Json`] names them) out of a YAML document:
+    /// NoCloud's `meta-data`, a `#cloud-config`. The YAML reader reports JSON's events, so the
+    /// paths and the rules are JSON's.
+    pub fn absorb_yaml(&mut self, paths: &'static [(&'static str, Field)], body: &[u8]) -> Result<(), YamlError> {
+        self.absorb_tree(paths, |on| yaml::scan(body, on))
+    }
+
+    /// The values at `paths` in the document `scan` reads.
+    fn absorb_tree<E>(
+        &mut self,
+        paths: &'static [(&'static str, Field)],
+        scan: impl FnOnce(&mut dyn FnMut(Event, Option<&[u8]>)) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut path = PathTracker::new();
+        // Values are kept only once the whole document parsed: a broken document contributes
+        // nothing.
+        let mark = (self.arena.len(), self.values.len());
+        let r = scan(&mut |event, text| {
+            // A joined list starts as an empty value: Afterburn writes `NAME=` for an empty
+            // array (Akamai's `tags: []`).
+            if event == Event::Array
+                && let Some((_, field)) =
+                    paths.iter().find(|(p, f)| matches!(f.list, List::Joined(_)) && path.matches(p))
+            {
+                self.keep(field, Some(0), b"");
+            }
+            if let Some((index, scalar)) = path.on(event, text)
+                && let Some((_, field)) = paths.iter().find(|(p, _)| path.matches(p))
+            {
+                match scalar {
+                    Some(t) => self.keep(field, index, t),
+                    None => self.dropped += 1,
+                }
+            }
+        });
+        if r.is_err() {
+            self.arena.truncate(mark.0);
+            self.values.truncate(mark.1);
+        }
+        r
     }
 
     fn keep(&mut self, field: &'static Field, index: Option<u8>, text: &[u8]) {
@@ -689,6 +704,50 @@ mod tests {
         m.absorb(&KEYS, false, b"alice:ssh-ed25519 AAAA1 alice\n\n  bob:ssh-rsa AAAA2 bob  \nnocolon\n").unwrap();
         assert_eq!(m.keys().collect::<Vec<_>>(), [&b"ssh-ed25519 AAAA1 alice"[..], b"ssh-rsa AAAA2 bob"]);
         assert_eq!(m.dropped, 1);
+    }
+
+    /// What a NoCloud reader would ask of `meta-data` and of a `#cloud-config`. Arrays are no
+    /// part of a member path, so `users.ssh_authorized_keys` names every user's keys.
+    static META_DATA: &[(&str, Field)] = &[
+        ("instance-id", Field::role(Role::InstanceId, None)),
+        ("local-hostname", Field::role(Role::Hostname, None)),
+        ("public-keys", Field::role(Role::SshKey, None)),
+        ("public-keys.*", Field::role(Role::SshKey, None)),
+    ];
+    static CLOUD_CONFIG: &[(&str, Field)] = &[
+        ("hostname", Field::role(Role::Hostname, None)),
+        ("ssh_authorized_keys", Field::role(Role::SshKey, None)),
+        ("users.ssh_authorized_keys", Field::role(Role::SshKey, None)),
+    ];
+
+    #[test]
+    fn yaml_documents_by_member_path() {
+        // cloud-localds and Proxmox: keys as a list or as one string.
+        for (body, keys) in [
+            (&b"instance-id: iid-1\nlocal-hostname: vm1\npublic-keys:\n  - ssh-rsa AAAA1 a\n  - ssh-ed25519 AAAA2 b\n"[..], 2),
+            (b"instance-id: iid-1\nlocal-hostname: 'vm1'\npublic-keys: ssh-rsa AAAA1 a\n", 1),
+            // KubeVirt: compact JSON, the keys a mapping.
+            (br#"{"instance-id":"iid-1","local-hostname":"vm1","public-keys":{"a":"ssh-rsa AAAA1 a","b":"ssh-ed25519 AAAA2 b"}}"#, 2),
+        ] {
+            let mut m = Metadata::new();
+            m.absorb_yaml(META_DATA, body).unwrap();
+            assert_eq!(m.get(Role::InstanceId), Some(&b"iid-1"[..]));
+            assert_eq!(m.get(Role::Hostname), Some(&b"vm1"[..]));
+            assert_eq!(m.keys().collect::<Vec<_>>(), [&b"ssh-rsa AAAA1 a"[..], b"ssh-ed25519 AAAA2 b"][..keys]);
+        }
+
+        let user_data = b"#cloud-config\nhostname: vm1\nssh_authorized_keys:\n  - ssh-ed25519 AAAA0 top\nusers:\n  - default\n  - name: a\n    ssh_authorized_keys: [ssh-rsa AAAA1 a, 'ssh-rsa AAAA2 a']\n  - name: b\n    groups: [wheel]\n    ssh_authorized_keys:\n    - ssh-ed25519 AAAA3 b\nwrite_files:\n- path: /x\n  content: |\n    ssh_authorized_keys: [not, these]\n";
+        let mut m = Metadata::new();
+        m.absorb_yaml(CLOUD_CONFIG, user_data).unwrap();
+        assert_eq!(m.get(Role::Hostname), Some(&b"vm1"[..]));
+        let keys: Vec<String> = m.keys().map(s).collect();
+        assert_eq!(keys, ["ssh-ed25519 AAAA0 top", "ssh-rsa AAAA1 a", "ssh-rsa AAAA2 a", "ssh-ed25519 AAAA3 b"]);
+
+        // A broken document contributes nothing, whatever came before the error.
+        let mut m = Metadata::new();
+        let e = m.absorb_yaml(CLOUD_CONFIG, b"hostname: vm1\nssh_authorized_keys: [k1\nusers: &x\n").unwrap_err();
+        assert_eq!(e.line, 3, "where the unclosed sequence meets the next key");
+        assert!(m.is_empty());
     }
 
     #[test]
