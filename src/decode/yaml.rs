@@ -434,10 +434,14 @@ impl Reader<'_, '_> {
                     }
                     _ => {}
                 }
+                let node = self.at;
                 let is_plain = self.scalar(false)?;
                 self.sep()?;
                 if self.cur() == b':' && blank(self.byte(self.at + 1)) {
-                    if !key_ok {
+                    // An implicit key spans at most 1024 characters up to its `:` (§8.2.2,
+                    // §7.4.2), as libyaml, PyYAML and saphyr count them.
+                    let chars = self.doc[node..self.at].iter().filter(|&&b| b & 0xc0 != 0x80).count();
+                    if !key_ok || chars > 1024 {
                         return self.err(Kind::Syntax);
                     }
                     if fresh {
@@ -1133,6 +1137,18 @@ runcmd:
     }
 
     #[test]
+    fn keys_span_at_most_1024_characters() {
+        let k = |n: usize| "é".repeat(n);
+        assert!(read(&std::format!("{}: v", k(1024))).is_ok());
+        assert_eq!(fails(&std::format!("a: 1\n{}: v", k(1025))), (2, Kind::Syntax));
+        assert_eq!(fails(&std::format!("{} : v", k(1024))), (1, Kind::Syntax));
+        assert!(read(&std::format!("'{}': v", k(1022))).is_ok());
+        assert_eq!(fails(&std::format!("'{}': v", k(1023))), (1, Kind::Syntax));
+        // Flow mappings have no such limit.
+        assert!(read(&std::format!("{{{}: v}}", k(2000))).is_ok());
+    }
+
+    #[test]
     fn duplicate_keys_are_both_reported() {
         assert_eq!(read("a: 1\na: 2\n").unwrap(), r#"{a:"1",a:"2"}"#);
     }
@@ -1140,8 +1156,9 @@ runcmd:
     #[test]
     fn long_text_is_not_kept() {
         let long = "k".repeat(TEXT_MAX + 1);
-        let doc = std::format!("{long}: [{long}, short]\nb: |\n  {long}\nc: '{long}'\n");
-        assert_eq!(read(&doc).unwrap(), r#"{<long>:[<long>,"short"],b:<long>,c:<long>}"#);
+        // A key that long can only be a flow mapping's (a block key spans 1024 characters at most).
+        let doc = std::format!("a: {{{long}: [{long}, short]}}\nb: |\n  {long}\nc: '{long}'\n");
+        assert_eq!(read(&doc).unwrap(), r#"{a:{<long>:[<long>,"short"]},b:<long>,c:<long>}"#);
         let fits = "k".repeat(TEXT_MAX);
         assert_eq!(read(&std::format!("'{fits}'")).unwrap(), std::format!("{fits:?}"));
     }
