@@ -143,6 +143,25 @@ pub fn flint_tokens(doc: &[u8], cuts: &[usize]) -> Result<Vec<Tok>, flint::decod
     Ok(out)
 }
 
+/// flint's YAML reader's tokens for `doc` (strings only: it resolves no numbers or booleans).
+pub fn yaml_tokens(doc: &[u8]) -> Result<Vec<Tok>, flint::decode::yaml::YamlError> {
+    use flint::decode::json::Event;
+    let mut out = Vec::new();
+    flint::decode::yaml::scan(doc, &mut |e: Event, t: Option<&[u8]>| {
+        let t = t.map(<[u8]>::to_vec);
+        out.push(match e {
+            Event::Object => Tok::Object,
+            Event::Array => Tok::Array,
+            Event::End => Tok::End,
+            Event::Key => Tok::Key(t),
+            Event::String => Tok::Str(t),
+            Event::Null => Tok::Null,
+            e => panic!("the YAML reader reported {e:?}"),
+        })
+    })?;
+    Ok(out)
+}
+
 /// serde_json's tokens for `doc` (one value, then only whitespace), texts longer than
 /// `json::TEXT_MAX` reported as `None` the way flint does.
 pub fn serde_tokens(doc: &[u8]) -> Result<Vec<Tok>, serde_json::Error> {

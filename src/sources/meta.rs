@@ -721,6 +721,53 @@ mod tests {
         assert_eq!(m.dropped, 1);
     }
 
+    /// What a NoCloud reader would ask of `meta-data` and of a `#cloud-config`. Arrays are no
+    /// part of a member path, so `users.ssh_authorized_keys` names every user's keys.
+    static META_DATA: &[(&str, Field)] = &[
+        ("instance-id", Field::role(Role::InstanceId, None)),
+        ("local-hostname", Field::role(Role::Hostname, None)),
+        ("public-keys", Field::role(Role::SshKey, None)),
+        ("public-keys.*", Field::role(Role::SshKey, None)),
+    ];
+    static CLOUD_CONFIG: &[(&str, Field)] = &[
+        ("hostname", Field::role(Role::Hostname, None)),
+        ("ssh_authorized_keys", Field::role(Role::SshKey, None)),
+        ("users.ssh_authorized_keys", Field::role(Role::SshKey, None)),
+    ];
+
+    #[test]
+    fn yaml_documents_by_member_path() {
+        // cloud-localds and Proxmox: keys as a list or as one string.
+        for (body, keys) in [
+            (&b"instance-id: iid-1\nlocal-hostname: vm1\npublic-keys:\n  - ssh-rsa AAAA1 a\n  - ssh-ed25519 AAAA2 b\n"[..], 2),
+            (b"instance-id: iid-1\nlocal-hostname: 'vm1'\npublic-keys: ssh-rsa AAAA1 a\n", 1),
+            // KubeVirt: compact JSON, the keys a mapping.
+            (br#"{"instance-id":"iid-1","local-hostname":"vm1","public-keys":{"a":"ssh-rsa AAAA1 a","b":"ssh-ed25519 AAAA2 b"}}"#, 2),
+        ] {
+            let mut m = Metadata::new();
+            m.members(META_DATA, body, true).unwrap();
+            assert_eq!(m.get(Role::InstanceId), Some(&b"iid-1"[..]));
+            assert_eq!(m.get(Role::Hostname), Some(&b"vm1"[..]));
+            assert_eq!(m.keys().collect::<Vec<_>>(), [&b"ssh-rsa AAAA1 a"[..], b"ssh-ed25519 AAAA2 b"][..keys]);
+        }
+
+        let user_data = b"#cloud-config\nhostname: vm1\nssh_authorized_keys:\n  - ssh-ed25519 AAAA0 top\nusers:\n  - default\n  - name: a\n    ssh_authorized_keys: [ssh-rsa AAAA1 a, 'ssh-rsa AAAA2 a']\n  - name: b\n    groups: [wheel]\n    ssh_authorized_keys:\n    - ssh-ed25519 AAAA3 b\nwrite_files:\n- path: /x\n  content: |\n    ssh_authorized_keys: [not, these]\n";
+        let mut m = Metadata::new();
+        m.members(CLOUD_CONFIG, user_data, true).unwrap();
+        assert_eq!(m.get(Role::Hostname), Some(&b"vm1"[..]));
+        let keys: Vec<String> = m.keys().map(s).collect();
+        assert_eq!(keys, ["ssh-ed25519 AAAA0 top", "ssh-rsa AAAA1 a", "ssh-rsa AAAA2 a", "ssh-ed25519 AAAA3 b"]);
+
+        // A broken document contributes nothing, whatever came before the error.
+        let mut m = Metadata::new();
+        let Err(DocError::Yaml(e)) = m.members(CLOUD_CONFIG, b"hostname: vm1\nssh_authorized_keys: [k1\nusers: &x\n", true)
+        else {
+            panic!("a broken YAML document must be refused")
+        };
+        assert_eq!(e.line, 3, "where the unclosed sequence meets the next key");
+        assert!(m.is_empty());
+    }
+
     #[test]
     fn values_lose_surrounding_whitespace_but_not_inner_controls() {
         let mut m = Metadata::new();

@@ -36,6 +36,7 @@ pub const TARGETS: &[(&str, usize)] = &[
     ("decode", 8192),
     ("base64", 4096),
     ("json", 8192),
+    ("yaml", 8192),
     ("ignition", 8192),
     ("metadata", 8192),
     ("cmdline", 4096),
