@@ -12,11 +12,33 @@ pub struct Built {
     pub size: u64,
 }
 
-/// `cargo build --release --target <host triple> -p flint --bin flint` in the workspace root.
+/// Compiler flags of the shipped build, for flint and every crate it links (with `--target`
+/// explicit they reach neither build scripts nor xtask). Measured on the issue-10 binary:
+///
+/// - `-Zlocation-detail=none`: no file, line and column for each of the few hundred panic
+///   sites (bounds checks, `unwrap`s in smoltcp and miniz_oxide): -9.0 KB. A panic is a bug
+///   in flint and still says so (`flint: error: internal: panic`), just not where.
+/// - `-Cllvm-args=-inline-threshold=10`: less inlining than `opt-level = "s"` does by
+///   itself: -3.0 KB (0 and 5 are larger again, 25 saves 1.8 KB); `cargo xtask bench` keeps
+///   watch over the time.
+///
+/// `-Z` flags are unstable: `RUSTC_BOOTSTRAP=1` lets the stable compiler take them, as the
+/// Linux kernel's Rust build does. `build.rs` enforces the size budget only on a release build
+/// that has them (a plain `cargo build --release` still links, with a warning).
+pub const SHIPPED_RUSTFLAGS: [&str; 2] = ["-Zlocation-detail=none", "-Cllvm-args=-inline-threshold=10"];
+
+/// `cmd` (a cargo build of flint) with the shipped build's compiler flags.
+fn shipped(cmd: &mut Command) -> &mut Command {
+    cmd.env("RUSTC_BOOTSTRAP", "1").env("CARGO_ENCODED_RUSTFLAGS", SHIPPED_RUSTFLAGS.join("\x1f"))
+}
+
+/// `cargo build --release --target <host triple> -p flint --bin flint` in the workspace root,
+/// with the shipped build's flags.
 fn release_build() -> Command {
     let mut cmd = Command::new(util::cargo());
     cmd.current_dir(util::root()).args(["build", "--release", "--target", util::TARGET]);
     cmd.args(["-p", "flint", "--bin", "flint"]);
+    shipped(&mut cmd);
     cmd
 }
 
@@ -54,7 +76,8 @@ pub fn unstripped() -> Result<std::path::PathBuf, String> {
 /// invalidated.
 pub fn budget_assert_fires() -> Result<(), String> {
     let mut cmd = Command::new(util::cargo());
-    cmd.current_dir(util::root())
+    shipped(&mut cmd)
+        .current_dir(util::root())
         .env("CARGO_TARGET_DIR", util::target_dir().join("xtask-budget-check"))
         .args(["rustc", "--release", "--target", util::TARGET, "-p", "flint", "--bin", "flint", "--"])
         .args(["-C", "link-arg=-Wl,--defsym=__flint_budget=4096"]);
@@ -95,7 +118,8 @@ pub fn libc_link_refused() -> Result<String, String> {
     proc::run_ok(&mut cc, Duration::from_secs(60))?;
     let link = |waive: bool| {
         let mut cmd = Command::new(util::cargo());
-        cmd.current_dir(util::root())
+        shipped(&mut cmd)
+            .current_dir(util::root())
             .env("CARGO_TARGET_DIR", dir.join("target"))
             .args(["rustc", "--release", "--target", util::TARGET, "-p", "flint", "--bin", "flint", "--"])
             .args(["-l", "dylib=c", "-C"])
