@@ -325,7 +325,7 @@ fn run(
     // kernels have no CONFIG_IP_PNP): an address given there is used instead of asking for one.
     // One flint cannot read is no reason to fail the boot: said, and left to DHCP.
     match flint::net::config::from_kernel_args(kernel) {
-        Ok(Some(plan)) => engine.network.set_plan(plan, clock::now(), deadline),
+        Ok(Some(plan)) => engine.network.set_plan(plan, "ip=", clock::now(), deadline),
         Ok(None) => {}
         Err(e) => flint::warn!("address", "{e}; not used"),
     }
@@ -400,6 +400,7 @@ fn fill_report(report: &mut Report, engine: &Engine<'_>, cfg: &Config<'_>) {
         report.address =
             report::text(format_args!("{}/{}", Ip(lease.address.address().octets()), lease.address.prefix_len()));
         report.router = lease.router.and_then(|r| report::text(format_args!("{}", Ip(r.octets()))));
+        report.static_from = net.static_from;
     }
     report.timings_us.link = net.link_us;
     report.timings_us.address = net.address_us;

@@ -183,7 +183,8 @@ impl<'a> Engine<'a> {
             soonest(d.poll(now, block, self.settings.metadata));
             // A drive's network configuration addresses whatever the run fetches next.
             if let Some(plan) = d.network.take() {
-                self.network.set_plan(plan, now, deadline);
+                let from = d.drive.network.as_ref().map_or("", |n| n.path);
+                self.network.set_plan(plan, from, now, deadline);
             }
         }
         self.decide();

@@ -434,6 +434,7 @@ struct Run {
     requests: u32,
     server_log: Vec<Vec<String>>,
     nic: Option<usize>,
+    static_from: Option<&'static str>,
 }
 
 /// Runs `platform` to the end on the virtual clock.
@@ -519,7 +520,8 @@ fn run_seeded(
         let keys = a.meta.keys().map(|k| String::from_utf8_lossy(k).to_string()).collect();
         (a.user_data.map(|u| u.to_vec()), keys)
     });
-    Run { result, winner, elapsed, requests, server_log, nic: nic_slot }
+    let static_from = engine.network.stats.static_from;
+    Run { result, winner, elapsed, requests, server_log, nic: nic_slot, static_from }
 }
 
 fn sim(links: Vec<Link>) -> SimNic {
@@ -736,6 +738,7 @@ fn a_nocloud_drive_without_user_data_addresses_the_network_seed() {
     assert_eq!(r.winner, Some(Winner::Service(0)));
     assert_eq!(r.server_log[0], ["GET /seed/user-data HTTP/1.1", "GET /seed/meta-data HTTP/1.1"]);
     assert_eq!(hosts, ["10.0.0.1", "10.0.0.1"]);
+    assert_eq!(r.static_from, Some("network-config"));
     // The drive's address at once: no DHCP wait, no link-local fallback.
     assert!(r.elapsed < Duration::from_millis(500), "{}", r.elapsed);
 }
