@@ -182,7 +182,7 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
     let marker = payloads::new_marker();
     let served = cloud::payload(s.payload, &marker);
     let nets: Vec<NetKind> = s.nics.iter().map(|n| n.net).collect();
-    let cloud = cloud::start_cloud(&nets, s.platform, served.file.as_deref(), dir).map_err(|e| vec![e])?;
+    let cloud = cloud::start_cloud(&nets, s.platform.mock(), served.file.as_deref(), dir).map_err(|e| vec![e])?;
     let models: Vec<&str> = s.nics.iter().map(|n| n.model.as_str()).collect();
     let vm = Vm {
         vmlinux: &env.kernel.vmlinux,
@@ -196,6 +196,7 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
         capture: false,
         banner_within: None,
         disks: Vec::new(),
+        fw_cfg: Vec::new(),
     };
     let (boot, log, tokens) = cloud::boot_in(&vm, &cloud, dir)?;
     drop(cloud);

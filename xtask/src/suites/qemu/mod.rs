@@ -17,18 +17,19 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod dracut;
+mod handoff;
 mod table;
 
 use crate::harness::dracut as harness_dracut;
 use crate::harness::drive;
 use crate::harness::qemu::cloud::{self, Env, NetKind, Served};
-use crate::harness::qemu::{self as vm, Boot, Disk, Vm, pcap};
+use crate::harness::qemu::{self as vm, Boot, Disk, FwCfg, Vm, cidata, pcap};
 use crate::harness::report;
 use crate::harness::tally::{Selection, Suite, Tally};
 use crate::mock::{self, payloads};
 use crate::support::{cleanup, sha256, util};
 
-use table::{Image, Passed, Scenario, load};
+use table::{DriveKind, Image, Passed, Scenario, load};
 
 pub const SUITE: Suite =
     Suite { name: "qemu-tests", needs_flint: true, gate: false, run, cases: || load().map_or(1, |s| s.len()) };
@@ -39,23 +40,46 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
     let marker = payloads::new_marker();
     let served = cloud::payload(s.payload, &marker);
     let nets: Vec<NetKind> = s.nics.iter().map(|n| n.net).collect();
-    let cloud = cloud::start_cloud(&nets, s.platform, served.file.as_deref(), dir).map_err(|e| vec![e])?;
-    // A config drive made by Nova's tools, the payload as its user_data.
+    let cloud = cloud::start_cloud(&nets, s.platform.mock(), served.file.as_deref(), dir).map_err(|e| vec![e])?;
+    // A config drive made by the platform's own tools, the payload as its user-data.
+    let mut proxmox = None;
     let disks = match s.drive {
         Some(d) => {
-            let spec = drive::Spec { build: d.build, ..drive::Spec::nova(served.file.clone()) };
-            let image = drive::build(&spec, &dir.join("drive")).map_err(|e| vec![e])?;
+            let image = match d.kind {
+                DriveKind::Nova(build) => {
+                    let spec = drive::Spec { build, ..drive::Spec::nova(served.file.clone()) };
+                    drive::build(&spec, &dir.join("drive"))
+                }
+                DriveKind::ProxmoxCidata => {
+                    let drive = cidata::proxmox(served.file.as_deref().unwrap_or_default(), &vm::mac(0), &marker);
+                    let image = cidata::build(&drive, &dir.join("drive"));
+                    proxmox = Some(drive);
+                    image
+                }
+            }
+            .map_err(|e| vec![e])?;
             vec![Disk { image, bus: d.bus }]
         }
         None => Vec::new(),
     };
+    // The payload as QEMU's fw_cfg item for Ignition.
+    let mut fw_cfg = Vec::new();
+    if let (true, Some(bytes)) = (s.fw_cfg, served.file.as_deref()) {
+        let file = dir.join("config.ign");
+        std::fs::write(&file, bytes).map_err(|e| vec![format!("{}: {e}", file.display())])?;
+        fw_cfg.push(FwCfg { name: vm::IGNITION_FW_CFG.into(), file });
+    }
 
-    let expect_sha = served.decoded.as_deref().filter(|_| s.expect_exit == 0).map_or("absent".to_string(), sha256::hex);
+    // The output is complete on exit 0 and on exit 7 (user-data that is not an Ignition config).
+    let complete = matches!(s.expect_exit, 0 | 7);
+    let expect_sha = served.decoded.as_deref().filter(|_| complete).map_or("absent".to_string(), sha256::hex);
     let budget = vm::flint_budget(&s.kernel_args);
     let mut append = format!(
-        "flint.platform={} {} fxq.mode=flint fxq.watchdog={} fxq.expect_exit={} fxq.expect_sha256={expect_sha}",
+        "{}={} {} {} fxq.mode=flint fxq.watchdog={} fxq.expect_exit={} fxq.expect_sha256={expect_sha}",
+        s.platform_arg.name(),
         s.platform.as_str(),
         s.kernel_args,
+        handoff::kernel_args(&s.handoff),
         (budget + 30.0).ceil(),
         s.expect_exit,
     );
@@ -75,11 +99,19 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
         capture: s.partial_checksums,
         banner_within: None,
         disks,
+        fw_cfg,
     };
     let (boot, log, tokens) = cloud::boot_in(&vm, &cloud, dir)?;
     drop(cloud);
 
-    let bad = check(s, &boot, &served, &expect_sha, budget, &marker, &tokens, &log, dir);
+    let mut bad = check(s, &boot, &served, &expect_sha, budget, &marker, &tokens, &log, dir);
+    if !s.handoff.is_empty() && boot.ended() {
+        let given = handoff::Given { user_data: served.decoded.as_deref(), drive: proxmox.as_ref() };
+        match (handoff::dumped(&boot.markers), handoff::wanted(s, &given)) {
+            (Ok(got), Ok(want)) => bad.extend(handoff::check(&got, &want)),
+            (Err(e), _) | (_, Err(e)) => bad.push(e),
+        }
+    }
     let stamps = boot.markers.stamps();
     let flint_s = match (stamps.get("tool-start"), stamps.get("tool-done")) {
         (Some(a), Some(b)) => Some(b - a),
@@ -220,7 +252,7 @@ fn check(
                 Some(_) => {}
                 None => bad.push(format!("report timings_us.total = {}", r["timings_us"]["total"])),
             }
-            if s.expect_exit == 0 {
+            if matches!(s.expect_exit, 0 | 7) {
                 let want = served.decoded.as_ref().map(|d| d.len() as u64);
                 if r["bytes"]["written"].as_u64() != want {
                     bad.push(format!("report bytes.written {}, expected {want:?}", r["bytes"]["written"]));
@@ -244,8 +276,14 @@ fn check(
             bad.push(format!("init problem: {line}"));
         }
     }
+    for want in &s.expect_log {
+        if !m.all("LOG").iter().any(|l| l.contains(want.as_str())) {
+            bad.push(format!("no line of flint's log contains {want:?}"));
+        }
+    }
     let user_data = |p: &str| p.ends_with("/user-data") || p.ends_with("/user_data");
     if s.expect_exit == 0
+        && s.platform.mock().is_some()
         && s.expect_source.as_deref() != Some("drive")
         && !log.iter().any(|e| e.method == "GET" && user_data(&e.path) && e.status == 200)
     {
