@@ -434,4 +434,44 @@ mod tests {
         );
         assert!(parse(&two_taps).unwrap_err().contains("tap"));
     }
+
+    #[test]
+    fn proxmox_and_qemu_rules() {
+        let pve = r#"[{"name":"p","about":"a","platform":"proxmoxve","payload":"ignition",
+            "nics":[{"model":"virtio-net-pci","net":"tap-silent"}],"drive":{"format":"cidata","bus":"ide2"},
+            "handoff":["seed","ignition","attributes"],"expect":{"exit":0,"log":["on sr0"]}}]"#;
+        let s = &parse(pve).unwrap()[0];
+        assert_eq!((s.platform, s.platform_arg), (Platform::ProxmoxVe, PlatformArg::Flint));
+        assert_eq!(s.drive, Some(DriveSpec { kind: DriveKind::ProxmoxCidata, bus: DiskBus::Ide2 }));
+        assert_eq!(s.handoff, [Handoff::Ignition, Handoff::Seed, Handoff::Attributes]);
+        assert_eq!(s.expect_log, ["on sr0"]);
+        let arg = pve.replace(r#""payload""#, r#""platform_arg":"ignition.platform.id","payload""#);
+        assert_eq!(parse(&arg).unwrap()[0].platform_arg, PlatformArg::Ignition);
+        for (from, to, why) in [
+            (r#""bus":"ide2""#, r#""bus":"ide3""#, "bus"),
+            (r#""format":"cidata""#, r#""format":"iso""#, "openstack"),
+            (r#""platform":"proxmoxve""#, r#""platform":"openstack""#, "proxmoxve"),
+            (r#""drive":{"format":"cidata","bus":"ide2"},"#, "", "cidata drive"),
+            ("tap-silent", "tap-dhcp", "metadata service"),
+            (r#""seed","#, r#""seed","seed","#, "twice"),
+            (r#""seed","#, r#""sead","#, "handoff"),
+            (r#""log":["on sr0"]"#, r#""log":[""]"#, "log"),
+            (r#""payload""#, r#""platform_arg":"flint.platfrom","payload""#, "platform_arg"),
+            (r#""payload""#, r#""fw_cfg":true,"payload""#, "qemu"),
+            (r#""exit":0"#, r#""exit":0},"kernel_args":"flint.attributes=/x","expect":{"exit":0"#, "harness"),
+        ] {
+            let e = parse(&pve.replace(from, to)).err().unwrap_or_default();
+            assert!(e.contains(why), "{from} -> {to}: {e:?}");
+        }
+        let qemu = r#"[{"name":"q","about":"a","platform":"qemu","payload":"ignition","nics":[],"fw_cfg":true,
+            "handoff":["ignition"],"expect":{"exit":0}}]"#;
+        assert!(parse(qemu).unwrap()[0].fw_cfg);
+        // No NIC and no drive is a VM for the qemu platform (fw_cfg needs neither).
+        assert!(!parse(&qemu.replace(r#""fw_cfg":true,"#, "")).unwrap()[0].fw_cfg);
+        assert!(
+            parse(&qemu.replace(r#""payload":"ignition""#, r#""payload":"none""#)).unwrap_err().contains("no item")
+        );
+        assert!(parse(&qemu.replace(r#"["ignition"]"#, r#"["ignition","seed"]"#)).unwrap_err().contains("modelled"));
+        assert!(parse(&qemu.replace(r#""platform":"qemu""#, r#""platform":"aws""#)).is_err());
+    }
 }
