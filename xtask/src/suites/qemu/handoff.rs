@@ -262,7 +262,8 @@ mod tests {
             g
         };
         assert_eq!(check(&good(), &want), Vec::<String>::new());
-        let cases: Vec<(Box<dyn Fn(&mut BTreeMap<String, Out>)>, &str)> = vec![
+        type Edit = Box<dyn Fn(&mut BTreeMap<String, Out>)>;
+        let cases: Vec<(Edit, &str)> = vec![
             (Box::new(|g| g.get_mut("/a").unwrap().bytes.push(b'y')), "byte for byte"),
             (Box::new(|g| g.get_mut("/a").unwrap().mode = 0o644), "mode 644"),
             (Box::new(|g| drop(g.remove("/a"))), "/a missing"),

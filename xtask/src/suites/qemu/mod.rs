@@ -484,7 +484,8 @@ mod tests {
     fn each_broken_proxmox_promise_is_caught() {
         let ign = proxmox_scenario("ignition", 0);
         let cc = proxmox_scenario("proxmox-cloud-config", 7);
-        let cases: Vec<(&Scenario, Box<dyn Fn(String) -> String>, &str)> = vec![
+        type Edit = Box<dyn Fn(String) -> String>;
+        let cases: Vec<(&Scenario, Edit, &str)> = vec![
             // user.ign: a changed byte, a wrong mode, missing in one place.
             (&ign, Box::new(|t| edit_out(&t, "/run/ignition/user.ign", |u| u.replacen('"', "'", 1))), "byte for byte"),
             (
