@@ -62,13 +62,7 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
         }
         None => Vec::new(),
     };
-    // The payload as QEMU's fw_cfg item for Ignition.
-    let mut fw_cfg = Vec::new();
-    if let (true, Some(bytes)) = (s.fw_cfg, served.file.as_deref()) {
-        let file = dir.join("config.ign");
-        std::fs::write(&file, bytes).map_err(|e| vec![format!("{}: {e}", file.display())])?;
-        fw_cfg.push(FwCfg { name: vm::IGNITION_FW_CFG.into(), file });
-    }
+    let fw_cfg = fw_cfg_items(s, &served, dir)?;
 
     // The output is complete on exit 0 and on exit 7 (user-data that is not an Ignition config).
     let complete = matches!(s.expect_exit, 0 | 7);
@@ -140,6 +134,18 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
         }
         bad.push(util::indent(&boot.tails()));
         Err(bad)
+    }
+}
+
+/// The payload as QEMU's fw_cfg item for Ignition, when the scenario says so.
+fn fw_cfg_items(s: &Scenario, served: &Served, dir: &Path) -> Result<Vec<FwCfg>, Vec<String>> {
+    match (s.fw_cfg, served.file.as_deref()) {
+        (true, Some(bytes)) => {
+            let file = dir.join("config.ign");
+            std::fs::write(&file, bytes).map_err(|e| vec![format!("{}: {e}", file.display())])?;
+            Ok(vec![FwCfg { name: vm::IGNITION_FW_CFG.into(), file }])
+        }
+        _ => Ok(Vec::new()),
     }
 }
 
