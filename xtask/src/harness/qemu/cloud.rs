@@ -156,6 +156,13 @@ pub fn aws_slirp_vm<'a>(env: &'a Env, cloud: &'a Cloud, dir: &'a Path, append: S
     }
 }
 
+/// `bytes` as the VM's Ignition config item (`opt/com.coreos/config`), from `dir/config.ign`.
+pub fn ignition_fw_cfg(bytes: &[u8], dir: &Path) -> Result<super::FwCfg, String> {
+    let file = dir.join("config.ign");
+    std::fs::write(&file, bytes).map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok(super::FwCfg { name: super::IGNITION_FW_CFG.into(), file })
+}
+
 pub fn nics(specs: &[NetKind], models: &[&str]) -> Vec<Nic> {
     specs
         .iter()

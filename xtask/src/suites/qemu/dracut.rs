@@ -220,7 +220,10 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
         capture: false,
         banner_within: None,
         disks: Vec::new(),
-        fw_cfg: super::fw_cfg_items(s, &served, dir)?,
+        fw_cfg: match (s.fw_cfg, served.file.as_deref()) {
+            (true, Some(bytes)) => vec![cloud::ignition_fw_cfg(bytes, dir).map_err(|e| vec![e])?],
+            _ => Vec::new(),
+        },
     };
     let (boot, log, tokens) = cloud::boot_in(&vm, &cloud, dir)?;
     drop(cloud);

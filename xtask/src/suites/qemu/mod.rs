@@ -90,7 +90,7 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
         dir,
         timeout: Duration::from_secs_f64(s.boot_timeout),
         accel: env.accel,
-        capture: s.partial_checksums,
+        capture: s.partial_checksums || s.guest_silent,
         banner_within: None,
         disks,
         fw_cfg,
@@ -140,11 +140,7 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
 /// The payload as QEMU's fw_cfg item for Ignition, when the scenario says so.
 fn fw_cfg_items(s: &Scenario, served: &Served, dir: &Path) -> Result<Vec<FwCfg>, Vec<String>> {
     match (s.fw_cfg, served.file.as_deref()) {
-        (true, Some(bytes)) => {
-            let file = dir.join("config.ign");
-            std::fs::write(&file, bytes).map_err(|e| vec![format!("{}: {e}", file.display())])?;
-            Ok(vec![FwCfg { name: vm::IGNITION_FW_CFG.into(), file }])
-        }
+        (true, Some(bytes)) => Ok(vec![cloud::ignition_fw_cfg(bytes, dir).map_err(|e| vec![e])?]),
         _ => Ok(Vec::new()),
     }
 }
@@ -294,6 +290,13 @@ fn check(
     {
         bad.push(e);
     }
+    if s.guest_silent {
+        match guest_frames(s, dir) {
+            Ok(0) => {}
+            Ok(n) => bad.push(format!("the guest sent {n} frame(s) on its tap NIC: flint used the network")),
+            Err(e) => bad.push(e),
+        }
+    }
     // The hand-offs, file by file.
     if !s.handoff.is_empty() {
         let given = handoff::Given { user_data: served.decoded.as_deref(), drive: proxmox };
@@ -314,6 +317,15 @@ fn partial_frames(s: &Scenario, dir: &Path) -> Result<usize, String> {
         0 => Err("no CHECKSUM_PARTIAL TCP frame reached the guest: the CSUMNOTREADY path was not exercised".into()),
         n => Ok(n),
     }
+}
+
+/// Frames the guest sent on its tap NIC (its MAC as the source, in the NIC's capture).
+fn guest_frames(s: &Scenario, dir: &Path) -> Result<usize, String> {
+    let i = s.nics.iter().position(|n| matches!(n.net, NetKind::Tap(_))).ok_or("no tap NIC")?;
+    let file = dir.join(format!("nic{i}.pcap"));
+    let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mac: Vec<u8> = vm::mac(i).split(':').filter_map(|h| u8::from_str_radix(h, 16).ok()).collect();
+    pcap::frames_from_mac(&bytes, mac.try_into().map_err(|_| "a NIC's MAC is not 6 bytes")?)
 }
 
 /// Runs the selected scenarios with the flint under test, one line each, into `t`.

@@ -131,6 +131,9 @@ pub struct Scenario {
     /// The tap NIC must have handed the guest CHECKSUM_PARTIAL TCP frames from the metadata
     /// service (checked in a capture of the NIC), so the CSUMNOTREADY path really ran.
     pub partial_checksums: bool,
+    /// The guest sends not a single frame on its tap NIC (checked in a capture): flint left
+    /// the network alone.
+    pub guest_silent: bool,
     /// Text each of which some line of flint's log must contain (`drive: … on /dev/sr0`).
     pub expect_log: Vec<String>,
     pub boot_timeout: f64,
@@ -312,6 +315,9 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
     if taps > 1 {
         return Err("at most one tap NIC per scenario".into());
     }
+    if v["expect"]["guest_silent"] == true && taps == 0 {
+        return Err("expect.guest_silent needs a NIC on a tap network (its capture)".into());
+    }
     if v["expect"]["partial_checksums"] == true && (taps == 0 || !nics.iter().any(|n| n.model == "virtio-net-pci")) {
         return Err("expect.partial_checksums needs a virtio-net-pci NIC on a tap network".into());
     }
@@ -331,7 +337,17 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
     let e = v["expect"].as_object().ok_or("`expect` must be an object")?;
     known_keys(
         e,
-        &["exit", "failed_phase", "interface", "mode", "source", "max_flint_seconds", "partial_checksums", "log"],
+        &[
+            "exit",
+            "failed_phase",
+            "interface",
+            "mode",
+            "source",
+            "max_flint_seconds",
+            "partial_checksums",
+            "guest_silent",
+            "log",
+        ],
     )?;
     let mut expect_log = Vec::new();
     for l in e.get("log").map_or(Some(&Vec::new()), Value::as_array).ok_or("`expect.log` must be an array")? {
@@ -374,6 +390,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         expect_source: v["expect"]["source"].as_str().map(String::from),
         max_flint_seconds: v["expect"]["max_flint_seconds"].as_f64(),
         partial_checksums: v["expect"]["partial_checksums"].as_bool().unwrap_or(false),
+        guest_silent: v["expect"]["guest_silent"].as_bool().unwrap_or(false),
         expect_log,
         boot_timeout: v["boot_timeout"].as_f64().unwrap_or(DEFAULT_BOOT_TIMEOUT),
     })
@@ -445,6 +462,10 @@ mod tests {
         assert_eq!(s.drive, Some(DriveSpec { kind: DriveKind::ProxmoxCidata, bus: DiskBus::Ide2 }));
         assert_eq!(s.handoff, [Handoff::Ignition, Handoff::Seed, Handoff::Attributes]);
         assert_eq!(s.expect_log, ["on sr0"]);
+        let silent = pve.replace(r#""exit":0,"#, r#""exit":0,"guest_silent":true,"#);
+        assert!(parse(&silent).unwrap()[0].guest_silent);
+        let e = parse(&silent.replace("tap-silent", "slirp-isolated")).unwrap_err();
+        assert!(e.contains("guest_silent"), "{e}");
         let arg = pve.replace(r#""payload""#, r#""platform_arg":"ignition.platform.id","payload""#);
         assert_eq!(parse(&arg).unwrap()[0].platform_arg, PlatformArg::Ignition);
         for (from, to, why) in [
