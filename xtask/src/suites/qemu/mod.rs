@@ -9,7 +9,13 @@
 //! time within its budget, the report (exit code, interface and its MAC, mode, `source`, bytes
 //! written, total within the budget), flint's log format, no token or user-data bytes in
 //! the log, and on success that the mock served the user-data (unless a config drive, attached
-//! as an IDE CD-ROM or a virtio-blk disk, was the source).
+//! as an IDE CD-ROM or a virtio-blk disk, was the source, or the platform has no service).
+//!
+//! Platforms without a metadata service: `proxmoxve` (Proxmox VE's `cidata` ISO in its `ide2`
+//! CD-ROM slot, on a segment without DHCP) and `qemu` (the `opt/com.coreos/config` fw_cfg
+//! item). Their boots also ask for the hand-offs and check every file flint left
+//! (`handoff.rs`), lines flint must have logged (the drive it found), and, on a tap NIC, that
+//! the guest sent not a single frame.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
