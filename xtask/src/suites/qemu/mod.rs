@@ -24,18 +24,18 @@ use serde_json::Value;
 
 mod dracut;
 mod handoff;
+mod media;
 mod table;
 
 use crate::harness::dracut as harness_dracut;
-use crate::harness::drive;
 use crate::harness::qemu::cloud::{self, Env, NetKind, Served};
-use crate::harness::qemu::{self as vm, Boot, Disk, FwCfg, Vm, cidata, pcap};
+use crate::harness::qemu::{self as vm, Boot, Vm, cidata, pcap};
 use crate::harness::report;
 use crate::harness::tally::{Selection, Suite, Tally};
 use crate::mock::{self, payloads};
 use crate::support::{cleanup, sha256, util};
 
-use table::{DriveKind, Image, Passed, Scenario, load};
+use table::{Image, Passed, Scenario, load};
 
 pub const SUITE: Suite =
     Suite { name: "qemu-tests", needs_flint: true, gate: false, run, cases: || load().map_or(1, |s| s.len()) };
@@ -47,28 +47,8 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
     let served = cloud::payload(s.payload, &marker);
     let nets: Vec<NetKind> = s.nics.iter().map(|n| n.net).collect();
     let cloud = cloud::start_cloud(&nets, s.platform.mock(), served.file.as_deref(), dir).map_err(|e| vec![e])?;
-    // A config drive made by the platform's own tools, the payload as its user-data.
-    let mut proxmox = None;
-    let disks = match s.drive {
-        Some(d) => {
-            let image = match d.kind {
-                DriveKind::Nova(build) => {
-                    let spec = drive::Spec { build, ..drive::Spec::nova(served.file.clone()) };
-                    drive::build(&spec, &dir.join("drive"))
-                }
-                DriveKind::ProxmoxCidata => {
-                    let drive = cidata::proxmox(served.file.as_deref().unwrap_or_default(), &vm::mac(0), &marker);
-                    let image = cidata::build(&drive, &dir.join("drive"));
-                    proxmox = Some(drive);
-                    image
-                }
-            }
-            .map_err(|e| vec![e])?;
-            vec![Disk { image, bus: d.bus }]
-        }
-        None => Vec::new(),
-    };
-    let fw_cfg = fw_cfg_items(s, &served, dir)?;
+    let (disks, proxmox) = media::disks(s, &served, &marker, dir).map_err(|e| vec![e])?;
+    let fw_cfg = media::fw_cfg(s, &served, dir).map_err(|e| vec![e])?;
 
     // The output is complete on exit 0 and on exit 7 (user-data that is not an Ignition config).
     let complete = matches!(s.expect_exit, 0 | 7);
@@ -140,14 +120,6 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
         }
         bad.push(util::indent(&boot.tails()));
         Err(bad)
-    }
-}
-
-/// The payload as QEMU's fw_cfg item for Ignition, when the scenario says so.
-fn fw_cfg_items(s: &Scenario, served: &Served, dir: &Path) -> Result<Vec<FwCfg>, Vec<String>> {
-    match (s.fw_cfg, served.file.as_deref()) {
-        (true, Some(bytes)) => Ok(vec![cloud::ignition_fw_cfg(bytes, dir).map_err(|e| vec![e])?]),
-        _ => Ok(Vec::new()),
     }
 }
 
