@@ -162,9 +162,10 @@ pub fn check(
             }
         }
     }
-    // Platform qemu: udev loaded qemu_fw_cfg (flint's module installs it, nothing else loads
-    // it) before flint started (fxq-fwcfg.service, ordered right before flint.service, saw
-    // the driver's directory).
+    // Platform qemu: udev loaded qemu_fw_cfg before flint started (fxq-fwcfg.service, ordered
+    // right before flint.service, saw the driver's directory). The image holds the module
+    // twice over: flint's module installs it, and so does dracut's 90qemu, which Ignition's
+    // module depends on (a boot without flint's `instmods qemu_fw_cfg` passes too: tried).
     if s.platform == Platform::Qemu {
         if !m.get("MODULES").is_some_and(|l| l.split_whitespace().any(|n| n == "qemu_fw_cfg")) {
             bad.push(format!("qemu_fw_cfg is not loaded: modules {:?}", m.get("MODULES")));
