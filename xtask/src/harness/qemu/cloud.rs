@@ -141,6 +141,7 @@ pub fn start_aws_slirp(file: Option<&[u8]>, dir: &Path) -> Result<Cloud, String>
 /// kernel arguments `append`, 90 s to boot.
 pub fn aws_slirp_vm<'a>(env: &'a Env, cloud: &'a Cloud, dir: &'a Path, append: String) -> Vm<'a> {
     Vm {
+        machine: super::Machine::Pc,
         vmlinux: &env.kernel.vmlinux,
         initrd: &env.initrd,
         append,

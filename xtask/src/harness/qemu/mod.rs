@@ -57,6 +57,27 @@ impl Accel {
     }
 }
 
+/// QEMU's machine type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Machine {
+    /// `pc` (i440fx), QEMU's and Proxmox VE's default: a PIIX IDE controller with two buses
+    /// (`ide.0`, `ide.1`) of two units each; the guest needs `ata_piix`.
+    #[default]
+    Pc,
+    /// `q35`: an ICH9 AHCI controller whose six SATA ports are the buses `ide.0`…`ide.5`, one
+    /// unit each; the guest needs `ahci`.
+    Q35,
+}
+
+impl Machine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Machine::Pc => "pc",
+            Machine::Q35 => "q35",
+        }
+    }
+}
+
 /// How a NIC is attached.
 #[derive(Clone, Debug)]
 pub enum Backend {
@@ -77,6 +98,7 @@ pub struct Nic {
 }
 
 pub struct Vm<'a> {
+    pub machine: Machine,
     pub vmlinux: &'a Path,
     pub initrd: &'a Path,
     /// Kernel arguments after `console=ttyS0 panic=-1`.
@@ -128,10 +150,11 @@ pub enum DiskBus {
     IdeCd,
     /// A virtio-blk PCI disk (`virtio_blk`), as Nova attaches a config drive by default: `vdX`.
     VirtioBlk,
-    /// Proxmox VE's cloud-init drive in its `ide2` slot: a CD-ROM device on the second IDE
-    /// bus, the drive given separately (`-drive …,if=none,media=cdrom -device
-    /// ide-cd,bus=ide.1,unit=0`), as `qemu-server` starts a VM. The same drivers as `IdeCd`;
-    /// the guest sees `sr0` when it is the only CD-ROM.
+    /// Proxmox VE's cloud-init drive in its `ide2` slot: a CD-ROM device, the drive given
+    /// separately (`-drive …,if=none,media=cdrom -device ide-cd,…`), as `qemu-server` starts a
+    /// VM: on `pc` the second IDE bus's first unit (`bus=ide.1,unit=0`), on `q35` the third
+    /// AHCI port (`bus=ide.2`, Proxmox's one unit per bus there). The guest sees `sr0` when it
+    /// is the only CD-ROM.
     Ide2,
 }
 
@@ -242,9 +265,10 @@ impl Markers {
 pub fn command_line(vm: &Vm, relay: &[String], pcap: bool) -> Vec<String> {
     let mut a: Vec<String> = ["-nodefaults", "-nographic", "-no-reboot", "-no-user-config"].map(String::from).to_vec();
     a.extend(vm.accel.args().iter().map(|s| s.to_string()));
-    // QEMU's default, named: i440fx with its PIIX IDE controller (the CD-ROMs below need it;
-    // q35 has AHCI instead), as Proxmox VE and Nova start VMs by default.
-    a.extend(["-machine", "pc", "-m", "256M", "-smp", "1"].map(String::from));
+    // `pc` is QEMU's default, named: i440fx with its PIIX IDE controller, as Proxmox VE and
+    // Nova start VMs by default; `q35` has AHCI instead.
+    a.extend(["-machine".into(), vm.machine.name().into()]);
+    a.extend(["-m", "256M", "-smp", "1"].map(String::from));
     a.extend(["-kernel".into(), vm.vmlinux.display().to_string(), "-initrd".into(), vm.initrd.display().to_string()]);
     a.extend(["-append".into(), format!("console=ttyS0 panic=-1 {}", vm.append.trim())]);
     a.extend(["-serial".into(), format!("file:{}", vm.dir.join("console.log").display())]);
@@ -268,7 +292,10 @@ pub fn command_line(vm: &Vm, relay: &[String], pcap: bool) -> Vec<String> {
                 "-drive".into(),
                 format!("file={file},format=raw,if=none,id=drive-ide2,media=cdrom,readonly=on"),
                 "-device".into(),
-                "ide-cd,bus=ide.1,unit=0,drive=drive-ide2,id=ide2".into(),
+                match vm.machine {
+                    Machine::Pc => "ide-cd,bus=ide.1,unit=0,drive=drive-ide2,id=ide2".into(),
+                    Machine::Q35 => "ide-cd,bus=ide.2,unit=0,drive=drive-ide2,id=ide2".into(),
+                },
             ]),
         }
     }
@@ -411,6 +438,7 @@ fn probe_kvm(vmlinux: &Path, initrd: &Path) -> (Accel, String) {
         Err(e) => return (Accel::Tcg, e),
     };
     let vm = Vm {
+        machine: Machine::Pc,
         vmlinux,
         initrd,
         append: "fxq.mode=probe".into(),
@@ -475,6 +503,7 @@ mod tests {
     fn command_line_per_backend() {
         let dir = Path::new("/tmp/x");
         let vm = Vm {
+            machine: Machine::Pc,
             vmlinux: Path::new("/k/vmlinux"),
             initrd: Path::new("/k/i.gz"),
             append: "flint.platform=aws".into(),
@@ -524,6 +553,11 @@ mod tests {
             "{a}"
         );
         assert!(a.contains("-fw_cfg name=opt/com.coreos/config,file=/d/config.ign"), "{a}");
+        let q35 =
+            Vm { machine: Machine::Q35, disks: vec![Disk { image: "/d/c.iso".into(), bus: DiskBus::Ide2 }], ..vm };
+        let a = command_line(&q35, &[], false).join(" ");
+        assert!(a.contains("-machine q35 "), "{a}");
+        assert!(a.contains("-device ide-cd,bus=ide.2,unit=0,drive=drive-ide2,id=ide2"), "{a}");
     }
 
     #[test]

@@ -215,6 +215,7 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
     let models: Vec<&str> = s.nics.iter().map(|n| n.model.as_str()).collect();
     let (disks, _) = super::media::disks(s, &served, &marker, dir).map_err(|e| vec![e])?;
     let vm = Vm {
+        machine: s.machine,
         vmlinux: &env.kernel.vmlinux,
         initrd: image,
         append: kernel_args(s),

@@ -68,6 +68,7 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
     }
     let models: Vec<&str> = s.nics.iter().map(|n| n.model.as_str()).collect();
     let vm = Vm {
+        machine: s.machine,
         vmlinux: &env.kernel.vmlinux,
         initrd: &env.initrd,
         append,

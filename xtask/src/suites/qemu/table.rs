@@ -7,9 +7,9 @@ use serde_json::Value;
 
 use crate::harness::drive::Build;
 use crate::harness::initramfs;
-use crate::harness::qemu::DiskBus;
 use crate::harness::qemu::cloud::{NetKind, Payload};
 use crate::harness::qemu::net::TapLink;
+use crate::harness::qemu::{DiskBus, Machine};
 use crate::mock;
 
 const DEFAULT_BOOT_TIMEOUT: f64 = 60.0;
@@ -106,6 +106,8 @@ pub struct Scenario {
     pub name: String,
     pub about: String,
     pub image: Image,
+    /// QEMU's machine type (`pc` unless named).
+    pub machine: Machine,
     pub platform: Platform,
     /// The kernel argument that names the platform.
     pub platform_arg: PlatformArg,
@@ -180,6 +182,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
             "name",
             "about",
             "image",
+            "machine",
             "platform",
             "platform_arg",
             "payload",
@@ -211,6 +214,11 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         None | Some("test") => Image::Test,
         Some("dracut") => Image::Dracut,
         Some(i) => return Err(format!("unknown image `{i}` (test, dracut)")),
+    };
+    let machine = match v.get("machine").map(|_| string("machine")).transpose()?.as_deref() {
+        None | Some("pc") => Machine::Pc,
+        Some("q35") => Machine::Q35,
+        Some(m) => return Err(format!("unknown machine `{m}` (pc, q35)")),
     };
     let payload = match string("payload")?.as_str() {
         "none" => Payload::None,
@@ -374,6 +382,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         name: string("name")?,
         about: string("about")?,
         image,
+        machine,
         platform,
         platform_arg,
         payload,
@@ -458,7 +467,10 @@ mod tests {
             "nics":[{"model":"virtio-net-pci","net":"tap-silent"}],"drive":{"format":"cidata","bus":"ide2"},
             "handoff":["seed","ignition","attributes"],"expect":{"exit":0,"log":["on sr0"]}}]"#;
         let s = &parse(pve).unwrap()[0];
-        assert_eq!((s.platform, s.platform_arg), (Platform::ProxmoxVe, PlatformArg::Flint));
+        assert_eq!((s.platform, s.platform_arg, s.machine), (Platform::ProxmoxVe, PlatformArg::Flint, Machine::Pc));
+        let q35 = pve.replace(r#""platform""#, r#""machine":"q35","platform""#);
+        assert_eq!(parse(&q35).unwrap()[0].machine, Machine::Q35);
+        assert!(parse(&q35.replace("q35", "virt")).unwrap_err().contains("machine"));
         assert_eq!(s.drive, Some(DriveSpec { kind: DriveKind::ProxmoxCidata, bus: DiskBus::Ide2 }));
         assert_eq!(s.handoff, [Handoff::Ignition, Handoff::Seed, Handoff::Attributes]);
         assert_eq!(s.expect_log, ["on sr0"]);
