@@ -151,10 +151,11 @@ pub enum DiskBus {
     /// A virtio-blk PCI disk (`virtio_blk`), as Nova attaches a config drive by default: `vdX`.
     VirtioBlk,
     /// Proxmox VE's cloud-init drive in its `ide2` slot: a CD-ROM device, the drive given
-    /// separately (`-drive …,if=none,media=cdrom -device ide-cd,…`), as `qemu-server` starts a
-    /// VM: on `pc` the second IDE bus's first unit (`bus=ide.1,unit=0`), on `q35` the third
-    /// AHCI port (`bus=ide.2`, Proxmox's one unit per bus there). The guest sees `sr0` when it
-    /// is the only CD-ROM.
+    /// separately (`-drive …,if=none,media=cdrom -device ide-cd,bus=ide.1,unit=0`), as
+    /// `qemu-server` starts a VM (`print_drivedevice_full`: index 2 is controller 1, unit 0,
+    /// kept so on q35, where even indices keep their old bus): on `pc` the second IDE bus's
+    /// first unit, on `q35` the AHCI controller's second port. The guest sees `sr0` when it is
+    /// the only CD-ROM.
     Ide2,
 }
 
@@ -292,10 +293,7 @@ pub fn command_line(vm: &Vm, relay: &[String], pcap: bool) -> Vec<String> {
                 "-drive".into(),
                 format!("file={file},format=raw,if=none,id=drive-ide2,media=cdrom,readonly=on"),
                 "-device".into(),
-                match vm.machine {
-                    Machine::Pc => "ide-cd,bus=ide.1,unit=0,drive=drive-ide2,id=ide2".into(),
-                    Machine::Q35 => "ide-cd,bus=ide.2,unit=0,drive=drive-ide2,id=ide2".into(),
-                },
+                "ide-cd,bus=ide.1,unit=0,drive=drive-ide2,id=ide2".into(),
             ]),
         }
     }
@@ -557,7 +555,7 @@ mod tests {
             Vm { machine: Machine::Q35, disks: vec![Disk { image: "/d/c.iso".into(), bus: DiskBus::Ide2 }], ..vm };
         let a = command_line(&q35, &[], false).join(" ");
         assert!(a.contains("-machine q35 "), "{a}");
-        assert!(a.contains("-device ide-cd,bus=ide.2,unit=0,drive=drive-ide2,id=ide2"), "{a}");
+        assert!(a.contains("-device ide-cd,bus=ide.1,unit=0,drive=drive-ide2,id=ide2"), "{a}");
     }
 
     #[test]
