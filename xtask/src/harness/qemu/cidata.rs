@@ -2,8 +2,8 @@
 //! writes (`src/PVE/QemuServer/Cloudinit.pm`, its `nocloud` format) for one VM, and the ISO
 //! image made of them with Proxmox's own `genisoimage` options.
 //!
-//! - `meta-data` is only `instance-id: <sha1 hex>` (Proxmox's digest of the VM's cloud-init
-//!   settings); the hostname and keys are only in a `#cloud-config` user-data;
+//! - `meta-data` is only `instance-id: <sha1 hex>`, the SHA-1 of `user-data` followed by
+//!   `network-config`; the hostname and keys are only in a `#cloud-config` user-data;
 //! - `network-config` is version 1 in Proxmox's layout (four-space list indent, single-quoted
 //!   scalars): one `physical` entry per NIC with its MAC and a `static` subnet, then a
 //!   `nameserver` entry. This is what a VM on a segment without DHCP gets;
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{proc, sha256, util};
+use crate::support::{proc, util};
 
 /// Proxmox allocates the cloud-init volume with this size and writes the ISO at its start.
 const VOLUME_BYTES: u64 = 4 << 20;
@@ -40,9 +40,48 @@ pub struct Drive {
     pub instance_id: String,
 }
 
-/// Proxmox's instance id: a SHA-1 in hex. Any 40 hex digits do; these are tied to the run.
-pub fn instance_id(marker: &str) -> String {
-    sha256::hex(format!("proxmox {marker}").as_bytes())[..40].to_string()
+/// Proxmox's instance id: `sha1_hex(user-data . network-config)` (`nocloud_gen_metadata`).
+pub fn instance_id(user_data: &[u8], network_config: &[u8]) -> String {
+    sha1(&[user_data, network_config].concat()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-1 (FIPS 180-4), for Proxmox's instance id only: nothing here needs it to be secure.
+fn sha1(data: &[u8]) -> [u8; 20] {
+    let mut h: [u32; 5] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476, 0xc3d2_e1f0];
+    let mut msg = data.to_vec();
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
+    for block in msg.chunks_exact(64) {
+        let mut w = [0u32; 80];
+        for (i, word) in block.chunks_exact(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i {
+                0..=19 => ((b & c) | (!b & d), 0x5a82_7999),
+                20..=39 => (b ^ c ^ d, 0x6ed9_eba1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8f1b_bcdc),
+                _ => (b ^ c ^ d, 0xca62_c1d6),
+            };
+            let t = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*wi);
+            (e, d, c, b, a) = (d, c, b.rotate_left(30), a, t);
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    let mut out = [0u8; 20];
+    for (i, x) in h.iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&x.to_be_bytes());
+    }
+    out
 }
 
 /// Proxmox's generated user-data for a VM with a name, a user and one SSH key (the marker in a
@@ -73,12 +112,13 @@ pub fn network_config(mac: &str) -> Vec<u8> {
 }
 
 /// The drive of a VM whose NIC has MAC `mac`, with `user_data` as its user-data.
-pub fn proxmox(user_data: &[u8], mac: &str, marker: &str) -> Drive {
-    let instance_id = instance_id(marker);
+pub fn proxmox(user_data: &[u8], mac: &str) -> Drive {
+    let network = network_config(mac);
+    let instance_id = instance_id(user_data, &network);
     Drive {
         files: vec![
             ("user-data", user_data.to_vec()),
-            ("network-config", network_config(mac)),
+            ("network-config", network),
             ("meta-data", format!("instance-id: {instance_id}\n").into_bytes()),
             ("vendor-data", Vec::new()),
         ],
@@ -115,9 +155,13 @@ mod tests {
 
     #[test]
     fn proxmox_layout() {
-        let d = proxmox(b"{}", "02:F1:17:51:00:01", "M");
-        assert_eq!(d.instance_id.len(), 40);
-        assert!(d.instance_id.bytes().all(|b| b.is_ascii_hexdigit()));
+        // FIPS 180-4's examples.
+        assert_eq!(instance_id(b"ab", b"c"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(instance_id(b"", b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+        let long = b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+        assert_eq!(instance_id(long, b""), "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+        let d = proxmox(b"{}", "02:F1:17:51:00:01");
+        assert_eq!(d.instance_id, instance_id(b"{}", &network_config("02:f1:17:51:00:01")));
         let names: Vec<&str> = d.files.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, ["user-data", "network-config", "meta-data", "vendor-data"]);
         assert_eq!(d.files[0].1, b"{}");

@@ -213,7 +213,7 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
     let nets: Vec<NetKind> = s.nics.iter().map(|n| n.net).collect();
     let cloud = cloud::start_cloud(&nets, s.platform.mock(), served.file.as_deref(), dir).map_err(|e| vec![e])?;
     let models: Vec<&str> = s.nics.iter().map(|n| n.model.as_str()).collect();
-    let (disks, _) = super::media::disks(s, &served, &marker, dir).map_err(|e| vec![e])?;
+    let (disks, _) = super::media::disks(s, &served, dir).map_err(|e| vec![e])?;
     let vm = Vm {
         machine: s.machine,
         vmlinux: &env.kernel.vmlinux,

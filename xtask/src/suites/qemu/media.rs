@@ -9,12 +9,7 @@ use crate::harness::qemu::cloud::{self, Served};
 use crate::harness::qemu::{self as vm, Disk, FwCfg, cidata};
 
 /// The VM's disks, and the Proxmox drive's files when it has one (what the hand-offs must copy).
-pub fn disks(
-    s: &Scenario,
-    served: &Served,
-    marker: &str,
-    dir: &Path,
-) -> Result<(Vec<Disk>, Option<cidata::Drive>), String> {
+pub fn disks(s: &Scenario, served: &Served, dir: &Path) -> Result<(Vec<Disk>, Option<cidata::Drive>), String> {
     let Some(d) = s.drive else { return Ok((Vec::new(), None)) };
     let (image, proxmox) = match d.kind {
         DriveKind::Nova(build) => {
@@ -22,7 +17,7 @@ pub fn disks(
             (drive::build(&spec, &dir.join("drive"))?, None)
         }
         DriveKind::ProxmoxCidata => {
-            let drive = cidata::proxmox(served.file.as_deref().unwrap_or_default(), &vm::mac(0), marker);
+            let drive = cidata::proxmox(served.file.as_deref().unwrap_or_default(), &vm::mac(0));
             (cidata::build(&drive, &dir.join("drive"))?, Some(drive))
         }
     };

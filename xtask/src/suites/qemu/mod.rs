@@ -47,7 +47,7 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
     let served = cloud::payload(s.payload, &marker);
     let nets: Vec<NetKind> = s.nics.iter().map(|n| n.net).collect();
     let cloud = cloud::start_cloud(&nets, s.platform.mock(), served.file.as_deref(), dir).map_err(|e| vec![e])?;
-    let (disks, proxmox) = media::disks(s, &served, &marker, dir).map_err(|e| vec![e])?;
+    let (disks, proxmox) = media::disks(s, &served, dir).map_err(|e| vec![e])?;
     let fw_cfg = media::fw_cfg(s, &served, dir).map_err(|e| vec![e])?;
 
     // The output is complete on exit 0 and on exit 7 (user-data that is not an Ignition config).
@@ -465,7 +465,7 @@ mod tests {
 
     fn problems(s: &Scenario, edit: &dyn Fn(String) -> String) -> Vec<String> {
         let served = cloud::payload(s.payload, MARKER);
-        let drive = cidata::proxmox(served.file.as_deref().unwrap(), &vm::mac(0), MARKER);
+        let drive = cidata::proxmox(served.file.as_deref().unwrap(), &vm::mac(0));
         let sha = sha256::hex(served.decoded.as_deref().unwrap());
         check(s, &boot(s, &drive, edit), &served, Some(&drive), &sha, 20.0, MARKER, &[], &[], Path::new("/nonexistent"))
     }
