@@ -408,6 +408,8 @@ impl<'b> Writer<'b> {
         Writer { buf, len: 0 }
     }
 
+    /// Out of line: inlined, each of its many callers (the report, escapes) grew a copy.
+    #[inline(never)]
     pub fn bytes(&mut self, s: &[u8]) -> core::fmt::Result {
         let end = self.len + s.len();
         self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?.copy_from_slice(s);
