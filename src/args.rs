@@ -8,6 +8,7 @@
 use core::fmt::{self, Write as _};
 
 use crate::decode::cmdline;
+use crate::net::config::word;
 use crate::platform::{self, Platform};
 
 pub const DEFAULT_OUTPUT: &[u8] = b"/run/flint/user-data";
@@ -315,11 +316,11 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageE
     let pick = |a: Option<&'a [u8]>, b: Option<&'a [u8]>| a.or(b);
     let id = cli.platform.or(kernel.platform).or(kernel.ignition_platform).ok_or(UsageError::NoPlatform)?;
     let platform = platform::by_id(id).ok_or(UsageError::UnknownPlatform)?;
-    let address = match pick(cli.address, kernel.address) {
-        None | Some(b"auto") => AddressMode::Auto,
-        Some(b"dhcp") => AddressMode::Dhcp,
-        Some(b"link-local") => AddressMode::LinkLocal,
-        Some(_) => return Err(UsageError::BadValue("--address")),
+    let address = match pick(cli.address, kernel.address).map_or(0, |v| word(v, "auto|dhcp|link-local")) {
+        0 => AddressMode::Auto,
+        1 => AddressMode::Dhcp,
+        2 => AddressMode::LinkLocal,
+        _ => return Err(UsageError::BadValue("--address")),
     };
     let timeout_ms = match pick(cli.timeout, kernel.timeout) {
         None => DEFAULT_TIMEOUT_MS,
