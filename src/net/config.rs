@@ -117,10 +117,12 @@ impl NetConfig {
         words(&self.search)
     }
 
+    #[inline(never)]
     fn v6(&mut self) {
         self.ipv6_skipped = self.ipv6_skipped.saturating_add(1);
     }
 
+    #[inline(never)]
     fn skip(&mut self) {
         self.skipped = self.skipped.saturating_add(1);
     }
@@ -162,6 +164,7 @@ impl NetConfig {
     /// Adds an interface from a document. A second entry for the same NIC only turns DHCP into
     /// a static address; interfaces past [`IFACES_MAX`] are skipped, so a VM with more NICs
     /// still boots on the first ones.
+    #[inline(never)]
     fn add(&mut self, i: Iface) {
         match self.ifaces.iter_mut().find(|x| x.matcher == i.matcher) {
             Some(x) if x.method == Method::Dhcp && i.method != Method::Dhcp => x.method = i.method,
@@ -507,6 +510,7 @@ const METHODS: &str = "none|off|single-dhcp|dhcp|on|any|dhcp6|auto6|either6|link
 /// are several `ip=` (checked once all are read). Checks run in a fixed order (the fuzz model
 /// follows it): fields, methods, interface, conflict, missing, address, peer, gateway, netmask,
 /// family, DNS, MTU, MAC, duplicate, too many.
+#[inline(never)]
 fn ip_arg(c: &mut NetConfig, seen: &mut heapless::Vec<IfName, IFACES_MAX>, v: &[u8]) -> Result<bool, Invalid> {
     let mut f = [&v[..0]; 14];
     let n = fields(v, &mut f).ok_or(Invalid::Fields)?;
@@ -968,6 +972,9 @@ struct Reader {
 }
 
 impl Reader {
+    // Out of line (as are `run`, `add`, `v6`, `skip` and `ip_arg`): measured smaller so; each
+    // inlined copy cost more than the call.
+    #[inline(never)]
     fn new(mode: u8) -> Reader {
         Reader {
             c: NetConfig::default(),
@@ -986,6 +993,7 @@ impl Reader {
         }
     }
 
+    #[inline(never)]
     fn run(&mut self, scan: &mut Scan<'_>) -> Result<(), ConfigError> {
         if !scan(&mut |e, t| self.on(e, t)) {
             return Err(ConfigError::Document);
