@@ -73,6 +73,8 @@ pub struct Config<'a> {
 
 impl Config<'_> {
     /// Some output needs the platform's metadata (hostname, keys, attributes).
+    // Out of line: asked from several places, each inlined copy cost more than the call.
+    #[inline(never)]
     pub fn wants_metadata(&self) -> bool {
         self.ignition || self.cloud_init_seed.is_some() || self.attributes.is_some()
     }

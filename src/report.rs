@@ -69,6 +69,8 @@ impl Report {
         Some(w.into_slice())
     }
 
+    // Out of line though called once: measured smaller so.
+    #[inline(never)]
     fn write(&self, w: &mut Writer<'_>) -> fmt::Result {
         let t = &self.timings_us;
         write!(
