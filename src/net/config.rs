@@ -603,6 +603,8 @@ fn ip_arg(c: &mut NetConfig, seen: &mut heapless::Vec<IfName, IFACES_MAX>, v: &[
 
 /// Cuts an `ip=` value into `f` as `ip_to_var` does (see [`from_kernel_args`]); `None` when
 /// there are more fields than `f` holds, other than empty ones at the end.
+// Out of line though called once: measured smaller so.
+#[inline(never)]
 fn fields<'a>(v: &'a [u8], f: &mut [&'a [u8]; 14]) -> Option<usize> {
     let mut rest = v;
     for (n, slot) in f.iter_mut().enumerate() {
