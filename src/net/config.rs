@@ -290,8 +290,35 @@ pub(crate) fn cut(t: &[u8], sep: u8) -> (&[u8], Option<&[u8]>) {
 }
 
 /// The non-empty whitespace-separated words of `t`.
-pub(crate) fn words(t: &[u8]) -> impl Iterator<Item = &[u8]> {
-    t.split(u8::is_ascii_whitespace).filter(|w| !w.is_empty())
+pub(crate) fn words(t: &[u8]) -> Pieces<'_> {
+    Pieces { rest: t, sep: b' ' }
+}
+
+/// The non-empty pieces of `t` between `sep`s (`,`-separated lists).
+fn pieces(t: &[u8], sep: u8) -> Pieces<'_> {
+    Pieces { rest: t, sep }
+}
+
+/// The iterator of [`words`] and [`pieces`]: one out-of-line `next` for every such loop, where
+/// `split().filter()` was inlined into each.
+pub(crate) struct Pieces<'a> {
+    rest: &'a [u8],
+    /// `b' '` stands for any ASCII white space.
+    sep: u8,
+}
+
+impl<'a> Iterator for Pieces<'a> {
+    type Item = &'a [u8];
+
+    #[inline(never)]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let is_sep = |b: &u8| if self.sep == b' ' { b.is_ascii_whitespace() } else { *b == self.sep };
+        let start = self.rest.iter().position(|b| !is_sep(b))?;
+        let rest = &self.rest[start..];
+        let end = rest.iter().position(is_sep).unwrap_or(rest.len());
+        self.rest = &rest[end..];
+        Some(&rest[..end])
+    }
 }
 
 /// The place of `t` in `list` (`|`-separated words), or `u8::MAX`: one loop over data, where
@@ -487,7 +514,7 @@ pub fn from_kernel_args(cmdline: &[u8]) -> Result<Option<NetConfig>, ArgError> {
                 }
             })
         } else {
-            v.split(|&b| b == b',').filter(|s| !s.is_empty()).try_for_each(|s| {
+            pieces(v, b',').try_for_each(|s| {
                 let s = s.strip_prefix(b"[").and_then(|s| s.strip_suffix(b"]")).unwrap_or(s);
                 c.dns_ip(ip(s).ok_or(Invalid::Dns)?);
                 Ok(())
@@ -543,7 +570,7 @@ fn ip_arg(c: &mut NetConfig, seen: &mut heapless::Vec<IfName, IFACES_MAX>, v: &[
     // `dhcp`: any DHCP method (they refuse a client address); `dhcp4`: the ones flint runs.
     let (mut stat, mut dhcp, mut dhcp4) = (false, false, false);
     let how: &[u8] = if how.is_empty() { b"dhcp" } else { how };
-    for m in how.split(|&b| b == b',').filter(|m| !m.is_empty()) {
+    for m in pieces(how, b',') {
         match word(m, METHODS) {
             0..=1 => stat = true,
             2..=5 => (dhcp, dhcp4) = (true, true),
