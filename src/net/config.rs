@@ -294,8 +294,8 @@ pub(crate) fn words(t: &[u8]) -> Pieces<'_> {
     Pieces { rest: t, sep: b' ' }
 }
 
-/// The non-empty pieces of `t` between `sep`s (`,`-separated lists).
-fn pieces(t: &[u8], sep: u8) -> Pieces<'_> {
+/// The non-empty pieces of `t` between `sep`s (`,`-separated lists, lines).
+pub(crate) fn pieces(t: &[u8], sep: u8) -> Pieces<'_> {
     Pieces { rest: t, sep }
 }
 
