@@ -267,8 +267,10 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// An address, as far as flint keeps it.
+/// An address, as far as flint keeps it. Aligned so that it moves as one word, not byte by
+/// byte (measured smaller).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(align(4))]
 enum Ip {
     V4([u8; 4]),
     V6,
