@@ -592,7 +592,6 @@ fn ip_arg(c: &mut NetConfig, seen: &mut heapless::Vec<IfName, IFACES_MAX>, v: &[
     if stat && (addr.is_empty() || netmask.is_empty()) {
         return Err(Invalid::Missing);
     }
-    let some_ip = |t: &[u8], why| if t.is_empty() { Ok(None) } else { ip(t).ok_or(why).map(Some) };
     let address = some_ip(addr, Invalid::Address)?;
     some_ip(peer, Invalid::Peer)?;
     let gateway = some_ip(gw, Invalid::Gateway)?;
@@ -628,6 +627,12 @@ fn ip_arg(c: &mut NetConfig, seen: &mut heapless::Vec<IfName, IFACES_MAX>, v: &[
         _ = c.ifaces.push(Iface { matcher, method });
     }
     Ok(dev.is_empty() && dhcp)
+}
+
+/// An optional `ip=` address field: empty is none, anything else must be an address.
+#[inline(never)]
+fn some_ip(t: &[u8], why: Invalid) -> Result<Option<Ip>, Invalid> {
+    if t.is_empty() { Ok(None) } else { ip(t).ok_or(why).map(Some) }
 }
 
 /// Cuts an `ip=` value into `f` as `ip_to_var` does (see [`from_kernel_args`]); `None` when
