@@ -301,8 +301,8 @@ pub(crate) fn pieces(t: &[u8], sep: u8) -> Pieces<'_> {
     Pieces { rest: t, sep }
 }
 
-/// The iterator of [`words`] and [`pieces`]: one out-of-line `next` for every such loop, where
-/// `split().filter()` was inlined into each.
+/// The iterator of [`words`] and [`pieces`]: one `next` for every such loop, smaller than
+/// `split().filter()` (measured).
 pub(crate) struct Pieces<'a> {
     rest: &'a [u8],
     /// `b' '` stands for any ASCII white space.
@@ -312,7 +312,6 @@ pub(crate) struct Pieces<'a> {
 impl<'a> Iterator for Pieces<'a> {
     type Item = &'a [u8];
 
-    #[inline(never)]
     fn next(&mut self) -> Option<&'a [u8]> {
         let is_sep = |b: &u8| if self.sep == b' ' { b.is_ascii_whitespace() } else { *b == self.sep };
         let start = self.rest.iter().position(|b| !is_sep(b))?;
@@ -935,6 +934,8 @@ enum Kind {
     Manual,
 }
 
+// Out of line though called twice from one function: measured smaller so.
+#[inline(never)]
 fn kind(t: &[u8]) -> Kind {
     match word(t, "static|static6|ipv4|ipv6|dhcp|dhcp4|ipv4_dhcp|manual|dhcp6") {
         0..=3 => Kind::Static,
