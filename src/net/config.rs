@@ -934,7 +934,7 @@ enum Kind {
     Manual,
 }
 
-// Out of line though called twice from one function: measured smaller so.
+// Out of line though called once: measured smaller so.
 #[inline(never)]
 fn kind(t: &[u8]) -> Kind {
     match word(t, "static|static6|ipv4|ipv6|dhcp|dhcp4|ipv4_dhcp|manual|dhcp6") {
