@@ -8,7 +8,7 @@
 //! - `--no-eh-frame-hdr`, `--build-id=none`: nothing unwinds under panic=abort; no build-id
 //!   note is needed in an initramfs binary.
 //! - `--defsym=__flint_unbudgeted=1` waives the size budget ASSERT on every build but the
-//!   shipped one: the release profile (LTO, `opt-level = "s"`) with the compiler flags `cargo
+//!   shipped one: the release profile (LTO, `opt-level = "z"`) with the compiler flags `cargo
 //!   xtask build` adds (`SHIPPED_RUSTFLAGS` in xtask/src/harness/build.rs; without
 //!   `-Zlocation-detail=none` the binary is 9 KB larger). A debug build is about twice as
 //!   large, and a plain `cargo build` or `cargo build --release` must still link.

@@ -18,14 +18,15 @@ pub struct Built {
 /// - `-Zlocation-detail=none`: no file, line and column for each of the few hundred panic
 ///   sites (bounds checks, `unwrap`s in smoltcp and miniz_oxide): -9.0 KB. A panic is a bug
 ///   in flint and still says so (`flint: error: internal: panic`), just not where.
-/// - `-Cllvm-args=-inline-threshold=10`: less inlining than `opt-level = "s"` does by
-///   itself: -3.0 KB (0 and 5 are larger again, 25 saves 1.8 KB); `cargo xtask bench` keeps
-///   watch over the time.
+/// - `-Cllvm-args=-inline-threshold=50` with `opt-level = "z"` (Cargo.toml): "z" alone
+///   inlines so little that call sequences outweigh bodies; thresholds 35–70 all give
+///   168.7–170.2 KB, 50 the least, against 174.7 KB for "s" with its best threshold (10);
+///   `cargo xtask bench` keeps watch over the time.
 ///
 /// `-Z` flags are unstable: `RUSTC_BOOTSTRAP=1` lets the stable compiler take them, as the
 /// Linux kernel's Rust build does. `build.rs` enforces the size budget only on a release build
 /// that has them (a plain `cargo build --release` still links, with a warning).
-pub const SHIPPED_RUSTFLAGS: [&str; 2] = ["-Zlocation-detail=none", "-Cllvm-args=-inline-threshold=10"];
+pub const SHIPPED_RUSTFLAGS: [&str; 2] = ["-Zlocation-detail=none", "-Cllvm-args=-inline-threshold=50"];
 
 /// `cmd` (a cargo build of flint) with the shipped build's compiler flags.
 fn shipped(cmd: &mut Command) -> &mut Command {
