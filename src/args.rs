@@ -254,6 +254,8 @@ fn platform_ids(f: &mut fmt::Formatter<'_>) -> fmt::Result {
 }
 
 /// Parses the process arguments (without the program name).
+// Out of line though called once: measured smaller so.
+#[inline(never)]
 pub fn parse_argv<'a, I: IntoIterator<Item = &'a [u8]>>(args: I) -> Result<Raw<'a>, UsageError> {
     let mut raw = Raw::default();
     let mut it = args.into_iter();

@@ -116,7 +116,6 @@ fn eol(b: u8) -> bool {
 }
 
 /// White space inside a line (§5.5).
-#[inline(never)]
 fn white(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
