@@ -34,6 +34,10 @@ pub const INSTANCE_ID: &str = "iid-flint-nc-01";
 pub const HOSTNAME: &str = "flint-nc-01";
 /// The seed's SSH keys: plain and one that needs YAML quoting.
 pub const KEYS: [&str; 2] = [keys::KEY_A, keys::KEY_B];
+/// Keys as Proxmox writes them into its `#cloud-config`, unquoted: only comments a plain YAML
+/// scalar can hold (Proxmox does not quote, so a key whose comment holds `: ` or ` #` breaks
+/// its own user-data).
+pub const PLAIN_KEYS: [&str; 2] = [keys::KEY_A, keys::KEY_ROOT_2];
 
 /// The seed's `meta-data`, as a user would write it by hand (the key with `: ` and `#` in its
 /// comment single-quoted, the others plain).
@@ -54,7 +58,9 @@ pub(super) fn route(server: &Server, req: &Request, _st: &mut State, _token_vali
         Response::new(
             status,
             "text/html;charset=utf-8",
-            format!("<!DOCTYPE HTML>\n<html><body><h1>Error response</h1><p>Error code: {status}</p><p>Message: {msg}.</p></body></html>\n"),
+            format!(
+                "<!DOCTYPE HTML>\n<html><body><h1>Error response</h1><p>Error code: {status}</p><p>Message: {msg}.</p></body></html>\n"
+            ),
         )
     };
     if req.method != "GET" && req.method != "HEAD" {

@@ -1,0 +1,395 @@
+//! The NoCloud suite (issue #10, `cargo xtask nocloud [FILTER] [--keep]`): flint against
+//! `cidata` drives made as the platforms make them and against cloud-init's NoCloud network
+//! seed, in network namespaces, and its hand-offs read by the real consumers.
+//!
+//! - **Drives** (`harness::cidata`): Proxmox VE's `genisoimage -quiet -iso-level 3 -J -R -V
+//!   cidata` of its four files (its `#cloud-config` or an Ignition `cicustom` user-data,
+//!   `instance-id: <sha1>`, a version 1 `network-config`, `vendor-data`); Debian's
+//!   `cloud-localds` (ISO and `--filesystem vfat`); a KubeVirt-style VFAT with KubeVirt's JSON
+//!   `meta-data`. Attached as read-only loop devices and found by scanning, in a namespace with
+//!   **no NIC at all**, or named with `--drive`. Platforms `proxmoxve`, `kubevirt` and `nocloud`.
+//! - **The network seed** (`mock::nocloud`, strict: exact paths, the URL's `Host`):
+//!   `ds=nocloud;s=http://…/` on the kernel command line (`--cmdline FILE`), on a veth with **no
+//!   DHCP server**: the address comes from `ip=` or from a drive's `network-config` (v1 or v2),
+//!   the seed on-link or behind the gateway; a `network-config` for another MAC is not applied
+//!   (a bounded exit 4, never a hang); with dnsmasq present the static address still wins (the
+//!   mock logs the client's address).
+//!
+//! Each run is held to the checks every run gets (exit code, time within the budget, the exact
+//! file set under `--root` with modes and bytes, the report with `source`, the stderr format,
+//! no user-data bytes in any log) plus the hand-offs (`checks.rs`) and, for the `consumer-`
+//! cases, what Ignition and cloud-init make of them (`consumers.rs`).
+//!
+//! Every namespace sees every block device, so a case that scans first checks that no other
+//! `cidata` (or, for kubevirt, `config-2`) drive is attached (`cidata::foreign_drives`).
+
+mod case;
+mod checks;
+mod consumers;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::checks::{check_secrets, check_stderr};
+use crate::harness::cidata::{self, Build, Seed, StaticV4, V2Route};
+use crate::harness::drive::Loop;
+use crate::harness::flint::{HARD_EXTRA, check_exit, check_time, run_flint_cmd, runner_ready, verdict};
+use crate::harness::netns::{self, Addressing, Lone, Topology};
+use crate::harness::tally::{Selection, Suite, Tally, run_each};
+use crate::mock::{self, Platform, nocloud, payloads};
+use crate::support::proc::ChildGuard;
+use crate::support::{deps, util};
+use case::*;
+
+pub const SUITE: Suite = Suite { name: "nocloud", needs_flint: true, gate: false, run, cases: || all().len() };
+
+pub fn all() -> Vec<Case> {
+    use checks::*;
+    let d = |build, user_data, meta, net| DriveCase { build, user_data, meta, net, vendor_data: true, at: At::Scan };
+    let localds_iso = d(Build::LocaldsIso, UserData::Ignition, Meta::Yaml, NetCfg::V1);
+    let localds_vfat = d(Build::LocaldsVfat, UserData::Ignition, Meta::Yaml, NetCfg::V2(V2Route::Routes));
+    let kubevirt_vfat =
+        DriveCase { vendor_data: false, ..d(Build::KubevirtVfat, UserData::Ignition, Meta::Kubevirt, NetCfg::None) };
+    vec![
+        // --- Proxmox VE's drive, no NIC at all ------------------------------------------------
+        Case {
+            consumers: true,
+            extra: Some(found_on_loop),
+            ..Case::drive(
+                "proxmox-ignition",
+                "Proxmox's ISO, an Ignition cicustom user-data: user.ign byte-exact, the four files in the seed, IPV4 from network-config; Ignition and cloud-init take them",
+                "proxmoxve",
+                PROXMOX,
+            )
+        },
+        Case {
+            ..Case::drive(
+                "proxmox-ignition-arg",
+                "the same named with --drive IMAGE",
+                "proxmoxve",
+                DriveCase { at: At::Arg, ..PROXMOX },
+            )
+        },
+        Case {
+            consumers: true,
+            exit: 7,
+            error_phase: Some("ignition"),
+            ..Case::drive(
+                "proxmox-cloud-config",
+                "Proxmox's generated #cloud-config: exit 7, no user.ign; hostname and keys in the fragment and HOSTNAME attribute; cloud-init takes the seed",
+                "proxmoxve",
+                DriveCase { user_data: UserData::ProxmoxCloudConfig, ..PROXMOX },
+            )
+        },
+        Case {
+            exit: 3,
+            handoff: false,
+            ..Case::drive(
+                "proxmox-no-user-data",
+                "a Proxmox drive without user-data: \"none\", exit 3, nothing written",
+                "proxmoxve",
+                DriveCase { user_data: UserData::Absent, ..PROXMOX },
+            )
+        },
+        // --- cloud-localds and KubeVirt drives -------------------------------------------------
+        Case {
+            consumers: true,
+            ..Case::drive(
+                "localds-iso-kubevirt",
+                "cloud-localds ISO with -N (v1) and -V, platform kubevirt: hand-offs; Ignition (kubevirt) and cloud-init",
+                "kubevirt",
+                localds_iso,
+            )
+        },
+        Case {
+            consumers: true,
+            ..Case::drive(
+                "localds-vfat-kubevirt",
+                "cloud-localds --filesystem vfat with a v2 network-config, platform kubevirt",
+                "kubevirt",
+                localds_vfat,
+            )
+        },
+        Case {
+            consumers: true,
+            ..Case::drive(
+                "kubevirt-vfat",
+                "KubeVirt-style VFAT cidata, JSON meta-data (instance-type, public-keys map): Afterburn's KUBEVIRT attributes",
+                "kubevirt",
+                kubevirt_vfat,
+            )
+        },
+    ]
+}
+
+/// An Ignition config of spec 3.3.0 with content of its own (a file holding the marker, a
+/// unit, a user), and neither `/etc/hostname` nor `core`, so the fragment shows in the merge.
+fn ignition_config(marker: &str, origin: &str) -> Vec<u8> {
+    let v = serde_json::json!({
+        "ignition": {"version": "3.3.0"},
+        "passwd": {"users": [{"name": "ops", "groups": ["wheel"]}]},
+        "storage": {"files": [
+            {"path": "/etc/flint/marker", "mode": 420, "contents": {"source": format!("data:,{marker}")}},
+            {"path": "/etc/flint/source", "mode": 420, "contents": {"source": format!("data:,{origin}")}}
+        ]},
+        "systemd": {"units": [{"name": "flint-hello.service", "enabled": true,
+            "contents": "[Unit]\nDescription=hello\n\n[Service]\nType=oneshot\nExecStart=/usr/bin/true\n\n[Install]\nWantedBy=multi-user.target\n"}]}
+    });
+    let mut out = serde_json::to_vec_pretty(&v).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+fn static_v4(c: &Case, mac: &str) -> StaticV4 {
+    StaticV4 {
+        mac: mac.into(),
+        address: c.addr.into(),
+        prefix: 24,
+        gateway: netns::ROUTER_IP.into(),
+        nameserver: NAMESERVER.into(),
+        search: SEARCH.into(),
+    }
+}
+
+/// The drive's files for the case (`mac`: the NIC the network-config is for).
+fn drive_seed(c: &Case, d: &DriveCase, mac: &str, marker: &str) -> Seed {
+    let user_data = match d.user_data {
+        UserData::Ignition => Some(ignition_config(marker, "drive")),
+        UserData::ProxmoxCloudConfig => {
+            let mut cc = cidata::proxmox_cloud_config(PVE_HOSTNAME, PVE_DOMAIN, PVE_USER, &nocloud::PLAIN_KEYS);
+            // The marker rides in a comment, so the log checks can see a leak.
+            cc.extend_from_slice(format!("# {marker}\n").as_bytes());
+            Some(cc)
+        }
+        UserData::Absent => None,
+    };
+    let meta_data = match d.meta {
+        Meta::Proxmox => cidata::proxmox_meta_data(PVE_INSTANCE_ID),
+        Meta::Yaml => nocloud::meta_data().into_bytes(),
+        Meta::Kubevirt => cidata::kubevirt_meta_data(KV_INSTANCE_TYPE, KV_INSTANCE_ID, KV_HOSTNAME, &nocloud::KEYS),
+    };
+    let network_config = match d.net {
+        NetCfg::None => None,
+        NetCfg::V1 => Some(cidata::network_config_v1(&static_v4(c, mac))),
+        NetCfg::V2(route) => Some(cidata::network_config_v2(&static_v4(c, mac), route)),
+        NetCfg::V1WrongMac => Some(cidata::network_config_v1(&static_v4(c, WRONG_MAC))),
+    };
+    // Proxmox writes an empty vendor-data unless a `cicustom` vendor snippet is set; this one is.
+    let vendor_data = d.vendor_data.then(|| b"#cloud-config\npackages:\n  - qemu-guest-agent\n".to_vec());
+    Seed { user_data, meta_data, network_config, vendor_data }
+}
+
+/// The network of a run; field order is drop order (the mock and dnsmasq before the namespaces).
+struct Network {
+    _mock: Option<ChildGuard>,
+    _dnsmasq: Option<ChildGuard>,
+    mock_log: Option<PathBuf>,
+    topo: Option<Topology>,
+    lone: Option<Lone>,
+}
+
+impl Network {
+    fn new(c: &Case, payload: Option<&Path>, logs: &Path) -> Result<Network, String> {
+        if c.net == Net::NoNic {
+            return Ok(Network { _mock: None, _dnsmasq: None, mock_log: None, topo: None, lone: Some(Lone::new()?) });
+        }
+        // The Dhcp topology's server end (10.0.0.1/24), with or without a DHCP server.
+        let topo = Topology::new(Addressing::Dhcp)?;
+        let dnsmasq = if c.net == Net::Dhcp { Some(topo.start_dnsmasq(logs)?) } else { None };
+        let (mock, mock_log) = match c.seed {
+            Some(s) => {
+                if s.off_link {
+                    topo.ip_server(&["addr", "add", &format!("{OFF_LINK_SEED_IP}/32"), "dev", netns::SERVER_IF])?;
+                }
+                let mut o = mock::Options::new(Platform::NoCloud);
+                o.listen = format!("{}:{SEED_PORT}", s.ip());
+                o.seed_host = Some(s.host());
+                o.payload = payload.filter(|_| s.user_data).map(Path::to_path_buf);
+                let (guard, o) = mock::start_in(&topo.server, &o, logs)?;
+                (Some(guard), o.log)
+            }
+            None => (None, None),
+        };
+        Ok(Network { _mock: mock, _dnsmasq: dnsmasq, mock_log, topo: Some(topo), lone: None })
+    }
+
+    fn command(&self, flint: &Path) -> std::process::Command {
+        match (&self.topo, &self.lone) {
+            (Some(t), _) => t.in_client(flint),
+            (None, Some(l)) => l.exec(flint),
+            (None, None) => std::process::Command::new(flint),
+        }
+    }
+
+    fn mac(&self) -> Option<String> {
+        self.topo.as_ref().map(|t| t.client_mac.clone())
+    }
+}
+
+/// The kernel command line of the case: a distribution's boot line, the seed selector, `ip=`.
+fn kernel_cmdline(c: &Case) -> String {
+    let mut s =
+        "BOOT_IMAGE=/boot/vmlinuz-6.1.0-flint root=UUID=0b3c6d1e-5f7a-4c2b-9d8e-1a2b3c4d5e6f ro console=ttyS0,115200n8"
+            .to_string();
+    if let Some(seed) = c.seed {
+        s += &format!(" {}", seed.kernel_arg());
+    }
+    if c.ip_arg {
+        s += &format!(
+            " ip={}::{}:255.255.255.0::{}:off nameserver={NAMESERVER}",
+            c.addr,
+            netns::ROUTER_IP,
+            netns::CLIENT_IF
+        );
+    }
+    s + " quiet\n"
+}
+
+fn flint_args(c: &Case, root: &Path, cmdline: &Path, drive: Option<&Path>) -> Vec<String> {
+    let mut a: Vec<String> = vec!["--platform".into(), c.platform.into(), "--cmdline".into()];
+    a.push(cmdline.display().to_string());
+    a.extend(["--root".into(), root.display().to_string(), "--output".into(), OUTPUT.into()]);
+    a.extend(["--report".into(), REPORT.into(), "--timeout".into(), c.budget.to_string()]);
+    if let Some(p) = drive {
+        a.extend(["--drive".into(), p.display().to_string()]);
+    }
+    if c.handoff {
+        a.extend(["--ignition".into(), "--cloud-init-seed".into(), SEED_DIR.into()]);
+        if c.has_attributes() {
+            a.extend(["--attributes".into(), ATTRIBUTES.into()]);
+        }
+    }
+    a
+}
+
+fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> {
+    let marker = payloads::new_marker();
+    let (drive_dir, root, logs) = (dir.join("drive"), dir.join("root"), dir.join("logs"));
+    for d in [&drive_dir, &logs, &root.join("run"), &root.join("usr/lib"), &root.join("var/lib")] {
+        std::fs::create_dir_all(d).map_err(|e| vec![format!("mkdir {}: {e}", d.display())])?;
+    }
+    if c.scans() {
+        let mut labels = cidata::LABELS.to_vec();
+        if c.platform == "kubevirt" {
+            labels.extend(["config-2", "CONFIG-2"]);
+        }
+        let foreign = cidata::foreign_drives(&labels, &[]).map_err(|e| vec![e])?;
+        if !foreign.is_empty() {
+            return Err(vec![format!(
+                "another {labels:?} drive is attached to this machine ({foreign:?}): a scan would find it"
+            )]);
+        }
+    }
+    let served = ignition_config(&marker, "seed");
+    let payload = drive_dir.join("seed-user-data");
+    std::fs::write(&payload, &served).map_err(|e| vec![e.to_string()])?;
+
+    let net = Network::new(c, Some(&payload), &logs).map_err(|e| vec![e])?;
+    let mac = net.mac();
+    let drive = c.drive.map(|d| (d, drive_seed(c, &d, mac.as_deref().unwrap_or(PVE_MAC), &marker)));
+    let image = match &drive {
+        Some((d, seed)) => Some((d.at, cidata::build(d.build, seed, &drive_dir).map_err(|e| vec![e])?)),
+        None => None,
+    };
+    let attached = match &image {
+        Some((At::Scan, img)) => Some(Loop::attach(img).map_err(|e| vec![e])?),
+        _ => None,
+    };
+    let drive_arg = match &image {
+        Some((At::Arg, img)) => Some(img.as_path()),
+        _ => None,
+    };
+    let cmdline = logs.join("cmdline");
+    std::fs::write(&cmdline, kernel_cmdline(c)).map_err(|e| vec![format!("{}: {e}", cmdline.display())])?;
+    let args = flint_args(c, &root, &cmdline, drive_arg);
+    std::fs::write(logs.join("flint-args.txt"), args.join(" ")).ok();
+
+    let budget = Duration::from_secs_f64(c.budget);
+    let fr = run_flint_cmd(net.command(flint), &args, &logs, budget + HARD_EXTRA).map_err(|e| vec![e])?;
+    std::thread::sleep(Duration::from_millis(20));
+    let log = net.mock_log.as_deref().map(mock::read_log).transpose().map_err(|e| vec![e])?.unwrap_or_default();
+    let report: Option<Value> =
+        std::fs::read(root.join(&REPORT[1..])).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let run = Run {
+        exit: fr.exit,
+        elapsed: fr.elapsed,
+        stderr: fr.stderr,
+        log,
+        root: root.clone(),
+        dir: dir.to_path_buf(),
+        report,
+        device: attached.as_ref().map(|l| l.name().to_string()),
+        drive: drive.map(|(_, s)| s),
+        served,
+        mac,
+    };
+
+    let mut bad = Vec::new();
+    bad.extend(check_exit(run.exit, c.exit, None, budget + HARD_EXTRA));
+    bad.extend(check_time(run.elapsed, budget));
+    if let Some(max) = c.within.filter(|&m| run.elapsed.as_secs_f64() > m) {
+        bad.push(format!("took {:.2} s, expected within {max} s", run.elapsed.as_secs_f64()));
+    }
+    bad.extend(checks::files(c, &run));
+    bad.extend(checks::report(c, &run));
+    bad.extend(check_stderr(&run.stderr, c.exit, c.error_phase));
+    bad.extend(check_secrets(&logs, &[], &marker));
+    bad.extend(checks::mock_log(c, &run));
+    if c.handoff {
+        bad.extend(checks::handoff(c, &run));
+    }
+    if c.consumers && run.exit == Some(c.exit) {
+        bad.extend(consumers::check(c, &run));
+    }
+    if let Some(extra) = c.extra {
+        bad.extend(extra(c, &run));
+    }
+    verdict(bad, run.elapsed, &args, &run.stderr, &run.log)
+}
+
+/// Runs the selected cases, one line each, into `t`. Installs the drive tools, cloud-localds,
+/// Ignition and cloud-init first when missing.
+fn run(sel: &Selection, t: &mut Tally) -> Result<(), String> {
+    util::require_root("the NoCloud scenarios (network namespaces, loop devices)")?;
+    deps::ensure_nocloud()?;
+    let flint = runner_ready("the NoCloud scenarios")?;
+    let selected = sel.pick(all(), |c| c.name, "NoCloud case")?;
+    t.add(run_each(&selected, |c| (c.name, c.about), 30, "case", sel.keep, |c, dir| run_one(c, &flint, dir))?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        let all = all();
+        let mut names: Vec<&str> = all.iter().map(|c| c.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+    }
+
+    #[test]
+    fn kernel_command_lines() {
+        let c = Case::seed("x", "", "10.0.0.23");
+        let line = kernel_cmdline(&c);
+        assert!(line.contains(" ds=nocloud;s=http://10.0.0.1:8000/nocloud/flint-nc-01/ "), "{line}");
+        assert!(line.contains(" ip=10.0.0.23::10.0.0.1:255.255.255.0::eth0:off nameserver=10.0.0.1 "), "{line}");
+        let net = Case { seed: Some(SeedCase { form: Form::NoCloudNet, off_link: true, ..SEED }), ..c };
+        assert!(kernel_cmdline(&net).contains(" ds=nocloud-net;seedfrom=http://192.0.2.80:8000/nocloud/flint-nc-01/ "));
+    }
+
+    #[test]
+    fn proxmox_attributes() {
+        let c = all().into_iter().find(|c| c.name == "proxmox-cloud-config").unwrap();
+        let a = checks::expected_attributes(&c);
+        assert_eq!(a.len(), 3, "{a:?}");
+        assert!(a.contains(&("AFTERBURN_PROXMOXVE_IPV4".into(), "10.0.0.23".into())));
+        let ign = all().into_iter().find(|c| c.name == "proxmox-ignition").unwrap();
+        assert!(!checks::expected_attributes(&ign).iter().any(|(k, _)| k.ends_with("HOSTNAME")));
+    }
+}
