@@ -77,6 +77,8 @@ struct TextMemory {
     cmdline: [u8; 4096],
     report: [u8; 2048],
     status: [u8; 4096],
+    /// The SMBIOS system serial number (a NoCloud seed selector on Proxmox VE and KubeVirt).
+    serial: [u8; 256],
 }
 
 static NET: Reserved<Storage> = Reserved::new(Storage::new());
@@ -92,7 +94,7 @@ static DRIVES: Reserved<[DriveMemory; engine::DRIVES_MAX]> = Reserved::new(
 static DECODE: Reserved<DecodeMemory> =
     Reserved::new(DecodeMemory { decoded: [0; BODY_MAX], window: [0; decode::WINDOW], render: [0; RENDER_MAX] });
 static TEXT: Reserved<TextMemory> =
-    Reserved::new(TextMemory { cmdline: [0; 4096], report: [0; 2048], status: [0; 4096] });
+    Reserved::new(TextMemory { cmdline: [0; 4096], report: [0; 2048], status: [0; 4096], serial: [0; 256] });
 
 pub mod clock {
     use smoltcp::time::Instant;
@@ -204,7 +206,7 @@ fn main(mut argv: sys::Args) -> i32 {
         Ok(raw) => raw,
         Err(e) => return usage(Error::Usage(e)),
     };
-    let TextMemory { cmdline, report: report_buffer, status } = TEXT.take();
+    let TextMemory { cmdline, report: report_buffer, status, serial } = TEXT.take();
     if cli.help {
         // Rendered from the option table into a buffer this run has no other use for, so it
         // leaves in one write.
@@ -230,7 +232,7 @@ fn main(mut argv: sys::Args) -> i32 {
 
     let mut report = Report::new(cfg.platform.id);
     let mut nic = PacketNic::new(cfg.interface, FRAMES.take());
-    let result = run(&cfg, kernel_text, &mut nic, &mut report, t0);
+    let result = run(&cfg, kernel_text, serial, &mut nic, &mut report, t0);
     let code = match result {
         Ok(Done::Written) => Exit::Written,
         Ok(Done::NoUserData) => {
@@ -274,7 +276,14 @@ fn usage(e: Error) -> i32 {
 }
 
 /// Runs the engine until a source answers (or none can), then writes every hand-off.
-fn run(cfg: &Config<'_>, kernel: &[u8], nic: &mut PacketNic, report: &mut Report, t0: Instant) -> Result<Done, Error> {
+fn run(
+    cfg: &Config<'_>,
+    kernel: &'static [u8],
+    serial: &'static mut [u8; 256],
+    nic: &mut PacketNic,
+    report: &mut Report,
+    t0: Instant,
+) -> Result<Done, Error> {
     let deadline = t0 + Duration::from_millis(cfg.timeout_ms);
     let seed = random_seed(t0);
     let settings = Settings {
@@ -283,6 +292,19 @@ fn run(cfg: &Config<'_>, kernel: &[u8], nic: &mut PacketNic, report: &mut Report
         deadline,
         metadata: cfg.wants_metadata(),
         seed,
+    };
+    // cloud-init NoCloud's network seed, for a platform that has one.
+    let nocloud = if cfg.platform.services().any(|s| s.endpoints.iter().any(|e| e.address == Address::Seed)) {
+        let serial = read_file(b"/sys/class/dmi/id/product_serial\0", serial).unwrap_or(&[]);
+        match flint::sources::seed::choose(serial, kernel, flint::sources::service::PATH_MAX) {
+            Ok(url) => url,
+            Err(e) => {
+                flint::warn!("nocloud", "{e}; not used");
+                None
+            }
+        }
+    } else {
+        None
     };
     let service = SERVICE.take();
     let drives_memory = DRIVES.take();
@@ -297,12 +319,13 @@ fn run(cfg: &Config<'_>, kernel: &[u8], nic: &mut PacketNic, report: &mut Report
             file: &mut d.file,
             seed: &mut d.seed,
         }),
+        nocloud,
     );
     // dracut's `ip=` and `nameserver=` (the kernel itself ignores them: Debian's and Fedora's
     // kernels have no CONFIG_IP_PNP): an address given there is used instead of asking for one.
     // One flint cannot read is no reason to fail the boot: said, and left to DHCP.
     match flint::net::config::from_kernel_args(kernel) {
-        Ok(Some(plan)) => engine.network.set_plan(plan, clock::now(), deadline),
+        Ok(Some(plan)) => engine.network.set_plan(plan, "ip=", clock::now(), deadline),
         Ok(None) => {}
         Err(e) => flint::warn!("address", "{e}; not used"),
     }
@@ -377,6 +400,7 @@ fn fill_report(report: &mut Report, engine: &Engine<'_>, cfg: &Config<'_>) {
         report.address =
             report::text(format_args!("{}/{}", Ip(lease.address.address().octets()), lease.address.prefix_len()));
         report.router = lease.router.and_then(|r| report::text(format_args!("{}", Ip(r.octets()))));
+        report.static_from = net.static_from;
     }
     report.timings_us.link = net.link_us;
     report.timings_us.address = net.address_us;
@@ -384,7 +408,7 @@ fn fill_report(report: &mut Report, engine: &Engine<'_>, cfg: &Config<'_>) {
     // The service the platform names, whether or not it was reached.
     let named = cfg.platform.services().next().and_then(|s| match s.endpoints.first()?.address {
         Address::V4(a) => Some(a),
-        Address::DhcpServer => None,
+        Address::DhcpServer | Address::Seed => None,
     });
     report.server = server.or(named).and_then(|a| report::text(format_args!("{}", Ip(a))));
     report.requests = requests;

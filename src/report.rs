@@ -45,6 +45,9 @@ pub struct Report {
     pub mode: &'static str,
     pub address: Option<Text>,
     pub router: Option<Text>,
+    /// Where a static address came from: `ip=`, or the drive's `network-config` or
+    /// `openstack/latest/network_data.json`.
+    pub static_from: Option<&'static str>,
     pub server: Option<Text>,
     pub timings_us: Timings,
     pub bytes: Bytes,
@@ -82,6 +85,7 @@ impl Report {
         field(w, "mode", Some(self.mode))?;
         field(w, "address", self.address.as_deref())?;
         field(w, "router", self.router.as_deref())?;
+        field(w, "static_from", self.static_from)?;
         field(w, "server", self.server.as_deref())?;
         w.write_str(",\"timings_us\":{")?;
         let phases = [
@@ -201,13 +205,13 @@ mod tests {
         assert_eq!(v["exit_code"], 4);
         assert_eq!(v["failed_phase"], "user-data");
         assert_eq!(v["gzip"], true);
-        for k in ["mac", "address", "router", "server", "vmhwm_kib", "source"] {
+        for k in ["mac", "address", "router", "static_from", "server", "vmhwm_kib", "source"] {
             assert!(v[k].is_null(), "{k}");
         }
         for k in ["link", "address", "token", "user_data", "decode", "write", "total"] {
             assert!(v["timings_us"][k].is_null(), "{k}");
         }
-        assert_eq!(v.as_object().unwrap().len(), 16);
+        assert_eq!(v.as_object().unwrap().len(), 17);
     }
 
     #[test]

@@ -162,6 +162,10 @@ impl<'a> DriveRun<'a> {
             true
         });
         self.state = match found {
+            Some(Ok(None)) if drive.needs_user_data => {
+                info!("drive", "not a seed without {}", drive.user_data);
+                State::Failed(DriveFailure::NotFound)
+            }
             Some(Ok(len)) => State::Done(len),
             Some(Err(e)) => State::Failed(DriveFailure::Unreadable(e)),
             None if drives.explicit() && drive.store == Store::BlockDevice => {

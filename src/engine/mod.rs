@@ -28,8 +28,9 @@ use smoltcp::time::{Duration, Instant};
 use crate::decode::Encoding;
 use crate::net::stack::{Storage, TCP_SLOTS};
 use crate::net::{AddressMode, Nic};
-use crate::platform::{Platform, Source};
+use crate::platform::{Address, Platform, Source};
 use crate::sources::meta::Metadata;
+use crate::sources::seed::Url;
 use crate::sources::service::{Failure, Stage};
 use drive::{DriveFailure, DriveRun, Drives, SeedFiles};
 use network::{NetConfig, NetError, Network};
@@ -112,7 +113,9 @@ pub struct Engine<'a> {
 }
 
 impl<'a> Engine<'a> {
-    /// A run of `platform`'s sources. Each source takes the next buffers of its kind.
+    /// A run of `platform`'s sources. Each source takes the next buffers of its kind. A service
+    /// at a NoCloud seed ([`crate::platform::Address::Seed`]) runs only with a `nocloud` seed
+    /// URL (HTTP, its host an address).
     pub fn new(
         platform: &'static Platform,
         settings: Settings,
@@ -120,6 +123,7 @@ impl<'a> Engine<'a> {
         net: (&'a mut Storage, &'a mut [SocketStorage<'a>; 1 + TCP_SLOTS]),
         service_buffers: impl IntoIterator<Item = ServiceBuffers<'a>>,
         drive_buffers: impl IntoIterator<Item = DriveBuffers<'a>>,
+        nocloud: Option<Url<'a>>,
     ) -> Engine<'a> {
         let mut services = heapless::Vec::new();
         let mut drives = heapless::Vec::new();
@@ -129,6 +133,10 @@ impl<'a> Engine<'a> {
         for (i, source) in platform.sources.iter().enumerate() {
             match source {
                 Source::Service(s) => {
+                    let seeded = s.endpoints.iter().any(|e| e.address == Address::Seed);
+                    if seeded && nocloud.is_none() {
+                        continue;
+                    }
                     if let Some(b) = sb.next() {
                         let _ = services.push(ServiceRun::new(
                             s,
@@ -136,6 +144,7 @@ impl<'a> Engine<'a> {
                             settings.metadata,
                             b.body,
                             b.meta,
+                            nocloud.filter(|_| seeded),
                         ));
                         if s.connect.link_local_first && mode == AddressMode::Auto {
                             mode = AddressMode::LinkLocal;
@@ -174,7 +183,8 @@ impl<'a> Engine<'a> {
             soonest(d.poll(now, block, self.settings.metadata));
             // A drive's network configuration addresses whatever the run fetches next.
             if let Some(plan) = d.network.take() {
-                self.network.set_plan(plan, now, deadline);
+                let from = d.drive.network.as_ref().map_or("", |n| n.path);
+                self.network.set_plan(plan, from, now, deadline);
             }
         }
         self.decide();

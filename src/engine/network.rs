@@ -41,6 +41,8 @@ pub struct NetStats {
     pub lease: Option<Lease>,
     pub link_us: Option<u64>,
     pub address_us: Option<u64>,
+    /// Where the static address in use came from (`ip=`, or the drive file's path).
+    pub static_from: Option<&'static str>,
 }
 
 /// Settings the network takes from the command line.
@@ -53,8 +55,9 @@ pub struct NetConfig {
 
 pub struct Network<'a> {
     config: NetConfig,
-    /// Addresses given rather than asked for: `ip=`, or a drive's network configuration.
-    plan: Option<Plan>,
+    /// Addresses given rather than asked for: `ip=`, or a drive's network configuration, and
+    /// where they came from.
+    plan: Option<(Plan, &'static str)>,
     state: State,
     choice: Choice,
     memory: Option<(&'a mut Storage, &'a mut [SocketStorage<'a>; 1 + TCP_SLOTS])>,
@@ -248,7 +251,7 @@ impl<'a> Network<'a> {
         self.state = State::Addressing;
         let mut mode = self.config.mode;
         let nic = self.stats.nic;
-        if let (Some(plan), Some(nic)) = (&self.plan, nic) {
+        if let (Some((plan, from)), Some(nic)) = (&self.plan, nic) {
             match plan.for_nic(nic.mac, nic.name()).map(|i| i.method) {
                 // A given address is the operator's or the platform's word: no server to ask.
                 Some(Method::Static(s)) => {
@@ -256,6 +259,7 @@ impl<'a> Network<'a> {
                         stack.assign(s.address, s.prefix, s.gateway);
                         self.stats.lease = stack.lease();
                         self.stats.address_us = Some(0);
+                        self.stats.static_from = Some(from);
                         self.state = State::Ready;
                     }
                     return;
@@ -272,8 +276,8 @@ impl<'a> Network<'a> {
     /// Addresses to use instead of asking (`ip=`, a drive's network configuration). One that
     /// arrives while an address is being asked for takes over at once; one that arrives after
     /// an address was obtained changes nothing (connections may be open on it).
-    pub fn set_plan(&mut self, plan: Plan, now: Instant, deadline: Instant) {
-        self.plan = Some(plan);
+    pub fn set_plan(&mut self, plan: Plan, from: &'static str, now: Instant, deadline: Instant) {
+        self.plan = Some((plan, from));
         if self.state == State::Addressing {
             self.acquire(now, deadline);
         }

@@ -12,6 +12,7 @@ use crate::http::exchange::{Exchange, ExchangeError};
 use crate::net::linklocal::Ip;
 use crate::net::{Nic, Transport};
 use crate::platform::{Address, Host, Service};
+use crate::sources::seed::Url;
 use crate::sources::service::{Failure, Flow, Stage, Step};
 
 /// Where a service run is. (`Busy` holds the 1 KiB request; there is one run per service and no
@@ -47,6 +48,8 @@ pub struct ServiceRun<'a> {
     pub server: Option<[u8; 4]>,
     /// Which of the service's endpoints requests go to (the next one after a silent failure).
     endpoint: usize,
+    /// The NoCloud seed URL, for a service at [`Address::Seed`].
+    seed: Option<Url<'a>>,
 }
 
 impl<'a> ServiceRun<'a> {
@@ -56,6 +59,7 @@ impl<'a> ServiceRun<'a> {
         metadata: bool,
         body: &'a mut [u8],
         meta_body: &'a mut [u8],
+        nocloud: Option<Url<'a>>,
     ) -> ServiceRun<'a> {
         let mut flow = Flow::new(service, seed);
         if metadata {
@@ -71,6 +75,7 @@ impl<'a> ServiceRun<'a> {
             started: None,
             server: None,
             endpoint: 0,
+            seed: nocloud,
         }
     }
 
@@ -175,33 +180,33 @@ impl<'a> ServiceRun<'a> {
         let endpoint = endpoints
             .get(self.endpoint % endpoints.len().max(1))
             .ok_or(ExchangeError::Transport(Transport::NoRoute))?;
+        let no_route = ExchangeError::Transport(Transport::NoRoute);
+        // The engine starts a seed service only with a seed whose host is an address.
+        let seed = self.seed.as_ref().filter(|_| endpoint.address == Address::Seed);
         let address = match endpoint.address {
             Address::V4(a) => a,
-            Address::DhcpServer => {
-                lease.and_then(|l| l.server).ok_or(ExchangeError::Transport(Transport::NoRoute))?.octets()
-            }
+            Address::DhcpServer => lease.and_then(|l| l.server).ok_or(no_route)?.octets(),
+            Address::Seed => seed.and_then(|u| u.address).ok_or(no_route)?,
         };
         self.server = Some(address);
         let mut host: heapless::String<16> = heapless::String::new();
         let host = match endpoint.host {
-            Host::Named(name) => name,
+            Host::Named(name) => name.as_bytes(),
             Host::Address => {
                 let _ = write!(host, "{}", Ip(address));
-                host.as_str()
+                host.as_bytes()
             }
+            Host::Seed => seed.ok_or(no_route)?.authority,
         };
+        let port = seed.map_or(endpoint.port, |u| u.port);
         let limit = deadline.min(now + net.contact_window());
         let flow = &mut self.flow;
-        let x = Exchange::new(limit, |out| flow.request(out, host)).map_err(ExchangeError::Http)?;
+        let x = Exchange::new(limit, |out| flow.request(out, host, seed)).map_err(ExchangeError::Http)?;
         let stack = net.stack().ok_or(ExchangeError::Transport(Transport::NoRoute))?;
         let slot = stack.free_slot().ok_or(ExchangeError::Transport(Transport::NoRoute))?;
         let [a, b, c, d] = address;
         stack
-            .connect(
-                slot,
-                IpEndpoint::new(IpAddress::v4(a, b, c, d), endpoint.port),
-                self.service.connect.privileged_port,
-            )
+            .connect(slot, IpEndpoint::new(IpAddress::v4(a, b, c, d), port), self.service.connect.privileged_port)
             .map_err(ExchangeError::Transport)?;
         if self.flow.stage() == Stage::Metadata {
             self.meta.reset();

@@ -25,7 +25,8 @@ use super::drive::{DriveError, Drives, Filesystem};
 use super::*;
 use crate::net::linklocal::{self, ArpSeen};
 use crate::net::{LinkError, NicInfo};
-use crate::platform::{aws, openstack};
+use crate::platform::{aws, nocloud, openstack};
+use crate::sources::seed::Url;
 
 const CLIENT_MAC: [u8; 6] = [0x02, 0xf1, 0x17, 0, 0, 1];
 const SERVER_MAC: [u8; 6] = [0x02, 0xf1, 0x17, 0, 0, 0xfe];
@@ -433,16 +434,30 @@ struct Run {
     requests: u32,
     server_log: Vec<Vec<String>>,
     nic: Option<usize>,
+    static_from: Option<&'static str>,
 }
 
 /// Runs `platform` to the end on the virtual clock.
 fn run(
+    platform: &'static Platform,
+    nic: SimNic,
+    drives: MemDrives,
+    mode: AddressMode,
+    budget_ms: u64,
+    metadata: bool,
+) -> Run {
+    run_seeded(platform, nic, drives, mode, budget_ms, metadata, None)
+}
+
+/// [`run`] with a NoCloud seed URL.
+fn run_seeded(
     platform: &'static Platform,
     mut nic: SimNic,
     mut drives: MemDrives,
     mode: AddressMode,
     budget_ms: u64,
     metadata: bool,
+    nocloud: Option<Url<'static>>,
 ) -> Run {
     let storage = Box::leak(Box::new(Storage::new()));
     let sockets = Box::leak(Box::new([SocketStorage::EMPTY; 1 + TCP_SLOTS]));
@@ -463,6 +478,7 @@ fn run(
         (storage, sockets),
         [ServiceBuffers { body: b1, meta: m1 }],
         [DriveBuffers { user_data: u, file: f, seed: s }],
+        nocloud,
     );
     let mut now = t0;
     // Bounded: the virtual clock only moves forward and the engine ends at its deadline.
@@ -504,7 +520,8 @@ fn run(
         let keys = a.meta.keys().map(|k| String::from_utf8_lossy(k).to_string()).collect();
         (a.user_data.map(|u| u.to_vec()), keys)
     });
-    Run { result, winner, elapsed, requests, server_log, nic: nic_slot }
+    let static_from = engine.network.stats.static_from;
+    Run { result, winner, elapsed, requests, server_log, nic: nic_slot, static_from }
 }
 
 fn sim(links: Vec<Link>) -> SimNic {
@@ -682,6 +699,69 @@ fn a_wrong_label_or_an_explicit_miss_does_not_stop_the_service() {
     assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"svc"[..]));
 }
 
+/// A NoCloud drive with `files`, and a network seed at 10.0.0.1 on a segment with no DHCP.
+fn nocloud_run(files: Vec<(&'static str, &str)>, seed: Option<&'static str>) -> (Run, Vec<String>) {
+    let hosts = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let seen = hosts.clone();
+    let routes: Routes = Box::new(move |line, head| {
+        let host = head.lines().find_map(|l| l.strip_prefix("Host: ")).unwrap_or("").to_string();
+        seen.borrow_mut().push(host);
+        match line {
+            "GET /seed/user-data HTTP/1.1" => (200, b"#cloud-config\nhostname: seeded\n".to_vec()),
+            "GET /seed/meta-data HTTP/1.1" => {
+                (200, b"instance-id: iid-7\npublic-keys: [ssh-ed25519 AAAA s]\n".to_vec())
+            }
+            _ => (404, Vec::new()),
+        }
+    });
+    let mut server = Server::new(true, routes);
+    server.dhcp = false;
+    let nic = sim(vec![link(Some(server))]);
+    let files = files.into_iter().map(|(n, t)| (n, t.as_bytes().to_vec())).collect();
+    let disk = MemFs { device: "sr0", label: "cidata", files };
+    let drives = MemDrives { disks: vec![(Instant::ZERO, disk)], ..MemDrives::default() };
+    let url = seed.map(|s| Url::parse(s.as_bytes()).unwrap());
+    let r = run_seeded(&nocloud::PLATFORM, nic, drives, AddressMode::Auto, 10_000, true, url);
+    let hosts = hosts.borrow().clone();
+    (r, hosts)
+}
+
+const STATIC_V1: &str = "version: 1\nconfig:\n  - type: physical\n    name: eth0\n    mac_address: '02:f1:17:00:00:01'\n    subnets:\n      - type: static\n        address: 10.0.0.57\n        netmask: 255.255.255.0\n        gateway: 10.0.0.1\n";
+
+#[test]
+fn a_nocloud_drive_without_user_data_addresses_the_network_seed() {
+    let files = vec![("meta-data", "instance-id: iid-drive\n"), ("network-config", STATIC_V1)];
+    let (r, hosts) = nocloud_run(files, Some("http://10.0.0.1/seed/"));
+    let (user_data, keys) = r.result.unwrap();
+    assert_eq!(user_data.as_deref(), Some(&b"#cloud-config\nhostname: seeded\n"[..]));
+    assert_eq!(keys, ["ssh-ed25519 AAAA s"]);
+    assert_eq!(r.winner, Some(Winner::Service(0)));
+    assert_eq!(r.server_log[0], ["GET /seed/user-data HTTP/1.1", "GET /seed/meta-data HTTP/1.1"]);
+    assert_eq!(hosts, ["10.0.0.1", "10.0.0.1"]);
+    assert_eq!(r.static_from, Some("network-config"));
+    // The drive's address at once: no DHCP wait, no link-local fallback.
+    assert!(r.elapsed < Duration::from_millis(500), "{}", r.elapsed);
+}
+
+#[test]
+fn without_a_static_address_a_segment_without_dhcp_leaves_the_seed_unreached() {
+    let (r, _) = nocloud_run(vec![("meta-data", "instance-id: iid-drive\n")], Some("http://10.0.0.1/seed/"));
+    assert!(r.result.is_err());
+    assert!(r.server_log[0].is_empty());
+}
+
+#[test]
+fn a_nocloud_drive_with_user_data_needs_no_seed_and_no_network() {
+    let files = vec![("user-data", "drive"), ("meta-data", "instance-id: iid-drive\n"), ("network-config", STATIC_V1)];
+    let (r, _) = nocloud_run(files.clone(), None);
+    assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"drive"[..]));
+    assert_eq!((r.winner, r.nic), (Some(Winner::Drive(0)), None));
+    // Without user-data and without a seed, there is nothing to answer with.
+    let (r, _) = nocloud_run(files[1..].to_vec(), None);
+    assert_eq!(r.result.err(), Some(Failed::Drive(DriveFailure::NotFound)));
+    assert_eq!(r.nic, None);
+}
+
 #[test]
 fn a_silent_endpoint_moves_requests_to_the_next() {
     use crate::platform::{Address, Connect, Endpoint, Host, Resource, Service, UserData};
@@ -761,6 +841,7 @@ fn metadata_of(
         (storage, sockets),
         [ServiceBuffers { body: vec![0u8; 1 << 20].leak(), meta: vec![0u8; 16 << 10].leak() }],
         buffers,
+        None,
     );
     let mut nic = sim(vec![]);
     nic.raise = Err(LinkError::NotFound);

@@ -72,21 +72,21 @@ impl core::error::Error for HttpError {}
 pub fn write_request(
     out: &mut [u8],
     method: &str,
-    host: &str,
-    path: &str,
+    host: &[u8],
+    path: &[u8],
     fields: &[(&str, &[u8])],
     body: &[u8],
 ) -> Result<usize, HttpError> {
     let mut w = SliceWriter { buf: out, len: 0 };
     let bad = |v: &[u8]| v.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0);
-    if bad(path.as_bytes()) || bad(host.as_bytes()) || fields.iter().any(|(n, v)| bad(n.as_bytes()) || bad(v)) {
+    if bad(path) || bad(host) || fields.iter().any(|(n, v)| bad(n.as_bytes()) || bad(v)) {
         return Err(HttpError::BadRequest);
     }
     w.put(method.as_bytes())?;
     w.put(b" ")?;
-    w.put(path.as_bytes())?;
+    w.put(path)?;
     w.put(b" HTTP/1.1\r\nHost: ")?;
-    w.put(host.as_bytes())?;
+    w.put(host)?;
     w.put(b"\r\nUser-Agent: flint/")?;
     w.put(env!("CARGO_PKG_VERSION").as_bytes())?;
     w.put(b"\r\nConnection: close\r\n")?;
@@ -671,8 +671,8 @@ mod tests {
         let n = write_request(
             &mut buf,
             "PUT",
-            "169.254.169.254",
-            "/latest/api/token",
+            b"169.254.169.254",
+            b"/latest/api/token",
             &[("X-aws-ec2-metadata-token-ttl-seconds", b"21600")],
             b"",
         )
@@ -683,10 +683,10 @@ mod tests {
         assert!(text.contains("\r\nX-aws-ec2-metadata-token-ttl-seconds: 21600\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
         assert_eq!(
-            write_request(&mut buf, "GET", "h", "/p", &[("T", b"a\r\nEvil: 1")], b""),
+            write_request(&mut buf, "GET", b"h", b"/p", &[("T", b"a\r\nEvil: 1")], b""),
             Err(HttpError::BadRequest)
         );
-        assert_eq!(write_request(&mut buf[..10], "GET", "h", "/p", &[], b""), Err(HttpError::BadRequest));
+        assert_eq!(write_request(&mut buf[..10], "GET", b"h", b"/p", &[], b""), Err(HttpError::BadRequest));
     }
 
     /// A scripted stream: yields the response in the given pieces and records what was written.

@@ -45,6 +45,7 @@ const NOCLOUD: Drive = Drive {
     )],
     seed_files: SEED_FILES,
     seed_user_data: Some("user-data"),
+    needs_user_data: false,
     network: Some(NetworkDoc { path: "network-config", format: NetworkFormat::CloudInit, ipv4_attr: IPV4 }),
 };
 
@@ -64,6 +65,7 @@ const CONFIG_DRIVE: Drive = Drive {
         ("openstack/latest/network_data.json", "openstack/latest/network_data.json"),
     ],
     seed_user_data: Some("openstack/latest/user_data"),
+    needs_user_data: false,
     network: Some(NetworkDoc {
         path: "openstack/latest/network_data.json",
         format: NetworkFormat::OpenStack,

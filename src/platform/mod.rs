@@ -27,6 +27,7 @@ pub const ALL: &[&Platform] = &[
     &qemu::PLATFORM,
     &proxmoxve::PLATFORM,
     &kubevirt::PLATFORM,
+    &nocloud::PLATFORM,
 ];
 
 /// Looks a platform up by its id.
@@ -102,6 +103,11 @@ pub enum Address {
     /// The DHCP server that gave the lease (option 54): CloudStack's virtual router serves
     /// metadata on the address that hands out leases.
     DhcpServer,
+    /// The host of the NoCloud seed URL the instance was given (`ds=nocloud;s=URL`, see
+    /// [`crate::sources::seed`]), and its port; the service's resource paths are then file
+    /// names joined to the URL's path. A platform's service with this address is left out
+    /// of a run that names no seed.
+    Seed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +116,8 @@ pub enum Host {
     Named(&'static str),
     /// The address the request goes to, as dotted decimal.
     Address,
+    /// The seed URL's authority (`host[:port]`), as given (RFC 9110 §7.2).
+    Seed,
 }
 
 /// Transport details some services insist on.
@@ -285,6 +293,11 @@ pub struct Drive {
     /// a whole drive tree. When the names include the seed's own `user-data` or `meta-data`,
     /// those are the drive's, not flint's renderings.
     pub seed_user_data: Option<&'static str>,
+    /// A drive without its user-data is no answer at all, not "no user-data": cloud-init takes
+    /// a NoCloud drive as a seed only when it holds `user-data` and `meta-data`
+    /// (`pathprefix2dict(…, required=…)`). Its network configuration still counts, so a drive
+    /// can address the network seed that holds the user-data.
+    pub needs_user_data: bool,
     /// The drive's network configuration: static addressing for whatever else the run fetches.
     pub network: Option<NetworkDoc>,
 }
@@ -334,8 +347,10 @@ mod tests {
     fn every_service_can_be_asked() {
         for s in ALL.iter().flat_map(|p| p.services()) {
             assert!(!s.endpoints.is_empty() && !s.user_data.resources.is_empty());
+            // A seed's files are names joined to the seed URL's path.
+            let seed = s.endpoints.iter().any(|e| e.address == Address::Seed);
             for r in s.user_data.resources {
-                assert!(r.path.starts_with('/'));
+                assert!(r.path.starts_with('/') != seed, "{}", r.path);
             }
         }
         for d in ALL.iter().flat_map(|p| p.drives()) {

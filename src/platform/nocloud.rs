@@ -15,8 +15,29 @@
 //!   the file name, `%s` in the URL is replaced by it);
 //! - everything on the drive is handed to cloud-init verbatim, byte for byte, as the seed.
 
-use super::{Document, Drive, Field, NetworkDoc, NetworkFormat, Role, Store};
+use super::{
+    Address, Connect, Document, Drive, Endpoint, Field, Host, NetworkDoc, NetworkFormat, Platform, Resource, Role,
+    Service, Source, Store, UserData,
+};
 use crate::decode::Encoding;
+
+/// The drive and the network seed race; a run without a seed has only the drive.
+pub const PLATFORM: Platform = Platform { id: "nocloud", sources: &[Source::Drive(CIDATA), Source::Service(SEED)] };
+
+/// `URL/user-data`, then `URL/meta-data` (what `read_seeded` fetches; cloud-init also asks for
+/// `vendor-data` and `network-config`, which flint does not use).
+const SEED: Service = Service {
+    endpoints: &[Endpoint { address: Address::Seed, port: 0, host: Host::Seed }],
+    token: None,
+    user_data: UserData {
+        resources: &[Resource { path: "user-data", fields: &[] }],
+        encoding: Encoding::Raw,
+        none_on_404: true,
+    },
+    refresh_on: &[],
+    metadata: &[Document::yaml("meta-data", META_DATA)],
+    connect: Connect::PLAIN,
+};
 
 pub(super) const KEY: Field = Field::role(Role::SshKey, None);
 pub(super) const LOCAL_HOSTNAME: Field = Field::role(Role::Hostname, None);
@@ -45,5 +66,6 @@ pub const CIDATA: Drive = Drive {
     metadata: &[Document::yaml("meta-data", META_DATA)],
     seed_files: SEED_FILES,
     seed_user_data: Some("user-data"),
+    needs_user_data: true,
     network: Some(NetworkDoc { path: "network-config", format: NetworkFormat::CloudInit, ipv4_attr: None }),
 };

@@ -69,6 +69,7 @@ const DRIVE: Drive = Drive {
         ("openstack/latest/vendor_data.json", "openstack/latest/vendor_data.json"),
     ],
     seed_user_data: Some("openstack/latest/user_data"),
+    needs_user_data: false,
     network: None,
 };
 

@@ -28,5 +28,6 @@ const FW_CFG: Drive = Drive {
     metadata: &[],
     seed_files: &[],
     seed_user_data: None,
+    needs_user_data: false,
     network: None,
 };

@@ -760,7 +760,8 @@ mod tests {
 
         // A broken document contributes nothing, whatever came before the error.
         let mut m = Metadata::new();
-        let Err(DocError::Yaml(e)) = m.members(CLOUD_CONFIG, b"hostname: vm1\nssh_authorized_keys: [k1\nusers: &x\n", true)
+        let Err(DocError::Yaml(e)) =
+            m.members(CLOUD_CONFIG, b"hostname: vm1\nssh_authorized_keys: [k1\nusers: &x\n", true)
         else {
             panic!("a broken YAML document must be refused")
         };

@@ -72,6 +72,8 @@ pub enum Scheme {
 pub struct Url<'a> {
     pub scheme: Scheme,
     pub host: &'a [u8],
+    /// `host[:port]` as given: the `Host` field of a request (RFC 9110 §7.2).
+    pub authority: &'a [u8],
     /// `host` when it is an IPv4 literal.
     pub address: Option<[u8; 4]>,
     /// 80 or 443 unless given; 0 for `file`.
@@ -92,6 +94,13 @@ pub enum UrlError {
     Port,
     /// A fragment (`#`), a space, a control or a non-ASCII byte.
     Path,
+    /// Valid, but not fetched by this build: `https` (TLS comes with issue #13), a host name
+    /// (DNS comes with issue #11), `file` (flint reads no local seed directories), or a path
+    /// too long for a request.
+    Https,
+    Name,
+    File,
+    Long,
 }
 
 impl core::fmt::Display for UrlError {
@@ -101,6 +110,10 @@ impl core::fmt::Display for UrlError {
             UrlError::Host => "seed URL: unusable host",
             UrlError::Port => "seed URL: invalid port",
             UrlError::Path => "seed URL: invalid path",
+            UrlError::Https => "seed URL: https is not supported by this build",
+            UrlError::Name => "seed URL: a host name needs DNS, not supported by this build",
+            UrlError::File => "seed URL: a local seed directory is not read",
+            UrlError::Long => "seed URL: path too long",
         })
     }
 }
@@ -123,6 +136,7 @@ impl<'a> Url<'a> {
         let mut url = Url {
             scheme: [Scheme::Http, Scheme::Https, Scheme::File][i],
             host,
+            authority,
             address: ipv4(host),
             port: [80, 443, 0][i],
             path,
@@ -171,6 +185,23 @@ impl<'a> Url<'a> {
     }
 }
 
+/// The seed flint fetches: the `s=` of the selector in the SMBIOS serial number, else of the
+/// kernel command line's (cloud-init reads the serial first and keeps the first value of a
+/// key: `_merge_new_seed`, `mergemanydict`). `Ok(None)`: none named. `Err`: one is named that
+/// flint cannot fetch (HTTP to an IPv4 address, a path that fits `path_max` with the longest
+/// file name).
+pub fn choose<'a>(serial: &'a [u8], cmdline: &'a [u8], path_max: usize) -> Result<Option<Url<'a>>, UrlError> {
+    let named = parse_ds(serial).and_then(|d| d.seed).or_else(|| parse_ds(cmdline).and_then(|d| d.seed));
+    let Some(url) = named.transpose()? else { return Ok(None) };
+    match url.scheme {
+        Scheme::Https => Err(UrlError::Https),
+        Scheme::File => Err(UrlError::File),
+        Scheme::Http if url.address.is_none() => Err(UrlError::Name),
+        Scheme::Http if url.path.len() + b"/user-data".len() > path_max => Err(UrlError::Long),
+        Scheme::Http => Ok(Some(url)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +227,7 @@ mod tests {
             Some(Ok(Url {
                 scheme: Scheme::Http,
                 host: b"10.0.0.1",
+                authority: b"10.0.0.1:8000",
                 address: Some([10, 0, 0, 1]),
                 port: 8000,
                 path: b"/seed/"
@@ -207,7 +239,14 @@ mod tests {
             parse_ds(b"ds=nocloud-net;seedfrom=https://seed.example.com/vm/;local-hostname=a;instance-id=b").unwrap();
         assert_eq!(
             ds.seed,
-            Some(Ok(Url { scheme: Scheme::Https, host: b"seed.example.com", address: None, port: 443, path: b"/vm/" }))
+            Some(Ok(Url {
+                scheme: Scheme::Https,
+                host: b"seed.example.com",
+                authority: b"seed.example.com",
+                address: None,
+                port: 443,
+                path: b"/vm/"
+            }))
         );
         assert_eq!((ds.hostname, ds.instance_id), (Some(&b"a"[..]), Some(&b"b"[..])));
         assert_eq!(parse_ds(b"ds=nocloud"), Some(Ds { seed: None, hostname: None, instance_id: None }));
@@ -227,19 +266,62 @@ mod tests {
     }
 
     #[test]
+    fn the_serial_number_wins_and_only_http_to_an_address_is_fetched() {
+        let line = b"ro ds=nocloud;s=http://10.0.0.2/line/ quiet";
+        let pick = |serial: &'static [u8], line: &'static [u8]| choose(serial, line, 64).map(|u| u.map(|u| u.path));
+        assert_eq!(pick(b"ds=nocloud;s=http://10.0.0.1:8000/dmi/", line), Ok(Some(&b"/dmi/"[..])));
+        assert_eq!(pick(b"", line), Ok(Some(&b"/line/"[..])));
+        // A serial selector without a seed names none: the command line's still counts.
+        assert_eq!(pick(b"ds=nocloud;h=vm1", line), Ok(Some(&b"/line/"[..])));
+        assert_eq!(pick(b"VMware-56 4d", b"ro quiet"), Ok(None));
+        assert_eq!(pick(b"", b"ds=nocloud;h=vm1"), Ok(None));
+        for (line, e) in [
+            (&b"ds=nocloud;s=https://10.0.0.1/"[..], UrlError::Https),
+            (b"ds=nocloud;s=http://seed.example/", UrlError::Name),
+            (b"ds=nocloud;s=file:///var/seed/", UrlError::File),
+            (b"ds=nocloud;s=/var/seed/", UrlError::File),
+            (b"ds=nocloud;s=ftp://10.0.0.1/", UrlError::Scheme),
+            (
+                b"ds=nocloud-net;s=http://10.0.0.1/0123456789012345678901234567890123456789012345678901234/",
+                UrlError::Long,
+            ),
+        ] {
+            assert_eq!(pick(b"", line), Err(e), "{}", std::string::String::from_utf8_lossy(line));
+        }
+        // A path that fits with `/user-data` (63 of 64 bytes).
+        assert!(
+            pick(b"", b"ds=nocloud-net;s=http://10.0.0.1/012345678901234567890123456789012345678901234567890/").is_ok()
+        );
+    }
+
+    #[test]
     fn seed_urls() {
         assert_eq!(
             url("http://seed:8080"),
-            Ok(Url { scheme: Scheme::Http, host: b"seed", address: None, port: 8080, path: b"" })
+            Ok(Url {
+                scheme: Scheme::Http,
+                host: b"seed",
+                authority: b"seed:8080",
+                address: None,
+                port: 8080,
+                path: b""
+            })
         );
         assert_eq!(
             url("http://seed:/x?y"),
-            Ok(Url { scheme: Scheme::Http, host: b"seed", address: None, port: 80, path: b"/x?y" })
+            Ok(Url {
+                scheme: Scheme::Http,
+                host: b"seed",
+                authority: b"seed:",
+                address: None,
+                port: 80,
+                path: b"/x?y"
+            })
         );
         assert_eq!(url("http://h?q").unwrap().path, b"?q");
         assert_eq!(
             url("/var/lib/seed").unwrap(),
-            Url { scheme: Scheme::File, host: b"", address: None, port: 0, path: b"/var/lib/seed" }
+            Url { scheme: Scheme::File, host: b"", authority: b"", address: None, port: 0, path: b"/var/lib/seed" }
         );
         assert_eq!(url("file:///seed/").unwrap().path, b"/seed/");
         for (t, e) in [

@@ -23,14 +23,16 @@ use crate::http::{self, Head, HttpError};
 use crate::platform::{Document, Role, Service, Take};
 use crate::rand::Rng;
 use crate::sources::meta::Metadata;
+use crate::sources::seed::Url;
 
 /// Longest token accepted. AWS tokens are ~56 bytes, Akamai's 64.
 pub const TOKEN_MAX: usize = 512;
 /// Hard cap on requests in one run, beside the time budget: token and user-data with their
 /// retries, plus the metadata documents (EC2: 9, then up to `meta::KEYS_MAX` keys).
 pub const MAX_REQUESTS: u32 = 96;
-/// Longest metadata path (an EC2 key's path is the index path plus `N/openssh-key`).
-const PATH_MAX: usize = 128;
+/// Longest request target: an EC2 key's path (the index path plus `N/openssh-key`), a NoCloud
+/// seed URL's path with a file name joined to it.
+pub const PATH_MAX: usize = 256;
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
 /// A backoff that would end past the deadline is cut short to leave this much for one last
@@ -191,8 +193,9 @@ impl Flow {
     }
 
     /// Writes the request for the current stage into `out`, with `host` as its `Host`; returns
-    /// its length.
-    pub fn request(&mut self, out: &mut [u8], host: &str) -> Result<usize, HttpError> {
+    /// its length. With a `base` (a NoCloud seed), the platform's paths are file names joined
+    /// to it.
+    pub fn request(&mut self, out: &mut [u8], host: &[u8], base: Option<&Url<'_>>) -> Result<usize, HttpError> {
         self.requests += 1;
         let p = self.service;
         let mut fields: heapless::Vec<(&str, &[u8]), 8> = heapless::Vec::new();
@@ -224,7 +227,12 @@ impl Flow {
         if let (Stage::UserData | Stage::Metadata, Some(t), false) = (self.stage, &p.token, self.tokenless) {
             fields.push((t.header, &self.token)).map_err(|_| HttpError::BadRequest)?;
         }
-        http::write_request(out, method, host, &path, &fields, body.as_bytes())
+        let mut joined = [0u8; PATH_MAX];
+        let path = match base {
+            Some(url) => url.join(path.as_bytes(), &mut joined).ok_or(HttpError::BadRequest)?,
+            None => path.as_bytes(),
+        };
+        http::write_request(out, method, host, path, &fields, body.as_bytes())
     }
 
     /// A complete response arrived for the current request. `body` is the stored body (2xx only).
@@ -484,7 +492,7 @@ mod tests {
 
     fn request_text(flow: &mut Flow) -> String {
         let mut buf = [0u8; 1024];
-        let n = flow.request(&mut buf, "169.254.169.254").unwrap();
+        let n = flow.request(&mut buf, b"169.254.169.254", None).unwrap();
         String::from_utf8(buf[..n].to_vec()).unwrap()
     }
 
@@ -665,7 +673,7 @@ mod tests {
         let mut now = t(0);
         let mut waits = std::vec::Vec::new();
         for _ in 0..8 {
-            flow.request(&mut [0u8; 512], "h").unwrap();
+            flow.request(&mut [0u8; 512], b"h", None).unwrap();
             let Ok(Step::RetryAt(at)) = flow.on_response(now, t(60_000), head(503), b"") else { panic!() };
             waits.push((at - now).total_millis());
             now = at;
@@ -685,13 +693,13 @@ mod tests {
     #[test]
     fn budget_ends_retries() {
         let mut flow = Flow::new(svc(&aws::PLATFORM), 3);
-        flow.request(&mut [0u8; 512], "h").unwrap();
+        flow.request(&mut [0u8; 512], b"h", None).unwrap();
         assert_eq!(
             flow.on_transport(t(29_950), t(DEADLINE), Transport::Timeout),
             Err(Failure::Budget(Last::Transport(Transport::Timeout)))
         );
         let mut flow = Flow::new(svc(&aws::PLATFORM), 3);
-        flow.request(&mut [0u8; 512], "h").unwrap();
+        flow.request(&mut [0u8; 512], b"h", None).unwrap();
         assert_eq!(flow.on_response(t(29_990), t(DEADLINE), head(500), b""), Err(Failure::Budget(Last::Status(500))));
     }
 
@@ -700,17 +708,17 @@ mod tests {
         let mut flow = Flow::new(svc(&aws::PLATFORM), 3);
         // Six failures make the next backoff 2.5–5 s; only 1 s of budget is left.
         for _ in 0..6 {
-            flow.request(&mut [0u8; 512], "h").unwrap();
+            flow.request(&mut [0u8; 512], b"h", None).unwrap();
             flow.on_transport(t(0), t(60_000), Transport::Refused).unwrap();
         }
-        flow.request(&mut [0u8; 512], "h").unwrap();
+        flow.request(&mut [0u8; 512], b"h", None).unwrap();
         assert_eq!(flow.on_transport(t(29_000), t(DEADLINE), Transport::Refused), Ok(Step::RetryAt(t(DEADLINE - 200))));
     }
 
     #[test]
     fn retry_after_is_honoured_within_the_budget() {
         let mut flow = Flow::new(svc(&aws::PLATFORM), 5);
-        flow.request(&mut [0u8; 512], "h").unwrap();
+        flow.request(&mut [0u8; 512], b"h", None).unwrap();
         let h = Head { status: 429, retry_after: Some(2) };
         let Ok(Step::RetryAt(at)) = flow.on_response(t(1000), t(DEADLINE), h, b"") else { panic!() };
         assert!(at >= t(3000) && at <= t(3100), "{at}");
@@ -733,7 +741,7 @@ mod tests {
         let mut flow = Flow::new(svc(&aws::PLATFORM), 9);
         let mut n = 0;
         for _ in 0..MAX_REQUESTS + 5 {
-            flow.request(&mut [0u8; 512], "h").unwrap();
+            flow.request(&mut [0u8; 512], b"h", None).unwrap();
             n += 1;
             if flow.on_transport(t(0), t(u32::MAX as u64), Transport::Refused).is_err() {
                 break;
@@ -843,7 +851,7 @@ mod tests {
         let mut flow = Flow::new(svc(&aws::PLATFORM), 9);
         let mut last = Ok(Step::Request);
         for _ in 0..MAX_REQUESTS {
-            flow.request(&mut [0u8; 512], "h").unwrap();
+            flow.request(&mut [0u8; 512], b"h", None).unwrap();
             // The token endpoint keeps answering 404 (tokenless), then user-data keeps 500ing.
             last = flow.on_response(t(0), t(u32::MAX as u64), head(500), b"");
             if last.is_err() {

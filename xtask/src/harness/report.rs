@@ -30,7 +30,7 @@ pub fn summary(r: &Value) -> String {
 
 pub const PHASES: [&str; 7] = ["link", "address", "token", "user_data", "decode", "write", "total"];
 /// The report's top-level fields (OpenStack adds `source`).
-pub const TOP_LEVEL: [&str; 15] = [
+pub const TOP_LEVEL: [&str; 16] = [
     "version",
     "platform",
     "exit_code",
@@ -41,6 +41,7 @@ pub const TOP_LEVEL: [&str; 15] = [
     "mode",
     "address",
     "router",
+    "static_from",
     "server",
     "timings_us",
     "bytes",
