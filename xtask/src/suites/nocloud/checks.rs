@@ -447,6 +447,32 @@ pub fn found_on_loop(_c: &Case, r: &Run) -> Vec<String> {
     }
 }
 
+fn static_from(r: &Run, want: &str) -> Vec<String> {
+    match &r.report {
+        Some(v) if v["static_from"] == want => Vec::new(),
+        Some(v) => vec![format!("report static_from = {}, expected {want:?}", v["static_from"])],
+        None => vec!["no report".into()],
+    }
+}
+
+pub fn static_from_ip_arg(_c: &Case, r: &Run) -> Vec<String> {
+    static_from(r, "ip=")
+}
+
+pub fn static_from_network_config(_c: &Case, r: &Run) -> Vec<String> {
+    static_from(r, "network-config")
+}
+
+/// The drive answered: the scan found it, and the seed got at most the user-data request that
+/// raced it.
+pub fn drive_won_seed_quiet(c: &Case, r: &Run) -> Vec<String> {
+    let mut bad = found_on_loop(c, r);
+    if r.log.iter().any(|e| !e.path.ends_with("/user-data")) {
+        bad.push(format!("the drive answered, yet the seed was asked {:?}", r.gets()));
+    }
+    bad
+}
+
 /// The seed never saw the address of a configuration that names another NIC.
 pub fn wrong_mac_unused(c: &Case, r: &Run) -> Vec<String> {
     let mut bad: Vec<String> = r

@@ -83,12 +83,12 @@ fn nocloud(c: &Case, r: &Run, ud: &[u8], id: &Identity) -> Vec<String> {
     }
     // Proxmox's hostname is in its cloud-config, which cloud-init applies later (cc_set_hostname),
     // not in meta-data.
-    let md_hostname = c.drive.is_none_or(|d| d.meta != Meta::Proxmox).then(|| id.hostname.clone()).flatten();
+    let proxmox_meta = c.source == Some("drive") && c.drive.is_some_and(|d| d.meta == Meta::Proxmox);
+    let md_hostname = if proxmox_meta { None } else { id.hostname.clone() };
     if v["local_hostname"] != json!(md_hostname) {
         bad.push(format!("NoCloud: local-hostname {}, expected {md_hostname:?}", v["local_hostname"]));
     }
-    let md_keys: Vec<String> =
-        if c.drive.is_some_and(|d| d.meta == Meta::Proxmox) { Vec::new() } else { id.keys.clone() };
+    let md_keys: Vec<String> = if proxmox_meta { Vec::new() } else { id.keys.clone() };
     if v["public_keys"] != json!(md_keys) {
         bad.push(format!("NoCloud: public keys {}, expected {md_keys:?}", v["public_keys"]));
     }

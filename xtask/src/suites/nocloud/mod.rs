@@ -121,7 +121,175 @@ pub fn all() -> Vec<Case> {
                 kubevirt_vfat,
             )
         },
+        // --- the same drives, --platform nocloud ----------------------------------------------
+        Case {
+            consumers: true,
+            ..Case::drive(
+                "nocloud-localds-iso",
+                "cloud-localds ISO, platform nocloud, no NIC: the drive alone",
+                "nocloud",
+                localds_iso,
+            )
+        },
+        Case {
+            ..Case::drive(
+                "nocloud-localds-vfat",
+                "cloud-localds --filesystem vfat, platform nocloud",
+                "nocloud",
+                localds_vfat,
+            )
+        },
+        Case {
+            ..Case::drive(
+                "nocloud-kubevirt-vfat",
+                "KubeVirt-style VFAT (JSON meta-data), platform nocloud, named with --drive",
+                "nocloud",
+                DriveCase { at: At::Arg, ..kubevirt_vfat },
+            )
+        },
+        // cloud-init requires `user-data` and `meta-data` in a seed and skips one without
+        // them; flint's nocloud does the same (a drive without user-data only addresses the
+        // network), so with no network seed there is no source: exit 4, "no config drive
+        // found" (docs/contract.md). Proxmox's drive without user-data is "none" instead (above).
+        Case {
+            exit: 4,
+            source: None,
+            error_phase: Some("drive"),
+            within: None,
+            handoff: false,
+            ..Case::drive(
+                "nocloud-drive-no-user-data",
+                "platform nocloud, a drive without user-data and no seed: not a seed, no source, exit 4 within the budget",
+                "nocloud",
+                DriveCase { user_data: UserData::Absent, ..localds_iso_no_ud() },
+            )
+        },
+        // --- the network seed, no DHCP server ------------------------------------------------
+        Case {
+            consumers: true,
+            extra: Some(static_from_ip_arg),
+            ..Case::seed(
+                "seed-ip-cmdline",
+                "ds=nocloud;s=http://10.0.0.1:8000/… and ip=…:off nameserver= on the kernel line only: user-data and meta-data from the seed; Ignition and cloud-init take the hand-offs",
+                "10.0.0.23",
+            )
+        },
+        Case {
+            seed: Some(SeedCase { off_link: true, ..SEED }),
+            extra: Some(static_from_ip_arg),
+            ..Case::seed(
+                "seed-ip-cmdline-off-link",
+                "the seed behind the router (192.0.2.80): reached through ip='s gateway",
+                "10.0.0.27",
+            )
+        },
+        Case {
+            seed: Some(SeedCase { form: Form::NoCloudNet, ..SEED }),
+            ..Case::seed("seed-nocloud-net", "the legacy ds=nocloud-net;seedfrom=URL", "10.0.0.28")
+        },
+        Case {
+            ip_arg: false,
+            drive: Some(net_only(NetCfg::V1)),
+            consumers: true,
+            extra: Some(static_from_network_config),
+            ..Case::seed(
+                "seed-drive-network-config",
+                "a cidata drive with meta-data and Proxmox's v1 network-config but no user-data: the drive gives the address, the seed the user-data",
+                "10.0.0.24",
+            )
+        },
+        Case {
+            ip_arg: false,
+            drive: Some(net_only(NetCfg::V2(V2Route::Routes))),
+            seed: Some(SeedCase { off_link: true, ..SEED }),
+            extra: Some(static_from_network_config),
+            ..Case::seed(
+                "seed-network-config-v2-routes",
+                "network-config v2 (match: macaddress, addresses, routes to 0.0.0.0/0, nameservers); the seed behind the router",
+                "10.0.0.25",
+            )
+        },
+        Case {
+            ip_arg: false,
+            drive: Some(net_only(NetCfg::V2(V2Route::Gateway4))),
+            seed: Some(SeedCase { off_link: true, ..SEED }),
+            extra: Some(static_from_network_config),
+            ..Case::seed(
+                "seed-network-config-v2-gateway4",
+                "network-config v2 with gateway4; the seed behind the router",
+                "10.0.0.26",
+            )
+        },
+        Case {
+            ip_arg: false,
+            drive: Some(net_only(NetCfg::V1WrongMac)),
+            budget: 4.0,
+            within: None,
+            exit: 4,
+            source: None,
+            extra: Some(wrong_mac_unused),
+            ..Case::seed(
+                "seed-wrong-mac",
+                "network-config for a MAC no NIC has, no DHCP: not applied, exit 4 within the budget, the configured address never used",
+                "10.0.0.31",
+            )
+        },
+        Case {
+            net: Net::Dhcp,
+            extra: Some(static_from_ip_arg),
+            ..Case::seed(
+                "seed-static-beats-dhcp-ip",
+                "dnsmasq answers too, and ip= is static: the seed sees the static address",
+                "10.0.0.29",
+            )
+        },
+        Case {
+            net: Net::Dhcp,
+            ip_arg: false,
+            drive: Some(net_only(NetCfg::V1)),
+            extra: Some(static_from_network_config),
+            ..Case::seed(
+                "seed-static-beats-dhcp-drive",
+                "dnsmasq answers too, and the drive's network-config is static: the seed sees the static address",
+                "10.0.0.30",
+            )
+        },
+        Case {
+            seed: Some(SeedCase { user_data: false, ..SEED }),
+            exit: 3,
+            ..Case::seed("seed-no-user-data", "the seed's user-data is 404: \"none\", exit 3", "10.0.0.32")
+        },
+        Case {
+            drive: Some(DriveCase { at: At::Scan, ..localds_iso }),
+            source: Some("drive"),
+            within: Some(1.5),
+            extra: Some(drive_won_seed_quiet),
+            ..Case::seed(
+                "race-drive-and-seed",
+                "a cidata drive with user-data and a seed: the drive answers first, the seed is at most asked",
+                "10.0.0.33",
+            )
+        },
     ]
+}
+
+/// A `cloud-localds`-like layout without user-data, made with genisoimage (cloud-localds
+/// always writes one).
+fn localds_iso_no_ud() -> DriveCase {
+    DriveCase {
+        build: Build::ProxmoxIso,
+        user_data: UserData::Absent,
+        meta: Meta::Yaml,
+        net: NetCfg::V1,
+        vendor_data: false,
+        at: At::Scan,
+    }
+}
+
+/// A cidata drive for a network seed: Proxmox's meta-data (another instance id than the
+/// seed's, so a mix-up shows) and a network-config, no user-data.
+fn net_only(net: NetCfg) -> DriveCase {
+    DriveCase { user_data: UserData::Absent, net, vendor_data: false, ..PROXMOX }
 }
 
 /// An Ignition config of spec 3.3.0 with content of its own (a file holding the marker, a
