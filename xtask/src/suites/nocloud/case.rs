@@ -32,6 +32,8 @@ pub const WRONG_MAC: &str = "02:00:5e:10:99:99";
 /// The seed server behind the router (off-link: only the gateway reaches it).
 pub const OFF_LINK_SEED_IP: &str = "192.0.2.80";
 pub const SEED_PORT: u16 = 8000;
+/// The path a decoy selector on the kernel command line names (nothing is served there).
+pub const DECOY_PATH: &str = "/nocloud/decoy/";
 /// The DNS server and search domain of every static configuration (flint has no resolver;
 /// they are parsed and handed on).
 pub const NAMESERVER: &str = "10.0.0.1";
@@ -117,7 +119,20 @@ pub enum Form {
     NoCloudNet,
 }
 
-/// The network seed (the mock) and how the kernel command line names it.
+/// Where the selector is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selector {
+    /// On the kernel command line.
+    Cmdline,
+    /// In the SMBIOS system serial number (`/sys/class/dmi/id/product_serial`), as Proxmox's
+    /// `-smbios type=1,serial=ds=nocloud;s=URL` puts it; nothing on the kernel line.
+    Serial,
+    /// In the serial, and a selector naming another path (`DECOY_PATH`) on the kernel line:
+    /// the serial wins, as in cloud-init.
+    SerialOverCmdline,
+}
+
+/// The network seed (the mock) and how it is named.
 #[derive(Clone, Copy, Debug)]
 pub struct SeedCase {
     /// On 192.0.2.80 behind the router instead of on-link at 10.0.0.1.
@@ -125,9 +140,21 @@ pub struct SeedCase {
     /// The seed has a `user-data` (else 404).
     pub user_data: bool,
     pub form: Form,
+    pub selector: Selector,
+    /// The seed's port; 80 is left out of the URL (and so of `Host`).
+    pub port: u16,
+    /// The URL ends with `/` (cloud-init's docs require it; newer cloud-init adds a missing one).
+    pub slash: bool,
 }
 
-pub const SEED: SeedCase = SeedCase { off_link: false, user_data: true, form: Form::NoCloud };
+pub const SEED: SeedCase = SeedCase {
+    off_link: false,
+    user_data: true,
+    form: Form::NoCloud,
+    selector: Selector::Cmdline,
+    port: SEED_PORT,
+    slash: true,
+};
 
 impl SeedCase {
     pub fn ip(&self) -> &'static str {
@@ -136,18 +163,24 @@ impl SeedCase {
 
     /// The `Host` a client must send: the URL's authority as written.
     pub fn host(&self) -> String {
-        format!("{}:{SEED_PORT}", self.ip())
+        if self.port == 80 { self.ip().to_string() } else { format!("{}:{}", self.ip(), self.port) }
     }
 
-    pub fn url(&self) -> String {
-        format!("http://{}{}", self.host(), nocloud::DEFAULT_PATH)
+    pub fn url_for(&self, path: &str) -> String {
+        let path = if self.slash { path } else { path.trim_end_matches('/') };
+        format!("http://{}{path}", self.host())
     }
 
-    pub fn kernel_arg(&self) -> String {
+    /// The selector as the kernel line or the serial carries it, for the seed at `path`.
+    pub fn selector_for(&self, path: &str) -> String {
         match self.form {
-            Form::NoCloud => format!("ds=nocloud;s={}", self.url()),
-            Form::NoCloudNet => format!("ds=nocloud-net;seedfrom={}", self.url()),
+            Form::NoCloud => format!("ds=nocloud;s={}", self.url_for(path)),
+            Form::NoCloudNet => format!("ds=nocloud-net;seedfrom={}", self.url_for(path)),
         }
+    }
+
+    pub fn selector(&self) -> String {
+        self.selector_for(nocloud::DEFAULT_PATH)
     }
 }
 

@@ -43,6 +43,22 @@ use crate::support::proc::ChildGuard;
 use crate::support::{deps, util};
 use case::*;
 
+/// Runs `"$@"` (flint) in the mount namespace `unshare` made, with an SMBIOS system serial
+/// number of its own: `/sys/class` becomes a tmpfs holding bind mounts of every class the
+/// machine has (`block` and `net` included) but `dmi`, whose `id/product_serial` is the file
+/// `$1` (a machine without DMI, like a namespace host, has no such file to bind over). `$2` is
+/// an empty directory that keeps the original `/sys/class` reachable.
+const SMBIOS_SERIAL: &str = r#"serial="$1"; keep="$2"; shift 2
+mount --bind /sys/class "$keep" || exit 100
+mount -t tmpfs -o mode=755 flint-sysclass /sys/class || exit 100
+for d in "$keep"/*; do
+  n=${d##*/}
+  [ "$n" = dmi ] && continue
+  mkdir "/sys/class/$n" && mount --bind "$d" "/sys/class/$n" || exit 100
+done
+mkdir -p /sys/class/dmi/id && cp "$serial" /sys/class/dmi/id/product_serial || exit 100
+exec "$@""#;
+
 pub const SUITE: Suite = Suite { name: "nocloud", needs_flint: true, gate: false, run, cases: || all().len() };
 
 pub fn all() -> Vec<Case> {
@@ -260,6 +276,30 @@ pub fn all() -> Vec<Case> {
             ..Case::seed("seed-no-user-data", "the seed's user-data is 404: \"none\", exit 3", "10.0.0.32")
         },
         Case {
+            seed: Some(SeedCase { port: 80, slash: false, ..SEED }),
+            ..Case::seed(
+                "seed-port-80-no-slash",
+                "s=http://10.0.0.1/nocloud/flint-nc-01 (port 80, no trailing /): Host without a port, the / added before the file name",
+                "10.0.0.34",
+            )
+        },
+        Case {
+            seed: Some(SeedCase { selector: Selector::Serial, ..SEED }),
+            ..Case::seed(
+                "seed-smbios-serial",
+                "the selector in the SMBIOS serial (Proxmox's -smbios type=1,serial=ds=nocloud;s=…), only ip= on the kernel line",
+                "10.0.0.35",
+            )
+        },
+        Case {
+            seed: Some(SeedCase { selector: Selector::SerialOverCmdline, ..SEED }),
+            ..Case::seed(
+                "seed-smbios-serial-wins",
+                "a selector in the serial and another one on the kernel line: the serial's seed is asked, the kernel line's never",
+                "10.0.0.36",
+            )
+        },
+        Case {
             drive: Some(DriveCase { at: At::Scan, ..localds_iso }),
             source: Some("drive"),
             within: Some(1.5),
@@ -372,7 +412,7 @@ impl Network {
                     topo.ip_server(&["addr", "add", &format!("{OFF_LINK_SEED_IP}/32"), "dev", netns::SERVER_IF])?;
                 }
                 let mut o = mock::Options::new(Platform::NoCloud);
-                o.listen = format!("{}:{SEED_PORT}", s.ip());
+                o.listen = format!("{}:{}", s.ip(), s.port);
                 o.seed_host = Some(s.host());
                 o.payload = payload.filter(|_| s.user_data).map(Path::to_path_buf);
                 let (guard, o) = mock::start_in(&topo.server, &o, logs)?;
@@ -401,8 +441,10 @@ fn kernel_cmdline(c: &Case) -> String {
     let mut s =
         "BOOT_IMAGE=/boot/vmlinuz-6.1.0-flint root=UUID=0b3c6d1e-5f7a-4c2b-9d8e-1a2b3c4d5e6f ro console=ttyS0,115200n8"
             .to_string();
-    if let Some(seed) = c.seed {
-        s += &format!(" {}", seed.kernel_arg());
+    match c.seed.map(|seed| (seed, seed.selector)) {
+        Some((seed, Selector::Cmdline)) => s += &format!(" {}", seed.selector()),
+        Some((seed, Selector::SerialOverCmdline)) => s += &format!(" {}", seed.selector_for(DECOY_PATH)),
+        _ => {}
     }
     if c.ip_arg {
         s += &format!(
@@ -475,7 +517,22 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
     std::fs::write(logs.join("flint-args.txt"), args.join(" ")).ok();
 
     let budget = Duration::from_secs_f64(c.budget);
-    let fr = run_flint_cmd(net.command(flint), &args, &logs, budget + HARD_EXTRA).map_err(|e| vec![e])?;
+    let fr = match c.seed.filter(|s| s.selector != Selector::Cmdline) {
+        Some(s) => {
+            let (serial, keep) = (logs.join("product_serial"), dir.join("sys-class"));
+            std::fs::write(&serial, format!("{}\n", s.selector())).map_err(|e| vec![e.to_string()])?;
+            std::fs::create_dir_all(&keep).map_err(|e| vec![e.to_string()])?;
+            let mut wrapped: Vec<String> = ["--mount", "--propagation", "private", "sh", "-c", SMBIOS_SERIAL, "sh"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            wrapped.extend([serial.display().to_string(), keep.display().to_string(), flint.display().to_string()]);
+            wrapped.extend(args.iter().cloned());
+            run_flint_cmd(net.command(&util::tool("unshare")), &wrapped, &logs, budget + HARD_EXTRA)
+        }
+        None => run_flint_cmd(net.command(flint), &args, &logs, budget + HARD_EXTRA),
+    }
+    .map_err(|e| vec![e])?;
     std::thread::sleep(Duration::from_millis(20));
     let log = net.mock_log.as_deref().map(mock::read_log).transpose().map_err(|e| vec![e])?.unwrap_or_default();
     let report: Option<Value> =
@@ -549,6 +606,11 @@ mod tests {
         assert!(line.contains(" ip=10.0.0.23::10.0.0.1:255.255.255.0::eth0:off nameserver=10.0.0.1 "), "{line}");
         let net = Case { seed: Some(SeedCase { form: Form::NoCloudNet, off_link: true, ..SEED }), ..c };
         assert!(kernel_cmdline(&net).contains(" ds=nocloud-net;seedfrom=http://192.0.2.80:8000/nocloud/flint-nc-01/ "));
+        let bare = Case { seed: Some(SeedCase { port: 80, slash: false, ..SEED }), ..Case::seed("y", "", "10.0.0.2") };
+        assert!(kernel_cmdline(&bare).contains(" ds=nocloud;s=http://10.0.0.1/nocloud/flint-nc-01 "));
+        let serial =
+            Case { seed: Some(SeedCase { selector: Selector::Serial, ..SEED }), ..Case::seed("z", "", "10.0.0.2") };
+        assert!(!kernel_cmdline(&serial).contains("ds="));
     }
 
     #[test]
