@@ -204,19 +204,18 @@ pub fn network_config_v2(s: &StaticV4, route: V2Route) -> Vec<u8> {
     .into_bytes()
 }
 
-/// KubeVirt's `meta-data` (`pkg/cloud-init`: `NoCloudMetadata` marshalled by Go's
-/// `encoding/json`, compact, fields in struct order, map keys sorted).
-pub fn kubevirt_meta_data(instance_type: &str, instance_id: &str, hostname: &str, keys: &[&str]) -> Vec<u8> {
-    let mut v = serde_json::Map::new();
-    v.insert("instance-type".into(), instance_type.into());
-    v.insert("instance-id".into(), instance_id.into());
-    v.insert("local-hostname".into(), hostname.into());
-    if !keys.is_empty() {
-        let m: serde_json::Map<String, serde_json::Value> =
-            keys.iter().enumerate().map(|(i, k)| (i.to_string(), (*k).into())).collect();
-        v.insert("public-keys".into(), m.into());
-    }
-    serde_json::to_vec(&serde_json::Value::Object(v)).unwrap_or_default()
+/// KubeVirt's `meta-data` (`pkg/cloud-init/types.go`: `NoCloudMetadata` marshalled by Go's
+/// `encoding/json`: compact, fields in struct order — `instance-type`, `instance-id`,
+/// `local-hostname` — and no keys: KubeVirt's SSH keys reach the guest another way).
+pub fn kubevirt_meta_data(instance_type: &str, instance_id: &str, hostname: &str) -> Vec<u8> {
+    let s = serde_json::Value::from;
+    format!(
+        "{{\"instance-type\":{},\"instance-id\":{},\"local-hostname\":{}}}",
+        s(instance_type),
+        s(instance_id),
+        s(hostname)
+    )
+    .into_bytes()
 }
 
 // --- what else is attached -----------------------------------------------------------------
@@ -268,11 +267,8 @@ mod tests {
         assert!(
             String::from_utf8(network_config_v2(&net(), V2Route::Gateway4)).unwrap().contains("gateway4: 10.0.0.1")
         );
-        let md = kubevirt_meta_data("u1.small", "vm.ns", "vm", &["k"]);
-        assert_eq!(
-            md,
-            br#"{"instance-type":"u1.small","instance-id":"vm.ns","local-hostname":"vm","public-keys":{"0":"k"}}"#
-        );
+        let md = kubevirt_meta_data("u1.small", "vm.ns", "vm");
+        assert_eq!(md, br#"{"instance-type":"u1.small","instance-id":"vm.ns","local-hostname":"vm"}"#);
         let cc =
             String::from_utf8(proxmox_cloud_config("vm1", "example.com", "core", &["ssh-ed25519 AAAA k"])).unwrap();
         assert!(cc.starts_with("#cloud-config\nhostname: vm1\n") && cc.contains("  - ssh-ed25519 AAAA k\n"));

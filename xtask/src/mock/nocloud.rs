@@ -29,7 +29,7 @@ pub const TOKEN_HEADER: &str = super::aws::TOKEN_HEADER;
 pub(super) const SERVER_NAME: &str = "SimpleHTTP/0.6 Python/3.11.2";
 
 /// Where the seed lives on the mock, and the `Host` it answers for.
-pub const DEFAULT_PATH: &str = "/nocloud/flint-nc-01/";
+pub const DEFAULT_PATH: &str = super::options::DEFAULT_SEED_PATH;
 pub const INSTANCE_ID: &str = "iid-flint-nc-01";
 pub const HOSTNAME: &str = "flint-nc-01";
 /// The seed's SSH keys: plain and one that needs YAML quoting.

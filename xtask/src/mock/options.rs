@@ -69,6 +69,9 @@ usage: xtask mock --platform aws|akamai|openstack|nocloud [options]
   --fault-times N        the fault hits the first N matching requests only (default 0 = all)
 ";
 
+/// nocloud: where the seed directory is unless `--seed-path` says otherwise.
+pub const DEFAULT_SEED_PATH: &str = "/nocloud/flint-nc-01/";
+
 /// Everything the mock can be told; the harness builds it, `to_args` serialises it and the
 /// mock process parses it back.
 #[derive(Clone, Debug)]
@@ -127,7 +130,7 @@ impl Options {
             floating_ip: false,
             key_newline: false,
             put_hop_limit: 1,
-            seed_path: super::nocloud::DEFAULT_PATH.into(),
+            seed_path: DEFAULT_SEED_PATH.into(),
             seed_host: None,
             rate_limit: None,
             max_seconds: 600,

@@ -57,7 +57,7 @@ pub enum Meta {
     Proxmox,
     /// A hand-written YAML one (`instance-id`, `local-hostname`, `public-keys`): the seed mock's.
     Yaml,
-    /// KubeVirt's compact JSON (`instance-type`, `instance-id`, `local-hostname`, `public-keys`).
+    /// KubeVirt's compact JSON (`instance-type`, `instance-id`, `local-hostname`).
     Kubevirt,
 }
 

@@ -68,7 +68,7 @@ pub fn identity(c: &Case) -> Option<Identity> {
                 Meta::Kubevirt => Identity {
                     instance_id: KV_INSTANCE_ID.into(),
                     hostname: Some(KV_HOSTNAME.into()),
-                    keys: keys(&nocloud::KEYS),
+                    keys: Vec::new(),
                     instance_type: Some(KV_INSTANCE_TYPE.into()),
                 },
             })
@@ -287,7 +287,10 @@ pub fn mock_log(c: &Case, r: &Run) -> Vec<String> {
 
 /// The seed's `meta-data` as flint renders it: (key, scalar) pairs in order, and the
 /// `public-keys` list; flint writes each scalar as a YAML double-quoted string.
-fn parse_meta_data(text: &str) -> Result<(Vec<(String, String)>, Vec<String>), String> {
+/// (key, scalar) pairs in order, and the `public-keys` list.
+type MetaData = (Vec<(String, String)>, Vec<String>);
+
+fn parse_meta_data(text: &str) -> Result<MetaData, String> {
     let scalar = |s: &str| -> Result<String, String> {
         let s = s.trim();
         if s.starts_with('"') {

@@ -132,7 +132,7 @@ pub fn all() -> Vec<Case> {
             consumers: true,
             ..Case::drive(
                 "kubevirt-vfat",
-                "KubeVirt-style VFAT cidata, JSON meta-data (instance-type, public-keys map): Afterburn's KUBEVIRT attributes",
+                "KubeVirt-style VFAT cidata, JSON meta-data (instance-type, instance-id, local-hostname): Afterburn's KUBEVIRT attributes",
                 "kubevirt",
                 kubevirt_vfat,
             )
@@ -376,7 +376,7 @@ fn drive_seed(c: &Case, d: &DriveCase, mac: &str, marker: &str) -> Seed {
     let meta_data = match d.meta {
         Meta::Proxmox => cidata::proxmox_meta_data(PVE_INSTANCE_ID),
         Meta::Yaml => nocloud::meta_data().into_bytes(),
-        Meta::Kubevirt => cidata::kubevirt_meta_data(KV_INSTANCE_TYPE, KV_INSTANCE_ID, KV_HOSTNAME, &nocloud::KEYS),
+        Meta::Kubevirt => cidata::kubevirt_meta_data(KV_INSTANCE_TYPE, KV_INSTANCE_ID, KV_HOSTNAME),
     };
     let network_config = match d.net {
         NetCfg::None => None,
