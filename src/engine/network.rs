@@ -265,7 +265,8 @@ impl<'a> Network<'a> {
                     return;
                 }
                 Some(Method::Dhcp) => mode = AddressMode::Dhcp,
-                None => {}
+                // Matched by MAC or name: another NIC's entry is never applied here.
+                None => info!("address", "{from}: nothing for {}", Bytes(nic.name())),
             }
         }
         if let Some(stack) = self.stack.as_mut() {
