@@ -145,6 +145,10 @@ pub struct SeedCase {
     pub port: u16,
     /// The URL ends with `/` (cloud-init's docs require it; newer cloud-init adds a missing one).
     pub slash: bool,
+    /// The selector's URL as written, in place of the one made from the fields above.
+    pub url: Option<&'static str>,
+    /// Where the mock serves the files: `<mock_path>user-data`, `<mock_path>meta-data`.
+    pub mock_path: &'static str,
 }
 
 pub const SEED: SeedCase = SeedCase {
@@ -154,6 +158,8 @@ pub const SEED: SeedCase = SeedCase {
     selector: Selector::Cmdline,
     port: SEED_PORT,
     slash: true,
+    url: None,
+    mock_path: nocloud::DEFAULT_PATH,
 };
 
 impl SeedCase {
@@ -167,6 +173,9 @@ impl SeedCase {
     }
 
     pub fn url_for(&self, path: &str) -> String {
+        if let (Some(url), true) = (self.url, path == self.mock_path) {
+            return url.to_string();
+        }
         let path = if self.slash { path } else { path.trim_end_matches('/') };
         format!("http://{}{path}", self.host())
     }
@@ -180,7 +189,7 @@ impl SeedCase {
     }
 
     pub fn selector(&self) -> String {
-        self.selector_for(nocloud::DEFAULT_PATH)
+        self.selector_for(self.mock_path)
     }
 }
 

@@ -259,8 +259,8 @@ pub fn report(c: &Case, r: &Run) -> Vec<String> {
 pub fn mock_log(c: &Case, r: &Run) -> Vec<String> {
     let mut bad = Vec::new();
     let Some(s) = c.seed else { return bad };
-    let ud = format!("{}user-data", nocloud::DEFAULT_PATH);
-    let md = format!("{}meta-data", nocloud::DEFAULT_PATH);
+    let ud = format!("{}user-data", s.mock_path);
+    let md = format!("{}meta-data", s.mock_path);
     for e in &r.log {
         if e.host.as_deref() != Some(s.host().as_str()) {
             bad.push(format!("request with Host {:?}, expected {:?}: {e}", e.host, s.host()));
@@ -476,6 +476,41 @@ pub fn drive_won_seed_quiet(c: &Case, r: &Run) -> Vec<String> {
     bad
 }
 
+/// The configuration for another MAC was said to have nothing for eth0; DHCP gave the
+/// address the seed saw (dnsmasq's pool), and the report says so.
+pub fn wrong_mac_then_dhcp(c: &Case, r: &Run) -> Vec<String> {
+    let mut bad = wrong_mac_unused(c, r);
+    let (lo, hi) = crate::harness::netns::POOL;
+    let in_pool =
+        |p: &str| p.strip_prefix("10.0.0.").and_then(|n| n.parse::<u8>().ok()).is_some_and(|n| (lo..=hi).contains(&n));
+    if r.log.is_empty() {
+        bad.push("the seed was never asked".into());
+    }
+    for e in &r.log {
+        if !e.peer.as_deref().is_some_and(in_pool) {
+            bad.push(format!("request from {:?}, expected a lease from dnsmasq's pool: {e}", e.peer));
+        }
+    }
+    if let Some(v) = &r.report
+        && (v["mode"] != "dhcp" || !v["static_from"].is_null())
+    {
+        bad.push(format!("report mode {} static_from {}, expected dhcp and null", v["mode"], v["static_from"]));
+    }
+    bad
+}
+
+/// A seed this build cannot fetch (https, a host name) is logged as not used and never asked.
+pub fn seed_not_used(_c: &Case, r: &Run) -> Vec<String> {
+    let mut bad = Vec::new();
+    if !r.stderr.lines().any(|l| l.contains("not used")) {
+        bad.push("no log line says the seed is not used".into());
+    }
+    if !r.log.is_empty() {
+        bad.push(format!("the seed was asked: {:?}", r.gets()));
+    }
+    bad
+}
+
 /// The seed never saw the address of a configuration that names another NIC.
 pub fn wrong_mac_unused(c: &Case, r: &Run) -> Vec<String> {
     let mut bad: Vec<String> = r
@@ -484,6 +519,9 @@ pub fn wrong_mac_unused(c: &Case, r: &Run) -> Vec<String> {
         .filter(|e| e.peer.as_deref() == Some(c.addr))
         .map(|e| format!("a request came from the address configured for another MAC: {e}"))
         .collect();
+    if !r.stderr.lines().any(|l| l.starts_with("flint: address: network-config: nothing for eth0")) {
+        bad.push("no `flint: address: network-config: nothing for eth0` line".into());
+    }
     if let Some(v) = &r.report
         && v["address"].as_str().is_some_and(|a| a.starts_with(&format!("{}/", c.addr)))
     {

@@ -276,6 +276,51 @@ pub fn all() -> Vec<Case> {
             ..Case::seed("seed-no-user-data", "the seed's user-data is 404: \"none\", exit 3", "10.0.0.32")
         },
         Case {
+            net: Net::Dhcp,
+            ip_arg: false,
+            drive: Some(net_only(NetCfg::V1WrongMac)),
+            extra: Some(wrong_mac_then_dhcp),
+            ..Case::seed(
+                "seed-wrong-mac-dhcp",
+                "network-config for another MAC and dnsmasq answering: \"nothing for eth0\", a DHCP lease reaches the seed",
+                "10.0.0.37",
+            )
+        },
+        Case {
+            seed: Some(SeedCase {
+                url: Some("http://10.0.0.1:8000/cgi-bin/seed?vm=flint-nc-01&f=%s"),
+                mock_path: "/cgi-bin/seed?vm=flint-nc-01&f=",
+                ..SEED
+            }),
+            ..Case::seed(
+                "seed-percent-s",
+                "s=http://…/cgi-bin/seed?vm=…&f=%s: %s replaced by each file name, the query kept",
+                "10.0.0.38",
+            )
+        },
+        Case {
+            drive: Some(localds_iso),
+            seed: Some(SeedCase { url: Some("https://10.0.0.1:8000/nocloud/flint-nc-01/"), ..SEED }),
+            source: Some("drive"),
+            extra: Some(seed_not_used),
+            ..Case::seed(
+                "seed-https-drive-answers",
+                "an https:// seed (no TLS in this build): logged as not used, never contacted; the drive answers",
+                "10.0.0.39",
+            )
+        },
+        Case {
+            drive: Some(localds_iso),
+            seed: Some(SeedCase { url: Some("http://seed.flint.test:8000/nocloud/flint-nc-01/"), ..SEED }),
+            source: Some("drive"),
+            extra: Some(seed_not_used),
+            ..Case::seed(
+                "seed-hostname-drive-answers",
+                "a seed named by host name (no DNS in this build): logged as not used, never contacted; the drive answers",
+                "10.0.0.40",
+            )
+        },
+        Case {
             seed: Some(SeedCase { port: 80, slash: false, ..SEED }),
             ..Case::seed(
                 "seed-port-80-no-slash",
@@ -414,6 +459,7 @@ impl Network {
                 let mut o = mock::Options::new(Platform::NoCloud);
                 o.listen = format!("{}:{}", s.ip(), s.port);
                 o.seed_host = Some(s.host());
+                o.seed_path = s.mock_path.into();
                 o.payload = payload.filter(|_| s.user_data).map(Path::to_path_buf);
                 let (guard, o) = mock::start_in(&topo.server, &o, logs)?;
                 (Some(guard), o.log)
