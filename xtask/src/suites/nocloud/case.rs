@@ -132,6 +132,20 @@ pub enum Selector {
     SerialOverCmdline,
 }
 
+/// How `ip=` is spelled (dracut's `ip=<client>:[<peer>]:<gateway>:<netmask>:<hostname>:<iface>:<method>[:<dns1>[:<dns2>]]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpForm {
+    /// `ip=<addr>::<gw>:255.255.255.0::eth0:off nameserver=<dns>`
+    Off,
+    /// Fedora CoreOS's documented form: a hostname, method `none` and the DNS server in the
+    /// eighth field: `ip=<addr>::<gw>:255.255.255.0:<host>:eth0:none:<dns>`.
+    FcosNone,
+    /// No interface: `ip=<addr>::<gw>:255.255.255.0:::off` applies to any NIC.
+    AnyIface,
+    /// For an interface the machine does not have (`ens3`): not applied.
+    OtherIface,
+}
+
 /// The network seed (the mock) and how it is named.
 #[derive(Clone, Copy, Debug)]
 pub struct SeedCase {
@@ -202,6 +216,7 @@ pub struct Case {
     pub seed: Option<SeedCase>,
     /// `ip=<addr>::<gw>:<mask>::eth0:off nameserver=…` on the kernel command line.
     pub ip_arg: bool,
+    pub ip_form: IpForm,
     /// The static address of this case (in `ip=` and in the drive's `network-config`): a
     /// different one per case, outside dnsmasq's pool, so the mock's log shows which was used.
     pub addr: &'static str,
@@ -229,6 +244,7 @@ impl Case {
             net: Net::NoNic,
             seed: None,
             ip_arg: false,
+            ip_form: IpForm::Off,
             addr: "10.0.0.23",
             handoff: true,
             consumers: false,
@@ -251,6 +267,7 @@ impl Case {
             net: Net::Static,
             seed: Some(SEED),
             ip_arg: true,
+            ip_form: IpForm::Off,
             addr,
             handoff: true,
             consumers: false,
@@ -265,7 +282,8 @@ impl Case {
 
     /// Where the configuration said to put the address, when flint must use it.
     pub fn static_applies(&self) -> bool {
-        self.ip_arg || self.drive.is_some_and(|d| matches!(d.net, NetCfg::V1 | NetCfg::V2(_)))
+        (self.ip_arg && self.ip_form != IpForm::OtherIface)
+            || self.drive.is_some_and(|d| matches!(d.net, NetCfg::V1 | NetCfg::V2(_)))
     }
 
     pub fn scans(&self) -> bool {

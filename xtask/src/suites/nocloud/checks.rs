@@ -511,6 +511,20 @@ pub fn seed_not_used(_c: &Case, r: &Run) -> Vec<String> {
     bad
 }
 
+/// `ip=` for another interface: said to have nothing for eth0, its address never used.
+pub fn other_iface_unused(c: &Case, r: &Run) -> Vec<String> {
+    let mut bad: Vec<String> = r
+        .log
+        .iter()
+        .filter(|e| e.peer.as_deref() == Some(c.addr))
+        .map(|e| format!("a request came from the address ip= gave ens3: {e}"))
+        .collect();
+    if !r.stderr.lines().any(|l| l.starts_with("flint: address: ip=: nothing for eth0")) {
+        bad.push("no `flint: address: ip=: nothing for eth0` line".into());
+    }
+    bad
+}
+
 /// The seed never saw the address of a configuration that names another NIC.
 pub fn wrong_mac_unused(c: &Case, r: &Run) -> Vec<String> {
     let mut bad: Vec<String> = r

@@ -191,6 +191,37 @@ pub fn all() -> Vec<Case> {
             )
         },
         Case {
+            ip_form: IpForm::FcosNone,
+            extra: Some(static_from_ip_arg),
+            ..Case::seed(
+                "seed-ip-fcos-form",
+                "ip=<addr>::<gw>:<mask>:<host>:eth0:none:<dns> as Fedora CoreOS documents it",
+                "10.0.0.41",
+            )
+        },
+        Case {
+            ip_form: IpForm::AnyIface,
+            extra: Some(static_from_ip_arg),
+            ..Case::seed(
+                "seed-ip-any-iface",
+                "ip= without an interface name: applied to the NIC flint uses",
+                "10.0.0.42",
+            )
+        },
+        Case {
+            ip_form: IpForm::OtherIface,
+            budget: 4.0,
+            within: None,
+            exit: 4,
+            source: None,
+            extra: Some(other_iface_unused),
+            ..Case::seed(
+                "seed-ip-other-iface",
+                "ip= for ens3 on a machine whose NIC is eth0, no DHCP: not applied, exit 4 within the budget",
+                "10.0.0.43",
+            )
+        },
+        Case {
             seed: Some(SeedCase { off_link: true, ..SEED }),
             extra: Some(static_from_ip_arg),
             ..Case::seed(
@@ -493,12 +524,13 @@ fn kernel_cmdline(c: &Case) -> String {
         _ => {}
     }
     if c.ip_arg {
-        s += &format!(
-            " ip={}::{}:255.255.255.0::{}:off nameserver={NAMESERVER}",
-            c.addr,
-            netns::ROUTER_IP,
-            netns::CLIENT_IF
-        );
+        let (a, gw, nic) = (c.addr, netns::ROUTER_IP, netns::CLIENT_IF);
+        s += &match c.ip_form {
+            IpForm::Off => format!(" ip={a}::{gw}:255.255.255.0::{nic}:off nameserver={NAMESERVER}"),
+            IpForm::FcosNone => format!(" ip={a}::{gw}:255.255.255.0:flint-nc-01:{nic}:none:{NAMESERVER}"),
+            IpForm::AnyIface => format!(" ip={a}::{gw}:255.255.255.0:::off"),
+            IpForm::OtherIface => format!(" ip={a}::{gw}:255.255.255.0::ens3:off nameserver={NAMESERVER}"),
+        };
     }
     s + " quiet\n"
 }
