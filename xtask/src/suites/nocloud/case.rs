@@ -78,6 +78,9 @@ pub enum At {
     Scan,
     /// `--drive IMAGE`.
     Arg,
+    /// A loop device attached this long after flint started (a CD-ROM whose driver is still
+    /// loading): a rescan must find it.
+    ScanLate(Duration),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -153,6 +156,8 @@ pub struct SeedCase {
     pub off_link: bool,
     /// The seed has a `user-data` (else 404).
     pub user_data: bool,
+    /// The seed has a `meta-data` (else 404).
+    pub meta_data: bool,
     pub form: Form,
     pub selector: Selector,
     /// The seed's port; 80 is left out of the URL (and so of `Host`).
@@ -168,6 +173,7 @@ pub struct SeedCase {
 pub const SEED: SeedCase = SeedCase {
     off_link: false,
     user_data: true,
+    meta_data: true,
     form: Form::NoCloud,
     selector: Selector::Cmdline,
     port: SEED_PORT,
@@ -287,7 +293,7 @@ impl Case {
     }
 
     pub fn scans(&self) -> bool {
-        self.drive.is_none_or(|d| d.at == At::Scan)
+        self.drive.is_none_or(|d| matches!(d.at, At::Scan | At::ScanLate(_)))
     }
 
     /// Afterburn has attribute names for this platform.

@@ -100,6 +100,16 @@ pub fn all() -> Vec<Case> {
             )
         },
         Case {
+            within: Some(2.5),
+            extra: Some(found_on_loop),
+            ..Case::drive(
+                "proxmox-late-drive",
+                "Proxmox's CD attached 0.8 s into the run (its driver still loading): found by a rescan",
+                "proxmoxve",
+                DriveCase { at: At::ScanLate(Duration::from_millis(800)), ..PROXMOX },
+            )
+        },
+        Case {
             exit: 3,
             handoff: false,
             ..Case::drive(
@@ -352,6 +362,16 @@ pub fn all() -> Vec<Case> {
             )
         },
         Case {
+            seed: Some(SeedCase { meta_data: false, ..SEED }),
+            exit: 6,
+            error_phase: Some("write"),
+            ..Case::seed(
+                "seed-no-meta-data",
+                "the seed's meta-data is 404: user.ign and the output written, no instance id so no seed (exit 6)",
+                "10.0.0.44",
+            )
+        },
+        Case {
             seed: Some(SeedCase { port: 80, slash: false, ..SEED }),
             ..Case::seed(
                 "seed-port-80-no-slash",
@@ -491,6 +511,7 @@ impl Network {
                 o.listen = format!("{}:{}", s.ip(), s.port);
                 o.seed_host = Some(s.host());
                 o.seed_path = s.mock_path.into();
+                o.no_metadata = !s.meta_data;
                 o.payload = payload.filter(|_| s.user_data).map(Path::to_path_buf);
                 let (guard, o) = mock::start_in(&topo.server, &o, logs)?;
                 (Some(guard), o.log)
@@ -595,22 +616,22 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
     std::fs::write(logs.join("flint-args.txt"), args.join(" ")).ok();
 
     let budget = Duration::from_secs_f64(c.budget);
-    let fr = match c.seed.filter(|s| s.selector != Selector::Cmdline) {
-        Some(s) => {
-            let (serial, keep) = (logs.join("product_serial"), dir.join("sys-class"));
-            std::fs::write(&serial, format!("{}\n", s.selector())).map_err(|e| vec![e.to_string()])?;
-            std::fs::create_dir_all(&keep).map_err(|e| vec![e.to_string()])?;
-            let mut wrapped: Vec<String> = ["--mount", "--propagation", "private", "sh", "-c", SMBIOS_SERIAL, "sh"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            wrapped.extend([serial.display().to_string(), keep.display().to_string(), flint.display().to_string()]);
-            wrapped.extend(args.iter().cloned());
-            run_flint_cmd(net.command(&util::tool("unshare")), &wrapped, &logs, budget + HARD_EXTRA)
-        }
-        None => run_flint_cmd(net.command(flint), &args, &logs, budget + HARD_EXTRA),
-    }
-    .map_err(|e| vec![e])?;
+    let late_image = match &image {
+        Some((At::ScanLate(after), img)) => Some((*after, img.clone())),
+        _ => None,
+    };
+    let (fr, late) = std::thread::scope(|sc| {
+        let late = late_image.map(|(after, img)| {
+            sc.spawn(move || {
+                std::thread::sleep(after);
+                Loop::attach(&img)
+            })
+        });
+        let fr = run_flint(c, &net, flint, &args, dir, &logs, budget);
+        (fr, late.map(|h| h.join().unwrap_or_else(|_| Err("late loop device: thread panicked".into()))))
+    });
+    let late = late.transpose().map_err(|e| vec![e])?;
+    let fr = fr.map_err(|e| vec![e])?;
     std::thread::sleep(Duration::from_millis(20));
     let log = net.mock_log.as_deref().map(mock::read_log).transpose().map_err(|e| vec![e])?.unwrap_or_default();
     let report: Option<Value> =
@@ -623,33 +644,66 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
         root: root.clone(),
         dir: dir.to_path_buf(),
         report,
-        device: attached.as_ref().map(|l| l.name().to_string()),
+        device: attached.as_ref().or(late.as_ref()).map(|l| l.name().to_string()),
         drive: drive.map(|(_, s)| s),
         served,
         mac,
     };
+    judge(c, &run, &args, &logs, &marker)
+}
 
+/// One run of flint for the case: in the case's network, and with an SMBIOS serial of its own
+/// when the selector is there.
+fn run_flint(
+    c: &Case,
+    net: &Network,
+    flint: &Path,
+    args: &[String],
+    dir: &Path,
+    logs: &Path,
+    budget: Duration,
+) -> Result<crate::harness::flint::FlintRun, String> {
+    match c.seed.filter(|s| s.selector != Selector::Cmdline) {
+        Some(s) => {
+            let (serial, keep) = (logs.join("product_serial"), dir.join("sys-class"));
+            std::fs::write(&serial, format!("{}\n", s.selector())).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(&keep).map_err(|e| e.to_string())?;
+            let mut wrapped: Vec<String> = ["--mount", "--propagation", "private", "sh", "-c", SMBIOS_SERIAL, "sh"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            wrapped.extend([serial.display().to_string(), keep.display().to_string(), flint.display().to_string()]);
+            wrapped.extend(args.iter().cloned());
+            run_flint_cmd(net.command(&util::tool("unshare")), &wrapped, logs, budget + HARD_EXTRA)
+        }
+        None => run_flint_cmd(net.command(flint), args, logs, budget + HARD_EXTRA),
+    }
+}
+
+/// Every check of the case on what the run observed.
+fn judge(c: &Case, run: &Run, args: &[String], logs: &Path, marker: &str) -> Result<Duration, Vec<String>> {
+    let budget = Duration::from_secs_f64(c.budget);
     let mut bad = Vec::new();
     bad.extend(check_exit(run.exit, c.exit, None, budget + HARD_EXTRA));
     bad.extend(check_time(run.elapsed, budget));
     if let Some(max) = c.within.filter(|&m| run.elapsed.as_secs_f64() > m) {
         bad.push(format!("took {:.2} s, expected within {max} s", run.elapsed.as_secs_f64()));
     }
-    bad.extend(checks::files(c, &run));
-    bad.extend(checks::report(c, &run));
+    bad.extend(checks::files(c, run));
+    bad.extend(checks::report(c, run));
     bad.extend(check_stderr(&run.stderr, c.exit, c.error_phase));
-    bad.extend(check_secrets(&logs, &[], &marker));
-    bad.extend(checks::mock_log(c, &run));
+    bad.extend(check_secrets(logs, &[], marker));
+    bad.extend(checks::mock_log(c, run));
     if c.handoff {
-        bad.extend(checks::handoff(c, &run));
+        bad.extend(checks::handoff(c, run));
     }
     if c.consumers && run.exit == Some(c.exit) {
-        bad.extend(consumers::check(c, &run));
+        bad.extend(consumers::check(c, run));
     }
     if let Some(extra) = c.extra {
-        bad.extend(extra(c, &run));
+        bad.extend(extra(c, run));
     }
-    verdict(bad, run.elapsed, &args, &run.stderr, &run.log)
+    verdict(bad, run.elapsed, args, &run.stderr, &run.log)
 }
 
 /// Runs the selected cases, one line each, into `t`. Installs the drive tools, cloud-localds,
