@@ -553,6 +553,105 @@ pub fn wrong_mac_unused(c: &Case, r: &Run) -> Vec<String> {
 mod tests {
     use super::*;
 
+    use crate::mock::LogEntry;
+    use std::time::Duration;
+
+    fn entry(path: &str, status: u16, host: &str, peer: &str) -> LogEntry {
+        LogEntry {
+            t_ms: 1,
+            method: "GET".into(),
+            path: path.into(),
+            status,
+            token_sent: false,
+            token_valid: false,
+            accept: None,
+            bytes: 0,
+            host: Some(host.into()),
+            peer: Some(peer.into()),
+        }
+    }
+
+    fn run(log: Vec<LogEntry>, root: &std::path::Path) -> Run {
+        Run {
+            exit: Some(0),
+            elapsed: Duration::from_millis(20),
+            stderr: String::new(),
+            log,
+            root: root.to_path_buf(),
+            dir: root.to_path_buf(),
+            report: None,
+            device: None,
+            drive: None,
+            served: b"{}".to_vec(),
+            mac: Some("02:f1:17:00:00:01".into()),
+        }
+    }
+
+    /// The seed log check fails on each thing a real NoCloud client must get right.
+    #[test]
+    fn seed_log_bites() {
+        let c = Case::seed("x", "", "10.0.0.23");
+        let dir = crate::support::util::ScratchDir::new("nocloud-checks").unwrap();
+        let (ud, md) = ("/nocloud/flint-nc-01/user-data", "/nocloud/flint-nc-01/meta-data");
+        let good = || vec![entry(ud, 200, "10.0.0.1:8000", "10.0.0.23"), entry(md, 200, "10.0.0.1:8000", "10.0.0.23")];
+        assert_eq!(mock_log(&c, &run(good(), dir.path())), Vec::<String>::new());
+        let mut wrong_host = good();
+        wrong_host[0].host = Some("10.0.0.1".into());
+        assert!(mock_log(&c, &run(wrong_host, dir.path()))[0].contains("Host"));
+        let mut dhcp_address = good();
+        dhcp_address[1].peer = Some("10.0.0.77".into());
+        assert!(mock_log(&c, &run(dhcp_address, dir.path()))[0].contains("configured address"));
+        let mut stray = good();
+        stray.push(entry("/nocloud/flint-nc-01/vendor-data", 404, "10.0.0.1:8000", "10.0.0.23"));
+        assert!(mock_log(&c, &run(stray, dir.path()))[0].contains("unexpected request"));
+        let meta_first = vec![good()[1].clone(), good()[0].clone()];
+        assert!(!mock_log(&c, &run(meta_first, dir.path())).is_empty());
+        let no_meta = vec![good()[0].clone()];
+        assert!(mock_log(&c, &run(no_meta, dir.path()))[0].contains("never fetched"));
+        // A lease seen by the seed fails the wrong-MAC-then-DHCP check only when outside the pool.
+        let lease = vec![entry(ud, 200, "10.0.0.1:8000", "10.0.0.60")];
+        let mut r = run(lease, dir.path());
+        r.stderr = "flint: address: network-config: nothing for eth0\n".into();
+        r.report = Some(serde_json::json!({"mode": "dhcp", "static_from": null}));
+        assert_eq!(wrong_mac_then_dhcp(&c, &r), Vec::<String>::new());
+        r.log[0].peer = Some("10.0.0.23".into());
+        assert_eq!(wrong_mac_then_dhcp(&c, &r).len(), 2, "the configured address, outside the pool");
+    }
+
+    /// The fragment check fails on a missing hostname, an extra or a missing key.
+    #[test]
+    fn fragment_bites() {
+        let id = Identity { hostname: Some("h".into()), keys: vec!["k1".into()], ..Identity::default() };
+        let f = |host: &str, keys: &[&str]| {
+            serde_json::json!({"storage": {"files": [{"path": "/etc/hostname", "contents": {"source": format!("data:,{host}%0A")}}]},
+                "passwd": {"users": [{"name": "core", "sshAuthorizedKeys": keys}]}})
+        };
+        assert_eq!(fragment(&f("h", &["k1"]), &id), Vec::<String>::new());
+        assert_eq!(fragment(&f("g", &["k1"]), &id).len(), 1);
+        assert_eq!(fragment(&f("h", &["k1", "k2"]), &id).len(), 1);
+        assert_eq!(fragment(&f("h", &[]), &id).len(), 1);
+    }
+
+    /// The file-set check fails on a stray temporary file and on a wrong mode.
+    #[test]
+    fn files_bite() {
+        use std::os::unix::fs::PermissionsExt;
+        let c = Case { handoff: false, ..Case::seed("x", "", "10.0.0.23") };
+        let dir = crate::support::util::ScratchDir::new("nocloud-files").unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("run/flint")).unwrap();
+        std::fs::write(root.join("run/flint/report.json"), "{}").unwrap();
+        std::fs::write(root.join("run/flint/user-data"), "{}").unwrap();
+        std::fs::set_permissions(root.join("run/flint/user-data"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(root.join("run/flint/report.json"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(files(&c, &run(Vec::new(), root)), Vec::<String>::new());
+        std::fs::write(root.join("run/flint/.user-data.tmp"), "").unwrap();
+        assert!(files(&c, &run(Vec::new(), root))[0].contains("unexpected"));
+        std::fs::remove_file(root.join("run/flint/.user-data.tmp")).unwrap();
+        std::fs::set_permissions(root.join("run/flint/user-data"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(files(&c, &run(Vec::new(), root))[0].contains("mode 644"));
+    }
+
     #[test]
     fn meta_data_reader() {
         let (pairs, keys) =
