@@ -29,6 +29,8 @@ pub const KV_HOSTNAME: &str = "flint-kv-01";
 pub const KV_INSTANCE_TYPE: &str = "u1.small";
 /// A MAC no NIC of the test has.
 pub const WRONG_MAC: &str = "02:00:5e:10:99:99";
+/// The address of a `network-config` that competes with `ip=`.
+pub const OTHER_ADDR: &str = "10.0.0.46";
 /// The seed server behind the router (off-link: only the gateway reaches it).
 pub const OFF_LINK_SEED_IP: &str = "192.0.2.80";
 pub const SEED_PORT: u16 = 8000;
@@ -70,6 +72,8 @@ pub enum NetCfg {
     V2(V2Route),
     /// Version 1 for a MAC no NIC has.
     V1WrongMac,
+    /// Version 1 for the test NIC, with another address (`OTHER_ADDR`) than the case's.
+    V1OtherAddr,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

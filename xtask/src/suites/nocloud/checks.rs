@@ -92,7 +92,9 @@ pub fn expected_user_data<'r>(c: &Case, r: &'r Run) -> Option<&'r [u8]> {
 /// `src/providers/kubevirt`): `IPV4` is the first static IPv4 of the network configuration.
 pub fn expected_attributes(c: &Case) -> Vec<(String, String)> {
     let (Some(d), Some(id)) = (c.drive, identity(c)) else { return Vec::new() };
-    let ipv4 = matches!(d.net, NetCfg::V1 | NetCfg::V2(_) | NetCfg::V1WrongMac).then(|| c.addr.to_string());
+    let ipv4 = matches!(d.net, NetCfg::V1 | NetCfg::V2(_) | NetCfg::V1WrongMac)
+        .then(|| c.addr.to_string())
+        .or_else(|| (d.net == NetCfg::V1OtherAddr).then(|| OTHER_ADDR.to_string()));
     let v: Vec<(&str, Option<String>)> = match c.platform {
         "proxmoxve" => {
             vec![

@@ -12,7 +12,7 @@
 
 use serde_json::{Value, json};
 
-use super::case::{Case, Meta, NetCfg, Run, UserData};
+use super::case::{Case, Meta, NetCfg, OTHER_ADDR, Run, UserData};
 use super::checks::{FRAGMENT, Identity, expected_user_data, fragment, identity};
 use crate::harness::consumers::{b64, cache_is, merge_view, read_nocloud, run_ignition};
 use crate::support::util;
@@ -111,6 +111,7 @@ fn nocloud(c: &Case, r: &Run, ud: &[u8], id: &Identity) -> Vec<String> {
 fn network_config(c: &Case, net: NetCfg, got: &Value) -> Vec<String> {
     let ok = match net {
         NetCfg::None => got.is_null(),
+        NetCfg::V1OtherAddr => got["config"][0]["subnets"][0]["address"] == OTHER_ADDR,
         NetCfg::V1 | NetCfg::V1WrongMac => {
             let phys = &got["config"][0];
             got["version"] == 1

@@ -361,6 +361,18 @@ pub fn all() -> Vec<Case> {
                 "10.0.0.40",
             )
         },
+        // cloud-init's order of precedence (its network-config reference): the datasource's
+        // configuration, then the system's, then the kernel command line's `ip=`, each
+        // overriding the one before.
+        Case {
+            drive: Some(net_only(NetCfg::V1OtherAddr)),
+            extra: Some(static_from_ip_arg),
+            ..Case::seed(
+                "seed-ip-beats-network-config",
+                "ip= and a drive's network-config with another address for the same NIC: ip= wins, as in cloud-init",
+                "10.0.0.45",
+            )
+        },
         Case {
             seed: Some(SeedCase { meta_data: false, ..SEED }),
             exit: 6,
@@ -479,6 +491,9 @@ fn drive_seed(c: &Case, d: &DriveCase, mac: &str, marker: &str) -> Seed {
         NetCfg::V1 => Some(cidata::network_config_v1(&static_v4(c, mac))),
         NetCfg::V2(route) => Some(cidata::network_config_v2(&static_v4(c, mac), route)),
         NetCfg::V1WrongMac => Some(cidata::network_config_v1(&static_v4(c, WRONG_MAC))),
+        NetCfg::V1OtherAddr => {
+            Some(cidata::network_config_v1(&StaticV4 { address: OTHER_ADDR.into(), ..static_v4(c, mac) }))
+        }
     };
     // Proxmox writes an empty vendor-data unless a `cicustom` vendor snippet is set; this one is.
     let vendor_data = d.vendor_data.then(|| b"#cloud-config\npackages:\n  - qemu-guest-agent\n".to_vec());
