@@ -48,6 +48,9 @@ pub enum UserData {
     Ignition,
     /// The `#cloud-config` Proxmox generates (hostname, fqdn, user, keys).
     ProxmoxCloudConfig,
+    /// A `cicustom` `#cloud-config` whose keys are only under `users[]` (the default user and
+    /// `core`), with a `hostname`.
+    UsersCloudConfig,
     /// No `user-data` file on the drive.
     Absent,
 }

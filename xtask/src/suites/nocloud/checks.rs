@@ -52,7 +52,7 @@ pub fn identity(c: &Case) -> Option<Identity> {
             let d = c.drive?;
             Some(match d.meta {
                 Meta::Proxmox => {
-                    let cc = d.user_data == UserData::ProxmoxCloudConfig;
+                    let cc = matches!(d.user_data, UserData::ProxmoxCloudConfig | UserData::UsersCloudConfig);
                     Identity {
                         instance_id: PVE_INSTANCE_ID.into(),
                         hostname: cc.then(|| PVE_HOSTNAME.into()),

@@ -93,7 +93,9 @@ fn nocloud(c: &Case, r: &Run, ud: &[u8], id: &Identity) -> Vec<String> {
         bad.push(format!("NoCloud: public keys {}, expected {md_keys:?}", v["public_keys"]));
     }
     if let Some(d) = c.drive.filter(|_| c.source == Some("drive")) {
-        if d.user_data == UserData::ProxmoxCloudConfig && v["parts"] != json!(["text/cloud-config"]) {
+        if matches!(d.user_data, UserData::ProxmoxCloudConfig | UserData::UsersCloudConfig)
+            && v["parts"] != json!(["text/cloud-config"])
+        {
             bad.push(format!("NoCloud: user-data parts {}, expected [\"text/cloud-config\"]", v["parts"]));
         }
         bad.extend(network_config(c, d.net, &v["network_config"]));

@@ -100,6 +100,17 @@ pub fn all() -> Vec<Case> {
             )
         },
         Case {
+            consumers: true,
+            exit: 7,
+            error_phase: Some("ignition"),
+            ..Case::drive(
+                "proxmox-cloud-config-users",
+                "a cicustom #cloud-config with the keys only under users[]: exit 7, the keys in the fragment",
+                "proxmoxve",
+                DriveCase { user_data: UserData::UsersCloudConfig, ..PROXMOX },
+            )
+        },
+        Case {
             within: Some(2.5),
             extra: Some(found_on_loop),
             ..Case::drive(
@@ -478,6 +489,16 @@ fn drive_seed(c: &Case, d: &DriveCase, mac: &str, marker: &str) -> Seed {
             // The marker rides in a comment, so the log checks can see a leak.
             cc.extend_from_slice(format!("# {marker}\n").as_bytes());
             Some(cc)
+        }
+        UserData::UsersCloudConfig => {
+            let mut cc = format!(
+                "#cloud-config\nhostname: {PVE_HOSTNAME}\nusers:\n  - default\n  - name: core\n    groups: [wheel]\n    ssh_authorized_keys:\n"
+            );
+            for k in nocloud::PLAIN_KEYS {
+                cc += &format!("      - {k}\n");
+            }
+            cc += &format!("runcmd:\n  - [sh, -c, 'echo hello']\n# {marker}\n");
+            Some(cc.into_bytes())
         }
         UserData::Absent => None,
     };
