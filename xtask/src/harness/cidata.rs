@@ -2,8 +2,9 @@
 //! that go on them (shared/reference/platforms.md §17, §18):
 //!
 //! - **Proxmox VE** (`qemu-server` `PVE/QemuServer/Cloudinit.pm`): `genisoimage -quiet
-//!   -iso-level 3 -J -R -V cidata` of `user-data`, `meta-data`, `network-config` and
-//!   `vendor-data` at the root; `meta-data` is `instance-id: <sha1>` alone; the generated
+//!   -iso-level 3 -J -R -V cidata` of a directory holding `user-data`, `meta-data`,
+//!   `network-config` and `vendor-data` (empty unless a `cicustom` vendor snippet is set),
+//!   copied into a 4 MiB volume; `meta-data` is `instance-id: <sha1>` alone; the generated
 //!   `user-data` is a `#cloud-config` with `hostname`, `fqdn`, the user and
 //!   `ssh_authorized_keys` (`proxmox_cloud_config`); `network-config` is version 1
 //!   (`network_config_v1`), the shape of the Fedora CoreOS platform request;
@@ -24,6 +25,8 @@ use std::time::Duration;
 use crate::support::{proc, util};
 
 const TOOL_LIMIT: Duration = Duration::from_secs(60);
+/// Proxmox's cloud-init volume (`CLOUDINIT_DISK_SIZE`), which the ISO is copied into.
+const PROXMOX_VOLUME: u64 = 4 << 20;
 /// The VFAT size of the KubeVirt-style drive.
 const VFAT_BYTES: u64 = 1 << 20;
 /// The labels a NoCloud reader accepts (cloud-init: exactly these two).
@@ -91,8 +94,14 @@ pub fn build(build: Build, seed: &Seed, dir: &Path) -> Result<PathBuf, String> {
     match build {
         Build::ProxmoxIso => {
             let mut cmd = Command::new(util::tool("genisoimage"));
-            cmd.args(["-quiet", "-iso-level", "3", "-J", "-R", "-V", "cidata", "-o"]).arg(&image).args(&paths);
+            cmd.args(["-quiet", "-iso-level", "3", "-J", "-R", "-V", "cidata", "-o"]).arg(&image).arg(&files);
             proc::run_ok(&mut cmd, TOOL_LIMIT)?;
+            // `qemu-img dd … osize=4MiB` into the VM's cloud-init volume: the ISO, then zeros.
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&image)
+                .map_err(|e| format!("{}: {e}", image.display()))?;
+            f.set_len(PROXMOX_VOLUME).map_err(|e| format!("{}: {e}", image.display()))?;
         }
         Build::LocaldsIso | Build::LocaldsVfat => {
             if seed.user_data.is_none() {
@@ -179,20 +188,32 @@ pub fn network_config_v1(s: &StaticV4) -> Vec<u8> {
     .into_bytes()
 }
 
-/// How a version 2 configuration names its default route.
+/// How a version 2 configuration is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum V2Route {
+    /// Proxmox's own version 2 (`nocloud_network_v2` in `Cloudinit.pm`): no `network:` wrapper,
+    /// `ethernets` keyed `net0`, a double-quoted `macaddress`, quoted `addresses`, `gateway4`.
     Gateway4,
+    /// netplan's spelling under `network:`, the default route in `routes` (`to: 0.0.0.0/0`).
     Routes,
 }
 
-/// cloud-init's (netplan's) version 2: one `ethernets` entry matched by MAC, renamed, with
-/// `addresses`, the default route as `gateway4` or `routes`, and `nameservers`.
+/// cloud-init's version 2: one `ethernets` entry matched by MAC, renamed, with `addresses`, the
+/// default route as `gateway4` or `routes`, and `nameservers`.
 pub fn network_config_v2(s: &StaticV4, route: V2Route) -> Vec<u8> {
-    let route = match route {
-        V2Route::Gateway4 => format!("      gateway4: {}\n", s.gateway),
-        V2Route::Routes => format!("      routes:\n        - to: 0.0.0.0/0\n          via: {}\n", s.gateway),
-    };
+    if route == V2Route::Gateway4 {
+        return format!(
+            "version: 2\nethernets:\n    net0:\n        match:\n            macaddress: \"{mac}\"\n        set-name: eth0\n        addresses:\n        - '{addr}/{prefix}'\n        gateway4: '{gw}'\n        nameservers:\n          addresses:\n          - '{ns}'\n          search:\n          - '{search}'\n",
+            mac = s.mac,
+            addr = s.address,
+            prefix = s.prefix,
+            gw = s.gateway,
+            ns = s.nameserver,
+            search = s.search,
+        )
+        .into_bytes();
+    }
+    let route = format!("      routes:\n        - to: 0.0.0.0/0\n          via: {}\n", s.gateway);
     format!(
         "network:\n  version: 2\n  ethernets:\n    nic0:\n      match:\n        macaddress: '{mac}'\n      set-name: eth0\n      dhcp4: false\n      addresses:\n        - {addr}/{prefix}\n{route}      nameservers:\n        addresses: [{ns}]\n        search: [{search}]\n",
         mac = s.mac,
@@ -265,7 +286,7 @@ mod tests {
         let v2 = String::from_utf8(network_config_v2(&net(), V2Route::Routes)).unwrap();
         assert!(v2.contains("- 10.0.0.23/24\n") && v2.contains("via: 10.0.0.1\n"), "{v2}");
         assert!(
-            String::from_utf8(network_config_v2(&net(), V2Route::Gateway4)).unwrap().contains("gateway4: 10.0.0.1")
+            String::from_utf8(network_config_v2(&net(), V2Route::Gateway4)).unwrap().contains("gateway4: '10.0.0.1'")
         );
         let md = kubevirt_meta_data("u1.small", "vm.ns", "vm");
         assert_eq!(md, br#"{"instance-type":"u1.small","instance-id":"vm.ns","local-hostname":"vm"}"#);

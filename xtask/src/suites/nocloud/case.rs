@@ -79,6 +79,16 @@ pub enum NetCfg {
     V1OtherAddr,
 }
 
+/// The drive's `vendor-data`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vendor {
+    None,
+    /// An empty file: what Proxmox writes without a `cicustom` vendor snippet.
+    Empty,
+    /// A `#cloud-config` snippet (Proxmox's `cicustom vendor=`, `cloud-localds -V`).
+    Snippet,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum At {
     /// A read-only loop device, found by scanning.
@@ -96,7 +106,7 @@ pub struct DriveCase {
     pub user_data: UserData,
     pub meta: Meta,
     pub net: NetCfg,
-    pub vendor_data: bool,
+    pub vendor: Vendor,
     pub at: At,
 }
 
@@ -105,7 +115,7 @@ pub const PROXMOX: DriveCase = DriveCase {
     user_data: UserData::Ignition,
     meta: Meta::Proxmox,
     net: NetCfg::V1,
-    vendor_data: true,
+    vendor: Vendor::Snippet,
     at: At::Scan,
 };
 

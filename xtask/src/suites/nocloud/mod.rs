@@ -63,11 +63,12 @@ pub const SUITE: Suite = Suite { name: "nocloud", needs_flint: true, gate: false
 
 pub fn all() -> Vec<Case> {
     use checks::*;
-    let d = |build, user_data, meta, net| DriveCase { build, user_data, meta, net, vendor_data: true, at: At::Scan };
+    let d =
+        |build, user_data, meta, net| DriveCase { build, user_data, meta, net, vendor: Vendor::Snippet, at: At::Scan };
     let localds_iso = d(Build::LocaldsIso, UserData::Ignition, Meta::Yaml, NetCfg::V1);
     let localds_vfat = d(Build::LocaldsVfat, UserData::Ignition, Meta::Yaml, NetCfg::V2(V2Route::Routes));
     let kubevirt_vfat =
-        DriveCase { vendor_data: false, ..d(Build::KubevirtVfat, UserData::Ignition, Meta::Kubevirt, NetCfg::None) };
+        DriveCase { vendor: Vendor::None, ..d(Build::KubevirtVfat, UserData::Ignition, Meta::Kubevirt, NetCfg::None) };
     vec![
         // --- Proxmox VE's drive, no NIC at all ------------------------------------------------
         Case {
@@ -96,7 +97,7 @@ pub fn all() -> Vec<Case> {
                 "proxmox-cloud-config",
                 "Proxmox's generated #cloud-config: exit 7, no user.ign; hostname and keys in the fragment and HOSTNAME attribute; cloud-init takes the seed",
                 "proxmoxve",
-                DriveCase { user_data: UserData::ProxmoxCloudConfig, ..PROXMOX },
+                DriveCase { user_data: UserData::ProxmoxCloudConfig, vendor: Vendor::Empty, ..PROXMOX },
             )
         },
         Case {
@@ -440,7 +441,7 @@ fn localds_iso_no_ud() -> DriveCase {
         user_data: UserData::Absent,
         meta: Meta::Yaml,
         net: NetCfg::V1,
-        vendor_data: false,
+        vendor: Vendor::None,
         at: At::Scan,
     }
 }
@@ -448,7 +449,7 @@ fn localds_iso_no_ud() -> DriveCase {
 /// A cidata drive for a network seed: Proxmox's meta-data (another instance id than the
 /// seed's, so a mix-up shows) and a network-config, no user-data.
 fn net_only(net: NetCfg) -> DriveCase {
-    DriveCase { user_data: UserData::Absent, net, vendor_data: false, ..PROXMOX }
+    DriveCase { user_data: UserData::Absent, net, vendor: Vendor::None, ..PROXMOX }
 }
 
 /// An Ignition config of spec 3.3.0 with content of its own (a file holding the marker, a
@@ -516,8 +517,11 @@ fn drive_seed(c: &Case, d: &DriveCase, mac: &str, marker: &str) -> Seed {
             Some(cidata::network_config_v1(&StaticV4 { address: OTHER_ADDR.into(), ..static_v4(c, mac) }))
         }
     };
-    // Proxmox writes an empty vendor-data unless a `cicustom` vendor snippet is set; this one is.
-    let vendor_data = d.vendor_data.then(|| b"#cloud-config\npackages:\n  - qemu-guest-agent\n".to_vec());
+    let vendor_data = match d.vendor {
+        Vendor::None => None,
+        Vendor::Empty => Some(Vec::new()),
+        Vendor::Snippet => Some(b"#cloud-config\npackages:\n  - qemu-guest-agent\n".to_vec()),
+    };
     Seed { user_data, meta_data, network_config, vendor_data }
 }
 
