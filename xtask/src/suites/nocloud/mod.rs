@@ -274,7 +274,7 @@ pub fn all() -> Vec<Case> {
             extra: Some(static_from_network_config),
             ..Case::seed(
                 "seed-network-config-v2-routes",
-                "network-config v2 (match: macaddress, addresses, routes to 0.0.0.0/0, nameservers); the seed behind the router",
+                "netplan-style v2 under network: (match: macaddress, addresses, routes to 0.0.0.0/0, nameservers); the seed behind the router",
                 "10.0.0.25",
             )
         },
@@ -285,7 +285,7 @@ pub fn all() -> Vec<Case> {
             extra: Some(static_from_network_config),
             ..Case::seed(
                 "seed-network-config-v2-gateway4",
-                "network-config v2 with gateway4; the seed behind the router",
+                "Proxmox's own v2 spelling (no network: wrapper, net0, quoted macaddress, gateway4); the seed behind the router",
                 "10.0.0.26",
             )
         },
