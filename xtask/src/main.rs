@@ -31,8 +31,9 @@ tasks:
                              rustfmt and clippy (flint, xtask, fuzz), a fuzz smoke, build,
                              links that the size budget and the dynamic-relocation guards must
                              stop, every end-to-end and fault scenario, the load test, every
-                             QEMU boot scenario, every consumer case, the initramfs-tools
-                             checks; ends with `N passed, N failed`
+                             QEMU boot scenario, every consumer case, the OpenStack and
+                             NoCloud cases, the initramfs-tools checks; ends with
+                             `N passed, N failed`
   e2e [FILTER] [--keep]      run the end-to-end scenarios whose name contains FILTER
                              (needs root and a built flint); --keep keeps every run's files
   faults-http [FILTER] [--keep]

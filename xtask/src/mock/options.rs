@@ -41,7 +41,7 @@ impl Platform {
 pub const MOCK_HELP: &str = "\
 usage: xtask mock --platform aws|akamai|openstack|nocloud [options]
   --listen ADDR          listen address (default 169.254.169.254:80)
-  --payload FILE         user-data: served raw (aws, openstack) or base64-encoded (akamai); absent = none
+  --payload FILE         user-data: served raw (aws, openstack, nocloud) or base64-encoded (akamai); absent = none
   --log FILE             JSON lines, one per request (method, path, status, token sent/valid…)
   --tokens FILE          every issued token, one per line
   --ready FILE           created once the socket is bound
@@ -55,7 +55,7 @@ usage: xtask mock --platform aws|akamai|openstack|nocloud [options]
   --retry-after S        Retry-After header on 429/503 answers
   --no-token-api         aws: PUT /latest/api/token answers 404, GETs need no token (IMDSv1 only)
   --no-ssh-keys          no SSH keys (aws: meta-data/public-keys/ 404; akamai: no users)
-  --no-metadata          every metadata path 404 (user-data and tokens still served)
+  --no-metadata          every metadata path 404 (user-data and tokens still served; nocloud: meta-data)
   --no-openstack-tree    openstack: every /openstack/… path 404, only the EC2-compatible tree answers
   --floating-ip          openstack: the instance has a floating IP (else public-ipv4 is empty)
   --key-newline          openstack: the public key ends with a newline (imported from a .pub file)
