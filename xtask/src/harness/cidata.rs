@@ -188,6 +188,15 @@ pub fn network_config_v1(s: &StaticV4) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Proxmox's `network-config` for a NIC set to `ip=dhcp`: a `dhcp4` subnet, then the
+/// `nameserver` entry.
+pub fn network_config_v1_dhcp(mac: &str, nameserver: &str, search: &str) -> Vec<u8> {
+    format!(
+        "version: 1\nconfig:\n    - type: physical\n      name: eth0\n      mac_address: '{mac}'\n      subnets:\n      - type: dhcp4\n    - type: nameserver\n      address:\n      - '{nameserver}'\n      search:\n      - '{search}'\n"
+    )
+    .into_bytes()
+}
+
 /// How a version 2 configuration is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum V2Route {

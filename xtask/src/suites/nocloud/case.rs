@@ -77,6 +77,8 @@ pub enum NetCfg {
     V1WrongMac,
     /// Version 1 for the test NIC, with another address (`OTHER_ADDR`) than the case's.
     V1OtherAddr,
+    /// Version 1, the test NIC's subnet `dhcp4` (Proxmox's `ipconfig0: ip=dhcp`).
+    V1Dhcp,
 }
 
 /// The drive's `vendor-data`.

@@ -487,16 +487,38 @@ pub fn drive_won_seed_quiet(c: &Case, r: &Run) -> Vec<String> {
 /// address the seed saw (dnsmasq's pool), and the report says so.
 pub fn wrong_mac_then_dhcp(c: &Case, r: &Run) -> Vec<String> {
     let mut bad = wrong_mac_unused(c, r);
+    bad.extend(lease_reached_seed(c, r));
+    bad
+}
+
+/// A `dhcp4` entry forces DHCP: with no server there is no link-local address, and the seed is
+/// never reached.
+pub fn dhcp_forced_no_link_local(_c: &Case, r: &Run) -> Vec<String> {
+    let mut bad = Vec::new();
+    if let Some(v) = &r.report
+        && (v["mode"] == "link-local" || v["address"].as_str().is_some_and(|a| a.starts_with("169.254.")))
+    {
+        bad.push(format!("report mode {} address {}: a link-local fallback despite dhcp4", v["mode"], v["address"]));
+    }
+    if !r.log.is_empty() {
+        bad.push(format!("the seed was reached without an address: {:?}", r.gets()));
+    }
+    bad
+}
+
+/// The seed saw a lease from dnsmasq's pool, and the report says `dhcp`.
+pub fn lease_reached_seed(_c: &Case, r: &Run) -> Vec<String> {
     let (lo, hi) = crate::harness::netns::POOL;
     let in_pool =
         |p: &str| p.strip_prefix("10.0.0.").and_then(|n| n.parse::<u8>().ok()).is_some_and(|n| (lo..=hi).contains(&n));
+    let mut bad: Vec<String> = r
+        .log
+        .iter()
+        .filter(|e| !e.peer.as_deref().is_some_and(in_pool))
+        .map(|e| format!("request from {:?}, expected a lease from dnsmasq's pool: {e}", e.peer))
+        .collect();
     if r.log.is_empty() {
         bad.push("the seed was never asked".into());
-    }
-    for e in &r.log {
-        if !e.peer.as_deref().is_some_and(in_pool) {
-            bad.push(format!("request from {:?}, expected a lease from dnsmasq's pool: {e}", e.peer));
-        }
     }
     if let Some(v) = &r.report
         && (v["mode"] != "dhcp" || !v["static_from"].is_null())

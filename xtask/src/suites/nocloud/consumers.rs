@@ -114,6 +114,7 @@ fn network_config(c: &Case, net: NetCfg, got: &Value) -> Vec<String> {
     let ok = match net {
         NetCfg::None => got.is_null(),
         NetCfg::V1OtherAddr => got["config"][0]["subnets"][0]["address"] == OTHER_ADDR,
+        NetCfg::V1Dhcp => got["config"][0]["subnets"][0]["type"] == "dhcp4",
         NetCfg::V1 | NetCfg::V1WrongMac => {
             let phys = &got["config"][0];
             got["version"] == 1

@@ -373,6 +373,31 @@ pub fn all() -> Vec<Case> {
                 "10.0.0.40",
             )
         },
+        Case {
+            ip_arg: false,
+            drive: Some(net_only(NetCfg::V1Dhcp)),
+            budget: 5.0,
+            within: None,
+            exit: 4,
+            source: None,
+            extra: Some(dhcp_forced_no_link_local),
+            ..Case::seed(
+                "seed-network-config-dhcp4-no-server",
+                "network-config says dhcp4 for the NIC and no DHCP server answers: DHCP only, no link-local fallback, exit 4 within the budget",
+                "10.0.0.47",
+            )
+        },
+        Case {
+            net: Net::Dhcp,
+            ip_arg: false,
+            drive: Some(net_only(NetCfg::V1Dhcp)),
+            extra: Some(lease_reached_seed),
+            ..Case::seed(
+                "seed-network-config-dhcp4",
+                "network-config says dhcp4 and dnsmasq answers: a lease reaches the seed",
+                "10.0.0.48",
+            )
+        },
         // cloud-init's order of precedence (its network-config reference): the datasource's
         // configuration, then the system's, then the kernel command line's `ip=`, each
         // overriding the one before.
@@ -513,6 +538,7 @@ fn drive_seed(c: &Case, d: &DriveCase, mac: &str, marker: &str) -> Seed {
         NetCfg::V1 => Some(cidata::network_config_v1(&static_v4(c, mac))),
         NetCfg::V2(route) => Some(cidata::network_config_v2(&static_v4(c, mac), route)),
         NetCfg::V1WrongMac => Some(cidata::network_config_v1(&static_v4(c, WRONG_MAC))),
+        NetCfg::V1Dhcp => Some(cidata::network_config_v1_dhcp(mac, NAMESERVER, SEARCH)),
         NetCfg::V1OtherAddr => {
             Some(cidata::network_config_v1(&StaticV4 { address: OTHER_ADDR.into(), ..static_v4(c, mac) }))
         }
