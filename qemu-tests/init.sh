@@ -16,10 +16,13 @@
 #   fxq.late_modules=A,B             load these modules 1 s after the tool started instead of
 #                                    before it (a driver that comes late: the device appears
 #                                    while flint runs); stamped "late-modules"
+#   fxq.dump=DIR,DIR                 send every regular file under these directories (the
+#                                    hand-offs: user.ign, the seed, the attributes) with its mode
 #
 # Markers (to /dev/ttyS1, which carries nothing else; one per line, "FXQ:<KEY> <value>"):
 #   BEGIN, MODE, EXIT <code>, SHA256 <hex|absent>, SIZE <bytes|->, REPORT <json|absent>,
-#   LOG <tool stderr line>..., KMSG <dmesg line>..., FILE <base64>..., RESULT PASS|FAIL, END
+#   LOG <tool stderr line>..., KMSG <dmesg line>..., FILE <base64>...,
+#   OUT <path> <octal mode> <base64 on one line>..., RESULT PASS|FAIL, END
 # Timestamps come from the kernel log: each step writes "fxq: <step>" to /dev/kmsg, so the
 # harness reads them on the kernel's own clock (0 = kernel start, microseconds).
 
@@ -44,6 +47,7 @@ mode=$(arg fxq.mode flint)
 out=$(arg flint.output /run/flint/user-data)
 watchdog=$(arg fxq.watchdog 120)
 late=$(arg fxq.late_modules "")
+dump=$(arg fxq.dump "")
 
 : > /run/tool.err
 rc=-
@@ -106,6 +110,12 @@ stamp end
 	if [ "$(arg fxq.show 0)" = 1 ] && [ -f "$out" ]; then
 		base64 "$out" | while IFS= read -r l; do echo "FXQ:FILE $l"; done
 	fi
+	for d in $(echo "$dump" | tr , ' '); do
+		[ -d "$d" ] || continue
+		find "$d" -type f | sort | while IFS= read -r f; do
+			echo "FXQ:OUT $f $(stat -c %a "$f") $(base64 "$f" | tr -d '\n')"
+		done
+	done
 	echo "FXQ:RESULT $result"
 	echo "FXQ:END"
 } > /dev/ttyS1

@@ -8,6 +8,7 @@
 use core::fmt::{self, Write as _};
 
 use crate::decode::cmdline;
+use crate::net::config::word;
 use crate::platform::{self, Platform};
 
 pub const DEFAULT_OUTPUT: &[u8] = b"/run/flint/user-data";
@@ -72,6 +73,8 @@ pub struct Config<'a> {
 
 impl Config<'_> {
     /// Some output needs the platform's metadata (hostname, keys, attributes).
+    // Out of line: asked from several places, each inlined copy cost more than the call.
+    #[inline(never)]
     pub fn wants_metadata(&self) -> bool {
         self.ignition || self.cloud_init_seed.is_some() || self.attributes.is_some()
     }
@@ -312,28 +315,40 @@ pub fn parse_cmdline(text: &[u8]) -> Raw<'_> {
 
 /// Merges both sources (command line first) and validates every value.
 pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageError> {
-    let pick = |a: Option<&'a [u8]>, b: Option<&'a [u8]>| a.or(b);
-    let id = cli.platform.or(kernel.platform).or(kernel.ignition_platform).ok_or(UsageError::NoPlatform)?;
+    // Both sources merged into one through the option table (a value from the command line
+    // wins, a switch set in either is set): one loop rather than a comparison per field.
+    let (mut cli, mut r) = (*cli, *kernel);
+    for o in OPTIONS {
+        match o.kind {
+            Kind::Value(_, slot) => {
+                if let Some(v) = *slot(&mut cli) {
+                    *slot(&mut r) = Some(v);
+                }
+            }
+            Kind::Switch(slot) => *slot(&mut r) |= *slot(&mut cli),
+        }
+    }
+    let id = r.platform.or(r.ignition_platform).ok_or(UsageError::NoPlatform)?;
     let platform = platform::by_id(id).ok_or(UsageError::UnknownPlatform)?;
-    let address = match pick(cli.address, kernel.address) {
-        None | Some(b"auto") => AddressMode::Auto,
-        Some(b"dhcp") => AddressMode::Dhcp,
-        Some(b"link-local") => AddressMode::LinkLocal,
-        Some(_) => return Err(UsageError::BadValue("--address")),
+    let address = match r.address.map_or(0, |v| word(v, "auto|dhcp|link-local")) {
+        0 => AddressMode::Auto,
+        1 => AddressMode::Dhcp,
+        2 => AddressMode::LinkLocal,
+        _ => return Err(UsageError::BadValue("--address")),
     };
-    let timeout_ms = match pick(cli.timeout, kernel.timeout) {
+    let timeout_ms = match r.timeout {
         None => DEFAULT_TIMEOUT_MS,
         Some(v) => parse_seconds(v).ok_or(UsageError::BadValue("--timeout"))?,
     };
-    let dhcp_timeout_ms = match pick(cli.dhcp_timeout, kernel.dhcp_timeout) {
+    let dhcp_timeout_ms = match r.dhcp_timeout {
         None => DEFAULT_DHCP_TIMEOUT_MS,
         Some(v) => parse_seconds(v).ok_or(UsageError::BadValue("--dhcp-timeout"))?,
     };
-    let max_size = match pick(cli.max_size, kernel.max_size) {
+    let max_size = match r.max_size {
         None => DEFAULT_MAX_SIZE,
         Some(v) => parse_size(v).ok_or(UsageError::BadValue("--max-size"))?,
     };
-    let interface = pick(cli.interface, kernel.interface);
+    let interface = r.interface;
     // IFNAMSIZ is 16 including the NUL; '/' and ':' are never valid in names.
     // "." and ".." are refused by the kernel's dev_valid_name() too.
     if interface.is_some_and(|n| {
@@ -341,7 +356,7 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageE
     }) {
         return Err(UsageError::BadValue("--interface"));
     }
-    let ssh_user = pick(cli.ssh_user, kernel.ssh_user).unwrap_or(DEFAULT_SSH_USER);
+    let ssh_user = r.ssh_user.unwrap_or(DEFAULT_SSH_USER);
     // useradd's portable name rule (letters, digits, '_', '-', '.'; no leading '-'), at most 32.
     if ssh_user.len() > 32
         || ssh_user.first().is_none_or(|&b| b == b'-')
@@ -350,14 +365,14 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageE
         return Err(UsageError::BadValue("--ssh-user"));
     }
     // Under --root every output path is absolute (it is joined onto the root).
-    let root = match pick(cli.root, kernel.root).unwrap_or(b"/") {
-        r if r.iter().all(|&b| b == b'/') => &r[..0],
-        r => r.strip_suffix(b"/").unwrap_or(r),
+    let root = match r.root.unwrap_or(b"/") {
+        p if p.iter().all(|&b| b == b'/') => &p[..0],
+        p => p.strip_suffix(b"/").unwrap_or(p),
     };
-    let output = pick(cli.output, kernel.output).unwrap_or(DEFAULT_OUTPUT);
-    let report = pick(cli.report, kernel.report);
-    let cloud_init_seed = pick(cli.cloud_init_seed, kernel.cloud_init_seed);
-    let attributes = pick(cli.attributes, kernel.attributes);
+    let output = r.output.unwrap_or(DEFAULT_OUTPUT);
+    let report = r.report;
+    let cloud_init_seed = r.cloud_init_seed;
+    let attributes = r.attributes;
     if !root.is_empty() {
         for (path, name) in [
             (Some(output), "--output"),
@@ -380,13 +395,13 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageE
         max_size,
         report,
         root,
-        ignition: cli.ignition || kernel.ignition,
-        ignition_overwrite: cli.ignition_overwrite || kernel.ignition_overwrite,
+        ignition: r.ignition,
+        ignition_overwrite: r.ignition_overwrite,
         ssh_user,
         cloud_init_seed,
         attributes,
-        drive: pick(cli.drive, kernel.drive),
-        verbose: cli.verbose || kernel.verbose,
+        drive: r.drive,
+        verbose: r.verbose,
     })
 }
 

@@ -137,7 +137,7 @@ impl Error {
             Error::Run(Failed::Net(NetError::Link(_))) => Exit::System,
             Error::Run(Failed::Flow(_, f)) if f.is_unreachable() => Exit::Unreachable,
             Error::Run(Failed::Flow(..)) => Exit::Invalid,
-            Error::Run(Failed::Drive(DriveFailure::NotFound)) => Exit::Unreachable,
+            Error::Run(Failed::Drive(DriveFailure::NotFound | DriveFailure::NoFwCfg)) => Exit::Unreachable,
             Error::Run(Failed::Drive(DriveFailure::Unreadable(DriveError::Io))) => Exit::System,
             Error::Run(Failed::Drive(DriveFailure::Unreadable(_))) => Exit::Invalid,
             Error::Decode(DecodeError::Sink) => Exit::Output,
@@ -347,7 +347,7 @@ fn run(
 
     let DecodeMemory { decoded, window, render } = DECODE.take();
     let answer = engine.outcome().map_err(Error::Run)?;
-    if answer.meta.is_empty() && cfg.wants_metadata() {
+    if answer.meta.is_empty() && cfg.wants_metadata() && cfg.platform.has_metadata() {
         flint::warn!("metadata", "the platform gave no metadata");
     }
     // Every output, then the exit code: a hand-off problem outranks "no user-data" but not a

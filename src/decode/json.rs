@@ -44,6 +44,8 @@ pub enum JsonError {
 }
 
 impl core::fmt::Display for JsonError {
+    // Out of line: inlined at each of its callers it cost more than the call (measured).
+    #[inline(never)]
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
             JsonError::Syntax => "not valid JSON",
@@ -71,6 +73,8 @@ impl Num {
         matches!(self, Num::Zero | Num::Int | Num::Frac | Num::Exp)
     }
 
+    // Out of line: inlined at each of its callers it cost more than the call (measured).
+    #[inline(never)]
     fn next(self, b: u8) -> Option<Num> {
         Some(match (self, b) {
             (Num::Minus, b'0') => Num::Zero,
@@ -282,6 +286,8 @@ impl Scanner {
     }
 
     /// The first byte of a value.
+    // Out of line: inlined at each of its callers it cost more than the call (measured).
+    #[inline(never)]
     fn value(&mut self, b: u8, on: &mut dyn FnMut(Event, Option<&[u8]>)) -> Result<(), JsonError> {
         match b {
             b'{' | b'[' => {
@@ -332,6 +338,8 @@ impl Scanner {
         self.depth > 0 && self.objects & (1u64 << (self.depth - 1)) != 0
     }
 
+    // Out of line: inlined at each of its callers it cost more than the call (measured).
+    #[inline(never)]
     fn after_value(&mut self) {
         self.state = if self.depth == 0 { State::Done } else { State::Next };
     }
@@ -341,6 +349,8 @@ impl Scanner {
         self.state = State::Str { key };
     }
 
+    // Out of line: inlined at each of its callers it cost more than the call (measured).
+    #[inline(never)]
     fn start_text(&mut self) {
         self.len = 0;
         self.long = false;
@@ -404,10 +414,14 @@ pub struct Writer<'b> {
 }
 
 impl<'b> Writer<'b> {
+    // Out of line: inlined at each of its callers it cost more than the call (measured).
+    #[inline(never)]
     pub fn new(buf: &'b mut [u8]) -> Self {
         Writer { buf, len: 0 }
     }
 
+    /// Out of line: inlined, each of its many callers (the report, escapes) grew a copy.
+    #[inline(never)]
     pub fn bytes(&mut self, s: &[u8]) -> core::fmt::Result {
         let end = self.len + s.len();
         self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?.copy_from_slice(s);

@@ -109,11 +109,14 @@ const ESCAPES: &[u8; 21] = b"0abt\tnvfre \"/\\N_LPxuU";
 const CODES: [u16; 21] =
     [0, 7, 8, 9, 9, 10, 11, 12, 13, 0x1b, 0x20, 0x22, 0x2f, 0x5c, 0x85, 0xa0, 0x2028, 0x2029, 0xfff2, 0xfff4, 0xfff8];
 
+// The byte classes are out of line too (see [`Reader`]): called from dozens of places.
+#[inline(never)]
 fn eol(b: u8) -> bool {
     matches!(b, b'\n' | b'\r' | 0)
 }
 
 /// White space inside a line (§5.5).
+#[inline(never)]
 fn white(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
@@ -124,6 +127,7 @@ fn blank(b: u8) -> bool {
 
 /// May follow `:`, `-` or `?` inside a plain scalar (§7.3.3 `ns-plain-safe`): flow indicators
 /// end plain scalars in flow collections only.
+#[inline(never)]
 fn safe(b: u8, flow: bool) -> bool {
     !(blank(b) || flow && in_set(b, FLOW))
 }
@@ -139,6 +143,7 @@ const fn set(bytes: &[u8]) -> u128 {
     m
 }
 
+#[inline(never)]
 fn in_set(b: u8, set: u128) -> bool {
     b < 128 && set >> b & 1 != 0
 }
@@ -278,6 +283,7 @@ impl Reader<'_, '_> {
         (self.on)(event, Some(&[]));
     }
 
+    #[inline(never)]
     fn start_text(&mut self) {
         self.len = 0;
         self.long = false;
@@ -317,6 +323,8 @@ impl Reader<'_, '_> {
     }
 
     /// The whole document: block structure line by line (§8.2, §9.1).
+    // Out of line though called once: measured smaller so.
+    #[inline(never)]
     fn document(&mut self) -> Result<(), YamlError> {
         // §5.1: no C0 control but tab and the line breaks, anywhere. (DEL, C1 controls and
         // non-characters are outside c-printable too, but quoted scalars must take them for

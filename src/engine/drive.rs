@@ -27,6 +27,8 @@ pub use crate::sources::drive::{DriveError, Drives, Filesystem};
 pub enum DriveFailure {
     /// No block device carried the drive within the budget (or `--drive` did not).
     NotFound,
+    /// The `qemu_fw_cfg` driver's sysfs directory never appeared within the budget.
+    NoFwCfg,
     /// The drive was found but its user-data could not be read.
     Unreadable(DriveError),
 }
@@ -35,6 +37,7 @@ impl core::fmt::Display for DriveFailure {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             DriveFailure::NotFound => f.write_str("no config drive found"),
+            DriveFailure::NoFwCfg => f.write_str("no fw_cfg directory in sysfs (qemu_fw_cfg not loaded?)"),
             DriveFailure::Unreadable(e) => write!(f, "config drive user-data: {e}"),
         }
     }
@@ -135,7 +138,10 @@ impl<'a> DriveRun<'a> {
     /// The budget ran out while scanning.
     pub fn expire(&mut self) {
         if let State::Scan(_) = self.state {
-            self.state = State::Failed(DriveFailure::NotFound);
+            self.state = State::Failed(match self.drive.store {
+                Store::BlockDevice => DriveFailure::NotFound,
+                Store::FwCfg => DriveFailure::NoFwCfg,
+            });
         }
     }
 
@@ -253,10 +259,35 @@ fn network(doc: &NetworkDoc, bytes: &[u8]) -> Result<Plan, ConfigError> {
     }
 }
 
-/// The first static IPv4 address of a configuration (Afterburn's `IPV4` attributes).
+/// The static IPv4 address of a configuration's first interface, in document order (Afterburn's
+/// `IPV4` attributes: `proxmoxve/cloudconfig.rs` takes the first `physical` entry's addresses;
+/// flint keeps one address per interface, Afterburn the last of several).
 fn first_static(plan: &Plan) -> Option<[u8; 4]> {
-    plan.ifaces.iter().find_map(|i| match i.method {
+    match plan.ifaces.first()?.method {
         Method::Static(s) => Some(s.address),
         Method::Dhcp => None,
-    })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+
+    fn ipv4_attr(doc: &str) -> Option<[u8; 4]> {
+        let net = NetworkDoc { path: "network-config", format: NetworkFormat::CloudInit, ipv4_attr: None };
+        first_static(&network(&net, doc.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn the_ipv4_attribute_is_the_first_interfaces_as_afterburn_reads_it() {
+        let entry = |name: &str, subnet: &str| {
+            std::format!("  - type: physical\n    name: {name}\n    subnets:\n      - type: {subnet}\n")
+        };
+        let st = "static\n        address: 10.0.0.5\n        netmask: 255.255.255.0";
+        let doc = |a: &str, b: &str| std::format!("version: 1\nconfig:\n{}{}", entry("eth0", a), entry("eth1", b));
+        assert_eq!(ipv4_attr(&doc(st, "dhcp")), Some([10, 0, 0, 5]));
+        // Afterburn: no IPV4 when the first interface is DHCP, whatever the next one has.
+        assert_eq!(ipv4_attr(&doc("dhcp", st)), None);
+    }
 }

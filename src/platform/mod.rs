@@ -53,6 +53,14 @@ impl Platform {
         })
     }
 
+    /// Does any source publish metadata (hostname, keys, attributes)? QEMU's fw_cfg does not.
+    pub fn has_metadata(&self) -> bool {
+        self.sources.iter().any(|s| match s {
+            Source::Service(s) => !s.metadata.is_empty(),
+            Source::Drive(d) => !d.metadata.is_empty() || d.cloud_config.is_some() || d.network.is_some(),
+        })
+    }
+
     /// The platform's config drives.
     pub fn drives(&self) -> impl Iterator<Item = &'static Drive> {
         self.sources.iter().filter_map(|s| match s {
@@ -332,6 +340,13 @@ pub enum Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    extern crate std;
+
+    #[test]
+    fn only_qemu_has_no_metadata() {
+        let without: std::vec::Vec<&str> = ALL.iter().filter(|p| !p.has_metadata()).map(|p| p.id).collect();
+        assert_eq!(without, ["qemu"]);
+    }
 
     #[test]
     fn ids_are_unique_and_found() {

@@ -13,7 +13,8 @@
 //!   `dhcp` subnets, and a `nameserver` entry; in many Proxmox setups there is no DHCP server,
 //!   so this is how flint gets an address when the run needs the network;
 //! - Afterburn's attributes: `HOSTNAME` from the cloud-config `hostname`, `INSTANCE_ID` from
-//!   `meta-data`, `IPV4` and `IPV6` from the first static address of the network config
+//!   `meta-data`, `IPV4` and `IPV6` from the static address of the network config's first
+//!   `physical` entry (none when that entry is DHCP)
 //!   (flint's stack is IPv4-only until issue #11: no `IPV6` yet).
 
 use super::nocloud::{KEY, LOCAL_HOSTNAME, SEED_FILES};

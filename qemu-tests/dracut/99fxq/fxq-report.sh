@@ -1,7 +1,13 @@
 #!/bin/bash
 # Test only (qemu-tests/dracut/99fxq): what flint and Ignition did in this dracut initramfs,
 # as FXQ: markers on ttyS1 (qemu-tests/README.md), then an immediate power-off.
-# $1: dracut (normal path) or emergency (emergency.target was isolated).
+# $1: dracut (normal path) or emergency (emergency.target was isolated); fwcfg-probe (run by
+# fxq-fwcfg.service just before flint) only notes whether qemu_fw_cfg's directory is there.
+
+if [ "$1" = fwcfg-probe ]; then
+	if [ -d /sys/firmware/qemu_fw_cfg/by_name ]; then echo present; else echo absent; fi > /run/fxq-fwcfg
+	exit 0
+fi
 
 unit() { # unit name -> "KEY=value ..." of the properties the harness checks
 	systemctl show -p ActiveState,Result,ExecMainCode,ExecMainStatus \
@@ -22,6 +28,10 @@ sha() { # file -> sha256 or "absent"
 	echo "FXQ:SHA256_RUN $(sha /run/ignition/user.ign)"
 	if [ -e /run/ignition/neednet ]; then echo "FXQ:NEEDNET present"; else echo "FXQ:NEEDNET absent"; fi
 	echo "FXQ:IGNITION_ENV $(tr '\n' ' ' 2>/dev/null < /run/ignition.env)"
+	echo "FXQ:FWCFG_AT_FLINT_START $(cat /run/fxq-fwcfg 2>/dev/null || echo unknown)"
+	mods=""
+	while read -r name _; do mods="$mods $name"; done < /proc/modules
+	echo "FXQ:MODULES$mods"
 	if [ -f /run/flint/report.json ]; then echo "FXQ:REPORT $(cat /run/flint/report.json)"; else echo "FXQ:REPORT absent"; fi
 	# The kernel's own network state after flint: flint's address lives only in its own
 	# stack, so no IPv4 address but loopback's and no route may be here.

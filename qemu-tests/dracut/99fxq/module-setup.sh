@@ -19,7 +19,10 @@ install() {
     inst_script "$moddir/fxq-report.sh" /usr/bin/fxq-report
     inst_simple "$moddir/fxq-report.service" "$systemdsystemunitdir/fxq-report.service"
     inst_simple "$moddir/fxq-emergency.service" "$systemdsystemunitdir/fxq-emergency.service"
+    inst_simple "$moddir/fxq-fwcfg.service" "$systemdsystemunitdir/fxq-fwcfg.service"
     $SYSTEMCTL -q --root "$initdir" add-wants initrd.target fxq-report.service || return 1
+    # Notes, right before flint starts, whether udev has loaded qemu_fw_cfg (platform qemu).
+    $SYSTEMCTL -q --root "$initdir" add-wants initrd.target fxq-fwcfg.service || return 1
     # If anything isolates emergency.target (every Ignition unit's OnFailure=), report that
     # at once instead of leaving the harness to time out at an emergency shell.
     $SYSTEMCTL -q --root "$initdir" add-wants emergency.target fxq-emergency.service || return 1

@@ -28,6 +28,9 @@ pub enum Payload {
     /// (it refuses 3.4.0 as "unsupported config version"): for the boots where Ignition
     /// itself reads what flint wrote.
     IgnitionSpec33,
+    /// The `#cloud-config` Proxmox VE generates for a VM with a name and an SSH key
+    /// (`cidata::cloud_config`): not an Ignition config.
+    ProxmoxCloudConfig,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +64,10 @@ pub fn payload(p: Payload, marker: &str) -> Served {
             let d = serde_json::to_vec_pretty(&v).unwrap_or_default();
             Served { file: Some(d.clone()), decoded: Some(d) }
         }
+        Payload::ProxmoxCloudConfig => {
+            let d = super::cidata::cloud_config(marker);
+            Served { file: Some(d.clone()), decoded: Some(d) }
+        }
     }
 }
 
@@ -90,7 +97,14 @@ pub struct Cloud {
     pub net: VmNet,
 }
 
-pub fn start_cloud(nets: &[NetKind], platform: Platform, file: Option<&[u8]>, dir: &Path) -> Result<Cloud, String> {
+/// `platform`: the mock to start when a NIC's network has a metadata service (`None`: a
+/// platform without one, whose NICs must be on networks without a service).
+pub fn start_cloud(
+    nets: &[NetKind],
+    platform: Option<Platform>,
+    file: Option<&[u8]>,
+    dir: &Path,
+) -> Result<Cloud, String> {
     let net = VmNet::new()?;
     let mut dnsmasq = None;
     if let Some(link) = nets.iter().find_map(|n| if let NetKind::Tap(l) = n { Some(*l) } else { None }) {
@@ -102,6 +116,7 @@ pub fn start_cloud(nets: &[NetKind], platform: Platform, file: Option<&[u8]>, di
     let needs_mock =
         nets.iter().any(|n| matches!(n, NetKind::SlirpMetadata | NetKind::Tap(TapLink::Dhcp | TapLink::LinkLocal)));
     let mock = if needs_mock {
+        let platform = platform.ok_or("a metadata service network, but the platform has no metadata service")?;
         let mut o = mock::Options::new(platform);
         o.listen = format!("0.0.0.0:{}", super::MOCK_PORT);
         if let Some(bytes) = file {
@@ -119,13 +134,14 @@ pub fn start_cloud(nets: &[NetKind], platform: Platform, file: Option<&[u8]>, di
 /// The demo's and the boot benchmark's cloud: one slirp NIC with the AWS mock behind
 /// guestfwd, serving `file`.
 pub fn start_aws_slirp(file: Option<&[u8]>, dir: &Path) -> Result<Cloud, String> {
-    start_cloud(&[NetKind::SlirpMetadata], Platform::Aws, file, dir)
+    start_cloud(&[NetKind::SlirpMetadata], Some(Platform::Aws), file, dir)
 }
 
 /// The VM for `start_aws_slirp`'s cloud: `env`'s kernel and image, one virtio-net NIC,
 /// kernel arguments `append`, 90 s to boot.
 pub fn aws_slirp_vm<'a>(env: &'a Env, cloud: &'a Cloud, dir: &'a Path, append: String) -> Vm<'a> {
     Vm {
+        machine: super::Machine::Pc,
         vmlinux: &env.kernel.vmlinux,
         initrd: &env.initrd,
         append,
@@ -137,7 +153,15 @@ pub fn aws_slirp_vm<'a>(env: &'a Env, cloud: &'a Cloud, dir: &'a Path, append: S
         capture: false,
         banner_within: None,
         disks: Vec::new(),
+        fw_cfg: Vec::new(),
     }
+}
+
+/// `bytes` as the VM's Ignition config item (`opt/com.coreos/config`), from `dir/config.ign`.
+pub fn ignition_fw_cfg(bytes: &[u8], dir: &Path) -> Result<super::FwCfg, String> {
+    let file = dir.join("config.ign");
+    std::fs::write(&file, bytes).map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok(super::FwCfg { name: super::IGNITION_FW_CFG.into(), file })
 }
 
 pub fn nics(specs: &[NetKind], models: &[&str]) -> Vec<Nic> {

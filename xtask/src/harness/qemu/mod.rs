@@ -13,6 +13,7 @@
 //! PVH (~2.7 s instead of ~5.7 s); slirp reaches 169.254.169.254 only with
 //! `net=169.254.0.0/16` and the `guestfwd=…-cmd:` form (one relay process per connection).
 
+pub mod cidata;
 pub mod cloud;
 pub mod net;
 pub mod pcap;
@@ -56,6 +57,27 @@ impl Accel {
     }
 }
 
+/// QEMU's machine type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Machine {
+    /// `pc` (i440fx), QEMU's and Proxmox VE's default: a PIIX IDE controller with two buses
+    /// (`ide.0`, `ide.1`) of two units each; the guest needs `ata_piix`.
+    #[default]
+    Pc,
+    /// `q35`: an ICH9 AHCI controller whose six SATA ports are the buses `ide.0`…`ide.5`, one
+    /// unit each; the guest needs `ahci`.
+    Q35,
+}
+
+impl Machine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Machine::Pc => "pc",
+            Machine::Q35 => "q35",
+        }
+    }
+}
+
 /// How a NIC is attached.
 #[derive(Clone, Debug)]
 pub enum Backend {
@@ -76,6 +98,7 @@ pub struct Nic {
 }
 
 pub struct Vm<'a> {
+    pub machine: Machine,
     pub vmlinux: &'a Path,
     pub initrd: &'a Path,
     /// Kernel arguments after `console=ttyS0 panic=-1`.
@@ -94,7 +117,22 @@ pub struct Vm<'a> {
     pub banner_within: Option<Duration>,
     /// Disks besides the initramfs (config drives), read-only.
     pub disks: Vec<Disk>,
+    /// Firmware configuration items (`-fw_cfg name=NAME,file=PATH`), as `qemu -fw_cfg` hands
+    /// an Ignition config to a VM.
+    pub fw_cfg: Vec<FwCfg>,
 }
+
+/// One `-fw_cfg` item: the guest's `qemu_fw_cfg` driver shows its bytes in
+/// `/sys/firmware/qemu_fw_cfg/by_name/<name>/raw`.
+#[derive(Clone, Debug)]
+pub struct FwCfg {
+    /// `opt/…` for anything but QEMU's own items (QEMU warns on other names).
+    pub name: String,
+    pub file: PathBuf,
+}
+
+/// The name Ignition's `qemu` provider reads its config from (and flint's `qemu` platform).
+pub const IGNITION_FW_CFG: &str = "opt/com.coreos/config";
 
 /// A read-only disk image the guest sees.
 #[derive(Clone, Debug)]
@@ -112,6 +150,13 @@ pub enum DiskBus {
     IdeCd,
     /// A virtio-blk PCI disk (`virtio_blk`), as Nova attaches a config drive by default: `vdX`.
     VirtioBlk,
+    /// Proxmox VE's cloud-init drive in its `ide2` slot: a CD-ROM device, the drive given
+    /// separately (`-drive …,if=none,media=cdrom -device ide-cd,bus=ide.1,unit=0`), as
+    /// `qemu-server` starts a VM (`print_drivedevice_full`: index 2 is controller 1, unit 0,
+    /// kept so on q35, where even indices keep their old bus): on `pc` the second IDE bus's
+    /// first unit, on `q35` the AHCI controller's second port. The guest sees `sr0` when it is
+    /// the only CD-ROM.
+    Ide2,
 }
 
 /// MAC of NIC `i`: locally administered, so reports can be matched to the NIC.
@@ -221,6 +266,9 @@ impl Markers {
 pub fn command_line(vm: &Vm, relay: &[String], pcap: bool) -> Vec<String> {
     let mut a: Vec<String> = ["-nodefaults", "-nographic", "-no-reboot", "-no-user-config"].map(String::from).to_vec();
     a.extend(vm.accel.args().iter().map(|s| s.to_string()));
+    // `pc` is QEMU's default, named: i440fx with its PIIX IDE controller, as Proxmox VE and
+    // Nova start VMs by default; `q35` has AHCI instead.
+    a.extend(["-machine".into(), vm.machine.name().into()]);
     a.extend(["-m", "256M", "-smp", "1"].map(String::from));
     a.extend(["-kernel".into(), vm.vmlinux.display().to_string(), "-initrd".into(), vm.initrd.display().to_string()]);
     a.extend(["-append".into(), format!("console=ttyS0 panic=-1 {}", vm.append.trim())]);
@@ -241,7 +289,17 @@ pub fn command_line(vm: &Vm, relay: &[String], pcap: bool) -> Vec<String> {
                 "-device".into(),
                 format!("virtio-blk-pci,drive=disk{i}"),
             ]),
+            DiskBus::Ide2 => a.extend([
+                "-drive".into(),
+                format!("file={file},format=raw,if=none,id=drive-ide2,media=cdrom,readonly=on"),
+                "-device".into(),
+                "ide-cd,bus=ide.1,unit=0,drive=drive-ide2,id=ide2".into(),
+            ]),
         }
+    }
+    for item in &vm.fw_cfg {
+        // As for -drive: a comma would end the option.
+        a.extend(["-fw_cfg".into(), format!("name={},file={}", item.name, item.file.display())]);
     }
     for (i, nic) in vm.nics.iter().enumerate() {
         let netdev = match &nic.backend {
@@ -378,6 +436,7 @@ fn probe_kvm(vmlinux: &Path, initrd: &Path) -> (Accel, String) {
         Err(e) => return (Accel::Tcg, e),
     };
     let vm = Vm {
+        machine: Machine::Pc,
         vmlinux,
         initrd,
         append: "fxq.mode=probe".into(),
@@ -389,6 +448,7 @@ fn probe_kvm(vmlinux: &Path, initrd: &Path) -> (Accel, String) {
         capture: false,
         banner_within: Some(Duration::from_secs(3)),
         disks: Vec::new(),
+        fw_cfg: Vec::new(),
     };
     match boot(&vm) {
         Ok(b) if b.ended() => (Accel::Kvm, format!("KVM probe boot ended in {:.1} s", b.wall.as_secs_f64())),
@@ -441,6 +501,7 @@ mod tests {
     fn command_line_per_backend() {
         let dir = Path::new("/tmp/x");
         let vm = Vm {
+            machine: Machine::Pc,
             vmlinux: Path::new("/k/vmlinux"),
             initrd: Path::new("/k/i.gz"),
             append: "flint.platform=aws".into(),
@@ -458,10 +519,12 @@ mod tests {
             disks: vec![
                 Disk { image: "/d/config-2.iso".into(), bus: DiskBus::IdeCd },
                 Disk { image: "/d/config-2.img".into(), bus: DiskBus::VirtioBlk },
+                Disk { image: "/d/cidata.iso".into(), bus: DiskBus::Ide2 },
             ],
+            fw_cfg: vec![FwCfg { name: IGNITION_FW_CFG.into(), file: "/d/config.ign".into() }],
         };
         let a = command_line(&vm, &["/x/xtask".into(), "relay".into(), "127.0.0.1:80".into()], true).join(" ");
-        assert!(a.contains("-accel tcg"), "{a}");
+        assert!(a.contains("-accel tcg -machine pc "), "{a}");
         assert!(a.contains("-append console=ttyS0 panic=-1 flint.platform=aws"), "{a}");
         assert!(
             a.contains("-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0,mac=02:f1:17:51:00:01"),
@@ -480,6 +543,19 @@ mod tests {
             ),
             "{a}"
         );
+        assert!(
+            a.contains(
+                "-drive file=/d/cidata.iso,format=raw,if=none,id=drive-ide2,media=cdrom,readonly=on \
+                 -device ide-cd,bus=ide.1,unit=0,drive=drive-ide2,id=ide2"
+            ),
+            "{a}"
+        );
+        assert!(a.contains("-fw_cfg name=opt/com.coreos/config,file=/d/config.ign"), "{a}");
+        let q35 =
+            Vm { machine: Machine::Q35, disks: vec![Disk { image: "/d/c.iso".into(), bus: DiskBus::Ide2 }], ..vm };
+        let a = command_line(&q35, &[], false).join(" ");
+        assert!(a.contains("-machine q35 "), "{a}");
+        assert!(a.contains("-device ide-cd,bus=ide.1,unit=0,drive=drive-ide2,id=ide2"), "{a}");
     }
 
     #[test]

@@ -40,6 +40,15 @@ pub fn partial_tcp_from(pcap: &[u8], src: [u8; 4]) -> Result<usize, String> {
         .count())
 }
 
+/// Counts the frames of a tap capture (virtio-net header first) whose Ethernet source is
+/// `mac`: what the guest sent on that NIC.
+pub fn frames_from_mac(pcap: &[u8], mac: [u8; 6]) -> Result<usize, String> {
+    Ok(frames(pcap)?
+        .into_iter()
+        .filter(|f| f.len() >= VNET_HDR_LEN + 14 && f[VNET_HDR_LEN + 6..VNET_HDR_LEN + 12] == mac)
+        .count())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +85,8 @@ mod tests {
         assert_eq!(frames(&pcap).unwrap().len(), 5);
         assert_eq!(partial_tcp_from(&pcap, md).unwrap(), 2);
         assert!(frames(b"nope").is_err());
+        // Every frame above has all-zero MACs.
+        assert_eq!(frames_from_mac(&pcap, [0; 6]).unwrap(), 5);
+        assert_eq!(frames_from_mac(&pcap, [2, 0, 0, 0, 0, 0]).unwrap(), 0);
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::table::{Passed, Scenario};
+use super::table::{Passed, Platform, Scenario};
 use crate::harness::qemu::cloud::{self, Env, NetKind};
 use crate::harness::qemu::{self as vm, Boot, Markers, Vm};
 use crate::harness::report;
@@ -148,12 +148,41 @@ pub fn check(
             let exit = m.exit().unwrap_or(-1);
             let phase = report::FailedPhase::for_exit(exit, s.expect_failed_phase.as_deref());
             bad.extend(report::check_outcome(&r, exit, phase, report::expected_gzip(exit, served)));
-            if !r["mac"].as_str().is_some_and(|mac| mac.eq_ignore_ascii_case(&vm::mac(0))) {
+            // A NIC flint used (a platform with a metadata service) is the VM's first.
+            if s.platform.mock().is_some()
+                && !s.nics.is_empty()
+                && !r["mac"].as_str().is_some_and(|mac| mac.eq_ignore_ascii_case(&vm::mac(0)))
+            {
                 bad.push(format!("report mac {}, expected the VM's NIC {}", r["mac"], vm::mac(0)));
+            }
+            if let Some(want) = &s.expect_source
+                && r["source"] != want.as_str()
+            {
+                bad.push(format!("report source {}, expected {want}", r["source"]));
             }
         }
     }
+    // Platform qemu: udev loaded qemu_fw_cfg before flint started (fxq-fwcfg.service, ordered
+    // right before flint.service, saw the driver's directory). The image holds the module
+    // twice over: flint's module installs it, and so does dracut's 90qemu, which Ignition's
+    // module depends on (a boot without flint's `instmods qemu_fw_cfg` passes too: tried).
+    if s.platform == Platform::Qemu {
+        if !m.get("MODULES").is_some_and(|l| l.split_whitespace().any(|n| n == "qemu_fw_cfg")) {
+            bad.push(format!("qemu_fw_cfg is not loaded: modules {:?}", m.get("MODULES")));
+        }
+        if m.get("FWCFG_AT_FLINT_START") != Some("present") {
+            bad.push(format!(
+                "qemu_fw_cfg's sysfs directory when flint started: {:?}, expected present",
+                m.get("FWCFG_AT_FLINT_START")
+            ));
+        }
+    }
     let logs = m.all("LOG");
+    for want in &s.expect_log {
+        if !logs.iter().any(|l| l.contains(want.as_str())) {
+            bad.push(format!("no line of flint's log contains {want:?}"));
+        }
+    }
     if logs.is_empty() {
         bad.push("flint logged nothing to the journal".into());
     }
@@ -182,9 +211,11 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
     let marker = payloads::new_marker();
     let served = cloud::payload(s.payload, &marker);
     let nets: Vec<NetKind> = s.nics.iter().map(|n| n.net).collect();
-    let cloud = cloud::start_cloud(&nets, s.platform, served.file.as_deref(), dir).map_err(|e| vec![e])?;
+    let cloud = cloud::start_cloud(&nets, s.platform.mock(), served.file.as_deref(), dir).map_err(|e| vec![e])?;
     let models: Vec<&str> = s.nics.iter().map(|n| n.model.as_str()).collect();
+    let (disks, _) = super::media::disks(s, &served, dir).map_err(|e| vec![e])?;
     let vm = Vm {
+        machine: s.machine,
         vmlinux: &env.kernel.vmlinux,
         initrd: image,
         append: kernel_args(s),
@@ -195,13 +226,16 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
         accel: env.accel,
         capture: false,
         banner_within: None,
-        disks: Vec::new(),
+        disks,
+        fw_cfg: super::media::fw_cfg(s, &served, dir).map_err(|e| vec![e])?,
     };
     let (boot, log, tokens) = cloud::boot_in(&vm, &cloud, dir)?;
     drop(cloud);
     let decoded = served.decoded.as_deref().filter(|_| s.expect_exit == 0);
     let mut bad = check(s, &boot, served.file.as_deref(), decoded, &marker, &tokens);
-    if decoded.is_some() && !log.iter().any(|e| e.method == "GET" && e.path.ends_with("/user-data") && e.status == 200)
+    if decoded.is_some()
+        && s.platform.mock().is_some()
+        && !log.iter().any(|e| e.method == "GET" && e.path.ends_with("/user-data") && e.status == 200)
     {
         bad.push("the mock never served the user-data".into());
     }
@@ -322,5 +356,34 @@ mod tests {
         assert!(bad.iter().any(|b| b.contains("/run/ignition.json")), "{bad:?}");
         let bad = check(&scenario(0), &boot(|t| t), Some(CONFIG), Some(CONFIG), "FLINTMARK-other", &[]);
         assert!(bad.iter().any(|b| b.contains("marker")), "{bad:?}");
+    }
+
+    #[test]
+    fn qemu_fw_cfg_checks() {
+        let json = r#"[{"name":"d","about":"a","image":"dracut","platform":"qemu","payload":"ignition-3.3",
+            "nics":[],"fw_cfg":true,"expect":{"exit":0,"source":"drive","log":["fw_cfg items in"]}}]"#;
+        let s = super::super::table::parse(json).unwrap().remove(0);
+        let good = |t: String| {
+            t.replace("\"platform\":\"aws\"", "\"platform\":\"qemu\",\"source\":\"drive\"")
+                .replace("\"mac\":\"02:f1:17:51:00:01\"", "\"mac\":null")
+                .replace(
+                    "FXQ:LOG flint: link: eth0 up, carrier after 1059 us, mtu 1500\n",
+                    "FXQ:LOG flint: drive: fw_cfg items in /sys/firmware/qemu_fw_cfg/by_name\n\
+                     FXQ:FWCFG_AT_FLINT_START present\nFXQ:MODULES ata_piix qemu_fw_cfg autofs4\n",
+                )
+        };
+        let problems = |edit: &dyn Fn(String) -> String| {
+            check(&s, &boot(|t| edit(good(t))), Some(CONFIG), Some(CONFIG), MARKER, &[])
+        };
+        assert_eq!(problems(&|t| t), Vec::<String>::new());
+        for (from, to, want) in [
+            ("FWCFG_AT_FLINT_START present", "FWCFG_AT_FLINT_START absent", "when flint started"),
+            (" qemu_fw_cfg autofs4", " autofs4", "not loaded"),
+            ("fw_cfg items in", "no fw_cfg in", "log"),
+            ("\"source\":\"drive\"", "\"source\":\"service\"", "source"),
+        ] {
+            let bad = problems(&|t| t.replacen(from, to, 1));
+            assert!(bad.iter().any(|b| b.contains(want)), "{from} -> {to}: {bad:?}");
+        }
     }
 }

@@ -9,7 +9,13 @@
 //! time within its budget, the report (exit code, interface and its MAC, mode, `source`, bytes
 //! written, total within the budget), flint's log format, no token or user-data bytes in
 //! the log, and on success that the mock served the user-data (unless a config drive, attached
-//! as an IDE CD-ROM or a virtio-blk disk, was the source).
+//! as an IDE CD-ROM or a virtio-blk disk, was the source, or the platform has no service).
+//!
+//! Platforms without a metadata service: `proxmoxve` (Proxmox VE's `cidata` ISO in its `ide2`
+//! CD-ROM slot, on a segment without DHCP) and `qemu` (the `opt/com.coreos/config` fw_cfg
+//! item). Their boots also ask for the hand-offs and check every file flint left
+//! (`handoff.rs`), lines flint must have logged (the drive it found), and, on a tap NIC, that
+//! the guest sent not a single frame.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -17,12 +23,13 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod dracut;
+mod handoff;
+mod media;
 mod table;
 
 use crate::harness::dracut as harness_dracut;
-use crate::harness::drive;
 use crate::harness::qemu::cloud::{self, Env, NetKind, Served};
-use crate::harness::qemu::{self as vm, Boot, Disk, Vm, pcap};
+use crate::harness::qemu::{self as vm, Boot, Vm, cidata, pcap};
 use crate::harness::report;
 use crate::harness::tally::{Selection, Suite, Tally};
 use crate::mock::{self, payloads};
@@ -39,23 +46,20 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
     let marker = payloads::new_marker();
     let served = cloud::payload(s.payload, &marker);
     let nets: Vec<NetKind> = s.nics.iter().map(|n| n.net).collect();
-    let cloud = cloud::start_cloud(&nets, s.platform, served.file.as_deref(), dir).map_err(|e| vec![e])?;
-    // A config drive made by Nova's tools, the payload as its user_data.
-    let disks = match s.drive {
-        Some(d) => {
-            let spec = drive::Spec { build: d.build, ..drive::Spec::nova(served.file.clone()) };
-            let image = drive::build(&spec, &dir.join("drive")).map_err(|e| vec![e])?;
-            vec![Disk { image, bus: d.bus }]
-        }
-        None => Vec::new(),
-    };
+    let cloud = cloud::start_cloud(&nets, s.platform.mock(), served.file.as_deref(), dir).map_err(|e| vec![e])?;
+    let (disks, proxmox) = media::disks(s, &served, dir).map_err(|e| vec![e])?;
+    let fw_cfg = media::fw_cfg(s, &served, dir).map_err(|e| vec![e])?;
 
-    let expect_sha = served.decoded.as_deref().filter(|_| s.expect_exit == 0).map_or("absent".to_string(), sha256::hex);
+    // The output is complete on exit 0 and on exit 7 (user-data that is not an Ignition config).
+    let complete = matches!(s.expect_exit, 0 | 7);
+    let expect_sha = served.decoded.as_deref().filter(|_| complete).map_or("absent".to_string(), sha256::hex);
     let budget = vm::flint_budget(&s.kernel_args);
     let mut append = format!(
-        "flint.platform={} {} fxq.mode=flint fxq.watchdog={} fxq.expect_exit={} fxq.expect_sha256={expect_sha}",
+        "{}={} {} {} fxq.mode=flint fxq.watchdog={} fxq.expect_exit={} fxq.expect_sha256={expect_sha}",
+        s.platform_arg.name(),
         s.platform.as_str(),
         s.kernel_args,
+        handoff::kernel_args(&s.handoff),
         (budget + 30.0).ceil(),
         s.expect_exit,
     );
@@ -64,6 +68,7 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
     }
     let models: Vec<&str> = s.nics.iter().map(|n| n.model.as_str()).collect();
     let vm = Vm {
+        machine: s.machine,
         vmlinux: &env.kernel.vmlinux,
         initrd: &env.initrd,
         append,
@@ -72,14 +77,15 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
         dir,
         timeout: Duration::from_secs_f64(s.boot_timeout),
         accel: env.accel,
-        capture: s.partial_checksums,
+        capture: s.partial_checksums || s.guest_silent,
         banner_within: None,
         disks,
+        fw_cfg,
     };
     let (boot, log, tokens) = cloud::boot_in(&vm, &cloud, dir)?;
     drop(cloud);
 
-    let bad = check(s, &boot, &served, &expect_sha, budget, &marker, &tokens, &log, dir);
+    let bad = check(s, &boot, &served, proxmox.as_ref(), &expect_sha, budget, &marker, &tokens, &log, dir);
     let stamps = boot.markers.stamps();
     let flint_s = match (stamps.get("tool-start"), stamps.get("tool-done")) {
         (Some(a), Some(b)) => Some(b - a),
@@ -123,6 +129,7 @@ fn check(
     s: &Scenario,
     boot: &Boot,
     served: &Served,
+    proxmox: Option<&cidata::Drive>,
     expect_sha: &str,
     budget: f64,
     marker: &str,
@@ -220,7 +227,7 @@ fn check(
                 Some(_) => {}
                 None => bad.push(format!("report timings_us.total = {}", r["timings_us"]["total"])),
             }
-            if s.expect_exit == 0 {
+            if matches!(s.expect_exit, 0 | 7) {
                 let want = served.decoded.as_ref().map(|d| d.len() as u64);
                 if r["bytes"]["written"].as_u64() != want {
                     bad.push(format!("report bytes.written {}, expected {want:?}", r["bytes"]["written"]));
@@ -244,8 +251,14 @@ fn check(
             bad.push(format!("init problem: {line}"));
         }
     }
+    for want in &s.expect_log {
+        if !m.all("LOG").iter().any(|l| l.contains(want.as_str())) {
+            bad.push(format!("no line of flint's log contains {want:?}"));
+        }
+    }
     let user_data = |p: &str| p.ends_with("/user-data") || p.ends_with("/user_data");
     if s.expect_exit == 0
+        && s.platform.mock().is_some()
         && s.expect_source.as_deref() != Some("drive")
         && !log.iter().any(|e| e.method == "GET" && user_data(&e.path) && e.status == 200)
     {
@@ -255,6 +268,21 @@ fn check(
         && let Err(e) = partial_frames(s, dir)
     {
         bad.push(e);
+    }
+    if s.guest_silent {
+        match guest_frames(s, dir) {
+            Ok(0) => {}
+            Ok(n) => bad.push(format!("the guest sent {n} frame(s) on its tap NIC: flint used the network")),
+            Err(e) => bad.push(e),
+        }
+    }
+    // The hand-offs, file by file.
+    if !s.handoff.is_empty() {
+        let given = handoff::Given { user_data: served.decoded.as_deref(), drive: proxmox };
+        match (handoff::dumped(m), handoff::wanted(s, &given)) {
+            (Ok(got), Ok(want)) => bad.extend(handoff::check(&got, &want)),
+            (Err(e), _) | (_, Err(e)) => bad.push(e),
+        }
     }
     bad
 }
@@ -268,6 +296,15 @@ fn partial_frames(s: &Scenario, dir: &Path) -> Result<usize, String> {
         0 => Err("no CHECKSUM_PARTIAL TCP frame reached the guest: the CSUMNOTREADY path was not exercised".into()),
         n => Ok(n),
     }
+}
+
+/// Frames the guest sent on its tap NIC (its MAC as the source, in the NIC's capture).
+fn guest_frames(s: &Scenario, dir: &Path) -> Result<usize, String> {
+    let i = s.nics.iter().position(|n| matches!(n.net, NetKind::Tap(_))).ok_or("no tap NIC")?;
+    let file = dir.join(format!("nic{i}.pcap"));
+    let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mac: Vec<u8> = vm::mac(i).split(':').filter_map(|h| u8::from_str_radix(h, 16).ok()).collect();
+    pcap::frames_from_mac(&bytes, mac.try_into().map_err(|_| "a NIC's MAC is not 6 bytes")?)
 }
 
 /// Runs the selected scenarios with the flint under test, one line each, into `t`.
@@ -332,4 +369,201 @@ fn run(sel: &Selection, t: &mut Tally) -> Result<(), String> {
     println!("qemu: {} scenario(s) in {:.1} s", selected.len(), started.elapsed().as_secs_f64());
     t.add((passed, failed));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use base64::Engine as _;
+
+    use super::*;
+    use crate::harness::qemu::Markers;
+
+    const MARKER: &str = "FLINTMARK-0123456789abcdef";
+
+    fn proxmox_scenario(payload: &str, exit: i32) -> Scenario {
+        let phase = if exit == 7 { r#","failed_phase":"ignition""# } else { "" };
+        let json = format!(
+            r#"[{{"name":"p","about":"a","platform":"proxmoxve","payload":"{payload}",
+                "nics":[{{"model":"virtio-net-pci","net":"tap-silent"}}],"drive":{{"format":"cidata","bus":"ide2"}},
+                "handoff":["attributes","seed","ignition"],
+                "expect":{{"exit":{exit}{phase},"source":"drive","mode":"none","log":["drive cidata on sr0"]}}}}]"#
+        );
+        table::parse(&json).unwrap().remove(0)
+    }
+
+    /// The markers of a good Proxmox boot (shaped like a real one) for `drive`, `edit` applied.
+    fn boot(s: &Scenario, drive: &cidata::Drive, edit: &dyn Fn(String) -> String) -> Boot {
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let user_data = &drive.files[0].1;
+        let mut out = String::new();
+        if s.expect_exit == 0 {
+            for dir in ["/run/ignition", "/usr/lib/ignition"] {
+                out.push_str(&format!("FXQ:OUT {dir}/user.ign 600 {}\n", b64(user_data)));
+            }
+        } else {
+            let frag = handoff::fragment(Some(cidata::HOSTNAME), &[cidata::SSH_KEY]).to_string();
+            for dir in ["/run/ignition", "/usr/lib/ignition"] {
+                out.push_str(&format!("FXQ:OUT {dir}/base.d/50-flint.ign 644 {}\n", b64(frag.as_bytes())));
+            }
+        }
+        for (name, bytes) in &drive.files {
+            let mode = if *name == "user-data" { 600 } else { 644 };
+            out.push_str(&format!("FXQ:OUT /run/fxq/seed/{name} {mode} {}\n", b64(bytes)));
+        }
+        let host = if s.expect_exit == 7 {
+            format!("AFTERBURN_PROXMOXVE_HOSTNAME={}\n", cidata::HOSTNAME)
+        } else {
+            String::new()
+        };
+        let attrs = format!(
+            "AFTERBURN_PROXMOXVE_IPV4={}\n{host}AFTERBURN_PROXMOXVE_INSTANCE_ID={}\n",
+            cidata::STATIC_IPV4,
+            drive.instance_id
+        );
+        out.push_str(&format!("FXQ:OUT /run/metadata/afterburn 644 {}\n", b64(attrs.as_bytes())));
+        let phase = if s.expect_exit == 7 { "\"ignition\"" } else { "null" };
+        let text = format!(
+            "FXQ:BEGIN\nFXQ:MODE flint\nFXQ:EXIT {exit}\nFXQ:SHA256 {sha}\nFXQ:SIZE {len}\n\
+             FXQ:REPORT {{\"version\":1,\"platform\":\"proxmoxve\",\"exit_code\":{exit},\"failed_phase\":{phase},\
+             \"interface\":null,\"mac\":null,\"mode\":\"none\",\"timings_us\":{{\"total\":160000}},\
+             \"bytes\":{{\"fetched\":{len},\"written\":{len}}},\"gzip\":false,\"source\":\"drive\"}}\n\
+             FXQ:LOG flint: drive: iso9660 rock-ridge drive cidata on sr0\n\
+             FXQ:KMSG [    1.75] Run /init as init process\nFXQ:KMSG [    3.75] fxq: tool-start\n\
+             FXQ:KMSG [    4.03] fxq: tool-done\n{out}FXQ:RESULT PASS\nFXQ:END\n",
+            exit = s.expect_exit,
+            sha = sha256::hex(user_data),
+            len = user_data.len(),
+        );
+        Boot {
+            markers: Markers::parse(&edit(text)),
+            console: String::new(),
+            qemu_log: String::new(),
+            to_end: Some(Duration::from_secs(5)),
+            wall: Duration::from_secs(6),
+            qemu_exit: Some(0),
+            timed_out: false,
+            command: String::new(),
+        }
+    }
+
+    /// `t` with the file `path` sent back changed by `f`.
+    fn edit_out(t: &str, path: &str, f: impl Fn(String) -> String) -> String {
+        let e = base64::engine::general_purpose::STANDARD;
+        let head = format!("FXQ:OUT {path} ");
+        t.lines()
+            .map(|l| match l.strip_prefix(&head).and_then(|r| r.split_once(' ')) {
+                Some((mode, b)) => {
+                    let text = String::from_utf8(e.decode(b).unwrap()).unwrap();
+                    format!("{head}{mode} {}\n", e.encode(f(text)))
+                }
+                None => format!("{l}\n"),
+            })
+            .collect()
+    }
+
+    fn problems(s: &Scenario, edit: &dyn Fn(String) -> String) -> Vec<String> {
+        let served = cloud::payload(s.payload, MARKER);
+        let drive = cidata::proxmox(served.file.as_deref().unwrap(), &vm::mac(0));
+        let sha = sha256::hex(served.decoded.as_deref().unwrap());
+        check(s, &boot(s, &drive, edit), &served, Some(&drive), &sha, 20.0, MARKER, &[], &[], Path::new("/nonexistent"))
+    }
+
+    #[test]
+    fn a_good_proxmox_boot_passes() {
+        for (payload, exit) in [("ignition", 0), ("proxmox-cloud-config", 7)] {
+            assert_eq!(problems(&proxmox_scenario(payload, exit), &|t| t), Vec::<String>::new(), "{payload}");
+        }
+    }
+
+    #[test]
+    fn each_broken_proxmox_promise_is_caught() {
+        let ign = proxmox_scenario("ignition", 0);
+        let cc = proxmox_scenario("proxmox-cloud-config", 7);
+        type Edit = Box<dyn Fn(String) -> String>;
+        let cases: Vec<(&Scenario, Edit, &str)> = vec![
+            // user.ign: a changed byte, a wrong mode, missing in one place.
+            (&ign, Box::new(|t| edit_out(&t, "/run/ignition/user.ign", |u| u.replacen('"', "'", 1))), "byte for byte"),
+            (
+                &ign,
+                Box::new(|t| t.replacen("/usr/lib/ignition/user.ign 600", "/usr/lib/ignition/user.ign 644", 1)),
+                "mode 644",
+            ),
+            (
+                &ign,
+                Box::new(|t| {
+                    t.lines().filter(|l| !l.contains("/run/ignition/user.ign")).map(|l| format!("{l}\n")).collect()
+                }),
+                "/run/ignition/user.ign missing",
+            ),
+            // The seed: a file left out, a temporary file left over.
+            (
+                &ign,
+                Box::new(|t| {
+                    t.lines().filter(|l| !l.contains("seed/network-config")).map(|l| format!("{l}\n")).collect()
+                }),
+                "network-config missing",
+            ),
+            (
+                &ign,
+                Box::new(|t| t.replacen("FXQ:RESULT", "FXQ:OUT /run/fxq/seed/.meta-data.tmp 600 \nFXQ:RESULT", 1)),
+                "nothing should",
+            ),
+            // Attributes: the address missing, the hostname where none was given.
+            (
+                &ign,
+                Box::new(|t| {
+                    edit_out(&t, "/run/metadata/afterburn", |a| a.lines().skip(1).map(|l| format!("{l}\n")).collect())
+                }),
+                "afterburn",
+            ),
+            (
+                &ign,
+                Box::new(|t| edit_out(&t, "/run/metadata/afterburn", |a| a + "AFTERBURN_PROXMOXVE_HOSTNAME=fxq-pve\n")),
+                "afterburn",
+            ),
+            (
+                &ign,
+                Box::new(|t| {
+                    edit_out(&t, "/run/metadata/afterburn", |a| a.replace(cidata::STATIC_IPV4, "192.168.77.51"))
+                }),
+                "afterburn",
+            ),
+            (
+                &ign,
+                Box::new(|t| edit_out(&t, "/run/fxq/seed/meta-data", |m| m.replace("instance-id: ", "instance-id: x"))),
+                "byte for byte",
+            ),
+            (
+                &cc,
+                Box::new(|t| edit_out(&t, "/run/ignition/base.d/50-flint.ign", |f| f.replace("fxq-pve", "localhost"))),
+                "expected",
+            ),
+            // The fragment and user.ign on a #cloud-config.
+            (
+                &cc,
+                Box::new(|t| {
+                    t.lines().filter(|l| !l.contains("/usr/lib/ignition/base.d")).map(|l| format!("{l}\n")).collect()
+                }),
+                "50-flint.ign missing",
+            ),
+            (
+                &cc,
+                Box::new(|t| t.replacen("FXQ:RESULT", "FXQ:OUT /run/ignition/user.ign 600 e30K\nFXQ:RESULT", 1)),
+                "nothing should",
+            ),
+            // The report and the log.
+            (&ign, Box::new(|t| t.replacen("\"source\":\"drive\"", "\"source\":\"service\"", 1)), "source"),
+            (&ign, Box::new(|t| t.replacen("\"mode\":\"none\"", "\"mode\":\"dhcp\"", 1)), "mode"),
+            (&ign, Box::new(|t| t.replacen("\"platform\":\"proxmoxve\"", "\"platform\":\"nocloud\"", 1)), "platform"),
+            (&ign, Box::new(|t| t.replacen("cidata on sr0", "cidata on vda", 1)), "sr0"),
+            (&ign, Box::new(|t| t.replacen("FXQ:EXIT 0", "FXQ:EXIT 7", 1)), "exit code"),
+            (&ign, Box::new(|t| t.replacen("tool-done", "tool-dome", 1)), "timestamps"),
+        ];
+        for (i, (s, edit, want)) in cases.iter().enumerate() {
+            let bad = problems(s, &**edit);
+            assert!(bad.iter().any(|b| b.contains(want)), "case {i} ({want}): {bad:?}");
+        }
+    }
 }

@@ -7,10 +7,10 @@ use serde_json::Value;
 
 use crate::harness::drive::Build;
 use crate::harness::initramfs;
-use crate::harness::qemu::DiskBus;
 use crate::harness::qemu::cloud::{NetKind, Payload};
 use crate::harness::qemu::net::TapLink;
-use crate::mock::Platform;
+use crate::harness::qemu::{DiskBus, Machine};
+use crate::mock;
 
 const DEFAULT_BOOT_TIMEOUT: f64 = 60.0;
 
@@ -23,18 +23,82 @@ pub enum Image {
     Dracut,
 }
 
+/// The platform flint runs as. Those with a metadata service have a mock; `proxmoxve` (a
+/// `cidata` drive) and `qemu` (a fw_cfg item) have none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Platform {
+    Service(mock::Platform),
+    ProxmoxVe,
+    Qemu,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Service(p) => p.as_str(),
+            Platform::ProxmoxVe => "proxmoxve",
+            Platform::Qemu => "qemu",
+        }
+    }
+
+    /// The metadata service's mock, if the platform has a service.
+    pub fn mock(self) -> Option<mock::Platform> {
+        match self {
+            Platform::Service(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Which kernel argument names the platform: flint's own, or Ignition's (which flint reads
+/// when its own is absent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlatformArg {
+    Flint,
+    Ignition,
+}
+
+impl PlatformArg {
+    pub fn name(self) -> &'static str {
+        match self {
+            PlatformArg::Flint => "flint.platform",
+            PlatformArg::Ignition => "ignition.platform.id",
+        }
+    }
+}
+
+/// A hand-off flint is asked for on the kernel command line; the init sends back every file
+/// under its directories and the suite holds them against what the platform gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Handoff {
+    /// `flint.ignition`: `user.ign` (and a base fragment) in `/run/ignition` and `/usr/lib/ignition`.
+    Ignition,
+    /// `flint.cloud-init-seed=`: a NoCloud seed directory.
+    Seed,
+    /// `flint.attributes=`: Afterburn's attributes file.
+    Attributes,
+}
+
 #[derive(Clone, Debug)]
 pub struct NicSpec {
     pub model: String,
     pub net: NetKind,
 }
 
-/// A config drive the VM gets: how it is made (`harness::drive`, the payload as its
-/// `user_data`) and how it is attached.
+/// A config drive the VM gets: what it is, with the payload as its user-data, and how it is
+/// attached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DriveSpec {
-    pub build: Build,
+    pub kind: DriveKind,
     pub bus: DiskBus,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriveKind {
+    /// OpenStack's config-2, made by Nova's tools (`harness::drive`).
+    Nova(Build),
+    /// Proxmox VE's `cidata` ISO (`harness::qemu::cidata`) for NIC 0's MAC.
+    ProxmoxCidata,
 }
 
 #[derive(Clone, Debug)]
@@ -42,10 +106,18 @@ pub struct Scenario {
     pub name: String,
     pub about: String,
     pub image: Image,
+    /// QEMU's machine type (`pc` unless named).
+    pub machine: Machine,
     pub platform: Platform,
+    /// The kernel argument that names the platform.
+    pub platform_arg: PlatformArg,
     pub payload: Payload,
     pub nics: Vec<NicSpec>,
     pub drive: Option<DriveSpec>,
+    /// The payload is the VM's `opt/com.coreos/config` fw_cfg item (`-fw_cfg`).
+    pub fw_cfg: bool,
+    /// Hand-offs asked for and checked file by file (sorted, no duplicates).
+    pub handoff: Vec<Handoff>,
     /// Modules of `modules.txt` the init loads 1 s after flint started instead of before
     /// (`fxq.late_modules`): the device appears while flint runs.
     pub late_modules: Vec<String>,
@@ -61,6 +133,11 @@ pub struct Scenario {
     /// The tap NIC must have handed the guest CHECKSUM_PARTIAL TCP frames from the metadata
     /// service (checked in a capture of the NIC), so the CSUMNOTREADY path really ran.
     pub partial_checksums: bool,
+    /// The guest sends not a single frame on its tap NIC (checked in a capture): flint left
+    /// the network alone.
+    pub guest_silent: bool,
+    /// Text each of which some line of flint's log must contain (`drive: … on /dev/sr0`).
+    pub expect_log: Vec<String>,
     pub boot_timeout: f64,
 }
 
@@ -105,10 +182,14 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
             "name",
             "about",
             "image",
+            "machine",
             "platform",
+            "platform_arg",
             "payload",
             "nics",
             "drive",
+            "fw_cfg",
+            "handoff",
             "late_modules",
             "kernel_args",
             "expect",
@@ -117,22 +198,39 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
     )?;
     let string = |k: &str| v[k].as_str().map(String::from).ok_or_else(|| format!("`{k}` must be a string"));
     let platform = match string("platform")?.as_str() {
-        "aws" => Platform::Aws,
-        "akamai" => Platform::Akamai,
-        "openstack" => Platform::OpenStack,
-        p => return Err(format!("unknown platform `{p}`")),
+        "aws" => Platform::Service(mock::Platform::Aws),
+        "akamai" => Platform::Service(mock::Platform::Akamai),
+        "openstack" => Platform::Service(mock::Platform::OpenStack),
+        "proxmoxve" => Platform::ProxmoxVe,
+        "qemu" => Platform::Qemu,
+        p => return Err(format!("unknown platform `{p}` (aws, akamai, openstack, proxmoxve, qemu)")),
+    };
+    let platform_arg = match v.get("platform_arg").map(|_| string("platform_arg")).transpose()?.as_deref() {
+        None | Some("flint.platform") => PlatformArg::Flint,
+        Some("ignition.platform.id") => PlatformArg::Ignition,
+        Some(a) => return Err(format!("unknown platform_arg `{a}` (flint.platform, ignition.platform.id)")),
     };
     let image = match v.get("image").map(|_| string("image")).transpose()?.as_deref() {
         None | Some("test") => Image::Test,
         Some("dracut") => Image::Dracut,
         Some(i) => return Err(format!("unknown image `{i}` (test, dracut)")),
     };
+    let machine = match v.get("machine").map(|_| string("machine")).transpose()?.as_deref() {
+        None | Some("pc") => Machine::Pc,
+        Some("q35") => Machine::Q35,
+        Some(m) => return Err(format!("unknown machine `{m}` (pc, q35)")),
+    };
     let payload = match string("payload")?.as_str() {
         "none" => Payload::None,
         "ignition" => Payload::Ignition,
         "ignition-gzip" => Payload::IgnitionGzip,
         "ignition-3.3" => Payload::IgnitionSpec33,
-        p => return Err(format!("unknown payload `{p}` (none, ignition, ignition-gzip, ignition-3.3)")),
+        "proxmox-cloud-config" => Payload::ProxmoxCloudConfig,
+        p => {
+            return Err(format!(
+                "unknown payload `{p}` (none, ignition, ignition-gzip, ignition-3.3, proxmox-cloud-config)"
+            ));
+        }
     };
     let mut nics = Vec::new();
     for n in v["nics"].as_array().ok_or("`nics` must be an array")? {
@@ -157,28 +255,76 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         Some(d) => {
             let o = d.as_object().ok_or("`drive` must be an object")?;
             known_keys(o, &["format", "bus"])?;
-            let build = match d["format"].as_str().unwrap_or("") {
-                "iso" => Build::NovaIso,
-                "vfat" => Build::Vfat,
-                f => return Err(format!("unknown drive format `{f}` (iso, vfat)")),
+            let kind = match d["format"].as_str().unwrap_or("") {
+                "iso" => DriveKind::Nova(Build::NovaIso),
+                "vfat" => DriveKind::Nova(Build::Vfat),
+                "cidata" => DriveKind::ProxmoxCidata,
+                f => return Err(format!("unknown drive format `{f}` (iso, vfat, cidata)")),
             };
             let bus = match d["bus"].as_str().unwrap_or("") {
                 "ide-cd" => DiskBus::IdeCd,
                 "virtio-blk" => DiskBus::VirtioBlk,
-                b => return Err(format!("unknown drive bus `{b}` (ide-cd, virtio-blk)")),
+                "ide2" => DiskBus::Ide2,
+                b => return Err(format!("unknown drive bus `{b}` (ide-cd, virtio-blk, ide2)")),
             };
-            Some(DriveSpec { build, bus })
+            Some(DriveSpec { kind, bus })
         }
     };
-    if nics.is_empty() && drive.is_none() {
+    let fw_cfg = match v.get("fw_cfg") {
+        None => false,
+        Some(f) => f.as_bool().ok_or("`fw_cfg` must be true or false")?,
+    };
+    if nics.is_empty() && drive.is_none() && platform != Platform::Qemu {
         return Err("no NICs and no drive".into());
     }
-    if drive.is_some() && platform != Platform::OpenStack {
-        return Err("a config drive needs platform openstack".into());
+    match (drive.map(|d| d.kind), platform) {
+        (None, _) | (Some(DriveKind::Nova(_)), Platform::Service(mock::Platform::OpenStack)) => {}
+        (Some(DriveKind::ProxmoxCidata), Platform::ProxmoxVe) => {}
+        (Some(DriveKind::Nova(_)), _) => return Err("a config-2 drive needs platform openstack".into()),
+        (Some(DriveKind::ProxmoxCidata), _) => return Err("a cidata drive needs platform proxmoxve".into()),
+    }
+    if platform == Platform::ProxmoxVe && drive.is_none() {
+        return Err("platform proxmoxve needs its cidata drive".into());
+    }
+    if fw_cfg && platform != Platform::Qemu {
+        return Err("`fw_cfg` needs platform qemu".into());
+    }
+    if platform.mock().is_none()
+        && nics
+            .iter()
+            .any(|n| matches!(n.net, NetKind::SlirpMetadata | NetKind::Tap(TapLink::Dhcp | TapLink::LinkLocal)))
+    {
+        return Err(format!("platform {} has no metadata service to put on a NIC's network", platform.as_str()));
+    }
+    let mut handoff = Vec::new();
+    for h in v.get("handoff").map_or(Some(&Vec::new()), Value::as_array).ok_or("`handoff` must be an array")? {
+        handoff.push(match h.as_str() {
+            Some("ignition") => Handoff::Ignition,
+            Some("seed") => Handoff::Seed,
+            Some("attributes") => Handoff::Attributes,
+            _ => return Err(format!("unknown handoff {h} (ignition, seed, attributes)")),
+        });
+    }
+    handoff.sort();
+    if handoff.windows(2).any(|w| w[0] == w[1]) {
+        return Err("a handoff is named twice".into());
+    }
+    // The suite models the hand-off files of these platforms only (`handoff::wanted`).
+    match platform {
+        Platform::ProxmoxVe => {}
+        Platform::Qemu if handoff.iter().all(|&h| h == Handoff::Ignition) => {}
+        _ if handoff.is_empty() => {}
+        p => return Err(format!("hand-offs {handoff:?} are not modelled for platform {}", p.as_str())),
+    }
+    if fw_cfg && payload == Payload::None {
+        return Err("`fw_cfg` with payload none: no item to give".into());
     }
     let taps = nics.iter().filter(|n| matches!(n.net, NetKind::Tap(_))).count();
     if taps > 1 {
         return Err("at most one tap NIC per scenario".into());
+    }
+    if v["expect"]["guest_silent"] == true && taps == 0 {
+        return Err("expect.guest_silent needs a NIC on a tap network (its capture)".into());
     }
     if v["expect"]["partial_checksums"] == true && (taps == 0 || !nics.iter().any(|n| n.model == "virtio-net-pci")) {
         return Err("expect.partial_checksums needs a virtio-net-pci NIC on a tap network".into());
@@ -197,24 +343,53 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         }
     }
     let e = v["expect"].as_object().ok_or("`expect` must be an object")?;
-    known_keys(e, &["exit", "failed_phase", "interface", "mode", "source", "max_flint_seconds", "partial_checksums"])?;
+    known_keys(
+        e,
+        &[
+            "exit",
+            "failed_phase",
+            "interface",
+            "mode",
+            "source",
+            "max_flint_seconds",
+            "partial_checksums",
+            "guest_silent",
+            "log",
+        ],
+    )?;
+    let mut expect_log = Vec::new();
+    for l in e.get("log").map_or(Some(&Vec::new()), Value::as_array).ok_or("`expect.log` must be an array")? {
+        expect_log.push(l.as_str().filter(|l| !l.is_empty()).ok_or("`expect.log` holds a non-string")?.to_string());
+    }
     let expect_exit = v["expect"]["exit"].as_i64().ok_or("`expect.exit` must be a number")? as i32;
     let expect_failed_phase = v["expect"]["failed_phase"].as_str().map(String::from);
     if !matches!(expect_exit, 0 | 2 | 3) && expect_failed_phase.is_none() {
         return Err("`expect.failed_phase` must name the phase a failing run ends in".into());
     }
     let kernel_args = v.get("kernel_args").map_or(Ok(String::new()), |_| string("kernel_args"))?;
-    if kernel_args.split_whitespace().any(|a| a.starts_with("flint.platform=") || a.starts_with("fxq.")) {
-        return Err("kernel_args must not set flint.platform or fxq.* (the harness does)".into());
+    let reserved = [
+        "flint.platform=",
+        "ignition.platform.id=",
+        "fxq.",
+        "flint.ignition",
+        "flint.cloud-init-seed=",
+        "flint.attributes=",
+    ];
+    if kernel_args.split_whitespace().any(|a| reserved.iter().any(|r| a.starts_with(r))) {
+        return Err(format!("kernel_args must not set {} (the harness does)", reserved.join(", ")));
     }
     Ok(Scenario {
         name: string("name")?,
         about: string("about")?,
         image,
+        machine,
         platform,
+        platform_arg,
         payload,
         nics,
         drive,
+        fw_cfg,
+        handoff,
         late_modules,
         kernel_args,
         expect_exit,
@@ -224,6 +399,8 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         expect_source: v["expect"]["source"].as_str().map(String::from),
         max_flint_seconds: v["expect"]["max_flint_seconds"].as_f64(),
         partial_checksums: v["expect"]["partial_checksums"].as_bool().unwrap_or(false),
+        guest_silent: v["expect"]["guest_silent"].as_bool().unwrap_or(false),
+        expect_log,
         boot_timeout: v["boot_timeout"].as_f64().unwrap_or(DEFAULT_BOOT_TIMEOUT),
     })
 }
@@ -272,7 +449,7 @@ mod tests {
         let s = &parse(cd).unwrap()[0];
         assert_eq!(
             (s.drive, s.expect_source.as_deref()),
-            (Some(DriveSpec { build: Build::NovaIso, bus: DiskBus::IdeCd }), Some("drive"))
+            (Some(DriveSpec { kind: DriveKind::Nova(Build::NovaIso), bus: DiskBus::IdeCd }), Some("drive"))
         );
         assert!(parse(&cd.replace("ide-cd", "scsi")).is_err());
         assert!(parse(&cd.replace("openstack", "aws")).is_err(), "a drive on aws");
@@ -282,5 +459,52 @@ mod tests {
             r#"{"model":"e1000","net":"tap-dhcp"},{"model":"e1000","net":"tap-silent"}"#,
         );
         assert!(parse(&two_taps).unwrap_err().contains("tap"));
+    }
+
+    #[test]
+    fn proxmox_and_qemu_rules() {
+        let pve = r#"[{"name":"p","about":"a","platform":"proxmoxve","payload":"ignition",
+            "nics":[{"model":"virtio-net-pci","net":"tap-silent"}],"drive":{"format":"cidata","bus":"ide2"},
+            "handoff":["seed","ignition","attributes"],"expect":{"exit":0,"log":["on sr0"]}}]"#;
+        let s = &parse(pve).unwrap()[0];
+        assert_eq!((s.platform, s.platform_arg, s.machine), (Platform::ProxmoxVe, PlatformArg::Flint, Machine::Pc));
+        let q35 = pve.replace(r#""platform""#, r#""machine":"q35","platform""#);
+        assert_eq!(parse(&q35).unwrap()[0].machine, Machine::Q35);
+        assert!(parse(&q35.replace("q35", "virt")).unwrap_err().contains("machine"));
+        assert_eq!(s.drive, Some(DriveSpec { kind: DriveKind::ProxmoxCidata, bus: DiskBus::Ide2 }));
+        assert_eq!(s.handoff, [Handoff::Ignition, Handoff::Seed, Handoff::Attributes]);
+        assert_eq!(s.expect_log, ["on sr0"]);
+        let silent = pve.replace(r#""exit":0,"#, r#""exit":0,"guest_silent":true,"#);
+        assert!(parse(&silent).unwrap()[0].guest_silent);
+        let e = parse(&silent.replace("tap-silent", "slirp-isolated")).unwrap_err();
+        assert!(e.contains("guest_silent"), "{e}");
+        let arg = pve.replace(r#""payload""#, r#""platform_arg":"ignition.platform.id","payload""#);
+        assert_eq!(parse(&arg).unwrap()[0].platform_arg, PlatformArg::Ignition);
+        for (from, to, why) in [
+            (r#""bus":"ide2""#, r#""bus":"ide3""#, "bus"),
+            (r#""format":"cidata""#, r#""format":"iso""#, "openstack"),
+            (r#""platform":"proxmoxve""#, r#""platform":"openstack""#, "proxmoxve"),
+            (r#""drive":{"format":"cidata","bus":"ide2"},"#, "", "cidata drive"),
+            ("tap-silent", "tap-dhcp", "metadata service"),
+            (r#""seed","#, r#""seed","seed","#, "twice"),
+            (r#""seed","#, r#""sead","#, "handoff"),
+            (r#""log":["on sr0"]"#, r#""log":[""]"#, "log"),
+            (r#""payload""#, r#""platform_arg":"flint.platfrom","payload""#, "platform_arg"),
+            (r#""payload""#, r#""fw_cfg":true,"payload""#, "qemu"),
+            (r#""exit":0"#, r#""exit":0},"kernel_args":"flint.attributes=/x","expect":{"exit":0"#, "harness"),
+        ] {
+            let e = parse(&pve.replace(from, to)).err().unwrap_or_default();
+            assert!(e.contains(why), "{from} -> {to}: {e:?}");
+        }
+        let qemu = r#"[{"name":"q","about":"a","platform":"qemu","payload":"ignition","nics":[],"fw_cfg":true,
+            "handoff":["ignition"],"expect":{"exit":0}}]"#;
+        assert!(parse(qemu).unwrap()[0].fw_cfg);
+        // No NIC and no drive is a VM for the qemu platform (fw_cfg needs neither).
+        assert!(!parse(&qemu.replace(r#""fw_cfg":true,"#, "")).unwrap()[0].fw_cfg);
+        assert!(
+            parse(&qemu.replace(r#""payload":"ignition""#, r#""payload":"none""#)).unwrap_err().contains("no item")
+        );
+        assert!(parse(&qemu.replace(r#"["ignition"]"#, r#"["ignition","seed"]"#)).unwrap_err().contains("modelled"));
+        assert!(parse(&qemu.replace(r#""platform":"qemu""#, r#""platform":"aws""#)).is_err());
     }
 }
