@@ -31,8 +31,9 @@ tasks:
                              rustfmt and clippy (flint, xtask, fuzz), a fuzz smoke, build,
                              links that the size budget and the dynamic-relocation guards must
                              stop, every end-to-end and fault scenario, the load test, every
-                             QEMU boot scenario, every consumer case, the initramfs-tools
-                             checks; ends with `N passed, N failed`
+                             QEMU boot scenario, every consumer case, the OpenStack and
+                             NoCloud cases, the initramfs-tools checks; ends with
+                             `N passed, N failed`
   e2e [FILTER] [--keep]      run the end-to-end scenarios whose name contains FILTER
                              (needs root and a built flint); --keep keeps every run's files
   faults-http [FILTER] [--keep]
@@ -60,6 +61,10 @@ tasks:
   openstack [FILTER] [--keep] OpenStack: Nova config drives (ISO, VFAT, odd ones) found by
                              scanning or --drive, the Nova mock, both raced, the hand-offs
                              read by Ignition and cloud-init; see docs/openstack.md
+  nocloud [FILTER] [--keep]  NoCloud (proxmoxve, kubevirt, nocloud): cidata drives made by
+                             Proxmox's genisoimage, cloud-localds and KubeVirt, the network
+                             seed (ds=nocloud;s=URL) with ip= or a drive's network-config and
+                             no DHCP, the hand-offs read by Ignition and cloud-init
   demo [--netns]             boot the QEMU image: flint fetches the bundled Ignition config;
                              shows it with the boot timeline (--netns: the namespace demo)
   fuzz [--seconds N] [TARGET...]
@@ -75,7 +80,7 @@ environment: FLINT_BIN=PATH makes e2e, consumers, qemu-test, initramfs, demo and
              FLINT_CACHE_DIR=DIR holds the downloaded kernel (default ~/.cache/flint)
 
 hidden helpers (started by the tasks):
-  mock --platform aws|akamai|openstack [--listen ADDR] [--payload FILE] [knobs…]   (`mock --help`)
+  mock --platform aws|akamai|openstack|nocloud [--listen ADDR] [--payload FILE] [knobs…]   (`mock --help`)
   dhcp-mock [options]        a misbehaving DHCP server (`dhcp-mock --help`)
   time-exec [--result FILE] [--timeout S] -- CMD [ARGS…]
   relay HOST:PORT            stdin/stdout <-> TCP, for slirp's guestfwd
@@ -104,6 +109,7 @@ fn main() -> ExitCode {
         "fuzz" => tasks::fuzz::cli(rest),
         "consumers" => tasks::consumers::cli(rest),
         "openstack" => tasks::openstack::cli(rest),
+        "nocloud" => tasks::nocloud::cli(rest),
         "mock" => mock::main(rest),
         "dhcp-mock" => mock::dhcp::main(rest),
         "time-exec" => harness::stopwatch::main(rest),

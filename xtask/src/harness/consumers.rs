@@ -170,6 +170,9 @@ if out["claimed"]:
         "hostname": ds.get_hostname(fqdn=True).hostname,
         "public_keys": ds.get_public_ssh_keys(),
         "parts": [p.get_content_type() for p in ds.get_userdata().walk() if not p.is_multipart()],
+        "network_config": ds.network_config,
+        "vendor_data_b64": None if ds.get_vendordata_raw() is None else base64.b64encode(
+            ds.get_vendordata_raw() if isinstance(ds.get_vendordata_raw(), bytes) else ds.get_vendordata_raw().encode()).decode(),
     })
 print(json.dumps(out))
 "#;
@@ -195,7 +198,8 @@ print(json.dumps({
 
 /// The NoCloud datasource on `<root>/var/lib/cloud` (its run dir in `dir`): `claimed`, and
 /// when it took the seed `user_data_b64`, `instance_id`, `local_hostname`, `hostname`,
-/// `public_keys` and the user-data's MIME `parts`. The output is kept in `dir/<out_name>`.
+/// `public_keys`, the user-data's MIME `parts`, the `network_config` it read (a seed's
+/// `network-config`) and `vendor_data_b64` (null without `vendor-data`). The output is kept in `dir/<out_name>`.
 pub fn read_nocloud(root: &Path, dir: &Path, out_name: &str) -> Result<Value, String> {
     let run_dir = dir.join("cloud-init-run");
     std::fs::create_dir_all(&run_dir).map_err(|e| e.to_string())?;

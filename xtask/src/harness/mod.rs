@@ -1,13 +1,15 @@
 //! The harness: everything the suites share to run flint and judge a run. Running flint in
 //! network namespaces (`netns`, `mountns`, `flint`, `scenario`) and the checks every run gets
 //! (`checks`, `report`); the real consumers of flint's hand-offs, Ignition and cloud-init
-//! (`consumers`); OpenStack config drives made by the real tools (`drive`); the QEMU VM
+//! (`consumers`); OpenStack config drives made by the real tools (`drive`) and NoCloud `cidata` drives
+//! made as Proxmox, cloud-localds and KubeVirt make them (`cidata`); the QEMU VM
 //! runner (`qemu/`) and the images it boots (`kernel`, `initramfs`, `cpio`, `dracut`);
 //! building flint (`build`); the benchmark's stopwatch (`stopwatch`); counting and selecting
 //! cases (`tally`). It uses the mock and the support helpers, never a suite or a task.
 
 pub mod build;
 pub mod checks;
+pub mod cidata;
 pub mod consumers;
 pub mod cpio;
 pub mod dracut;

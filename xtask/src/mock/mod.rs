@@ -27,6 +27,9 @@ mod fault;
 mod faults;
 mod http;
 mod keys;
+pub mod nocloud;
+#[cfg(test)]
+mod nocloud_tests;
 pub mod openstack;
 #[cfg(test)]
 mod openstack_tests;
@@ -86,6 +89,10 @@ pub struct LogEntry {
     pub accept: Option<String>,
     /// Body bytes of the answer (before transfer framing).
     pub bytes: usize,
+    /// The request's `Host` header.
+    pub host: Option<String>,
+    /// The client's address as the server saw it.
+    pub peer: Option<String>,
 }
 
 impl std::fmt::Display for LogEntry {
@@ -125,6 +132,8 @@ pub fn read_log(path: &Path) -> Result<Vec<LogEntry>, String> {
                 token_valid: v["token_valid"].as_bool().unwrap_or(false),
                 accept: v["accept"].as_str().map(String::from),
                 bytes: v["bytes"].as_u64().unwrap_or(0) as usize,
+                host: v["host"].as_str().map(String::from),
+                peer: v["peer"].as_str().map(String::from),
             })
         })
         .collect()

@@ -13,10 +13,12 @@ pub enum Platform {
     Aws,
     Akamai,
     OpenStack,
+    /// cloud-init NoCloud's network seed (`ds=nocloud;s=URL`), `nocloud.rs`.
+    NoCloud,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 3] = [Platform::Aws, Platform::Akamai, Platform::OpenStack];
+    pub const ALL: [Platform; 4] = [Platform::Aws, Platform::Akamai, Platform::OpenStack, Platform::NoCloud];
 
     /// The id flint and Ignition use (`--platform`, `ignition.platform.id=`).
     pub fn as_str(self) -> &'static str {
@@ -24,6 +26,7 @@ impl Platform {
             Platform::Aws => "aws",
             Platform::Akamai => "akamai",
             Platform::OpenStack => "openstack",
+            Platform::NoCloud => "nocloud",
         }
     }
 
@@ -36,9 +39,9 @@ impl Platform {
 }
 
 pub const MOCK_HELP: &str = "\
-usage: xtask mock --platform aws|akamai|openstack [options]
+usage: xtask mock --platform aws|akamai|openstack|nocloud [options]
   --listen ADDR          listen address (default 169.254.169.254:80)
-  --payload FILE         user-data: served raw (aws, openstack) or base64-encoded (akamai); absent = none
+  --payload FILE         user-data: served raw (aws, openstack, nocloud) or base64-encoded (akamai); absent = none
   --log FILE             JSON lines, one per request (method, path, status, token sent/valid…)
   --tokens FILE          every issued token, one per line
   --ready FILE           created once the socket is bound
@@ -52,10 +55,12 @@ usage: xtask mock --platform aws|akamai|openstack [options]
   --retry-after S        Retry-After header on 429/503 answers
   --no-token-api         aws: PUT /latest/api/token answers 404, GETs need no token (IMDSv1 only)
   --no-ssh-keys          no SSH keys (aws: meta-data/public-keys/ 404; akamai: no users)
-  --no-metadata          every metadata path 404 (user-data and tokens still served)
+  --no-metadata          every metadata path 404 (user-data and tokens still served; nocloud: meta-data)
   --no-openstack-tree    openstack: every /openstack/… path 404, only the EC2-compatible tree answers
   --floating-ip          openstack: the instance has a floating IP (else public-ipv4 is empty)
   --key-newline          openstack: the public key ends with a newline (imported from a .pub file)
+  --seed-path PATH       nocloud: the seed directory, `/` at both ends (default /nocloud/flint-nc-01/)
+  --seed-host HOST       nocloud: the only Host header answered (e.g. 10.0.0.1:8000); others 404
   --put-hop-limit N      aws: IP TTL of token responses (default 1 like IMDS; 0 = kernel default)
   --rate-limit N         past N requests in a second, answer 429 with Retry-After: 1 (load test)
   --max-seconds N        exit after N seconds whatever happens (default 600)
@@ -63,6 +68,9 @@ usage: xtask mock --platform aws|akamai|openstack [options]
                          token-status=403, redirect=URL, chunk-size=TEXT, drip, endless-100
   --fault-times N        the fault hits the first N matching requests only (default 0 = all)
 ";
+
+/// nocloud: where the seed directory is unless `--seed-path` says otherwise.
+pub const DEFAULT_SEED_PATH: &str = "/nocloud/flint-nc-01/";
 
 /// Everything the mock can be told; the harness builds it, `to_args` serialises it and the
 /// mock process parses it back.
@@ -89,6 +97,9 @@ pub struct Options {
     pub floating_ip: bool,
     pub key_newline: bool,
     pub put_hop_limit: u32,
+    /// nocloud: the seed directory (`/` at both ends) and the `Host` it answers for.
+    pub seed_path: String,
+    pub seed_host: Option<String>,
     pub rate_limit: Option<u32>,
     pub max_seconds: u64,
     pub fault: Option<Fault>,
@@ -119,6 +130,8 @@ impl Options {
             floating_ip: false,
             key_newline: false,
             put_hop_limit: 1,
+            seed_path: DEFAULT_SEED_PATH.into(),
+            seed_host: None,
             rate_limit: None,
             max_seconds: 600,
             fault: None,
@@ -162,6 +175,10 @@ impl Options {
             a.extend(["--retry-after".into(), s.to_string()]);
         }
         a.extend(["--put-hop-limit".into(), self.put_hop_limit.to_string()]);
+        a.extend(["--seed-path".into(), self.seed_path.clone()]);
+        if let Some(h) = &self.seed_host {
+            a.extend(["--seed-host".into(), h.clone()]);
+        }
         if let Some(n) = self.rate_limit {
             a.extend(["--rate-limit".into(), n.to_string()]);
         }
@@ -203,6 +220,8 @@ impl Options {
                 "--fail-status" => o.fail_status = num(flag, value()?)?,
                 "--retry-after" => o.retry_after = Some(num(flag, value()?)?),
                 "--put-hop-limit" => o.put_hop_limit = num(flag, value()?)?,
+                "--seed-path" => o.seed_path = value()?,
+                "--seed-host" => o.seed_host = Some(value()?),
                 "--rate-limit" => o.rate_limit = Some(num(flag, value()?)?),
                 "--max-seconds" => o.max_seconds = num(flag, value()?)?,
                 "--fault" => o.fault = Some(Fault::parse(&value()?)?),

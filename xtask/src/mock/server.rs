@@ -13,7 +13,7 @@ use serde_json::json;
 use super::http::{ReadError, Request, Response, close_gracefully, read_request, reason, write_chunked};
 use super::options::Platform;
 use super::service::{Server, State};
-use super::{akamai, aws, faults, openstack};
+use super::{akamai, aws, faults, nocloud, openstack};
 
 /// What the server needs to know about one platform. A new platform is a module of its own
 /// (fixtures and routes, like `aws.rs`), its id in `options.rs` and its arm here.
@@ -38,6 +38,11 @@ fn platform(p: Platform) -> PlatformMock {
             token_header: openstack::TOKEN_HEADER,
             server_name: openstack::SERVER_NAME,
             route: openstack::route,
+        },
+        Platform::NoCloud => PlatformMock {
+            token_header: nocloud::TOKEN_HEADER,
+            server_name: nocloud::SERVER_NAME,
+            route: nocloud::route,
         },
     }
 }
@@ -68,6 +73,8 @@ impl Server {
         // A client that stops reading must not pin this thread forever either.
         let _ = stream.set_write_timeout(Some(IDLE));
         let _ = stream.set_nodelay(true);
+        // Who asked: the address the client used (a static one, a lease, a link-local one).
+        let peer = stream.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
         let mut buf = Vec::new();
         loop {
             let req = match read_request(&mut stream, &mut buf) {
@@ -80,7 +87,7 @@ impl Server {
                     return;
                 }
             };
-            let resp = self.handle(&req, conn);
+            let resp = self.handle(&req, conn, &peer);
             if self.opts.delay_ms > 0 {
                 std::thread::sleep(Duration::from_millis(self.opts.delay_ms));
             }
@@ -96,7 +103,7 @@ impl Server {
     }
 
     /// Decides the answer and logs the request. Everything stateful happens here, under the lock.
-    fn handle(&self, req: &Request, conn: u64) -> Response {
+    fn handle(&self, req: &Request, conn: u64, peer: &str) -> Response {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.requests += 1;
         let now = Instant::now();
@@ -141,6 +148,8 @@ impl Server {
             "ttl_header": req.header("x-aws-ec2-metadata-token-ttl-seconds").or(req.header("metadata-token-expiry-seconds")),
             "user_agent": req.header("user-agent"),
             "bytes": resp.body.len(),
+            "host": req.header("host"),
+            "peer": peer,
         });
         if let Some(f) = st.log.as_mut() {
             let _ = writeln!(f, "{entry}");

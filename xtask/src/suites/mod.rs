@@ -10,6 +10,7 @@ pub mod faults_http;
 pub mod faults_net;
 pub mod fuzz;
 pub mod load;
+pub mod nocloud;
 pub mod openstack;
 pub mod packaging;
 pub mod qemu;

@@ -55,6 +55,10 @@ const DRIVE_TOOLS: &[(&str, &str)] = &[
     ("blkid", "util-linux"),
 ];
 
+/// NoCloud `cidata` drives (`harness::cidata`): Debian's `cloud-localds` (cloud-image-utils)
+/// on top of the drive tools.
+const NOCLOUD_TOOLS: &[(&str, &str)] = &[("cloud-localds", "cloud-image-utils")];
+
 /// The real consumers of flint's outputs (issue #4 consumer tests, `consumers.rs`).
 /// Debian ships the Ignition binary only inside its dracut module, not on `$PATH`.
 pub const IGNITION_BIN: &str = "/usr/lib/dracut/modules.d/30ignition/ignition";
@@ -134,6 +138,13 @@ pub fn ensure_consumers() -> Result<(), String> {
 /// Everything `ensure` installs plus the drive tools and the consumers, for the OpenStack suite.
 pub fn ensure_openstack() -> Result<(), String> {
     let all: Vec<(&str, &str)> = TOOLS.iter().chain(DRIVE_TOOLS).chain(CONSUMER_PACKAGES).copied().collect();
+    ensure_set(&all, false)
+}
+
+/// Everything the OpenStack suite needs plus `cloud-localds`, for the NoCloud suite.
+pub fn ensure_nocloud() -> Result<(), String> {
+    let all: Vec<(&str, &str)> =
+        TOOLS.iter().chain(DRIVE_TOOLS).chain(NOCLOUD_TOOLS).chain(CONSUMER_PACKAGES).copied().collect();
     ensure_set(&all, false)
 }
 

@@ -12,6 +12,7 @@ pub mod fuzz;
 pub mod initramfs;
 pub mod initramfs_tools_test;
 pub mod load;
+pub mod nocloud;
 pub mod openstack;
 pub mod qemu_test;
 pub mod size;
