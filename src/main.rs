@@ -299,7 +299,7 @@ fn run(
         match flint::sources::seed::choose(serial, kernel, flint::sources::service::PATH_MAX) {
             Ok(url) => url,
             Err(e) => {
-                flint::warn!("nocloud", "{e}; not used");
+                flint::warn!("user-data", "{e}; not used");
                 None
             }
         }
@@ -325,7 +325,7 @@ fn run(
     // kernels have no CONFIG_IP_PNP): an address given there is used instead of asking for one.
     // One flint cannot read is no reason to fail the boot: said, and left to DHCP.
     match flint::net::config::from_kernel_args(kernel) {
-        Ok(Some(plan)) => engine.network.set_plan(plan, "ip=", clock::now(), deadline),
+        Ok(Some(plan)) => engine.network.set_plan(plan, flint::engine::network::KERNEL, clock::now(), deadline),
         Ok(None) => {}
         Err(e) => flint::warn!("address", "{e}; not used"),
     }

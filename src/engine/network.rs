@@ -53,6 +53,9 @@ pub struct NetConfig {
     pub seed: u64,
 }
 
+/// Where a plan from the kernel command line comes from (see [`Network::set_plan`]).
+pub const KERNEL: &str = "ip=";
+
 pub struct Network<'a> {
     config: NetConfig,
     /// Addresses given rather than asked for: `ip=`, or a drive's network configuration, and
@@ -277,7 +280,15 @@ impl<'a> Network<'a> {
     /// Addresses to use instead of asking (`ip=`, a drive's network configuration). One that
     /// arrives while an address is being asked for takes over at once; one that arrives after
     /// an address was obtained changes nothing (connections may be open on it).
+    ///
+    /// `ip=` (the operator's word) wins over a drive's configuration (the platform's), as in
+    /// cloud-init, which reads the kernel command line's and the initramfs' network
+    /// configuration before a datasource's (`NetworkConfigSource`, default order).
     pub fn set_plan(&mut self, plan: Plan, from: &'static str, now: Instant, deadline: Instant) {
+        if let Some((_, KERNEL)) = self.plan {
+            info!("address", "{from} not used: ip= is given");
+            return;
+        }
         self.plan = Some((plan, from));
         if self.state == State::Addressing {
             self.acquire(now, deadline);

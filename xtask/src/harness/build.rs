@@ -66,7 +66,12 @@ pub fn run() -> Result<Built, String> {
 pub fn unstripped() -> Result<std::path::PathBuf, String> {
     let dir = util::target_dir().join("xtask-size");
     let mut cmd = release_build();
-    cmd.env("CARGO_TARGET_DIR", &dir).env("CARGO_PROFILE_RELEASE_STRIP", "false");
+    // Under RUSTC_BOOTSTRAP rustc mangles the v0 way, as a nightly does; the symbol reader
+    // (`support::symbols`) reads legacy names. Names only: the code is the same.
+    let flags = [&SHIPPED_RUSTFLAGS[..], &["-Zunstable-options", "-Csymbol-mangling-version=legacy"]].concat();
+    cmd.env("CARGO_TARGET_DIR", &dir)
+        .env("CARGO_PROFILE_RELEASE_STRIP", "false")
+        .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"));
     run_release_build(cmd, "flint (unstripped)")?;
     Ok(dir.join(util::TARGET).join("release/flint"))
 }
