@@ -658,6 +658,8 @@ fn structured(data: &[u8]) -> ArbResult<()> {
     let want = Model::run(&words);
     let got = config::from_kernel_args(&text);
     assert_eq!(got, want, "in {:?}\nwords {words:#?}", String::from_utf8_lossy(&text));
+    // The built line through the checks for any bytes too: its configurations are richer.
+    arbitrary_bytes(&text);
     Ok(())
 }
 
