@@ -20,7 +20,8 @@
 //! number of `ip=` or `nameserver=` words) and a reason that argument can have, and the command
 //! line cut before that argument is accepted; an accepted configuration keeps its bounds (at most
 //! 4 interfaces and one per interface name, prefixes ≤ 32, valid names, name servers without
-//! repeats) and is stable: written back as `ip=`/`nameserver=` text it parses to itself.
+//! repeats), `NetConfig::for_nic` picks an interface by MAC, then name, then any NIC, and it is
+//! stable: written back as `ip=`/`nameserver=` text it parses to itself.
 #![no_main]
 
 use arbitrary::{Result as ArbResult, Unstructured};
@@ -28,6 +29,7 @@ use flint::decode::cmdline;
 use flint::net::config::{
     self, ArgError, DNS_MAX, IFACES_MAX, IfName, Iface, Invalid, Match, Method, NetConfig, Static,
 };
+use flint_fuzz::check_for_nic;
 use libfuzzer_sys::fuzz_target;
 
 /// dracut's methods, in the order src/net/config.rs lists them: 0–1 static, 2–5 DHCPv4 (2,
@@ -746,6 +748,7 @@ fn arbitrary_bytes(data: &[u8]) {
                 assert!(!c.dns[..n].contains(d), "a repeated name server");
             }
             assert!(c.search.is_empty() && c.skipped == 0);
+            check_for_nic(&c);
             let text = render_config(&c);
             let again = config::from_kernel_args(&text);
             assert_eq!(again, Ok(Some(c)), "not stable; written back as {:?}", String::from_utf8_lossy(&text));

@@ -24,7 +24,8 @@
 //! panic; a document both the JSON scanner and the YAML reader take reads the same through
 //! either; an accepted configuration keeps its bounds (4 interfaces, one per MAC or name, valid
 //! names, prefixes ≤ 32, name servers and search domains without repeats, 256 bytes of search
-//! domains) and is stable: written back as a v1 JSON document, it reads to itself.
+//! domains), `NetConfig::for_nic` picks an interface by MAC, then name, then any NIC, and it is
+//! stable: written back as a v1 JSON document, it reads to itself.
 #![no_main]
 
 use arbitrary::{Result as ArbResult, Unstructured};
@@ -32,6 +33,7 @@ use flint::decode::{json, yaml};
 use flint::net::config::{
     self, ConfigError, DNS_MAX, IFACES_MAX, IfName, Iface, Match, Method, NetConfig, SEARCH_MAX, Static,
 };
+use flint_fuzz::check_for_nic;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1078,6 +1080,7 @@ fn check(c: &NetConfig, from: &str) {
         }
     }
     assert!(c.search.len() <= SEARCH_MAX);
+    check_for_nic(c);
     let text = render_v1(c);
     assert_eq!(
         from_json(&text),
