@@ -103,24 +103,31 @@ fn ip_field(u: &mut Unstructured, a: Ip) -> ArbResult<Vec<u8>> {
 }
 
 /// A valid interface name: 1–15 bytes, none of them white space, `/`, `:` or DEL, not `.` or
-/// `..`; here also no `"` (quoting is tested apart) and no `[` first (dracut would look for a
-/// bracketed IPv6 address there).
+/// `..`; here also no `[` first (dracut would look for a bracketed IPv6 address there) and no
+/// `"` first or last (the kernel's splitter would take it for a quote around the value). A `"`
+/// inside stays: it only changes how the word must be quoted (see `word`).
 fn name(u: &mut Unstructured) -> ArbResult<Vec<u8>> {
-    const CHARS: &[u8] = b"eth0123ns-_.@#%+=][~!abcdefghXYZ\xc3\xa9\xff";
+    const CHARS: &[u8] = b"eth0123ns-_.@#%+=][~!\"abcdefghXYZ\xc3\xa9\xff";
     let len = u.int_in_range(1..=15)?;
     let mut n: Vec<u8> = (0..len).map(|_| u.choose(CHARS).copied()).collect::<ArbResult<_>>()?;
-    if n[0] == b'[' || n == b"." || n == b".." {
+    if n[0] == b'[' || n[0] == b'"' || n == b"." || n == b".." {
         n[0] = b'e';
+    }
+    if n.len() > 1 && n[n.len() - 1] == b'"' {
+        n[len - 1] = b'0';
     }
     Ok(n)
 }
 
-/// A hostname field: dracut does not read it; anything but `:`, and white space only inside
-/// quotes.
-fn hostname(u: &mut Unstructured) -> ArbResult<Vec<u8>> {
+/// A hostname field: dracut does not read it; anything but `:`, and white space (only inside
+/// quotes) when `spaces`.
+fn hostname(u: &mut Unstructured, spaces: bool) -> ArbResult<Vec<u8>> {
     const CHARS: &[u8] = b"vm1.example-_ []=,/\\'\xc3\xa9";
     let len = u.int_in_range(0..=12)?;
     let mut h: Vec<u8> = (0..len).map(|_| u.choose(CHARS).copied()).collect::<ArbResult<_>>()?;
+    if !spaces {
+        h.retain(|&b| b != b' ');
+    }
     if h.first() == Some(&b'[') {
         h[0] = b'h';
     }
@@ -253,7 +260,8 @@ fn ip_arg(u: &mut Unstructured) -> ArbResult<IpArg> {
                 } else {
                     None
                 },
-                hostname: hostname(u)?,
+                // Quotes in the name leave white space unprotected: none then.
+                hostname: hostname(u, !name.as_ref().is_some_and(|n| n.contains(&b'"')))?,
                 client,
                 methods,
             }
@@ -563,9 +571,15 @@ impl Model {
 }
 
 /// One word as the kernel's command line holds it: `key=value`, `key="value"` or `"key=value"`
-/// (quotes are needed, and then used, when the value holds white space).
+/// (quotes are needed, and then used, when the value holds white space). A value with an odd
+/// number of `"` (in an interface name) gets one in front, `"key=value`, which the splitter
+/// strips again: else the word would run on into the next.
 fn word(u: &mut Unstructured, key: &str, value: &[u8], out: &mut Vec<u8>) -> ArbResult<()> {
     let spaces = value.iter().any(u8::is_ascii_whitespace);
+    if value.iter().filter(|&&b| b == b'"').count() % 2 == 1 {
+        out.extend([b"\"", key.as_bytes(), b"=", value].concat());
+        return Ok(());
+    }
     match u.int_in_range(if spaces { 1..=2 } else { 0..=2 })? {
         0 => out.extend([key.as_bytes(), b"=", value].concat()),
         1 => out.extend([key.as_bytes(), b"=\"", value, b"\""].concat()),
