@@ -28,7 +28,7 @@ fuzz_target!(|r: Req| {
     let fields: Vec<(&str, &[u8])> = r.fields.iter().take(16).map(|(n, v)| (n.as_str(), v.as_slice())).collect();
     let mut big = vec![0u8; 64 * 1024];
     let body = &r.body[..r.body.len().min(4096)];
-    let got = write_request(&mut big, method, &r.host, &r.path, &fields, body);
+    let got = write_request(&mut big, method, r.host.as_bytes(), r.path.as_bytes(), &fields, body);
     let refused = unsafe_bytes(r.host.as_bytes())
         || unsafe_bytes(r.path.as_bytes())
         || fields.iter().any(|(n, v)| unsafe_bytes(n.as_bytes()) || unsafe_bytes(v));
@@ -66,5 +66,8 @@ fuzz_target!(|r: Req| {
     // One byte (or more) short: refused, never truncated.
     let short = n - (r.short_by as usize % n.max(1)).max(1).min(n);
     let mut small = vec![0u8; short];
-    assert_eq!(write_request(&mut small, method, &r.host, &r.path, &fields, body), Err(HttpError::BadRequest));
+    assert_eq!(
+        write_request(&mut small, method, r.host.as_bytes(), r.path.as_bytes(), &fields, body),
+        Err(HttpError::BadRequest)
+    );
 });

@@ -414,3 +414,28 @@ pub fn tree_files(tree: &str) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// `NetConfig::for_nic` against its rule (an interface matched by the NIC's MAC first, then one
+/// by its name, then one for any NIC), for every pairing of the interfaces' MACs and names with
+/// each other and with a MAC and a name no interface has.
+pub fn check_for_nic(c: &flint::net::config::NetConfig) {
+    use flint::net::config::{Iface, Match};
+    let by = |f: &dyn Fn(&Match) -> bool| -> Option<&Iface> { c.ifaces.iter().find(|i| f(&i.matcher)) };
+    let mut macs = vec![[0xfe; 6]];
+    let mut names = vec![b"none-such0".to_vec()];
+    for i in &c.ifaces {
+        match &i.matcher {
+            Match::Mac(m) => macs.push(*m),
+            Match::Name(n) => names.push(n.to_vec()),
+            Match::Any => {}
+        }
+    }
+    for &mac in &macs {
+        for name in &names {
+            let want = by(&|m| *m == Match::Mac(mac))
+                .or_else(|| by(&|m| matches!(m, Match::Name(n) if n.as_slice() == name.as_slice())))
+                .or_else(|| by(&|m| *m == Match::Any));
+            assert_eq!(c.for_nic(mac, name), want, "for_nic({mac:02x?}, {name:?})");
+        }
+    }
+}
