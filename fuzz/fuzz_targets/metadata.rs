@@ -32,7 +32,8 @@ struct Case {
 
 fn docs() -> Vec<&'static Document> {
     let services = platform::ALL.iter().flat_map(|p| p.services()).flat_map(|s| s.metadata.iter());
-    let drives = platform::ALL.iter().flat_map(|p| p.drives()).flat_map(|d| d.metadata.iter());
+    let drives =
+        platform::ALL.iter().flat_map(|p| p.drives()).flat_map(|d| d.metadata.iter().chain(d.cloud_config.as_ref()));
     services.chain(drives).collect()
 }
 
@@ -41,7 +42,7 @@ fn attr_names() -> HashSet<&'static str> {
     for d in docs() {
         match &d.body {
             Body::Text(f) | Body::Lines(f, _) => names.extend(f.attr),
-            Body::Json(paths) => names.extend(paths.iter().filter_map(|(_, f)| f.attr)),
+            Body::Json(paths) | Body::Yaml(paths) => names.extend(paths.iter().filter_map(|(_, f)| f.attr)),
             Body::KeyIndex => {}
         }
     }
@@ -80,7 +81,7 @@ fuzz_target!(|c: Case| {
         let before = snapshot(&m);
         let r = m.absorb(doc, key, &s.body);
         if r.is_err() {
-            assert!(matches!(doc.body, Body::Json(_)) && !key, "only a JSON document can fail");
+            assert!(matches!(doc.body, Body::Json(_) | Body::Yaml(_)) && !key, "only a JSON or YAML document can fail");
             assert_eq!(snapshot(&m), before, "a broken document changed the metadata");
         }
         assert!(m.pending_keys.len() <= KEYS_MAX);
