@@ -15,6 +15,7 @@ pub mod cpio;
 pub mod dracut;
 pub mod drive;
 pub mod flint;
+pub mod handoff;
 pub mod initramfs;
 pub mod kernel;
 pub mod mountns;

@@ -11,9 +11,7 @@ use crate::harness::cidata::{Build, Seed, V2Route};
 use crate::mock::{LogEntry, nocloud};
 
 /// Paths flint is told to write, relative to `--root`.
-pub const OUTPUT: &str = "/run/flint/user-data";
-pub const REPORT: &str = "/run/flint/report.json";
-pub const SEED_DIR: &str = "/var/lib/cloud/seed/nocloud";
+pub use crate::harness::handoff::{OUTPUT, REPORT, SEED_DIR};
 pub const ATTRIBUTES: &str = "/run/metadata/afterburn";
 
 /// Proxmox's instance: the id is a SHA-1 of the VM's cloud-init settings.

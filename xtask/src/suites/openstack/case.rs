@@ -15,9 +15,7 @@ use crate::mock::{self, LogEntry};
 pub const USER_DATA_CAP: usize = 1 << 20;
 
 /// Paths flint is told to write, relative to `--root`.
-pub const OUTPUT: &str = "/run/flint/user-data";
-pub const REPORT: &str = "/run/flint/report.json";
-pub const SEED_DIR: &str = "/var/lib/cloud/seed/nocloud";
+pub use crate::harness::handoff::{OUTPUT, REPORT, SEED_DIR};
 pub const ATTRIBUTES: &str = "/run/metadata/flint";
 /// Where an `empty_dev` run lists what flint left in `/dev/.flint`, in the logs directory.
 pub const DEV_LISTING: &str = "dev-flint-listing.txt";
