@@ -14,6 +14,7 @@ pub mod consumers;
 pub mod cpio;
 pub mod dracut;
 pub mod drive;
+pub mod drivecase;
 pub mod flint;
 pub mod handoff;
 pub mod initramfs;
