@@ -21,7 +21,7 @@
 //! cases, what Ignition and cloud-init make of them (`consumers.rs`).
 //!
 //! Every namespace sees every block device, so a case that scans first checks that no other
-//! `cidata` (or, for kubevirt, `config-2`) drive is attached (`cidata::foreign_drives`).
+//! `cidata` (or, for kubevirt, `config-2`) drive is attached (`drive::foreign_drives`).
 
 mod case;
 mod checks;
@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use crate::harness::checks::{check_secrets, check_stderr};
 use crate::harness::cidata::{self, Build, Seed, StaticV4, V2Route};
-use crate::harness::drive::Loop;
+use crate::harness::drive::{self, Loop};
 use crate::harness::drivecase::{self, CaseNet};
 use crate::harness::flint::{FlintRun, runner_ready, verdict};
 use crate::harness::netns::{self, Addressing};
@@ -499,7 +499,7 @@ fn static_v4(c: &Case, mac: &str) -> StaticV4 {
         address: c.addr.into(),
         prefix: 24,
         gateway: netns::ROUTER_IP.into(),
-        nameserver: NAMESERVER.into(),
+        nameservers: vec![NAMESERVER.into()],
         search: SEARCH.into(),
     }
 }
@@ -617,7 +617,7 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
         if c.platform == "kubevirt" {
             labels.extend(["config-2", "CONFIG-2"]);
         }
-        let foreign = cidata::foreign_drives(&labels, &[]).map_err(|e| vec![e])?;
+        let foreign = drive::foreign_drives(&labels, &[]).map_err(|e| vec![e])?;
         if !foreign.is_empty() {
             return Err(vec![format!(
                 "another {labels:?} drive is attached to this machine ({foreign:?}): a scan would find it"
