@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::harness::drive::Loop;
 use crate::harness::flint::{FlintRun, HARD_EXTRA, check_exit, check_time, run_flint_cmd};
+use crate::harness::handoff::{REPORT, rel};
 use crate::harness::netns::{Addressing, Lone, Topology};
 use crate::mock::{self, LogEntry};
 use crate::support::proc::ChildGuard;
@@ -125,9 +126,37 @@ pub fn with_late_loop<R>(
     })
 }
 
-/// The report flint wrote, when it is JSON.
-pub fn read_report(root: &Path, report: &str) -> Option<Value> {
-    std::fs::read(root.join(report.trim_start_matches('/'))).ok().and_then(|b| serde_json::from_slice(&b).ok())
+/// What every config-drive case's run observed, for the checks; each suite's `Run` adds its
+/// own and derefs to this.
+pub struct Observed {
+    pub exit: Option<i32>,
+    pub elapsed: Duration,
+    pub stderr: String,
+    /// The mock's request log when flint had exited.
+    pub log: Vec<LogEntry>,
+    pub root: PathBuf,
+    pub dir: PathBuf,
+    /// The report flint wrote, when it is JSON.
+    pub report: Option<Value>,
+    /// The loop device the drive was on (scan cases).
+    pub device: Option<String>,
+}
+
+impl Observed {
+    /// flint's run, the mock's log, and the report read back from under `root`.
+    pub fn new(fr: FlintRun, log: Vec<LogEntry>, root: &Path, dir: &Path, device: Option<String>) -> Observed {
+        let report = std::fs::read(root.join(rel(REPORT))).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        Observed {
+            exit: fr.exit,
+            elapsed: fr.elapsed,
+            stderr: fr.stderr,
+            log,
+            root: root.to_path_buf(),
+            dir: dir.to_path_buf(),
+            report,
+            device,
+        }
+    }
 }
 
 /// The exit code within the hard limit, the time within the budget and, where the case says

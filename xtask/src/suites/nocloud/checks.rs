@@ -393,6 +393,7 @@ pub fn wrong_mac_unused(c: &Case, r: &Run) -> Vec<String> {
 mod tests {
     use super::*;
 
+    use crate::harness::drivecase::Observed;
     use crate::mock::LogEntry;
     use std::time::Duration;
 
@@ -413,14 +414,16 @@ mod tests {
 
     fn run(log: Vec<LogEntry>, root: &std::path::Path) -> Run {
         Run {
-            exit: Some(0),
-            elapsed: Duration::from_millis(20),
-            stderr: String::new(),
-            log,
-            root: root.to_path_buf(),
-            dir: root.to_path_buf(),
-            report: None,
-            device: None,
+            seen: Observed {
+                exit: Some(0),
+                elapsed: Duration::from_millis(20),
+                stderr: String::new(),
+                log,
+                root: root.to_path_buf(),
+                dir: root.to_path_buf(),
+                report: None,
+                device: None,
+            },
             drive: None,
             served: b"{}".to_vec(),
             mac: Some("02:f1:17:00:00:01".into()),

@@ -33,7 +33,7 @@ use std::time::Duration;
 use crate::harness::checks::{check_secrets, check_stderr};
 use crate::harness::cidata::{self, Build, Seed, StaticV4, V2Route};
 use crate::harness::drive::{self, Loop};
-use crate::harness::drivecase::{self, CaseNet};
+use crate::harness::drivecase::{self, CaseNet, Observed};
 use crate::harness::flint::{FlintRun, runner_ready, verdict};
 use crate::harness::netns::{self, Addressing};
 use crate::harness::tally::{Selection, Suite, Tally, run_each};
@@ -657,20 +657,8 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
     let fr = fr.map_err(|e| vec![e])?;
     std::thread::sleep(Duration::from_millis(20));
     let log = net.read_log().map_err(|e| vec![e])?;
-    let report = drivecase::read_report(&root, REPORT);
-    let run = Run {
-        exit: fr.exit,
-        elapsed: fr.elapsed,
-        stderr: fr.stderr,
-        log,
-        root: root.clone(),
-        dir: dir.to_path_buf(),
-        report,
-        device: attached.as_ref().or(late.as_ref()).map(|l| l.name().to_string()),
-        drive: drive.map(|(_, s)| s),
-        served,
-        mac,
-    };
+    let device = attached.as_ref().or(late.as_ref()).map(|l| l.name().to_string());
+    let run = Run { seen: Observed::new(fr, log, &root, dir, device), drive: drive.map(|(_, s)| s), served, mac };
     judge(c, &run, &args, &logs, &marker)
 }
 

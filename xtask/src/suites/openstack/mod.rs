@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use crate::harness::checks::{check_secrets, check_stderr};
 use crate::harness::drive::{self, Build, Damage, Loop, Spec};
-use crate::harness::drivecase::{self, CaseNet};
+use crate::harness::drivecase::{self, CaseNet, Observed};
 use crate::harness::flint::{runner_ready, verdict};
 use crate::harness::netns::Addressing;
 use crate::harness::tally::{Selection, Suite, Tally, run_each};
@@ -552,19 +552,7 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
     let log = net.read_log().map_err(|e| vec![e])?;
     std::thread::sleep(Duration::from_millis(200));
     let log_later = net.read_log().map_err(|e| vec![e])?;
-    let report = drivecase::read_report(&root, REPORT);
-    let run = Run {
-        exit: fr.exit,
-        elapsed: fr.elapsed,
-        stderr: fr.stderr,
-        log,
-        log_later,
-        root: root.clone(),
-        dir: dir.to_path_buf(),
-        report,
-        device,
-        served,
-    };
+    let run = Run { seen: Observed::new(fr, log, &root, dir, device), log_later, served };
 
     let why = ": the winner answered, flint should be done soon";
     let mut bad = drivecase::check_exit_and_time(run.exit, run.elapsed, c.exit, c.budget, c.within, why);
