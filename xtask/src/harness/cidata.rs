@@ -16,7 +16,7 @@
 //!
 //! Files absent from a `Seed` are not on the drive at all (a drive without `user-data` is how
 //! a NoCloud seed says "none", and how a drive that only carries the network configuration for
-//! a network seed looks). Loop devices are `drive::Loop`.
+//! a network seed looks). Loop devices, and the drives already attached, are `drive`'s.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -101,6 +101,10 @@ pub fn build(build: Build, seed: &Seed, dir: &Path) -> Result<PathBuf, String> {
                 .write(true)
                 .open(&image)
                 .map_err(|e| format!("{}: {e}", image.display()))?;
+            let len = f.metadata().map_err(|e| e.to_string())?.len();
+            if len > PROXMOX_VOLUME {
+                return Err(format!("{}: {len} bytes, more than Proxmox's {PROXMOX_VOLUME} B volume", image.display()));
+            }
             f.set_len(PROXMOX_VOLUME).map_err(|e| format!("{}: {e}", image.display()))?;
         }
         Build::LocaldsIso | Build::LocaldsVfat => {
@@ -162,7 +166,7 @@ pub struct StaticV4 {
     pub address: String,
     pub prefix: u8,
     pub gateway: String,
-    pub nameserver: String,
+    pub nameservers: Vec<String>,
     pub search: String,
 }
 
@@ -172,17 +176,23 @@ fn netmask(prefix: u8) -> String {
     format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])
 }
 
+/// Each item as a YAML list entry, single-quoted, indented by `indent`.
+fn quoted_items(items: &[String], indent: &str) -> String {
+    items.iter().map(|i| format!("{indent}- '{i}'\n")).collect()
+}
+
 /// Proxmox's `network-config` (`nocloud_network` in `Cloudinit.pm`, the Fedora CoreOS platform
-/// request's example): version 1, a `physical` entry with the NIC's MAC and a `static` subnet,
-/// then a `nameserver` entry.
+/// request's example): version 1 in Proxmox's layout (four-space list indent, single-quoted
+/// scalars), a `physical` entry with the NIC's MAC and a `static` subnet, then a `nameserver`
+/// entry.
 pub fn network_config_v1(s: &StaticV4) -> Vec<u8> {
     format!(
-        "version: 1\nconfig:\n    - type: physical\n      name: eth0\n      mac_address: '{mac}'\n      subnets:\n      - type: static\n        address: '{addr}'\n        netmask: '{mask}'\n        gateway: '{gw}'\n    - type: nameserver\n      address:\n      - '{ns}'\n      search:\n      - '{search}'\n",
+        "version: 1\nconfig:\n    - type: physical\n      name: eth0\n      mac_address: '{mac}'\n      subnets:\n      - type: static\n        address: '{addr}'\n        netmask: '{mask}'\n        gateway: '{gw}'\n    - type: nameserver\n      address:\n{ns}      search:\n      - '{search}'\n",
         mac = s.mac,
         addr = s.address,
         mask = netmask(s.prefix),
         gw = s.gateway,
-        ns = s.nameserver,
+        ns = quoted_items(&s.nameservers, "      "),
         search = s.search,
     )
     .into_bytes()
@@ -212,12 +222,12 @@ pub enum V2Route {
 pub fn network_config_v2(s: &StaticV4, route: V2Route) -> Vec<u8> {
     if route == V2Route::Gateway4 {
         return format!(
-            "version: 2\nethernets:\n    net0:\n        match:\n            macaddress: \"{mac}\"\n        set-name: eth0\n        addresses:\n        - '{addr}/{prefix}'\n        gateway4: '{gw}'\n        nameservers:\n          addresses:\n          - '{ns}'\n          search:\n          - '{search}'\n",
+            "version: 2\nethernets:\n    net0:\n        match:\n            macaddress: \"{mac}\"\n        set-name: eth0\n        addresses:\n        - '{addr}/{prefix}'\n        gateway4: '{gw}'\n        nameservers:\n          addresses:\n{ns}          search:\n          - '{search}'\n",
             mac = s.mac,
             addr = s.address,
             prefix = s.prefix,
             gw = s.gateway,
-            ns = s.nameserver,
+            ns = quoted_items(&s.nameservers, "          "),
             search = s.search,
         )
         .into_bytes();
@@ -228,7 +238,7 @@ pub fn network_config_v2(s: &StaticV4, route: V2Route) -> Vec<u8> {
         mac = s.mac,
         addr = s.address,
         prefix = s.prefix,
-        ns = s.nameserver,
+        ns = s.nameservers.join(", "),
         search = s.search,
     )
     .into_bytes()
@@ -248,28 +258,6 @@ pub fn kubevirt_meta_data(instance_type: &str, instance_id: &str, hostname: &str
     .into_bytes()
 }
 
-// --- what else is attached -----------------------------------------------------------------
-
-/// Block devices other than `ours` that carry one of `labels` now: a scan would find them too
-/// (every namespace sees every block device). `blkid -c /dev/null` probes each device.
-pub fn foreign_drives(labels: &[&str], ours: &[&str]) -> Result<Vec<String>, String> {
-    let mut found = Vec::new();
-    for label in labels {
-        let mut cmd = Command::new(util::tool("blkid"));
-        cmd.args(["-c", "/dev/null", "-o", "device", "-t", &format!("LABEL={label}")]);
-        let out = proc::run_capture(&mut cmd, TOOL_LIMIT)?;
-        // Exit 2: no device matched.
-        if !out.status.success() && out.status.code() != Some(2) {
-            return Err(format!("blkid: {}", String::from_utf8_lossy(&out.stderr).trim()));
-        }
-        found.extend(String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_string()));
-    }
-    found.retain(|d| !d.is_empty() && !ours.contains(&d.as_str()));
-    found.sort();
-    found.dedup();
-    Ok(found)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,7 +268,7 @@ mod tests {
             address: "10.0.0.23".into(),
             prefix: 24,
             gateway: "10.0.0.1".into(),
-            nameserver: "10.0.0.1".into(),
+            nameservers: vec!["10.0.0.1".into()],
             search: "flint.test".into(),
         }
     }

@@ -321,12 +321,17 @@ impl Drop for Loop {
     }
 }
 
-/// Block devices other than `ours` that carry a config drive label now: a scan would find them
-/// too (every namespace sees every block device). `blkid -c /dev/null` probes each device
-/// instead of trusting a cache.
+/// Block devices other than `ours` that carry a config drive label now.
 pub fn foreign_config_drives(ours: &[&str]) -> Result<Vec<String>, String> {
+    foreign_drives(&["config-2", "CONFIG-2"], ours)
+}
+
+/// Block devices other than `ours` that carry one of `labels` now: a scan would find them too
+/// (every namespace sees every block device). `blkid -c /dev/null` probes each device instead
+/// of trusting a cache.
+pub fn foreign_drives(labels: &[&str], ours: &[&str]) -> Result<Vec<String>, String> {
     let mut found = Vec::new();
-    for label in ["config-2", "CONFIG-2"] {
+    for label in labels {
         let mut cmd = Command::new(util::tool("blkid"));
         cmd.args(["-c", "/dev/null", "-o", "device", "-t", &format!("LABEL={label}")]);
         let out = proc::run_capture(&mut cmd, TOOL_LIMIT)?;
@@ -337,6 +342,8 @@ pub fn foreign_config_drives(ours: &[&str]) -> Result<Vec<String>, String> {
         found.extend(String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_string()));
     }
     found.retain(|d| !d.is_empty() && !ours.contains(&d.as_str()));
+    found.sort();
+    found.dedup();
     Ok(found)
 }
 

@@ -2,7 +2,9 @@
 //! network namespaces (`netns`, `mountns`, `flint`, `scenario`) and the checks every run gets
 //! (`checks`, `report`); the real consumers of flint's hand-offs, Ignition and cloud-init
 //! (`consumers`); OpenStack config drives made by the real tools (`drive`) and NoCloud `cidata` drives
-//! made as Proxmox, cloud-localds and KubeVirt make them (`cidata`); the QEMU VM
+//! made as Proxmox, cloud-localds and KubeVirt make them (`cidata`, also for the QEMU Proxmox
+//! boots); what the two config-drive suites share to run a case (`drivecase`) and to check its
+//! hand-off files and their consumers (`handoff`); the QEMU VM
 //! runner (`qemu/`) and the images it boots (`kernel`, `initramfs`, `cpio`, `dracut`);
 //! building flint (`build`); the benchmark's stopwatch (`stopwatch`); counting and selecting
 //! cases (`tally`). It uses the mock and the support helpers, never a suite or a task.
@@ -14,7 +16,9 @@ pub mod consumers;
 pub mod cpio;
 pub mod dracut;
 pub mod drive;
+pub mod drivecase;
 pub mod flint;
+pub mod handoff;
 pub mod initramfs;
 pub mod kernel;
 pub mod mountns;

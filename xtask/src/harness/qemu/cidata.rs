@@ -12,20 +12,15 @@
 //!   config, byte for byte;
 //! - `vendor-data` is written too, empty unless `cicustom: vendor=…` names one;
 //! - the image is `genisoimage -quiet -iso-level 3 -J -R -V cidata` of that directory, copied
-//!   into the 4 MiB volume Proxmox allocates for the drive (zeros after the ISO).
+//!   into the 4 MiB volume Proxmox allocates for the drive (zeros after the ISO): the
+//!   NoCloud suite's `harness::cidata::build` with `Build::ProxmoxIso`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
 
-use crate::support::{proc, util};
-
-/// Proxmox allocates the cloud-init volume with this size and writes the ISO at its start.
-const VOLUME_BYTES: u64 = 4 << 20;
+use crate::harness::cidata::{self, Build, Seed, StaticV4};
 
 /// The VM's static IPv4 configuration, as `ipconfig0: ip=…/24,gw=…` gives it.
 pub const STATIC_IPV4: &str = "192.168.77.50";
-const NETMASK: &str = "255.255.255.0";
 const GATEWAY: &str = "192.168.77.1";
 const NAMESERVERS: [&str; 2] = ["192.168.77.1", "9.9.9.9"];
 const SEARCH: &str = "fxq.example";
@@ -34,10 +29,17 @@ const SEARCH: &str = "fxq.example";
 pub const HOSTNAME: &str = "fxq-pve";
 pub const SSH_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPkmaoT6H1c2vu9ykN4HuJfHcXY2Ntcw5oyAjjN0P5ye fxq@pve";
 
-/// The files of one VM's drive, in the order Proxmox lists them.
+/// The files of one VM's drive.
 pub struct Drive {
-    pub files: Vec<(&'static str, Vec<u8>)>,
+    pub seed: Seed,
     pub instance_id: String,
+}
+
+impl Drive {
+    /// (name, bytes) of every file on the drive.
+    pub fn files(&self) -> Vec<(&'static str, &[u8])> {
+        self.seed.files()
+    }
 }
 
 /// Proxmox's instance id: `sha1_hex(user-data . network-config)` (`nocloud_gen_metadata`).
@@ -97,56 +99,32 @@ pub fn cloud_config(marker: &str) -> Vec<u8> {
 
 /// `network-config` for one NIC with MAC `mac` and the static address above.
 pub fn network_config(mac: &str) -> Vec<u8> {
-    let mut s = String::from("version: 1\nconfig:\n");
-    s.push_str(&format!(
-        "    - type: physical\n      name: eth0\n      mac_address: '{}'\n      subnets:\n      - type: static\n        \
-         address: '{STATIC_IPV4}'\n        netmask: '{NETMASK}'\n        gateway: '{GATEWAY}'\n",
-        mac.to_ascii_lowercase()
-    ));
-    s.push_str("    - type: nameserver\n      address:\n");
-    for ns in NAMESERVERS {
-        s.push_str(&format!("      - '{ns}'\n"));
-    }
-    s.push_str(&format!("      search:\n      - '{SEARCH}'\n"));
-    s.into_bytes()
+    cidata::network_config_v1(&StaticV4 {
+        mac: mac.to_ascii_lowercase(),
+        address: STATIC_IPV4.into(),
+        prefix: 24,
+        gateway: GATEWAY.into(),
+        nameservers: NAMESERVERS.map(String::from).to_vec(),
+        search: SEARCH.into(),
+    })
 }
 
 /// The drive of a VM whose NIC has MAC `mac`, with `user_data` as its user-data.
 pub fn proxmox(user_data: &[u8], mac: &str) -> Drive {
     let network = network_config(mac);
     let instance_id = instance_id(user_data, &network);
-    Drive {
-        files: vec![
-            ("user-data", user_data.to_vec()),
-            ("network-config", network),
-            ("meta-data", format!("instance-id: {instance_id}\n").into_bytes()),
-            ("vendor-data", Vec::new()),
-        ],
-        instance_id,
-    }
+    let seed = Seed {
+        user_data: Some(user_data.to_vec()),
+        meta_data: cidata::proxmox_meta_data(&instance_id),
+        network_config: Some(network),
+        vendor_data: Some(Vec::new()),
+    };
+    Drive { seed, instance_id }
 }
 
-/// Writes the drive's files to `dir/tree` and makes `dir/cidata.iso`, Proxmox's way.
+/// Makes the drive's ISO in `dir`, Proxmox's way.
 pub fn build(drive: &Drive, dir: &Path) -> Result<PathBuf, String> {
-    let tree = dir.join("tree");
-    let _ = std::fs::remove_dir_all(&tree);
-    std::fs::create_dir_all(&tree).map_err(|e| format!("mkdir {}: {e}", tree.display()))?;
-    for (name, bytes) in &drive.files {
-        let p = tree.join(name);
-        std::fs::write(&p, bytes).map_err(|e| format!("{}: {e}", p.display()))?;
-    }
-    let image = dir.join("cidata.iso");
-    let _ = std::fs::remove_file(&image);
-    let mut cmd = Command::new(util::tool("genisoimage"));
-    cmd.args(["-quiet", "-iso-level", "3", "-J", "-R", "-V", "cidata", "-o"]).arg(&image).arg(&tree);
-    proc::run_ok(&mut cmd, Duration::from_secs(60))?;
-    let f = std::fs::OpenOptions::new().write(true).open(&image).map_err(|e| format!("{}: {e}", image.display()))?;
-    let len = f.metadata().map_err(|e| e.to_string())?.len();
-    if len > VOLUME_BYTES {
-        return Err(format!("{}: {len} bytes, more than Proxmox's {VOLUME_BYTES} B volume", image.display()));
-    }
-    f.set_len(VOLUME_BYTES).map_err(|e| format!("{}: {e}", image.display()))?;
-    Ok(image)
+    cidata::build(Build::ProxmoxIso, &drive.seed, dir)
 }
 
 #[cfg(test)]
@@ -162,11 +140,12 @@ mod tests {
         assert_eq!(instance_id(long, b""), "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
         let d = proxmox(b"{}", "02:F1:17:51:00:01");
         assert_eq!(d.instance_id, instance_id(b"{}", &network_config("02:f1:17:51:00:01")));
-        let names: Vec<&str> = d.files.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, ["user-data", "network-config", "meta-data", "vendor-data"]);
-        assert_eq!(d.files[0].1, b"{}");
-        assert_eq!(d.files[2].1, format!("instance-id: {}\n", d.instance_id).as_bytes());
-        assert_eq!(d.files[3].1, b"");
+        let files = d.files();
+        let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["user-data", "meta-data", "network-config", "vendor-data"]);
+        assert_eq!(files[0].1, b"{}");
+        assert_eq!(files[1].1, format!("instance-id: {}\n", d.instance_id).as_bytes());
+        assert_eq!(files[3].1, b"");
         let net = String::from_utf8(network_config("02:F1:17:51:00:01")).unwrap();
         // The layout of Proxmox's own output (the fixture of flint's YAML reader).
         assert!(net.starts_with(

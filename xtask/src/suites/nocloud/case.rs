@@ -2,18 +2,14 @@
 //! network (none at all, a veth without DHCP, or with dnsmasq), which network seed and kernel
 //! arguments, what the run must end with — and what one run observed (`Run`), for the checks.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::harness::cidata::{Build, Seed, V2Route};
-use crate::mock::{LogEntry, nocloud};
+use crate::harness::drivecase::Observed;
+use crate::mock::nocloud;
 
 /// Paths flint is told to write, relative to `--root`.
-pub const OUTPUT: &str = "/run/flint/user-data";
-pub const REPORT: &str = "/run/flint/report.json";
-pub const SEED_DIR: &str = "/var/lib/cloud/seed/nocloud";
+pub use crate::harness::handoff::{OUTPUT, REPORT, SEED_DIR};
 pub const ATTRIBUTES: &str = "/run/metadata/afterburn";
 
 /// Proxmox's instance: the id is a SHA-1 of the VM's cloud-init settings.
@@ -321,24 +317,28 @@ impl Case {
     }
 }
 
-/// Everything observed in one run, for the checks.
+/// Everything observed in one run, for the checks (`seen.log` is the seed mock's).
 pub struct Run {
-    pub exit: Option<i32>,
-    pub elapsed: Duration,
-    pub stderr: String,
-    /// The seed mock's request log when flint had exited.
-    pub log: Vec<LogEntry>,
-    pub root: PathBuf,
-    pub dir: PathBuf,
-    pub report: Option<Value>,
-    /// The loop device the drive was on (scan cases).
-    pub device: Option<String>,
+    pub seen: Observed,
     /// The drive's files as built.
     pub drive: Option<Seed>,
     /// What the network seed serves as user-data.
     pub served: Vec<u8>,
     /// The test NIC's MAC (`None`: no NIC).
     pub mac: Option<String>,
+}
+
+impl std::ops::Deref for Run {
+    type Target = Observed;
+    fn deref(&self) -> &Observed {
+        &self.seen
+    }
+}
+
+impl std::ops::DerefMut for Run {
+    fn deref_mut(&mut self) -> &mut Observed {
+        &mut self.seen
+    }
 }
 
 impl Run {

@@ -4,29 +4,12 @@
 //! attributes with their platform's names, the Ignition fragment, the seed directory.
 
 use std::collections::BTreeSet;
-use std::os::unix::fs::PermissionsExt;
 
 use serde_json::Value;
 
 use super::case::*;
-use crate::harness::checks::files_under;
-use crate::harness::consumers::{decode_data_url, parse_attributes};
-use crate::harness::report;
+use crate::harness::handoff::{self, FRAGMENT, ReportWant, USER_IGN, rel, seed};
 use crate::mock::nocloud;
-
-/// The Ignition files flint writes, relative to the root.
-pub const USER_IGN: [&str; 2] = ["run/ignition/user.ign", "usr/lib/ignition/user.ign"];
-pub const FRAGMENT: [&str; 2] = ["run/ignition/base.d/50-flint.ign", "usr/lib/ignition/base.d/50-flint.ign"];
-/// flint's default `--ssh-user`.
-pub const SSH_USER: &str = "core";
-
-pub fn rel(p: &str) -> String {
-    p.trim_start_matches('/').to_string()
-}
-
-pub fn seed(name: &str) -> String {
-    format!("{}/{name}", rel(SEED_DIR))
-}
 
 /// What the source that answered says about the instance.
 #[derive(Debug, Default)]
@@ -129,7 +112,6 @@ fn expected_seed(c: &Case, r: &Run) -> Vec<String> {
 /// The tree under the root is exactly what the run should leave, with each file's mode and the
 /// user-data's bytes.
 pub fn files(c: &Case, r: &Run) -> Vec<String> {
-    let mut bad = Vec::new();
     let mut want: BTreeSet<String> = [rel(REPORT)].into();
     let user_data = expected_user_data(c, r);
     if user_data.is_some() {
@@ -152,66 +134,19 @@ pub fn files(c: &Case, r: &Run) -> Vec<String> {
         }
         want.extend(expected_seed(c, r));
     }
-    let got = files_under(&r.root);
-    let missing: Vec<&String> = want.difference(&got).collect();
-    let extra: Vec<&String> = got.difference(&want).collect();
-    if !missing.is_empty() {
-        bad.push(format!("missing under --root: {missing:?}"));
-    }
-    if !extra.is_empty() {
-        bad.push(format!("unexpected files under --root (temporaries? wrong paths?): {extra:?}"));
-    }
     let secret = [rel(OUTPUT), USER_IGN[0].into(), USER_IGN[1].into(), seed("user-data")];
-    for f in got.intersection(&want) {
-        let expect = if secret.contains(f) { 0o600 } else { 0o644 };
-        match std::fs::symlink_metadata(r.root.join(f)).map(|m| m.permissions().mode() & 0o7777) {
-            Ok(m) if m == expect => {}
-            Ok(m) => bad.push(format!("{f}: mode {m:o}, expected {expect:o}")),
-            Err(e) => bad.push(format!("{f}: {e}")),
-        }
-    }
-    if let Some(want) = user_data {
-        match std::fs::read(r.root.join(rel(OUTPUT))) {
-            Ok(b) if b == want => {}
-            Ok(b) => bad.push(format!("{OUTPUT}: {} bytes, not the {} bytes served", b.len(), want.len())),
-            Err(e) => bad.push(format!("{OUTPUT}: {e}")),
-        }
-    }
-    bad
+    handoff::tree(&r.root, &want, &secret, user_data, "served")
 }
 
 /// The report against docs/contract.md and the case: platform, exit, source, failed phase,
 /// and where the network got to (no NIC: nothing; a static configuration: mode `static` and
 /// the configured address and router; the seed's address as the server).
 pub fn report(c: &Case, r: &Run) -> Vec<String> {
-    let mut bad = Vec::new();
-    let Some(v) = &r.report else {
-        return vec![format!("no readable report at {REPORT}")];
+    let want = ReportWant { platform: c.platform, exit: c.exit, source: c.source, error_phase: c.error_phase };
+    let (v, mut bad) = match handoff::report_common(r.report.as_ref(), r.exit, &want) {
+        Ok(x) => x,
+        Err(bad) => return bad,
     };
-    let Some(obj) = v.as_object() else { return vec!["report is not a JSON object".into()] };
-    for k in report::TOP_LEVEL.iter().chain(&["source"]) {
-        if !obj.contains_key(*k) {
-            bad.push(format!("report lacks `{k}` (absent values must be null)"));
-        }
-    }
-    let mut eq = |key: &str, want: Value| {
-        if v[key] != want {
-            bad.push(format!("report {key} = {}, expected {want}", v[key]));
-        }
-    };
-    eq("version", 1.into());
-    eq("platform", c.platform.into());
-    eq("exit_code", r.exit.unwrap_or(-1).into());
-    eq("source", c.source.map_or(Value::Null, Value::from));
-    match (c.exit, c.error_phase) {
-        (0 | 3, _) => eq("failed_phase", Value::Null),
-        (_, Some(p)) => eq("failed_phase", p.into()),
-        (_, None) => {
-            if !v["failed_phase"].is_string() {
-                bad.push(format!("report failed_phase = {}, expected the phase the run failed in", v["failed_phase"]))
-            }
-        }
-    }
     match (&r.mac, c.seed) {
         (None, _) => {
             for k in ["interface", "mac", "address", "router", "server"] {
@@ -291,65 +226,6 @@ pub fn mock_log(c: &Case, r: &Run) -> Vec<String> {
     bad
 }
 
-/// The seed's `meta-data` as flint renders it: (key, scalar) pairs in order, and the
-/// `public-keys` list; flint writes each scalar as a YAML double-quoted string.
-/// (key, scalar) pairs in order, and the `public-keys` list.
-type MetaData = (Vec<(String, String)>, Vec<String>);
-
-fn parse_meta_data(text: &str) -> Result<MetaData, String> {
-    let scalar = |s: &str| -> Result<String, String> {
-        let s = s.trim();
-        if s.starts_with('"') {
-            serde_json::from_str::<String>(s).map_err(|e| format!("meta-data value {s:?}: {e}"))
-        } else {
-            Ok(s.to_string())
-        }
-    };
-    let (mut pairs, mut keys, mut in_keys) = (Vec::new(), Vec::new(), false);
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        if let Some(item) = line.strip_prefix("  - ").filter(|_| in_keys) {
-            keys.push(scalar(item)?);
-            continue;
-        }
-        let (k, v) = line.split_once(':').ok_or_else(|| format!("meta-data line {line:?}"))?;
-        in_keys = k == "public-keys" && v.trim().is_empty();
-        if !in_keys {
-            pairs.push((k.to_string(), scalar(v)?));
-        }
-    }
-    Ok((pairs, keys))
-}
-
-/// A base fragment (or a config merged with it): `/etc/hostname` is the hostname, and `core`
-/// holds exactly the keys.
-pub fn fragment(f: &Value, id: &Identity) -> Vec<String> {
-    let mut bad = Vec::new();
-    let files = f["storage"]["files"].as_array().cloned().unwrap_or_default();
-    let hostnames: Vec<&Value> = files.iter().filter(|e| e["path"] == "/etc/hostname").collect();
-    match (hostnames.as_slice(), &id.hostname) {
-        ([], None) => {}
-        ([e], Some(h)) => {
-            let got = e["contents"]["source"].as_str().and_then(decode_data_url);
-            let want = format!("{h}\n").into_bytes();
-            if got.as_deref() != Some(want.as_slice()) && got.as_deref() != Some(h.as_bytes()) {
-                bad.push(format!("/etc/hostname source {}, expected {h}", e["contents"]["source"]));
-            }
-        }
-        (other, want) => bad.push(format!("{} /etc/hostname entries, expected the hostname {want:?}", other.len())),
-    }
-    let users = f["passwd"]["users"].as_array().cloned().unwrap_or_default();
-    let keys: Vec<String> = users
-        .iter()
-        .filter(|u| u["name"] == SSH_USER)
-        .flat_map(|u| u["sshAuthorizedKeys"].as_array().cloned().unwrap_or_default())
-        .filter_map(|k| k.as_str().map(String::from))
-        .collect();
-    if keys != id.keys {
-        bad.push(format!("user {SSH_USER} has keys {keys:?}, expected {:?}", id.keys));
-    }
-    bad
-}
-
 /// The hand-off files: attributes exactly, the fragment, the seed (a drive's files byte for
 /// byte; from the service, flint's `meta-data`), `user.ign` byte for byte.
 pub fn handoff(c: &Case, r: &Run) -> Vec<String> {
@@ -359,39 +235,10 @@ pub fn handoff(c: &Case, r: &Run) -> Vec<String> {
 
     let want_attrs = expected_attributes(c);
     if c.has_attributes() && !want_attrs.is_empty() {
-        match read(&rel(ATTRIBUTES)).map(|b| String::from_utf8_lossy(&b).into_owned()) {
-            Ok(text) => match parse_attributes(&text) {
-                Ok(got) => {
-                    let got: BTreeSet<(String, String)> = got.into_iter().collect();
-                    let want: BTreeSet<(String, String)> = want_attrs.into_iter().collect();
-                    for (k, v) in want.difference(&got) {
-                        bad.push(format!("attribute {k}={v} missing"));
-                    }
-                    for (k, v) in got.difference(&want) {
-                        bad.push(format!("attribute {k}={v} not expected"));
-                    }
-                }
-                Err(e) => bad.push(format!("attributes: {e}")),
-            },
-            Err(e) => bad.push(format!("{ATTRIBUTES}: {e}")),
-        }
+        bad.extend(handoff::attributes(&r.root, ATTRIBUTES, want_attrs));
     }
-
     if id.hostname.is_some() || !id.keys.is_empty() {
-        let copies: Vec<Option<Vec<u8>>> = FRAGMENT.iter().map(|f| read(f).ok()).collect();
-        if copies[0] != copies[1] {
-            bad.push(format!("{} and {} differ", FRAGMENT[0], FRAGMENT[1]));
-        }
-        match copies[1].as_deref().map(serde_json::from_slice::<Value>) {
-            Some(Ok(f)) => {
-                if f["ignition"]["version"] != "3.0.0" {
-                    bad.push(format!("fragment ignition.version {}, expected \"3.0.0\"", f["ignition"]["version"]));
-                }
-                bad.extend(fragment(&f, &id));
-            }
-            Some(Err(e)) => bad.push(format!("fragment is not JSON: {e}")),
-            None => {}
-        }
+        bad.extend(handoff::fragment_files(&r.root, id.hostname.as_deref(), &id.keys));
     }
 
     match (c.source, &r.drive) {
@@ -404,27 +251,8 @@ pub fn handoff(c: &Case, r: &Run) -> Vec<String> {
         }
         (Some("service"), _) if c.seed.is_some_and(|s| !s.meta_data) => {}
         (Some("service"), _) => {
-            match read(&seed("meta-data")).map(|b| String::from_utf8_lossy(&b).into_owned()) {
-                Ok(text) => match parse_meta_data(&text) {
-                    Ok((pairs, keys)) => {
-                        let want = [("instance-id", nocloud::INSTANCE_ID), ("local-hostname", nocloud::HOSTNAME)];
-                        let want: Vec<(String, String)> =
-                            want.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-                        if pairs != want {
-                            bad.push(format!("seed meta-data holds {pairs:?}, expected {want:?}"));
-                        }
-                        if keys != id.keys {
-                            bad.push(format!("seed meta-data public-keys {keys:?}, expected {:?}", id.keys));
-                        }
-                    }
-                    Err(e) => bad.push(format!("seed meta-data: {e}")),
-                },
-                Err(e) => bad.push(format!("{SEED_DIR}/meta-data: {e}")),
-            }
             let ud = expected_user_data(c, r).unwrap_or(b"");
-            if read(&seed("user-data")).ok().as_deref() != Some(ud) {
-                bad.push(format!("{SEED_DIR}/user-data is not the served user-data ({} bytes)", ud.len()));
-            }
+            bad.extend(handoff::seed_files(&r.root, nocloud::INSTANCE_ID, nocloud::HOSTNAME, &id.keys, ud));
         }
         _ => {}
     }
@@ -433,11 +261,7 @@ pub fn handoff(c: &Case, r: &Run) -> Vec<String> {
         && let Some(ud) = expected_user_data(c, r)
         && serde_json::from_slice::<Value>(ud).is_ok()
     {
-        for f in USER_IGN {
-            if read(f).ok().as_deref() != Some(ud) {
-                bad.push(format!("{f} is not the served config byte for byte"));
-            }
-        }
+        bad.extend(handoff::user_ign(&r.root, ud));
     }
     bad
 }
@@ -446,15 +270,7 @@ pub fn handoff(c: &Case, r: &Run) -> Vec<String> {
 
 /// The drive found by scanning names the loop device it was on.
 pub fn found_on_loop(_c: &Case, r: &Run) -> Vec<String> {
-    match &r.device {
-        Some(dev)
-            if r.stderr.lines().any(|l| l.starts_with("flint: drive: ") && l.ends_with(&format!(" on {dev}"))) =>
-        {
-            Vec::new()
-        }
-        Some(dev) => vec![format!("no `flint: drive: … on {dev}` line: the scan did not find the loop device")],
-        None => vec!["no loop device was attached".into()],
-    }
+    handoff::found_on_loop(&r.stderr, r.device.as_deref())
 }
 
 fn static_from(r: &Run, want: &str) -> Vec<String> {
@@ -577,6 +393,7 @@ pub fn wrong_mac_unused(c: &Case, r: &Run) -> Vec<String> {
 mod tests {
     use super::*;
 
+    use crate::harness::drivecase::Observed;
     use crate::mock::LogEntry;
     use std::time::Duration;
 
@@ -597,14 +414,16 @@ mod tests {
 
     fn run(log: Vec<LogEntry>, root: &std::path::Path) -> Run {
         Run {
-            exit: Some(0),
-            elapsed: Duration::from_millis(20),
-            stderr: String::new(),
-            log,
-            root: root.to_path_buf(),
-            dir: root.to_path_buf(),
-            report: None,
-            device: None,
+            seen: Observed {
+                exit: Some(0),
+                elapsed: Duration::from_millis(20),
+                stderr: String::new(),
+                log,
+                root: root.to_path_buf(),
+                dir: root.to_path_buf(),
+                report: None,
+                device: None,
+            },
             drive: None,
             served: b"{}".to_vec(),
             mac: Some("02:f1:17:00:00:01".into()),
@@ -642,20 +461,6 @@ mod tests {
         assert_eq!(wrong_mac_then_dhcp(&c, &r).len(), 2, "the configured address, outside the pool");
     }
 
-    /// The fragment check fails on a missing hostname, an extra or a missing key.
-    #[test]
-    fn fragment_bites() {
-        let id = Identity { hostname: Some("h".into()), keys: vec!["k1".into()], ..Identity::default() };
-        let f = |host: &str, keys: &[&str]| {
-            serde_json::json!({"storage": {"files": [{"path": "/etc/hostname", "contents": {"source": format!("data:,{host}%0A")}}]},
-                "passwd": {"users": [{"name": "core", "sshAuthorizedKeys": keys}]}})
-        };
-        assert_eq!(fragment(&f("h", &["k1"]), &id), Vec::<String>::new());
-        assert_eq!(fragment(&f("g", &["k1"]), &id).len(), 1);
-        assert_eq!(fragment(&f("h", &["k1", "k2"]), &id).len(), 1);
-        assert_eq!(fragment(&f("h", &[]), &id).len(), 1);
-    }
-
     /// The file-set check fails on a stray temporary file and on a wrong mode.
     #[test]
     fn files_bite() {
@@ -674,13 +479,5 @@ mod tests {
         std::fs::remove_file(root.join("run/flint/.user-data.tmp")).unwrap();
         std::fs::set_permissions(root.join("run/flint/user-data"), std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(files(&c, &run(Vec::new(), root))[0].contains("mode 644"));
-    }
-
-    #[test]
-    fn meta_data_reader() {
-        let (pairs, keys) =
-            parse_meta_data("instance-id: \"i\"\nlocal-hostname: h\npublic-keys:\n  - \"a \\\"b\\\"\"\n").unwrap();
-        assert_eq!(pairs, [("instance-id".to_string(), "i".to_string()), ("local-hostname".into(), "h".into())]);
-        assert_eq!(keys, ["a \"b\""]);
     }
 }

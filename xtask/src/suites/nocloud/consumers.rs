@@ -13,9 +13,9 @@
 use serde_json::{Value, json};
 
 use super::case::{Case, Meta, NetCfg, OTHER_ADDR, Run, UserData};
-use super::checks::{FRAGMENT, Identity, expected_user_data, fragment, identity};
-use crate::harness::consumers::{b64, cache_is, merge_view, read_nocloud, run_ignition};
-use crate::support::util;
+use super::checks::{Identity, expected_user_data, identity};
+use crate::harness::consumers::b64;
+use crate::harness::handoff;
 
 pub fn check(c: &Case, r: &Run) -> Vec<String> {
     let Some(id) = identity(c) else {
@@ -34,50 +34,17 @@ pub fn check(c: &Case, r: &Run) -> Vec<String> {
 
 fn ignition(c: &Case, r: &Run, served: &Value, id: &Identity) -> Vec<String> {
     let platform = if c.platform == "kubevirt" { "kubevirt" } else { "metal" };
-    let ig = match run_ignition(&r.root.join("usr/lib/ignition"), platform, &r.dir) {
-        Ok(x) => x,
-        Err(e) => return vec![format!("ignition: {e}")],
-    };
-    if ig.exit != 0 {
-        return vec![format!("ignition fetch-offline (platform {platform}) exited {}", ig.exit), ig.log_tail()];
-    }
-    let mut bad = Vec::new();
-    if ig.neednet {
-        bad.push("ignition wrote the neednet flag: it would bring up networking".into());
-    }
+    let check = |merged: &Value| handoff::fragment(merged, id.hostname.as_deref(), &id.keys);
     let has_fragment = id.hostname.is_some() || !id.keys.is_empty();
-    if !ig.read("user.ign") {
-        bad.push("Ignition did not read /usr/lib/ignition/user.ign".into());
-    }
-    if has_fragment && !ig.read("base.d/50-flint.ign") {
-        bad.push("Ignition did not read /usr/lib/ignition/base.d/50-flint.ign".into());
-    }
-    let Some(cache) = &ig.cache else {
-        return [bad, vec!["ignition wrote no config cache".into(), ig.log_tail()]].concat();
-    };
-    if !cache_is(cache, served) {
-        bad.push(format!("Ignition's cache is not the user.ign flint wrote:\n{}", util::indent(&cache.to_string())));
-    }
-    if has_fragment {
-        let frag = std::fs::read(r.root.join(FRAGMENT[1])).ok().and_then(|b| serde_json::from_slice(&b).ok());
-        let merged = merge_view(frag.as_ref().unwrap_or(&json!({})), cache);
-        bad.extend(fragment(&merged, id).into_iter().map(|e| format!("Ignition's merged config: {e}")));
-    }
-    bad
+    let fragment: Option<handoff::FragmentCheck> = if has_fragment { Some(&check) } else { None };
+    handoff::ignition(&r.root, &r.dir, platform, served, fragment)
 }
 
 fn nocloud(c: &Case, r: &Run, ud: &[u8], id: &Identity) -> Vec<String> {
-    let v = match read_nocloud(&r.root, &r.dir, "nocloud-reader.json") {
-        Ok(v) => v,
-        Err(e) => return vec![format!("cloud-init NoCloud reader: {e}")],
+    let (v, mut bad) = match handoff::nocloud_reader(&r.root, &r.dir, ud) {
+        Ok(x) => x,
+        Err(bad) => return bad,
     };
-    if v["claimed"] != true {
-        return vec![format!("cloud-init's NoCloud datasource did not take the seed: {v}")];
-    }
-    let mut bad = Vec::new();
-    if b64(&v["user_data_b64"]).as_deref() != Some(ud) {
-        bad.push("NoCloud: user-data differs from the served bytes".into());
-    }
     if v["instance_id"] != id.instance_id.as_str() {
         bad.push(format!("NoCloud: instance-id {}, expected {}", v["instance_id"], id.instance_id));
     }

@@ -21,25 +21,23 @@
 //! cases, what Ignition and cloud-init make of them (`consumers.rs`).
 //!
 //! Every namespace sees every block device, so a case that scans first checks that no other
-//! `cidata` (or, for kubevirt, `config-2`) drive is attached (`cidata::foreign_drives`).
+//! `cidata` (or, for kubevirt, `config-2`) drive is attached (`drive::foreign_drives`).
 
 mod case;
 mod checks;
 mod consumers;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-use serde_json::Value;
 
 use crate::harness::checks::{check_secrets, check_stderr};
 use crate::harness::cidata::{self, Build, Seed, StaticV4, V2Route};
-use crate::harness::drive::Loop;
-use crate::harness::flint::{HARD_EXTRA, check_exit, check_time, run_flint_cmd, runner_ready, verdict};
-use crate::harness::netns::{self, Addressing, Lone, Topology};
+use crate::harness::drive::{self, Loop};
+use crate::harness::drivecase::{self, CaseNet, Observed};
+use crate::harness::flint::{FlintRun, runner_ready, verdict};
+use crate::harness::netns::{self, Addressing};
 use crate::harness::tally::{Selection, Suite, Tally, run_each};
 use crate::mock::{self, Platform, nocloud, payloads};
-use crate::support::proc::ChildGuard;
 use crate::support::{deps, util};
 use case::*;
 
@@ -501,7 +499,7 @@ fn static_v4(c: &Case, mac: &str) -> StaticV4 {
         address: c.addr.into(),
         prefix: 24,
         gateway: netns::ROUTER_IP.into(),
-        nameserver: NAMESERVER.into(),
+        nameservers: vec![NAMESERVER.into()],
         search: SEARCH.into(),
     }
 }
@@ -551,53 +549,25 @@ fn drive_seed(c: &Case, d: &DriveCase, mac: &str, marker: &str) -> Seed {
     Seed { user_data, meta_data, network_config, vendor_data }
 }
 
-/// The network of a run; field order is drop order (the mock and dnsmasq before the namespaces).
-struct Network {
-    _mock: Option<ChildGuard>,
-    _dnsmasq: Option<ChildGuard>,
-    mock_log: Option<PathBuf>,
-    topo: Option<Topology>,
-    lone: Option<Lone>,
-}
-
-impl Network {
-    fn new(c: &Case, payload: Option<&Path>, logs: &Path) -> Result<Network, String> {
-        if c.net == Net::NoNic {
-            return Ok(Network { _mock: None, _dnsmasq: None, mock_log: None, topo: None, lone: Some(Lone::new()?) });
+/// The network of a run: no NIC, or the Dhcp topology's server end (10.0.0.1/24) with or
+/// without a DHCP server, and the seed (off-link: its address added behind the router).
+fn network(c: &Case, payload: Option<&Path>, logs: &Path) -> Result<CaseNet, String> {
+    if c.net == Net::NoNic {
+        return CaseNet::lone();
+    }
+    CaseNet::veth(Addressing::Dhcp, c.net == Net::Dhcp, logs, |topo| {
+        let Some(s) = c.seed else { return Ok(None) };
+        if s.off_link {
+            topo.ip_server(&["addr", "add", &format!("{OFF_LINK_SEED_IP}/32"), "dev", netns::SERVER_IF])?;
         }
-        // The Dhcp topology's server end (10.0.0.1/24), with or without a DHCP server.
-        let topo = Topology::new(Addressing::Dhcp)?;
-        let dnsmasq = if c.net == Net::Dhcp { Some(topo.start_dnsmasq(logs)?) } else { None };
-        let (mock, mock_log) = match c.seed {
-            Some(s) => {
-                if s.off_link {
-                    topo.ip_server(&["addr", "add", &format!("{OFF_LINK_SEED_IP}/32"), "dev", netns::SERVER_IF])?;
-                }
-                let mut o = mock::Options::new(Platform::NoCloud);
-                o.listen = format!("{}:{}", s.ip(), s.port);
-                o.seed_host = Some(s.host());
-                o.seed_path = s.mock_path.into();
-                o.no_metadata = !s.meta_data;
-                o.payload = payload.filter(|_| s.user_data).map(Path::to_path_buf);
-                let (guard, o) = mock::start_in(&topo.server, &o, logs)?;
-                (Some(guard), o.log)
-            }
-            None => (None, None),
-        };
-        Ok(Network { _mock: mock, _dnsmasq: dnsmasq, mock_log, topo: Some(topo), lone: None })
-    }
-
-    fn command(&self, flint: &Path) -> std::process::Command {
-        match (&self.topo, &self.lone) {
-            (Some(t), _) => t.in_client(flint),
-            (None, Some(l)) => l.exec(flint),
-            (None, None) => std::process::Command::new(flint),
-        }
-    }
-
-    fn mac(&self) -> Option<String> {
-        self.topo.as_ref().map(|t| t.client_mac.clone())
-    }
+        let mut o = mock::Options::new(Platform::NoCloud);
+        o.listen = format!("{}:{}", s.ip(), s.port);
+        o.seed_host = Some(s.host());
+        o.seed_path = s.mock_path.into();
+        o.no_metadata = !s.meta_data;
+        o.payload = payload.filter(|_| s.user_data).map(Path::to_path_buf);
+        Ok(Some(o))
+    })
 }
 
 /// The kernel command line of the case: a distribution's boot line, the seed selector, `ip=`.
@@ -641,16 +611,13 @@ fn flint_args(c: &Case, root: &Path, cmdline: &Path, drive: Option<&Path>) -> Ve
 
 fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> {
     let marker = payloads::new_marker();
-    let (drive_dir, root, logs) = (dir.join("drive"), dir.join("root"), dir.join("logs"));
-    for d in [&drive_dir, &logs, &root.join("run"), &root.join("usr/lib"), &root.join("var/lib")] {
-        std::fs::create_dir_all(d).map_err(|e| vec![format!("mkdir {}: {e}", d.display())])?;
-    }
+    let (drive_dir, root, logs) = drivecase::case_dirs(dir)?;
     if c.scans() {
         let mut labels = cidata::LABELS.to_vec();
         if c.platform == "kubevirt" {
             labels.extend(["config-2", "CONFIG-2"]);
         }
-        let foreign = cidata::foreign_drives(&labels, &[]).map_err(|e| vec![e])?;
+        let foreign = drive::foreign_drives(&labels, &[]).map_err(|e| vec![e])?;
         if !foreign.is_empty() {
             return Err(vec![format!(
                 "another {labels:?} drive is attached to this machine ({foreign:?}): a scan would find it"
@@ -661,8 +628,8 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
     let payload = drive_dir.join("seed-user-data");
     std::fs::write(&payload, &served).map_err(|e| vec![e.to_string()])?;
 
-    let net = Network::new(c, Some(&payload), &logs).map_err(|e| vec![e])?;
-    let mac = net.mac();
+    let net = network(c, Some(&payload), &logs).map_err(|e| vec![e])?;
+    let mac = net.mac().map(String::from);
     let drive = c.drive.map(|d| (d, drive_seed(c, &d, mac.as_deref().unwrap_or(PVE_MAC), &marker)));
     let image = match &drive {
         Some((d, seed)) => Some((d.at, cidata::build(d.build, seed, &drive_dir).map_err(|e| vec![e])?)),
@@ -681,40 +648,17 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
     let args = flint_args(c, &root, &cmdline, drive_arg);
     std::fs::write(logs.join("flint-args.txt"), args.join(" ")).ok();
 
-    let budget = Duration::from_secs_f64(c.budget);
     let late_image = match &image {
         Some((At::ScanLate(after), img)) => Some((*after, img.clone())),
         _ => None,
     };
-    let (fr, late) = std::thread::scope(|sc| {
-        let late = late_image.map(|(after, img)| {
-            sc.spawn(move || {
-                std::thread::sleep(after);
-                Loop::attach(&img)
-            })
-        });
-        let fr = run_flint(c, &net, flint, &args, dir, &logs, budget);
-        (fr, late.map(|h| h.join().unwrap_or_else(|_| Err("late loop device: thread panicked".into()))))
-    });
-    let late = late.transpose().map_err(|e| vec![e])?;
+    let (fr, late) = drivecase::with_late_loop(late_image, || run_flint(c, &net, flint, &args, dir, &logs));
+    let late = late.map_err(|e| vec![e])?;
     let fr = fr.map_err(|e| vec![e])?;
     std::thread::sleep(Duration::from_millis(20));
-    let log = net.mock_log.as_deref().map(mock::read_log).transpose().map_err(|e| vec![e])?.unwrap_or_default();
-    let report: Option<Value> =
-        std::fs::read(root.join(&REPORT[1..])).ok().and_then(|b| serde_json::from_slice(&b).ok());
-    let run = Run {
-        exit: fr.exit,
-        elapsed: fr.elapsed,
-        stderr: fr.stderr,
-        log,
-        root: root.clone(),
-        dir: dir.to_path_buf(),
-        report,
-        device: attached.as_ref().or(late.as_ref()).map(|l| l.name().to_string()),
-        drive: drive.map(|(_, s)| s),
-        served,
-        mac,
-    };
+    let log = net.read_log().map_err(|e| vec![e])?;
+    let device = attached.as_ref().or(late.as_ref()).map(|l| l.name().to_string());
+    let run = Run { seen: Observed::new(fr, log, &root, dir, device), drive: drive.map(|(_, s)| s), served, mac };
     judge(c, &run, &args, &logs, &marker)
 }
 
@@ -722,39 +666,28 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
 /// when the selector is there.
 fn run_flint(
     c: &Case,
-    net: &Network,
+    net: &CaseNet,
     flint: &Path,
     args: &[String],
     dir: &Path,
     logs: &Path,
-    budget: Duration,
-) -> Result<crate::harness::flint::FlintRun, String> {
-    match c.seed.filter(|s| s.selector != Selector::Cmdline) {
+) -> Result<FlintRun, String> {
+    let budget = Duration::from_secs_f64(c.budget);
+    let script = match c.seed.filter(|s| s.selector != Selector::Cmdline) {
         Some(s) => {
             let (serial, keep) = (logs.join("product_serial"), dir.join("sys-class"));
             std::fs::write(&serial, format!("{}\n", s.selector())).map_err(|e| e.to_string())?;
             std::fs::create_dir_all(&keep).map_err(|e| e.to_string())?;
-            let mut wrapped: Vec<String> = ["--mount", "--propagation", "private", "sh", "-c", SMBIOS_SERIAL, "sh"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            wrapped.extend([serial.display().to_string(), keep.display().to_string(), flint.display().to_string()]);
-            wrapped.extend(args.iter().cloned());
-            run_flint_cmd(net.command(&util::tool("unshare")), &wrapped, logs, budget + HARD_EXTRA)
+            Some((SMBIOS_SERIAL, vec![serial.display().to_string(), keep.display().to_string()]))
         }
-        None => run_flint_cmd(net.command(flint), args, logs, budget + HARD_EXTRA),
-    }
+        None => None,
+    };
+    drivecase::run_flint(net, flint, args, script, logs, budget)
 }
 
 /// Every check of the case on what the run observed.
 fn judge(c: &Case, run: &Run, args: &[String], logs: &Path, marker: &str) -> Result<Duration, Vec<String>> {
-    let budget = Duration::from_secs_f64(c.budget);
-    let mut bad = Vec::new();
-    bad.extend(check_exit(run.exit, c.exit, None, budget + HARD_EXTRA));
-    bad.extend(check_time(run.elapsed, budget));
-    if let Some(max) = c.within.filter(|&m| run.elapsed.as_secs_f64() > m) {
-        bad.push(format!("took {:.2} s, expected within {max} s", run.elapsed.as_secs_f64()));
-    }
+    let mut bad = drivecase::check_exit_and_time(run.exit, run.elapsed, c.exit, c.budget, c.within, "");
     bad.extend(checks::files(c, run));
     bad.extend(checks::report(c, run));
     bad.extend(check_stderr(&run.stderr, c.exit, c.error_phase));

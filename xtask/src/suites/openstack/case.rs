@@ -2,12 +2,10 @@
 //! sources serve and what the run must end with; and what one run observed (`Run`), for the
 //! checks.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::harness::drive::{Build, Damage};
+use crate::harness::drivecase::Observed;
 use crate::mock::openstack::Instance;
 use crate::mock::{self, LogEntry};
 
@@ -15,9 +13,7 @@ use crate::mock::{self, LogEntry};
 pub const USER_DATA_CAP: usize = 1 << 20;
 
 /// Paths flint is told to write, relative to `--root`.
-pub const OUTPUT: &str = "/run/flint/user-data";
-pub const REPORT: &str = "/run/flint/report.json";
-pub const SEED_DIR: &str = "/var/lib/cloud/seed/nocloud";
+pub use crate::harness::handoff::{OUTPUT, REPORT, SEED_DIR};
 pub const ATTRIBUTES: &str = "/run/metadata/flint";
 /// Where an `empty_dev` run lists what flint left in `/dev/.flint`, in the logs directory.
 pub const DEV_LISTING: &str = "dev-flint-listing.txt";
@@ -176,18 +172,17 @@ pub struct Served {
 
 /// Everything observed in one run, for the checks.
 pub struct Run {
-    pub exit: Option<i32>,
-    pub elapsed: Duration,
-    pub stderr: String,
-    /// The mock's request log when flint had exited, and a moment later.
-    pub log: Vec<LogEntry>,
+    pub seen: Observed,
+    /// The mock's request log a moment after `seen.log`.
     pub log_later: Vec<LogEntry>,
-    pub root: PathBuf,
-    pub dir: PathBuf,
-    pub report: Option<Value>,
-    /// The loop device the drive was on (scan cases).
-    pub device: Option<String>,
     pub served: Served,
+}
+
+impl std::ops::Deref for Run {
+    type Target = Observed;
+    fn deref(&self) -> &Observed {
+        &self.seen
+    }
 }
 
 impl Run {

@@ -4,34 +4,20 @@
 //! `mock::openstack`, and the case-specific ones the table names.
 
 use std::collections::BTreeSet;
-use std::os::unix::fs::PermissionsExt;
 
 use serde_json::Value;
 
 use super::case::{ATTRIBUTES, Case, DEV_LISTING, Net, OUTPUT, Payload, REPORT, Run, SEED_DIR};
 use crate::harness::checks::files_under;
-use crate::harness::consumers::{parse_attributes, percent_decode};
+use crate::harness::handoff::{self, FRAGMENT, ReportWant, USER_IGN, rel, seed};
 use crate::harness::netns::{self, Addressing};
 use crate::harness::report;
 use crate::mock::openstack::{self, Instance};
 use crate::mock::{self, Platform};
 
-/// The Ignition files flint writes, relative to the root.
-pub const USER_IGN: [&str; 2] = ["run/ignition/user.ign", "usr/lib/ignition/user.ign"];
-pub const FRAGMENT: [&str; 2] = ["run/ignition/base.d/50-flint.ign", "usr/lib/ignition/base.d/50-flint.ign"];
 /// The drive files a seed carries verbatim, under the seed directory.
 pub const SEED_DRIVE_FILES: [&str; 3] =
     ["openstack/latest/meta_data.json", "openstack/latest/network_data.json", "openstack/latest/vendor_data.json"];
-/// flint's default `--ssh-user`.
-pub const SSH_USER: &str = "core";
-
-fn rel(p: &str) -> String {
-    p.trim_start_matches('/').to_string()
-}
-
-fn seed(name: &str) -> String {
-    format!("{}/{name}", rel(SEED_DIR))
-}
 
 /// The mock's options as the case sets them.
 pub fn mock_options(c: &Case) -> Option<mock::Options> {
@@ -83,7 +69,6 @@ fn user_data_files() -> [String; 5] {
 /// The tree under the root is exactly what the run should leave (no temporary file, nothing
 /// partial, nothing at a wrong path), with each file's mode and the user-data's bytes.
 pub fn files(c: &Case, r: &Run) -> Vec<String> {
-    let mut bad = Vec::new();
     let mut want: BTreeSet<String> = [rel(REPORT)].into();
     let user_data = expected_user_data(c, r);
     if user_data.is_some() {
@@ -105,37 +90,8 @@ pub fn files(c: &Case, r: &Run) -> Vec<String> {
             }
         }
     }
-    let got = files_under(&r.root);
-    let missing: Vec<&String> = want.difference(&got).collect();
-    let extra: Vec<&String> = got.difference(&want).collect();
-    if !missing.is_empty() {
-        bad.push(format!("missing under --root: {missing:?}"));
-    }
-    if !extra.is_empty() {
-        bad.push(format!("unexpected files under --root (temporaries? wrong paths?): {extra:?}"));
-    }
-    let secret = user_data_files();
-    for f in got.intersection(&want) {
-        let expect = if secret.contains(f) { 0o600 } else { 0o644 };
-        match std::fs::symlink_metadata(r.root.join(f)).map(|m| m.permissions().mode() & 0o7777) {
-            Ok(m) if m == expect => {}
-            Ok(m) => bad.push(format!("{f}: mode {m:o}, expected {expect:o}")),
-            Err(e) => bad.push(format!("{f}: {e}")),
-        }
-    }
-    if let Some(want) = user_data {
-        match std::fs::read(r.root.join(rel(OUTPUT))) {
-            Ok(b) if b == want => {}
-            Ok(b) => bad.push(format!(
-                "{OUTPUT}: {} bytes, not the {}'s {} bytes",
-                b.len(),
-                c.source.unwrap_or("?"),
-                want.len()
-            )),
-            Err(e) => bad.push(format!("{OUTPUT}: {e}")),
-        }
-    }
-    bad
+    let from = format!("from the {}", c.source.unwrap_or("?"));
+    handoff::tree(&r.root, &want, &user_data_files(), user_data, &from)
 }
 
 /// No file under the root holds the marker unless it holds the user-data by design.
@@ -155,33 +111,13 @@ pub fn no_secrets_in_root(r: &Run, marker: &str) -> Vec<String> {
 /// without a NIC has no interface, address or link timing; there is no token step (its timing
 /// is null); `server` is the platform's metadata address whether or not it was reached.
 pub fn report(c: &Case, r: &Run, mac: Option<&str>) -> Vec<String> {
-    let mut bad = Vec::new();
-    let Some(v) = &r.report else {
-        return vec![format!("no readable report at {REPORT}")];
+    let want = ReportWant { platform: "openstack", exit: c.exit, source: c.source, error_phase: c.error_phase };
+    let (v, mut bad) = match handoff::report_common(r.report.as_ref(), r.exit, &want) {
+        Ok(x) => x,
+        Err(bad) => return bad,
     };
-    let Some(obj) = v.as_object() else { return vec!["report is not a JSON object".into()] };
-    for k in report::TOP_LEVEL.iter().chain(&["source"]) {
-        if !obj.contains_key(*k) {
-            bad.push(format!("report lacks `{k}` (absent values must be null)"));
-        }
-    }
-    let mut eq = |key: &str, want: Value| {
-        if v[key] != want {
-            bad.push(format!("report {key} = {}, expected {want}", v[key]));
-        }
-    };
-    eq("version", 1.into());
-    eq("platform", "openstack".into());
-    eq("exit_code", r.exit.unwrap_or(-1).into());
-    eq("source", c.source.map_or(Value::Null, Value::from));
-    eq("server", netns::METADATA_IP.into());
-    match (c.exit, c.error_phase) {
-        (0 | 3, _) => eq("failed_phase", Value::Null),
-        (_, Some(p)) => eq("failed_phase", p.into()),
-        (_, None) if !v["failed_phase"].is_string() => {
-            bad.push(format!("report failed_phase = {}, expected the phase the run failed in", v["failed_phase"]))
-        }
-        _ => {}
+    if v["server"] != netns::METADATA_IP {
+        bad.push(format!("report server = {}, expected \"{}\"", v["server"], netns::METADATA_IP));
     }
 
     // Where the network got to.
@@ -334,40 +270,6 @@ pub fn mock_log(c: &Case, r: &Run) -> Vec<String> {
     bad
 }
 
-/// The seed's `meta-data`: its (key, scalar) pairs in order, and the `public-keys` list.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct MetaData {
-    pub pairs: Vec<(String, String)>,
-    pub keys: Vec<String>,
-}
-
-/// The seed's `meta-data` read back. flint writes each
-/// scalar as a YAML double-quoted string (the same escapes as JSON); plain scalars are taken
-/// as they are. (cloud-init itself reads the seed in the consumer cases.)
-pub fn parse_meta_data(text: &str) -> Result<MetaData, String> {
-    let scalar = |s: &str| -> Result<String, String> {
-        let s = s.trim();
-        if s.starts_with('"') {
-            serde_json::from_str::<String>(s).map_err(|e| format!("meta-data value {s:?}: {e}"))
-        } else {
-            Ok(s.to_string())
-        }
-    };
-    let (mut md, mut in_keys) = (MetaData::default(), false);
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        if let Some(item) = line.strip_prefix("  - ").filter(|_| in_keys) {
-            md.keys.push(scalar(item)?);
-            continue;
-        }
-        let (k, v) = line.split_once(':').ok_or_else(|| format!("meta-data line {line:?}"))?;
-        in_keys = k == "public-keys" && v.trim().is_empty();
-        if !in_keys {
-            md.pairs.push((k.to_string(), scalar(v)?));
-        }
-    }
-    Ok(md)
-}
-
 /// The hand-off files against the instance: Afterburn's attributes exactly, the Ignition
 /// fragment, the seed's `meta-data`, the drive files and user-data copies in the seed.
 pub fn handoff(c: &Case, r: &Run) -> Vec<String> {
@@ -376,63 +278,14 @@ pub fn handoff(c: &Case, r: &Run) -> Vec<String> {
     let read = |f: &str| std::fs::read(r.root.join(f));
 
     // Attributes: exactly Afterburn's lines for what the source publishes.
-    match read(&rel(ATTRIBUTES)).map(|b| String::from_utf8_lossy(&b).into_owned()) {
-        Ok(text) => match parse_attributes(&text) {
-            Ok(got) => {
-                let got: BTreeSet<(String, String)> = got.into_iter().collect();
-                let want: BTreeSet<(String, String)> =
-                    openstack::attributes(&id.instance, id.uuid).into_iter().collect();
-                for (k, v) in want.difference(&got) {
-                    bad.push(format!("attribute {k}={v} missing"));
-                }
-                for (k, v) in got.difference(&want) {
-                    bad.push(format!("attribute {k}={v} not expected"));
-                }
-            }
-            Err(e) => bad.push(format!("attributes: {e}")),
-        },
-        Err(e) => bad.push(format!("{ATTRIBUTES}: {e}")),
-    }
-
+    bad.extend(handoff::attributes(&r.root, ATTRIBUTES, openstack::attributes(&id.instance, id.uuid)));
     // The Ignition fragment: both copies, spec 3.0.0, the hostname and the keys of `core`.
-    let copies: Vec<Option<Vec<u8>>> = FRAGMENT.iter().map(|f| read(f).ok()).collect();
-    if copies[0] != copies[1] {
-        bad.push(format!("{} and {} differ", FRAGMENT[0], FRAGMENT[1]));
-    }
-    match copies[1].as_deref().map(serde_json::from_slice::<Value>) {
-        Some(Ok(f)) => {
-            if f["ignition"]["version"] != "3.0.0" {
-                bad.push(format!("fragment ignition.version {}, expected \"3.0.0\"", f["ignition"]["version"]));
-            }
-            bad.extend(fragment(&f, &id));
-        }
-        Some(Err(e)) => bad.push(format!("fragment is not JSON: {e}")),
-        None => {}
-    }
+    bad.extend(handoff::fragment_files(&r.root, Some(openstack::HOSTNAME), &id.keys));
 
     // The seed: meta-data, user-data, and the drive's own files.
     if id.uuid {
-        match read(&seed("meta-data")).map(|b| String::from_utf8_lossy(&b).into_owned()) {
-            Ok(text) => match parse_meta_data(&text) {
-                Ok(MetaData { pairs, keys }) => {
-                    let want = [("instance-id", openstack::UUID), ("local-hostname", openstack::HOSTNAME)];
-                    let want: Vec<(String, String)> =
-                        want.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-                    if pairs != want {
-                        bad.push(format!("seed meta-data holds {pairs:?}, expected {want:?}"));
-                    }
-                    if keys != id.keys {
-                        bad.push(format!("seed meta-data public-keys {keys:?}, expected {:?}", id.keys));
-                    }
-                }
-                Err(e) => bad.push(format!("seed meta-data: {e}")),
-            },
-            Err(e) => bad.push(format!("{SEED_DIR}/meta-data: {e}")),
-        }
         let ud = expected_user_data(c, r).unwrap_or(b"");
-        if read(&seed("user-data")).ok().as_deref() != Some(ud) {
-            bad.push(format!("{SEED_DIR}/user-data is not the user-data ({} bytes expected)", ud.len()));
-        }
+        bad.extend(handoff::seed_files(&r.root, openstack::UUID, openstack::HOSTNAME, &id.keys, ud));
         if id.from_drive {
             let tree = crate::harness::drive::tree_files(Some(b""), &c.instance);
             for f in SEED_DRIVE_FILES {
@@ -453,46 +306,7 @@ pub fn handoff(c: &Case, r: &Run) -> Vec<String> {
     if c.payload == Payload::Ignition
         && let Some(ud) = expected_user_data(c, r)
     {
-        for f in USER_IGN {
-            if read(f).ok().as_deref() != Some(ud) {
-                bad.push(format!("{f} is not the served config byte for byte"));
-            }
-        }
-    }
-    bad
-}
-
-/// Decodes an RFC 2397 `data:` URL without base64 (what flint writes for the hostname).
-fn data_url(url: &str) -> Option<Vec<u8>> {
-    let (_, data) = url.strip_prefix("data:")?.split_once(',')?;
-    percent_decode(data)
-}
-
-/// A base fragment (or a config merged with it): `/etc/hostname` = the instance's hostname,
-/// and `core` holds exactly the instance's keys (none: no `core` keys at all).
-pub fn fragment(f: &Value, id: &Identity) -> Vec<String> {
-    let mut bad = Vec::new();
-    let files = f["storage"]["files"].as_array().cloned().unwrap_or_default();
-    let hostnames: Vec<&Value> = files.iter().filter(|e| e["path"] == "/etc/hostname").collect();
-    match hostnames.as_slice() {
-        [e] => {
-            let got = e["contents"]["source"].as_str().and_then(data_url);
-            let want = format!("{}\n", openstack::HOSTNAME).into_bytes();
-            if got.as_deref() != Some(want.as_slice()) && got.as_deref() != Some(openstack::HOSTNAME.as_bytes()) {
-                bad.push(format!("/etc/hostname source {}, expected {}", e["contents"]["source"], openstack::HOSTNAME));
-            }
-        }
-        other => bad.push(format!("{} /etc/hostname entries, expected 1", other.len())),
-    }
-    let users = f["passwd"]["users"].as_array().cloned().unwrap_or_default();
-    let keys: Vec<String> = users
-        .iter()
-        .filter(|u| u["name"] == SSH_USER)
-        .flat_map(|u| u["sshAuthorizedKeys"].as_array().cloned().unwrap_or_default())
-        .filter_map(|k| k.as_str().map(String::from))
-        .collect();
-    if keys != id.keys {
-        bad.push(format!("user {SSH_USER} has keys {keys:?}, expected {:?}", id.keys));
+        bad.extend(handoff::user_ign(&r.root, ud));
     }
     bad
 }
@@ -518,15 +332,7 @@ pub fn read_rock_ridge(r: &Run) -> Vec<String> {
 
 /// The drive found by scanning names the loop device it was on.
 pub fn found_on_loop(r: &Run) -> Vec<String> {
-    match &r.device {
-        Some(dev)
-            if r.stderr.lines().any(|l| l.starts_with("flint: drive: ") && l.ends_with(&format!(" on {dev}"))) =>
-        {
-            Vec::new()
-        }
-        Some(dev) => vec![format!("no `flint: drive: … on {dev}` line: the scan did not find the loop device")],
-        None => vec!["no loop device was attached".into()],
-    }
+    handoff::found_on_loop(&r.stderr, r.device.as_deref())
 }
 
 /// With an empty `/dev`, flint made its own node for the loop device (found, so the read went
@@ -655,27 +461,4 @@ pub fn service_keys_from_ec2_index(r: &Run) -> Vec<String> {
         .filter(|w| !gets.contains(w))
         .map(|w| format!("the service was never asked {w}"))
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn meta_data_reader() {
-        let text = "instance-id: \"2f9b\"\nlocal-hostname: \"h.novalocal\"\npublic-keys:\n  - \"ssh-ed25519 AAAA k \\\"x\\\"\"\n";
-        let MetaData { pairs, keys } = parse_meta_data(text).unwrap();
-        assert_eq!(
-            pairs,
-            [("instance-id".to_string(), "2f9b".to_string()), ("local-hostname".into(), "h.novalocal".into())]
-        );
-        assert_eq!(keys, ["ssh-ed25519 AAAA k \"x\""]);
-        assert!(parse_meta_data("nonsense\n").is_err());
-    }
-
-    #[test]
-    fn data_urls() {
-        assert_eq!(data_url("data:,h.novalocal%0A").unwrap(), b"h.novalocal\n");
-        assert_eq!(data_url("http://x"), None);
-    }
 }

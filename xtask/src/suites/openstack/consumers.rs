@@ -18,10 +18,10 @@
 use serde_json::{Value, json};
 
 use super::case::{Case, Payload, Run, SEED_DIR};
-use super::checks::{FRAGMENT, Identity, expected_user_data, fragment, identity};
-use crate::harness::consumers::{b64, cache_is, merge_view, read_config_drive, read_nocloud, run_ignition};
+use super::checks::{Identity, expected_user_data, identity};
+use crate::harness::consumers::{b64, read_config_drive};
+use crate::harness::handoff;
 use crate::mock::openstack;
-use crate::support::util;
 
 pub fn check(c: &Case, r: &Run) -> Vec<String> {
     let mut bad = Vec::new();
@@ -48,52 +48,17 @@ pub fn check(c: &Case, r: &Run) -> Vec<String> {
 // --- Ignition -------------------------------------------------------------------------------
 
 fn ignition(r: &Run, served: &Value, id: &Identity) -> Vec<String> {
-    let mut bad = Vec::new();
-    let ig = match run_ignition(&r.root.join("usr/lib/ignition"), "openstack", &r.dir) {
-        Ok(x) => x,
-        Err(e) => return vec![format!("ignition: {e}")],
-    };
-    if ig.exit != 0 {
-        return vec![format!("ignition fetch-offline (platform openstack) exited {}", ig.exit), ig.log_tail()];
-    }
-    if ig.neednet {
-        bad.push("ignition wrote the neednet flag: it would bring up networking".into());
-    }
-    for f in ["user.ign", "base.d/50-flint.ign"] {
-        if !ig.read(f) {
-            bad.push(format!("Ignition did not read /usr/lib/ignition/{f}"));
-        }
-    }
-    let Some(cache) = &ig.cache else {
-        return [bad, vec!["ignition wrote no config cache".into(), ig.log_tail()]].concat();
-    };
-    // The cache is the acquired config (user.ign) translated to 2.14's newest spec: the same
-    // files, units and users, nothing more.
-    if !cache_is(cache, served) {
-        bad.push(format!("Ignition's cache is not the user.ign flint wrote:\n{}", util::indent(&cache.to_string())));
-    }
-    // Ignition merges base.d under the config at every later stage; the merge shows what the
-    // fragment gives the instance.
-    let frag = std::fs::read(r.root.join(FRAGMENT[1])).ok().and_then(|b| serde_json::from_slice(&b).ok());
-    let merged = merge_view(frag.as_ref().unwrap_or(&json!({})), cache);
-    bad.extend(fragment(&merged, id).into_iter().map(|e| format!("Ignition's merged config: {e}")));
-    bad
+    let check = |merged: &Value| handoff::fragment(merged, Some(openstack::HOSTNAME), &id.keys);
+    handoff::ignition(&r.root, &r.dir, "openstack", served, Some(&check))
 }
 
 // --- cloud-init -----------------------------------------------------------------------------
 
 fn nocloud(c: &Case, r: &Run, ud: &[u8], id: &Identity) -> Vec<String> {
-    let v = match read_nocloud(&r.root, &r.dir, "nocloud-reader.json") {
-        Ok(v) => v,
-        Err(e) => return vec![format!("cloud-init NoCloud reader: {e}")],
+    let (v, mut bad) = match handoff::nocloud_reader(&r.root, &r.dir, ud) {
+        Ok(x) => x,
+        Err(bad) => return bad,
     };
-    if v["claimed"] != true {
-        return vec![format!("cloud-init's NoCloud datasource did not take the seed: {v}")];
-    }
-    let mut bad = Vec::new();
-    if b64(&v["user_data_b64"]).as_deref() != Some(ud) {
-        bad.push("NoCloud: user-data differs from the served bytes".into());
-    }
     if v["instance_id"] != openstack::UUID || v["local_hostname"] != openstack::HOSTNAME {
         bad.push(format!("NoCloud: instance-id {} / local-hostname {}", v["instance_id"], v["local_hostname"]));
     }

@@ -27,12 +27,12 @@ use serde_json::Value;
 
 use crate::harness::checks::{check_secrets, check_stderr};
 use crate::harness::drive::{self, Build, Damage, Loop, Spec};
-use crate::harness::flint::{HARD_EXTRA, check_exit, check_time, run_flint_cmd, runner_ready, verdict};
-use crate::harness::netns::{Addressing, Lone, Topology};
+use crate::harness::drivecase::{self, CaseNet, Observed};
+use crate::harness::flint::{runner_ready, verdict};
+use crate::harness::netns::Addressing;
 use crate::harness::tally::{Selection, Suite, Tally, run_each};
 use crate::mock::openstack::Instance;
 use crate::mock::{self, Platform, payloads};
-use crate::support::proc::ChildGuard;
 use crate::support::{deps, util};
 use case::{ATTRIBUTES, DEV_LISTING, OUTPUT, REPORT, SEED_DIR, USER_DATA_CAP};
 use case::{At, Case, DriveSpec, NOVA_ISO, NOVA_VFAT, Net, NotADrive, Payload, Run, Served};
@@ -422,47 +422,21 @@ fn payload(p: Payload, marker: &str, origin: &str) -> Vec<u8> {
     }
 }
 
-/// The network of a run; field order is drop order (the mock and dnsmasq go before the
-/// namespaces).
-struct Network {
-    _mock: Option<ChildGuard>,
-    _dnsmasq: Option<ChildGuard>,
-    mock_log: Option<PathBuf>,
-    topo: Option<Topology>,
-    lone: Option<Lone>,
-}
-
-impl Network {
-    fn new(c: &Case, service_payload: Option<&Path>, logs: &Path) -> Result<Network, String> {
-        if c.net == Net::NoNic {
-            return Ok(Network { _mock: None, _dnsmasq: None, mock_log: None, topo: None, lone: Some(Lone::new()?) });
-        }
-        let topo = Topology::new(if c.net == Net::Dhcp { Addressing::Dhcp } else { Addressing::LinkLocal })?;
-        let dnsmasq = if c.net == Net::Dhcp { Some(topo.start_dnsmasq(logs)?) } else { None };
-        let (mock, mock_log) = match c.mock {
-            Some(knobs) => {
-                let mut o = mock::Options::new(Platform::OpenStack);
-                o.payload = service_payload.map(Path::to_path_buf);
-                knobs(&mut o);
-                let (guard, o) = mock::start_in(&topo.server, &o, logs)?;
-                (Some(guard), o.log)
-            }
-            None => (None, None),
-        };
-        Ok(Network { _mock: mock, _dnsmasq: dnsmasq, mock_log, topo: Some(topo), lone: None })
+/// The network of a run: no NIC, or a veth (dnsmasq on it for `Net::Dhcp`, else link-local)
+/// and the mock with the case's knobs.
+fn network(c: &Case, service_payload: Option<&Path>, logs: &Path) -> Result<CaseNet, String> {
+    if c.net == Net::NoNic {
+        return CaseNet::lone();
     }
-
-    fn command(&self, flint: &Path) -> std::process::Command {
-        match (&self.topo, &self.lone) {
-            (Some(t), _) => t.in_client(flint),
-            (None, Some(l)) => l.exec(flint),
-            (None, None) => std::process::Command::new(flint),
-        }
-    }
-
-    fn mac(&self) -> Option<&str> {
-        self.topo.as_ref().map(|t| t.client_mac.as_str())
-    }
+    let addressing = if c.net == Net::Dhcp { Addressing::Dhcp } else { Addressing::LinkLocal };
+    CaseNet::veth(addressing, c.net == Net::Dhcp, logs, |_| {
+        Ok(c.mock.map(|knobs| {
+            let mut o = mock::Options::new(Platform::OpenStack);
+            o.payload = service_payload.map(Path::to_path_buf);
+            knobs(&mut o);
+            o
+        }))
+    })
 }
 
 /// flint's command line (and the `--cmdline` file it may name).
@@ -518,10 +492,7 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
     let marker = payloads::new_marker();
     let served =
         Served { drive: payload(c.payload, &marker, "drive"), service: payload(c.payload, &marker, "service") };
-    let (drive_dir, root, logs) = (dir.join("drive"), dir.join("root"), dir.join("logs"));
-    for d in [&drive_dir, &logs, &root.join("run"), &root.join("usr/lib"), &root.join("var/lib")] {
-        std::fs::create_dir_all(d).map_err(|e| vec![format!("mkdir {}: {e}", d.display())])?;
-    }
+    let (drive_dir, root, logs) = drivecase::case_dirs(dir)?;
     if c.scans() {
         let foreign = drive::foreign_config_drives(&[]).map_err(|e| vec![e])?;
         if !foreign.is_empty() {
@@ -551,7 +522,7 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
         std::fs::write(&service_payload, &served.service).map_err(|e| vec![e.to_string()])?;
     }
 
-    let net = Network::new(c, c.service_user_data.then_some(service_payload.as_path()), &logs).map_err(|e| vec![e])?;
+    let net = network(c, c.service_user_data.then_some(service_payload.as_path()), &logs).map_err(|e| vec![e])?;
     let early = match (c.at, &image) {
         (At::Scan, Some(img)) => Some(Loop::attach(img).map_err(|e| vec![e])?),
         _ => None,
@@ -563,66 +534,28 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
     let args = flint_args(c, &root, drive_arg, &logs).map_err(|e| vec![e])?;
     std::fs::write(logs.join("flint-args.txt"), args.join(" ")).ok();
 
-    let budget = Duration::from_secs_f64(c.budget);
     let late_image = match c.at {
         At::ScanLate(after) => image.clone().map(|img| (after, img)),
         _ => None,
     };
-    let (fr, late) = std::thread::scope(|sc| {
-        let late = late_image.map(|(after, img)| {
-            sc.spawn(move || {
-                std::thread::sleep(after);
-                Loop::attach(&img)
-            })
-        });
-        let fr = if c.empty_dev {
-            let mut wrapped: Vec<String> = ["--mount", "--propagation", "private", "sh", "-c", EMPTY_DEV, "sh"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            wrapped.push(logs.join(DEV_LISTING).display().to_string());
-            wrapped.push(flint.display().to_string());
-            wrapped.extend(args.iter().cloned());
-            run_flint_cmd(net.command(&util::tool("unshare")), &wrapped, &logs, budget + HARD_EXTRA)
-        } else {
-            run_flint_cmd(net.command(flint), &args, &logs, budget + HARD_EXTRA)
-        };
-        (fr, late.map(|h| h.join().unwrap_or_else(|_| Err("late loop device: thread panicked".into()))))
-    });
+    let script = c.empty_dev.then(|| (EMPTY_DEV, vec![logs.join(DEV_LISTING).display().to_string()]));
+    let budget = Duration::from_secs_f64(c.budget);
+    let (fr, late) =
+        drivecase::with_late_loop(late_image, || drivecase::run_flint(&net, flint, &args, script, &logs, budget));
     let fr = fr.map_err(|e| vec![e])?;
-    let late = late.transpose().map_err(|e| vec![e])?;
+    let late = late.map_err(|e| vec![e])?;
     let device = early.as_ref().or(late.as_ref()).map(|l| l.name().to_string());
 
     // The mock's log just after flint's exit, and again a moment later: nothing may arrive
     // from a flint that is gone (a cancelled request must not be finished by anyone).
-    let read_log = || net.mock_log.as_deref().map(mock::read_log).transpose().map(Option::unwrap_or_default);
     std::thread::sleep(Duration::from_millis(20));
-    let log = read_log().map_err(|e| vec![e])?;
+    let log = net.read_log().map_err(|e| vec![e])?;
     std::thread::sleep(Duration::from_millis(200));
-    let log_later = read_log().map_err(|e| vec![e])?;
-    let report = std::fs::read(root.join(&REPORT[1..])).ok().and_then(|b| serde_json::from_slice(&b).ok());
-    let run = Run {
-        exit: fr.exit,
-        elapsed: fr.elapsed,
-        stderr: fr.stderr,
-        log,
-        log_later,
-        root: root.clone(),
-        dir: dir.to_path_buf(),
-        report,
-        device,
-        served,
-    };
+    let log_later = net.read_log().map_err(|e| vec![e])?;
+    let run = Run { seen: Observed::new(fr, log, &root, dir, device), log_later, served };
 
-    let mut bad = Vec::new();
-    bad.extend(check_exit(run.exit, c.exit, None, budget + HARD_EXTRA));
-    bad.extend(check_time(run.elapsed, budget));
-    if let Some(max) = c.within.filter(|&m| run.elapsed.as_secs_f64() > m) {
-        bad.push(format!(
-            "took {:.2} s: the winner answered, flint should be done within {max} s",
-            run.elapsed.as_secs_f64()
-        ));
-    }
+    let why = ": the winner answered, flint should be done soon";
+    let mut bad = drivecase::check_exit_and_time(run.exit, run.elapsed, c.exit, c.budget, c.within, why);
     bad.extend(checks::files(c, &run));
     bad.extend(checks::report(c, &run, net.mac()));
     bad.extend(check_stderr(&run.stderr, c.exit, c.error_phase));

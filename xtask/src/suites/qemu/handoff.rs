@@ -142,12 +142,12 @@ pub fn wanted(s: &Scenario, given: &Given) -> Result<Vec<Want>, String> {
             }
             Handoff::Seed => {
                 let drive = given.drive.ok_or("a seed is modelled only from a NoCloud drive")?;
-                for (name, bytes) in &drive.files {
-                    let mode = if *name == "user-data" { 0o600 } else { 0o644 };
+                for (name, bytes) in drive.files() {
+                    let mode = if name == "user-data" { 0o600 } else { 0o644 };
                     want.push(Want {
                         path: format!("{SEED_DIR}/{name}"),
                         mode,
-                        content: Content::Exact(bytes.clone()),
+                        content: Content::Exact(bytes.to_vec()),
                     });
                 }
             }

@@ -396,7 +396,7 @@ mod tests {
     /// The markers of a good Proxmox boot (shaped like a real one) for `drive`, `edit` applied.
     fn boot(s: &Scenario, drive: &cidata::Drive, edit: &dyn Fn(String) -> String) -> Boot {
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-        let user_data = &drive.files[0].1;
+        let user_data = drive.seed.user_data.as_deref().unwrap_or_default();
         let mut out = String::new();
         if s.expect_exit == 0 {
             for dir in ["/run/ignition", "/usr/lib/ignition"] {
@@ -408,8 +408,8 @@ mod tests {
                 out.push_str(&format!("FXQ:OUT {dir}/base.d/50-flint.ign 644 {}\n", b64(frag.as_bytes())));
             }
         }
-        for (name, bytes) in &drive.files {
-            let mode = if *name == "user-data" { 600 } else { 644 };
+        for (name, bytes) in drive.files() {
+            let mode = if name == "user-data" { 600 } else { 644 };
             out.push_str(&format!("FXQ:OUT /run/fxq/seed/{name} {mode} {}\n", b64(bytes)));
         }
         let host = if s.expect_exit == 7 {
