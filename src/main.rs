@@ -294,7 +294,7 @@ fn run(
         seed,
     };
     // cloud-init NoCloud's network seed, for a platform that has one.
-    let nocloud = if cfg.platform.services().any(|s| s.endpoints.iter().any(|e| e.address == Address::Seed)) {
+    let nocloud = if cfg.platform.services().any(|s| s.at_seed()) {
         let serial = read_file(b"/sys/class/dmi/id/product_serial\0", serial).unwrap_or(&[]);
         match flint::sources::seed::choose(serial, kernel, flint::sources::service::PATH_MAX) {
             Ok(url) => url,

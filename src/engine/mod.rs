@@ -28,7 +28,7 @@ use smoltcp::time::{Duration, Instant};
 use crate::decode::Encoding;
 use crate::net::stack::{Storage, TCP_SLOTS};
 use crate::net::{AddressMode, Nic};
-use crate::platform::{Address, Platform, Source};
+use crate::platform::{Platform, Source};
 use crate::sources::meta::Metadata;
 use crate::sources::seed::Url;
 use crate::sources::service::{Failure, Stage};
@@ -133,7 +133,7 @@ impl<'a> Engine<'a> {
         for (i, source) in platform.sources.iter().enumerate() {
             match source {
                 Source::Service(s) => {
-                    let seeded = s.endpoints.iter().any(|e| e.address == Address::Seed);
+                    let seeded = s.at_seed();
                     if seeded && nocloud.is_none() {
                         continue;
                     }

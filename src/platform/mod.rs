@@ -96,6 +96,13 @@ pub struct Service {
     pub connect: Connect,
 }
 
+impl Service {
+    /// Is this a NoCloud network seed (an endpoint at [`Address::Seed`])?
+    pub fn at_seed(&self) -> bool {
+        self.endpoints.iter().any(|e| e.address == Address::Seed)
+    }
+}
+
 /// One address a service answers on.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Endpoint {
@@ -363,7 +370,7 @@ mod tests {
         for s in ALL.iter().flat_map(|p| p.services()) {
             assert!(!s.endpoints.is_empty() && !s.user_data.resources.is_empty());
             // A seed's files are names joined to the seed URL's path.
-            let seed = s.endpoints.iter().any(|e| e.address == Address::Seed);
+            let seed = s.at_seed();
             for r in s.user_data.resources {
                 assert!(r.path.starts_with('/') != seed, "{}", r.path);
             }
