@@ -66,6 +66,7 @@ struct SimNic {
     /// Drops a frame on its way to the server when it returns true.
     drop_out: Filter,
     arp: VecDeque<ArpSeen>,
+    ndp: VecDeque<Vec<u8>>,
     now: Instant,
     /// Hands over at most one frame per poll of the stack, as a real NIC whose frames arrive
     /// while flint is busy does: a frame can then be taken in by any of the engine's polls.
@@ -113,6 +114,9 @@ impl phy::Device for SimNic {
         if let Some(seen) = linklocal::parse_arp(&frame) {
             self.arp.push_back(seen);
         }
+        if crate::net::is_ndp(&frame) {
+            self.ndp.push_back(frame.clone());
+        }
         Some((Rx(frame), Tx(self)))
     }
 
@@ -147,6 +151,13 @@ impl Nic for SimNic {
 
     fn take_arp(&mut self) -> Option<ArpSeen> {
         self.arp.pop_front()
+    }
+
+    fn take_ndp(&mut self, out: &mut [u8]) -> Option<usize> {
+        let f = self.ndp.pop_front()?;
+        let n = f.len().min(out.len());
+        out[..n].copy_from_slice(&f[..n]);
+        Some(n)
     }
 
     fn send_raw(&mut self, frame: &[u8]) {
@@ -531,6 +542,7 @@ fn sim(links: Vec<Link>) -> SimNic {
         raise: Ok(()),
         drop_out: Box::new(|_, _| false),
         arp: VecDeque::new(),
+        ndp: VecDeque::new(),
         now: Instant::ZERO,
         stingy: false,
         held: false,

@@ -229,6 +229,16 @@ impl Flow {
         }
         let mut joined = [0u8; PATH_MAX];
         let path = match base {
+            // `--url`: the URL's own path and query, byte for byte (`/` when it has none).
+            Some(url) if path.is_empty() => match url.path {
+                [] => b"/",
+                p if p.starts_with(b"/") => p,
+                p => {
+                    joined[0] = b'/';
+                    joined.get_mut(1..=p.len()).ok_or(HttpError::BadRequest)?.copy_from_slice(p);
+                    &joined[..=p.len()]
+                }
+            },
             Some(url) => url.join(path.as_bytes(), &mut joined).ok_or(HttpError::BadRequest)?,
             None => path.as_bytes(),
         };
