@@ -13,6 +13,7 @@ pub mod iflist;
 pub mod lease;
 pub mod link;
 pub mod linklocal;
+pub mod ndp;
 pub mod stack;
 
 pub use link::LinkError;
