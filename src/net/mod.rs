@@ -9,10 +9,12 @@ use core::fmt;
 
 pub mod config;
 pub mod csum;
+pub mod dns;
 pub mod iflist;
 pub mod lease;
 pub mod link;
 pub mod linklocal;
+pub mod ndp;
 pub mod stack;
 
 pub use link::LinkError;
