@@ -13,6 +13,7 @@ use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpAddress, IpEndpoint};
 
+use super::lookup::{self, Lookup};
 use super::network::Network;
 use crate::http::ResponseParser;
 use crate::http::exchange::{Exchange, ExchangeError};
@@ -20,6 +21,7 @@ use crate::net::stack::TCP_SLOTS;
 use crate::net::{Nic, Transport};
 use crate::platform::{Address, Host, Service};
 use crate::sources::seed::Url;
+use crate::net::dns::DnsError;
 use crate::sources::service::{Failure, Flow, Stage, Step};
 
 /// RFC 8305 §5: the recommended Connection Attempt Delay; a silent attempt gets this long alone
@@ -36,6 +38,8 @@ enum State {
     Ready,
     /// Backing off until then.
     Wait(Instant),
+    /// The seed URL's host name being resolved.
+    Resolving(Lookup),
     /// Connections racing to the endpoints (see the module docs).
     Connecting(Race),
     /// A request in flight on this TCP slot.
@@ -65,6 +69,8 @@ pub struct ServiceRun<'a> {
     seed: Option<Url<'a>>,
     /// What the seed URL's host name resolved to, once it has.
     resolved: heapless::Vec<IpAddress, CANDIDATES_MAX>,
+    /// Feeds DNS query ids.
+    dns_seed: u64,
 }
 
 impl<'a> ServiceRun<'a> {
@@ -91,6 +97,7 @@ impl<'a> ServiceRun<'a> {
             server: None,
             seed: nocloud,
             resolved: heapless::Vec::new(),
+            dns_seed: seed ^ 0xd25,
         }
     }
 
@@ -122,6 +129,7 @@ impl<'a> ServiceRun<'a> {
             match &mut self.state {
                 State::Busy(slot, _) => stack.release(*slot),
                 State::Connecting(race) => race.drop_all(stack),
+                State::Resolving(lookup) => lookup.drop_all(stack),
                 _ => {}
             }
         }
@@ -130,7 +138,7 @@ impl<'a> ServiceRun<'a> {
 
     /// The network moved to another NIC (its connections are gone): ask again there.
     pub fn on_switch(&mut self) {
-        if let State::Busy(..) | State::Connecting(_) = self.state {
+        if let State::Busy(..) | State::Connecting(_) | State::Resolving(_) = self.state {
             self.state = State::Ready;
         }
     }
@@ -160,6 +168,20 @@ impl<'a> ServiceRun<'a> {
                     if !net.ready() {
                         return None;
                     }
+                    if let Some(name) = self.unresolved() {
+                        let family = net.family();
+                        let stack = net.stack()?;
+                        match Lookup::start(name, stack, family, now, deadline, self.dns_seed) {
+                            Ok(l) => self.state = State::Resolving(l),
+                            // No name server named yet: the sources that name one are still
+                            // coming (DHCP, a router advertisement); the budget bounds it.
+                            Err(DnsError::NoServers) if now < deadline => {
+                                return Some(deadline.min(now + lookup::SERVER_WAIT));
+                            }
+                            Err(e) => self.state = State::Failed(self.flow.stage(), Failure::Dns(e)),
+                        }
+                        continue;
+                    }
                     match self.race(now, net, deadline) {
                         Ok(Some(race)) => self.state = State::Connecting(race),
                         // Nothing reachable yet (no address of a family the service has): the
@@ -167,6 +189,33 @@ impl<'a> ServiceRun<'a> {
                         Ok(None) if now < deadline => return Some(deadline),
                         Ok(None) => self.settle(now, deadline, Err(ExchangeError::Transport(Transport::NoRoute)), net, nic),
                         Err(e) => self.settle(now, deadline, Err(e), net, nic),
+                    }
+                }
+                State::Resolving(l) => {
+                    let stack = net.stack()?;
+                    match l.poll(now, stack) {
+                        lookup::Progress::Pending(at) => return Some(at),
+                        lookup::Progress::Done(Ok(found)) => {
+                            let Self { resolved, dns_seed, .. } = self;
+                            for a in found.v6 {
+                                let _ = resolved.push(IpAddress::Ipv6(a.into()));
+                            }
+                            for [a, b, c, d] in found.v4 {
+                                let _ = resolved.push(IpAddress::v4(a, b, c, d));
+                            }
+                            *dns_seed = dns_seed.rotate_left(7);
+                            info!("dns", "{} has {} addresses", crate::fmt::Bytes(&found.name), resolved.len());
+                            self.state = State::Ready;
+                        }
+                        // Sources named more servers or domains since it started: again with
+                        // them (bounded: the lists only grow, and are bounded).
+                        lookup::Progress::Done(Err(_)) if stack.dns().generation != l.generation => {
+                            self.dns_seed = self.dns_seed.rotate_left(7);
+                            self.state = State::Ready;
+                        }
+                        lookup::Progress::Done(Err(e)) => {
+                            self.state = State::Failed(self.flow.stage(), Failure::Dns(e));
+                        }
                     }
                 }
                 State::Connecting(race) => {
@@ -213,6 +262,12 @@ impl<'a> ServiceRun<'a> {
             }
         }
         Some(now)
+    }
+
+    /// The seed URL's host, when it is a name not resolved yet.
+    fn unresolved(&self) -> Option<&'a [u8]> {
+        let url = self.seed.as_ref()?;
+        (url.address.is_none() && self.resolved.is_empty()).then_some(url.host)
     }
 
     /// The addresses this request may go to, in the order to try them, as a race to start;
