@@ -95,7 +95,7 @@ static DRIVES: Reserved<[DriveMemory; engine::DRIVES_MAX]> = Reserved::new(
 static DECODE: Reserved<DecodeMemory> =
     Reserved::new(DecodeMemory { decoded: [0; BODY_MAX], window: [0; decode::WINDOW], render: [0; RENDER_MAX] });
 static TEXT: Reserved<TextMemory> =
-    Reserved::new(TextMemory { cmdline: [0; 4096], report: [0; 2048], status: [0; 4096], serial: [0; 256] });
+    Reserved::new(TextMemory { cmdline: [0; 4096], report: [0; 4096], status: [0; 4096], serial: [0; 256] });
 
 pub mod clock {
     use smoltcp::time::Instant;

@@ -9,6 +9,7 @@ use core::fmt;
 
 pub mod config;
 pub mod csum;
+pub mod dhcpv6;
 pub mod dns;
 pub mod iflist;
 pub mod lease;
