@@ -279,7 +279,7 @@ fn usage(e: Error) -> i32 {
 
 /// Runs the engine until a source answers (or none can), then writes every hand-off.
 fn run(
-    cfg: &Config<'_>,
+    cfg: &Config<'static>,
     kernel: &'static [u8],
     serial: &'static mut [u8; 256],
     nic: &mut PacketNic,

@@ -131,7 +131,7 @@ impl Lookup {
                     break;
                 }
             }
-            if !socket.may_recv() && !Self::complete(&t.answer) {
+            if !socket.may_recv() && Self::complete(&t.answer).is_none() {
                 failed = true;
             }
         }

@@ -393,6 +393,6 @@ mod tests {
         let u = url("http://h/a/").unwrap();
         assert_eq!(u.join(b"meta-data", &mut [0u8; 12]), Some(&b"/a/meta-data"[..]));
         assert_eq!(u.join(b"meta-data", &mut [0u8; 11]), None, "too small: nothing");
-        assert_eq!(UrlError::Port.to_string(), "seed URL: invalid port");
+        assert_eq!(UrlError::Port.to_string(), "URL: invalid port");
     }
 }
