@@ -85,16 +85,16 @@ impl Default for Storage {
 /// Sockets: DHCPv4, the TCP connections, DNS and DHCPv6.
 const SOCKETS: usize = 1 + TCP_SLOTS + 2;
 
-/// Socket slots and UDP packet records. Kept apart from [`Storage`] because an empty slot is
-/// not all-zero bytes, and one non-zero byte would move the buffers to `.data`.
+/// Socket slots and UDP packet records, filled when the stack is made. An empty slot is not
+/// all-zero bytes: a static array of them went to `.data` whole (3 KB of the file), where
+/// empty vectors are zeros and stay in `.bss`.
 pub struct Sockets<'a> {
-    slots: [SocketStorage<'a>; SOCKETS],
+    slots: heapless::Vec<SocketStorage<'a>, SOCKETS>,
     /// Receive and send records of the two UDP sockets.
-    udp: [[udp::PacketMetadata; UDP_PACKETS]; 4],
+    udp: heapless::Vec<[udp::PacketMetadata; UDP_PACKETS], 4>,
 }
 
-pub const SOCKETS_EMPTY: Sockets<'static> =
-    Sockets { slots: [SocketStorage::EMPTY; SOCKETS], udp: [[udp::PacketMetadata::EMPTY; UDP_PACKETS]; 4] };
+pub const SOCKETS_EMPTY: Sockets<'static> = Sockets { slots: heapless::Vec::new(), udp: heapless::Vec::new() };
 
 /// Name servers and search domains, merged from every source in the order they arrive (the
 /// kernel's `nameserver=`, DHCPv4, router advertisements, DHCPv6), without repeats.
@@ -225,6 +225,9 @@ impl<'a> Stack<'a> {
         family: Family,
     ) -> Stack<'a> {
         let iface = interface(dev, mac, now, seed);
+        // Bounded by the vectors' capacities.
+        while sockets.slots.push(SocketStorage::EMPTY).is_ok() {}
+        while sockets.udp.push([udp::PacketMetadata::EMPTY; UDP_PACKETS]).is_ok() {}
         let mut set = SocketSet::new(&mut sockets.slots[..]);
         let mut dhcp_socket = dhcpv4::Socket::new();
         dhcp_socket.set_parameter_request_list(DHCP_OPTIONS);
@@ -238,7 +241,7 @@ impl<'a> Stack<'a> {
             socket.set_ack_delay(None);
             *slot = set.add(socket);
         }
-        let [m0, m1, m2, m3] = &mut sockets.udp;
+        let [m0, m1, m2, m3] = &mut sockets.udp[..] else { unreachable!("four records were pushed") };
         let [(r0, t0), (r1, t1)] = &mut storage.udp;
         let udp_dns = set.add(udp::Socket::new(
             udp::PacketBuffer::new(&mut m0[..], &mut r0[..]),
