@@ -209,17 +209,22 @@ fn valid_text(text: &[u8]) -> bool {
 /// Reads the possibly compressed name at `pos` of `msg` into `out` (RFC 1035 §4.1.4) and
 /// returns where the name ends in `msg` (after its first pointer, if any).
 ///
-/// A pointer must point before the part of the name read so far: a compressor only points at
-/// names it already wrote, and this rule alone makes every loop impossible. The result is at
-/// most 255 bytes with labels of at most 63 (the two high bits 01 and 10 are refused).
+/// A pointer must point before the part of the name read so far, and what it points at must
+/// end before that part too: a compressor only points at names it wrote earlier, whole. The
+/// first rule alone makes every loop impossible; the second refuses labels that overlap the
+/// name pointing at them (as hickory-proto does; the `dns` fuzz target found the difference).
+/// The result is at most 255 bytes with labels of at most 63 (the two high bits 01 and 10 are
+/// refused).
 fn read_name(msg: &[u8], start: usize, out: &mut Wire) -> Option<usize> {
     out.len = 0;
-    let (mut pos, mut floor, mut end) = (start, start, None);
+    // `floor`: where the part being read starts; `limit`: where the part that pointed at it
+    // started, which this one must end before.
+    let (mut pos, mut floor, mut limit, mut end) = (start, start, usize::MAX, None);
     for _ in 0..HOPS_MAX + 128 {
         let b = *msg.get(pos)?;
         match b & 0xc0 {
             0x00 => {
-                let label = msg.get(pos..pos + 1 + b as usize)?;
+                let label = msg.get(pos..pos + 1 + b as usize).filter(|l| pos + l.len() <= limit)?;
                 out.push(label)?;
                 pos += label.len();
                 if b == 0 {
@@ -228,11 +233,11 @@ fn read_name(msg: &[u8], start: usize, out: &mut Wire) -> Option<usize> {
             }
             0xc0 => {
                 let target = ((b as usize & 0x3f) << 8) | *msg.get(pos + 1)? as usize;
-                if target >= floor {
+                if target >= floor || pos + 2 > limit {
                     return None;
                 }
                 end.get_or_insert(pos + 2);
-                (pos, floor) = (target, target);
+                (pos, limit, floor) = (target, floor, target);
             }
             _ => return None,
         }
@@ -1119,6 +1124,9 @@ mod tests {
         let good = [3, b'a', b'b', b'c', 0, 1, b'x', 0xc0, 0, 0xc0, 5];
         assert_eq!(read_name(&good, 9, &mut w), Some(11));
         assert_eq!(w.as_bytes(), &[1, b'x', 3, b'a', b'b', b'c', 0]);
+        // Found by the fuzz target: the name pointed at runs into the name pointing at it.
+        let overlap = [0, 5, 2, b'a', b'b', 0xc0, 1, 0];
+        assert_eq!(read_name(&overlap, 2, &mut w), None);
         let long = [[63u8; 64]; 5].concat();
         assert_eq!(read_name(&long, 0, &mut w), None, "longer than 255 bytes");
         assert_eq!(read_name(&[0x40, 0], 0, &mut w), None, "extended label type");
