@@ -631,7 +631,7 @@ impl Resolver {
     }
 
     /// A UDP datagram from `from`. Ignored unless it answers an outstanding UDP query: sent to
-    /// `from`, with its id, QR set, opcode QUERY and the question echoed (RFC 5452 §9.1).
+    /// `from`, with its id, QR set, opcode QUERY and the question echoed (RFC 5452 §3).
     pub fn on_udp(&mut self, now: Instant, from: IpAddress, msg: &[u8]) {
         if self.done.is_some() {
             return;
