@@ -437,7 +437,7 @@ fn fill_report(report: &mut Report, engine: &Engine<'_>, cfg: &Config<'_>) {
     }
     report.requests = requests;
     let service = cfg.platform.services().next();
-    if service.is_some() && net.lease.is_some() {
+    if service.is_some() && requests > 0 {
         report.timings_us.token = service.and_then(|s| s.token.as_ref()).map(|_| spent[Stage::Token as usize]);
         report.timings_us.user_data = Some(spent[Stage::UserData as usize]);
     }
