@@ -338,12 +338,19 @@ impl<'a> Stack<'a> {
 
     /// Can a packet to `ip` be sent now: an address of its family and scope, and for an IPv6
     /// destination beyond the link, a default router or an on-link prefix that holds it?
+    ///
+    /// A link-local IPv6 destination (OpenStack's `fe80::a9fe:a9fe`) waits for a router
+    /// advertisement, or for router discovery to give up: the link-local address exists at once
+    /// on every link, and racing it first on the IPv4-only links most clouds still have would
+    /// cost every boot the connection attempt delay. An IPv6-only network always advertises
+    /// (that is how its hosts get addresses at all).
     pub fn reachable(&self, ip: IpAddress) -> bool {
         let addrs = self.iface.ip_addrs();
         match ip {
             IpAddress::Ipv4(_) => self.lease.is_some(),
             IpAddress::Ipv6(a) if a.is_unicast_link_local() => {
-                addrs.iter().any(|c| matches!(c.address(), IpAddress::Ipv6(x) if x.is_unicast_link_local()))
+                let v6 = self.ndp.as_ref().is_some_and(|n| n.flags().is_some() || n.settled());
+                v6 && addrs.iter().any(|c| matches!(c.address(), IpAddress::Ipv6(x) if x.is_unicast_link_local()))
             }
             IpAddress::Ipv6(a) => {
                 let global = |c: &&IpCidr| matches!(c.address(), IpAddress::Ipv6(x) if !x.is_unicast_link_local());
