@@ -162,8 +162,8 @@ impl core::fmt::Display for Ip6 {
         let g: [u16; 8] = core::array::from_fn(|i| u16::from_be_bytes([self.0[2 * i], self.0[2 * i + 1]]));
         // The longest run of zero groups (RFC 5952 §4.2.3: only when two or more).
         let (mut best, mut len, mut run) = (8, 1, 0);
-        for i in 0..8 {
-            run = if g[i] == 0 { run + 1 } else { 0 };
+        for (i, &x) in g.iter().enumerate() {
+            run = if x == 0 { run + 1 } else { 0 };
             if run > len {
                 (best, len) = (i + 1 - run, run);
             }
@@ -193,8 +193,18 @@ mod ip6_tests {
     #[test]
     fn ipv6_text_is_rfc_5952_and_agrees_with_std() {
         let cases = [
-            "::", "::1", "1::", "fe80::a9fe:a9fe", "fd00:ec2::254", "2001:db8::1:0:0:1", "2001:db8:0:1:1:1:1:1",
-            "1:0:0:2:0:0:0:3", "0:0:1::", "1:2:3:4:5:6:7:8", "2001:db8:0:0:1:0:0:1", "fd00:a9fe:a9fe::1",
+            "::",
+            "::1",
+            "1::",
+            "fe80::a9fe:a9fe",
+            "fd00:ec2::254",
+            "2001:db8::1:0:0:1",
+            "2001:db8:0:1:1:1:1:1",
+            "1:0:0:2:0:0:0:3",
+            "0:0:1::",
+            "1:2:3:4:5:6:7:8",
+            "2001:db8:0:0:1:0:0:1",
+            "fd00:a9fe:a9fe::1",
         ];
         for t in cases {
             let a: std::net::Ipv6Addr = t.parse().unwrap();

@@ -15,7 +15,8 @@ use crate::net::stack::Stack;
 /// is rarely much larger for A and AAAA records).
 const TCP_ANSWER_MAX: usize = 4096;
 
-/// How a lookup stands.
+/// How a lookup stands. (`Done` carries the addresses by value; it lives for one call.)
+#[allow(clippy::large_enum_variant)]
 pub enum Progress {
     Pending(Instant),
     Done(Result<Addresses, DnsError>),
@@ -85,7 +86,8 @@ impl Lookup {
     fn open_tcp(&mut self, now: Instant, stack: &mut Stack<'_>, server: IpAddress, len: usize) {
         // The resolver gave up on an earlier exchange by its own clock: that slot is free.
         self.drop_all(stack);
-        let connected = stack.free_slot().filter(|&slot| stack.connect(slot, IpEndpoint::new(server, 53), false).is_ok());
+        let connected =
+            stack.free_slot().filter(|&slot| stack.connect(slot, IpEndpoint::new(server, 53), false).is_ok());
         match connected {
             Some(slot) => {
                 let mut t = Tcp {

@@ -159,7 +159,8 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        let config = NetConfig { mode, family: settings.family, dhcp_timeout: settings.dhcp_timeout, seed: settings.seed };
+        let config =
+            NetConfig { mode, family: settings.family, dhcp_timeout: settings.dhcp_timeout, seed: settings.seed };
         Engine { settings, network: Network::new(config, net.0, net.1), services, drives, winner: None, done: false }
     }
 

@@ -18,11 +18,11 @@ use super::network::Network;
 use crate::fmt::Addr;
 use crate::http::ResponseParser;
 use crate::http::exchange::{Exchange, ExchangeError};
+use crate::net::dns::DnsError;
 use crate::net::stack::TCP_SLOTS;
 use crate::net::{Nic, Transport};
 use crate::platform::{Address, Host, Service};
 use crate::sources::seed::Url;
-use crate::net::dns::DnsError;
 use crate::sources::service::{Failure, Flow, Stage, Step};
 
 /// RFC 8305 §5: the recommended Connection Attempt Delay; a silent attempt gets this long alone
@@ -188,7 +188,9 @@ impl<'a> ServiceRun<'a> {
                         // Nothing reachable yet (no address of a family the service has): the
                         // network wakes the engine when that changes; the budget still ends it.
                         Ok(None) if now < deadline => return Some(deadline),
-                        Ok(None) => self.settle(now, deadline, Err(ExchangeError::Transport(Transport::NoRoute)), net, nic),
+                        Ok(None) => {
+                            self.settle(now, deadline, Err(ExchangeError::Transport(Transport::NoRoute)), net, nic)
+                        }
                         Err(e) => self.settle(now, deadline, Err(e), net, nic),
                     }
                 }
@@ -293,12 +295,10 @@ impl<'a> ServiceRun<'a> {
             match e.address {
                 Address::V4([a, b, c, d]) => add(IpAddress::v4(a, b, c, d), e.port),
                 Address::V6(a) => add(IpAddress::Ipv6(a.into()), e.port),
-                Address::DhcpServer => {
-                    match lease.and_then(|l| l.server) {
-                        Some(server) => add(IpAddress::Ipv4(server), e.port),
-                        None => later = true,
-                    }
-                }
+                Address::DhcpServer => match lease.and_then(|l| l.server) {
+                    Some(server) => add(IpAddress::Ipv4(server), e.port),
+                    None => later = true,
+                },
                 Address::Seed => {
                     let url = self.seed.as_ref().ok_or(no_route)?;
                     match url.address {
@@ -424,7 +424,8 @@ pub fn order(all: &[Candidate], won: Option<IpEndpoint>) -> heapless::Vec<u8, CA
         let _ = out.push(i as u8);
     }
     let is_v6 = |c: &Candidate| matches!(c.to.addr, IpAddress::Ipv6(_));
-    let (mut v6, mut v4) = (all.iter().enumerate().filter(|(_, c)| is_v6(c)), all.iter().enumerate().filter(|(_, c)| !is_v6(c)));
+    let (mut v6, mut v4) =
+        (all.iter().enumerate().filter(|(_, c)| is_v6(c)), all.iter().enumerate().filter(|(_, c)| !is_v6(c)));
     // Bounded by the number of candidates: each round takes at least one.
     for _ in 0..all.len() {
         for (i, _) in [v6.next(), v4.next()].into_iter().flatten() {
@@ -468,7 +469,16 @@ impl Race {
         limit: Instant,
         privileged: bool,
     ) -> Race {
-        Race { all, order, tried: 0, running: heapless::Vec::new(), last_start: None, limit, privileged, refused: false }
+        Race {
+            all,
+            order,
+            tried: 0,
+            running: heapless::Vec::new(),
+            last_start: None,
+            limit,
+            privileged,
+            refused: false,
+        }
     }
 
     /// Ends every attempt (another source won, or the run is over).
@@ -507,9 +517,11 @@ impl Race {
         }
         let due = self.last_start.map_or(now, |t| t + ATTEMPT_DELAY);
         if now < self.limit && (self.running.is_empty() || now >= due) {
-            let next = self.order.iter().copied().find(|&c| {
-                self.tried & (1 << c) == 0 && stack.reachable(self.all[c as usize].to.addr)
-            });
+            let next = self
+                .order
+                .iter()
+                .copied()
+                .find(|&c| self.tried & (1 << c) == 0 && stack.reachable(self.all[c as usize].to.addr));
             if let (Some(c), Some(slot)) = (next, stack.free_slot()) {
                 self.tried |= 1 << c;
                 let to = self.all[c as usize].to;

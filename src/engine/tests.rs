@@ -18,13 +18,14 @@ use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{
     DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr,
-    HardwareAddress, IpAddress, IpCidr, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
+    HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, Ipv6Address,
+    UdpPacket, UdpRepr,
 };
 
 use super::drive::{DriveError, Drives, Filesystem};
 use super::*;
 use crate::net::linklocal::{self, ArpSeen};
-use crate::net::{LinkError, NicInfo};
+use crate::net::{Family, LinkError, NicInfo};
 use crate::platform::{aws, nocloud, openstack};
 use crate::sources::seed::Url;
 
@@ -43,6 +44,9 @@ struct Server {
     listeners: Vec<(SocketHandle, Vec<u8>)>,
     routes: Routes,
     dhcp: bool,
+    /// Answers router solicitations with an advertisement of `fd00:ec2::/64` (SLAAC), the
+    /// server holding `fd00:ec2::254` and `fe80::1`.
+    ra: bool,
     /// Request lines seen, in order.
     log: Vec<String>,
 }
@@ -242,10 +246,25 @@ impl Server {
             s.listen(80).unwrap();
             listeners.push((sockets.add(s), Vec::new()));
         }
-        Server { iface, sockets, listeners, routes, dhcp, log: Vec::new() }
+        Server { iface, sockets, listeners, routes, dhcp, ra: false, log: Vec::new() }
+    }
+
+    /// [`Server::new`] with IPv6 as well: router advertisements and the service on
+    /// `fd00:ec2::254` (AWS's IPv6 IMDS address) and `fe80::1`.
+    fn dual(dhcp: bool, routes: Routes) -> Server {
+        let mut s = Server::new(dhcp, routes);
+        s.ra = true;
+        s.iface.update_ip_addrs(|a| {
+            a.push(IpCidr::new(IpAddress::Ipv6(SERVER_LL), 64)).unwrap();
+            a.push(IpCidr::new(IpAddress::Ipv6(SERVER_V6), 64)).unwrap();
+        });
+        s
     }
 
     fn poll(&mut self, now: Instant, to_client: &mut VecDeque<Vec<u8>>, to_server: &mut VecDeque<Vec<u8>>) {
+        if self.ra && to_server.iter().any(|f| is_router_solicitation(f)) {
+            to_client.push_back(router_advertisement());
+        }
         if self.dhcp {
             to_server.retain(|f| match dhcp_reply(f) {
                 Some(reply) => {
@@ -288,6 +307,59 @@ impl Server {
         }
         self.iface.poll(now, &mut dev, &mut self.sockets);
     }
+}
+
+const SERVER_LL: Ipv6Address = Ipv6Address::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+const SERVER_V6: Ipv6Address = Ipv6Address::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+
+fn is_router_solicitation(frame: &[u8]) -> bool {
+    crate::net::is_ndp(frame) && frame[54] == 133
+}
+
+/// An RA from `fe80::1` to all nodes: default router for 30 min, `fd00:ec2::/64` on-link and
+/// autonomous (RFC 4861 §4.2, §4.6.2).
+fn router_advertisement() -> Vec<u8> {
+    use smoltcp::wire::{
+        Icmpv6Packet, Icmpv6Repr, Ipv6Packet, Ipv6Repr, NdiscPrefixInfoFlags, NdiscPrefixInformation, NdiscRepr,
+        NdiscRouterFlags,
+    };
+    let ra = Icmpv6Repr::Ndisc(NdiscRepr::RouterAdvert {
+        hop_limit: 64,
+        flags: NdiscRouterFlags::empty(),
+        router_lifetime: Duration::from_secs(1800),
+        reachable_time: Duration::ZERO,
+        retrans_time: Duration::ZERO,
+        lladdr: Some(EthernetAddress(SERVER_MAC).into()),
+        mtu: None,
+        prefix_info: Some(NdiscPrefixInformation {
+            prefix_len: 64,
+            flags: NdiscPrefixInfoFlags::ON_LINK | NdiscPrefixInfoFlags::ADDRCONF,
+            valid_lifetime: Duration::from_secs(86400),
+            preferred_lifetime: Duration::from_secs(14400),
+            prefix: Ipv6Address::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0),
+        }),
+    });
+    let all_nodes = Ipv6Address::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+    let ip = Ipv6Repr {
+        src_addr: SERVER_LL,
+        dst_addr: all_nodes,
+        next_header: IpProtocol::Icmpv6,
+        payload_len: ra.buffer_len(),
+        hop_limit: 255,
+    };
+    let mut frame = vec![0u8; 14 + ip.buffer_len() + ra.buffer_len()];
+    let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
+    EthernetRepr {
+        src_addr: EthernetAddress(SERVER_MAC),
+        dst_addr: EthernetAddress([0x33, 0x33, 0, 0, 0, 1]),
+        ethertype: EthernetProtocol::Ipv6,
+    }
+    .emit(&mut eth);
+    let mut packet = Ipv6Packet::new_unchecked(eth.payload_mut());
+    ip.emit(&mut packet);
+    let mut icmp = Icmpv6Packet::new_unchecked(packet.payload_mut());
+    ra.emit(&SERVER_LL, &all_nodes, &mut icmp, &smoltcp::phy::ChecksumCapabilities::default());
+    frame
 }
 
 /// OFFER for a DISCOVER, ACK for a REQUEST: 10.0.0.57/24 via 10.0.0.1, from 10.0.0.1.
@@ -446,6 +518,8 @@ struct Run {
     server_log: Vec<Vec<String>>,
     nic: Option<usize>,
     static_from: Option<&'static str>,
+    /// The endpoint whose connection won last.
+    endpoint: Option<IpEndpoint>,
 }
 
 /// Runs `platform` to the end on the virtual clock.
@@ -463,9 +537,28 @@ fn run(
 /// [`run`] with a NoCloud seed URL.
 fn run_seeded(
     platform: &'static Platform,
+    nic: SimNic,
+    drives: MemDrives,
+    mode: AddressMode,
+    budget_ms: u64,
+    metadata: bool,
+    nocloud: Option<Url<'static>>,
+) -> Run {
+    run_full(platform, nic, drives, mode, Family::V4, budget_ms, metadata, nocloud)
+}
+
+/// [`run`] with IP versions other than IPv4 alone.
+fn run_family(platform: &'static Platform, nic: SimNic, family: Family, budget_ms: u64) -> Run {
+    run_full(platform, nic, MemDrives::default(), AddressMode::Auto, family, budget_ms, false, None)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_full(
+    platform: &'static Platform,
     mut nic: SimNic,
     mut drives: MemDrives,
     mode: AddressMode,
+    family: Family,
     budget_ms: u64,
     metadata: bool,
     nocloud: Option<Url<'static>>,
@@ -481,7 +574,8 @@ fn run_seeded(
     );
     let t0 = Instant::from_millis(1000);
     let deadline = t0 + Duration::from_millis(budget_ms);
-    let settings = Settings { address: mode, family: crate::net::Family::V4, dhcp_timeout: Duration::from_millis(3000), deadline, metadata, seed: 42 };
+    let settings =
+        Settings { address: mode, family, dhcp_timeout: Duration::from_millis(3000), deadline, metadata, seed: 42 };
     let mut engine = Engine::new(
         platform,
         settings,
@@ -524,7 +618,7 @@ fn run_seeded(
     }
     let elapsed = now - t0;
     let winner = engine.winner();
-    let (requests, _, _) = engine.service_stats();
+    let (requests, _, endpoint) = engine.service_stats();
     let nic_slot = nic.current;
     let server_log = nic.links.iter().map(|l| l.server.as_ref().map(|s| s.log.clone()).unwrap_or_default()).collect();
     let result = engine.outcome().map(|a| {
@@ -532,7 +626,7 @@ fn run_seeded(
         (a.user_data.map(|u| u.to_vec()), keys)
     });
     let static_from = engine.network.stats.static_from;
-    Run { result, winner, elapsed, requests, server_log, nic: nic_slot, static_from }
+    Run { result, winner, elapsed, requests, server_log, nic: nic_slot, static_from, endpoint }
 }
 
 fn sim(links: Vec<Link>) -> SimNic {
@@ -931,4 +1025,69 @@ fn every_platform_fits_the_engine() {
             assert!(d.seed_files.len() <= drive::SEED_FILES_MAX, "{}", p.id);
         }
     }
+}
+
+/// Is `frame` a TCP SYN over IPv6 (to drop: IPv6 silently broken)?
+fn is_syn_v6(frame: &[u8]) -> bool {
+    frame.len() > 14 + 40 + 13 && frame[12..14] == [0x86, 0xdd] && frame[20] == 6 && frame[14 + 40 + 13] & 0x12 == 0x02
+}
+
+fn aws_v6_imds() -> Server {
+    Server::dual(true, imds("v6 or v4"))
+}
+
+#[test]
+fn ipv6_alone_gets_a_slaac_address_from_the_router_and_asks_aws_over_it() {
+    let mut server = Server::dual(false, imds("over ipv6"));
+    // No IPv4 at all on this link: the server has no 169.254/16 address either.
+    server.iface.update_ip_addrs(|a| a.retain(|c| matches!(c, IpCidr::Ipv6(_))));
+    let r = run_family(&aws::PLATFORM, sim(vec![link(Some(server))]), Family::V6, 10_000);
+    assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"over ipv6"[..]));
+    assert_eq!(r.endpoint, Some(IpEndpoint::new(IpAddress::Ipv6(SERVER_V6), 80)));
+    // Optimistic DAD (RFC 4429): no second of waiting for the address.
+    assert!(r.elapsed < Duration::from_millis(100), "{}", r.elapsed);
+}
+
+#[test]
+fn dual_stack_prefers_ipv6() {
+    let r = run_family(&aws::PLATFORM, sim(vec![link(Some(aws_v6_imds()))]), Family::Any, 10_000);
+    assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"v6 or v4"[..]));
+    assert_eq!(r.endpoint.map(|e| e.addr), Some(IpAddress::Ipv6(SERVER_V6)), "RFC 8305 §4: IPv6 first");
+}
+
+#[test]
+fn dual_stack_with_ipv6_silently_broken_waits_only_the_attempt_delay() {
+    let mut nic = sim(vec![link(Some(aws_v6_imds()))]);
+    nic.drop_out = Box::new(|_, f| is_syn_v6(f));
+    let r = run_family(&aws::PLATFORM, nic, Family::Any, 10_000);
+    assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"v6 or v4"[..]));
+    assert_eq!(r.endpoint, Some(IpEndpoint::new(IpAddress::v4(169, 254, 169, 254), 80)));
+    let delay = super::service::ATTEMPT_DELAY;
+    assert!(r.elapsed >= delay && r.elapsed < delay + Duration::from_millis(100), "{}", r.elapsed);
+    // The token PUT raced; the next request goes straight to the winner.
+    assert_eq!(r.server_log[0].len(), 2, "{:?}", r.server_log);
+}
+
+#[test]
+fn dual_stack_with_ipv4_broken_uses_ipv6_at_once() {
+    let mut nic = sim(vec![link(Some(aws_v6_imds()))]);
+    nic.drop_out = Box::new(|_, f| is_syn(f));
+    let r = run_family(&aws::PLATFORM, nic, Family::Any, 10_000);
+    assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"v6 or v4"[..]));
+    assert_eq!(r.endpoint.map(|e| e.addr), Some(IpAddress::Ipv6(SERVER_V6)));
+    assert!(r.elapsed < Duration::from_millis(100), "{}", r.elapsed);
+}
+
+#[test]
+fn ipv4_only_link_is_not_slowed_by_ipv6() {
+    // No router advertisement ever: the IPv6 endpoint is never reachable, IPv4 goes at once.
+    let v4 = run_family(&aws::PLATFORM, sim(vec![link(Some(Server::new(true, imds("x"))))]), Family::V4, 10_000);
+    let any = run_family(&aws::PLATFORM, sim(vec![link(Some(Server::new(true, imds("x"))))]), Family::Any, 10_000);
+    assert_eq!(any.result.unwrap().0.as_deref(), Some(&b"x"[..]));
+    assert_eq!(any.endpoint.map(|e| e.addr), Some(IpAddress::v4(169, 254, 169, 254)));
+    assert!(any.elapsed <= v4.elapsed + Duration::from_millis(5), "{} vs {}", any.elapsed, v4.elapsed);
+    // OpenStack's link-local IPv6 endpoint waits for a router advertisement that never comes.
+    let os = run_family(&openstack::PLATFORM, sim(vec![link(Some(Server::new(true, imds("x"))))]), Family::Any, 10_000);
+    assert_eq!(os.endpoint.map(|e| e.addr), Some(IpAddress::v4(169, 254, 169, 254)));
+    assert!(os.elapsed < super::service::ATTEMPT_DELAY, "{}", os.elapsed);
 }

@@ -17,7 +17,11 @@ pub const PLATFORM: Platform = Platform { id: "url", sources: &[Source::Service(
 const SERVICE: Service = Service {
     endpoints: &[Endpoint { address: Address::Seed, port: 0, host: Host::Seed }],
     token: None,
-    user_data: UserData { resources: &[Resource { path: "", fields: &[] }], encoding: Encoding::Raw, none_on_404: true },
+    user_data: UserData {
+        resources: &[Resource { path: "", fields: &[] }],
+        encoding: Encoding::Raw,
+        none_on_404: true,
+    },
     refresh_on: &[],
     metadata: &[],
     connect: Connect::PLAIN,

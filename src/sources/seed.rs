@@ -150,7 +150,14 @@ impl<'a> Url<'a> {
                 (host, port, ipv4(host).map(|[a, b, c, d]| IpAddress::v4(a, b, c, d)))
             }
         };
-        let mut url = Url { scheme: [Scheme::Http, Scheme::Https, Scheme::File][i], host, authority, address, port: [80, 443, 0][i], path };
+        let mut url = Url {
+            scheme: [Scheme::Http, Scheme::Https, Scheme::File][i],
+            host,
+            authority,
+            address,
+            port: [80, 443, 0][i],
+            path,
+        };
         let good = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
         let ok = if i == 2 {
             authority.is_empty() && !path.is_empty()
