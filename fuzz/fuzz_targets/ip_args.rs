@@ -485,7 +485,12 @@ impl Model {
         match a {
             Ip::V4(a) if !self.c.dns.contains(&a) && self.c.dns.len() < DNS_MAX => self.c.dns.push(a).unwrap(),
             Ip::V4(_) => {}
-            Ip::V6(_) => self.c.ipv6_skipped += 1,
+            Ip::V6(g) => {
+                let a = std::net::Ipv6Addr::from(g).octets();
+                if !self.c.dns6.contains(&a) && self.c.dns6.len() < DNS_MAX {
+                    self.c.dns6.push(a).unwrap();
+                }
+            }
         }
     }
 
@@ -719,8 +724,12 @@ fn render_config(c: &NetConfig) -> Vec<u8> {
     if !dns.is_empty() || c.ipv6_skipped == 0 && c.ifaces.is_empty() {
         words.push(format!("nameserver={}", dns.join(",")).into_bytes());
     }
-    if c.ipv6_skipped > 0 {
-        words.push(format!("nameserver={}", vec!["::"; c.ipv6_skipped as usize].join(",")).into_bytes());
+    for a in &c.dns6 {
+        words.push(format!("nameserver=[{}]", std::net::Ipv6Addr::from(*a)).into_bytes());
+    }
+    // IPv6 methods are counted and not kept (IPv6 name servers are kept: above).
+    for k in 0..c.ipv6_skipped {
+        words.push(format!("ip=v6skip{k}:auto6").into_bytes());
     }
     words.join(&b' ')
 }
@@ -760,6 +769,9 @@ fn arbitrary_bytes(data: &[u8]) {
             }
             for (n, d) in c.dns.iter().enumerate() {
                 assert!(!c.dns[..n].contains(d), "a repeated name server");
+            }
+            for (n, d) in c.dns6.iter().enumerate() {
+                assert!(!c.dns6[..n].contains(d), "a repeated IPv6 name server");
             }
             assert!(c.search.is_empty() && c.skipped == 0);
             check_for_nic(&c);

@@ -183,7 +183,12 @@ impl Model {
         match a {
             Ip::V4(a) if !self.c.dns.contains(&a) && self.c.dns.len() < DNS_MAX => self.c.dns.push(a).unwrap(),
             Ip::V4(_) => {}
-            Ip::V6(_) => self.v6(1),
+            Ip::V6(g) => {
+                let a = std::net::Ipv6Addr::from(g).octets();
+                if !self.c.dns6.contains(&a) && self.c.dns6.len() < DNS_MAX {
+                    self.c.dns6.push(a).unwrap();
+                }
+            }
         }
     }
 
@@ -1014,7 +1019,8 @@ fn json_bytes(t: &[u8]) -> Vec<u8> {
 }
 
 /// `c` written back as a v1 JSON document: one physical entry per interface, a nameserver
-/// entry (with `::` once per IPv6 thing counted), a bond per thing skipped.
+/// entry, a physical entry with only a `dhcp6` subnet per IPv6 thing counted, a bond per thing
+/// skipped.
 fn render_v1(c: &NetConfig) -> Vec<u8> {
     let mut items: Vec<Vec<u8>> = Vec::new();
     for i in &c.ifaces {
@@ -1041,7 +1047,10 @@ fn render_v1(c: &NetConfig) -> Vec<u8> {
         items.push(e);
     }
     let mut dns: Vec<String> = c.dns.iter().map(|&a| format!("\"{}\"", v4_text(a))).collect();
-    dns.extend((0..c.ipv6_skipped).map(|_| "\"::\"".to_string()));
+    dns.extend(c.dns6.iter().map(|&a| format!("\"{}\"", std::net::Ipv6Addr::from(a))));
+    items.extend((0..c.ipv6_skipped).map(|i| {
+        format!(r#"{{"type": "physical", "name": "v6skip{i}", "subnets": [{{"type": "dhcp6"}}]}}"#).into_bytes()
+    }));
     let search: Vec<Vec<u8>> = c.search_domains().map(json_bytes).collect();
     items.push(
         [
@@ -1070,6 +1079,9 @@ fn check(c: &NetConfig, from: &str) {
     }
     for (n, d) in c.dns.iter().enumerate() {
         assert!(!c.dns[..n].contains(d), "{from}: a repeated name server");
+    }
+    for (n, d) in c.dns6.iter().enumerate() {
+        assert!(!c.dns6[..n].contains(d), "{from}: a repeated IPv6 name server");
     }
     let domains: Vec<&[u8]> = c.search.split(|&b| b == b' ').collect();
     if !c.search.is_empty() {

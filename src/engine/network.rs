@@ -335,5 +335,8 @@ fn give_dns(stack: &mut Stack<'_>, plan: &Plan) {
     for &[a, b, c, d] in &plan.dns {
         let _ = servers.push(IpAddress::v4(a, b, c, d));
     }
+    for &a in &plan.dns6 {
+        let _ = servers.push(IpAddress::Ipv6(a.into()));
+    }
     stack.give_dns(&servers, &plan.search);
 }

@@ -7,10 +7,11 @@
 //! read it before it can reach anything.
 //!
 //! The model is [`NetConfig`]: up to [`IFACES_MAX`] interfaces, each matched by MAC, by name or
-//! matching any NIC, each with a static IPv4 address or DHCPv4; up to [`DNS_MAX`] IPv4 name
-//! servers and the search domains. flint's stack is IPv4 only (until issue #11), so IPv6
-//! addresses, gateways, name servers and methods are parsed and validated but not kept, only
-//! counted in `ipv6_skipped`; what flint cannot represent at all (bonds, bridges, VLANs, static
+//! matching any NIC, each with a static IPv4 address or DHCPv4; up to [`DNS_MAX`] IPv4 and as
+//! many IPv6 name servers, and the search domains. flint configures IPv6 itself (router
+//! advertisements, DHCPv6: `net::ndp`, `net::dhcpv6`), so static IPv6 addresses, gateways and
+//! methods are parsed and validated but not kept, only counted in `ipv6_skipped`; IPv6 name
+//! servers are kept. What flint cannot represent at all (bonds, bridges, VLANs, static
 //! routes other than the default one, NICs matched by driver or by glob) is counted in
 //! `skipped`.
 //!
@@ -83,10 +84,12 @@ pub struct NetConfig {
     pub ifaces: heapless::Vec<Iface, IFACES_MAX>,
     /// IPv4 name servers, in order, without repeats.
     pub dns: heapless::Vec<[u8; 4], DNS_MAX>,
+    /// IPv6 name servers, in order, without repeats.
+    pub dns6: heapless::Vec<[u8; 16], DNS_MAX>,
     /// Search domains, in order, without repeats, separated by one space: resolv.conf's
     /// `search` line. [`NetConfig::search_domains`] lists them.
     pub search: heapless::Vec<u8, SEARCH_MAX>,
-    /// IPv6 addresses, gateways, name servers, routes and methods seen and not kept.
+    /// IPv6 addresses, gateways, routes and methods seen and not kept.
     pub ipv6_skipped: u8,
     /// Configuration flint cannot represent: virtual devices, other routes, NICs matched by
     /// driver or glob, second addresses, interfaces past [`IFACES_MAX`] in a document.
@@ -131,7 +134,8 @@ impl NetConfig {
         match a {
             Ip::V4(a) if !self.dns.contains(&a) => _ = self.dns.push(a),
             Ip::V4(_) => {}
-            Ip::V6 => self.v6(),
+            Ip::V6(a) if !self.dns6.contains(&a) => _ = self.dns6.push(a),
+            Ip::V6(_) => {}
         }
     }
 
@@ -273,13 +277,13 @@ impl fmt::Display for ConfigError {
 #[repr(align(4))]
 enum Ip {
     V4([u8; 4]),
-    V6,
+    V6([u8; 16]),
 }
 
 fn ip(t: &[u8]) -> Option<Ip> {
     match ipv4(t) {
         Some(a) => Some(Ip::V4(a)),
-        None => ipv6(t).map(|_| Ip::V6),
+        None => ipv6(t).map(Ip::V6),
     }
 }
 
@@ -454,7 +458,7 @@ fn ifname(t: &[u8], cut: bool) -> Option<IfName> {
 /// (counted, with its gateway).
 fn static_ip(c: &mut NetConfig, (a, prefix): (Ip, u8), g: Option<Ip>) -> Result<Option<Static>, Invalid> {
     match (a, g) {
-        (Ip::V4(_), Some(Ip::V6)) | (Ip::V6, Some(Ip::V4(_))) => Err(Invalid::Family),
+        (Ip::V4(_), Some(Ip::V6(_))) | (Ip::V6(_), Some(Ip::V4(_))) => Err(Invalid::Family),
         (Ip::V4(address), _) if prefix <= 32 => {
             let gateway = match g {
                 Some(Ip::V4(g)) => Some(g),
@@ -463,7 +467,7 @@ fn static_ip(c: &mut NetConfig, (a, prefix): (Ip, u8), g: Option<Ip>) -> Result<
             Ok(Some(Static { address, prefix, gateway }))
         }
         (Ip::V4(_), _) => Err(Invalid::Netmask),
-        (Ip::V6, _) => {
+        (Ip::V6(_), _) => {
             c.v6();
             if g.is_some() {
                 c.v6();
@@ -607,7 +611,7 @@ fn ip_arg(c: &mut NetConfig, seen: &mut heapless::Vec<IfName, IFACES_MAX>, v: &[
     if let Some(a) = address {
         let prefix = match a {
             Ip::V4(_) => mask(netmask).filter(|&p| p <= 32),
-            Ip::V6 => dec(netmask, 128).map(|p| p as u8),
+            Ip::V6(_) => dec(netmask, 128).map(|p| p as u8),
         };
         if let Some(s) = static_ip(c, (a, prefix.ok_or(Invalid::Netmask)?), gateway)? {
             method = Some(Method::Static(s));
@@ -1120,14 +1124,14 @@ impl Reader {
             Act::V2Address => self.address(cidr(t).ok_or(Invalid::Address)?, None)?,
             Act::V2Gateway => match ip(t).ok_or(Invalid::Gateway)? {
                 Ip::V4(g) => _ = e.gateway.get_or_insert(g),
-                Ip::V6 => self.c.v6(),
+                Ip::V6(_) => self.c.v6(),
             },
             Act::Route => {
                 let r = take(&mut self.leaf);
                 let default = r.default || matches!(r.to, Some((Ip::V4([0, 0, 0, 0]), p)) if p.or(r.mask) == Some(0));
                 match r.ip {
                     Some(Ip::V4(g)) if default => _ = e.gateway.get_or_insert(g),
-                    Some(Ip::V6) => self.c.v6(),
+                    Some(Ip::V6(_)) => self.c.v6(),
                     _ => self.c.skip(),
                 }
             }
@@ -1233,11 +1237,18 @@ mod tests {
         Iface { matcher, method }
     }
 
+    /// With IPv6 name servers too.
+    fn dns6(mut c: NetConfig, servers: &[&str]) -> NetConfig {
+        c.dns6 = servers.iter().map(|s| s.parse::<std::net::Ipv6Addr>().unwrap().octets()).collect();
+        c
+    }
+
     /// A `NetConfig` from its parts.
     fn config(ifaces: &[Iface], dns: &[[u8; 4]], search: &str, ipv6_skipped: u8, skipped: u8) -> NetConfig {
         NetConfig {
             ifaces: ifaces.iter().cloned().collect(),
             dns: dns.iter().copied().collect(),
+            dns6: heapless::Vec::new(),
             search: heapless::Vec::from_slice(search.as_bytes()).unwrap(),
             ipv6_skipped,
             skipped,
@@ -1381,10 +1392,11 @@ mod tests {
         assert_eq!(kernel("ip=dhcp6").unwrap(), Some(config(&[], &[], "", 1, 0)));
         assert_eq!(kernel("ip=eth0:auto6 ip=eth1:link6").unwrap(), Some(config(&[], &[], "", 2, 0)));
         assert_eq!(kernel("ip=dhcp,dhcp6").unwrap(), Some(config(&[iface(Match::Any, Method::Dhcp)], &[], "", 1, 0)));
-        // IPv6 in brackets: address, gateway, name server; validated, counted, not kept.
+        // IPv6 in brackets: address and gateway validated, counted, not kept; the name server
+        // kept.
         assert_eq!(
             kernel("ip=[2001:db8::2]::[2001:db8::1]:64::eth0:none:[2001:4860:4860::8888]:8.8.8.8").unwrap(),
-            Some(config(&[], &[[8, 8, 8, 8]], "", 3, 0))
+            Some(dns6(config(&[], &[[8, 8, 8, 8]], "", 2, 0), &["2001:4860:4860::8888"]))
         );
         assert_eq!(kernel("ip=[2001:db8::2]:::64::eth0:none,auto6").unwrap(), Some(config(&[], &[], "", 2, 0)));
         // One interface static, one DHCP; nothing after `--` counts.
@@ -1406,7 +1418,7 @@ mod tests {
         assert_eq!(kernel("").unwrap(), None);
         assert_eq!(
             kernel("nameserver=1.1.1.1,[2606:4700::1111],8.8.8.8 nameserver=1.1.1.1 nameserver=9.9.9.9,, nameserver=8.8.4.4").unwrap(),
-            Some(config(&[], &[[1, 1, 1, 1], [8, 8, 8, 8], [9, 9, 9, 9]], "", 1, 0)),
+            Some(dns6(config(&[], &[[1, 1, 1, 1], [8, 8, 8, 8], [9, 9, 9, 9]], "", 0, 0), &["2606:4700::1111"])),
             "repeats dropped, MAXNS kept, IPv6 counted"
         );
         assert_eq!(arg_error("nameserver=1.1.1.1 nameserver=dns.example"), ("nameserver", 2, Invalid::Dns));
@@ -1548,19 +1560,22 @@ mod tests {
             "vlans": {"v5": {"id": 5, "link": "eth1"}}}}"#;
         assert_eq!(
             network_config(doc).unwrap(),
-            config(
-                &[
-                    iface(Match::Mac([0x52, 0x54, 0, 0x12, 0x34, 0x56]), st([10, 0, 0, 5], 24, Some([10, 0, 0, 1]))),
-                    iface(name("eth1"), Method::Dhcp),
-                    iface(name("ens7"), Method::Dhcp),
-                    iface(name("eth3"), st([172, 16, 0, 3], 12, None)),
-                ],
-                &[[10, 0, 0, 2]],
-                "lab home",
-                // 2001:db8::5, gateway6, the ::/0 route, the IPv6 name server, dhcp6.
-                5,
-                // glob, driver, bond, vlan, the 10/8 route.
-                5
+            dns6(
+                config(
+                    &[
+                        iface(Match::Mac([0x52, 0x54, 0, 0x12, 0x34, 0x56]), st([10, 0, 0, 5], 24, Some([10, 0, 0, 1]))),
+                        iface(name("eth1"), Method::Dhcp),
+                        iface(name("ens7"), Method::Dhcp),
+                        iface(name("eth3"), st([172, 16, 0, 3], 12, None)),
+                    ],
+                    &[[10, 0, 0, 2]],
+                    "lab home",
+                    // 2001:db8::5, gateway6, the ::/0 route, dhcp6.
+                    4,
+                    // glob, driver, bond, vlan, the 10/8 route.
+                    5
+                ),
+                &["2001:4860:4860::8888"]
             )
         );
         // Version 2 documents without the `network` key, YAML's strings for numbers.
@@ -1668,17 +1683,20 @@ mod tests {
     fn nova_network_data() {
         assert_eq!(
             network_data(NOVA).unwrap(),
-            config(
-                &[
-                    iface(Match::Mac([0xfa, 0x16, 0x3e, 0x69, 0xb0, 0x58]), st([10, 0, 0, 5], 24, Some([10, 0, 0, 1]))),
-                    iface(Match::Mac([0xfa, 0x16, 0x3e, 0xd4, 0x57, 0xad]), Method::Dhcp),
-                ],
-                &[[10, 0, 0, 3], [199, 204, 44, 24]],
-                "",
-                // The IPv6 network, its route, the IPv6 name server.
-                3,
-                // The metadata route, the VLAN's network, the network on no link.
-                3
+            dns6(
+                config(
+                    &[
+                        iface(Match::Mac([0xfa, 0x16, 0x3e, 0x69, 0xb0, 0x58]), st([10, 0, 0, 5], 24, Some([10, 0, 0, 1]))),
+                        iface(Match::Mac([0xfa, 0x16, 0x3e, 0xd4, 0x57, 0xad]), Method::Dhcp),
+                    ],
+                    &[[10, 0, 0, 3], [199, 204, 44, 24]],
+                    "",
+                    // The IPv6 network and its route.
+                    2,
+                    // The metadata route, the VLAN's network, the network on no link.
+                    3
+                ),
+                &["2001:4860:4860::8888"]
             )
         );
         // flint's own fixture and mock: DHCP on one port, members in any order.
