@@ -284,7 +284,8 @@ impl<'a> Network<'a> {
         }
         let mut mode = self.config.mode;
         let nic = self.stats.nic;
-        if let (Some((plan, from)), Some(nic)) = (&self.plan, nic) {
+        // A plan of name servers alone (`nameserver=` without `ip=`) says nothing of addresses.
+        if let (Some((plan, from)), Some(nic)) = (self.plan.as_ref().filter(|(p, _)| !p.ifaces.is_empty()), nic) {
             match plan.for_nic(nic.mac, nic.name()).map(|i| i.method) {
                 // A given address is the operator's or the platform's word: no server to ask.
                 Some(Method::Static(s)) => {
