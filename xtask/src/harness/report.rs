@@ -30,7 +30,7 @@ pub fn summary(r: &Value) -> String {
 
 pub const PHASES: [&str; 7] = ["link", "address", "token", "user_data", "decode", "write", "total"];
 /// The report's top-level fields (OpenStack adds `source`).
-pub const TOP_LEVEL: [&str; 16] = [
+pub const TOP_LEVEL: [&str; 20] = [
     "version",
     "platform",
     "exit_code",
@@ -43,6 +43,10 @@ pub const TOP_LEVEL: [&str; 16] = [
     "router",
     "static_from",
     "server",
+    "endpoint",
+    "addresses",
+    "dns_servers",
+    "search",
     "timings_us",
     "bytes",
     "requests",
@@ -298,6 +302,7 @@ mod tests {
     fn sample() -> Value {
         serde_json::json!({"version":1,"platform":"aws","exit_code":0,"failed_phase":null,"interface":"eth0","mac":"02:00:00:00:00:01",
          "mode":"dhcp","address":"10.0.0.57/24","router":"10.0.0.1","static_from":null,"server":"169.254.169.254",
+         "endpoint":"169.254.169.254:80","addresses":["10.0.0.57/24","fe80::1/64"],"dns_servers":[],"search":[],
          "timings_us":{"link":812,"address":640,"token":850,"user_data":550,"decode":90,"write":120,"total":3100},
          "bytes":{"fetched":1234,"written":5678},"requests":2,"gzip":true,"vmhwm_kib":120})
     }
@@ -340,6 +345,7 @@ mod tests {
     fn failure_report_may_have_nulls() {
         let r = serde_json::json!({"version":1,"platform":"aws","exit_code":4,"failed_phase":"token","interface":"eth0","mac":"02:00:00:00:00:01",
          "mode":"dhcp","address":"10.0.0.99/24","router":"10.0.0.1","static_from":null,"server":"169.254.169.254",
+         "endpoint":null,"addresses":["10.0.0.99/24"],"dns_servers":[],"search":[],
          "timings_us":{"link":812,"address":640,"token":null,"user_data":null,"decode":null,"write":null,"total":4000000},
          "bytes":{"fetched":null,"written":null},"requests":0,"gzip":null,"vmhwm_kib":100});
         let e = Expect {

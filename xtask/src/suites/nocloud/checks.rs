@@ -344,7 +344,15 @@ pub fn lease_reached_seed(_c: &Case, r: &Run) -> Vec<String> {
     bad
 }
 
-/// A seed this build cannot fetch (https, a host name) is logged as not used and never asked.
+/// A seed by host name where no name server is known: never asked (the drive answers first).
+pub fn seed_not_asked(_c: &Case, r: &Run) -> Vec<String> {
+    match r.log.is_empty() {
+        true => Vec::new(),
+        false => vec![format!("the seed was asked: {:?}", r.gets())],
+    }
+}
+
+/// A seed this build cannot fetch (https) is logged as not used and never asked.
 pub fn seed_not_used(_c: &Case, r: &Run) -> Vec<String> {
     let mut bad = Vec::new();
     if !r.stderr.lines().any(|l| l.contains("not used")) {

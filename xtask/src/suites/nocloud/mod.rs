@@ -364,10 +364,10 @@ pub fn all() -> Vec<Case> {
             drive: Some(localds_iso),
             seed: Some(SeedCase { url: Some("http://seed.flint.test:8000/nocloud/flint-nc-01/"), ..SEED }),
             source: Some("drive"),
-            extra: Some(seed_not_used),
+            extra: Some(seed_not_asked),
             ..Case::seed(
                 "seed-hostname-drive-answers",
-                "a seed named by host name (no DNS in this build): logged as not used, never contacted; the drive answers",
+                "a seed named by host name on a network that names no DNS server: the name waits for one, the seed is never contacted, the drive answers (names resolving: `cargo xtask dualstack`)",
                 "10.0.0.40",
             )
         },
