@@ -701,6 +701,10 @@ fn render_config(c: &NetConfig) -> Vec<u8> {
             Match::Name(n) => n.to_vec(),
             _ => vec![],
         };
+        // The IPv6 methods counted go in the first `ip=`'s method list (each counts once): one
+        // for any NIC must be the only `ip=`, and their number is bounded.
+        let first = std::ptr::eq(i, &c.ifaces[0]);
+        let v6: Vec<u8> = if first { b",auto6".repeat(c.ipv6_skipped as usize) } else { vec![] };
         let v = match i.method {
             Method::Static(s) => [
                 v4_text(s.address).as_bytes(),
@@ -711,9 +715,10 @@ fn render_config(c: &NetConfig) -> Vec<u8> {
                 b"::",
                 &name,
                 b":none",
+                &v6,
             ]
             .concat(),
-            Method::Dhcp => [&b":::::"[..], &name, b":dhcp"].concat(),
+            Method::Dhcp => [&b":::::"[..], &name, b":dhcp", &v6].concat(),
         };
         // No escape exists for a `"` inside a word: an odd number of them would join the next
         // word, so a quote in front (stripped again) makes the count even.
@@ -728,8 +733,10 @@ fn render_config(c: &NetConfig) -> Vec<u8> {
         words.push(format!("nameserver=[{}]", std::net::Ipv6Addr::from(*a)).into_bytes());
     }
     // IPv6 methods are counted and not kept (IPv6 name servers are kept: above).
-    for k in 0..c.ipv6_skipped {
-        words.push(format!("ip=v6skip{k}:auto6").into_bytes());
+    // Without any: one `ip=` for them.
+    if c.ipv6_skipped > 0 && c.ifaces.is_empty() {
+        let methods = vec!["auto6"; c.ipv6_skipped as usize].join(",");
+        words.push(format!("ip=:::::v6skip:{methods}").into_bytes());
     }
     words.join(&b' ')
 }
