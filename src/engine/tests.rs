@@ -1041,7 +1041,15 @@ fn ipv6_alone_gets_a_slaac_address_from_the_router_and_asks_aws_over_it() {
     let mut server = Server::dual(false, imds("over ipv6"));
     // No IPv4 at all on this link: the server has no 169.254/16 address either.
     server.iface.update_ip_addrs(|a| a.retain(|c| matches!(c, IpCidr::Ipv6(_))));
-    let r = run_family(&aws::PLATFORM, sim(vec![link(Some(server))]), Family::V6, 10_000);
+    let ipv4_sent = std::rc::Rc::new(std::cell::Cell::new(false));
+    let seen = ipv4_sent.clone();
+    let mut nic = sim(vec![link(Some(server))]);
+    nic.drop_out = Box::new(move |_, f| {
+        seen.set(seen.get() || f[12..14] != [0x86, 0xdd]);
+        false
+    });
+    let r = run_family(&aws::PLATFORM, nic, Family::V6, 10_000);
+    assert!(!ipv4_sent.get(), "--family ipv6: no DHCPv4, no ARP, nothing but IPv6");
     assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"over ipv6"[..]));
     assert_eq!(r.endpoint, Some(IpEndpoint::new(IpAddress::Ipv6(SERVER_V6), 80)));
     // Optimistic DAD (RFC 4429): no second of waiting for the address.

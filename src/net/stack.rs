@@ -215,7 +215,15 @@ pub struct Stack<'a> {
     /// Next hops flint talks to (see [`Stack::prime`]), and whether they need asking now.
     hops: heapless::Vec<IpAddress, HOPS>,
     prime_due: bool,
+    /// The time of the last poll, and when a link-local IPv6 destination is worth a try
+    /// without a router advertisement (see [`Stack::reachable`]).
+    now: Instant,
+    link_local_from: Instant,
 }
+
+/// How long a link-local IPv6 destination waits for a router advertisement before it is tried
+/// anyway (see [`Stack::reachable`]): an IPv4 lease has usually been used by then.
+const LINK_LOCAL_GRACE: Duration = Duration::from_secs(1);
 
 /// Next hops remembered for priming: the IPv4 and IPv6 routers or on-link services, and name
 /// servers.
@@ -258,6 +266,12 @@ impl<'a> Stack<'a> {
             udp::PacketBuffer::new(&mut m2[..], &mut r1[..]),
             udp::PacketBuffer::new(&mut m3[..], &mut t1[..]),
         ));
+        if !family.v4() {
+            // smoltcp's DHCP socket sends a DISCOVER whenever the interface is polled: without
+            // IPv4 it must not be in the set at all (removed last, so its handle names no
+            // other socket; every use of it is behind `family.v4()`).
+            set.remove(dhcp);
+        }
         let mut stack = Stack {
             iface,
             sockets: set,
@@ -279,6 +293,8 @@ impl<'a> Stack<'a> {
             seed,
             hops: heapless::Vec::new(),
             prime_due: false,
+            now,
+            link_local_from: now,
         };
         stack.start_v6(now);
         stack
@@ -291,7 +307,9 @@ impl<'a> Stack<'a> {
         self.iface = interface(dev, mac, now, seed);
         self.mac = mac;
         self.seed = seed;
-        self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp).reset();
+        if self.family.v4() {
+            self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp).reset();
+        }
         for slot in 0..TCP_SLOTS {
             self.release(slot);
         }
@@ -314,6 +332,8 @@ impl<'a> Stack<'a> {
             return;
         }
         self.ndp = Some(Ndp::new(self.mac, now, self.seed ^ 0x6666));
+        // `--family ipv6`: nothing to spare the link-local destination for.
+        self.link_local_from = if self.family.v4() { now + LINK_LOCAL_GRACE } else { now };
         let _ = self.sockets.get_mut::<udp::Socket>(self.udp_dhcpv6).bind(DHCPV6_CLIENT);
     }
 
@@ -350,16 +370,15 @@ impl<'a> Stack<'a> {
     /// destination beyond the link, a default router or an on-link prefix that holds it?
     ///
     /// A link-local IPv6 destination (OpenStack's `fe80::a9fe:a9fe`) waits for a router
-    /// advertisement, or for router discovery to give up: the link-local address exists at once
-    /// on every link, and racing it first on the IPv4-only links most clouds still have would
-    /// cost every boot the connection attempt delay. An IPv6-only network always advertises
-    /// (that is how its hosts get addresses at all).
+    /// advertisement, or [`LINK_LOCAL_GRACE`] (none with `--family ipv6`): the link-local
+    /// address exists at once on every link, and racing it first on the IPv4-only links most
+    /// clouds still have would cost every boot the connection attempt delay.
     pub fn reachable(&self, ip: IpAddress) -> bool {
         let addrs = self.iface.ip_addrs();
         match ip {
             IpAddress::Ipv4(_) => self.lease.is_some(),
             IpAddress::Ipv6(a) if a.is_unicast_link_local() => {
-                let v6 = self.ndp.as_ref().is_some_and(|n| n.flags().is_some() || n.settled());
+                let v6 = self.ndp.as_ref().is_some_and(|n| n.flags().is_some() || self.now >= self.link_local_from);
                 v6 && addrs.iter().any(|c| matches!(c.address(), IpAddress::Ipv6(x) if x.is_unicast_link_local()))
             }
             IpAddress::Ipv6(a) => {
@@ -395,6 +414,7 @@ impl<'a> Stack<'a> {
     /// a socket's state may have changed (data in, connection up or down): its owner should
     /// look at it before sleeping, since the frame that changed it will not wake anyone again.
     pub fn poll<D: Nic>(&mut self, now: Instant, dev: &mut D) -> (Option<Event>, bool) {
+        self.now = now;
         if self.prime_due {
             self.prime(dev);
         }

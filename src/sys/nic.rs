@@ -148,7 +148,9 @@ fn kernel_ipv6_off(name: &[u8], off: bool) -> rustix::io::Result<bool> {
     if now[..n].first() == want.first() {
         return Ok(false);
     }
-    rustix::io::write(&fd, want)?;
+    // At offset 0: the kernel ignores a write to a numeric sysctl at any other position
+    // (`kernel.sysctl_writes_strict`, 1 by default), and the read moved the offset.
+    rustix::io::pwrite(&fd, want, 0)?;
     Ok(true)
 }
 
