@@ -173,7 +173,7 @@ fn build(c: &Client, m: &ServerMsg) -> (Vec<u8>, Want) {
     let ia_status = if ia_seen { m.ia_status.unwrap_or(0) } else { 0 };
     let address = m.addr.filter(|(a, p, v)| ia_seen && ia_status == 0 && *v != 0 && p <= v && usable(a) && m.ia);
     let no_addrs = msg_status == 2 || (address.is_none() && ia_status == 2);
-    let dns = dns_want(&m.dns);
+    let dns = dns_want(&m.dns[..m.dns.len().min(6)]);
     let bind = |stateful: bool| {
         if no_addrs {
             Want::NoAddrs

@@ -4,7 +4,8 @@
 //! - Arbitrary frames never panic; whatever flint accepts as an RA, NS or NA smoltcp accepts
 //!   too (Ethernet, IPv6, ICMPv6 checksum, NDP options), with the same M/O flags, router
 //!   lifetime, MTU (flint drops values under 1280, RFC 4861 §6.3.4), target and last prefix
-//!   (smoltcp keeps only the last, and knows option types 1-5 only).
+//!   (smoltcp keeps only the last, and knows option types 1-5 only; flint drops link-local and
+//!   multicast prefixes).
 //! - An RA built here from structured fields (prefixes, MTU, RDNSS, DNSSL, unknown options)
 //!   parses to exactly those fields, less what the documented rules drop.
 //! - The aggregate: its events keep a consistent set of addresses (at most the link-local one
@@ -67,6 +68,14 @@ enum Ev {
     Poll(u16),
     PollAt,
     Frame(Vec<u8>),
+    /// An ICMPv6 message with a correct checksum around fuzz-chosen bytes: type 133-137 by
+    /// `kind`, source and destination picked by `addrs`, the hop limit 255 unless `hop` is 0.
+    Icmp {
+        kind: u8,
+        addrs: u8,
+        hop: u8,
+        body: Vec<u8>,
+    },
     Ra(RaIn),
     /// Another host: 0 answers for one of our addresses (NA), 1 probes for it (NS from ::).
     Conflict(u8, u8),
@@ -111,7 +120,7 @@ fn build_ra(ra: &RaIn) -> Option<(Vec<u8>, Expect)> {
                 b.extend_from_slice(&[0; 4]);
                 b.extend_from_slice(&p.prefix);
                 let link_local = p.prefix[0] == 0xfe && p.prefix[1] & 0xc0 == 0x80;
-                if p.len <= 128 && !link_local && e.prefixes.len() < 4 {
+                if p.len <= 128 && !link_local && p.prefix[0] != 0xff && e.prefixes.len() < 4 {
                     e.prefixes.push(Prefix {
                         prefix: p.prefix,
                         len: p.len,
@@ -225,6 +234,7 @@ fn check_parse(f: &[u8]) -> Option<Message<'_>> {
             assert_eq!(ra.mtu, mtu.filter(|&m| m >= 1280));
             if let Some(p) = prefix_info
                 && !p.prefix.is_unicast_link_local()
+                && !p.prefix.is_multicast()
                 && p.prefix_len <= 128
                 && ra.prefixes.len() < 4
             {
@@ -269,6 +279,8 @@ fuzz_target!(|data: &[u8]| {
     let mut now = Instant::from_millis(1000);
     let mut n = Ndp::new(mac, now, seed);
     let mut live: BTreeSet<[u8; 16]> = BTreeSet::new();
+    assert_eq!(n.next_event(), Some(Event::AddressAdded(ndp::link_local(mac), 64)));
+    live.insert(ndp::link_local(mac));
     let mut rs = 0u32;
     let mut out = [0u8; FRAME_MAX];
     for ev in events.iter().take(100) {
@@ -305,6 +317,31 @@ fuzz_target!(|data: &[u8]| {
         match ev {
             Ev::Frame(f) => {
                 if let Some(m) = check_parse(f) {
+                    n.on(now, &m);
+                }
+            }
+            Ev::Icmp { kind, addrs, hop, body } => {
+                let mut m = vec![133 + kind % 5];
+                m.extend_from_slice(&body[..body.len().min(1200)]);
+                if m.len() < 8 {
+                    m.resize(8, 0); // smoltcp's fill_checksum wants a whole ICMPv6 header
+                }
+                let target: [u8; 16] = m.get(8..24).and_then(|t| t.try_into().ok()).unwrap_or([0; 16]);
+                let src = match addrs % 3 {
+                    0 => ROUTER,
+                    1 => [0; 16],
+                    _ => [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                };
+                let dst = match addrs / 3 % 3 {
+                    0 => ALL_NODES,
+                    1 => ndp::solicited_node(&target),
+                    _ => target,
+                };
+                let mut f = frame(src, dst, &m);
+                if *hop == 0 {
+                    f[21] = 254;
+                }
+                if let Some(m) = check_parse(&f) {
                     n.on(now, &m);
                 }
             }
