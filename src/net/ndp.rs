@@ -200,7 +200,9 @@ pub struct Ra<'a> {
     /// The last MTU option, when it is at least [`MIN_MTU`] (RFC 4861 §6.3.4).
     pub mtu: Option<u32>,
     /// The first four well-formed Prefix Information options, link-local prefixes dropped (RFC
-    /// 4861 §6.3.4, RFC 4862 §5.5.3 a). See [`Prefix::slaac`] for which of them form addresses.
+    /// 4861 §6.3.4, RFC 4862 §5.5.3 a) and multicast ones too (no unicast address or on-link
+    /// route comes from ff00::/8, RFC 4291 §2.4; Linux drops them alike). See
+    /// [`Prefix::slaac`] for which of them form addresses.
     pub prefixes: Vec<Prefix, 4>,
     /// Recursive DNS servers (RFC 8106 §5.1), options with lifetime 0 dropped (§5.3.1: a
     /// lifetime of 0 withdraws them), unspecified, multicast and repeated addresses skipped.
@@ -348,7 +350,7 @@ fn parse_ra<'a>(router: [u8; 16], icmp: &'a [u8], opts: Options<'a>) -> Ra<'a> {
             OPT_MTU if len8 == 1 => ra.mtu = Some(be32(o, 4)).filter(|&m| m >= MIN_MTU),
             OPT_PREFIX if len8 == 4 => {
                 let Some(prefix) = addr(o, 16) else { continue };
-                if o[2] > 128 || is_link_local(&prefix) {
+                if o[2] > 128 || is_link_local(&prefix) || is_multicast(&prefix) {
                     continue;
                 }
                 let _ = ra.prefixes.push(Prefix {
@@ -1002,6 +1004,7 @@ mod tests {
                 unknown,
                 opt_prefix(ip("2001:db8:2::"), 48, 0x80, u32::MAX, u32::MAX),
                 opt_prefix(ip("fe80::"), 64, 0xc0, 100, 100),
+                opt_prefix(ip("ff02::"), 64, 0xc0, 100, 100),
                 opt_prefix(ip("2001:db8:3::"), 64, 0x40, 10, 20),
                 mtu,
                 rdnss,
@@ -1014,7 +1017,7 @@ mod tests {
         assert!(ra.managed && ra.other);
         assert_eq!(ra.router_lifetime_s, 1800);
         assert_eq!(ra.mtu, Some(1450));
-        assert_eq!(ra.prefixes.len(), 3, "the link-local prefix is dropped");
+        assert_eq!(ra.prefixes.len(), 3, "the link-local and multicast prefixes are dropped");
         let p = ra.prefixes[0];
         assert_eq!(
             p,
