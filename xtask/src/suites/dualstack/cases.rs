@@ -125,6 +125,7 @@ pub fn all() -> Vec<Case> {
             ..aws_dual("he-v4-dropped-v6-wins", "dual stack, 169.254.169.254:80 silently dropped: IPv6 wins")
         },
         Case {
+            v4: V4::Dhcp,
             v6: V6::None,
             addrs: V4_ONLY,
             endpoint: &["169.254.169.254:80"],

@@ -343,12 +343,16 @@ impl Fixture {
             let lf = dir.join("selfcheck-dhclient6.leases").display().to_string();
             let pf = dir.join("selfcheck-dhclient6.pid").display().to_string();
             let mode = if c.v6 == V6::Stateful { "-N" } else { "-S" };
-            let r = run_in(p, "dhclient", &["-6", mode, "-1", "-lf", &lf, "-pf", &pf, "-sf", "/bin/true", CLIENT_IF], t);
+            let r = run_in(p, "dhclient", &["-6", mode, "-1", "-v", "-lf", &lf, "-pf", &pf, "-sf", "/bin/true", CLIENT_IF], t);
+            let out = r.map(|o| text(&o)).unwrap_or_else(|e| e);
+            std::fs::write(dir.join("selfcheck-dhclient6.txt"), &out).ok();
             let lease = std::fs::read_to_string(&lf).unwrap_or_default();
+            // What dnsmasq sent (an information-request leaves no lease file).
+            let sent = std::fs::read_to_string(dir.join("dnsmasq.log")).unwrap_or_default();
             if c.v6 == V6::Stateful && !lease.contains(&format!("iaaddr {PREFIX6}1")) {
-                bad.push(format!("fixture: dhclient -6 got no address from the pool: {}", util::tail(&r.map(|o| text(&o)).unwrap_or_else(|e| e), 5)));
-            } else if c.announce == Announce::Link && c.dns != Dns::None && !lease.contains("dhcp6.name-servers") {
-                bad.push("fixture: DHCPv6 gives no DNS server (option 23)".into());
+                bad.push(format!("fixture: dhclient -6 got no address from the pool: {}", util::tail(&out, 5)));
+            } else if c.announce == Announce::Link && c.dns != Dns::None && !sent.contains("option: 23 dns-server") {
+                bad.push(format!("fixture: DHCPv6 gives no DNS server (option 23): {}", util::tail(&out, 5)));
             }
             // Release, so the pool stays as it was.
             let _ = run_in(p, "dhclient", &["-6", "-r", "-lf", &lf, "-pf", &pf, "-sf", "/bin/true", CLIENT_IF], t);
