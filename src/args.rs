@@ -10,6 +10,7 @@ use core::fmt::{self, Write as _};
 use crate::decode::cmdline;
 use crate::net::config::word;
 use crate::platform::{self, Platform};
+use crate::sources::seed::{Scheme, Url, UrlError};
 
 pub const DEFAULT_OUTPUT: &[u8] = b"/run/flint/user-data";
 pub const DEFAULT_SSH_USER: &[u8] = b"core";
@@ -19,7 +20,7 @@ pub const DEFAULT_MAX_SIZE: u64 = 16 << 20;
 const MAX_TIMEOUT_MS: u64 = 24 * 3600 * 1000;
 const MAX_MAX_SIZE: u64 = 1 << 30;
 
-pub use crate::net::AddressMode;
+pub use crate::net::{AddressMode, Family};
 
 /// Raw option values, from either source.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,6 +41,10 @@ pub struct Raw<'a> {
     pub cloud_init_seed: Option<&'a [u8]>,
     pub attributes: Option<&'a [u8]>,
     pub drive: Option<&'a [u8]>,
+    pub family: Option<&'a [u8]>,
+    pub url: Option<&'a [u8]>,
+    /// `ignition.config.url=`, used when the platform is Ignition's `metal` and no `flint.url=`.
+    pub ignition_url: Option<&'a [u8]>,
     pub ignition: bool,
     pub ignition_overwrite: bool,
     pub verbose: bool,
@@ -68,6 +73,10 @@ pub struct Config<'a> {
     /// A config drive (block device or image file) to read instead of scanning
     /// `/sys/class/block`; an input, so not under `root`.
     pub drive: Option<&'a [u8]>,
+    /// Which IP versions flint's stack uses.
+    pub family: Family,
+    /// `--url`: fetch user-data from this HTTP URL (the platform is then [`platform::url`]).
+    pub url: Option<Url<'a>>,
     pub verbose: bool,
 }
 
@@ -88,6 +97,7 @@ pub enum UsageError {
     BadValue(&'static str),
     NoPlatform,
     UnknownPlatform,
+    Url(UrlError),
 }
 
 impl fmt::Display for UsageError {
@@ -104,6 +114,7 @@ impl fmt::Display for UsageError {
                 platform_ids(f)?;
                 f.write_str(")")
             }
+            UsageError::Url(e) => write!(f, "--url: {e}"),
         }
     }
 }
@@ -167,9 +178,12 @@ const fn name(n: &'static str) -> Option<&'static str> {
 const OPTIONS: &[Opt] = &[
     Opt::value( "--platform",           "flint.platform",           "ID",      |r| &mut r.platform,           "the cloud: one of the platforms below"),
     Opt::value( "",                     "ignition.platform.id",     "ID",      |r| &mut r.ignition_platform,  "the platform when flint.platform= is absent"),
+    Opt::value( "--url",                "flint.url",                "URL",     |r| &mut r.url,                "fetch user-data from this http:// URL (no --platform)"),
+    Opt::value( "",                     "ignition.config.url",      "URL",     |r| &mut r.ignition_url,       "the URL when ignition.platform.id=metal"),
     Opt::value( "--output",             "flint.output",             "PATH",    |r| &mut r.output,             "decoded user-data, mode 0600 (/run/flint/user-data)"),
     Opt::value( "--interface",          "flint.interface",          "NAME",    |r| &mut r.interface,          "NIC (first Ethernet NIC with carrier)"),
     Opt::value( "--address",            "flint.address",            "MODE",    |r| &mut r.address,            "auto|dhcp|link-local (auto)"),
+    Opt::value( "--family",             "flint.family",             "FAMILY",  |r| &mut r.family,             "any|ipv4|ipv6 (any: both, raced)"),
     Opt::value( "--timeout",            "flint.timeout",            "SECONDS", |r| &mut r.timeout,            "total budget (30)"),
     Opt::value( "--dhcp-timeout",       "flint.dhcp-timeout",       "SECONDS", |r| &mut r.dhcp_timeout,       "auto: DHCP wait before link-local (3)"),
     Opt::value( "--max-size",           "flint.max-size",           "BYTES",   |r| &mut r.max_size,           "decoded size cap, K/M/G (16M)"),
@@ -330,8 +344,24 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageE
             Kind::Switch(slot) => *slot(&mut r) |= *slot(&mut cli),
         }
     }
-    let id = r.platform.or(r.ignition_platform).ok_or(UsageError::NoPlatform)?;
-    let platform = platform::by_id(id).ok_or(UsageError::UnknownPlatform)?;
+    // A URL names the source itself: `--url`, or Ignition's own `ignition.config.url=` on
+    // bare metal (where Ignition has no metadata service to ask).
+    let metal = r.platform.is_none() && r.ignition_platform == Some(b"metal");
+    let url = match r.url.or(r.ignition_url.filter(|_| metal)) {
+        Some(u) => Some(Url::parse(u).and_then(fetchable).map_err(UsageError::Url)?),
+        None => None,
+    };
+    let platform = match (url, r.platform.or(r.ignition_platform)) {
+        (Some(_), _) => &platform::url::PLATFORM,
+        (None, Some(id)) => platform::by_id(id).ok_or(UsageError::UnknownPlatform)?,
+        (None, None) => return Err(UsageError::NoPlatform),
+    };
+    let family = match r.family.map_or(0, |v| word(v, "any|ipv4|ipv6")) {
+        0 => Family::Any,
+        1 => Family::V4,
+        2 => Family::V6,
+        _ => return Err(UsageError::BadValue("--family")),
+    };
     let address = match r.address.map_or(0, |v| word(v, "auto|dhcp|link-local")) {
         0 => AddressMode::Auto,
         1 => AddressMode::Dhcp,
@@ -403,8 +433,20 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageE
         cloud_init_seed,
         attributes,
         drive: r.drive,
+        family,
+        url,
         verbose: r.verbose,
     })
+}
+
+/// A URL flint can fetch user-data from: HTTP, with a request target that fits a request.
+fn fetchable(url: Url<'_>) -> Result<Url<'_>, UrlError> {
+    match url.scheme {
+        Scheme::Https => Err(UrlError::Https),
+        Scheme::File => Err(UrlError::File),
+        Scheme::Http if url.path.len() > crate::sources::service::PATH_MAX => Err(UrlError::Long),
+        Scheme::Http => Ok(url),
+    }
 }
 
 /// `SECONDS` with up to three decimals, more than zero, at most a day; in milliseconds.

@@ -27,9 +27,10 @@ use flint::platform::{Address, Role};
 use flint::report::{self, Report};
 use flint::sources::drive::DriveError;
 use flint::sources::drive::blocks::BlockDevices;
-use flint::sources::service::Stage;
+use flint::sources::service::{Failure, Stage};
 use rustix::io::Errno;
 use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::IpAddress;
 
 use crate::sys::Reserved;
 use crate::sys::nic::PacketNic;
@@ -75,7 +76,7 @@ struct DecodeMemory {
 
 struct TextMemory {
     cmdline: [u8; 4096],
-    report: [u8; 2048],
+    report: [u8; 4096],
     status: [u8; 4096],
     /// The SMBIOS system serial number (a NoCloud seed selector on Proxmox VE and KubeVirt).
     serial: [u8; 256],
@@ -94,7 +95,7 @@ static DRIVES: Reserved<[DriveMemory; engine::DRIVES_MAX]> = Reserved::new(
 static DECODE: Reserved<DecodeMemory> =
     Reserved::new(DecodeMemory { decoded: [0; BODY_MAX], window: [0; decode::WINDOW], render: [0; RENDER_MAX] });
 static TEXT: Reserved<TextMemory> =
-    Reserved::new(TextMemory { cmdline: [0; 4096], report: [0; 2048], status: [0; 4096], serial: [0; 256] });
+    Reserved::new(TextMemory { cmdline: [0; 4096], report: [0; 4096], status: [0; 4096], serial: [0; 256] });
 
 pub mod clock {
     use smoltcp::time::Instant;
@@ -152,6 +153,7 @@ impl Error {
             Error::Usage(_) | Error::Cmdline(_) => "args",
             Error::Run(Failed::Net(NetError::Link(_))) => "link",
             Error::Run(Failed::Net(NetError::Address(_))) => "address",
+            Error::Run(Failed::Flow(_, Failure::Dns(_))) => "dns",
             Error::Run(Failed::Flow(stage, _)) => stage.name(),
             Error::Run(Failed::Drive(_)) => "drive",
             Error::Decode(DecodeError::Sink) => "write",
@@ -231,7 +233,7 @@ fn main(mut argv: sys::Args) -> i32 {
     logger::set_verbose(cfg.verbose);
 
     let mut report = Report::new(cfg.platform.id);
-    let mut nic = PacketNic::new(cfg.interface, FRAMES.take());
+    let mut nic = PacketNic::new(cfg.interface, FRAMES.take(), cfg.family.v6());
     let result = run(&cfg, kernel_text, serial, &mut nic, &mut report, t0);
     let code = match result {
         Ok(Done::Written) => Exit::Written,
@@ -277,7 +279,7 @@ fn usage(e: Error) -> i32 {
 
 /// Runs the engine until a source answers (or none can), then writes every hand-off.
 fn run(
-    cfg: &Config<'_>,
+    cfg: &Config<'static>,
     kernel: &'static [u8],
     serial: &'static mut [u8; 256],
     nic: &mut PacketNic,
@@ -288,13 +290,16 @@ fn run(
     let seed = random_seed(t0);
     let settings = Settings {
         address: cfg.address,
+        family: cfg.family,
         dhcp_timeout: Duration::from_millis(cfg.dhcp_timeout_ms),
         deadline,
         metadata: cfg.wants_metadata(),
         seed,
     };
     // cloud-init NoCloud's network seed, for a platform that has one.
-    let nocloud = if cfg.platform.services().any(|s| s.at_seed()) {
+    let nocloud = if cfg.url.is_some() {
+        cfg.url
+    } else if cfg.platform.services().any(|s| s.at_seed()) {
         let serial = read_file(b"/sys/class/dmi/id/product_serial\0", serial).unwrap_or(&[]);
         match flint::sources::seed::choose(serial, kernel, flint::sources::service::PATH_MAX) {
             Ok(url) => url,
@@ -407,10 +412,29 @@ fn fill_report(report: &mut Report, engine: &Engine<'_>, cfg: &Config<'_>) {
     let (requests, spent, server) = engine.service_stats();
     // The service the platform names, whether or not it was reached.
     let named = cfg.platform.services().next().and_then(|s| match s.endpoints.first()?.address {
-        Address::V4(a) => Some(a),
+        Address::V4(a) => Some(IpAddress::v4(a[0], a[1], a[2], a[3])),
+        Address::V6(a) => Some(IpAddress::Ipv6(a.into())),
         Address::DhcpServer | Address::Seed => None,
     });
-    report.server = server.or(named).and_then(|a| report::text(format_args!("{}", Ip(a))));
+    report.server = server.map(|e| e.addr).or(named).and_then(|a| report::text(format_args!("{a}")));
+    report.endpoint = server.and_then(|e| match e.addr {
+        IpAddress::Ipv4(a) => report::text(format_args!("{a}:{}", e.port)),
+        IpAddress::Ipv6(a) => report::text(format_args!("[{a}]:{}", e.port)),
+    });
+    if let Some(stack) = engine.network.stack_ref() {
+        for a in stack.addresses() {
+            if let Some(t) = report::text(format_args!("{a}")) {
+                let _ = report.addresses.push(t);
+            }
+        }
+        let dns = stack.dns();
+        for s in &dns.servers {
+            if let Some(t) = report::text(format_args!("{s}")) {
+                let _ = report.dns_servers.push(t);
+            }
+        }
+        report.search = dns.search.clone();
+    }
     report.requests = requests;
     let service = cfg.platform.services().next();
     if service.is_some() && net.lease.is_some() {

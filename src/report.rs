@@ -30,8 +30,9 @@ pub struct Bytes {
     pub written: Option<u64>,
 }
 
-/// Short text fields (names, addresses); one type keeps one copy of the formatting code.
-pub type Text = heapless::String<24>;
+/// Short text fields (names, addresses with a prefix or port; an IPv6 endpoint
+/// `[8 groups]:65535` is 47 bytes); one type keeps one copy of the formatting code.
+pub type Text = heapless::String<48>;
 
 /// The whole report.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -50,6 +51,13 @@ pub struct Report {
     /// `openstack/latest/network_data.json`.
     pub static_from: Option<&'static str>,
     pub server: Option<Text>,
+    /// The endpoint whose connection won (`address:port`, IPv6 in brackets).
+    pub endpoint: Option<Text>,
+    /// Every address flint's stack held at the end, IPv4 and IPv6, with its prefix length.
+    pub addresses: heapless::Vec<Text, 8>,
+    /// Name servers and search domains known at the end (from every source).
+    pub dns_servers: heapless::Vec<Text, { crate::net::dns::SERVERS_MAX }>,
+    pub search: crate::net::dns::SearchList,
     pub timings_us: Timings,
     pub bytes: Bytes,
     pub requests: u32,
@@ -90,6 +98,10 @@ impl Report {
         field(w, "router", self.router.as_deref())?;
         field(w, "static_from", self.static_from)?;
         field(w, "server", self.server.as_deref())?;
+        field(w, "endpoint", self.endpoint.as_deref())?;
+        list(w, "addresses", self.addresses.iter().map(|t| t.as_bytes()))?;
+        list(w, "dns_servers", self.dns_servers.iter().map(|t| t.as_bytes()))?;
+        list(w, "search", self.search.iter().map(|n| &n[..]))?;
         w.write_str(",\"timings_us\":{")?;
         let phases = [
             ("link", t.link),
@@ -137,6 +149,18 @@ fn field(w: &mut Writer<'_>, name: &str, v: Option<&str>) -> fmt::Result {
     }
 }
 
+/// `,"name":["a","b"]`.
+fn list<'i>(w: &mut Writer<'_>, name: &str, items: impl Iterator<Item = &'i [u8]>) -> fmt::Result {
+    write!(w, ",\"{name}\":[")?;
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            w.write_str(",")?;
+        }
+        w.quoted(item)?;
+    }
+    w.write_str("]")
+}
+
 /// Formats into a small heapless string (addresses, names); `None` if it does not fit.
 pub fn text(args: core::fmt::Arguments<'_>) -> Option<Text> {
     let mut s = heapless::String::new();
@@ -167,6 +191,11 @@ mod tests {
         r.bytes.written = Some(5678);
         r.requests = 2;
         r.vmhwm_kib = Some(120);
+        r.endpoint = text(format_args!("[fd00:ec2::254]:80"));
+        r.addresses.push(text(format_args!("10.0.0.57/24")).unwrap()).unwrap();
+        r.addresses.push(text(format_args!("fe80::1/64")).unwrap()).unwrap();
+        r.dns_servers.push(text(format_args!("fd00::53")).unwrap()).unwrap();
+        r.search.push(crate::net::dns::Name::from_slice(b"example.internal").unwrap()).unwrap();
         let mut buf = [0u8; 1024];
         let out = std::str::from_utf8(r.render(&mut buf).unwrap()).unwrap();
         assert!(out.ends_with("}\n"));
@@ -183,6 +212,10 @@ mod tests {
         assert_eq!(v["bytes"]["written"], 5678);
         assert_eq!(v["requests"], 2);
         assert_eq!(v["vmhwm_kib"], 120);
+        assert_eq!(v["endpoint"], "[fd00:ec2::254]:80");
+        assert_eq!(v["addresses"], serde_json::json!(["10.0.0.57/24", "fe80::1/64"]));
+        assert_eq!(v["dns_servers"], serde_json::json!(["fd00::53"]));
+        assert_eq!(v["search"], serde_json::json!(["example.internal"]));
         assert!(r.render(&mut [0u8; 16]).is_none(), "too small a buffer is refused, not truncated");
         let n = r.render(&mut buf).unwrap().len();
         assert!(r.render(&mut buf[..n]).is_some());
@@ -209,7 +242,11 @@ mod tests {
         for k in ["link", "address", "token", "user_data", "decode", "write", "total"] {
             assert!(v["timings_us"][k].is_null(), "{k}");
         }
-        assert_eq!(v.as_object().unwrap().len(), 17);
+        for k in ["addresses", "dns_servers", "search"] {
+            assert_eq!(v[k], serde_json::json!([]), "{k}");
+        }
+        assert!(v["endpoint"].is_null());
+        assert_eq!(v.as_object().unwrap().len(), 21);
     }
 
     #[test]

@@ -17,17 +17,17 @@
 //! was wrong beats a source that could not be reached, which beats a drive that never showed.
 
 pub mod drive;
+pub mod lookup;
 pub mod network;
 pub mod service;
 #[cfg(test)]
 mod tests;
 
-use smoltcp::iface::SocketStorage;
 use smoltcp::time::{Duration, Instant};
 
 use crate::decode::Encoding;
-use crate::net::stack::{Storage, TCP_SLOTS};
-use crate::net::{AddressMode, Nic};
+use crate::net::stack::{Sockets, Storage};
+use crate::net::{AddressMode, Family, Nic};
 use crate::platform::{Platform, Source};
 use crate::sources::meta::Metadata;
 use crate::sources::seed::Url;
@@ -61,6 +61,7 @@ pub struct DriveBuffers<'a> {
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
     pub address: AddressMode,
+    pub family: Family,
     pub dhcp_timeout: Duration,
     pub deadline: Instant,
     /// Some output needs the platform's metadata.
@@ -120,7 +121,7 @@ impl<'a> Engine<'a> {
         platform: &'static Platform,
         settings: Settings,
         now: Instant,
-        net: (&'a mut Storage, &'a mut [SocketStorage<'a>; 1 + TCP_SLOTS]),
+        net: (&'a mut Storage, &'a mut Sockets<'a>),
         service_buffers: impl IntoIterator<Item = ServiceBuffers<'a>>,
         drive_buffers: impl IntoIterator<Item = DriveBuffers<'a>>,
         nocloud: Option<Url<'a>>,
@@ -158,7 +159,7 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        let config = NetConfig { mode, dhcp_timeout: settings.dhcp_timeout, seed: settings.seed };
+        let config = NetConfig { mode, family: settings.family, dhcp_timeout: settings.dhcp_timeout, seed: settings.seed };
         Engine { settings, network: Network::new(config, net.0, net.1), services, drives, winner: None, done: false }
     }
 
@@ -307,7 +308,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Requests sent and time spent per stage by the services, for the report.
-    pub fn service_stats(&self) -> (u32, [u64; 3], Option<[u8; 4]>) {
+    pub fn service_stats(&self) -> (u32, [u64; 3], Option<smoltcp::wire::IpEndpoint>) {
         let mut requests = 0;
         let mut spent = [0; 3];
         let mut server = None;

@@ -2,14 +2,14 @@
 //! fall back to the next NIC when nothing answers on this one. Started by the first service
 //! that needs it; a drive-only answer never starts it.
 
-use smoltcp::iface::SocketStorage;
 use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::IpAddress;
 
 use crate::fmt::Bytes;
 use crate::net::config::{Method, NetConfig as Plan};
 use crate::net::link::{ADDRESS_SPARE, Choice};
-use crate::net::stack::{self, AddressError, Lease, Stack, Storage, TCP_SLOTS};
-use crate::net::{AddressMode, LinkError, Nic, NicInfo};
+use crate::net::stack::{self, AddressError, Lease, Sockets, Stack, Storage};
+use crate::net::{AddressMode, Family, LinkError, Nic, NicInfo};
 
 /// Carrier is polled this often: a netlink query is cheap, and veth reports carrier in well
 /// under 1 ms.
@@ -49,6 +49,7 @@ pub struct NetStats {
 #[derive(Clone, Copy, Debug)]
 pub struct NetConfig {
     pub mode: AddressMode,
+    pub family: Family,
     pub dhcp_timeout: Duration,
     pub seed: u64,
 }
@@ -63,7 +64,7 @@ pub struct Network<'a> {
     plan: Option<(Plan, &'static str)>,
     state: State,
     choice: Choice,
-    memory: Option<(&'a mut Storage, &'a mut [SocketStorage<'a>; 1 + TCP_SLOTS])>,
+    memory: Option<(&'a mut Storage, &'a mut Sockets<'a>)>,
     stack: Option<Stack<'a>>,
     /// When the current phase started (carrier wait, address).
     since: Instant,
@@ -73,11 +74,7 @@ pub struct Network<'a> {
 }
 
 impl<'a> Network<'a> {
-    pub fn new(
-        config: NetConfig,
-        storage: &'a mut Storage,
-        sockets: &'a mut [SocketStorage<'a>; 1 + TCP_SLOTS],
-    ) -> Network<'a> {
+    pub fn new(config: NetConfig, storage: &'a mut Storage, sockets: &'a mut Sockets<'a>) -> Network<'a> {
         Network {
             config,
             plan: None,
@@ -106,8 +103,19 @@ impl<'a> Network<'a> {
         };
     }
 
+    /// Services may connect: an IPv4 address is held, or IPv6 is in use (its link-local
+    /// address is usable at once, and each connection waits for an address of its own family).
     pub fn ready(&self) -> bool {
-        self.state == State::Ready
+        self.state == State::Ready || (self.state == State::Addressing && self.config.family.v6())
+    }
+
+    pub fn family(&self) -> Family {
+        self.config.family
+    }
+
+    /// Can a packet to `ip` be sent now (see [`Stack::reachable`])?
+    pub fn reachable(&self, ip: IpAddress) -> bool {
+        self.stack.as_ref().is_some_and(|s| s.reachable(ip))
     }
 
     pub fn failed(&self) -> Option<NetError> {
@@ -124,6 +132,11 @@ impl<'a> Network<'a> {
     /// The stack, once there is one.
     pub fn stack(&mut self) -> Option<&mut Stack<'a>> {
         self.stack.as_mut()
+    }
+
+    /// The stack, to look at (the report).
+    pub fn stack_ref(&self) -> Option<&Stack<'a>> {
+        self.stack.as_ref()
     }
 
     pub fn lease(&self) -> Option<Lease> {
@@ -192,6 +205,12 @@ impl<'a> Network<'a> {
                             self.stats.lease = Some(lease);
                             self.stats.address_us = Some((now - self.since).total_micros());
                         }
+                        // IPv4 gave nothing, but a router configured IPv6 here: carry on with it.
+                        Err(e) if stack.has_global_v6() => {
+                            let _ = e;
+                            info!("address", "no IPv4 address; IPv6 only");
+                            self.state = State::Ready;
+                        }
                         // Out of budget, or nowhere else to go: the network failed.
                         Err(e) if now >= deadline || !self.choice.several() => {
                             self.state = State::Failed(NetError::Address(e))
@@ -238,7 +257,11 @@ impl<'a> Network<'a> {
         match (self.stack.as_mut(), self.memory.take()) {
             (Some(stack), _) => stack.switch(nic, info.mac, now, seed),
             (None, Some((storage, sockets))) => {
-                self.stack = Some(Stack::new(nic, info.mac, now, storage, sockets, seed))
+                let mut stack = Stack::new(nic, info.mac, now, storage, sockets, seed, self.config.family);
+                if let Some((plan, _)) = &self.plan {
+                    give_dns(&mut stack, plan);
+                }
+                self.stack = Some(stack)
             }
             (None, None) => return false,
         }
@@ -252,6 +275,13 @@ impl<'a> Network<'a> {
         let until = if self.choice.several() { deadline.min(dhcp_until + ADDRESS_SPARE) } else { deadline };
         self.since = now;
         self.state = State::Addressing;
+        if !self.config.family.v4() {
+            // IPv6 alone: the link-local address is there at once; the rest comes as routers
+            // advertise it.
+            self.state = State::Ready;
+            self.stats.address_us = Some(0);
+            return;
+        }
         let mut mode = self.config.mode;
         let nic = self.stats.nic;
         if let (Some((plan, from)), Some(nic)) = (&self.plan, nic) {
@@ -289,9 +319,21 @@ impl<'a> Network<'a> {
             info!("address", "{from} not used: ip= is given");
             return;
         }
+        if let Some(stack) = self.stack.as_mut() {
+            give_dns(stack, &plan);
+        }
         self.plan = Some((plan, from));
         if self.state == State::Addressing {
             self.acquire(now, deadline);
         }
     }
+}
+
+/// The name servers and search domains of a plan (`nameserver=`, a drive's configuration).
+fn give_dns(stack: &mut Stack<'_>, plan: &Plan) {
+    let mut servers: heapless::Vec<IpAddress, { crate::net::dns::SERVERS_MAX }> = heapless::Vec::new();
+    for &[a, b, c, d] in &plan.dns {
+        let _ = servers.push(IpAddress::v4(a, b, c, d));
+    }
+    stack.give_dns(&servers, &plan.search);
 }

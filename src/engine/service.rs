@@ -1,19 +1,34 @@
-//! A metadata service in a run: its [`Flow`] (what to ask next, retries) joined to a TCP slot of
-//! the shared network, one non-blocking [`Exchange`] at a time.
+//! A metadata service in a run: its [`Flow`] (what to ask next, retries) joined to the shared
+//! network, one non-blocking [`Exchange`] at a time.
+//!
+//! Each request first races connections to the service's endpoints ([`Race`], Happy Eyeballs
+//! v2, RFC 8305): IPv6 first, the next address [`ATTEMPT_DELAY`] later while the first is still
+//! silent, the first connection to complete wins and the rest are dropped. An endpoint whose
+//! family has no usable address yet waits for one (an IPv4 lease, a SLAAC address) without
+//! holding the others up. The winner is asked first for the rest of the run.
 
 use core::fmt::Write as _;
 
-use smoltcp::time::Instant;
+use smoltcp::socket::tcp;
+use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpAddress, IpEndpoint};
 
+use super::lookup::{self, Lookup};
 use super::network::Network;
 use crate::http::ResponseParser;
 use crate::http::exchange::{Exchange, ExchangeError};
-use crate::net::linklocal::Ip;
+use crate::net::stack::TCP_SLOTS;
 use crate::net::{Nic, Transport};
 use crate::platform::{Address, Host, Service};
 use crate::sources::seed::Url;
+use crate::net::dns::DnsError;
 use crate::sources::service::{Failure, Flow, Stage, Step};
+
+/// RFC 8305 §5: the recommended Connection Attempt Delay; a silent attempt gets this long alone
+/// before the next address is tried alongside it.
+pub const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+/// Addresses a request may race: a platform's endpoints, or what a name resolved to.
+pub const CANDIDATES_MAX: usize = 8;
 
 /// Where a service run is. (`Busy` holds the 1 KiB request; there is one run per service and no
 /// heap to box it on, so the size difference costs nothing.)
@@ -23,6 +38,10 @@ enum State {
     Ready,
     /// Backing off until then.
     Wait(Instant),
+    /// The seed URL's host name being resolved.
+    Resolving(Lookup),
+    /// Connections racing to the endpoints (see the module docs).
+    Connecting(Race),
     /// A request in flight on this TCP slot.
     Busy(usize, Exchange),
     /// The flow ended (metadata included); [`Flow::found`] says what it found.
@@ -44,12 +63,14 @@ pub struct ServiceRun<'a> {
     /// Time spent per stage (token, user-data, metadata), for the report.
     pub spent_us: [u64; 3],
     started: Option<Instant>,
-    /// The server asked, once known (for the report).
-    pub server: Option<[u8; 4]>,
-    /// Which of the service's endpoints requests go to (the next one after a silent failure).
-    endpoint: usize,
-    /// The NoCloud seed URL, for a service at [`Address::Seed`].
+    /// The endpoint whose connection won last (for the report, and asked first next time).
+    pub server: Option<IpEndpoint>,
+    /// The NoCloud seed URL or `--url`, for a service at [`Address::Seed`].
     seed: Option<Url<'a>>,
+    /// What the seed URL's host name resolved to, once it has.
+    resolved: heapless::Vec<IpAddress, CANDIDATES_MAX>,
+    /// Feeds DNS query ids.
+    dns_seed: u64,
 }
 
 impl<'a> ServiceRun<'a> {
@@ -74,8 +95,9 @@ impl<'a> ServiceRun<'a> {
             spent_us: [0; 3],
             started: None,
             server: None,
-            endpoint: 0,
             seed: nocloud,
+            resolved: heapless::Vec::new(),
+            dns_seed: seed ^ 0xd25,
         }
     }
 
@@ -103,17 +125,20 @@ impl<'a> ServiceRun<'a> {
 
     /// Another source won: drop any connection and stop.
     pub fn cancel(&mut self, net: &mut Network<'_>) {
-        if let State::Busy(slot, _) = self.state
-            && let Some(stack) = net.stack()
-        {
-            stack.release(slot);
+        if let Some(stack) = net.stack() {
+            match &mut self.state {
+                State::Busy(slot, _) => stack.release(*slot),
+                State::Connecting(race) => race.drop_all(stack),
+                State::Resolving(lookup) => lookup.drop_all(stack),
+                _ => {}
+            }
         }
         self.state = State::Cancelled;
     }
 
     /// The network moved to another NIC (its connections are gone): ask again there.
     pub fn on_switch(&mut self) {
-        if let State::Busy(..) = self.state {
+        if let State::Busy(..) | State::Connecting(_) | State::Resolving(_) = self.state {
             self.state = State::Ready;
         }
     }
@@ -143,8 +168,74 @@ impl<'a> ServiceRun<'a> {
                     if !net.ready() {
                         return None;
                     }
-                    if let Err(e) = self.send(now, net, deadline) {
-                        self.settle(now, deadline, Err(e), net, nic);
+                    if let Some(name) = self.unresolved() {
+                        let family = net.family();
+                        let stack = net.stack()?;
+                        match Lookup::start(name, stack, family, now, deadline, self.dns_seed) {
+                            Ok(l) => self.state = State::Resolving(l),
+                            // No name server named yet: the sources that name one are still
+                            // coming (DHCP, a router advertisement); the budget bounds it.
+                            Err(DnsError::NoServers) if now < deadline => {
+                                return Some(deadline.min(now + lookup::SERVER_WAIT));
+                            }
+                            Err(e) => self.state = State::Failed(self.flow.stage(), Failure::Dns(e)),
+                        }
+                        continue;
+                    }
+                    match self.race(now, net, deadline) {
+                        Ok(Some(race)) => self.state = State::Connecting(race),
+                        // Nothing reachable yet (no address of a family the service has): the
+                        // network wakes the engine when that changes; the budget still ends it.
+                        Ok(None) if now < deadline => return Some(deadline),
+                        Ok(None) => self.settle(now, deadline, Err(ExchangeError::Transport(Transport::NoRoute)), net, nic),
+                        Err(e) => self.settle(now, deadline, Err(e), net, nic),
+                    }
+                }
+                State::Resolving(l) => {
+                    let stack = net.stack()?;
+                    match l.poll(now, stack) {
+                        lookup::Progress::Pending(at) => return Some(at),
+                        lookup::Progress::Done(Ok(found)) => {
+                            let Self { resolved, dns_seed, .. } = self;
+                            for a in found.v6 {
+                                let _ = resolved.push(IpAddress::Ipv6(a.into()));
+                            }
+                            for [a, b, c, d] in found.v4 {
+                                let _ = resolved.push(IpAddress::v4(a, b, c, d));
+                            }
+                            *dns_seed = dns_seed.rotate_left(7);
+                            info!("dns", "{} has {} addresses", crate::fmt::Bytes(&found.name), resolved.len());
+                            self.state = State::Ready;
+                        }
+                        // Sources named more servers or domains since it started: again with
+                        // them (bounded: the lists only grow, and are bounded).
+                        lookup::Progress::Done(Err(_)) if stack.dns().generation != l.generation => {
+                            self.dns_seed = self.dns_seed.rotate_left(7);
+                            self.state = State::Ready;
+                        }
+                        lookup::Progress::Done(Err(e)) => {
+                            self.state = State::Failed(self.flow.stage(), Failure::Dns(e));
+                        }
+                    }
+                }
+                State::Connecting(race) => {
+                    let stack = net.stack()?;
+                    match race.poll(now, stack) {
+                        Progress::Pending(at) => return Some(at),
+                        Progress::Won(slot, to) => {
+                            if let Err(e) = self.send(now, net, slot, to, deadline) {
+                                if let Some(stack) = net.stack() {
+                                    stack.release(slot);
+                                }
+                                self.settle(now, deadline, Err(e), net, nic);
+                            }
+                        }
+                        Progress::Lost(t) => {
+                            if t.is_contact() {
+                                net.answered();
+                            }
+                            self.settle(now, deadline, Err(ExchangeError::Transport(t)), net, nic);
+                        }
                     }
                 }
                 State::Busy(slot, x) => {
@@ -173,47 +264,103 @@ impl<'a> ServiceRun<'a> {
         Some(now)
     }
 
-    /// Starts the flow's next request on a free TCP slot.
-    fn send(&mut self, now: Instant, net: &mut Network<'_>, deadline: Instant) -> Result<(), ExchangeError> {
-        let lease = net.lease();
-        let endpoints = self.service.endpoints;
-        let endpoint = endpoints
-            .get(self.endpoint % endpoints.len().max(1))
-            .ok_or(ExchangeError::Transport(Transport::NoRoute))?;
+    /// The seed URL's host, when it is a name not resolved yet.
+    fn unresolved(&self) -> Option<&'a [u8]> {
+        let url = self.seed.as_ref()?;
+        (url.address.is_none() && self.resolved.is_empty()).then_some(url.host)
+    }
+
+    /// The addresses this request may go to, in the order to try them, as a race to start;
+    /// `None` while no endpoint is reachable yet.
+    fn race(&mut self, now: Instant, net: &mut Network<'_>, deadline: Instant) -> Result<Option<Race>, ExchangeError> {
         let no_route = ExchangeError::Transport(Transport::NoRoute);
-        // The engine starts a seed service only with a seed whose host is an address.
-        let seed = self.seed.as_ref().filter(|_| endpoint.address == Address::Seed);
-        let address = match endpoint.address {
-            Address::V4(a) => a,
-            Address::DhcpServer => lease.and_then(|l| l.server).ok_or(no_route)?.octets(),
-            Address::Seed => seed.and_then(|u| u.address).ok_or(no_route)?,
-        };
-        self.server = Some(address);
-        let mut host: heapless::String<16> = heapless::String::new();
-        let host = match endpoint.host {
-            Host::Named(name) => name.as_bytes(),
-            Host::Address => {
-                let _ = write!(host, "{}", Ip(address));
-                host.as_bytes()
+        let lease = net.lease();
+        let family = net.family();
+        let mut all: heapless::Vec<Candidate, CANDIDATES_MAX> = heapless::Vec::new();
+        // An endpoint known only once the network has told more (the DHCP server, a name).
+        let mut later = false;
+        for (i, e) in self.service.endpoints.iter().enumerate() {
+            let mut add = |ip: IpAddress, port: u16| {
+                let wanted = match ip {
+                    IpAddress::Ipv4(_) => family.v4(),
+                    IpAddress::Ipv6(_) => family.v6(),
+                };
+                if wanted {
+                    let _ = all.push(Candidate { to: IpEndpoint::new(ip, port), endpoint: i as u8 });
+                }
+            };
+            match e.address {
+                Address::V4([a, b, c, d]) => add(IpAddress::v4(a, b, c, d), e.port),
+                Address::V6(a) => add(IpAddress::Ipv6(a.into()), e.port),
+                Address::DhcpServer => {
+                    match lease.and_then(|l| l.server) {
+                        Some(server) => add(IpAddress::Ipv4(server), e.port),
+                        None => later = true,
+                    }
+                }
+                Address::Seed => {
+                    let url = self.seed.as_ref().ok_or(no_route)?;
+                    match url.address {
+                        Some(ip) => add(ip, url.port),
+                        None => {
+                            later |= self.resolved.is_empty();
+                            for &ip in &self.resolved {
+                                add(ip, url.port);
+                            }
+                        }
+                    }
+                }
             }
-            Host::Seed => seed.ok_or(no_route)?.authority,
+        }
+        if all.is_empty() && !later {
+            // Nothing of a family in use (or the name resolved to nothing usable).
+            return Err(no_route);
+        }
+        let Some(stack) = net.stack() else { return Ok(None) };
+        if !all.iter().any(|c| stack.reachable(c.to.addr)) {
+            return Ok(None);
+        }
+        let order = order(&all, self.server);
+        let limit = deadline.min(now + net.contact_window());
+        self.started = Some(now);
+        Ok(Some(Race::new(all, order, limit, self.service.connect.privileged_port)))
+    }
+
+    /// The race was won by the connection in `slot` to `to`: the flow's request goes out on it.
+    fn send(
+        &mut self,
+        now: Instant,
+        net: &mut Network<'_>,
+        slot: usize,
+        to: Candidate,
+        deadline: Instant,
+    ) -> Result<(), ExchangeError> {
+        self.server = Some(to.to);
+        let endpoint = self.service.endpoints.get(to.endpoint as usize);
+        // The engine starts a seed service only with a seed URL.
+        let seed = self.seed.as_ref().filter(|_| endpoint.is_some_and(|e| e.address == Address::Seed));
+        let mut text: heapless::String<48> = heapless::String::new();
+        let host = match endpoint.map(|e| e.host) {
+            Some(Host::Named(name)) => name.as_bytes(),
+            Some(Host::Seed) => seed.ok_or(ExchangeError::Transport(Transport::NoRoute))?.authority,
+            _ => {
+                // RFC 9110 §7.2: an IPv6 literal in brackets, as in a URL.
+                let _ = match to.to.addr {
+                    IpAddress::Ipv4(a) => write!(text, "{a}"),
+                    IpAddress::Ipv6(a) => write!(text, "[{a}]"),
+                };
+                text.as_bytes()
+            }
         };
-        let port = seed.map_or(endpoint.port, |u| u.port);
         let limit = deadline.min(now + net.contact_window());
         let flow = &mut self.flow;
         let x = Exchange::new(limit, |out| flow.request(out, host, seed)).map_err(ExchangeError::Http)?;
-        let stack = net.stack().ok_or(ExchangeError::Transport(Transport::NoRoute))?;
-        let slot = stack.free_slot().ok_or(ExchangeError::Transport(Transport::NoRoute))?;
-        let [a, b, c, d] = address;
-        stack
-            .connect(slot, IpEndpoint::new(IpAddress::v4(a, b, c, d), port), self.service.connect.privileged_port)
-            .map_err(ExchangeError::Transport)?;
         if self.flow.stage() == Stage::Metadata {
             self.meta.reset();
         } else {
             self.data.reset();
         }
-        self.started = Some(now);
+        net.answered();
         self.state = State::Busy(slot, x);
         Ok(())
     }
@@ -236,17 +383,8 @@ impl<'a> ServiceRun<'a> {
                 self.flow.on_response(now, deadline, head, body)
             }
             Err(ExchangeError::Transport(t)) => {
+                // Every endpoint was raced (see `Race`), so silence here is silence from all.
                 let step = self.flow.on_transport(now, deadline, t);
-                // Silence from one endpoint: the service's next one, at once; only once every
-                // endpoint was silent does the NIC fallback below apply.
-                let count = self.service.endpoints.len();
-                if let (Ok(Step::RetryAt(_)), false, 2..) = (step, t.is_contact(), count) {
-                    self.endpoint = (self.endpoint + 1) % count;
-                    if self.endpoint != 0 {
-                        self.state = State::Ready;
-                        return;
-                    }
-                }
                 // Nothing on this NIC ever answered — no SYN-ACK, no RST, no route: ask the
                 // next NIC at once; after a whole round of silence, wait out the backoff first.
                 if let (Ok(Step::RetryAt(at)), false, true) = (step, t.is_contact(), net.may_fall_back()) {
@@ -267,5 +405,133 @@ impl<'a> ServiceRun<'a> {
             Ok(Step::UserData | Step::NoUserData) => State::Done,
             Err(f) => State::Failed(stage, f),
         };
+    }
+}
+
+/// An address a request may go to, and the platform endpoint it stands for (its `Host`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    pub to: IpEndpoint,
+    pub endpoint: u8,
+}
+
+/// The order to try candidates in (RFC 8305 §4): the address that won last first, then the
+/// families interleaved, IPv6 first, each family in the given order.
+pub fn order(all: &[Candidate], won: Option<IpEndpoint>) -> heapless::Vec<u8, CANDIDATES_MAX> {
+    let mut out: heapless::Vec<u8, CANDIDATES_MAX> = heapless::Vec::new();
+    if let Some(i) = all.iter().position(|c| Some(c.to) == won) {
+        let _ = out.push(i as u8);
+    }
+    let is_v6 = |c: &Candidate| matches!(c.to.addr, IpAddress::Ipv6(_));
+    let (mut v6, mut v4) = (all.iter().enumerate().filter(|(_, c)| is_v6(c)), all.iter().enumerate().filter(|(_, c)| !is_v6(c)));
+    // Bounded by the number of candidates: each round takes at least one.
+    for _ in 0..all.len() {
+        for (i, _) in [v6.next(), v4.next()].into_iter().flatten() {
+            if !out.contains(&(i as u8)) {
+                let _ = out.push(i as u8);
+            }
+        }
+    }
+    out
+}
+
+/// How a race stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Still going; poll again by then (or when a frame arrives).
+    Pending(Instant),
+    /// The connection in this TCP slot is up (the others are dropped).
+    Won(usize, Candidate),
+    /// Every candidate failed: the most telling failure (a refusal beats silence).
+    Lost(Transport),
+}
+
+/// One request's connection race (see the module docs).
+pub struct Race {
+    all: heapless::Vec<Candidate, CANDIDATES_MAX>,
+    order: heapless::Vec<u8, CANDIDATES_MAX>,
+    /// Which candidates were tried (bit per index into `all`).
+    tried: u8,
+    /// Attempts in progress: TCP slot and candidate index.
+    running: heapless::Vec<(usize, u8), TCP_SLOTS>,
+    last_start: Option<Instant>,
+    limit: Instant,
+    privileged: bool,
+    refused: bool,
+}
+
+impl Race {
+    pub fn new(
+        all: heapless::Vec<Candidate, CANDIDATES_MAX>,
+        order: heapless::Vec<u8, CANDIDATES_MAX>,
+        limit: Instant,
+        privileged: bool,
+    ) -> Race {
+        Race { all, order, tried: 0, running: heapless::Vec::new(), last_start: None, limit, privileged, refused: false }
+    }
+
+    /// Ends every attempt (another source won, or the run is over).
+    pub fn drop_all(&mut self, stack: &mut crate::net::stack::Stack<'_>) {
+        for (slot, _) in self.running.drain(..) {
+            stack.release(slot);
+        }
+    }
+
+    /// Moves the race on: attempts that completed or failed, and the next attempt when due.
+    pub fn poll(&mut self, now: Instant, stack: &mut crate::net::stack::Stack<'_>) -> Progress {
+        // Bounded by TCP_SLOTS.
+        let mut i = 0;
+        while i < self.running.len() {
+            let (slot, c) = self.running[i];
+            match stack.socket(slot).state() {
+                tcp::State::SynSent | tcp::State::SynReceived if now < self.limit => i += 1,
+                tcp::State::SynSent | tcp::State::SynReceived => {
+                    stack.release(slot);
+                    self.running.swap_remove(i);
+                }
+                // Straight from SYN-SENT to CLOSED: a RST answered the SYN.
+                tcp::State::Closed => {
+                    self.refused = true;
+                    stack.release(slot);
+                    self.running.swap_remove(i);
+                }
+                _ => {
+                    for &(other, _) in self.running.iter().filter(|(s, _)| *s != slot) {
+                        stack.release(other);
+                    }
+                    self.running.clear();
+                    return Progress::Won(slot, self.all[c as usize]);
+                }
+            }
+        }
+        let due = self.last_start.map_or(now, |t| t + ATTEMPT_DELAY);
+        if now < self.limit && (self.running.is_empty() || now >= due) {
+            let next = self.order.iter().copied().find(|&c| {
+                self.tried & (1 << c) == 0 && stack.reachable(self.all[c as usize].to.addr)
+            });
+            if let (Some(c), Some(slot)) = (next, stack.free_slot()) {
+                self.tried |= 1 << c;
+                let to = self.all[c as usize].to;
+                match stack.connect(slot, to, self.privileged) {
+                    Ok(()) => {
+                        let _ = self.running.push((slot, c));
+                        self.last_start = Some(now);
+                    }
+                    // No route after all: the next candidate at the next poll.
+                    Err(_) => return Progress::Pending(now),
+                }
+            }
+        }
+        if self.running.is_empty() {
+            let untried = self.order.iter().any(|&c| self.tried & (1 << c) == 0);
+            if !untried || now >= self.limit {
+                return Progress::Lost(if self.refused { Transport::Refused } else { Transport::Timeout });
+            }
+            // The rest wait for an address of their family, until the limit.
+            return Progress::Pending(self.limit);
+        }
+        let more = self.order.iter().any(|&c| self.tried & (1 << c) == 0);
+        let next = if more { self.last_start.map_or(now, |t| t + ATTEMPT_DELAY) } else { self.limit };
+        Progress::Pending(next.min(self.limit).max(now))
     }
 }

@@ -25,9 +25,13 @@ fn fold(mut acc: u32) -> u16 {
     !(acc as u16)
 }
 
-/// Recomputes the TCP or UDP checksum of an Ethernet/IPv4 frame in place. Returns false (and
-/// leaves the frame alone) for anything else or a frame too short for its own headers.
+/// Recomputes the TCP or UDP checksum of an Ethernet/IPv4 or Ethernet/IPv6 frame in place.
+/// Returns false (and leaves the frame alone) for anything else or a frame too short for its
+/// own headers.
 pub fn complete_l4(frame: &mut [u8]) -> bool {
+    if frame.len() >= 14 + 40 && frame[12..14] == [0x86, 0xdd] {
+        return complete_l4_v6(frame);
+    }
     if frame.len() < 14 + 20 || frame[12..14] != [0x08, 0x00] {
         return false;
     }
@@ -60,6 +64,34 @@ pub fn complete_l4(frame: &mut [u8]) -> bool {
     let mut c = fold(sum(acc, &frame[start..start + l4_len]));
     if proto == 17 && c == 0 {
         c = 0xffff; // a computed zero is sent as all ones; zero means "no checksum" in UDP
+    }
+    frame[start + field..start + field + 2].copy_from_slice(&c.to_be_bytes());
+    true
+}
+
+/// The IPv6 case: TCP or UDP directly after the fixed header (a frame with extension headers
+/// is left alone; the kernel does not offload those to a virtual peer), pseudo-header per
+/// RFC 8200 §8.1: source, destination, upper-layer length and next header.
+fn complete_l4_v6(frame: &mut [u8]) -> bool {
+    let ip = &frame[14..];
+    let payload = u16::from_be_bytes([ip[4], ip[5]]) as usize;
+    let proto = ip[6];
+    let field = match proto {
+        6 => 16,
+        17 => 6,
+        _ => return false,
+    };
+    if ip[0] >> 4 != 6 || payload > ip.len() - 40 || payload < field + 2 {
+        return false;
+    }
+    let mut acc = sum(0, &ip[8..40]);
+    acc += proto as u32 + payload as u32;
+    let start = 14 + 40;
+    frame[start + field] = 0;
+    frame[start + field + 1] = 0;
+    let mut c = fold(sum(acc, &frame[start..start + payload]));
+    if proto == 17 && c == 0 {
+        c = 0xffff; // RFC 8200 §8.1: a computed zero is sent as all ones
     }
     frame[start + field..start + field + 2].copy_from_slice(&c.to_be_bytes());
     true
@@ -127,6 +159,47 @@ mod tests {
                 _ => UdpPacket::new_checked(ip.payload()).unwrap().verify_checksum(&SRC.into(), &DST.into()),
             };
             assert!(ok, "proto {proto} len {len}");
+        }
+    }
+
+    #[test]
+    fn completes_ipv6_tcp_and_udp_checksums_that_smoltcp_then_accepts() {
+        use smoltcp::wire::{Ipv6Address, Ipv6Packet};
+        let src = Ipv6Address::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+        let dst = Ipv6Address::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+        for (proto, len) in [(6u8, 101usize), (17, 300), (17, 1)] {
+            let l4 = if proto == 6 { 20 } else { 8 } + len;
+            let mut f = std::vec![0u8; 14 + 40 + l4];
+            f[12..14].copy_from_slice(&[0x86, 0xdd]);
+            f[14] = 0x60;
+            f[18..20].copy_from_slice(&(l4 as u16).to_be_bytes());
+            f[20] = proto;
+            f[21] = 64;
+            f[22..38].copy_from_slice(&src.octets());
+            f[38..54].copy_from_slice(&dst.octets());
+            if proto == 6 {
+                f[54 + 12] = 5 << 4;
+            } else {
+                f[54 + 4..54 + 6].copy_from_slice(&(l4 as u16).to_be_bytes());
+            }
+            for (i, b) in f[54 + if proto == 6 { 20 } else { 8 }..].iter_mut().enumerate() {
+                *b = (i * 5 + 1) as u8;
+            }
+            let off = 54 + if proto == 6 { 16 } else { 6 };
+            f[off..off + 2].copy_from_slice(&[0x43, 0x21]);
+            assert!(complete_l4(&mut f));
+            let ip = Ipv6Packet::new_checked(&f[14..]).unwrap();
+            let ok = if proto == 6 {
+                TcpPacket::new_checked(ip.payload()).unwrap().verify_checksum(&src.into(), &dst.into())
+            } else {
+                UdpPacket::new_checked(ip.payload()).unwrap().verify_checksum(&src.into(), &dst.into())
+            };
+            assert!(ok, "proto {proto} len {len}");
+            // An extension header in between: left alone.
+            let mut ext = f.clone();
+            ext[20] = 0;
+            assert!(!complete_l4(&mut ext));
+            assert_eq!(ext[off..off + 2], f[off..off + 2]);
         }
     }
 

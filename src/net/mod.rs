@@ -9,10 +9,13 @@ use core::fmt;
 
 pub mod config;
 pub mod csum;
+pub mod dhcpv6;
+pub mod dns;
 pub mod iflist;
 pub mod lease;
 pub mod link;
 pub mod linklocal;
+pub mod ndp;
 pub mod stack;
 
 pub use link::LinkError;
@@ -30,8 +33,24 @@ pub trait Nic: smoltcp::phy::Device {
     fn select(&mut self, slot: usize) -> Result<NicInfo, LinkError>;
     /// An ARP packet seen since the last call, oldest first (for link-local conflicts).
     fn take_arp(&mut self) -> Option<linklocal::ArpSeen>;
-    /// Sends a frame built outside smoltcp (link-local ARP probes).
+    /// Sends a frame built outside smoltcp (link-local ARP probes, router solicitations,
+    /// duplicate address detection probes).
     fn send_raw(&mut self, frame: &[u8]);
+    /// An NDP frame (see [`is_ndp`]) seen since the last call, oldest first, copied into `out`;
+    /// its length. smoltcp sees the same frames (it answers neighbour solicitations itself).
+    fn take_ndp(&mut self, out: &mut [u8]) -> Option<usize>;
+}
+
+/// Largest NDP frame kept for [`Nic::take_ndp`]: a router advertisement fills at most one
+/// packet of the link's MTU (RFC 4861 §6.2.3); 1500 covers every MTU flint meets on the links
+/// that carry RAs, and a longer one is dropped.
+pub const NDP_FRAME_MAX: usize = 1514;
+
+/// Is `frame` an Ethernet/IPv6 frame carrying an ICMPv6 router solicitation, router
+/// advertisement, neighbour solicitation or neighbour advertisement (RFC 4861 §4, types
+/// 133–136) right after the fixed header? NDP messages never carry extension headers.
+pub fn is_ndp(frame: &[u8]) -> bool {
+    frame.len() > 14 + 40 && frame[12..14] == [0x86, 0xdd] && frame[14 + 6] == 58 && (133..=136).contains(&frame[54])
 }
 
 /// A candidate NIC, as the engine needs it.
@@ -65,6 +84,26 @@ impl AddressMode {
             AddressMode::Dhcp => "dhcp",
             AddressMode::LinkLocal => "link-local",
         }
+    }
+}
+
+/// Which IP versions flint's stack uses (`--family`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// Both: IPv4 (DHCP or link-local, `--address`) and IPv6 (link-local, SLAAC, DHCPv6),
+    /// raced per connection (RFC 8305).
+    Any,
+    V4,
+    V6,
+}
+
+impl Family {
+    pub fn v4(self) -> bool {
+        self != Family::V6
+    }
+
+    pub fn v6(self) -> bool {
+        self != Family::V4
     }
 }
 

@@ -1,16 +1,28 @@
-//! The smoltcp stack on one NIC: address acquisition (DHCPv4 and/or an RFC 3927 link-local
-//! claim) and a few TCP sockets, all advanced by [`Stack::poll`] with the time passed in.
+//! The smoltcp stack on one NIC: IPv4 address acquisition (DHCPv4 and/or an RFC 3927
+//! link-local claim), IPv6 configuration ([`ndp`]: link-local, router discovery, SLAAC;
+//! [`dhcpv6`] when a router asks for it), the name servers and search list every source
+//! announces, and the sockets: a few TCP connections, and UDP for DNS and DHCPv6. All of it is
+//! advanced by [`Stack::poll`] with the time passed in.
 //!
 //! Nothing here waits: the engine polls, asks [`Stack::poll_at`] when something is next due,
 //! and sleeps on the device itself.
+//!
+//! smoltcp carries IPv6 (and answers neighbour solicitations for the addresses it holds), but
+//! flint configures it: smoltcp 0.14's own SLAAC keeps one prefix, never installs an IPv6
+//! default route next to an IPv4 one, and has no DAD, DHCPv6 or RDNSS/DNSSL.
 
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet, SocketStorage};
-use smoltcp::socket::{dhcpv4, tcp};
+use smoltcp::socket::{dhcpv4, tcp, udp};
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr};
+use smoltcp::wire::{
+    EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, Ipv4Address, Ipv4Cidr,
+    Ipv6Address,
+};
 
+use super::dns::{self, SearchList};
 use super::linklocal::{Claim, Ip};
-use super::{AddressMode, Nic, Transport};
+use super::ndp::{self, Ndp};
+use super::{AddressMode, Family, NDP_FRAME_MAX, Nic, Transport, dhcpv6};
 use crate::rand::Rng;
 
 /// TCP connections open at once (one per source, and room for a second endpoint).
@@ -27,14 +39,40 @@ const DHCP_RETRY: Duration = Duration::from_millis(500);
 /// OFFER for an older one, so a server slower than the interval would never be heard.
 const DHCP_RETRY_MAX: Duration = Duration::from_secs(4);
 
-/// TCP buffers, reserved by the owner of the stack (all zero, so they can live in `.bss`).
+/// UDP datagrams a socket holds (DNS: the A and AAAA answers and a stray one; DHCPv6: an
+/// Advertise or Reply from each of two servers).
+const UDP_PACKETS: usize = 4;
+/// UDP payload bytes a socket holds: a few DNS answers (512 bytes each over UDP without EDNS,
+/// RFC 1035 §4.2.1) or DHCPv6 replies.
+const UDP_RX: usize = 2048;
+/// UDP bytes queued to send: one query or one DHCPv6 message at a time, with room to spare.
+const UDP_TX: usize = 1024;
+/// The DHCPv4 reply kept for the options smoltcp does not decode (15 and 119).
+const DHCP_PACKET: usize = 1500;
+/// DHCPv4 options flint asks for (RFC 2132): subnet mask, router, name servers, domain name,
+/// and the domain search list (RFC 3397).
+const DHCP_OPTIONS: &[u8] = &[1, 3, 6, 15, 119];
+/// DHCPv6 client and server ports (RFC 8415 §7.2).
+const DHCPV6_CLIENT: u16 = 546;
+const DHCPV6_SERVER: u16 = 547;
+/// All_DHCP_Relay_Agents_and_Servers (RFC 8415 §7.1).
+const ALL_DHCP: Ipv6Address = Ipv6Address::new(0xff02, 0, 0, 0, 0, 0, 1, 2);
+
+/// Socket buffers, reserved by the owner of the stack (all zero, so they can live in `.bss`).
 pub struct Storage {
     tcp: [([u8; TCP_RX], [u8; TCP_TX]); TCP_SLOTS],
+    /// DNS, then DHCPv6.
+    udp: [([u8; UDP_RX], [u8; UDP_TX]); 2],
+    dhcp_packet: [u8; DHCP_PACKET],
 }
 
 impl Storage {
     pub const fn new() -> Storage {
-        Storage { tcp: [([0; TCP_RX], [0; TCP_TX]); TCP_SLOTS] }
+        Storage {
+            tcp: [([0; TCP_RX], [0; TCP_TX]); TCP_SLOTS],
+            udp: [([0; UDP_RX], [0; UDP_TX]); 2],
+            dhcp_packet: [0; DHCP_PACKET],
+        }
     }
 }
 
@@ -44,10 +82,57 @@ impl Default for Storage {
     }
 }
 
-/// Socket slots: DHCP and the TCP connections. Kept apart from [`Storage`] because an empty
-/// slot is not all-zero bytes, and one non-zero byte would move the buffers to `.data`.
-pub type Sockets = [SocketStorage<'static>; 1 + TCP_SLOTS];
-pub const SOCKETS_EMPTY: Sockets = [SocketStorage::EMPTY; 1 + TCP_SLOTS];
+/// Sockets: DHCPv4, the TCP connections, DNS and DHCPv6.
+const SOCKETS: usize = 1 + TCP_SLOTS + 2;
+
+/// Socket slots and UDP packet records. Kept apart from [`Storage`] because an empty slot is
+/// not all-zero bytes, and one non-zero byte would move the buffers to `.data`.
+pub struct Sockets<'a> {
+    slots: [SocketStorage<'a>; SOCKETS],
+    /// Receive and send records of the two UDP sockets.
+    udp: [[udp::PacketMetadata; UDP_PACKETS]; 4],
+}
+
+pub const SOCKETS_EMPTY: Sockets<'static> =
+    Sockets { slots: [SocketStorage::EMPTY; SOCKETS], udp: [[udp::PacketMetadata::EMPTY; UDP_PACKETS]; 4] };
+
+/// Name servers and search domains, merged from every source in the order they arrive (the
+/// kernel's `nameserver=`, DHCPv4, router advertisements, DHCPv6), without repeats.
+#[derive(Clone, Debug, Default)]
+pub struct Dns {
+    pub servers: heapless::Vec<IpAddress, { dns::SERVERS_MAX }>,
+    pub search: SearchList,
+    /// Bumped on every change, so a resolution that failed can tell it has more to try.
+    pub generation: u32,
+}
+
+impl Dns {
+    pub fn add_server(&mut self, ip: IpAddress) {
+        if !self.servers.contains(&ip) && self.servers.push(ip).is_ok() {
+            self.generation += 1;
+        }
+    }
+
+    /// Domains from a wire-format list (DHCPv4 option 119, DNSSL, DHCPv6 option 24).
+    pub fn add_search_wire(&mut self, data: &[u8]) {
+        let before = self.search.len();
+        let _ = dns::search_from_wire(data, &mut self.search);
+        if self.search.len() != before {
+            self.generation += 1;
+        }
+    }
+
+    /// Domains as text, separated by spaces (DHCPv4 option 15, `nameserver=`'s plan).
+    pub fn add_search_text(&mut self, text: &[u8]) {
+        for d in text.split(|&b| b == b' ').filter(|d| !d.is_empty()) {
+            let before = self.search.len();
+            let _ = dns::push_search(&mut self.search, d);
+            if self.search.len() != before {
+                self.generation += 1;
+            }
+        }
+    }
+}
 
 /// How the address was obtained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,10 +195,23 @@ pub struct Stack<'a> {
     dhcp: SocketHandle,
     tcp: [SocketHandle; TCP_SLOTS],
     busy: [bool; TCP_SLOTS],
+    /// UDP for DNS queries (from a random port), and for DHCPv6 (port 546).
+    udp_dns: SocketHandle,
+    udp_dhcpv6: SocketHandle,
     rng: Rng,
     mac: [u8; 6],
+    family: Family,
     acquire: Option<Acquire>,
     lease: Option<Lease>,
+    /// IPv6 on this NIC, when the family includes it.
+    ndp: Option<Ndp>,
+    dhcpv6: Option<dhcpv6::Client>,
+    /// The DHCPv6 address held, if any.
+    dhcpv6_address: Option<[u8; 16]>,
+    dns: Dns,
+    /// Name servers and search domains given on the kernel command line, kept across NICs.
+    given: Dns,
+    seed: u64,
 }
 
 impl<'a> Stack<'a> {
@@ -122,12 +220,16 @@ impl<'a> Stack<'a> {
         mac: [u8; 6],
         now: Instant,
         storage: &'a mut Storage,
-        sockets: &'a mut [SocketStorage<'a>; 1 + TCP_SLOTS],
+        sockets: &'a mut Sockets<'a>,
         seed: u64,
+        family: Family,
     ) -> Stack<'a> {
         let iface = interface(dev, mac, now, seed);
-        let mut set = SocketSet::new(&mut sockets[..]);
-        let dhcp = set.add(dhcpv4::Socket::new());
+        let mut set = SocketSet::new(&mut sockets.slots[..]);
+        let mut dhcp_socket = dhcpv4::Socket::new();
+        dhcp_socket.set_parameter_request_list(DHCP_OPTIONS);
+        dhcp_socket.set_receive_packet_buffer(&mut storage.dhcp_packet[..]);
+        let dhcp = set.add(dhcp_socket);
         let mut tcp = [dhcp; TCP_SLOTS];
         for (slot, (rx, tx)) in tcp.iter_mut().zip(storage.tcp.iter_mut()) {
             let mut socket = tcp::Socket::new(tcp::SocketBuffer::new(&mut rx[..]), tcp::SocketBuffer::new(&mut tx[..]));
@@ -136,35 +238,116 @@ impl<'a> Stack<'a> {
             socket.set_ack_delay(None);
             *slot = set.add(socket);
         }
-        Stack {
+        let [m0, m1, m2, m3] = &mut sockets.udp;
+        let [(r0, t0), (r1, t1)] = &mut storage.udp;
+        let udp_dns = set.add(udp::Socket::new(
+            udp::PacketBuffer::new(&mut m0[..], &mut r0[..]),
+            udp::PacketBuffer::new(&mut m1[..], &mut t0[..]),
+        ));
+        let udp_dhcpv6 = set.add(udp::Socket::new(
+            udp::PacketBuffer::new(&mut m2[..], &mut r1[..]),
+            udp::PacketBuffer::new(&mut m3[..], &mut t1[..]),
+        ));
+        let mut stack = Stack {
             iface,
             sockets: set,
             dhcp,
             tcp,
             busy: [false; TCP_SLOTS],
+            udp_dns,
+            udp_dhcpv6,
             rng: Rng::new(seed ^ 0x5eed),
             mac,
+            family,
             acquire: None,
             lease: None,
-        }
+            ndp: None,
+            dhcpv6: None,
+            dhcpv6_address: None,
+            dns: Dns::default(),
+            given: Dns::default(),
+            seed,
+        };
+        stack.start_v6(now);
+        stack
     }
 
     /// Moves the stack to another NIC: the interface is rebuilt for its MAC and MTU (smoltcp
-    /// reads device capabilities only when an interface is made), the address is forgotten,
+    /// reads device capabilities only when an interface is made), the addresses are forgotten,
     /// and every connection dropped.
     pub fn switch<D: Nic>(&mut self, dev: &mut D, mac: [u8; 6], now: Instant, seed: u64) {
         self.iface = interface(dev, mac, now, seed);
         self.mac = mac;
+        self.seed = seed;
         self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp).reset();
         for slot in 0..TCP_SLOTS {
             self.release(slot);
         }
+        self.sockets.get_mut::<udp::Socket>(self.udp_dns).close();
+        self.sockets.get_mut::<udp::Socket>(self.udp_dhcpv6).close();
         self.acquire = None;
         self.lease = None;
+        self.dhcpv6 = None;
+        self.dhcpv6_address = None;
+        self.dns = self.given.clone();
+        self.start_v6(now);
+    }
+
+    /// IPv6 on a fresh interface: the link-local address at once (optimistic DAD, RFC 4429),
+    /// router solicitations, and the DHCPv6 client's port.
+    fn start_v6(&mut self, now: Instant) {
+        self.ndp = None;
+        if !self.family.v6() {
+            return;
+        }
+        self.ndp = Some(Ndp::new(self.mac, now, self.seed ^ 0x6666));
+        let _ = self.sockets.get_mut::<udp::Socket>(self.udp_dhcpv6).bind(DHCPV6_CLIENT);
     }
 
     pub fn lease(&self) -> Option<Lease> {
         self.lease
+    }
+
+    /// The name servers and search domains known so far.
+    pub fn dns(&self) -> &Dns {
+        &self.dns
+    }
+
+    /// Name servers and search domains the operator gave (`nameserver=`): asked first.
+    pub fn give_dns(&mut self, servers: &[IpAddress], search: &[u8]) {
+        for &s in servers {
+            self.given.add_server(s);
+            self.dns.add_server(s);
+        }
+        self.given.add_search_text(search);
+        self.dns.add_search_text(search);
+    }
+
+    /// Every address the interface holds (IPv4 and IPv6), for the report.
+    pub fn addresses(&self) -> impl Iterator<Item = IpCidr> + '_ {
+        self.iface.ip_addrs().iter().copied()
+    }
+
+    /// Does the interface hold an IPv6 address beyond the link (SLAAC or DHCPv6)?
+    pub fn has_global_v6(&self) -> bool {
+        self.iface.ip_addrs().iter().any(|c| matches!(c.address(), IpAddress::Ipv6(x) if !x.is_unicast_link_local()))
+    }
+
+    /// Can a packet to `ip` be sent now: an address of its family and scope, and for an IPv6
+    /// destination beyond the link, a default router or an on-link prefix that holds it?
+    pub fn reachable(&self, ip: IpAddress) -> bool {
+        let addrs = self.iface.ip_addrs();
+        match ip {
+            IpAddress::Ipv4(_) => self.lease.is_some(),
+            IpAddress::Ipv6(a) if a.is_unicast_link_local() => {
+                addrs.iter().any(|c| matches!(c.address(), IpAddress::Ipv6(x) if x.is_unicast_link_local()))
+            }
+            IpAddress::Ipv6(a) => {
+                let global = |c: &&IpCidr| matches!(c.address(), IpAddress::Ipv6(x) if !x.is_unicast_link_local());
+                let router = self.ndp.as_ref().and_then(Ndp::router).is_some();
+                addrs.iter().filter(global).any(|c| router || c.contains_addr(&IpAddress::Ipv6(a)))
+            }
+        }
     }
 
     /// Starts getting an address. `auto`: DHCP, with a link-local claim running alongside so
@@ -193,13 +376,131 @@ impl<'a> Stack<'a> {
     /// look at it before sleeping, since the frame that changed it will not wake anyone again.
     pub fn poll<D: Nic>(&mut self, now: Instant, dev: &mut D) -> (Option<Event>, bool) {
         let mut changed = self.iface.poll(now, dev, &mut self.sockets) == PollResult::SocketStateChanged;
-        let event = self.poll_acquire(now, dev);
-        if event.is_some() {
+        let event = if self.family.v4() { self.poll_acquire(now, dev) } else { None };
+        if self.poll_v6(now, dev) {
+            changed = true;
+        }
+        if event.is_some() || changed {
             // The address changes what sockets can send: let them act on it now.
             self.iface.poll(now, dev, &mut self.sockets);
             changed = true;
         }
         (event, changed)
+    }
+
+    /// IPv6: NDP frames in and out, the changes they make applied to smoltcp, and DHCPv6.
+    /// True when an address, a route or a name server changed.
+    fn poll_v6<D: Nic>(&mut self, now: Instant, dev: &mut D) -> bool {
+        let Some(ndp) = self.ndp.as_mut() else { return false };
+        let mut frame = [0u8; NDP_FRAME_MAX];
+        // Bounded by the device's NDP queue.
+        while let Some(n) = dev.take_ndp(&mut frame) {
+            ndp.on_frame(now, &frame[..n]);
+        }
+        // Bounded: each call sends one due frame (DAD probes, a solicitation).
+        for _ in 0..8 {
+            let Some(n) = ndp.poll(now, &mut frame) else { break };
+            dev.send_raw(&frame[..n]);
+        }
+        let mut changed = false;
+        // Bounded by the NDP event queue.
+        while let Some(e) = self.ndp.as_mut().and_then(Ndp::next_event) {
+            changed = true;
+            match e {
+                ndp::Event::AddressAdded(a, len) => self.add_v6(a, len),
+                ndp::Event::AddressRemoved(a) => self.remove_v6(a),
+                ndp::Event::Router(r) => {
+                    let routes = self.iface.routes_mut();
+                    routes.remove_default_ipv6_route();
+                    if let Some(r) = r {
+                        let _ = routes.add_default_ipv6_route(Ipv6Address::from(r));
+                        info!("address", "IPv6 router {}", ndp::Ip6(r));
+                    }
+                }
+                ndp::Event::StartDhcpv6 { stateful } => {
+                    if self.dhcpv6.is_none() {
+                        let mode = if stateful { dhcpv6::Mode::Stateful } else { dhcpv6::Mode::Stateless };
+                        self.dhcpv6 = Some(dhcpv6::Client::new(self.mac, mode, now, self.seed ^ 0xd6));
+                    }
+                }
+                ndp::Event::Dns => {
+                    if let Some(ndp) = self.ndp.as_ref() {
+                        for &s in ndp.dns() {
+                            self.dns.add_server(IpAddress::Ipv6(s.into()));
+                        }
+                        self.dns.add_search_wire(ndp.search());
+                    }
+                }
+            }
+        }
+        self.poll_dhcpv6(now) || changed
+    }
+
+    /// DHCPv6 over its UDP socket, once a router asked for it (the M or O flag).
+    fn poll_dhcpv6(&mut self, now: Instant) -> bool {
+        let Some(client) = self.dhcpv6.as_mut() else { return false };
+        let socket = self.sockets.get_mut::<udp::Socket>(self.udp_dhcpv6);
+        let mut bound = None;
+        // Bounded by the socket's packet records.
+        while let Ok((msg, _)) = socket.recv() {
+            if let Some(dhcpv6::Event::Bound(lease)) = client.on_message(now, msg) {
+                bound = Some(lease);
+            }
+        }
+        let mut out = [0u8; UDP_TX];
+        if let Some(n) = client.poll(now, &mut out) {
+            let _ = socket.send_slice(&out[..n], IpEndpoint::new(IpAddress::Ipv6(ALL_DHCP), DHCPV6_SERVER));
+        }
+        let Some(lease) = bound else { return false };
+        if let Some((a, _, _)) = lease.address
+            && self.dhcpv6_address != Some(a)
+        {
+            if let Some(old) = self.dhcpv6_address.take() {
+                self.remove_v6(old);
+            }
+            // RFC 8415 §21.6: an IA address says nothing of the prefix; the on-link prefixes
+            // come from the router's advertisement, so a /128 here and the default route.
+            self.add_v6(a, 128);
+            self.dhcpv6_address = Some(a);
+            info!("address", "DHCPv6 {}", ndp::Ip6(a));
+        }
+        for &s in &lease.dns {
+            self.dns.add_server(IpAddress::Ipv6(s.into()));
+        }
+        self.dns.add_search_wire(&lease.search);
+        true
+    }
+
+    fn add_v6(&mut self, a: [u8; 16], len: u8) {
+        self.iface.update_ip_addrs(|addrs| {
+            let cidr = IpCidr::new(IpAddress::Ipv6(a.into()), len);
+            if !addrs.contains(&cidr) {
+                let _ = addrs.push(cidr);
+            }
+        });
+    }
+
+    fn remove_v6(&mut self, a: [u8; 16]) {
+        self.iface.update_ip_addrs(|addrs| addrs.retain(|c| c.address() != IpAddress::Ipv6(a.into())));
+    }
+
+    /// A UDP socket for DNS queries, bound to a fresh random port (RFC 5452 §9.2) at the first.
+    pub fn dns_send(&mut self, to: IpAddress, query: &[u8]) {
+        let port = 32768 + self.rng.below(28232) as u16;
+        let socket = self.sockets.get_mut::<udp::Socket>(self.udp_dns);
+        if !socket.is_open() {
+            let _ = socket.bind(IpListenEndpoint { addr: None, port });
+        }
+        let _ = socket.send_slice(query, IpEndpoint::new(to, 53));
+    }
+
+    /// Hands every DNS datagram received to `f` (source address, payload).
+    pub fn dns_recv(&mut self, mut f: impl FnMut(IpAddress, &[u8])) {
+        let socket = self.sockets.get_mut::<udp::Socket>(self.udp_dns);
+        // Bounded by the socket's packet records.
+        while let Ok((msg, meta)) = socket.recv() {
+            f(meta.endpoint.addr, msg);
+        }
     }
 
     fn poll_acquire<D: Nic>(&mut self, now: Instant, dev: &mut D) -> Option<Event> {
@@ -220,6 +521,28 @@ impl<'a> Stack<'a> {
         if dhcp && let Some(dhcpv4::Event::Configured(c)) = self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp).poll() {
             let lease =
                 Lease { mode: Mode::Dhcp, address: c.address, router: c.router, server: Some(c.server.address) };
+            for s in c.dns_servers.iter() {
+                self.dns.add_server(IpAddress::Ipv4(*s));
+            }
+            // Options 15 (domain name, RFC 2132 §3.17) and 119 (search list, RFC 3397; long
+            // lists span several option instances, concatenated as RFC 3396 says).
+            if let Some(packet) = &c.packet {
+                let mut list = [0u8; 256];
+                let mut len = 0;
+                for o in packet.options() {
+                    match o.kind {
+                        15 => self.dns.add_search_text(o.data),
+                        119 => {
+                            if let Some(to) = list.get_mut(len..len + o.data.len()) {
+                                to.copy_from_slice(o.data);
+                                len += o.data.len();
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                self.dns.add_search_wire(&list[..len]);
+            }
             return Some(self.apply(lease));
         }
         let a = self.acquire.as_mut()?;
@@ -257,6 +580,10 @@ impl<'a> Stack<'a> {
     /// `None` when only a frame can make progress.
     pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
         let mut at = self.iface.poll_delay(now, &self.sockets).map(|d| now + d);
+        let v6 = [self.ndp.as_ref().and_then(Ndp::poll_at), self.dhcpv6.as_ref().and_then(dhcpv6::Client::poll_at)];
+        for t in v6.into_iter().flatten() {
+            at = Some(at.map_or(t, |a| a.min(t)));
+        }
         if let Some(a) = &self.acquire {
             let mut mine = a.deadline;
             if let Some(claim) = &a.claim {
@@ -286,7 +613,7 @@ impl<'a> Stack<'a> {
         self.acquire = None;
         self.lease = Some(lease);
         self.iface.update_ip_addrs(|addrs| {
-            addrs.clear();
+            addrs.retain(|c| matches!(c, IpCidr::Ipv6(_)));
             // A router outside the lease (a /32, as GCP hands out) must be on-link: see `lease`.
             let prefix = super::lease::on_link_prefix(
                 lease.address.address().octets(),

@@ -18,6 +18,7 @@ pub mod nocloud;
 pub mod openstack;
 pub mod proxmoxve;
 pub mod qemu;
+pub mod url;
 
 /// Every platform flint knows, by the id Ignition and Afterburn use (`ignition.platform.id=`).
 pub const ALL: &[&Platform] = &[
@@ -115,6 +116,9 @@ pub struct Endpoint {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Address {
     V4([u8; 4]),
+    /// An IPv6 address; a link-local one (`fe80::/10`) is reached on the NIC being tried (the
+    /// `%nic` zone of cloud-init's `fe80::a9fe:a9fe%eth0`).
+    V6([u8; 16]),
     /// The DHCP server that gave the lease (option 54): CloudStack's virtual router serves
     /// metadata on the address that hands out leases.
     DhcpServer,

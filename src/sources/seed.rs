@@ -18,6 +18,8 @@
 //!
 //! Not done: cloud-init's `__dmi.<key>__` substitutions in the seed.
 
+use smoltcp::wire::{IpAddress, Ipv6Address};
+
 use crate::decode::json::Writer;
 use crate::net::config::{cut, dec, ipv4, word, words};
 
@@ -67,15 +69,17 @@ pub enum Scheme {
     File,
 }
 
-/// A seed URL. For `file`, `host` is empty and `path` the directory.
+/// A URL (a NoCloud seed, or `--url`). For `file`, `host` is empty and `path` the directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Url<'a> {
     pub scheme: Scheme,
+    /// The host as given, without the brackets of an IPv6 literal: a name to resolve, or the
+    /// text of `address`.
     pub host: &'a [u8],
     /// `host[:port]` as given: the `Host` field of a request (RFC 9110 §7.2).
     pub authority: &'a [u8],
-    /// `host` when it is an IPv4 literal.
-    pub address: Option<[u8; 4]>,
+    /// `host` when it is an IPv4 literal or a bracketed IPv6 literal (RFC 3986 §3.2.2).
+    pub address: Option<IpAddress>,
     /// 80 or 443 unless given; 0 for `file`.
     pub port: u16,
     /// Everything after the host and port, the query included; may be empty.
@@ -87,18 +91,16 @@ pub struct Url<'a> {
 pub enum UrlError {
     /// Not `http://`, `https://`, `file://` or an absolute path.
     Scheme,
-    /// Empty, with user information, an IPv6 literal (flint's stack is IPv4), or a character
-    /// that is not a letter, digit, `-`, `.` or `_`; any host at all for `file`.
+    /// Empty, with user information, an invalid IPv6 literal (or one with a zone), or a
+    /// character that is not a letter, digit, `-`, `.` or `_`; any host at all for `file`.
     Host,
     /// Not a decimal 1–65535.
     Port,
     /// A fragment (`#`), a space, a control or a non-ASCII byte.
     Path,
-    /// Valid, but not fetched by this build: `https` (TLS comes with issue #13), a host name
-    /// (DNS comes with issue #11), `file` (flint reads no local seed directories), or a path
-    /// too long for a request.
+    /// Valid, but not fetched by this build: `https` (TLS comes with issue #13), `file` (flint
+    /// reads no local seed directories), or a path too long for a request.
     Https,
-    Name,
     File,
     Long,
 }
@@ -106,14 +108,13 @@ pub enum UrlError {
 impl core::fmt::Display for UrlError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
-            UrlError::Scheme => "seed URL: not http, https, file or a path",
-            UrlError::Host => "seed URL: unusable host",
-            UrlError::Port => "seed URL: invalid port",
-            UrlError::Path => "seed URL: invalid path",
-            UrlError::Https => "seed URL: https is not supported by this build",
-            UrlError::Name => "seed URL: a host name needs DNS, not supported by this build",
-            UrlError::File => "seed URL: a local seed directory is not read",
-            UrlError::Long => "seed URL: path too long",
+            UrlError::Scheme => "URL: not http, https, file or a path",
+            UrlError::Host => "URL: unusable host",
+            UrlError::Port => "URL: invalid port",
+            UrlError::Path => "URL: invalid path",
+            UrlError::Https => "URL: https is not supported by this build",
+            UrlError::File => "URL: a local seed directory is not read",
+            UrlError::Long => "URL: path too long",
         })
     }
 }
@@ -132,18 +133,30 @@ impl<'a> Url<'a> {
         let i = usize::from(i);
         let end = rest.iter().position(|&b| b == b'/' || b == b'?').unwrap_or(rest.len());
         let (authority, path) = rest.split_at(end);
-        let (host, port) = cut(authority, b':');
-        let mut url = Url {
-            scheme: [Scheme::Http, Scheme::Https, Scheme::File][i],
-            host,
-            authority,
-            address: ipv4(host),
-            port: [80, 443, 0][i],
-            path,
+        // `[IPv6]` or `[IPv6]:port`; no zone (RFC 6874's `%25` is not for a metadata URL).
+        let (host, port, address) = match authority.strip_prefix(b"[") {
+            Some(r) => {
+                let (literal, after) = cut(r, b']');
+                let port = match after {
+                    Some([]) => None,
+                    Some([b':', p @ ..]) => Some(p),
+                    _ => return Err(UrlError::Host),
+                };
+                let v6 = core::str::from_utf8(literal).ok().and_then(|t| t.parse::<Ipv6Address>().ok());
+                (literal, port, Some(IpAddress::Ipv6(v6.ok_or(UrlError::Host)?)))
+            }
+            None => {
+                let (host, port) = cut(authority, b':');
+                (host, port, ipv4(host).map(|[a, b, c, d]| IpAddress::v4(a, b, c, d)))
+            }
         };
+        let mut url = Url { scheme: [Scheme::Http, Scheme::Https, Scheme::File][i], host, authority, address, port: [80, 443, 0][i], path };
         let good = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
-        let ok =
-            if i == 2 { authority.is_empty() && !path.is_empty() } else { !host.is_empty() && host.iter().all(good) };
+        let ok = if i == 2 {
+            authority.is_empty() && !path.is_empty()
+        } else {
+            !host.is_empty() && (address.is_some() || host.iter().all(good))
+        };
         if !ok {
             return Err(UrlError::Host);
         }
@@ -188,15 +201,13 @@ impl<'a> Url<'a> {
 /// The seed flint fetches: the `s=` of the selector in the SMBIOS serial number, else of the
 /// kernel command line's (cloud-init reads the serial first and keeps the first value of a
 /// key: `_merge_new_seed`, `mergemanydict`). `Ok(None)`: none named. `Err`: one is named that
-/// flint cannot fetch (HTTP to an IPv4 address, a path that fits `path_max` with the longest
-/// file name).
+/// flint cannot fetch (HTTP, a path that fits `path_max` with the longest file name).
 pub fn choose<'a>(serial: &'a [u8], cmdline: &'a [u8], path_max: usize) -> Result<Option<Url<'a>>, UrlError> {
     let named = parse_ds(serial).and_then(|d| d.seed).or_else(|| parse_ds(cmdline).and_then(|d| d.seed));
     let Some(url) = named.transpose()? else { return Ok(None) };
     match url.scheme {
         Scheme::Https => Err(UrlError::Https),
         Scheme::File => Err(UrlError::File),
-        Scheme::Http if url.address.is_none() => Err(UrlError::Name),
         Scheme::Http if url.path.len() + b"/user-data".len() > path_max => Err(UrlError::Long),
         Scheme::Http => Ok(Some(url)),
     }
@@ -228,7 +239,7 @@ mod tests {
                 scheme: Scheme::Http,
                 host: b"10.0.0.1",
                 authority: b"10.0.0.1:8000",
-                address: Some([10, 0, 0, 1]),
+                address: Some(IpAddress::v4(10, 0, 0, 1)),
                 port: 8000,
                 path: b"/seed/"
             }))
@@ -266,7 +277,7 @@ mod tests {
     }
 
     #[test]
-    fn the_serial_number_wins_and_only_http_to_an_address_is_fetched() {
+    fn the_serial_number_wins_and_only_http_is_fetched() {
         let line = b"ro ds=nocloud;s=http://10.0.0.2/line/ quiet";
         let pick = |serial: &'static [u8], line: &'static [u8]| choose(serial, line, 64).map(|u| u.map(|u| u.path));
         assert_eq!(pick(b"ds=nocloud;s=http://10.0.0.1:8000/dmi/", line), Ok(Some(&b"/dmi/"[..])));
@@ -277,7 +288,6 @@ mod tests {
         assert_eq!(pick(b"", b"ds=nocloud;h=vm1"), Ok(None));
         for (line, e) in [
             (&b"ds=nocloud;s=https://10.0.0.1/"[..], UrlError::Https),
-            (b"ds=nocloud;s=http://seed.example/", UrlError::Name),
             (b"ds=nocloud;s=file:///var/seed/", UrlError::File),
             (b"ds=nocloud;s=/var/seed/", UrlError::File),
             (b"ds=nocloud;s=ftp://10.0.0.1/", UrlError::Scheme),
@@ -319,6 +329,13 @@ mod tests {
             })
         );
         assert_eq!(url("http://h?q").unwrap().path, b"?q");
+        // IPv6 literals (RFC 3986 §3.2.2): the host without brackets, the authority as given.
+        let v6 = url("http://[fd00:ec2::254]:8080/latest/user-data?a=b").unwrap();
+        assert_eq!((v6.host, v6.authority, v6.port), (&b"fd00:ec2::254"[..], &b"[fd00:ec2::254]:8080"[..], 8080));
+        assert_eq!(v6.address, Some(IpAddress::v6(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)));
+        assert_eq!(v6.path, b"/latest/user-data?a=b");
+        assert_eq!(url("http://[::1]").unwrap().port, 80);
+        assert_eq!(url("http://metadata/x").unwrap().address, None, "a name, resolved later");
         assert_eq!(
             url("/var/lib/seed").unwrap(),
             Url { scheme: Scheme::File, host: b"", authority: b"", address: None, port: 0, path: b"/var/lib/seed" }
@@ -334,7 +351,10 @@ mod tests {
             ("http:///x", UrlError::Host),
             ("http://:80/", UrlError::Host),
             ("http://user@h/", UrlError::Host),
-            ("http://[::1]/", UrlError::Host),
+            ("http://[::1%25eth0]/", UrlError::Host),
+            ("http://[::1]x/", UrlError::Host),
+            ("http://[10.0.0.1]/", UrlError::Host),
+            ("http://[::1/", UrlError::Host),
             ("http://h%20/", UrlError::Host),
             ("file://host/seed/", UrlError::Host),
             ("file://", UrlError::Host),
@@ -373,6 +393,6 @@ mod tests {
         let u = url("http://h/a/").unwrap();
         assert_eq!(u.join(b"meta-data", &mut [0u8; 12]), Some(&b"/a/meta-data"[..]));
         assert_eq!(u.join(b"meta-data", &mut [0u8; 11]), None, "too small: nothing");
-        assert_eq!(UrlError::Port.to_string(), "seed URL: invalid port");
+        assert_eq!(UrlError::Port.to_string(), "URL: invalid port");
     }
 }

@@ -90,6 +90,8 @@ pub enum Failure {
     RequestCap,
     /// The response is not valid HTTP, or too large.
     Http(HttpError),
+    /// The service's host name did not resolve.
+    Dns(crate::net::dns::DnsError),
 }
 
 /// The last retryable problem before the budget ran out.
@@ -110,6 +112,7 @@ impl fmt::Display for Failure {
             Failure::TokenRefused(s) => write!(f, "a fresh token was refused too (HTTP {s})"),
             Failure::RequestCap => write!(f, "{MAX_REQUESTS} requests sent without a usable answer"),
             Failure::Http(e) => write!(f, "{e}"),
+            Failure::Dns(e) => write!(f, "host name not resolved: {e}"),
         }
     }
 }
@@ -117,7 +120,7 @@ impl fmt::Display for Failure {
 impl Failure {
     /// True when the service was not (usefully) reached, as opposed to answering wrongly.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, Failure::Budget(_) | Failure::RetryAfterTooLong(_) | Failure::RequestCap)
+        matches!(self, Failure::Budget(_) | Failure::RetryAfterTooLong(_) | Failure::RequestCap | Failure::Dns(_))
     }
 }
 
@@ -229,6 +232,16 @@ impl Flow {
         }
         let mut joined = [0u8; PATH_MAX];
         let path = match base {
+            // `--url`: the URL's own path and query, byte for byte (`/` when it has none).
+            Some(url) if path.is_empty() => match url.path {
+                [] => b"/",
+                p if p.starts_with(b"/") => p,
+                p => {
+                    joined[0] = b'/';
+                    joined.get_mut(1..=p.len()).ok_or(HttpError::BadRequest)?.copy_from_slice(p);
+                    &joined[..=p.len()]
+                }
+            },
             Some(url) => url.join(path.as_bytes(), &mut joined).ok_or(HttpError::BadRequest)?,
             None => path.as_bytes(),
         };

@@ -269,11 +269,17 @@ pub fn monotonic_us() -> i64 {
 
 /// Raw setsockopt(2) with an `int` value; rustix has no packet-socket options.
 pub fn setsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32, value: i32) -> rustix::io::Result<()> {
+    setsockopt(fd, level, name, &value.to_ne_bytes())
+}
+
+/// setsockopt(2) with `value` as the option's bytes (a C struct laid out by the caller).
+pub fn setsockopt(fd: BorrowedFd<'_>, level: i32, name: i32, value: &[u8]) -> rustix::io::Result<()> {
     let ret: isize;
-    // SAFETY: setsockopt reads `size_of::<i32>()` bytes from a live local; fd is valid (borrowed).
+    // SAFETY: setsockopt reads `value.len()` bytes from a live borrowed slice; fd is valid
+    // (borrowed).
     unsafe {
         asm!("syscall", inlateout("rax") 54isize => ret, in("rdi") fd.as_raw_fd(), in("rsi") level,
-            in("rdx") name, in("r10") &value as *const i32, in("r8") 4usize,
+            in("rdx") name, in("r10") value.as_ptr(), in("r8") value.len(),
             lateout("rcx") _, lateout("r11") _, options(nostack))
     };
     errno(ret).map(|_| ())

@@ -1,6 +1,15 @@
 //! The NIC seam over the kernel: candidate interfaces from rtnetlink, raised with SIOCSIFFLAGS,
 //! carrier as `IFF_LOWER_UP`, and the AF_PACKET device bound to the chosen one. Every
 //! interface flint raised is put back down by [`PacketNic::restore`].
+//!
+//! With IPv6 in use, the kernel's own IPv6 is switched off on every candidate NIC before it is
+//! raised (`net.ipv6.conf.<nic>.disable_ipv6=1`) and switched back on at the end. flint's stack
+//! owns the NIC's IPv6 addresses while it runs: a kernel that also configured the NIC would
+//! claim the same EUI-64 link-local address (its DAD and flint's would collide), send its own
+//! router solicitations, and answer flint's TCP segments with resets, as it does for IPv4
+//! addresses it does not hold. `disable_ipv6` stops all of it at once (the kernel then drops
+//! every IPv6 frame on that NIC; the packet socket still sees them), where `addr_gen_mode`
+//! alone would leave the kernel processing router advertisements.
 
 use flint::net::iflist::Link;
 use flint::net::linklocal::ArpSeen;
@@ -31,11 +40,16 @@ pub struct PacketNic {
     netlink: Option<Netlink>,
     /// Interfaces whose flags flint changed: name, name length, flags before.
     changed: heapless::Vec<([u8; 16], usize, u16), CANDIDATES>,
+    /// Switch the kernel's IPv6 off on the candidates (see the module docs).
+    ipv6: bool,
+    /// Interfaces whose kernel IPv6 flint switched off: name, name length.
+    ipv6_off: heapless::Vec<([u8; 16], usize), CANDIDATES>,
 }
 
 impl PacketNic {
     /// `wanted`: `--interface`, or every non-loopback Ethernet interface when `None`.
-    pub fn new(wanted: Option<&'static [u8]>, frames: &'static mut Frames) -> PacketNic {
+    /// `ipv6`: flint's stack will use IPv6 on the NIC (see the module docs).
+    pub fn new(wanted: Option<&'static [u8]>, frames: &'static mut Frames, ipv6: bool) -> PacketNic {
         PacketNic {
             socket: Socket::Closed,
             frames: Some(frames),
@@ -43,6 +57,8 @@ impl PacketNic {
             list: heapless::Vec::new(),
             netlink: None,
             changed: heapless::Vec::new(),
+            ipv6,
+            ipv6_off: heapless::Vec::new(),
         }
     }
 
@@ -81,6 +97,10 @@ impl PacketNic {
             }
         }
         self.changed.clear();
+        for (n, len) in self.ipv6_off.iter() {
+            let _ = kernel_ipv6_off(&n[..*len], false);
+        }
+        self.ipv6_off.clear();
     }
 
     /// Hands the packet socket's slow close to a child (see `close_in_background`); the last
@@ -92,6 +112,13 @@ impl PacketNic {
     }
 
     fn bring_up(&mut self, fd: &OwnedFd, name: &[u8]) -> Result<(), LinkError> {
+        // Before the NIC goes up, so the kernel never starts its own DAD and solicitations.
+        // A kernel without IPv6 (`ipv6.disable=1`, no /proc/sys/net/ipv6) has nothing to stop.
+        if self.ipv6 && kernel_ipv6_off(name, true) == Ok(true) {
+            let mut n = [0u8; 16];
+            n[..name.len()].copy_from_slice(name);
+            let _ = self.ipv6_off.push((n, name.len()));
+        }
         let flags = netdev::flags(fd.as_fd(), name).map_err(LinkError::Os)?;
         if flags & IFF_UP == 0 {
             netdev::set_flags(fd.as_fd(), name, flags | IFF_UP).map_err(LinkError::Os)?;
@@ -101,6 +128,28 @@ impl PacketNic {
         }
         Ok(())
     }
+}
+
+/// Sets `net.ipv6.conf.<name>.disable_ipv6` to `off`; true when that changed it.
+fn kernel_ipv6_off(name: &[u8], off: bool) -> rustix::io::Result<bool> {
+    use rustix::fs::{Mode, OFlags};
+    let mut path = [0u8; 64];
+    let parts: [&[u8]; 3] = [b"/proc/sys/net/ipv6/conf/", name, b"/disable_ipv6\0"];
+    let mut at = 0;
+    for p in parts {
+        path.get_mut(at..at + p.len()).ok_or(rustix::io::Errno::NAMETOOLONG)?.copy_from_slice(p);
+        at += p.len();
+    }
+    let path = core::ffi::CStr::from_bytes_until_nul(&path[..at]).map_err(|_| rustix::io::Errno::INVAL)?;
+    let fd = rustix::fs::open(path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())?;
+    let mut now = [0u8; 4];
+    let n = rustix::io::read(&fd, &mut now)?;
+    let want = if off { b"1\n" } else { b"0\n" };
+    if now[..n].first() == want.first() {
+        return Ok(false);
+    }
+    rustix::io::write(&fd, want)?;
+    Ok(true)
 }
 
 impl Nic for PacketNic {
@@ -190,6 +239,13 @@ impl Nic for PacketNic {
     fn send_raw(&mut self, frame: &[u8]) {
         if let Socket::Bound(dev) = &mut self.socket {
             dev.send_raw(frame);
+        }
+    }
+
+    fn take_ndp(&mut self, out: &mut [u8]) -> Option<usize> {
+        match &mut self.socket {
+            Socket::Bound(dev) => dev.take_ndp(out),
+            _ => None,
         }
     }
 }

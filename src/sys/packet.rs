@@ -10,10 +10,16 @@
 //! - the receive buffer holds 64 KiB frames, because GRO/TSO peers deliver coalesced frames far
 //!   larger than the MTU; a frame that still does not fit (`MSG_TRUNC`) is dropped and counted;
 //! - `PACKET_IGNORE_OUTGOING` keeps the kernel's own transmissions (and flint's) out;
-//! - ARP frames are summarised into a small queue for link-local conflict detection.
+//! - ARP frames are summarised into a small queue for link-local conflict detection, and NDP
+//!   frames copied into another for router discovery and duplicate address detection;
+//! - the socket joins every multicast group (`PACKET_MR_ALLMULTI`): with the kernel's IPv6
+//!   off on the NIC (see `sys::nic`), the NIC's filter would otherwise drop router
+//!   advertisements to ff02::1 and solicitations to flint's solicited-node groups (QEMU's
+//!   e1000 and virtio-net filter multicast as real NICs do).
 
 use core::arch::asm;
 
+use flint::net::NDP_FRAME_MAX;
 use flint::net::linklocal::{self, ArpSeen};
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::net::{AddressFamily, SendFlags, SocketFlags, SocketType};
@@ -23,6 +29,8 @@ use smoltcp::time::Instant;
 use super::errno;
 
 const SOL_PACKET: i32 = 263;
+const PACKET_ADD_MEMBERSHIP: i32 = 1;
+const PACKET_MR_ALLMULTI: u16 = 2;
 const PACKET_AUXDATA: i32 = 8;
 const PACKET_IGNORE_OUTGOING: i32 = 23;
 const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
@@ -37,15 +45,26 @@ pub const TX_FRAME_MAX: usize = 9000 + 14;
 /// Frames drained per `receive` call before giving smoltcp one, so a flood cannot pin the loop.
 const SKIP_MAX: usize = 16;
 
+/// NDP frames held until the stack takes them: an RA burst from two routers plus DAD traffic.
+const NDP_QUEUE: usize = 4;
+
 /// Frame buffers, reserved by the binary (`sys::Reserved`).
 pub struct Frames {
     rx: [u8; RX_FRAME_MAX],
     tx: [u8; TX_FRAME_MAX],
+    /// A ring of NDP frames: lengths, and bytes.
+    ndp_len: [u16; NDP_QUEUE],
+    ndp: [[u8; NDP_FRAME_MAX]; NDP_QUEUE],
 }
 
 impl Frames {
     pub const fn new() -> Frames {
-        Frames { rx: [0; RX_FRAME_MAX], tx: [0; TX_FRAME_MAX] }
+        Frames {
+            rx: [0; RX_FRAME_MAX],
+            tx: [0; TX_FRAME_MAX],
+            ndp_len: [0; NDP_QUEUE],
+            ndp: [[0; NDP_FRAME_MAX]; NDP_QUEUE],
+        }
     }
 }
 
@@ -54,6 +73,9 @@ pub struct PacketDevice {
     mtu: usize,
     frames: &'static mut Frames,
     arp: heapless::Deque<ArpSeen, 8>,
+    /// The NDP ring in `frames`: the oldest entry, and how many are held.
+    ndp_head: usize,
+    ndp_count: usize,
     /// Frames larger than the RX buffer, dropped (logged once at the end of the run).
     pub truncated: u32,
 }
@@ -122,11 +144,14 @@ impl PacketDevice {
         super::setsockopt_int(fd.as_fd(), SOL_PACKET, PACKET_AUXDATA, 1)?;
         // Linux ≥ 4.20; older kernels only cost us some frames to skip.
         let _ = super::setsockopt_int(fd.as_fd(), SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
+        all_multicast(&fd, ifindex);
         Ok(PacketDevice {
             fd,
             mtu: mtu.clamp(576, TX_FRAME_MAX - 14),
             frames,
             arp: heapless::Deque::new(),
+            ndp_head: 0,
+            ndp_count: 0,
             truncated: 0,
         })
     }
@@ -140,6 +165,7 @@ impl PacketDevice {
     /// once, at exit.
     pub fn rebind(&mut self, ifindex: i32, mtu: usize) -> rustix::io::Result<()> {
         bind_to(&self.fd, ifindex)?;
+        all_multicast(&self.fd, ifindex);
         self.mtu = mtu.clamp(576, TX_FRAME_MAX - 14);
         // Bounded: a busy link keeps queueing, and a few stale frames are harmless anyway
         // (smoltcp drops what is not for its new MAC).
@@ -149,6 +175,7 @@ impl PacketDevice {
             }
         }
         self.arp.clear();
+        self.ndp_count = 0;
         Ok(())
     }
 
@@ -162,6 +189,19 @@ impl PacketDevice {
     /// An ARP packet seen since the last call (oldest first).
     pub fn take_arp(&mut self) -> Option<ArpSeen> {
         self.arp.pop_front()
+    }
+
+    /// The oldest NDP frame held, copied into `out`.
+    pub fn take_ndp(&mut self, out: &mut [u8]) -> Option<usize> {
+        if self.ndp_count == 0 {
+            return None;
+        }
+        let i = self.ndp_head;
+        self.ndp_head = (i + 1) % NDP_QUEUE;
+        self.ndp_count -= 1;
+        let len = (self.frames.ndp_len[i] as usize).min(out.len());
+        out[..len].copy_from_slice(&self.frames.ndp[i][..len]);
+        Some(len)
     }
 
     /// Sends a frame built outside smoltcp (link-local ARP probes).
@@ -208,6 +248,18 @@ impl PacketDevice {
                 }
                 let _ = self.arp.push_back(seen);
             }
+            if flint::net::is_ndp(&self.frames.rx[..len]) && len <= NDP_FRAME_MAX {
+                // A full ring drops its oldest frame: the newest RA is the one that counts.
+                if self.ndp_count == NDP_QUEUE {
+                    self.ndp_head = (self.ndp_head + 1) % NDP_QUEUE;
+                    self.ndp_count -= 1;
+                }
+                let i = (self.ndp_head + self.ndp_count) % NDP_QUEUE;
+                let Frames { rx, ndp, ndp_len, .. } = &mut *self.frames;
+                ndp[i][..len].copy_from_slice(&rx[..len]);
+                ndp_len[i] = len as u16;
+                self.ndp_count += 1;
+            }
             return Some(len);
         }
         None
@@ -233,6 +285,15 @@ fn bind_to(fd: &OwnedFd, ifindex: i32) -> rustix::io::Result<()> {
             lateout("rcx") _, lateout("r11") _, options(nostack))
     };
     errno(ret).map(|_| ())
+}
+
+/// Asks for every multicast frame on `ifindex` (`struct packet_mreq`, packet(7)); see the module
+/// docs. A refusal only costs multicast frames a filtering NIC drops, so it is not an error.
+fn all_multicast(fd: &OwnedFd, ifindex: i32) {
+    let mut mreq = [0u8; 16];
+    mreq[..4].copy_from_slice(&ifindex.to_ne_bytes());
+    mreq[4..6].copy_from_slice(&PACKET_MR_ALLMULTI.to_ne_bytes());
+    let _ = super::setsockopt(fd.as_fd(), SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq);
 }
 
 /// Finds the PACKET_AUXDATA message in a control buffer (cmsg(3) layout: len, level, type, data).
@@ -285,7 +346,7 @@ impl phy::Device for PacketDevice {
 
     fn receive(&mut self, _: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
         let len = self.recv_frame()?;
-        let Frames { rx, tx } = &mut *self.frames;
+        let Frames { rx, tx, .. } = &mut *self.frames;
         Some((RxToken { frame: &rx[..len] }, TxToken { fd: &self.fd, buf: tx }))
     }
 
