@@ -9,13 +9,13 @@ use crate::mock::{self, Platform};
 pub const ROUTER4: &str = "10.0.0.1";
 pub const METADATA4: &str = "169.254.169.254";
 /// The DNS servers: dnsmasq, and the suite's own `dns-mock`.
-pub const DNS4: &str = "10.0.0.53";
-pub const DNS4_MOCK: &str = "10.0.0.54";
+pub const DNS4: &str = "10.0.0.5";
+pub const DNS4_MOCK: &str = "10.0.0.6";
 pub const DNS6: &str = "fd00::53";
 pub const DNS6_MOCK: &str = "fd00::54";
 /// What `metadata.example.internal` resolves to, and the bare name `metadata` (a decoy: the
 /// search list must be tried first, as glibc does for a name without dots).
-pub const META4: &str = "10.0.0.80";
+pub const META4: &str = "10.0.0.8";
 pub const META6: &str = "fd00::80";
 pub const DECOY6: &str = "fd00::99";
 pub const ROUTER6: &str = "fd00::1";
@@ -154,7 +154,8 @@ pub struct Case {
     pub disable_ipv6_before: &'static str,
     /// Sample the client's `disable_ipv6` and kernel IPv6 addresses while flint runs.
     pub sample: bool,
-    /// Capture the link (tcpdump on the bridge) for the packet checks.
+    /// Capture the link (tcpdump on the bridge, kept in `capture/` for a failed case) for the
+    /// packet checks and the reader of a failure.
     pub capture: bool,
     pub args: &'static [&'static str],
     /// Extra kernel arguments in the `--cmdline` file (`{…}` placeholders: none needed).
@@ -202,7 +203,7 @@ impl Case {
             dad_peer: false,
             disable_ipv6_before: "0",
             sample: false,
-            capture: false,
+            capture: true,
             args: &["--url", "http://metadata/latest/user-data"],
             cmdline: "",
             budget: 10.0,
@@ -211,7 +212,7 @@ impl Case {
             within: None,
             platform: "url",
             endpoint: &["[fd00::80]:80"],
-            addrs: &[AddrWant::Slaac, AddrWant::LinkLocal6, AddrWant::NoV4],
+            addrs: &[AddrWant::Slaac, AddrWant::LinkLocal6],
             dns_servers: &[DNS6],
             search: &[DOMAIN],
             target: Some(("/latest/user-data", "metadata")),

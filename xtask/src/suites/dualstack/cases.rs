@@ -8,12 +8,27 @@ use crate::mock::dns::Mode;
 
 const V6_DROPPED: &[DropRule] = &[DropRule { matches: "ip6 daddr fd00:ec2::254 tcp dport 80", must_hit: true }];
 const V4_DROPPED: &[DropRule] = &[DropRule { matches: "ip daddr 169.254.169.254 tcp dport 80", must_hit: false }];
-const DUAL: &[AddrWant] = &[AddrWant::Dhcp4, AddrWant::Slaac, AddrWant::LinkLocal6];
-const V6_ONLY: &[AddrWant] = &[AddrWant::Slaac, AddrWant::LinkLocal6, AddrWant::NoV4];
+/// Dual stack: IPv4 may win before SLAAC is done, so a SLAAC address is only required where
+/// IPv6 must win. `--family any` on an IPv6-only link may still take an IPv4 link-local
+/// address (`--address auto`): only `--family ipv6` forbids IPv4.
+const DUAL: &[AddrWant] = &[AddrWant::Dhcp4, AddrWant::LinkLocal6];
+const DUAL_V6_WINS: &[AddrWant] = &[AddrWant::Dhcp4, AddrWant::Slaac, AddrWant::LinkLocal6];
+const V6_ONLY: &[AddrWant] = &[AddrWant::Slaac, AddrWant::LinkLocal6];
 const V4_ONLY: &[AddrWant] = &[AddrWant::Dhcp4, AddrWant::NoV6Global];
 
-fn never_asked(r: &Run) -> Vec<String> {
-    if r.log.is_empty() { Vec::new() } else { vec![format!("the service was asked ({} requests) for a name that does not resolve", r.log.len())] }
+const EITHER: &[&str] = &["[fd00:ec2::254]:80", "169.254.169.254:80"];
+
+/// NXDOMAIN: flint asked dnsmasq (the answer, not the lack of a server, ended the run) and never
+/// the service.
+fn asked_then_gave_up(r: &Run) -> Vec<String> {
+    let mut bad = Vec::new();
+    if !r.dnsmasq_log.contains("] nothere.example.internal from") {
+        bad.push("dnsmasq never saw a query for nothere.example.internal: flint gave up without asking".into());
+    }
+    if !r.log.is_empty() {
+        bad.push(format!("the service was asked ({} requests) for a name that does not resolve", r.log.len()));
+    }
+    bad
 }
 
 /// The IPv4-only cloud is not slowed down by IPv6: the first exchange (the token) took less
@@ -33,7 +48,7 @@ fn dad_and_fetched(r: &Run) -> Vec<String> {
 pub fn all() -> Vec<Case> {
     let aws_dual = |name, about| Case {
         v4: V4::Dhcp,
-        addrs: DUAL,
+        addrs: DUAL_V6_WINS,
         endpoint: &["[fd00:ec2::254]:80"],
         ..Case::platform(name, about, Platform::Aws, "[::]:80")
     };
@@ -87,7 +102,7 @@ pub fn all() -> Vec<Case> {
         Case {
             v6: V6::LinkLocal,
             endpoint: &["[fe80::a9fe:a9fe]:80", "[fe80::a9fe:a9fe%eth0]:80"],
-            addrs: &[AddrWant::LinkLocal6, AddrWant::NoV4, AddrWant::NoV6Global],
+            addrs: &[AddrWant::LinkLocal6, AddrWant::NoV6Global],
             within: Some(3.0),
             ..Case::platform(
                 "openstack-v6-link-local",
@@ -111,6 +126,7 @@ pub fn all() -> Vec<Case> {
         aws_dual("he-dual-v6-first", "dual stack, both work: IPv6 starts first and wins"),
         Case {
             drops: V6_DROPPED,
+            addrs: DUAL,
             endpoint: &["169.254.169.254:80"],
             within: Some(1.5),
             ..aws_dual(
@@ -151,7 +167,7 @@ pub fn all() -> Vec<Case> {
             args: &["--url", "http://v4only.example.internal/latest/user-data"],
             service: Some(Svc { platform: Platform::Aws, listen: "[::]:80", knobs: |o| o.no_token_api = true }),
             addrs: DUAL,
-            endpoint: &["10.0.0.80:80"],
+            endpoint: &["10.0.0.8:80"],
             dns_servers: &[DNS6, DNS4],
             search: &[DOMAIN, OTHER_DOMAIN],
             target: Some(("/latest/user-data", "v4only.example.internal")),
@@ -161,9 +177,9 @@ pub fn all() -> Vec<Case> {
             v4: V4::Dhcp,
             v6: V6::None,
             service: Some(Svc { platform: Platform::Aws, listen: "[::]:80", knobs: |o| o.no_token_api = true }),
-            records: &[("metadata.example.internal", META4), ("metadata", "10.0.0.99")],
+            records: &[("metadata.example.internal", META4), ("metadata", "10.0.0.9")],
             addrs: V4_ONLY,
-            endpoint: &["10.0.0.80:80"],
+            endpoint: &["10.0.0.8:80"],
             dns_servers: &[DNS4],
             search: &[DOMAIN, OTHER_DOMAIN],
             extra: Some(search_order),
@@ -179,14 +195,14 @@ pub fn all() -> Vec<Case> {
             announce: Announce::KernelOnly,
             records: &[("metadata.example.internal", META4)],
             service: Some(Svc { platform: Platform::Aws, listen: "[::]:80", knobs: |o| o.no_token_api = true }),
-            cmdline: "nameserver=10.0.0.54",
+            cmdline: "nameserver=10.0.0.6",
             args: &["--url", "http://metadata.example.internal/latest/user-data"],
             addrs: V4_ONLY,
-            endpoint: &["10.0.0.80:80"],
+            endpoint: &["10.0.0.8:80"],
             dns_servers: &[DNS4_MOCK],
             search: &[],
             target: Some(("/latest/user-data", "metadata.example.internal")),
-            ..Case::base("kernel-nameserver", "no DNS server on the link; nameserver=10.0.0.54 on the kernel command line")
+            ..Case::base("kernel-nameserver", "no DNS server on the link; nameserver=10.0.0.6 on the kernel command line")
         },
         Case {
             args: &["--url", "http://nothere.example.internal/latest/user-data"],
@@ -194,7 +210,7 @@ pub fn all() -> Vec<Case> {
             exit: 4,
             error_phase: Some("dns"),
             endpoint: &[],
-            extra: Some(never_asked),
+            extra: Some(asked_then_gave_up),
             ..Case::base("dns-nxdomain-exit-4", "NXDOMAIN (dnsmasq authoritative for example.internal): exit 4, dns phase, bounded")
         },
         Case {
@@ -217,7 +233,7 @@ pub fn all() -> Vec<Case> {
         Case {
             dad_peer: true,
             capture: true,
-            endpoint: &["[fd00:ec2::254]:80", "169.254.169.254:80"],
+            endpoint: EITHER,
             addrs: &[AddrWant::NotEui64, AddrWant::Dhcp4],
             extra: Some(dad_and_fetched),
             ..aws_dual(
@@ -230,14 +246,14 @@ pub fn all() -> Vec<Case> {
             v4: V4::Dhcp,
             v6: V6::None,
             dns: Dns::None,
-            args: &["--url", "http://10.0.0.80/latest/user-data"],
+            args: &["--url", "http://10.0.0.8/latest/user-data"],
             service: Some(Svc { platform: Platform::Aws, listen: "[::]:80", knobs: |o| o.no_token_api = true }),
             addrs: V4_ONLY,
-            endpoint: &["10.0.0.80:80"],
+            endpoint: &["10.0.0.8:80"],
             dns_servers: &[],
             search: &[],
-            target: Some(("/latest/user-data", "10.0.0.80")),
-            ..Case::base("url-ipv4-literal", "--url http://10.0.0.80/…: no DNS, Host: 10.0.0.80")
+            target: Some(("/latest/user-data", "10.0.0.8")),
+            ..Case::base("url-ipv4-literal", "--url http://10.0.0.8/…: no DNS, Host: 10.0.0.8")
         },
         Case {
             dns: Dns::None,
@@ -248,6 +264,19 @@ pub fn all() -> Vec<Case> {
             search: &[],
             target: Some(("/latest/user-data?x=1&y=%2Fz;a=b", "[fd00::80]:8080")),
             ..Case::base("url-ipv6-literal-port-query", "--url http://[fd00::80]:8080/…?x=1&y=%2Fz;a=b: target byte for byte, Host with port")
+        },
+        Case {
+            dns: Dns::None,
+            args: &["--url", "http://[fd00:ec2::254]/latest/user-data"],
+            service: Some(Svc { platform: Platform::Aws, listen: "[fd00:ec2::254]:80", knobs: |o| o.no_token_api = true }),
+            endpoint: &["[fd00:ec2::254]:80"],
+            dns_servers: &[],
+            search: &[],
+            target: Some(("/latest/user-data", "[fd00:ec2::254]")),
+            ..Case::base(
+                "url-ipv6-off-link",
+                "--url http://[fd00:ec2::254]/…: off-link, through the RA's default router (no on-link prefix covers it)",
+            )
         },
         Case {
             args: &["--url", "http://[fd00::80]/nothing/here"],
@@ -289,6 +318,8 @@ pub fn all() -> Vec<Case> {
         // --- the kernel kept off the NIC --------------------------------------------------------
         Case {
             sample: true,
+            addrs: DUAL,
+            endpoint: EITHER,
             extra: Some(kernel_kept_off),
             ..aws_dual(
                 "disable-ipv6-restored-from-0",
@@ -297,6 +328,8 @@ pub fn all() -> Vec<Case> {
         },
         Case {
             disable_ipv6_before: "1",
+            addrs: DUAL,
+            endpoint: EITHER,
             ..aws_dual("disable-ipv6-restored-from-1", "eth0 disable_ipv6 1 before: still 1 after")
         },
     ]

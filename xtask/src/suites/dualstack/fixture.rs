@@ -161,7 +161,9 @@ impl Fixture {
             Segment::ip_in(&p, &["addr", "add", &format!("{PROBE4}/24"), "dev", CLIENT_IF])?;
             Segment::ip_in(&p, &["route", "add", "default", "dev", CLIENT_IF])?;
         }
-        if c.v6 != V6::None {
+        // OpenStack's link-local endpoint only where OpenStack is played: dnsmasq would
+        // otherwise send its RAs from it.
+        if c.v6 != V6::None && c.service.is_some_and(|s| s.platform == mock::Platform::OpenStack) {
             fx.seg.server_addr(&format!("{OPENSTACK6}/64"))?;
         }
         if c.v6.has_ra() {
@@ -240,7 +242,7 @@ impl Fixture {
         let err = dir.join("tcpdump-stderr.txt");
         let stderr = std::fs::File::create(&err).map_err(|e| e.to_string())?;
         let mut cmd = Segment::exec(&self.seg.server, util::tool("tcpdump"));
-        cmd.args(["-U", "-n", "-s", "256", "-i", SEGMENT_IF, "-w"])
+        cmd.args(["-U", "--immediate-mode", "-n", "-s", "256", "-i", SEGMENT_IF, "-w"])
             .arg(&pcap)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -460,7 +462,7 @@ fn service_urls(c: &Case, listen: &str) -> Vec<String> {
         if c.v6.has_ra() {
             hosts.extend([format!("[{META6}]"), format!("[{AWS6}]")]);
         }
-        if c.v6 != V6::None {
+        if c.v6 != V6::None && c.service.is_some_and(|s| s.platform == mock::Platform::OpenStack) {
             hosts.push(format!("[{OPENSTACK6}%25{CLIENT_IF}]"));
         }
     } else {
