@@ -138,3 +138,83 @@ mod tests {
         }
     }
 }
+
+/// An IP address as text: dotted quad, or IPv6 in RFC 5952 form (lower-case hex, leading zeros
+/// dropped, the longest run of two or more zero groups — the first of equal runs — as `::`).
+/// flint's own, because `core::net`'s display and parser cost ~5 KB of the size budget.
+#[derive(Clone, Copy)]
+pub struct Addr(pub smoltcp::wire::IpAddress);
+
+impl core::fmt::Display for Addr {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            smoltcp::wire::IpAddress::Ipv4(a) => crate::net::linklocal::Ip(a.octets()).fmt(f),
+            smoltcp::wire::IpAddress::Ipv6(a) => Ip6(a.octets()).fmt(f),
+        }
+    }
+}
+
+/// An IPv6 address as text; see [`Addr`].
+pub struct Ip6(pub [u8; 16]);
+
+impl core::fmt::Display for Ip6 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let g: [u16; 8] = core::array::from_fn(|i| u16::from_be_bytes([self.0[2 * i], self.0[2 * i + 1]]));
+        // The longest run of zero groups (RFC 5952 §4.2.3: only when two or more).
+        let (mut best, mut len, mut run) = (8, 1, 0);
+        for i in 0..8 {
+            run = if g[i] == 0 { run + 1 } else { 0 };
+            if run > len {
+                (best, len) = (i + 1 - run, run);
+            }
+        }
+        let mut i = 0;
+        while i < 8 {
+            if i == best {
+                f.write_str("::")?;
+                i += len;
+                continue;
+            }
+            if i > 0 && i != best + len {
+                f.write_str(":")?;
+            }
+            write!(f, "{:x}", g[i])?;
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod ip6_tests {
+    extern crate std;
+    use std::string::ToString;
+
+    #[test]
+    fn ipv6_text_is_rfc_5952_and_agrees_with_std() {
+        let cases = [
+            "::", "::1", "1::", "fe80::a9fe:a9fe", "fd00:ec2::254", "2001:db8::1:0:0:1", "2001:db8:0:1:1:1:1:1",
+            "1:0:0:2:0:0:0:3", "0:0:1::", "1:2:3:4:5:6:7:8", "2001:db8:0:0:1:0:0:1", "fd00:a9fe:a9fe::1",
+        ];
+        for t in cases {
+            let a: std::net::Ipv6Addr = t.parse().unwrap();
+            assert_eq!(super::Ip6(a.octets()).to_string(), a.to_string(), "{t}");
+        }
+        // Exhaustively over every zero/non-zero group pattern.
+        for mask in 0u32..256 {
+            let mut o = [0u8; 16];
+            for i in 0..8 {
+                if mask & (1 << i) != 0 {
+                    o[2 * i + 1] = i as u8 + 1;
+                }
+            }
+            let a = std::net::Ipv6Addr::from(o);
+            // std prints IPv4-mapped and -compatible forms as dotted quads; RFC 5952 §5 only
+            // recommends it, and flint never meets them.
+            if a.to_string().contains('.') {
+                continue;
+            }
+            assert_eq!(super::Ip6(o).to_string(), a.to_string(), "{a}");
+        }
+    }
+}

@@ -18,7 +18,7 @@ use flint::decode::{self, DecodeError, Encoding};
 use flint::engine::drive::DriveFailure;
 use flint::engine::network::NetError;
 use flint::engine::{self, Answer, DriveBuffers, Engine, Failed, Poll, ServiceBuffers, Settings, Winner};
-use flint::fmt::{Bytes, ErrnoName, Mac};
+use flint::fmt::{Addr, Bytes, ErrnoName, Mac};
 use flint::handoff::{self, Handoff, Trouble};
 use flint::net::LinkError;
 use flint::net::linklocal::Ip;
@@ -416,20 +416,20 @@ fn fill_report(report: &mut Report, engine: &Engine<'_>, cfg: &Config<'_>) {
         Address::V6(a) => Some(IpAddress::Ipv6(a.into())),
         Address::DhcpServer | Address::Seed => None,
     });
-    report.server = server.map(|e| e.addr).or(named).and_then(|a| report::text(format_args!("{a}")));
+    report.server = server.map(|e| e.addr).or(named).and_then(|a| report::text(format_args!("{}", Addr(a))));
     report.endpoint = server.and_then(|e| match e.addr {
-        IpAddress::Ipv4(a) => report::text(format_args!("{a}:{}", e.port)),
-        IpAddress::Ipv6(a) => report::text(format_args!("[{a}]:{}", e.port)),
+        IpAddress::Ipv4(_) => report::text(format_args!("{}:{}", Addr(e.addr), e.port)),
+        IpAddress::Ipv6(_) => report::text(format_args!("[{}]:{}", Addr(e.addr), e.port)),
     });
     if let Some(stack) = engine.network.stack_ref() {
         for a in stack.addresses() {
-            if let Some(t) = report::text(format_args!("{a}")) {
+            if let Some(t) = report::text(format_args!("{}/{}", Addr(a.address()), a.prefix_len())) {
                 let _ = report.addresses.push(t);
             }
         }
         let dns = stack.dns();
         for s in &dns.servers {
-            if let Some(t) = report::text(format_args!("{s}")) {
+            if let Some(t) = report::text(format_args!("{}", Addr(*s))) {
                 let _ = report.dns_servers.push(t);
             }
         }
@@ -437,7 +437,7 @@ fn fill_report(report: &mut Report, engine: &Engine<'_>, cfg: &Config<'_>) {
     }
     report.requests = requests;
     let service = cfg.platform.services().next();
-    if service.is_some() && net.lease.is_some() {
+    if service.is_some() && requests > 0 {
         report.timings_us.token = service.and_then(|s| s.token.as_ref()).map(|_| spent[Stage::Token as usize]);
         report.timings_us.user_data = Some(spent[Stage::UserData as usize]);
     }

@@ -15,6 +15,7 @@ use smoltcp::wire::{IpAddress, IpEndpoint};
 
 use super::lookup::{self, Lookup};
 use super::network::Network;
+use crate::fmt::Addr;
 use crate::http::ResponseParser;
 use crate::http::exchange::{Exchange, ExchangeError};
 use crate::net::stack::TCP_SLOTS;
@@ -346,8 +347,8 @@ impl<'a> ServiceRun<'a> {
             _ => {
                 // RFC 9110 §7.2: an IPv6 literal in brackets, as in a URL.
                 let _ = match to.to.addr {
-                    IpAddress::Ipv4(a) => write!(text, "{a}"),
-                    IpAddress::Ipv6(a) => write!(text, "[{a}]"),
+                    IpAddress::Ipv4(_) => write!(text, "{}", Addr(to.to.addr)),
+                    IpAddress::Ipv6(_) => write!(text, "[{}]", Addr(to.to.addr)),
                 };
                 text.as_bytes()
             }

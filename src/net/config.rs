@@ -279,7 +279,7 @@ enum Ip {
 fn ip(t: &[u8]) -> Option<Ip> {
     match ipv4(t) {
         Some(a) => Some(Ip::V4(a)),
-        None => ipv6(t).then_some(Ip::V6),
+        None => ipv6(t).map(|_| Ip::V6),
     }
 }
 
@@ -355,35 +355,44 @@ pub fn ipv4(t: &[u8]) -> Option<[u8; 4]> {
     rest.is_none().then_some(a)
 }
 
-/// RFC 4291 §2.2 text (see the module docs); zone indices (`%eth0`) are refused.
-fn ipv6(t: &[u8]) -> bool {
+/// RFC 4291 §2.2 text (see the module docs); zone indices (`%eth0`) are refused. Also what
+/// URLs (`http://[fd00:ec2::254]/`) hold, so flint needs no second IPv6 parser.
+pub fn ipv6(t: &[u8]) -> Option<[u8; 16]> {
     let gap = t.windows(2).position(|w| w == b"::");
     let (head, tail) = match gap {
         Some(i) => (&t[..i], &t[i + 2..]),
         None => (t, &t[..0]),
     };
     // The dotted quad may only end the address: in `tail` after a gap, else in `head`.
-    match (groups(head, gap.is_none()), groups(tail, true)) {
-        (Some(h), Some(n)) if gap.is_some() => h + n <= 7,
-        (Some(h), _) => h == 8,
-        _ => false,
+    let (mut h, mut n) = ([0u8; 16], [0u8; 16]);
+    let hn = groups(head, gap.is_none(), &mut h)?;
+    let tn = groups(tail, true, &mut n)?;
+    if gap.map_or(hn != 8, |_| hn + tn > 7) {
+        return None;
     }
+    // The tail's groups end the address; the gap is zeros.
+    h[16 - 2 * tn..].copy_from_slice(&n[..2 * tn]);
+    Some(h)
 }
 
-/// How many 16-bit groups `t` holds (`:`-separated; empty is none).
-fn groups(t: &[u8], quad_last: bool) -> Option<usize> {
+/// Reads the 16-bit groups of `t` (`:`-separated; empty is none) into `out`, big-endian; how
+/// many there are.
+fn groups(t: &[u8], quad_last: bool, out: &mut [u8; 16]) -> Option<usize> {
     let mut n = 0;
     let mut rest = (!t.is_empty()).then_some(t);
     while let Some(r) = rest {
         let (g, next) = cut(r, b':');
         rest = next;
-        n += if quad_last && next.is_none() && ipv4(g).is_some() {
-            2
+        if let Some(q) = ipv4(g).filter(|_| quad_last && next.is_none()) {
+            out.get_mut(2 * n..2 * n + 4)?.copy_from_slice(&q);
+            n += 2;
         } else if (1..=4).contains(&g.len()) && g.iter().all(u8::is_ascii_hexdigit) {
-            1
+            let v = g.iter().fold(0u16, |v, &d| v << 4 | (d as char).to_digit(16).unwrap_or(0) as u16);
+            out.get_mut(2 * n..2 * n + 2)?.copy_from_slice(&v.to_be_bytes());
+            n += 1;
         } else {
             return None;
-        };
+        }
     }
     Some(n)
 }
@@ -396,7 +405,7 @@ fn mask(t: &[u8]) -> Option<u8> {
         let m = u32::from_be_bytes(m);
         return (m.leading_ones() + m.trailing_zeros() == 32).then_some(m.leading_ones() as u8);
     }
-    dec(t, 128).map(|p| p as u8).or_else(|| ipv6(t).then_some(128))
+    dec(t, 128).map(|p| p as u8).or_else(|| ipv6(t).map(|_| 128))
 }
 
 /// `address[/prefix]`, the prefix as [`mask`] reads it (cloud-init accepts a dotted mask there).
@@ -1294,7 +1303,7 @@ mod tests {
             "",
             "1:2:3:4:5:6::1.2.3.4",
         ] {
-            let std = t.parse::<std::net::Ipv6Addr>().is_ok();
+            let std = t.parse::<std::net::Ipv6Addr>().ok().map(|a| a.octets());
             assert_eq!(ipv6(t.as_bytes()), std, "{t}");
         }
     }

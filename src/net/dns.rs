@@ -125,13 +125,22 @@ pub struct Addresses {
 }
 
 /// What the caller does next; see [`Resolver::poll`].
+// `Done` carries the addresses by value (~370 bytes): without alloc there is no box to put
+// them in, and an `Action` lives on the stack only for the moment the caller matches it.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Send `out[..len]` as one UDP datagram to `server`:53.
-    Udp { server: IpAddress, len: usize },
+    Udp {
+        server: IpAddress,
+        len: usize,
+    },
     /// Open TCP to `server`:53 and send `out[..len]`, already prefixed with the 2-byte length
     /// (RFC 1035 §4.2.2): a UDP answer came back truncated (TC).
-    Tcp { server: IpAddress, len: usize },
+    Tcp {
+        server: IpAddress,
+        len: usize,
+    },
     /// Nothing to send before this instant (or before a datagram arrives).
     Wait(Instant),
     Done(Result<Addresses, DnsError>),
@@ -200,17 +209,22 @@ fn valid_text(text: &[u8]) -> bool {
 /// Reads the possibly compressed name at `pos` of `msg` into `out` (RFC 1035 §4.1.4) and
 /// returns where the name ends in `msg` (after its first pointer, if any).
 ///
-/// A pointer must point before the part of the name read so far: a compressor only points at
-/// names it already wrote, and this rule alone makes every loop impossible. The result is at
-/// most 255 bytes with labels of at most 63 (the two high bits 01 and 10 are refused).
+/// A pointer must point before the part of the name read so far, and what it points at must
+/// end before that part too: a compressor only points at names it wrote earlier, whole. The
+/// first rule alone makes every loop impossible; the second refuses labels that overlap the
+/// name pointing at them (as hickory-proto does; the `dns` fuzz target found the difference).
+/// The result is at most 255 bytes with labels of at most 63 (the two high bits 01 and 10 are
+/// refused).
 fn read_name(msg: &[u8], start: usize, out: &mut Wire) -> Option<usize> {
     out.len = 0;
-    let (mut pos, mut floor, mut end) = (start, start, None);
+    // `floor`: where the part being read starts; `limit`: where the part that pointed at it
+    // started, which this one must end before.
+    let (mut pos, mut floor, mut limit, mut end) = (start, start, usize::MAX, None);
     for _ in 0..HOPS_MAX + 128 {
         let b = *msg.get(pos)?;
         match b & 0xc0 {
             0x00 => {
-                let label = msg.get(pos..pos + 1 + b as usize)?;
+                let label = msg.get(pos..pos + 1 + b as usize).filter(|l| pos + l.len() <= limit)?;
                 out.push(label)?;
                 pos += label.len();
                 if b == 0 {
@@ -219,11 +233,11 @@ fn read_name(msg: &[u8], start: usize, out: &mut Wire) -> Option<usize> {
             }
             0xc0 => {
                 let target = ((b as usize & 0x3f) << 8) | *msg.get(pos + 1)? as usize;
-                if target >= floor {
+                if target >= floor || pos + 2 > limit {
                     return None;
                 }
                 end.get_or_insert(pos + 2);
-                (pos, floor) = (target, target);
+                (pos, limit, floor) = (target, floor, target);
             }
             _ => return None,
         }
@@ -240,7 +254,8 @@ fn wire_to_text(wire: &Wire) -> Option<Name> {
         if len == 0 {
             break;
         }
-        let label = tail.get(..len as usize)?;
+        // A dot inside a label has no text form.
+        let label = tail.get(..len as usize).filter(|l| l.iter().all(|&b| label_byte(b)))?;
         if !text.is_empty() {
             text.push(b'.').ok()?;
         }
@@ -447,11 +462,15 @@ enum State {
     /// To send over UDP at the next poll.
     Due,
     /// Sent over UDP; unanswered at `at` is a timeout.
-    Udp { at: Instant },
+    Udp {
+        at: Instant,
+    },
     /// Answered truncated: to send over TCP to the same server once no other query uses TCP.
     TcpDue,
     /// Sent over TCP; the exchange fails at `at`.
-    Tcp { at: Instant },
+    Tcp {
+        at: Instant,
+    },
     Ended(Outcome),
 }
 
@@ -612,7 +631,7 @@ impl Resolver {
     }
 
     /// A UDP datagram from `from`. Ignored unless it answers an outstanding UDP query: sent to
-    /// `from`, with its id, QR set, opcode QUERY and the question echoed (RFC 5452 §9.1).
+    /// `from`, with its id, QR set, opcode QUERY and the question echoed (RFC 5452 §3).
     pub fn on_udp(&mut self, now: Instant, from: IpAddress, msg: &[u8]) {
         if self.done.is_some() {
             return;
@@ -783,5 +802,547 @@ impl Resolver {
             i += 1;
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::string::String;
+    use std::vec::Vec;
+
+    const S1: IpAddress = IpAddress::v4(192, 0, 2, 53);
+    const S2: IpAddress = IpAddress::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x53);
+    const V4: [u8; 4] = [192, 0, 2, 10];
+    const V6: [u8; 16] = [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10];
+    const BOTH: Want = Want { v4: true, v6: true };
+    /// A pointer to the question name, which starts right after the header.
+    const QPTR: &[u8] = &[0xc0, 12];
+
+    fn t(ms: i64) -> Instant {
+        Instant::from_millis(ms)
+    }
+
+    fn wire(text: &str) -> Vec<u8> {
+        let mut w = Vec::new();
+        for l in text.split('.').filter(|l| !l.is_empty()) {
+            w.push(l.len() as u8);
+            w.extend_from_slice(l.as_bytes());
+        }
+        w.push(0);
+        w
+    }
+
+    fn search(domains: &[&str]) -> SearchList {
+        let mut s = SearchList::new();
+        for d in domains {
+            push_search(&mut s, d.as_bytes()).unwrap();
+        }
+        s
+    }
+
+    /// A query flint sent.
+    #[derive(Clone, Debug)]
+    struct Sent {
+        server: IpAddress,
+        tcp: bool,
+        msg: Vec<u8>,
+    }
+
+    impl Sent {
+        fn id(&self) -> u16 {
+            u16::from_be_bytes([self.msg[0], self.msg[1]])
+        }
+        fn qtype(&self) -> u16 {
+            let n = self.msg.len();
+            u16::from_be_bytes([self.msg[n - 4], self.msg[n - 3]])
+        }
+        /// "name/A" or "name/AAAA".
+        fn question(&self) -> String {
+            let mut w = Wire::new();
+            read_name(&self.msg, 12, &mut w).unwrap();
+            let name = wire_to_text(&w).unwrap();
+            let ty = if self.qtype() == TYPE_A { "A" } else { "AAAA" };
+            std::format!("{}/{ty}", String::from_utf8(name.to_vec()).unwrap())
+        }
+        /// A response header and the question echoed, with `rcode`.
+        fn reply(&self, rcode: u16) -> Resp {
+            let mut m = self.msg.clone();
+            m[2] = 0x81;
+            m[3] = 0x80 | rcode as u8;
+            Resp(m)
+        }
+        fn found(&self, v4: [u8; 4], v6: [u8; 16]) -> Vec<u8> {
+            if self.qtype() == TYPE_A { self.reply(0).a(QPTR, v4).0 } else { self.reply(0).aaaa(QPTR, v6).0 }
+        }
+    }
+
+    /// A response being built.
+    struct Resp(Vec<u8>);
+
+    impl Resp {
+        fn rr(mut self, owner: &[u8], rtype: u16, rdata: &[u8]) -> Resp {
+            let an = u16::from_be_bytes([self.0[6], self.0[7]]) + 1;
+            self.0[6..8].copy_from_slice(&an.to_be_bytes());
+            self.0.extend_from_slice(owner);
+            self.0.extend_from_slice(&rtype.to_be_bytes());
+            self.0.extend_from_slice(&[0, 1, 0, 0, 0x0e, 0x10]);
+            self.0.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+            self.0.extend_from_slice(rdata);
+            self
+        }
+        fn a(self, owner: &[u8], a: [u8; 4]) -> Resp {
+            self.rr(owner, TYPE_A, &a)
+        }
+        fn aaaa(self, owner: &[u8], a: [u8; 16]) -> Resp {
+            self.rr(owner, TYPE_AAAA, &a)
+        }
+        fn cname(self, owner: &[u8], target: &[u8]) -> Resp {
+            self.rr(owner, TYPE_CNAME, target)
+        }
+        fn tc(mut self) -> Resp {
+            self.0[2] |= 0x02;
+            self
+        }
+        /// Where the next record's owner will start, for pointers to it.
+        fn at(&self) -> u8 {
+            self.0.len() as u8
+        }
+    }
+
+    struct Run {
+        r: Resolver,
+        out: [u8; QUERY_MAX],
+    }
+
+    impl Run {
+        fn new(name: &str, servers: &[IpAddress], search: &SearchList, want: Want) -> Run {
+            let r = Resolver::new(name.as_bytes(), servers, search, want, t(0), t(30_000), 7).unwrap();
+            Run { r, out: [0; QUERY_MAX] }
+        }
+
+        /// Polls until flint waits or is done: what it sent, then the last action.
+        fn poll(&mut self, now: Instant) -> (Vec<Sent>, Action) {
+            let mut sent = Vec::new();
+            for _ in 0..10 {
+                match self.r.poll(now, &mut self.out) {
+                    Action::Udp { server, len } => {
+                        sent.push(Sent { server, tcp: false, msg: self.out[..len].to_vec() })
+                    }
+                    Action::Tcp { server, len } => {
+                        assert_eq!(u16::from_be_bytes([self.out[0], self.out[1]]) as usize, len - 2);
+                        sent.push(Sent { server, tcp: true, msg: self.out[2..len].to_vec() })
+                    }
+                    Action::Wait(at) => {
+                        assert!(at > now, "wait until {at} at {now}");
+                        return (sent, Action::Wait(at));
+                    }
+                    done => {
+                        assert_eq!(self.r.poll(now, &mut self.out), done, "Done is idempotent");
+                        return (sent, done);
+                    }
+                }
+            }
+            panic!("poll never settles");
+        }
+
+        /// Answers every query with `reply` until done; the questions asked, in order.
+        fn answer_all(&mut self, reply: impl Fn(&Sent) -> Vec<u8>) -> (Vec<String>, Action) {
+            let mut asked = Vec::new();
+            let mut now = t(0);
+            for _ in 0..100 {
+                let (sent, action) = self.poll(now);
+                for s in &sent {
+                    asked.push(s.question());
+                    self.r.on_udp(now, s.server, &reply(s));
+                }
+                if let Action::Done(_) = action {
+                    return (asked, action);
+                }
+                if sent.is_empty() {
+                    let Action::Wait(at) = action else { unreachable!() };
+                    now = at;
+                }
+                now += Duration::from_millis(1);
+            }
+            panic!("never done");
+        }
+    }
+
+    fn nx(s: &Sent) -> Vec<u8> {
+        s.reply(3).0
+    }
+
+    fn names(asked: &[String]) -> Vec<&str> {
+        let mut v: Vec<&str> = asked.iter().map(|q| q.split('/').next().unwrap()).collect();
+        v.dedup();
+        v
+    }
+
+    #[test]
+    fn a_bare_name_tries_the_search_domains_first() {
+        let s = search(&["a.example", "b.example."]);
+        let (asked, done) = Run::new("metadata", &[S1], &s, BOTH).answer_all(nx);
+        assert_eq!(names(&asked), ["metadata.a.example", "metadata.b.example", "metadata"]);
+        assert_eq!(asked[..2], ["metadata.a.example/A", "metadata.a.example/AAAA"]);
+        assert_eq!(done, Action::Done(Err(DnsError::NoSuchName)));
+    }
+
+    #[test]
+    fn a_dotted_name_is_tried_as_is_first_and_an_absolute_one_only() {
+        let s = search(&["a.example", "b.example"]);
+        let (asked, _) = Run::new("meta.internal", &[S1], &s, BOTH).answer_all(nx);
+        assert_eq!(names(&asked), ["meta.internal", "meta.internal.a.example", "meta.internal.b.example"]);
+        let (asked, done) = Run::new("metadata.", &[S1], &s, BOTH).answer_all(nx);
+        assert_eq!(asked, ["metadata/A", "metadata/AAAA"]);
+        assert_eq!(done, Action::Done(Err(DnsError::NoSuchName)));
+    }
+
+    #[test]
+    fn the_first_candidate_with_an_address_answers() {
+        let s = search(&["a.example", "b.example"]);
+        let (asked, done) = Run::new("metadata", &[S1], &s, Want { v4: true, v6: false })
+            .answer_all(|q| if q.question().starts_with("metadata.b.example") { q.found(V4, V6) } else { nx(q) });
+        assert_eq!(asked, ["metadata.a.example/A", "metadata.b.example/A"]);
+        let Action::Done(Ok(a)) = done else { panic!("{done:?}") };
+        assert_eq!((&a.name[..], &a.v4[..], a.v6.len()), (&b"metadata.b.example"[..], &[V4][..], 0));
+    }
+
+    #[test]
+    fn an_address_less_name_is_the_error_over_nxdomain() {
+        let s = search(&["a.example", "b.example"]);
+        let (_, done) = Run::new("metadata", &[S1], &s, BOTH)
+            .answer_all(|q| if q.question().starts_with("metadata.a.") { q.reply(0).0 } else { nx(q) });
+        assert_eq!(done, Action::Done(Err(DnsError::NoAddress)));
+        // Only IPv6 wanted, and only an A record: NODATA for AAAA.
+        let (_, done) = Run::new("metadata.", &[S1], &s, Want { v4: false, v6: true }).answer_all(|q| {
+            assert_eq!(q.qtype(), TYPE_AAAA);
+            q.reply(0).a(QPTR, V4).0
+        });
+        assert_eq!(done, Action::Done(Err(DnsError::NoAddress)));
+    }
+
+    #[test]
+    fn a_and_aaaa_are_asked_together_and_merged() {
+        let mut run = Run::new("metadata.", &[S1], &SearchList::new(), BOTH);
+        let (sent, _) = run.poll(t(0));
+        assert_eq!(sent.len(), 2);
+        assert_ne!(sent[0].id(), sent[1].id(), "separate ids");
+        run.r.on_udp(t(5), S1, &sent[0].found(V4, V6));
+        // A first: wait for the AAAA answer (RFC 8305 §3), which comes 20 ms later.
+        assert_eq!(run.poll(t(5)).1, Action::Wait(t(55)));
+        run.r.on_udp(t(25), S1, &sent[1].found(V4, V6));
+        let Action::Done(Ok(a)) = run.poll(t(25)).1 else { panic!() };
+        assert_eq!((&a.v4[..], &a.v6[..]), (&[V4][..], &[V6][..]));
+    }
+
+    #[test]
+    fn a_positive_aaaa_answer_ends_at_once_an_a_one_after_the_resolution_delay() {
+        let mut run = Run::new("metadata.", &[S1], &SearchList::new(), BOTH);
+        let (sent, _) = run.poll(t(0));
+        run.r.on_udp(t(5), S1, &sent[1].found(V4, V6));
+        let Action::Done(Ok(a)) = run.poll(t(5)).1 else { panic!() };
+        assert_eq!((a.v4.len(), &a.v6[..]), (0, &[V6][..]));
+
+        let mut run = Run::new("metadata.", &[S1], &SearchList::new(), BOTH);
+        let (sent, _) = run.poll(t(0));
+        run.r.on_udp(t(5), S1, &sent[0].found(V4, V6));
+        assert_eq!(run.poll(t(54)).1, Action::Wait(t(55)));
+        let Action::Done(Ok(a)) = run.poll(t(55)).1 else { panic!() };
+        assert_eq!((&a.v4[..], a.v6.len()), (&[V4][..], 0));
+
+        // A negative AAAA answer does not wait out the delay.
+        let mut run = Run::new("metadata.", &[S1], &SearchList::new(), BOTH);
+        let (sent, _) = run.poll(t(0));
+        run.r.on_udp(t(5), S1, &sent[0].found(V4, V6));
+        run.r.on_udp(t(6), S1, &sent[1].reply(0).0);
+        assert!(matches!(run.poll(t(6)).1, Action::Done(Ok(_))));
+    }
+
+    #[test]
+    fn cname_chains_are_followed_within_a_response() {
+        let (_, done) = Run::new("metadata.", &[S1], &SearchList::new(), BOTH).answer_all(|q| {
+            let r = q.reply(0);
+            // metadata -> one.example -> two.example, the second link compressed: its owner
+            // points at the first link's target, its target is `two` then a pointer to
+            // `example` in there; the addresses' owners differ from it in case only.
+            let one = r.at() + 12;
+            r.cname(QPTR, &wire("one.example"))
+                .cname(&[0xc0, one], &[3, b't', b'w', b'o', 0xc0, one + 4])
+                .a(&wire("other.example"), [9, 9, 9, 9])
+                .a(&wire("metadata"), [8, 8, 8, 8])
+                .a(&wire("TWO.example"), V4)
+                .aaaa(&wire("two.EXAMPLE"), V6)
+                .0
+        });
+        let Action::Done(Ok(a)) = done else { panic!("{done:?}") };
+        assert_eq!((&a.name[..], &a.v4[..], &a.v6[..]), (&b"metadata"[..], &[V4][..], &[V6][..]));
+    }
+
+    fn chain(links: usize, looped: bool) -> impl Fn(&Sent) -> Vec<u8> {
+        move |q| {
+            let mut r = q.reply(0).cname(QPTR, &wire("c0.example"));
+            for i in 0..links - 1 {
+                let target = if looped { wire("metadata") } else { wire(&std::format!("c{}.example", i + 1)) };
+                r = r.cname(&wire(&std::format!("c{i}.example")), &target);
+            }
+            r.a(&wire(&std::format!("c{}.example", links - 1)), V4).a(&wire("metadata"), [1, 1, 1, 1]).0
+        }
+    }
+
+    #[test]
+    fn cname_chains_up_to_eight_links_loops_are_a_failure() {
+        let want = Want { v4: true, v6: false };
+        let (_, done) = Run::new("metadata.", &[S1], &SearchList::new(), want).answer_all(chain(8, false));
+        let Action::Done(Ok(a)) = done else { panic!("{done:?}") };
+        assert_eq!((&a.v4[..], &a.name[..]), (&[V4][..], &b"metadata"[..]), "the last name's address");
+        let (asked, done) = Run::new("metadata.", &[S1], &SearchList::new(), want).answer_all(chain(9, false));
+        assert_eq!(done, Action::Done(Err(DnsError::ServerFailure)));
+        assert_eq!(asked.len(), 3, "a failure: the server is asked again");
+        let (_, done) = Run::new("metadata.", &[S1], &SearchList::new(), want).answer_all(chain(2, true));
+        assert_eq!(done, Action::Done(Err(DnsError::ServerFailure)));
+    }
+
+    #[test]
+    fn compressed_names_are_read_and_pointer_loops_refused() {
+        // A CNAME target compressed against the question name: www.<qname>.
+        let want = Want { v4: true, v6: false };
+        let (_, done) = Run::new("metadata.", &[S1], &SearchList::new(), want).answer_all(|q| {
+            let r = q.reply(0);
+            let target = r.at() + 12;
+            r.cname(QPTR, &[3, b'w', b'w', b'w', 0xc0, 12]).a(&[0xc0, target], V4).0
+        });
+        let Action::Done(Ok(a)) = done else { panic!("{done:?}") };
+        assert_eq!(&a.v4[..], &[V4]);
+
+        let msg = [0u8, 0, 0, 0, 3, b'a', b'b', b'c', 0xc0, 4, 0xc0, 8, 0xc0, 14, 0, 0];
+        let mut w = Wire::new();
+        assert_eq!(read_name(&msg, 4, &mut w), None, "a pointer into its own name loops");
+        assert_eq!(read_name(&msg, 10, &mut w), None, "to a pointer that points at itself");
+        assert_eq!(read_name(&msg, 12, &mut w), None, "forward");
+        let good = [3, b'a', b'b', b'c', 0, 1, b'x', 0xc0, 0, 0xc0, 5];
+        assert_eq!(read_name(&good, 9, &mut w), Some(11));
+        assert_eq!(w.as_bytes(), &[1, b'x', 3, b'a', b'b', b'c', 0]);
+        // Found by the fuzz target: the name pointed at runs into the name pointing at it.
+        let overlap = [0, 5, 2, b'a', b'b', 0xc0, 1, 0];
+        assert_eq!(read_name(&overlap, 2, &mut w), None);
+        let long = [[63u8; 64]; 5].concat();
+        assert_eq!(read_name(&long, 0, &mut w), None, "longer than 255 bytes");
+        assert_eq!(read_name(&[0x40, 0], 0, &mut w), None, "extended label type");
+    }
+
+    #[test]
+    fn responses_that_do_not_match_are_ignored() {
+        let mut run = Run::new("metadata.", &[S1], &SearchList::new(), Want { v4: true, v6: false });
+        let (sent, _) = run.poll(t(0));
+        let q = &sent[0];
+        let good = q.found(V4, V6);
+        let mut wrong_id = good.clone();
+        wrong_id[1] ^= 1;
+        let mut query_bit = good.clone();
+        query_bit[2] &= 0x7f;
+        let mut opcode = good.clone();
+        opcode[2] |= 0x08;
+        let mut question = good.clone();
+        question[13] = b'n';
+        let mut qtype = good.clone();
+        qtype[12 + 10 + 1] = 28;
+        let mut rdlen = good.clone();
+        let n = rdlen.len();
+        rdlen[n - 5] = 5;
+        for (bad, why) in [
+            (&wrong_id, "id"),
+            (&query_bit, "QR"),
+            (&opcode, "opcode"),
+            (&question, "question"),
+            (&qtype, "qtype"),
+            (&rdlen, "rdlength"),
+            (&good[..good.len() - 1].to_vec(), "cut short"),
+            (&q.reply(3).0[..12].to_vec(), "no question"),
+        ] {
+            run.r.on_udp(t(10), S1, bad);
+            assert!(matches!(run.poll(t(10)).1, Action::Wait(_)), "{why}");
+        }
+        run.r.on_udp(t(10), S2, &good);
+        assert!(matches!(run.poll(t(10)).1, Action::Wait(_)), "another server");
+        // Case does not matter in the echoed question (0x20 mixing servers).
+        let mut upper = good.clone();
+        upper[13] = b'M';
+        run.r.on_udp(t(10), S1, &upper);
+        assert!(matches!(run.poll(t(10)).1, Action::Done(Ok(_))));
+    }
+
+    #[test]
+    fn servfail_moves_to_the_next_server_at_once() {
+        let mut run = Run::new("metadata.", &[S1, S2], &SearchList::new(), Want { v4: false, v6: true });
+        let (sent, _) = run.poll(t(0));
+        assert_eq!(sent[0].server, S1);
+        run.r.on_udp(t(3), S1, &sent[0].reply(2).0);
+        let (sent, _) = run.poll(t(3));
+        assert_eq!((sent.len(), sent[0].server), (1, S2));
+        run.r.on_udp(t(4), S2, &sent[0].reply(5).0);
+        let (sent, _) = run.poll(t(4));
+        assert_eq!(sent[0].server, S1, "REFUSED too; back to the first");
+        // All refuse: 3 tries each, then a server failure.
+        let (asked, done) = Run::new("metadata.", &[S1, S2], &SearchList::new(), Want { v4: false, v6: true })
+            .answer_all(|q| q.reply(5).0);
+        assert_eq!((asked.len(), done), (6, Action::Done(Err(DnsError::ServerFailure))));
+    }
+
+    #[test]
+    fn timeouts_double_and_rotate_through_the_servers() {
+        let mut run = Run::new("metadata.", &[S1, S2], &SearchList::new(), Want { v4: true, v6: false });
+        let mut now = t(0);
+        let mut log = Vec::new();
+        loop {
+            let (sent, action) = run.poll(now);
+            for s in sent {
+                log.push((now.total_millis(), s.server));
+            }
+            match action {
+                Action::Wait(at) => now = at,
+                done => {
+                    assert_eq!(done, Action::Done(Err(DnsError::Timeout)));
+                    break;
+                }
+            }
+        }
+        let times: Vec<i64> = log.iter().map(|l| l.0).collect();
+        assert_eq!(times, [0, 400, 1200, 2800, 4800, 6800]);
+        let servers: Vec<IpAddress> = log.iter().map(|l| l.1).collect();
+        assert_eq!(servers, [S1, S2, S1, S2, S1, S2]);
+        assert_eq!(now, t(8800));
+    }
+
+    #[test]
+    fn every_transmission_has_a_fresh_id_and_late_answers_to_old_ones_are_ignored() {
+        let mut run = Run::new("metadata.", &[S1], &SearchList::new(), Want { v4: true, v6: false });
+        let (first, _) = run.poll(t(0));
+        let (second, _) = run.poll(t(400));
+        assert_ne!(first[0].id(), second[0].id());
+        run.r.on_udp(t(450), S1, &first[0].found(V4, V6));
+        assert!(matches!(run.poll(t(450)).1, Action::Wait(_)));
+        run.r.on_udp(t(460), S1, &second[0].found(V4, V6));
+        assert!(matches!(run.poll(t(460)).1, Action::Done(Ok(_))));
+    }
+
+    #[test]
+    fn the_deadline_ends_everything() {
+        let mut r = Resolver::new(b"metadata", &[S1], &search(&["a.example"]), BOTH, t(0), t(1000), 1).unwrap();
+        let mut out = [0u8; QUERY_MAX];
+        let mut now = t(0);
+        for _ in 0..20 {
+            match r.poll(now, &mut out) {
+                Action::Wait(at) => {
+                    assert!(at <= t(1000));
+                    now = at;
+                }
+                Action::Done(e) => {
+                    assert_eq!((now, e), (t(1000), Err(DnsError::Timeout)));
+                    return;
+                }
+                _ => {}
+            }
+        }
+        panic!("not done by the deadline");
+    }
+
+    #[test]
+    fn a_truncated_answer_is_asked_again_over_tcp() {
+        let mut run = Run::new("metadata.", &[S1, S2], &SearchList::new(), BOTH);
+        let (sent, _) = run.poll(t(0));
+        run.r.on_udp(t(1), S1, &sent[0].reply(0).tc().0);
+        run.r.on_udp(t(1), S1, &sent[1].reply(0).tc().0);
+        let (tcp, _) = run.poll(t(1));
+        assert_eq!(tcp.len(), 1, "one TCP exchange at a time");
+        assert!(tcp[0].tcp && tcp[0].server == S1 && tcp[0].qtype() == TYPE_A);
+        assert_ne!(tcp[0].id(), sent[0].id());
+        // The TCP answer may have TC set too; it is read all the same.
+        run.r.on_tcp(t(20), &tcp[0].reply(0).tc().a(QPTR, V4).0);
+        let (tcp, _) = run.poll(t(20));
+        assert!(tcp[0].tcp && tcp[0].qtype() == TYPE_AAAA);
+        // A failed TCP exchange moves the query to the next server, over UDP.
+        run.r.on_tcp_failed(t(30));
+        let (sent, _) = run.poll(t(30));
+        assert!(!sent[0].tcp && sent[0].server == S2);
+        run.r.on_udp(t(31), S2, &sent[0].found(V4, V6));
+        let Action::Done(Ok(a)) = run.poll(t(31)).1 else { panic!() };
+        assert_eq!((&a.v4[..], &a.v6[..]), (&[V4][..], &[V6][..]));
+    }
+
+    #[test]
+    fn invalid_names_and_no_servers_fail_at_once() {
+        let s = SearchList::new();
+        let new = |name: &[u8], servers: &[IpAddress]| Resolver::new(name, servers, &s, BOTH, t(0), t(10), 0).err();
+        for bad in [&b""[..], b".", b"a..b", b"-\xff", b"a b", &[b'a'; 254], &[b'a'; 64]] {
+            assert_eq!(new(bad, &[S1]), Some(DnsError::BadName), "{bad:?}");
+        }
+        assert_eq!(new(b"metadata", &[]), Some(DnsError::NoServers));
+        assert!(new(&[b'a'; 63], &[S1]).is_none());
+        // A search domain that makes the name too long is skipped.
+        let name = ["x".repeat(63), "y".repeat(63), "z".repeat(63)].join(".");
+        let long = search(&["a".repeat(63).as_str(), &["b".repeat(63), "c".into()].join("."), "c"]);
+        let mut run = Run::new(&name, &[S1], &long, Want { v4: true, v6: false });
+        let (asked, _) = run.answer_all(nx);
+        assert_eq!(names(&asked).len(), 2, "{asked:?}");
+        assert!(asked[1].ends_with(".c/A"));
+    }
+
+    #[test]
+    fn option_119_with_compression_as_in_rfc_3397() {
+        // RFC 3397 §4: "eng.apple.com." and "marketing.apple.com.", the second compressed
+        // against the first; the option data split over two options, concatenated here.
+        let data = b"\x03eng\x05apple\x03com\x00\x09marketing\xc0\x04";
+        let mut s = SearchList::new();
+        search_from_wire(data, &mut s).unwrap();
+        assert_eq!(s, [Name::from_slice(b"eng.apple.com").unwrap(), Name::from_slice(b"marketing.apple.com").unwrap()]);
+        // A forward pointer, and a name cut short, keep what came before.
+        let mut s = SearchList::new();
+        assert_eq!(search_from_wire(b"\x01a\x00\xc0\x05\x01b\x00", &mut s), Err(DnsError::Malformed));
+        assert_eq!(s.len(), 1);
+        assert_eq!(search_from_wire(b"\x01b\x00\x03ab", &mut s), Err(DnsError::Malformed));
+        assert_eq!(s.len(), 2);
+        // A label that is not a host name's.
+        assert_eq!(search_from_wire(b"\x03a.b\x00", &mut s), Err(DnsError::Malformed));
+    }
+
+    #[test]
+    fn dnssl_padding_duplicates_and_a_full_list() {
+        // RFC 8106 §5.2: names, then zero padding to a multiple of 8 bytes.
+        let data = b"\x07example\x03com\x00\x03LAB\x07example\x03com\x00\x00\x00\x00\x00\x00";
+        let mut s = search(&["lab.example.com"]);
+        search_from_wire(data, &mut s).unwrap();
+        assert_eq!(s, [Name::from_slice(b"lab.example.com").unwrap(), Name::from_slice(b"example.com").unwrap()]);
+        let many: Vec<u8> = (0..10u8).flat_map(|i| [1, b'a' + i, 0]).collect();
+        search_from_wire(&many, &mut s).unwrap();
+        assert_eq!(s.len(), SEARCH_MAX);
+        assert_eq!(&s[5][..], b"d");
+        // Full: the rest is not read, malformed or not.
+        search_from_wire(b"\xff", &mut s).unwrap();
+    }
+
+    #[test]
+    fn push_search_validates_text() {
+        let mut s = SearchList::new();
+        push_search(&mut s, b"Example.COM.").unwrap();
+        push_search(&mut s, b"example.com").unwrap();
+        assert_eq!(s.len(), 1);
+        for bad in [&b""[..], b".", b"a..b", b"a b", b"a/b", &[b'a'; 254]] {
+            assert_eq!(push_search(&mut s, bad), Err(DnsError::BadName), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn errors_read_as_short_phrases() {
+        assert_eq!(std::format!("{}", DnsError::NoSuchName), "no such name (NXDOMAIN)");
+        assert_eq!(std::format!("{}", DnsError::Timeout), "no answer from name servers");
+    }
+
+    #[test]
+    fn the_resolver_is_small_enough_for_a_static() {
+        let size = core::mem::size_of::<Resolver>();
+        std::println!("Resolver: {size} bytes");
+        assert!(size < 3 * 1024, "{size}");
     }
 }

@@ -112,14 +112,7 @@ fn is_solicited_node(a: &[u8; 16]) -> bool {
     a[..13] == [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff]
 }
 
-/// Colon-hex display for logs (no `::` compression: the logs only need to be unambiguous).
-pub struct Ip6(pub [u8; 16]);
-
-impl core::fmt::Display for Ip6 {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        core::fmt::Display::fmt(&Ipv6Address::from(self.0), f)
-    }
-}
+pub use crate::fmt::Ip6;
 
 // ---------------------------------------------------------------------------------------------
 // Frames

@@ -85,16 +85,16 @@ impl Default for Storage {
 /// Sockets: DHCPv4, the TCP connections, DNS and DHCPv6.
 const SOCKETS: usize = 1 + TCP_SLOTS + 2;
 
-/// Socket slots and UDP packet records. Kept apart from [`Storage`] because an empty slot is
-/// not all-zero bytes, and one non-zero byte would move the buffers to `.data`.
+/// Socket slots and UDP packet records, filled when the stack is made. An empty slot is not
+/// all-zero bytes: a static array of them went to `.data` whole (3 KB of the file), where
+/// empty vectors are zeros and stay in `.bss`.
 pub struct Sockets<'a> {
-    slots: [SocketStorage<'a>; SOCKETS],
+    slots: heapless::Vec<SocketStorage<'a>, SOCKETS>,
     /// Receive and send records of the two UDP sockets.
-    udp: [[udp::PacketMetadata; UDP_PACKETS]; 4],
+    udp: heapless::Vec<[udp::PacketMetadata; UDP_PACKETS], 4>,
 }
 
-pub const SOCKETS_EMPTY: Sockets<'static> =
-    Sockets { slots: [SocketStorage::EMPTY; SOCKETS], udp: [[udp::PacketMetadata::EMPTY; UDP_PACKETS]; 4] };
+pub const SOCKETS_EMPTY: Sockets<'static> = Sockets { slots: heapless::Vec::new(), udp: heapless::Vec::new() };
 
 /// Name servers and search domains, merged from every source in the order they arrive (the
 /// kernel's `nameserver=`, DHCPv4, router advertisements, DHCPv6), without repeats.
@@ -225,6 +225,9 @@ impl<'a> Stack<'a> {
         family: Family,
     ) -> Stack<'a> {
         let iface = interface(dev, mac, now, seed);
+        // Bounded by the vectors' capacities.
+        while sockets.slots.push(SocketStorage::EMPTY).is_ok() {}
+        while sockets.udp.push([udp::PacketMetadata::EMPTY; UDP_PACKETS]).is_ok() {}
         let mut set = SocketSet::new(&mut sockets.slots[..]);
         let mut dhcp_socket = dhcpv4::Socket::new();
         dhcp_socket.set_parameter_request_list(DHCP_OPTIONS);
@@ -238,7 +241,7 @@ impl<'a> Stack<'a> {
             socket.set_ack_delay(None);
             *slot = set.add(socket);
         }
-        let [m0, m1, m2, m3] = &mut sockets.udp;
+        let [m0, m1, m2, m3] = &mut sockets.udp[..] else { unreachable!("four records were pushed") };
         let [(r0, t0), (r1, t1)] = &mut storage.udp;
         let udp_dns = set.add(udp::Socket::new(
             udp::PacketBuffer::new(&mut m0[..], &mut r0[..]),
@@ -335,12 +338,19 @@ impl<'a> Stack<'a> {
 
     /// Can a packet to `ip` be sent now: an address of its family and scope, and for an IPv6
     /// destination beyond the link, a default router or an on-link prefix that holds it?
+    ///
+    /// A link-local IPv6 destination (OpenStack's `fe80::a9fe:a9fe`) waits for a router
+    /// advertisement, or for router discovery to give up: the link-local address exists at once
+    /// on every link, and racing it first on the IPv4-only links most clouds still have would
+    /// cost every boot the connection attempt delay. An IPv6-only network always advertises
+    /// (that is how its hosts get addresses at all).
     pub fn reachable(&self, ip: IpAddress) -> bool {
         let addrs = self.iface.ip_addrs();
         match ip {
             IpAddress::Ipv4(_) => self.lease.is_some(),
             IpAddress::Ipv6(a) if a.is_unicast_link_local() => {
-                addrs.iter().any(|c| matches!(c.address(), IpAddress::Ipv6(x) if x.is_unicast_link_local()))
+                let v6 = self.ndp.as_ref().is_some_and(|n| n.flags().is_some() || n.settled());
+                v6 && addrs.iter().any(|c| matches!(c.address(), IpAddress::Ipv6(x) if x.is_unicast_link_local()))
             }
             IpAddress::Ipv6(a) => {
                 let global = |c: &&IpCidr| matches!(c.address(), IpAddress::Ipv6(x) if !x.is_unicast_link_local());

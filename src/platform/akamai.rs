@@ -11,7 +11,10 @@
 //!   (Afterburn's attribute names below follow its akamai provider: tags joined with `:`,
 //!   address lists numbered from 0); `/v1/ssh-keys` maps user names to key lists, and every
 //!   key goes to the one SSH user, as Afterburn does;
-//! - the status for a stale token is not documented: treat 401 and 403 as "get a new token".
+//! - the status for a stale token is not documented: treat 401 and 403 as "get a new token";
+//! - the service also answers on `[fd00:a9fe:a9fe::1]` (Linode "Metadata service API": the
+//!   IPv6 address of the metadata service; cloud-init's Akamai datasource tries it first, over
+//!   the SLAAC address). The two are raced (RFC 8305), IPv6 first.
 
 use super::{
     Address, Connect, Document, Endpoint, Field, Host, List, Platform, Resource, Role, Service, Source, Take,
@@ -19,16 +22,18 @@ use super::{
 };
 use crate::decode::Encoding;
 
+/// `fd00:a9fe:a9fe::1`.
+const FD00_A9FE_A9FE_1: [u8; 16] = [0xfd, 0, 0xa9, 0xfe, 0xa9, 0xfe, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+
 pub const PLATFORM: Platform = Platform { id: "akamai", sources: &[Source::Service(SERVICE)] };
 
 const JSON: &[(&str, &str)] = &[("Accept", "application/json")];
 
 const SERVICE: Service = Service {
-    endpoints: &[Endpoint {
-        address: Address::V4([169, 254, 169, 254]),
-        port: 80,
-        host: Host::Named("169.254.169.254"),
-    }],
+    endpoints: &[
+        Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("169.254.169.254") },
+        Endpoint { address: Address::V6(FD00_A9FE_A9FE_1), port: 80, host: Host::Address },
+    ],
     token: Some(TokenStep {
         method: "PUT",
         path: "/v1/token",

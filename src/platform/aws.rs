@@ -9,7 +9,11 @@
 //!   (`public-ipv4` on a private instance); `public-keys/` lists `N=name` lines and key N is at
 //!   `public-keys/N/openssh-key`; the region is only in the JSON identity document;
 //! - a 404 from the token endpoint means IMDSv2 is unavailable; like Ignition, fall back to
-//!   IMDSv1 (no token). A 403 there means IMDS is off or the request was refused: no fallback.
+//!   IMDSv1 (no token). A 403 there means IMDS is off or the request was refused: no fallback;
+//! - IMDS also answers on `[fd00:ec2::254]` on Nitro instances whose IPv6 endpoint is enabled
+//!   (`HttpProtocolIpv6`), reached from the instance's own IPv6 address (SLAAC or DHCPv6 on the
+//!   subnet; AWS user guide, "Instance metadata service endpoints"). The two are raced (RFC
+//!   8305), IPv6 first.
 
 use super::{
     Address, Body, Connect, Document, Endpoint, Field, Host, Platform, Resource, Role, Service, Source, Take,
@@ -17,14 +21,16 @@ use super::{
 };
 use crate::decode::Encoding;
 
+/// `fd00:ec2::254`.
+const FD00_EC2_254: [u8; 16] = [0xfd, 0, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54];
+
 pub const PLATFORM: Platform = Platform { id: "aws", sources: &[Source::Service(SERVICE)] };
 
 const SERVICE: Service = Service {
-    endpoints: &[Endpoint {
-        address: Address::V4([169, 254, 169, 254]),
-        port: 80,
-        host: Host::Named("169.254.169.254"),
-    }],
+    endpoints: &[
+        Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("169.254.169.254") },
+        Endpoint { address: Address::V6(FD00_EC2_254), port: 80, host: Host::Address },
+    ],
     token: Some(TokenStep {
         method: "PUT",
         path: "/latest/api/token",

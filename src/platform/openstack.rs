@@ -12,7 +12,10 @@
 //!   `uuid`, `hostname` and, with a keypair, `public_keys` (name → OpenSSH key);
 //!   `ec2/latest/meta-data.json` holds the EC2-style leaves (`instance-id`, `instance-type`,
 //!   `local-ipv4`, `public-ipv4`, `""` without a floating IP);
-//! - the service answers on 169.254.169.254 without a token or special headers;
+//! - the service answers on 169.254.169.254 without a token or special headers, and on
+//!   IPv6-only networks on the link-local `fe80::a9fe:a9fe` of the NIC asked (Neutron's
+//!   metadata agent for IPv6, "Metadata service" admin guide; cloud-init asks
+//!   `fe80::a9fe:a9fe%<nic>`); the two are raced (RFC 8305), IPv6 first;
 //!   `/openstack/latest/user_data` is 404 without user-data, and so is the EC2-compatible
 //!   `/latest/user-data`; `/latest/meta-data/public-keys` lists `0=name` only when there is a
 //!   key (else 404), key N at `public-keys/N/openssh-key`; `hostname` is the name plus
@@ -33,6 +36,9 @@ use super::{
     UserData,
 };
 use crate::decode::Encoding;
+
+/// `fe80::a9fe:a9fe` (169.254.169.254 in the low 32 bits).
+const FE80_A9FE_A9FE: [u8; 16] = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xa9, 0xfe, 0xa9, 0xfe];
 
 pub const PLATFORM: Platform = Platform { id: "openstack", sources: &[Source::Drive(DRIVE), Source::Service(SERVICE)] };
 
@@ -74,11 +80,10 @@ const DRIVE: Drive = Drive {
 };
 
 const SERVICE: Service = Service {
-    endpoints: &[Endpoint {
-        address: Address::V4([169, 254, 169, 254]),
-        port: 80,
-        host: Host::Named("169.254.169.254"),
-    }],
+    endpoints: &[
+        Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("169.254.169.254") },
+        Endpoint { address: Address::V6(FE80_A9FE_A9FE), port: 80, host: Host::Address },
+    ],
     token: None,
     user_data: UserData {
         // Where a cloud serves only the EC2-compatible tree, its user-data is there.

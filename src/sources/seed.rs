@@ -21,7 +21,7 @@
 use smoltcp::wire::{IpAddress, Ipv6Address};
 
 use crate::decode::json::Writer;
-use crate::net::config::{cut, dec, ipv4, word, words};
+use crate::net::config::{cut, dec, ipv4, ipv6, word, words};
 
 /// What a `ds=nocloud` word selects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,8 +142,8 @@ impl<'a> Url<'a> {
                     Some([b':', p @ ..]) => Some(p),
                     _ => return Err(UrlError::Host),
                 };
-                let v6 = core::str::from_utf8(literal).ok().and_then(|t| t.parse::<Ipv6Address>().ok());
-                (literal, port, Some(IpAddress::Ipv6(v6.ok_or(UrlError::Host)?)))
+                let v6 = ipv6(literal).ok_or(UrlError::Host)?;
+                (literal, port, Some(IpAddress::Ipv6(Ipv6Address::from(v6))))
             }
             None => {
                 let (host, port) = cut(authority, b':');
