@@ -236,7 +236,40 @@ pub fn side_effects(c: &Case, r: &Run) -> Vec<String> {
     bad
 }
 
+/// aws: the user-data GET follows the token PUT within the HE delay and some slack (a family
+/// already known to work, or a dead one, may cost at most the delay).
+pub fn token_to_get(c: &Case, r: &Run) -> Vec<String> {
+    if c.platform != "aws" || r.exit != Some(0) {
+        return Vec::new();
+    }
+    let put = r.log.iter().find(|e| e.method == "PUT").map(|e| e.t_ms);
+    let get = r.log.iter().find(|e| e.method == "GET").map(|e| e.t_ms);
+    match (put, get) {
+        (Some(p), Some(g)) if g.saturating_sub(p) > 350 => {
+            vec![format!("the GET came {} ms after the token PUT: more than the 250 ms HE delay (+100 ms)", g - p)]
+        }
+        _ => Vec::new(),
+    }
+}
+
 // --- case-specific checks ----------------------------------------------------------------
+
+/// Happy Eyeballs seen on the wire: once flint sent its first SYN to [fd00:ec2::254] (dropped),
+/// its first SYN to 169.254.169.254 follows within the 250 ms delay (+100 ms), when it already
+/// had its IPv4 lease. Vacuous when flint never tried IPv6 (IPv4 came first and won).
+pub fn he_delay_on_the_wire(r: &Run) -> Vec<String> {
+    let Some(cap) = r.capture.as_deref() else { return vec!["no capture".into()] };
+    let stamp = |l: &str| l.split_whitespace().next().and_then(|t| t.parse::<f64>().ok());
+    let syn = |to: &str| cap.lines().find(|l| l.contains(to) && l.contains("Flags [S]")).and_then(stamp);
+    let lease = cap.lines().find(|l| l.contains("BOOTP/DHCP, Reply")).and_then(stamp);
+    let (Some(t6), Some(t4)) = (syn("> fd00:ec2::254.80:"), syn("> 169.254.169.254.80:")) else { return Vec::new() };
+    match lease {
+        Some(l) if l <= t6 && t4 > t6 + 0.35 => {
+            vec![format!("first IPv4 SYN {:.0} ms after the first (dropped) IPv6 SYN, with the lease already there: more than the 250 ms HE delay", (t4 - t6) * 1000.0)]
+        }
+        _ => Vec::new(),
+    }
+}
 
 /// The search list before the bare name: dnsmasq's first query is `metadata.example.internal`.
 pub fn search_order(r: &Run) -> Vec<String> {

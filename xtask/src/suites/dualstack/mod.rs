@@ -179,6 +179,7 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
     bad.extend(check_secrets(&logs, &tokens, &marker));
     bad.extend(checks::mock_log(c, &run));
     bad.extend(checks::side_effects(c, &run));
+    bad.extend(checks::token_to_get(c, &run));
     if let Some(extra) = c.extra {
         bad.extend(extra(&run));
     }
