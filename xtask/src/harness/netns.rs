@@ -414,7 +414,9 @@ impl Segment {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
         let base = format!("{}{pid}-{n}", cleanup::NETNS_PREFIX);
-        let mac = |kind: u32| format!("02:f1:{:02x}:{:02x}:{:02x}:{:02x}", 0x20 + kind, (pid >> 8) & 0xff, pid & 0xff, n & 0xff);
+        let mac = |kind: u32| {
+            format!("02:f1:{:02x}:{:02x}:{:02x}:{:02x}", 0x20 + kind, (pid >> 8) & 0xff, pid & 0xff, n & 0xff)
+        };
         let seg = Segment {
             server: format!("{base}-srv"),
             client: format!("{base}-cli"),
@@ -428,13 +430,29 @@ impl Segment {
         }
         let s = seg.server.as_str();
         ip(&["-n", s, "link", "set", "lo", "up"])?;
-        ip(&["-n", s, "link", "add", BRIDGE, "type", "bridge", "stp_state", "0", "forward_delay", "0", "mcast_snooping", "0"])?;
+        ip(&[
+            "-n",
+            s,
+            "link",
+            "add",
+            BRIDGE,
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "forward_delay",
+            "0",
+            "mcast_snooping",
+            "0",
+        ])?;
         // IPv6 on and DAD off before the bridge is up: its link-local address (dnsmasq's RA
         // source) and every `nodad` address are usable at once.
         sysctl(s, &format!("net.ipv6.conf.{BRIDGE}.disable_ipv6"), "0")?;
         sysctl(s, &format!("net.ipv6.conf.{BRIDGE}.accept_dad"), "0")?;
         for (port, ns, mac) in [("vcli", &seg.client, &seg.client_mac), ("vprb", &seg.probe, &seg.probe_mac)] {
-            ip(&["-n", s, "link", "add", port, "type", "veth", "peer", "name", CLIENT_IF, "address", mac, "netns", ns])?;
+            ip(&[
+                "-n", s, "link", "add", port, "type", "veth", "peer", "name", CLIENT_IF, "address", mac, "netns", ns,
+            ])?;
             ip(&["-n", s, "link", "set", port, "master", BRIDGE, "up"])?;
         }
         let p = seg.probe.as_str();

@@ -466,7 +466,7 @@ mod tests {
         let (m, rcode, n) = answer(&q, &table(), false);
         assert_eq!((rcode, n), (0, 1));
         assert_eq!(&m[m.len() - 16..], &"fd00::80".parse::<std::net::Ipv6Addr>().unwrap().octets());
-        assert_eq!(m[2] & 0x82, 0x81, "QR and RD");
+        assert_eq!(m[2] & 0x81, 0x81, "QR and RD");
         let (_, rcode, n) = answer(&parse_query(&query("v4.example.internal", TYPE_AAAA)).unwrap(), &table(), false);
         assert_eq!((rcode, n), (0, 0), "NODATA");
         let (_, rcode, _) = answer(&parse_query(&query("nothere.example.internal", TYPE_A)).unwrap(), &table(), false);

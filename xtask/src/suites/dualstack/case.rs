@@ -2,8 +2,13 @@
 //! flags, DHCPv6), which DNS server answers and how it is announced, which service listens
 //! where, what is dropped, and what the run must end with.
 
-use crate::mock::dns::Mode;
-use crate::mock::{self, Platform};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::mock::dns::{DnsLogEntry, Mode};
+use crate::mock::{self, LogEntry, Platform};
 
 /// The segment's addresses (server side unless named otherwise).
 pub const ROUTER4: &str = "10.0.0.1";
@@ -174,14 +179,11 @@ pub struct Case {
     pub search: &'static [&'static str],
     /// The request line's target the mock must have seen, byte for byte, and the `Host` header.
     pub target: Option<(&'static str, &'static str)>,
-    pub extra: Option<fn(&super::Run) -> Vec<String>>,
+    pub extra: Option<fn(&Run) -> Vec<String>>,
 }
 
-pub const RECORDS: &[(&str, &str)] = &[
-    ("metadata.example.internal", META6),
-    ("metadata", DECOY6),
-    ("v4only.example.internal", META4),
-];
+pub const RECORDS: &[(&str, &str)] =
+    &[("metadata.example.internal", META6), ("metadata", DECOY6), ("v4only.example.internal", META4)];
 
 impl Case {
     /// An IPv6-only link configured by an RA alone (RDNSS+DNSSL), dnsmasq as DNS server,
@@ -237,4 +239,29 @@ impl Case {
     pub fn success(&self) -> bool {
         self.exit == 0
     }
+}
+
+/// Everything one run observed, for the checks.
+pub struct Run {
+    pub exit: Option<i32>,
+    pub elapsed: Duration,
+    pub stderr: String,
+    /// The mock's request log (the self-checks' requests left out).
+    pub log: Vec<LogEntry>,
+    pub decoy_log: Vec<LogEntry>,
+    pub dns_log: Vec<DnsLogEntry>,
+    pub dnsmasq_log: String,
+    pub report: Option<Value>,
+    pub root: PathBuf,
+    pub client_mac: String,
+    pub probe_mac: String,
+    /// The capture as `tcpdump -n -e -tt -v` text.
+    pub capture: Option<String>,
+    pub drop_counters: Vec<(String, u64)>,
+    /// `disable_ipv6` of eth0 once flint exited.
+    pub disable_ipv6_after: String,
+    /// (disable_ipv6, kernel IPv6 addresses on eth0, operstate) while flint ran.
+    pub samples: Vec<(String, u32, String)>,
+    /// The bytes flint must have written.
+    pub expected: Option<Vec<u8>>,
 }

@@ -1,6 +1,5 @@
 //! The dual-stack cases (issue #11, "Tests"), one entry each.
 
-use super::Run;
 use super::case::*;
 use super::checks::*;
 use crate::mock::Platform;
@@ -13,8 +12,10 @@ const V4_DROPPED: &[DropRule] = &[DropRule { matches: "ip daddr 169.254.169.254 
 /// Dual stack: IPv4 may win before SLAAC is done, so a SLAAC address is only required where
 /// IPv6 must win. `--family any` on an IPv6-only link may still take an IPv4 link-local
 /// address (`--address auto`): only `--family ipv6` forbids IPv4.
-const DUAL: &[AddrWant] = &[AddrWant::Dhcp4, AddrWant::LinkLocal6];
-const DUAL_V6_WINS: &[AddrWant] = &[AddrWant::Dhcp4, AddrWant::Slaac, AddrWant::LinkLocal6];
+/// Neither family's address is required where the other may win first (a run can be over
+/// before the DHCPv4 lease or before SLAAC).
+const DUAL: &[AddrWant] = &[AddrWant::LinkLocal6];
+const DUAL_V6_WINS: &[AddrWant] = &[AddrWant::Slaac, AddrWant::LinkLocal6];
 const V6_ONLY: &[AddrWant] = &[AddrWant::Slaac, AddrWant::LinkLocal6];
 const V4_ONLY: &[AddrWant] = &[AddrWant::Dhcp4, AddrWant::NoV6Global];
 
@@ -39,7 +40,9 @@ fn v4_not_delayed(r: &Run) -> Vec<String> {
     let token = r.report.as_ref().and_then(|v| v["timings_us"]["token"].as_u64());
     match token {
         Some(us) if us < 250_000 => Vec::new(),
-        other => vec![format!("report timings_us.token = {other:?} µs: an IPv4-only cloud waited for IPv6 (HE delay 250 ms)")],
+        other => vec![format!(
+            "report timings_us.token = {other:?} µs: an IPv4-only cloud waited for IPv6 (HE delay 250 ms)"
+        )],
     }
 }
 
@@ -68,7 +71,10 @@ pub fn all() -> Vec<Case> {
         Case {
             v6: V6::Stateless,
             within: Some(3.0),
-            ..Case::base("ra-stateless-url-metadata", "IPv6 only, RA with A+O flags (ra-stateless), DHCPv6 info-request: the same fetch")
+            ..Case::base(
+                "ra-stateless-url-metadata",
+                "IPv6 only, RA with A+O flags (ra-stateless), DHCPv6 info-request: the same fetch",
+            )
         },
         Case {
             args: &["--url", "http://alias/latest/user-data"],
@@ -162,7 +168,10 @@ pub fn all() -> Vec<Case> {
             endpoint: &["169.254.169.254:80"],
             capture: true,
             extra: Some(no_ipv6_frames),
-            ..aws_dual("family-ipv4-no-v6-frames", "dual stack, --family ipv4: IPv4 endpoint, not one IPv6 frame from flint")
+            ..aws_dual(
+                "family-ipv4-no-v6-frames",
+                "dual stack, --family ipv4: IPv4 endpoint, not one IPv6 frame from flint",
+            )
         },
         // --- names and families ---------------------------------------------------------------
         Case {
@@ -205,7 +214,10 @@ pub fn all() -> Vec<Case> {
             dns_servers: &[DNS4_MOCK],
             search: &[],
             target: Some(("/latest/user-data", "metadata.example.internal")),
-            ..Case::base("kernel-nameserver", "no DNS server on the link; nameserver=10.0.0.6 on the kernel command line")
+            ..Case::base(
+                "kernel-nameserver",
+                "no DNS server on the link; nameserver=10.0.0.6 on the kernel command line",
+            )
         },
         Case {
             args: &["--url", "http://nothere.example.internal/latest/user-data"],
@@ -214,7 +226,10 @@ pub fn all() -> Vec<Case> {
             error_phase: Some("dns"),
             endpoint: &[],
             extra: Some(asked_then_gave_up),
-            ..Case::base("dns-nxdomain-exit-4", "NXDOMAIN (dnsmasq authoritative for example.internal): exit 4, dns phase, bounded")
+            ..Case::base(
+                "dns-nxdomain-exit-4",
+                "NXDOMAIN (dnsmasq authoritative for example.internal): exit 4, dns phase, bounded",
+            )
         },
         Case {
             dns: Dns::Mock(Mode::Silent),
@@ -224,7 +239,10 @@ pub fn all() -> Vec<Case> {
             endpoint: &[],
             dns_servers: &[DNS6_MOCK],
             extra: Some(silent_server_asked),
-            ..Case::base("dns-silent-server-exit-4", "the announced DNS server reads and drops every query: exit 4 within --timeout")
+            ..Case::base(
+                "dns-silent-server-exit-4",
+                "the announced DNS server reads and drops every query: exit 4 within --timeout",
+            )
         },
         Case {
             dns: Dns::Mock(Mode::Truncate),
@@ -237,7 +255,7 @@ pub fn all() -> Vec<Case> {
             dad_peer: true,
             capture: true,
             endpoint: EITHER,
-            addrs: &[AddrWant::NotEui64, AddrWant::Dhcp4],
+            addrs: &[AddrWant::NotEui64],
             extra: Some(dad_and_fetched),
             ..aws_dual(
                 "dad-conflict-link-local",
@@ -266,12 +284,19 @@ pub fn all() -> Vec<Case> {
             dns_servers: &[],
             search: &[],
             target: Some(("/latest/user-data?x=1&y=%2Fz;a=b", "[fd00::80]:8080")),
-            ..Case::base("url-ipv6-literal-port-query", "--url http://[fd00::80]:8080/…?x=1&y=%2Fz;a=b: target byte for byte, Host with port")
+            ..Case::base(
+                "url-ipv6-literal-port-query",
+                "--url http://[fd00::80]:8080/…?x=1&y=%2Fz;a=b: target byte for byte, Host with port",
+            )
         },
         Case {
             dns: Dns::None,
             args: &["--url", "http://[fd00:ec2::254]/latest/user-data"],
-            service: Some(Svc { platform: Platform::Aws, listen: "[fd00:ec2::254]:80", knobs: |o| o.no_token_api = true }),
+            service: Some(Svc {
+                platform: Platform::Aws,
+                listen: "[fd00:ec2::254]:80",
+                knobs: |o| o.no_token_api = true,
+            }),
             endpoint: &["[fd00:ec2::254]:80"],
             dns_servers: &[],
             search: &[],
@@ -301,12 +326,18 @@ pub fn all() -> Vec<Case> {
             args: &["--url", "http://[fd00::80]/latest/user-data"],
             payload: Payload::Base64Text,
             target: Some(("/latest/user-data", "[fd00::80]")),
-            ..Case::base("url-base64-kept", "--url serving base64 text: written as served (no base64 decoding for --url)")
+            ..Case::base(
+                "url-base64-kept",
+                "--url serving base64 text: written as served (no base64 decoding for --url)",
+            )
         },
         Case {
             args: &[],
             cmdline: "ignition.platform.id=metal ignition.config.url=http://metadata/latest/user-data",
-            ..Case::base("ignition-metal-config-url", "ignition.platform.id=metal ignition.config.url=http://metadata/… in --cmdline")
+            ..Case::base(
+                "ignition-metal-config-url",
+                "ignition.platform.id=metal ignition.config.url=http://metadata/… in --cmdline",
+            )
         },
         Case {
             v4: V4::Dhcp,
@@ -316,7 +347,10 @@ pub fn all() -> Vec<Case> {
             addrs: &[AddrWant::Slaac, AddrWant::NoV4],
             dns_servers: &[DNS6],
             extra: Some(no_ipv4_frames),
-            ..Case::base("kernel-url-family-ipv6", "flint.url= flint.family=ipv6 on a dual-stack link: IPv6 only, no DHCPv4 at all")
+            ..Case::base(
+                "kernel-url-family-ipv6",
+                "flint.url= flint.family=ipv6 on a dual-stack link: IPv6 only, no DHCPv4 at all",
+            )
         },
         // --- the kernel kept off the NIC --------------------------------------------------------
         Case {

@@ -9,7 +9,6 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use serde_json::Value;
 
-use super::Run;
 use super::case::*;
 use super::fixture::eui64_link_local;
 use crate::harness::checks::PHASES;
@@ -130,16 +129,22 @@ pub fn report(c: &Case, r: &Run) -> Vec<String> {
             p
         })
         .collect();
-    let v6: Vec<Ipv6Addr> = parsed.iter().filter_map(|(ip, _)| if let IpAddr::V6(a) = ip { Some(*a) } else { None }).collect();
+    let v6: Vec<Ipv6Addr> =
+        parsed.iter().filter_map(|(ip, _)| if let IpAddr::V6(a) = ip { Some(*a) } else { None }).collect();
     let reached = r.exit == Some(0) || r.exit == Some(3);
     for w in c.addrs {
         let ok = match w {
-            AddrWant::Slaac => parsed.iter().any(|(ip, l)| matches!(ip, IpAddr::V6(a) if in_fd00_64(a) && !is_dhcp6(a)) && *l == 64),
+            AddrWant::Slaac => {
+                parsed.iter().any(|(ip, l)| matches!(ip, IpAddr::V6(a) if in_fd00_64(a) && !is_dhcp6(a)) && *l == 64)
+            }
             AddrWant::Dhcp6 => v6.iter().any(is_dhcp6),
             AddrWant::Dhcp4 => parsed.iter().any(|(ip, l)| {
-                matches!(ip, IpAddr::V4(a) if a.octets()[..3] == [10, 0, 0] && (50..=150).contains(&a.octets()[3])) && *l == 24
+                matches!(ip, IpAddr::V4(a) if a.octets()[..3] == [10, 0, 0] && (50..=150).contains(&a.octets()[3]))
+                    && *l == 24
             }),
-            AddrWant::LinkLocal6 => parsed.iter().any(|(ip, l)| matches!(ip, IpAddr::V6(a) if a.segments()[0] == 0xfe80) && *l == 64),
+            AddrWant::LinkLocal6 => {
+                parsed.iter().any(|(ip, l)| matches!(ip, IpAddr::V6(a) if a.segments()[0] == 0xfe80) && *l == 64)
+            }
             AddrWant::NoV4 => !parsed.iter().any(|(ip, _)| ip.is_ipv4()),
             AddrWant::NoV6Global => !v6.iter().any(|a| a.segments()[0] & 0xffc0 != 0xfe80),
             AddrWant::NotEui64 => eui64_link_local(&r.client_mac).is_none_or(|e| !v6.contains(&e)),
@@ -265,7 +270,10 @@ pub fn he_delay_on_the_wire(r: &Run) -> Vec<String> {
     let (Some(t6), Some(t4)) = (syn("> fd00:ec2::254.80:"), syn("> 169.254.169.254.80:")) else { return Vec::new() };
     match lease {
         Some(l) if l <= t6 && t4 > t6 + 0.35 => {
-            vec![format!("first IPv4 SYN {:.0} ms after the first (dropped) IPv6 SYN, with the lease already there: more than the 250 ms HE delay", (t4 - t6) * 1000.0)]
+            vec![format!(
+                "first IPv4 SYN {:.0} ms after the first (dropped) IPv6 SYN, with the lease already there: more than the 250 ms HE delay",
+                (t4 - t6) * 1000.0
+            )]
         }
         _ => Vec::new(),
     }
@@ -280,7 +288,10 @@ pub fn search_order(r: &Run) -> Vec<String> {
         .collect();
     match queries.first() {
         Some(q) if q.contains("] metadata.example.internal ") => Vec::new(),
-        _ => vec![format!("first DNS queries {:?}: expected metadata.example.internal first (search list before the bare name)", &queries[..queries.len().min(4)])],
+        _ => vec![format!(
+            "first DNS queries {:?}: expected metadata.example.internal first (search list before the bare name)",
+            &queries[..queries.len().min(4)]
+        )],
     }
 }
 
@@ -291,7 +302,11 @@ pub fn resolved_over_tcp(r: &Run) -> Vec<String> {
     if udp_tc && tcp {
         Vec::new()
     } else {
-        let seen: Vec<String> = r.dns_log.iter().map(|e| format!("{} {} {}{}", e.transport, e.qname, e.qtype, if e.tc { " TC" } else { "" })).collect();
+        let seen: Vec<String> = r
+            .dns_log
+            .iter()
+            .map(|e| format!("{} {} {}{}", e.transport, e.qname, e.qtype, if e.tc { " TC" } else { "" }))
+            .collect();
         vec![format!("expected a truncated UDP answer then the query over TCP, the server saw {seen:?}")]
     }
 }
@@ -302,18 +317,28 @@ pub fn silent_server_asked(r: &Run) -> Vec<String> {
 }
 
 /// Frames of the capture sent by flint's MAC.
-fn flint_frames<'a>(r: &'a Run) -> Vec<&'a str> {
+fn flint_frames(r: &Run) -> Vec<&str> {
     let mac = r.client_mac.to_ascii_lowercase();
-    r.capture.as_deref().unwrap_or("").lines().filter(|l| l.to_ascii_lowercase().contains(&format!(" {mac} > "))).collect()
+    r.capture
+        .as_deref()
+        .unwrap_or("")
+        .lines()
+        .filter(|l| l.to_ascii_lowercase().contains(&format!(" {mac} > ")))
+        .collect()
 }
 
 /// `--family ipv6`: not one IPv4 frame (no DHCPv4, no ARP for an IPv4 link-local address).
 pub fn no_ipv4_frames(r: &Run) -> Vec<String> {
-    let v4: Vec<&str> = flint_frames(r).into_iter().filter(|l| l.contains("ethertype IPv4") || l.contains("ethertype ARP")).collect();
+    let v4: Vec<&str> =
+        flint_frames(r).into_iter().filter(|l| l.contains("ethertype IPv4") || l.contains("ethertype ARP")).collect();
     if r.capture.is_none() {
         return vec!["no capture".into()];
     }
-    if v4.is_empty() { Vec::new() } else { vec![format!("--family ipv6, yet flint sent IPv4/ARP: {:?}", &v4[..v4.len().min(3)])] }
+    if v4.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!("--family ipv6, yet flint sent IPv4/ARP: {:?}", &v4[..v4.len().min(3)])]
+    }
 }
 
 /// `--family ipv4`: not one IPv6 frame.
@@ -322,7 +347,11 @@ pub fn no_ipv6_frames(r: &Run) -> Vec<String> {
         return vec!["no capture".into()];
     }
     let v6: Vec<&str> = flint_frames(r).into_iter().filter(|l| l.contains("ethertype IPv6")).collect();
-    if v6.is_empty() { Vec::new() } else { vec![format!("--family ipv4, yet flint sent IPv6: {:?}", &v6[..v6.len().min(3)])] }
+    if v6.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!("--family ipv4, yet flint sent IPv6: {:?}", &v6[..v6.len().min(3)])]
+    }
 }
 
 /// The DAD case: flint probed its EUI-64 link-local address (a DAD NS for it, so the conflict
@@ -345,12 +374,23 @@ pub fn dad_noticed(r: &Run) -> Vec<String> {
         }
     }
     let stamp = |f: &str| f.split_whitespace().next().and_then(|t| t.parse::<f64>().ok()).unwrap_or(0.0);
-    let ns_for_ll = frames.iter().any(|f| f.contains(&format!("{mac} > ")) && f.contains("neighbor solicitation") && f.contains(&format!("who has {ll}")));
+    let ns_for_ll = frames.iter().any(|f| {
+        f.contains(&format!("{mac} > ")) && f.contains("neighbor solicitation") && f.contains(&format!("who has {ll}"))
+    });
     let mut bad = Vec::new();
     if !ns_for_ll {
-        bad.push(format!("flint sent no neighbor solicitation for {ll} (its EUI-64 link-local): no DAD to notice the conflict"));
+        bad.push(format!(
+            "flint sent no neighbor solicitation for {ll} (its EUI-64 link-local): no DAD to notice the conflict"
+        ));
     }
-    let defended = frames.iter().find(|f| f.contains(&format!("{probe} > ")) && f.contains("neighbor advertisement") && f.contains(&format!("tgt is {ll}"))).map(|f| stamp(f));
+    let defended = frames
+        .iter()
+        .find(|f| {
+            f.contains(&format!("{probe} > "))
+                && f.contains("neighbor advertisement")
+                && f.contains(&format!("tgt is {ll}"))
+        })
+        .map(|f| stamp(f));
     match defended {
         None => bad.push(format!("the peer never defended {ll} (no NA in the capture)")),
         Some(t) => {
@@ -359,7 +399,10 @@ pub fn dad_noticed(r: &Run) -> Vec<String> {
                 .filter(|f| f.contains(&format!("{mac} > ")) && stamp(f) > t + 0.05 && f.contains(&format!(" {ll} > ")))
                 .collect();
             if !after.is_empty() {
-                bad.push(format!("flint kept sending from {ll} after the peer defended it: {:?}", &after[..after.len().min(2)]));
+                bad.push(format!(
+                    "flint kept sending from {ll} after the peer defended it: {:?}",
+                    &after[..after.len().min(2)]
+                ));
             }
         }
     }

@@ -272,7 +272,9 @@ impl Fixture {
         let pcap = self.pcap.as_ref()?;
         let mut cmd = Command::new(util::tool("tcpdump"));
         cmd.args(["-n", "-e", "-tt", "-v", "-r"]).arg(pcap);
-        proc::run_capture(&mut cmd, Duration::from_secs(20)).ok().map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        proc::run_capture(&mut cmd, Duration::from_secs(20))
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
     }
 
     /// `(rule, packets)` of every drop rule.
@@ -285,7 +287,8 @@ impl Fixture {
             .lines()
             .filter(|l| l.contains("counter packets"))
             .map(|l| {
-                let n = l.split("counter packets ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok());
+                let n =
+                    l.split("counter packets ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok());
                 (l.trim().to_string(), n.unwrap_or(0))
             })
             .collect()
@@ -304,9 +307,15 @@ impl Fixture {
                     let ra = text(&o);
                     std::fs::write(dir.join("selfcheck-rdisc6.txt"), &ra).ok();
                     let flag = |name: &str| {
-                        ra.lines().find(|l| l.trim_start().starts_with(name)).is_some_and(|l| l.trim_end().ends_with("Yes"))
+                        ra.lines()
+                            .find(|l| l.trim_start().starts_with(name))
+                            .is_some_and(|l| l.trim_end().ends_with("Yes"))
                     };
-                    let (a, m, other) = (flag("Autonomous address conf."), flag("Stateful address conf."), flag("Stateful other conf."));
+                    let (a, m, other) = (
+                        flag("Autonomous address conf."),
+                        flag("Stateful address conf."),
+                        flag("Stateful other conf."),
+                    );
                     let want = match c.v6 {
                         V6::Slaac => (true, false, false),
                         V6::Stateless => (true, false, true),
@@ -343,7 +352,12 @@ impl Fixture {
             let lf = dir.join("selfcheck-dhclient6.leases").display().to_string();
             let pf = dir.join("selfcheck-dhclient6.pid").display().to_string();
             let mode = if c.v6 == V6::Stateful { "-N" } else { "-S" };
-            let r = run_in(p, "dhclient", &["-6", mode, "-1", "-v", "-lf", &lf, "-pf", &pf, "-sf", "/bin/true", CLIENT_IF], t);
+            let r = run_in(
+                p,
+                "dhclient",
+                &["-6", mode, "-1", "-v", "-lf", &lf, "-pf", &pf, "-sf", "/bin/true", CLIENT_IF],
+                t,
+            );
             let out = r.map(|o| text(&o)).unwrap_or_else(|e| e);
             std::fs::write(dir.join("selfcheck-dhclient6.txt"), &out).ok();
             let lease = std::fs::read_to_string(&lf).unwrap_or_default();
@@ -380,8 +394,14 @@ impl Fixture {
                 },
                 Dns::Mock(Mode::Truncate) => {
                     let udp = dig(&["+notcp", "+ignore", "AAAA", "metadata.example.internal"]).map(|o| text(&o));
-                    if !udp.as_ref().is_ok_and(|t| t.contains("flags: qr tc") || t.contains(" tc ") || t.contains(" tc;")) {
-                        bad.push(format!("fixture: UDP answer not truncated: {}", util::tail(&udp.unwrap_or_else(|e| e), 6)));
+                    if !udp
+                        .as_ref()
+                        .is_ok_and(|t| t.contains("flags: qr tc") || t.contains(" tc ") || t.contains(" tc;"))
+                    {
+                        bad.push(format!(
+                            "fixture: UDP answer not truncated: {}",
+                            util::tail(&udp.unwrap_or_else(|e| e), 6)
+                        ));
                     }
                     let tcp = dig(&["+tcp", "+short", "AAAA", "metadata.example.internal"]).map(|o| text(&o));
                     if !tcp.as_ref().is_ok_and(|t| t.trim() == META6) {
@@ -393,20 +413,27 @@ impl Fixture {
                         let qt = if addr.contains(':') { "AAAA" } else { "A" };
                         match dig(&["+short", qt, name]) {
                             Ok(o) if String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == *addr) => {}
-                            Ok(o) => bad.push(format!("fixture: dig {qt} {name} {at}: {:?}, expected {addr}", text(&o).trim())),
+                            Ok(o) => bad
+                                .push(format!("fixture: dig {qt} {name} {at}: {:?}, expected {addr}", text(&o).trim())),
                             Err(e) => bad.push(format!("fixture: dig: {e}")),
                         }
                     }
                     match dig(&["AAAA", "nothere.example.internal"]) {
                         Ok(o) if text(&o).contains("status: NXDOMAIN") => {}
-                        Ok(o) => bad.push(format!("fixture: nothere.example.internal is not NXDOMAIN: {}", util::tail(&text(&o), 8))),
+                        Ok(o) => bad.push(format!(
+                            "fixture: nothere.example.internal is not NXDOMAIN: {}",
+                            util::tail(&text(&o), 8)
+                        )),
                         Err(e) => bad.push(format!("fixture: dig: {e}")),
                     }
                     let v4only = c.records.iter().any(|(n, _)| *n == "v4only.example.internal");
                     match dig(&["AAAA", "v4only.example.internal"]).map(|o| (o, v4only)) {
                         Ok((_, false)) => {}
                         Ok((o, _)) if text(&o).contains("status: NOERROR") && text(&o).contains("ANSWER: 0") => {}
-                        Ok((o, _)) => bad.push(format!("fixture: v4only.example.internal AAAA is not an empty NOERROR: {}", util::tail(&text(&o), 8))),
+                        Ok((o, _)) => bad.push(format!(
+                            "fixture: v4only.example.internal AAAA is not an empty NOERROR: {}",
+                            util::tail(&text(&o), 8)
+                        )),
                         Err(e) => bad.push(format!("fixture: dig: {e}")),
                     }
                 }
@@ -428,7 +455,10 @@ impl Fixture {
                     Ok(o) => {
                         let code = String::from_utf8_lossy(&o.stdout).trim().to_string();
                         if !o.status.success() || code == "000" {
-                            bad.push(format!("fixture: {url} does not answer (curl exit {:?}, {code})", o.status.code()));
+                            bad.push(format!(
+                                "fixture: {url} does not answer (curl exit {:?}, {code})",
+                                o.status.code()
+                            ));
                         }
                     }
                     Err(e) => bad.push(format!("fixture: curl {url}: {e}")),
@@ -441,7 +471,10 @@ impl Fixture {
         if c.dad_peer {
             let ll = eui64_link_local(&self.seg.client_mac).map(|a| a.to_string()).unwrap_or_default();
             let got = Segment::ip_in(p, &["-6", "addr", "show", "dev", CLIENT_IF]).unwrap_or_default();
-            if !got.lines().any(|l| l.contains(&format!("inet6 {ll}/64")) && !l.contains("tentative") && !l.contains("dadfailed")) {
+            if !got
+                .lines()
+                .any(|l| l.contains(&format!("inet6 {ll}/64")) && !l.contains("tentative") && !l.contains("dadfailed"))
+            {
                 bad.push(format!("fixture: the probe does not hold {ll}: {got}"));
             }
         }

@@ -25,52 +25,26 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::harness::checks::check_secrets;
 use crate::harness::flint::{FlintRun, HARD_EXTRA, run_flint_cmd, runner_ready, verdict};
 use crate::harness::handoff::rel;
 use crate::harness::netns::{self, CLIENT_IF, Segment};
 use crate::harness::tally::{Selection, Suite, Tally, run_each};
-use crate::mock::dns::{DnsLogEntry, read_dns_log};
+use crate::mock::dns::read_dns_log;
 use crate::mock::{self, LogEntry, payloads};
 use crate::support::proc::ChildGuard;
 use crate::support::{deps, util};
-use case::{Case, OUTPUT, REPORT};
+use case::{Case, OUTPUT, REPORT, Run};
 use fixture::{Fixture, SELF_CHECK_PATH};
 
 pub const SUITE: Suite = Suite { name: "dualstack", needs_flint: true, gate: false, run, cases: || cases::all().len() };
 
-const BOOT: &str = "BOOT_IMAGE=/boot/vmlinuz-6.1.0-56-amd64 root=UUID=0b3c6d1e-5f7a-4c2b-9d8e-1a2b3c4d5e6f ro console=ttyS0,115200n8";
+const BOOT: &str =
+    "BOOT_IMAGE=/boot/vmlinuz-6.1.0-56-amd64 root=UUID=0b3c6d1e-5f7a-4c2b-9d8e-1a2b3c4d5e6f ro console=ttyS0,115200n8";
 
 /// Samples, every 20 ms while flint runs, the client's `disable_ipv6`, how many IPv6 addresses
 /// the kernel holds on eth0, and eth0's operstate.
 const SAMPLER: &str = r#"while :; do read v < /proc/sys/net/ipv6/conf/eth0/disable_ipv6; n=$(grep -c ' eth0$' /proc/net/if_inet6); read o < /sys/class/net/eth0/operstate; echo "$v $n $o"; sleep 0.02; done"#;
-
-/// Everything one run observed, for the checks.
-pub struct Run {
-    pub exit: Option<i32>,
-    pub elapsed: Duration,
-    pub stderr: String,
-    /// The mock's request log (the self-checks' requests left out).
-    pub log: Vec<LogEntry>,
-    pub decoy_log: Vec<LogEntry>,
-    pub dns_log: Vec<DnsLogEntry>,
-    pub dnsmasq_log: String,
-    pub report: Option<Value>,
-    pub root: PathBuf,
-    pub client_mac: String,
-    pub probe_mac: String,
-    /// The capture as `tcpdump -n -e -tt -v` text.
-    pub capture: Option<String>,
-    pub drop_counters: Vec<(String, u64)>,
-    /// `disable_ipv6` of eth0 once flint exited.
-    pub disable_ipv6_after: String,
-    /// (disable_ipv6, kernel IPv6 addresses on eth0, operstate) while flint ran.
-    pub samples: Vec<(String, u32, String)>,
-    /// The bytes flint must have written.
-    pub expected: Option<Vec<u8>>,
-}
 
 fn read_log_filtered(path: Option<&Path>) -> Vec<LogEntry> {
     path.and_then(|p| mock::read_log(p).ok())
@@ -210,7 +184,7 @@ mod tests {
         assert_eq!(names.len(), all.len());
         for c in &all {
             assert!(c.exit == 0 || c.exit == 3 || c.error_phase.is_some(), "{} names no error phase", c.name);
-            assert!(c.success() == !c.endpoint.is_empty() || c.exit == 3, "{}: an endpoint iff success", c.name);
+            assert!(c.success() != c.endpoint.is_empty() || c.exit == 3, "{}: an endpoint iff success", c.name);
         }
     }
 
