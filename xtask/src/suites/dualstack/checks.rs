@@ -350,7 +350,11 @@ pub fn no_ipv6_frames(r: &Run) -> Vec<String> {
     if v6.is_empty() {
         Vec::new()
     } else {
-        vec![format!("--family ipv4, yet flint sent IPv6: {:?}", &v6[..v6.len().min(3)])]
+        // From flint's MAC: flint's own frames, or the kernel's when flint left its IPv6 on.
+        vec![format!(
+            "--family ipv4, yet IPv6 left flint's NIC (flint's or the kernel's): {:?}",
+            &v6[..v6.len().min(3)]
+        )]
     }
 }
 
@@ -413,9 +417,8 @@ pub fn dad_noticed(r: &Run) -> Vec<String> {
 pub fn kernel_kept_off(r: &Run) -> Vec<String> {
     let up: Vec<&(String, u32, String)> = r.samples.iter().filter(|(_, _, o)| o == "up" || o == "unknown").collect();
     let mut bad = Vec::new();
-    if up.is_empty() {
-        bad.push(format!("no sample saw eth0 up while flint ran ({} samples)", r.samples.len()));
-    }
+    // A run shorter than the 20 ms sampling period leaves nothing to hold here (the kernel's
+    // own IPv6 then shows in the capture: MLD reports and DAD from flint's MAC).
     if let Some(s) = up.iter().find(|(v, _, _)| v != "1") {
         bad.push(format!("eth0 up with disable_ipv6 = {} while flint ran: the kernel could configure it", s.0));
     }
