@@ -65,6 +65,9 @@ tasks:
                              Proxmox's genisoimage, cloud-localds and KubeVirt, the network
                              seed (ds=nocloud;s=URL) with ip= or a drive's network-config and
                              no DHCP, the hand-offs read by Ignition and cloud-init
+  dualstack [FILTER] [--keep] IPv6 and names (issue #11): RA/SLAAC, DHCPv6, DNS with search
+                             lists, Happy Eyeballs, --url, IPv6 endpoints, DAD, against real
+                             dnsmasq in namespaces; every fixture proven without flint first
   demo [--netns]             boot the QEMU image: flint fetches the bundled Ignition config;
                              shows it with the boot timeline (--netns: the namespace demo)
   fuzz [--seconds N] [TARGET...]
@@ -82,6 +85,7 @@ environment: FLINT_BIN=PATH makes e2e, consumers, qemu-test, initramfs, demo and
 hidden helpers (started by the tasks):
   mock --platform aws|akamai|openstack|nocloud [--listen ADDR] [--payload FILE] [knobs…]   (`mock --help`)
   dhcp-mock [options]        a misbehaving DHCP server (`dhcp-mock --help`)
+  dns-mock --listen IP [options]  a DNS server that truncates or never answers (`dns-mock --help`)
   time-exec [--result FILE] [--timeout S] -- CMD [ARGS…]
   relay HOST:PORT            stdin/stdout <-> TCP, for slirp's guestfwd
 ";
@@ -110,8 +114,10 @@ fn main() -> ExitCode {
         "consumers" => tasks::consumers::cli(rest),
         "openstack" => tasks::openstack::cli(rest),
         "nocloud" => tasks::nocloud::cli(rest),
+        "dualstack" => tasks::dualstack::cli(rest),
         "mock" => mock::main(rest),
         "dhcp-mock" => mock::dhcp::main(rest),
+        "dns-mock" => mock::dns::main(rest),
         "time-exec" => harness::stopwatch::main(rest),
         "relay" => harness::qemu::relay::main(rest),
         "help" | "-h" | "--help" => {

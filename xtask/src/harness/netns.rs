@@ -384,6 +384,157 @@ impl Drop for Lone {
     }
 }
 
+/// An IPv6-capable segment (issue #11, the dual-stack suite): a server namespace whose bridge
+/// `br0` carries the cloud's addresses, the client namespace (flint's `eth0`, DOWN, no
+/// address, the kernel's IPv6 left at its defaults as at boot) and a probe namespace (`eth0`
+/// UP, the kernel's own IPv6 and DAD off) that proves the fixtures without flint and can play
+/// "another host on the link". Deleted on drop.
+///
+/// ```text
+///  server  br0 (IPv6 on, DAD off, MLD snooping off) ── vcli ── client eth0 (flint)
+///                                                   └─ vprb ── probe  eth0 (kernel IPv6)
+/// ```
+///
+/// MLD snooping is off so that a solicited-node group the probe joined (the DAD case: the probe
+/// holds flint's address) does not stop the bridge from flooding it to flint, which sends no MLD
+/// reports of its own.
+pub struct Segment {
+    pub server: String,
+    pub client: String,
+    pub probe: String,
+    pub client_mac: String,
+    pub probe_mac: String,
+}
+
+/// The bridge of a `Segment` (the server's side of the link).
+pub const SEGMENT_IF: &str = BRIDGE;
+
+impl Segment {
+    pub fn new() -> Result<Segment, String> {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let base = format!("{}{pid}-{n}", cleanup::NETNS_PREFIX);
+        let mac = |kind: u32| {
+            format!("02:f1:{:02x}:{:02x}:{:02x}:{:02x}", 0x20 + kind, (pid >> 8) & 0xff, pid & 0xff, n & 0xff)
+        };
+        let seg = Segment {
+            server: format!("{base}-srv"),
+            client: format!("{base}-cli"),
+            probe: format!("{base}-prb"),
+            client_mac: mac(0),
+            probe_mac: mac(1),
+        };
+        for ns in [&seg.server, &seg.client, &seg.probe] {
+            cleanup::add_netns(ns);
+            ip(&["netns", "add", ns])?;
+        }
+        let s = seg.server.as_str();
+        ip(&["-n", s, "link", "set", "lo", "up"])?;
+        ip(&[
+            "-n",
+            s,
+            "link",
+            "add",
+            BRIDGE,
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "forward_delay",
+            "0",
+            "mcast_snooping",
+            "0",
+        ])?;
+        // IPv6 on and DAD off before the bridge is up: its link-local address (dnsmasq's RA
+        // source) and every `nodad` address are usable at once.
+        sysctl(s, &format!("net.ipv6.conf.{BRIDGE}.disable_ipv6"), "0")?;
+        sysctl(s, &format!("net.ipv6.conf.{BRIDGE}.accept_dad"), "0")?;
+        for (port, ns, mac) in [("vcli", &seg.client, &seg.client_mac), ("vprb", &seg.probe, &seg.probe_mac)] {
+            ip(&[
+                "-n", s, "link", "add", port, "type", "veth", "peer", "name", CLIENT_IF, "address", mac, "netns", ns,
+            ])?;
+            ip(&["-n", s, "link", "set", port, "master", BRIDGE, "up"])?;
+        }
+        let p = seg.probe.as_str();
+        sysctl(p, &format!("net.ipv6.conf.{CLIENT_IF}.accept_dad"), "0")?;
+        ip(&["-n", p, "link", "set", "lo", "up"])?;
+        ip(&["-n", p, "link", "set", CLIENT_IF, "up"])?;
+        ip(&["-n", s, "link", "set", BRIDGE, "up"])?;
+        Ok(seg)
+    }
+
+    /// Adds `cidr` to the server's bridge (IPv6 ones `nodad`: usable at once).
+    pub fn server_addr(&self, cidr: &str) -> Result<(), String> {
+        let mut args = vec!["-n", self.server.as_str(), "addr", "add", cidr, "dev", BRIDGE];
+        if cidr.contains(':') {
+            args.push("nodad");
+        }
+        ip(&args)
+    }
+
+    /// `ip netns exec <ns> program …` for one of the segment's namespaces.
+    pub fn exec(ns: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(util::tool("ip"));
+        cmd.args(["netns", "exec", ns]).arg(program);
+        cmd
+    }
+
+    /// `ip -n <ns> args…`, its stdout.
+    pub fn ip_in(ns: &str, args: &[&str]) -> Result<String, String> {
+        let mut full = vec!["-n", ns];
+        full.extend_from_slice(args);
+        let out = proc::run_ok(Command::new(util::tool("ip")).args(&full), IP_TIMEOUT)?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        for ns in [&self.client, &self.probe, &self.server] {
+            cleanup::delete_netns(ns);
+            cleanup::remove_netns(ns);
+        }
+    }
+}
+
+/// `sysctl -w key=value` inside `netns` (written through its /proc/sys).
+pub fn sysctl(netns: &str, key: &str, value: &str) -> Result<(), String> {
+    let mut cmd = Command::new(util::tool("ip"));
+    cmd.args(["netns", "exec", netns]).arg(util::tool("sysctl")).args(["-qw", &format!("{key}={value}")]);
+    proc::run_ok(&mut cmd, IP_TIMEOUT).map(|_| ())
+}
+
+/// `sysctl -n key` inside `netns`.
+pub fn sysctl_read(netns: &str, key: &str) -> Result<String, String> {
+    let mut cmd = Command::new(util::tool("ip"));
+    cmd.args(["netns", "exec", netns]).arg(util::tool("sysctl")).args(["-n", key]);
+    let out = proc::run_ok(&mut cmd, IP_TIMEOUT)?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Starts dnsmasq in `netns` with exactly `args` (plus `--no-daemon`, `--conf-file=/dev/null`,
+/// a pid file in `dir`), logging to `dir/<name>.log`, and waits (≤ 5 s) for its "started" line.
+/// For the dual-stack suite, which composes RA, DHCPv6, DHCPv4 and DNS options per case.
+pub fn start_dnsmasq_args(netns: &str, args: &[String], dir: &Path, name: &str) -> Result<ChildGuard, String> {
+    let log = dir.join(format!("{name}.log"));
+    let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let mut cmd = Command::new(util::tool("ip"));
+    cmd.args(["netns", "exec", netns]).arg(util::tool("dnsmasq"));
+    cmd.args(["--no-daemon", "--conf-file=/dev/null"]);
+    cmd.arg(format!("--pid-file={}", dir.join(format!("{name}.pid")).display()));
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
+    let mut child = ChildGuard::spawn(&mut cmd, "dnsmasq")?;
+    let started = |t: &str| t.contains("dnsmasq: started");
+    let ready = proc::wait_until(Duration::from_secs(5), Duration::from_millis(5), || {
+        child.try_status().is_some() || std::fs::read_to_string(&log).is_ok_and(|s| started(&s))
+    });
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    if !ready || !started(&text) || child.try_status().is_some() {
+        return Err(format!("dnsmasq did not start: {}", util::tail(&text, 5)));
+    }
+    Ok(child)
+}
+
 #[cfg(test)]
 mod tests {
     use super::random_classifier;

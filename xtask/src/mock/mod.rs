@@ -23,6 +23,7 @@
 pub mod akamai;
 pub mod aws;
 pub mod dhcp;
+pub mod dns;
 mod fault;
 mod faults;
 mod http;

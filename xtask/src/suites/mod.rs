@@ -5,6 +5,7 @@
 pub mod build;
 pub mod cargo;
 pub mod consumers;
+pub mod dualstack;
 pub mod e2e;
 pub mod faults_http;
 pub mod faults_net;

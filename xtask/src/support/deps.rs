@@ -148,6 +148,25 @@ pub fn ensure_nocloud() -> Result<(), String> {
     ensure_set(&all, false)
 }
 
+/// The dual-stack suite's fixture self-checks: `rdisc6` (ndisc6) reads the RA, `dhclient -6`
+/// (isc-dhcp-client) takes a DHCPv6 lease, `dig` (bind9-dnsutils) asks the DNS servers, `nft`
+/// (nftables) drops one family, `tcpdump` captures the link, `sysctl` (procps) sets
+/// `disable_ipv6`.
+const DUALSTACK_TOOLS: &[(&str, &str)] = &[
+    ("rdisc6", "ndisc6"),
+    ("dhclient", "isc-dhcp-client"),
+    ("dig", "bind9-dnsutils"),
+    ("nft", "nftables"),
+    ("tcpdump", "tcpdump"),
+    ("sysctl", "procps"),
+];
+
+/// Everything `ensure` installs plus the dual-stack suite's tools.
+pub fn ensure_dualstack() -> Result<(), String> {
+    let all: Vec<(&str, &str)> = TOOLS.iter().chain(DUALSTACK_TOOLS).copied().collect();
+    ensure_set(&all, false)
+}
+
 /// `cargo xtask fuzz` builds libFuzzer (C++) through libfuzzer-sys.
 const FUZZ_TOOLS: &[(&str, &str)] = &[("c++", "g++")];
 

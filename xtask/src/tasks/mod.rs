@@ -5,6 +5,7 @@ pub mod bench;
 pub mod build;
 pub mod consumers;
 pub mod demo;
+pub mod dualstack;
 pub mod e2e;
 pub mod faults_http;
 pub mod faults_net;
