@@ -11,16 +11,11 @@ use serde_json::Value;
 
 use super::case::*;
 use super::fixture::eui64_link_local;
-use crate::harness::checks::PHASES;
 use crate::harness::drivecase::check_exit_and_time;
 use crate::harness::handoff::{self, ReportWant, rel};
 use crate::harness::report;
 
 /// The log phases: the contract's, and `dns` (issue #11).
-fn known_phase(p: &str) -> bool {
-    PHASES.contains(&p) || p == "dns"
-}
-
 pub fn exit_and_time(c: &Case, r: &Run) -> Vec<String> {
     let why = ": a definite answer (or a dead family) must not cost more";
     check_exit_and_time(r.exit, r.elapsed, c.exit, c.budget, c.within, why)
@@ -35,39 +30,6 @@ pub fn files(c: &Case, r: &Run) -> Vec<String> {
     }
     let expected = r.expected.as_deref().filter(|_| ok && c.success());
     handoff::tree(&r.root, &want, &[rel(OUTPUT)], expected, "served")
-}
-
-/// flint's stderr: every line `flint: [error: |warning: ]<phase>: …`; a failure has exactly one
-/// error line, in `error_phase` when named.
-pub fn stderr(text: &str, exit: i32, error_phase: Option<&str>) -> Vec<String> {
-    let mut bad = Vec::new();
-    let mut errors = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let Some(rest) = line.strip_prefix("flint: ") else {
-            bad.push(format!("stderr line not in `flint: <phase>: …` form: {line:?}"));
-            continue;
-        };
-        let (is_error, rest) = match rest.strip_prefix("error: ") {
-            Some(r) => (true, r),
-            None => (false, rest.strip_prefix("warning: ").unwrap_or(rest)),
-        };
-        let phase = rest.split(':').next().unwrap_or("");
-        if !known_phase(phase) {
-            bad.push(format!("stderr line with unknown phase {phase:?}: {line:?}"));
-        }
-        if is_error {
-            errors.push(phase.to_string());
-        }
-    }
-    if exit != 0 && exit != 3 && errors.len() != 1 {
-        bad.push(format!("{} error lines for a failure, expected one: {errors:?}", errors.len()));
-    }
-    if let Some(want) = error_phase
-        && !errors.iter().any(|p| p == want)
-    {
-        bad.push(format!("expected an error in phase `{want}`, saw {errors:?}"));
-    }
-    bad
 }
 
 /// `"addr/len"` → (address, prefix length)
@@ -431,14 +393,15 @@ pub fn kernel_kept_off(r: &Run) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::harness::checks::check_stderr;
 
     #[test]
     fn stderr_knows_the_dns_phase() {
-        assert!(stderr("flint: dns: metadata.example.internal AAAA fd00::80\n", 0, None).is_empty());
-        assert!(stderr("flint: error: dns: nothere.example.internal: NXDOMAIN\n", 4, Some("dns")).is_empty());
-        assert!(!stderr("flint: error: link: x\n", 4, Some("dns")).is_empty());
-        assert!(!stderr("flint: bogus: x\n", 0, None).is_empty());
-        assert!(!stderr("flint: error: dns: a\nflint: error: dns: b\n", 4, Some("dns")).is_empty());
+        assert!(check_stderr("flint: dns: metadata.example.internal AAAA fd00::80\n", 0, None).is_empty());
+        assert!(check_stderr("flint: error: dns: nothere.example.internal: NXDOMAIN\n", 4, Some("dns")).is_empty());
+        assert!(!check_stderr("flint: error: link: x\n", 4, Some("dns")).is_empty());
+        assert!(!check_stderr("flint: bogus: x\n", 0, None).is_empty());
+        assert!(!check_stderr("flint: error: dns: a\nflint: error: dns: b\n", 4, Some("dns")).is_empty());
     }
 
     #[test]

@@ -149,7 +149,7 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
     let mut bad = checks::exit_and_time(c, &run);
     bad.extend(checks::files(c, &run));
     bad.extend(checks::report(c, &run));
-    bad.extend(checks::stderr(&run.stderr, c.exit, c.error_phase));
+    bad.extend(crate::harness::checks::check_stderr(&run.stderr, c.exit, c.error_phase));
     bad.extend(check_secrets(&logs, &tokens, &marker));
     bad.extend(checks::mock_log(c, &run));
     bad.extend(checks::side_effects(c, &run));
