@@ -162,6 +162,7 @@ fn list<'i>(w: &mut Writer<'_>, name: &str, items: impl Iterator<Item = &'i [u8]
 }
 
 /// Formats into a small heapless string (addresses, names); `None` if it does not fit.
+#[inline(never)]
 pub fn text(args: core::fmt::Arguments<'_>) -> Option<Text> {
     let mut s = heapless::String::new();
     core::fmt::write(&mut s, args).ok()?;
