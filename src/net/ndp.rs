@@ -545,6 +545,14 @@ impl Dad {
 // ---------------------------------------------------------------------------------------------
 // The aggregate
 
+/// The earlier of two deadlines, either of which may be absent.
+pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// SLAAC addresses at most (one per usable prefix; more prefixes are ignored).
 pub const MAX_SLAAC: usize = 3;
 /// Addresses tried per prefix (and for the link-local one): the EUI-64 one, then random ones
@@ -680,9 +688,12 @@ impl Ndp {
     }
 
     pub fn poll_at(&self) -> Option<Instant> {
-        let slaac = self.slaac.iter().flat_map(|s| [s.dad.poll_at(), s.valid_until]);
-        let router = self.router.map(|r| r.1);
-        [self.solicit.poll_at(), self.ll.poll_at(), router].into_iter().chain(slaac).flatten().min()
+        // A plain fold: the flat_map/chain/flatten it replaces measured ~700 B larger.
+        let mut at = earliest(earliest(self.solicit.poll_at(), self.ll.poll_at()), self.router.map(|r| r.1));
+        for s in &self.slaac {
+            at = earliest(earliest(at, s.dad.poll_at()), s.valid_until);
+        }
+        at
     }
 
     /// Advances timers and writes one frame to send, if one is due; call again until `None`.

@@ -21,7 +21,7 @@ use smoltcp::wire::{
 
 use super::dns::{self, SearchList};
 use super::linklocal::{Claim, Ip};
-use super::ndp::{self, Ndp};
+use super::ndp::{self, Ndp, earliest};
 use super::{AddressMode, Family, NDP_FRAME_MAX, Nic, Transport, dhcpv6};
 use crate::rand::Rng;
 
@@ -604,10 +604,8 @@ impl<'a> Stack<'a> {
     #[inline(never)]
     pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
         let mut at = self.iface.poll_delay(now, &self.sockets).map(|d| now + d);
-        let v6 = [self.ndp.as_ref().and_then(Ndp::poll_at), self.dhcpv6.as_ref().and_then(dhcpv6::Client::poll_at)];
-        for t in v6.into_iter().flatten() {
-            at = Some(at.map_or(t, |a| a.min(t)));
-        }
+        at = earliest(at, self.ndp.as_ref().and_then(Ndp::poll_at));
+        at = earliest(at, self.dhcpv6.as_ref().and_then(dhcpv6::Client::poll_at));
         if let Some(a) = &self.acquire {
             let mut mine = a.deadline;
             if let Some(claim) = &a.claim {
@@ -618,7 +616,7 @@ impl<'a> Stack<'a> {
                     mine = mine.min(a.dhcp_until);
                 }
             }
-            at = Some(at.map_or(mine, |t| t.min(mine)));
+            at = earliest(at, Some(mine));
         }
         at
     }
