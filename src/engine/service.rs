@@ -431,13 +431,18 @@ pub fn order(all: &[Candidate], won: Option<IpEndpoint>) -> heapless::Vec<u8, CA
     if let Some(i) = all.iter().position(|c| Some(c.to) == won) {
         let _ = out.push(i as u8);
     }
-    let is_v6 = |c: &Candidate| matches!(c.to.addr, IpAddress::Ipv6(_));
-    let (mut v6, mut v4) = (all.iter().enumerate().filter(|(_, c)| is_v6(c)), all.iter().enumerate().filter(|(_, c)| !is_v6(c)));
-    // Bounded by the number of candidates: each round takes at least one.
-    for _ in 0..all.len() {
-        for (i, _) in [v6.next(), v4.next()].into_iter().flatten() {
-            if !out.contains(&(i as u8)) {
-                let _ = out.push(i as u8);
+    // Round k takes the k-th IPv6 address, then the k-th IPv4 one (plain loops: two filtered
+    // iterators measured larger).
+    for round in 0..all.len() {
+        for v4 in [false, true] {
+            let mut k = 0;
+            for (i, c) in all.iter().enumerate() {
+                if matches!(c.to.addr, IpAddress::Ipv4(_)) == v4 {
+                    if k == round && !out.contains(&(i as u8)) {
+                        let _ = out.push(i as u8);
+                    }
+                    k += 1;
+                }
             }
         }
     }
