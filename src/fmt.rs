@@ -162,8 +162,8 @@ impl core::fmt::Display for Ip6 {
         let g: [u16; 8] = core::array::from_fn(|i| u16::from_be_bytes([self.0[2 * i], self.0[2 * i + 1]]));
         // The longest run of zero groups (RFC 5952 §4.2.3: only when two or more).
         let (mut best, mut len, mut run) = (8, 1, 0);
-        for (i, &x) in g.iter().enumerate() {
-            run = if x == 0 { run + 1 } else { 0 };
+        for (i, &v) in g.iter().enumerate() {
+            run = if v == 0 { run + 1 } else { 0 };
             if run > len {
                 (best, len) = (i + 1 - run, run);
             }
@@ -178,7 +178,13 @@ impl core::fmt::Display for Ip6 {
             if i > 0 && i != best + len {
                 f.write_str(":")?;
             }
-            write!(f, "{:x}", g[i])?;
+            // Hex digits by hand: `{:x}` linked u16's LowerHex and a format call per group.
+            let v = g[i];
+            for shift in [12, 8, 4, 0] {
+                if v >> shift != 0 || shift == 0 {
+                    core::fmt::Write::write_char(f, char::from(b"0123456789abcdef"[usize::from(v >> shift & 0xf)]))?;
+                }
+            }
             i += 1;
         }
         Ok(())

@@ -146,6 +146,8 @@ impl<'a> DriveRun<'a> {
     }
 
     /// Scans when a scan is due; returns when the next one is.
+    // Out of line: measured smaller so (inlined, it grew its caller more than it costs).
+    #[inline(never)]
     pub fn poll(&mut self, now: Instant, drives: &mut dyn Drives, metadata: bool) -> Option<Instant> {
         let State::Scan(at) = self.state else { return None };
         if now < at {
@@ -200,8 +202,8 @@ impl<'a> DriveRun<'a> {
                 Ok(Some(n)) => match network(doc, &self.scratch[..n]) {
                     Ok(plan) => {
                         if let (Some(field), Some(s)) = (&doc.ipv4_attr, first_static(&plan)) {
-                            let mut text = heapless::String::<16>::new();
-                            let _ = core::fmt::write(&mut text, format_args!("{}", Ip(s)));
+                            // The report's text type: one heapless string size fewer in the binary.
+                            let text = crate::report::text(format_args!("{}", Ip(s))).unwrap_or_default();
                             self.meta.put(field, text.as_bytes());
                         }
                         self.network = Some(plan);

@@ -15,7 +15,7 @@ use crate::net::stack::Stack;
 /// is rarely much larger for A and AAAA records).
 const TCP_ANSWER_MAX: usize = 4096;
 
-/// How a lookup stands. (`Done` carries the addresses by value; it lives for one call.)
+/// How a lookup stands. (No heap to box the addresses on; one lives at a time, on the stack.)
 #[allow(clippy::large_enum_variant)]
 pub enum Progress {
     Pending(Instant),
@@ -64,6 +64,8 @@ impl Lookup {
         }
     }
 
+    // Out of line: measured smaller so (inlined, it grew its caller more than it costs).
+    #[inline(never)]
     pub fn poll(&mut self, now: Instant, stack: &mut Stack<'_>) -> Progress {
         let resolver = &mut self.resolver;
         stack.dns_recv(|from, msg| resolver.on_udp(now, from, msg));

@@ -152,6 +152,8 @@ impl<'a> ServiceRun<'a> {
     }
 
     /// Moves the run on; returns when it next needs a poll.
+    // Out of line: measured smaller so (inlined, it grew its caller more than it costs).
+    #[inline(never)]
     pub fn poll<N: Nic>(
         &mut self,
         now: Instant,
@@ -275,6 +277,8 @@ impl<'a> ServiceRun<'a> {
 
     /// The addresses this request may go to, in the order to try them, as a race to start;
     /// `None` while no endpoint is reachable yet.
+    // Out of line: measured smaller so (inlined, it grew its caller more than it costs).
+    #[inline(never)]
     fn race(&mut self, now: Instant, net: &mut Network<'_>, deadline: Instant) -> Result<Option<Race>, ExchangeError> {
         let no_route = ExchangeError::Transport(Transport::NoRoute);
         let lease = net.lease();
@@ -328,6 +332,8 @@ impl<'a> ServiceRun<'a> {
     }
 
     /// The race was won by the connection in `slot` to `to`: the flow's request goes out on it.
+    // Out of line: measured smaller so (inlined, it grew its caller more than it costs).
+    #[inline(never)]
     fn send(
         &mut self,
         now: Instant,
@@ -418,19 +424,25 @@ pub struct Candidate {
 
 /// The order to try candidates in (RFC 8305 §4): the address that won last first, then the
 /// families interleaved, IPv6 first, each family in the given order.
+// Out of line: measured smaller so (inlined, it grew its caller more than it costs).
+#[inline(never)]
 pub fn order(all: &[Candidate], won: Option<IpEndpoint>) -> heapless::Vec<u8, CANDIDATES_MAX> {
     let mut out: heapless::Vec<u8, CANDIDATES_MAX> = heapless::Vec::new();
     if let Some(i) = all.iter().position(|c| Some(c.to) == won) {
         let _ = out.push(i as u8);
     }
-    let is_v6 = |c: &Candidate| matches!(c.to.addr, IpAddress::Ipv6(_));
-    let (mut v6, mut v4) =
-        (all.iter().enumerate().filter(|(_, c)| is_v6(c)), all.iter().enumerate().filter(|(_, c)| !is_v6(c)));
-    // Bounded by the number of candidates: each round takes at least one.
-    for _ in 0..all.len() {
-        for (i, _) in [v6.next(), v4.next()].into_iter().flatten() {
-            if !out.contains(&(i as u8)) {
-                let _ = out.push(i as u8);
+    // Round k takes the k-th IPv6 address, then the k-th IPv4 one (plain loops: two filtered
+    // iterators measured larger).
+    for round in 0..all.len() {
+        for v4 in [false, true] {
+            let mut k = 0;
+            for (i, c) in all.iter().enumerate() {
+                if matches!(c.to.addr, IpAddress::Ipv4(_)) == v4 {
+                    if k == round && !out.contains(&(i as u8)) {
+                        let _ = out.push(i as u8);
+                    }
+                    k += 1;
+                }
             }
         }
     }

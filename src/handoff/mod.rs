@@ -244,6 +244,8 @@ impl<'c> Handoff<'c> {
     /// Everything that comes from the metadata: attributes, the seed's `meta-data` (unless the
     /// drive's own was copied: `own_meta_data`), the Ignition base fragment. `render` is
     /// scratch space.
+    // Out of line: measured smaller so (inlined, it grew its callers more than it costs).
+    #[inline(never)]
     pub fn write_metadata(&mut self, meta: &Metadata, own_meta_data: bool, render: &mut [u8]) {
         let cfg = self.cfg;
         if meta.dropped > 0 {

@@ -511,6 +511,8 @@ fn static_ip(c: &mut NetConfig, (a, prefix): (Ip, u8), g: Option<Ip>) -> Result<
 ///
 /// `nameserver=ADDRESS` may repeat, and may hold a comma list; an IPv6 address may be in
 /// brackets. `DNS1`/`DNS2` of `ip=` join the same list.
+// Out of line: measured smaller so (inlined, it grew its callers more than it costs).
+#[inline(never)]
 pub fn from_kernel_args(cmdline: &[u8]) -> Result<Option<NetConfig>, ArgError> {
     let mut c = NetConfig::default();
     let mut seen = heapless::Vec::new();
@@ -1087,6 +1089,8 @@ impl Reader {
         }
     }
 
+    // Out of line: measured smaller so (inlined, it grew its callers more than it costs).
+    #[inline(never)]
     fn act(&mut self, act: Act, t: &[u8]) -> Result<(), Invalid> {
         let e = &mut self.entry;
         match act {

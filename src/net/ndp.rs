@@ -332,6 +332,8 @@ pub fn parse(frame: &[u8]) -> Option<Message<'_>> {
     }
 }
 
+// Out of line: measured smaller so (inlined, it grew its caller more than it costs).
+#[inline(never)]
 fn parse_ra<'a>(router: [u8; 16], icmp: &'a [u8], opts: Options<'a>) -> Ra<'a> {
     let mut ra = Ra {
         router,
@@ -545,6 +547,14 @@ impl Dad {
 // ---------------------------------------------------------------------------------------------
 // The aggregate
 
+/// The earlier of two deadlines, either of which may be absent.
+pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// SLAAC addresses at most (one per usable prefix; more prefixes are ignored).
 pub const MAX_SLAAC: usize = 3;
 /// Addresses tried per prefix (and for the link-local one): the EUI-64 one, then random ones
@@ -680,13 +690,18 @@ impl Ndp {
     }
 
     pub fn poll_at(&self) -> Option<Instant> {
-        let slaac = self.slaac.iter().flat_map(|s| [s.dad.poll_at(), s.valid_until]);
-        let router = self.router.map(|r| r.1);
-        [self.solicit.poll_at(), self.ll.poll_at(), router].into_iter().chain(slaac).flatten().min()
+        // A plain fold: the flat_map/chain/flatten it replaces measured ~700 B larger.
+        let mut at = earliest(earliest(self.solicit.poll_at(), self.ll.poll_at()), self.router.map(|r| r.1));
+        for s in &self.slaac {
+            at = earliest(earliest(at, s.dad.poll_at()), s.valid_until);
+        }
+        at
     }
 
     /// Advances timers and writes one frame to send, if one is due; call again until `None`.
     /// `out` must hold [`FRAME_MAX`] bytes (a shorter one gets nothing).
+    // Out of line: measured smaller so (inlined, it grew its caller more than it costs).
+    #[inline(never)]
     pub fn poll(&mut self, now: Instant, out: &mut [u8]) -> Option<usize> {
         if out.len() < FRAME_MAX {
             return None;
@@ -731,12 +746,16 @@ impl Ndp {
     }
 
     /// Hands over a received frame; anything but a valid NDP message is ignored.
+    // Out of line: measured smaller so (inlined, it grew its caller more than it costs).
+    #[inline(never)]
     pub fn on_frame(&mut self, now: Instant, frame: &[u8]) {
         if let Some(m) = parse(frame) {
             self.on(now, &m);
         }
     }
 
+    // Out of line: measured smaller so (inlined, it grew its caller more than it costs).
+    #[inline(never)]
     pub fn on(&mut self, now: Instant, msg: &Message<'_>) {
         if self.ll.on(msg) {
             let old = self.ll.target();
@@ -773,6 +792,8 @@ impl Ndp {
         }
     }
 
+    // Out of line: measured smaller so (inlined, it grew its caller more than it costs).
+    #[inline(never)]
     fn on_ra(&mut self, now: Instant, ra: &Ra<'_>) {
         self.solicit.on_ra();
         // Default router (RFC 4861 §6.3.4): one is enough for a fetch; a second router is used
@@ -818,6 +839,8 @@ impl Ndp {
         }
     }
 
+    // Out of line: measured smaller so (inlined, it grew its caller more than it costs).
+    #[inline(never)]
     fn on_prefix(&mut self, now: Instant, p: &Prefix) {
         let valid = (p.valid_s != u32::MAX).then(|| now + Duration::from_secs(p.valid_s as u64));
         if let Some(s) = self.slaac.iter_mut().find(|s| s.prefix[..8] == p.prefix[..8]) {
