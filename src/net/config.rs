@@ -1567,7 +1567,10 @@ mod tests {
             dns6(
                 config(
                     &[
-                        iface(Match::Mac([0x52, 0x54, 0, 0x12, 0x34, 0x56]), st([10, 0, 0, 5], 24, Some([10, 0, 0, 1]))),
+                        iface(
+                            Match::Mac([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
+                            st([10, 0, 0, 5], 24, Some([10, 0, 0, 1]))
+                        ),
                         iface(name("eth1"), Method::Dhcp),
                         iface(name("ens7"), Method::Dhcp),
                         iface(name("eth3"), st([172, 16, 0, 3], 12, None)),
@@ -1690,7 +1693,10 @@ mod tests {
             dns6(
                 config(
                     &[
-                        iface(Match::Mac([0xfa, 0x16, 0x3e, 0x69, 0xb0, 0x58]), st([10, 0, 0, 5], 24, Some([10, 0, 0, 1]))),
+                        iface(
+                            Match::Mac([0xfa, 0x16, 0x3e, 0x69, 0xb0, 0x58]),
+                            st([10, 0, 0, 5], 24, Some([10, 0, 0, 1]))
+                        ),
                         iface(Match::Mac([0xfa, 0x16, 0x3e, 0xd4, 0x57, 0xad]), Method::Dhcp),
                     ],
                     &[[10, 0, 0, 3], [199, 204, 44, 24]],

@@ -446,7 +446,36 @@ impl<'a> Stack<'a> {
         let mut frame = [0u8; NDP_FRAME_MAX];
         // Bounded by the device's NDP queue.
         while let Some(n) = dev.take_ndp(&mut frame) {
-            ndp.on_frame(now, &frame[..n]);
+            let Some(msg) = ndp::parse(&frame[..n]) else { continue };
+            // A solicitation for one of flint's addresses is answered here too, straight to the
+            // asker's MAC: smoltcp answers to the asker's IP address, and when that is off the
+            // on-link prefixes (AWS's `fd00:ec2::254` asking for a SLAAC address) it routes the
+            // answer through the router, whose entry the last address change may just have
+            // emptied: the answer is then lost, and the asker's SYN-ACK waits a second (seen in
+            // the QEMU dual-stack boot). RFC 4861 §7.2.4: the advertisement goes to the
+            // solicitation's source; no Override flag, as for an optimistic address (RFC 4429
+            // §3.3).
+            let answer = match msg {
+                ndp::Message::NeighborSolicit { source, target }
+                    if source != [0; 16] && self.iface.has_ip_addr(Ipv6Address::from(target)) =>
+                {
+                    let mut asker = [0u8; 6];
+                    asker.copy_from_slice(&frame[6..12]);
+                    Some((asker, source, target))
+                }
+                _ => None,
+            };
+            ndp.on(now, &msg);
+            if let Some((asker, source, target)) = answer {
+                let na = smoltcp::wire::Icmpv6Repr::Ndisc(smoltcp::wire::NdiscRepr::NeighborAdvert {
+                    flags: smoltcp::wire::NdiscNeighborFlags::SOLICITED,
+                    target_addr: target.into(),
+                    lladdr: Some(EthernetAddress(self.mac).into()),
+                });
+                let mut out = [0u8; 86];
+                let n = ndisc_frame(&mut out, self.mac, asker, target.into(), source.into(), na);
+                dev.send_raw(&out[..n]);
+            }
         }
         // Bounded: each call sends one due frame (DAD probes, a solicitation).
         for _ in 0..8 {
@@ -797,31 +826,44 @@ impl<'a> Stack<'a> {
 /// A neighbour solicitation for `target` from `source` with flint's link-layer address, to the
 /// target's solicited-node group (RFC 4861 §4.3, §7.2.2); its length in `out`.
 fn solicitation(out: &mut [u8], mac: [u8; 6], source: Ipv6Address, target: Ipv6Address) -> usize {
-    use smoltcp::wire::{EthernetFrame, Icmpv6Packet, Icmpv6Repr, IpProtocol, Ipv6Packet, Ipv6Repr, NdiscRepr};
     let group = Ipv6Address::from(ndp::solicited_node(&target.octets()));
-    let ns = Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit {
+    let g = group.octets();
+    let ns = smoltcp::wire::Icmpv6Repr::Ndisc(smoltcp::wire::NdiscRepr::NeighborSolicit {
         target_addr: target,
         lladdr: Some(EthernetAddress(mac).into()),
     });
+    ndisc_frame(out, mac, [0x33, 0x33, g[12], g[13], g[14], g[15]], source, group, ns)
+}
+
+/// An NDP message from flint's `mac` and `source` to `dest` at `dest_mac`, hop limit 255 (RFC
+/// 4861 §3.1); its length in `out`.
+fn ndisc_frame(
+    out: &mut [u8],
+    mac: [u8; 6],
+    dest_mac: [u8; 6],
+    source: Ipv6Address,
+    dest: Ipv6Address,
+    msg: smoltcp::wire::Icmpv6Repr<'_>,
+) -> usize {
+    use smoltcp::wire::{EthernetFrame, Icmpv6Packet, IpProtocol, Ipv6Packet, Ipv6Repr};
     let ip = Ipv6Repr {
         src_addr: source,
-        dst_addr: group,
+        dst_addr: dest,
         next_header: IpProtocol::Icmpv6,
-        payload_len: ns.buffer_len(),
+        payload_len: msg.buffer_len(),
         hop_limit: 255,
     };
-    let len = 14 + ip.buffer_len() + ns.buffer_len();
+    let len = 14 + ip.buffer_len() + msg.buffer_len();
     let Some(frame) = out.get_mut(..len) else { return 0 };
-    let g = group.octets();
-    frame[..6].copy_from_slice(&[0x33, 0x33, g[12], g[13], g[14], g[15]]);
+    frame[..6].copy_from_slice(&dest_mac);
     frame[6..12].copy_from_slice(&mac);
     frame[12..14].copy_from_slice(&[0x86, 0xdd]);
     let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
     let mut packet = Ipv6Packet::new_unchecked(eth.payload_mut());
     ip.emit(&mut packet);
-    ns.emit(
+    msg.emit(
         &source,
-        &group,
+        &dest,
         &mut Icmpv6Packet::new_unchecked(packet.payload_mut()),
         &smoltcp::phy::ChecksumCapabilities::default(),
     );
