@@ -784,4 +784,63 @@ mod tests {
             assert!(bad.iter().any(|b| b.contains(want)), "case {i} ({want}): {bad:?}");
         }
     }
+
+    fn entry(method: &str, path: &str, host: &str, peer: &str) -> mock::LogEntry {
+        mock::LogEntry {
+            t_ms: 1,
+            method: method.into(),
+            path: path.into(),
+            status: 200,
+            token_sent: false,
+            token_valid: false,
+            accept: None,
+            bytes: 10,
+            host: Some(host.into()),
+            peer: Some(peer.into()),
+        }
+    }
+
+    /// The issue-#11 report checks of the bundled IPv6-only and dual-stack boots, against a
+    /// report shaped like a real one and its breakages.
+    #[test]
+    fn dual_stack_report_checks() {
+        let all = load().unwrap();
+        let v6 = all.iter().find(|s| s.name == "url-v6-only-ra-dns").unwrap();
+        let dual = all.iter().find(|s| s.name == "aws-dual-stack").unwrap();
+        let v6_report = r#"{"endpoint":"[fd00::80]:80","addresses":["fe80::f1:17ff:fe51:1/64","fd00::f1:17ff:fe51:1/64"],
+            "dns_servers":["fd00::53"],"search":["example.internal","corp.example"]}"#;
+        let v6_log = [entry("GET", "/latest/user-data", "metadata", "fd00::f1:17ff:fe51:1")];
+        let dual_report = r#"{"endpoint":"169.254.169.254:80","addresses":["fe80::f1:17ff:fe51:1/64",
+            "fd00::f1:17ff:fe51:1/64","10.0.0.89/24"],"dns_servers":["fd00::53","10.0.0.5"],"search":["example.internal"]}"#;
+        let dual_log = [
+            entry("PUT", "/latest/api/token", "169.254.169.254", "::ffff:10.0.0.89"),
+            entry("GET", "/latest/user-data", "169.254.169.254", "::ffff:10.0.0.89"),
+        ];
+        let run = |s: &Scenario, report: &str, log: &[mock::LogEntry]| {
+            dual_stack_report(s, &serde_json::from_str(report).unwrap(), log)
+        };
+        assert_eq!(run(v6, v6_report, &v6_log), Vec::<String>::new());
+        assert_eq!(run(dual, dual_report, &dual_log), Vec::<String>::new());
+        let v6_cases = [
+            (v6_report.replace("[fd00::80]:80", "[fd00::99]:80"), "endpoint"),
+            (v6_report.replace("\"fd00::f1:17ff:fe51:1/64\"", "\"fd00::f1:17ff:fe51:1/128\""), "Slaac"),
+            (v6_report.replace("fe80::f1:17ff:fe51:1/64\",", "fe80::f1:17ff:fe51:1/64\",\"169.254.7.7/16\","), "NoV4"),
+            (v6_report.replace("\"fd00::53\"", ""), "dns_servers"),
+            (v6_report.replace(",\"corp.example\"", ""), "corp.example"),
+            (v6_report.replace("\"search\":[", "\"search\":7,\"x\":["), "array of strings"),
+        ];
+        for (report, want) in &v6_cases {
+            let bad = run(v6, report, &v6_log);
+            assert!(bad.iter().any(|b| b.contains(want)), "{want}: {bad:?}");
+        }
+        let wrong_host = [entry("GET", "/latest/user-data", "fd00::80", "fd00::f1:17ff:fe51:1")];
+        assert!(run(v6, v6_report, &wrong_host).iter().any(|b| b.contains("Host")));
+        let other_peer = [entry("GET", "/latest/user-data", "metadata", "fd00::1234")];
+        assert!(run(v6, v6_report, &other_peer).iter().any(|b| b.contains("do not hold")));
+        let no_lease = dual_report.replace(",\"10.0.0.89/24\"", "");
+        assert!(run(dual, &no_lease, &dual_log).iter().any(|b| b.contains("Dhcp4")));
+        assert!(
+            run(dual, &dual_report.replace("10.0.0.89/24", "10.0.0.200/24"), &[]).iter().any(|b| b.contains("Dhcp4"))
+        );
+    }
 }

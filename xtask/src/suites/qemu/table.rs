@@ -644,4 +644,57 @@ mod tests {
         assert!(parse(&qemu.replace(r#"["ignition"]"#, r#"["ignition","seed"]"#)).unwrap_err().contains("modelled"));
         assert!(parse(&qemu.replace(r#""platform":"qemu""#, r#""platform":"aws""#)).is_err());
     }
+
+    #[test]
+    fn url_and_dual_stack_rules() {
+        let url = r#"[{"name":"u","about":"a","platform":"url","payload":"ignition",
+            "nics":[{"model":"virtio-net-pci","net":"tap-v6-only"}],
+            "kernel_args":"flint.url=http://metadata/latest/user-data flint.family=ipv6",
+            "expect":{"exit":0,"endpoint":["[fd00::80]:80"],"addresses":["slaac","no-ipv4"],"dns_servers":["fd00::53"],
+                      "search":["example.internal"],"host":"metadata","no_ipv4_frames":true}}]"#;
+        let s = &parse(url).unwrap()[0];
+        assert_eq!((s.platform, s.platform.mock()), (Platform::Url, Some(mock::Platform::Aws)));
+        assert_eq!(s.platform_kernel_arg(), "");
+        assert_eq!(s.expect_addresses, [AddrWant::Slaac, AddrWant::NoV4]);
+        assert_eq!((s.expect_host.as_deref(), s.no_ipv4_frames, s.capture()), (Some("metadata"), true, true));
+        let mut o = mock::Options::new(mock::Platform::Aws);
+        s.platform.mock_knobs()(&mut o);
+        assert!(o.no_token_api);
+        let metal = url
+            .replace(r#""payload""#, r#""platform_arg":"ignition.platform.id","payload""#)
+            .replace("flint.url=", "ignition.config.url=");
+        assert_eq!(parse(&metal).unwrap()[0].platform_kernel_arg(), "ignition.platform.id=metal");
+        let dropped = url
+            .replace("tap-v6-only", "tap-dual-stack-v6-dropped")
+            .replace(r#""no_ipv4_frames":true"#, r#""v4_wins_within":1.5"#);
+        let d = &parse(&dropped).unwrap()[0];
+        assert_eq!((d.v4_wins_within, d.capture()), (Some(1.5), true));
+        for (from, to, why) in [
+            ("flint.url=", "flint.uri=", "flint.url="),
+            (r#""payload""#, r#""platform_arg":"ignition.platform.id","payload""#, "ignition.config.url="),
+            (r#""platform":"url""#, r#""platform":"aws""#, "platform is `url`"),
+            (r#""payload""#, r#""image":"dracut","payload""#, "test image"),
+            ("\"slaac\"", "\"slac\"", "slaac"),
+            (r#""host":"metadata","#, r#""host":"metadata","dns_servers":"fd00::53","#, "array"),
+            ("tap-v6-only", "slirp-metadata", "no_ipv4_frames"),
+            (r#""no_ipv4_frames":true"#, r#""v4_wins_within":1.5"#, "tap-dual-stack-v6-dropped"),
+            (r#""no_ipv4_frames":true"#, r#""v4_wins_within":0"#, "seconds"),
+            ("tap-v6-only", "tap-v6only", "unknown net"),
+            (r#""exit":0"#, r#""exit":0,"endpiont":[]"#, "unknown key"),
+        ] {
+            let e = parse(&url.replace(from, to)).err().unwrap_or_default();
+            assert!(e.contains(why), "{from} -> {to}: {e:?}");
+        }
+        // The bundled boots of issue #11.
+        let all = load().unwrap();
+        for (name, link) in [
+            ("url-v6-only-ra-dns", TapLink::V6Only),
+            ("aws-dual-stack", TapLink::DualStack),
+            ("aws-dual-stack-v6-dropped", TapLink::DualStackV6Dropped),
+        ] {
+            let s = all.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(s.nics[0].net, NetKind::Tap(link), "{name}");
+            assert!(!s.expect_endpoint.is_empty(), "{name}");
+        }
+    }
 }
