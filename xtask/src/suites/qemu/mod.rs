@@ -321,6 +321,18 @@ fn check(
             bad.push(format!("report timings_us.token {:.0} ms, expected within {:.0} ms", us / 1e3, within * 1e3));
         }
     }
+    if s.v6_first_wins {
+        let endpoint = m.report().and_then(|r| r["endpoint"].as_str().map(String::from));
+        match first_syn_and_ns(s, dir) {
+            Ok(w) if w.first_syn_v6 && endpoint.as_deref() != Some(&format!("[{}]:80", qnet::AWS6)) => bad.push(format!(
+                "IPv6 lost on a link where it works: the guest's first SYN went to [{}]:80, the report's endpoint is {endpoint:?}; {}",
+                qnet::AWS6,
+                w.detail
+            )),
+            Ok(_) => {}
+            Err(e) => bad.push(e),
+        }
+    }
     if s.guest_silent {
         match guest_frames(s, dir) {
             Ok(0) => {}
@@ -514,6 +526,63 @@ fn he_race(s: &Scenario, dir: &Path) -> Result<Race, String> {
             first_v4_syn.map_or("-".into(), |t| format!("{:.0}", (t - t0) * 1e3))
         ),
     })
+}
+
+/// A dual-stack boot's first SYN to the service and the neighbour discovery around it.
+struct FirstSyn {
+    first_syn_v6: bool,
+    /// The Neighbor Solicitations the host sent for the guest's addresses, each with the
+    /// guest's answer (or none within 200 ms), times from the first SYN.
+    detail: String,
+}
+
+fn first_syn_and_ns(s: &Scenario, dir: &Path) -> Result<FirstSyn, String> {
+    use std::net::IpAddr;
+    let (i, bytes) = tap_capture(s, dir)?;
+    let mac: Vec<u8> = vm::mac(i).split(':').filter_map(|h| u8::from_str_radix(h, 16).ok()).collect();
+    let frames = pcap::tap_frames(&bytes)?;
+    let v4: IpAddr = vm::METADATA_IP.parse().map_err(|_| "bad metadata address")?;
+    let v6: IpAddr = qnet::AWS6.parse().map_err(|_| "bad IPv6 metadata address")?;
+    let syn = frames.iter().find_map(|f| {
+        let t = pcap::tcp(f.eth)?;
+        let first = f.src_mac() == mac.as_slice()
+            && t.flags & pcap::TCP_SYN != 0
+            && t.flags & pcap::TCP_ACK == 0
+            && t.dport == 80
+            && (t.dst == v4 || t.dst == v6);
+        first.then_some((f.t, t.dst == v6))
+    });
+    let Some((t0, first_syn_v6)) = syn else {
+        return Err("no SYN from the guest to the service in the capture".into());
+    };
+    // ICMPv6 (next header 58) NS (135) / NA (136): (time, from the guest, type, target,
+    // from ::).
+    let nd: Vec<(f64, bool, u8, std::net::Ipv6Addr, bool)> = frames
+        .iter()
+        .filter(|f| f.ethertype() == pcap::ETH_IPV6 && f.eth.len() >= 14 + 40 + 24 && f.eth[14 + 6] == 58)
+        .filter(|f| matches!(f.eth[14 + 40], 135 | 136))
+        .map(|f| {
+            let target: [u8; 16] = f.eth[14 + 48..14 + 64].try_into().expect("16 bytes");
+            let dad = f.eth[14 + 8..14 + 24].iter().all(|&b| b == 0);
+            (f.t, f.src_mac() == mac.as_slice(), f.eth[14 + 40], target.into(), dad)
+        })
+        .collect();
+    let mut lines = Vec::new();
+    // The host resolving a guest address (DAD probes, from ::, left out).
+    for &(t, _, _, target, _) in nd.iter().filter(|&&(_, from_guest, kind, _, dad)| !from_guest && kind == 135 && !dad)
+    {
+        let answered = nd.iter().find(|&&(ta, g, k, tg, _)| g && k == 136 && tg == target && ta >= t && ta - t < 0.2);
+        lines.push(match answered {
+            Some(&(ta, ..)) => {
+                format!("host NS for {target} at {:+.0} ms answered at {:+.0} ms", (t - t0) * 1e3, (ta - t0) * 1e3)
+            }
+            None => format!("host NS for {target} at {:+.0} ms NOT answered within 200 ms", (t - t0) * 1e3),
+        });
+    }
+    if lines.is_empty() {
+        lines.push("no NS from the host for a guest address".into());
+    }
+    Ok(FirstSyn { first_syn_v6, detail: lines.join("; ") })
 }
 
 /// Frames the guest sent on its tap NIC (its MAC as the source, in the NIC's capture).

@@ -181,6 +181,11 @@ pub struct Scenario {
     /// guest's first SYN to it on either family (the capture): Happy Eyeballs when IPv6 is
     /// dropped.
     pub v4_wins_within: Option<f64>,
+    /// Both families work (`tap-dual-stack`): when the guest's first SYN to the service went
+    /// to its IPv6 address, the report's endpoint must be that address (the capture shows
+    /// why not: every Neighbor Solicitation from the host for a guest address and the guest's
+    /// answer, or none).
+    pub v6_first_wins: bool,
     pub boot_timeout: f64,
 }
 
@@ -197,7 +202,11 @@ impl Scenario {
 
     /// The boot records its tap NIC's frames.
     pub fn capture(&self) -> bool {
-        self.partial_checksums || self.guest_silent || self.no_ipv4_frames || self.v4_wins_within.is_some()
+        self.partial_checksums
+            || self.guest_silent
+            || self.no_ipv4_frames
+            || self.v4_wins_within.is_some()
+            || self.v6_first_wins
     }
 }
 
@@ -428,6 +437,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
             "host",
             "no_ipv4_frames",
             "v4_wins_within",
+            "v6_first_wins",
         ],
     )?;
     let mut expect_log = Vec::new();
@@ -468,6 +478,13 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
     }
     if v4_wins_within.is_some() && tap_link != Some(TapLink::DualStackV6Dropped) {
         return Err("expect.v4_wins_within needs the tap-dual-stack-v6-dropped network".into());
+    }
+    let v6_first_wins = match e.get("v6_first_wins") {
+        None => false,
+        Some(b) => b.as_bool().ok_or("`expect.v6_first_wins` must be true or false")?,
+    };
+    if v6_first_wins && tap_link != Some(TapLink::DualStack) {
+        return Err("expect.v6_first_wins needs the tap-dual-stack network".into());
     }
     let expect_exit = v["expect"]["exit"].as_i64().ok_or("`expect.exit` must be a number")? as i32;
     let expect_failed_phase = v["expect"]["failed_phase"].as_str().map(String::from);
@@ -538,6 +555,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         expect_host: e.get("host").and_then(Value::as_str).map(String::from),
         no_ipv4_frames,
         v4_wins_within,
+        v6_first_wins,
         boot_timeout: v["boot_timeout"].as_f64().unwrap_or(DEFAULT_BOOT_TIMEOUT),
     })
 }
@@ -669,6 +687,10 @@ mod tests {
             .replace(r#""no_ipv4_frames":true"#, r#""v4_wins_within":1.5"#);
         let d = &parse(&dropped).unwrap()[0];
         assert_eq!((d.v4_wins_within, d.capture()), (Some(1.5), true));
+        let dual =
+            url.replace("tap-v6-only", "tap-dual-stack").replace(r#""no_ipv4_frames":true"#, r#""v6_first_wins":true"#);
+        assert!(parse(&dual).unwrap()[0].v6_first_wins);
+        assert!(parse(&dual.replace("tap-dual-stack", "tap-v6-only")).unwrap_err().contains("v6_first_wins"));
         for (from, to, why) in [
             ("flint.url=", "flint.uri=", "flint.url="),
             (r#""payload""#, r#""platform_arg":"ignition.platform.id","payload""#, "ignition.config.url="),
