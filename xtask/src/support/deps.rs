@@ -42,6 +42,8 @@ const QEMU_TOOLS: &[(&str, &str)] = &[
     (IGNITION_BIN, "ignition"),
     // The initramfs-tools hook test: mkinitramfs without initramfs-tools' kernel hooks.
     ("mkinitramfs", "initramfs-tools-core"),
+    // The dual-stack boots' drop rule on the bridge (`harness/qemu/net.rs`).
+    ("nft", "nftables"),
 ];
 
 /// OpenStack config drives (`harness::drive`): Nova's own image tools (`genisoimage`, and

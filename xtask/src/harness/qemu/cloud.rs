@@ -105,20 +105,48 @@ pub fn start_cloud(
     file: Option<&[u8]>,
     dir: &Path,
 ) -> Result<Cloud, String> {
+    start_cloud_with(nets, platform, file, dir, |_| {})
+}
+
+/// `start_cloud` with the mock's options bent by `knobs` (the `url` boots' IMDSv1 mock).
+/// On an IPv6 link (`TapLink::has_v6`) dnsmasq sends RAs and answers DNS, the drop rule is
+/// in place where the link has one, and the mock listens on `[::]:80` (IPv4 too).
+pub fn start_cloud_with(
+    nets: &[NetKind],
+    platform: Option<Platform>,
+    file: Option<&[u8]>,
+    dir: &Path,
+    knobs: fn(&mut mock::Options),
+) -> Result<Cloud, String> {
     let net = VmNet::new()?;
     let mut dnsmasq = None;
-    if let Some(link) = nets.iter().find_map(|n| if let NetKind::Tap(l) = n { Some(*l) } else { None }) {
+    let tap = nets.iter().find_map(|n| if let NetKind::Tap(l) = n { Some(*l) } else { None });
+    if let Some(link) = tap {
         net.add_tap(link)?;
         if link == TapLink::Dhcp {
             dnsmasq = Some(netns::start_dnsmasq(&net.ns, super::net::BRIDGE, dir)?);
         }
+        if link.has_v6() {
+            let args = super::net::dnsmasq_args(link, dir);
+            dnsmasq = Some(netns::start_dnsmasq_args(&net.ns, &args, dir, "dnsmasq")?);
+        }
+        if link == TapLink::DualStackV6Dropped {
+            super::net::drop_v6_service(&net.ns, dir)?;
+        }
     }
-    let needs_mock =
-        nets.iter().any(|n| matches!(n, NetKind::SlirpMetadata | NetKind::Tap(TapLink::Dhcp | TapLink::LinkLocal)));
+    let needs_mock = nets.iter().any(|n| match n {
+        NetKind::SlirpMetadata => true,
+        NetKind::SlirpIsolated => false,
+        NetKind::Tap(l) => l.has_service(),
+    });
     let mock = if needs_mock {
         let platform = platform.ok_or("a metadata service network, but the platform has no metadata service")?;
         let mut o = mock::Options::new(platform);
-        o.listen = format!("0.0.0.0:{}", super::MOCK_PORT);
+        o.listen = match tap.is_some_and(TapLink::has_v6) {
+            true => format!("[::]:{}", super::MOCK_PORT),
+            false => format!("0.0.0.0:{}", super::MOCK_PORT),
+        };
+        knobs(&mut o);
         if let Some(bytes) = file {
             let p = dir.join("payload.bin");
             std::fs::write(&p, bytes).map_err(|e| e.to_string())?;

@@ -9,16 +9,25 @@
 //!     Dhcp:      10.0.0.1/24 (router, dnsmasq) + 169.254.169.254/32 (mock, behind the router)
 //!     LinkLocal: 169.254.169.254/16 (mock on-link), no DHCP server
 //!     Silent:    no address, no service
+//!     V6Only:    fd00::1/64 (dnsmasq: RA ra-only with RDNSS+DNSSL, DNS on fd00::53),
+//!                fd00::80 (metadata.example.internal AAAA), fd00:ec2::254 (mock); no IPv4
+//!     DualStack: Dhcp's addresses and dnsmasq's DHCPv4 (with DNS options) plus V6Only's
+//!     DualStackV6Dropped: DualStack, and nft drops TCP to [fd00:ec2::254]:80 silently
 //! ```
+//!
+//! The IPv6 links are the dual-stack suite's segment (`suites/dualstack`, `netns::Segment`)
+//! with the VM's tap as the client: the same addresses, dnsmasq options and drop rule.
 //!
 //! QEMU, dnsmasq and the mock all run inside it, so nothing the guest sends can reach the
 //! host's network. The namespace (and whatever still runs in it) is removed on drop and by
 //! the panic hook (`cleanup`).
 
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use crate::harness::netns;
 use crate::support::{cleanup, proc, util};
 
 pub const BRIDGE: &str = "br0";
@@ -31,7 +40,48 @@ pub enum TapLink {
     Dhcp,
     LinkLocal,
     Silent,
+    /// IPv6 only: RAs (SLAAC) with RDNSS and DNSSL, dnsmasq answering DNS, no IPv4 at all.
+    V6Only,
+    /// DHCPv4 and RAs (SLAAC) on the same segment, DNS announced by both.
+    DualStack,
+    /// `DualStack` where TCP to the service's IPv6 address is silently dropped (nft).
+    DualStackV6Dropped,
 }
+
+impl TapLink {
+    /// dnsmasq sends RAs and answers DNS; the bridge has IPv6 on.
+    pub fn has_v6(self) -> bool {
+        matches!(self, TapLink::V6Only | TapLink::DualStack | TapLink::DualStackV6Dropped)
+    }
+
+    /// dnsmasq hands out DHCPv4 leases (10.0.0.50-150/24, router 10.0.0.1).
+    pub fn has_dhcp4(self) -> bool {
+        matches!(self, TapLink::Dhcp | TapLink::DualStack | TapLink::DualStackV6Dropped)
+    }
+
+    /// A metadata service answers on this link.
+    pub fn has_service(self) -> bool {
+        self != TapLink::Silent
+    }
+}
+
+/// The IPv6 links' plan (the dual-stack suite's, `suites/dualstack/case.rs`).
+pub const PREFIX6: &str = "fd00::";
+pub const ROUTER6: &str = "fd00::1";
+/// dnsmasq's DNS on IPv6 (announced by RDNSS) and IPv4 (DHCPv4 option 6).
+pub const DNS6: &str = "fd00::53";
+pub const DNS4: &str = "10.0.0.5";
+/// What `metadata.example.internal` resolves to (AAAA).
+pub const META6: &str = "fd00::80";
+/// AWS's IMDS IPv6 endpoint.
+pub const AWS6: &str = "fd00:ec2::254";
+/// The search list (DNSSL, DHCPv4 option 119): the first one holds the records.
+pub const DOMAIN: &str = "example.internal";
+pub const OTHER_DOMAIN: &str = "corp.example";
+/// The nft table of the drop rule.
+const NFT_TABLE: &str = "flintdrop";
+/// What `DualStackV6Dropped` drops (in the bridge's input chain).
+pub const V6_DROP: &str = "ip6 daddr fd00:ec2::254 tcp dport 80";
 
 pub struct VmNet {
     pub ns: String,
@@ -59,21 +109,94 @@ impl VmNet {
     /// `br0` with `tap0` (vnet_hdr, as QEMU's virtio-net uses it) as its only port, shaped
     /// per `link`. STP off and forward delay 0: the port forwards as soon as QEMU opens it.
     pub fn add_tap(&self, link: TapLink) -> Result<(), String> {
-        self.ip(&["link", "add", BRIDGE, "type", "bridge", "stp_state", "0", "forward_delay", "0"])?;
+        let mut bridge = vec!["link", "add", BRIDGE, "type", "bridge", "stp_state", "0", "forward_delay", "0"];
+        if link.has_v6() {
+            // The solicited-node groups flint joins without sending MLD reports (as in
+            // `netns::Segment`): the bridge must flood them.
+            bridge.extend(["mcast_snooping", "0"]);
+        }
+        self.ip(&bridge)?;
+        if link.has_v6() {
+            // IPv6 on and DAD off before the bridge is up: its link-local address (dnsmasq's
+            // RA source) and every `nodad` address are usable at once.
+            netns::sysctl(&self.ns, &format!("net.ipv6.conf.{BRIDGE}.disable_ipv6"), "0")?;
+            netns::sysctl(&self.ns, &format!("net.ipv6.conf.{BRIDGE}.accept_dad"), "0")?;
+        }
         self.ip(&["tuntap", "add", "dev", TAP_IF, "mode", "tap", "vnet_hdr"])?;
         self.ip(&["link", "set", TAP_IF, "master", BRIDGE])?;
-        let addrs: &[&str] = match link {
+        let v4: &[&str] = match link {
             TapLink::Dhcp => &["10.0.0.1/24", "169.254.169.254/32"],
+            TapLink::DualStack | TapLink::DualStackV6Dropped => &["10.0.0.1/24", "169.254.169.254/32", "10.0.0.5/32"],
             TapLink::LinkLocal => &["169.254.169.254/16"],
-            TapLink::Silent => &[],
+            TapLink::Silent | TapLink::V6Only => &[],
         };
-        for a in addrs {
+        for a in v4 {
             self.ip(&["addr", "add", a, "dev", BRIDGE])?;
+        }
+        if link.has_v6() {
+            let v6 = [format!("{ROUTER6}/64"), format!("{DNS6}/128"), format!("{META6}/128"), format!("{AWS6}/128")];
+            for a in &v6 {
+                self.ip(&["-6", "addr", "add", a, "dev", BRIDGE, "nodad"])?;
+            }
         }
         self.ip(&["link", "set", TAP_IF, "up"])?;
         self.ip(&["link", "set", BRIDGE, "up"])?;
         Ok(())
     }
+}
+
+/// dnsmasq's arguments for an IPv6 link (`start_dnsmasq_args`): DHCPv4 where the link has
+/// it, RAs (`ra-only`: the A flag, SLAAC) with RDNSS and DNSSL, and DNS, authoritative for
+/// `example.internal` (`metadata.example.internal` AAAA fd00::80), as the dual-stack suite's
+/// `fixture::dnsmasq_args` builds them.
+pub fn dnsmasq_args(link: TapLink, dir: &Path) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "--no-ping".into(),
+        "--bind-interfaces".into(),
+        format!("--interface={BRIDGE}"),
+        format!("--dhcp-leasefile={}", dir.join("dnsmasq.leases").display()),
+        "--log-dhcp".into(),
+        "--no-resolv".into(),
+        "--no-hosts".into(),
+        "--log-queries".into(),
+        // Authoritative for the domain: an unknown name is NXDOMAIN, never forwarded.
+        format!("--local=/{DOMAIN}/"),
+        format!("--host-record=metadata.{DOMAIN},{META6}"),
+    ];
+    if link.has_dhcp4() {
+        a.push(format!("--dhcp-range=10.0.0.{},10.0.0.{},255.255.255.0,1h", netns::POOL.0, netns::POOL.1));
+        a.push(format!("--dhcp-option=option:router,{}", netns::ROUTER_IP));
+        a.push(format!("--dhcp-option=option:dns-server,{DNS4}"));
+        a.push(format!("--dhcp-option=option:domain-name,{DOMAIN}"));
+        a.push(format!("--dhcp-option=option:domain-search,{DOMAIN},{OTHER_DOMAIN}"));
+    }
+    a.push("--enable-ra".into());
+    a.push(format!("--dhcp-range={PREFIX6},ra-only,64,1h"));
+    a.push(format!("--dhcp-option=option6:dns-server,[{DNS6}]"));
+    a.push(format!("--dhcp-option=option6:domain-search,{DOMAIN},{OTHER_DOMAIN}"));
+    a
+}
+
+/// The drop rule of `DualStackV6Dropped` in the namespace's input chain (frames from the tap
+/// to the bridge's own addresses pass it), with a counter; its text is kept in `dir`.
+pub fn drop_v6_service(ns: &str, dir: &Path) -> Result<(), String> {
+    let rules = format!(
+        "table inet {NFT_TABLE} {{\n chain input {{\n  type filter hook input priority 0; policy accept;\n  {V6_DROP} counter drop\n }}\n}}\n"
+    );
+    let file = dir.join("drops.nft");
+    std::fs::write(&file, rules).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut cmd = Command::new(util::tool("ip"));
+    cmd.args(["netns", "exec", ns]).arg(util::tool("nft")).arg("-f").arg(&file);
+    proc::run_ok(&mut cmd, IP_TIMEOUT).map(|_| ())
+}
+
+/// Packets the drop rule dropped so far (`None`: no rule or nft failed).
+pub fn dropped_packets(ns: &str) -> Option<u64> {
+    let mut cmd = Command::new(util::tool("ip"));
+    cmd.args(["netns", "exec", ns]).arg(util::tool("nft")).args(["list", "table", "inet", NFT_TABLE]);
+    let out = proc::run_ok(&mut cmd, IP_TIMEOUT).ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split("counter packets ").nth(1)?.split(' ').next()?.parse().ok()
 }
 
 impl Drop for VmNet {

@@ -29,13 +29,14 @@ mod table;
 
 use crate::harness::dracut as harness_dracut;
 use crate::harness::qemu::cloud::{self, Env, NetKind, Served};
+use crate::harness::qemu::net::{self as qnet, TapLink};
 use crate::harness::qemu::{self as vm, Boot, Vm, cidata, pcap};
 use crate::harness::report;
 use crate::harness::tally::{Selection, Suite, Tally};
 use crate::mock::{self, payloads};
 use crate::support::{cleanup, sha256, util};
 
-use table::{Image, Passed, Scenario, load};
+use table::{AddrWant, Image, Passed, Scenario, load};
 
 pub const SUITE: Suite =
     Suite { name: "qemu-tests", needs_flint: true, gate: false, run, cases: || load().map_or(1, |s| s.len()) };
@@ -46,7 +47,8 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
     let marker = payloads::new_marker();
     let served = cloud::payload(s.payload, &marker);
     let nets: Vec<NetKind> = s.nics.iter().map(|n| n.net).collect();
-    let cloud = cloud::start_cloud(&nets, s.platform.mock(), served.file.as_deref(), dir).map_err(|e| vec![e])?;
+    let cloud = cloud::start_cloud_with(&nets, s.platform.mock(), served.file.as_deref(), dir, s.platform.mock_knobs())
+        .map_err(|e| vec![e])?;
     let (disks, proxmox) = media::disks(s, &served, dir).map_err(|e| vec![e])?;
     let fw_cfg = media::fw_cfg(s, &served, dir).map_err(|e| vec![e])?;
 
@@ -55,9 +57,8 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
     let expect_sha = served.decoded.as_deref().filter(|_| complete).map_or("absent".to_string(), sha256::hex);
     let budget = vm::flint_budget(&s.kernel_args);
     let mut append = format!(
-        "{}={} {} {} fxq.mode=flint fxq.watchdog={} fxq.expect_exit={} fxq.expect_sha256={expect_sha}",
-        s.platform_arg.name(),
-        s.platform.as_str(),
+        "{} {} {} fxq.mode=flint fxq.watchdog={} fxq.expect_exit={} fxq.expect_sha256={expect_sha}",
+        s.platform_kernel_arg(),
         s.kernel_args,
         handoff::kernel_args(&s.handoff),
         (budget + 30.0).ceil(),
@@ -77,12 +78,16 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
         dir,
         timeout: Duration::from_secs_f64(s.boot_timeout),
         accel: env.accel,
-        capture: s.partial_checksums || s.guest_silent,
+        capture: s.capture(),
         banner_within: None,
         disks,
         fw_cfg,
     };
     let (boot, log, tokens) = cloud::boot_in(&vm, &cloud, dir)?;
+    let dropped = match nets.contains(&NetKind::Tap(TapLink::DualStackV6Dropped)) {
+        true => qnet::dropped_packets(&cloud.net.ns),
+        false => None,
+    };
     drop(cloud);
 
     let bad = check(s, &boot, &served, proxmox.as_ref(), &expect_sha, budget, &marker, &tokens, &log, dir);
@@ -101,6 +106,19 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
         );
         if let Some(n) = s.partial_checksums.then(|| partial_frames(s, dir).ok()).flatten() {
             summary.push_str(&format!(", {n} partial-csum frames"));
+        }
+        if let Some(e) = r["endpoint"].as_str() {
+            summary.push_str(&format!(", endpoint {e}"));
+        }
+        if let Some(Ok(w)) = s.v4_wins_within.map(|_| he_race(s, dir)) {
+            summary.push_str(&format!(", IPv4 answered {:.0} ms after the first SYN", w.answer_after * 1e3));
+            match w.v6_syn_first {
+                true => summary.push_str(" (IPv6 tried first)"),
+                false => summary.push_str(" (IPv6 not tried)"),
+            }
+        }
+        if let Some(n) = dropped {
+            summary.push_str(&format!(", {n} dropped"));
         }
         Ok(Passed {
             to_end: boot.to_end.unwrap_or(boot.wall).as_secs_f64(),
@@ -233,6 +251,7 @@ fn check(
                     bad.push(format!("report bytes.written {}, expected {want:?}", r["bytes"]["written"]));
                 }
             }
+            bad.extend(dual_stack_report(s, &r, log));
         }
     }
 
@@ -269,6 +288,51 @@ fn check(
     {
         bad.push(e);
     }
+    if s.no_ipv4_frames {
+        match guest_ipv4_frames(s, dir) {
+            Ok((0, _)) => bad.push("the capture holds no IPv6 frame from the guest: it saw nothing of the run".into()),
+            Ok((_, v4)) if v4.is_empty() => {}
+            Ok((_, v4)) => bad.push(format!(
+                "the guest sent {} IPv4/ARP frame(s) on its tap NIC (flint.family=ipv6), the first at +{:.3} s: {}",
+                v4.len(),
+                v4[0].0,
+                v4[0].1
+            )),
+            Err(e) => bad.push(e),
+        }
+    }
+    if let Some(within) = s.v4_wins_within {
+        match he_race(s, dir) {
+            Ok(w) if w.answer_after <= within => {}
+            Ok(w) => bad.push(format!(
+                "the service's first answer over IPv4 came {:.0} ms after the guest's first SYN, expected within {:.0} ms ({})",
+                w.answer_after * 1e3,
+                within * 1e3,
+                w.detail
+            )),
+            Err(e) => bad.push(e),
+        }
+        // flint's own clock: the token exchange, from its first connection attempt (either
+        // family) to the answer.
+        if let Some(r) = m.report()
+            && let Some(us) = r["timings_us"]["token"].as_f64()
+            && us / 1e6 > within
+        {
+            bad.push(format!("report timings_us.token {:.0} ms, expected within {:.0} ms", us / 1e3, within * 1e3));
+        }
+    }
+    if s.v6_first_wins {
+        let endpoint = m.report().and_then(|r| r["endpoint"].as_str().map(String::from));
+        match first_syn_and_ns(s, dir) {
+            Ok(w) if w.first_syn_v6 && endpoint.as_deref() != Some(&format!("[{}]:80", qnet::AWS6)) => bad.push(format!(
+                "IPv6 lost on a link where it works: the guest's first SYN went to [{}]:80, the report's endpoint is {endpoint:?}; {}",
+                qnet::AWS6,
+                w.detail
+            )),
+            Ok(_) => {}
+            Err(e) => bad.push(e),
+        }
+    }
     if s.guest_silent {
         match guest_frames(s, dir) {
             Ok(0) => {}
@@ -296,6 +360,229 @@ fn partial_frames(s: &Scenario, dir: &Path) -> Result<usize, String> {
         0 => Err("no CHECKSUM_PARTIAL TCP frame reached the guest: the CSUMNOTREADY path was not exercised".into()),
         n => Ok(n),
     }
+}
+
+/// The report's issue-#11 fields against the scenario: `endpoint`, `addresses` (and the
+/// user-data request came from one of them), `dns_servers`, `search`, and the `Host` the mock
+/// saw. Nothing when the scenario expects none of them.
+fn dual_stack_report(s: &Scenario, r: &Value, log: &[mock::LogEntry]) -> Vec<String> {
+    use std::net::IpAddr;
+    let mut bad = Vec::new();
+    if !s.expect_endpoint.is_empty()
+        && !r["endpoint"].as_str().is_some_and(|e| s.expect_endpoint.iter().any(|w| w == e))
+    {
+        bad.push(format!("report endpoint {}, expected one of {:?}", r["endpoint"], s.expect_endpoint));
+    }
+    let list = |k: &str| -> Vec<String> {
+        r[k].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default()
+    };
+    let wants_lists = !s.expect_addresses.is_empty() || !s.expect_dns_servers.is_empty() || !s.expect_search.is_empty();
+    for k in ["addresses", "dns_servers", "search"] {
+        if wants_lists && !r[k].as_array().is_some_and(|a| a.iter().all(Value::is_string)) {
+            bad.push(format!("report {k} = {}, expected an array of strings", r[k]));
+        }
+    }
+    let addrs = list("addresses");
+    let parsed: Vec<(IpAddr, u8)> = addrs
+        .iter()
+        .filter_map(|a| {
+            let (ip, len) = a.split_once('/')?;
+            Some((ip.parse().ok()?, len.parse().ok()?))
+        })
+        .collect();
+    if !s.expect_addresses.is_empty() && parsed.len() != addrs.len() {
+        bad.push(format!("report addresses {addrs:?}: not all `address/prefix`"));
+    }
+    for w in &s.expect_addresses {
+        let ok = match w {
+            AddrWant::Slaac => parsed
+                .iter()
+                .any(|(ip, l)| matches!(ip, IpAddr::V6(a) if a.segments()[..4] == [0xfd00, 0, 0, 0]) && *l == 64),
+            AddrWant::Dhcp4 => parsed.iter().any(|(ip, l)| {
+                matches!(ip, IpAddr::V4(a) if a.octets()[..3] == [10, 0, 0]
+                    && (crate::harness::netns::POOL.0..=crate::harness::netns::POOL.1).contains(&a.octets()[3]))
+                    && *l == 24
+            }),
+            AddrWant::LinkLocal6 => {
+                parsed.iter().any(|(ip, l)| matches!(ip, IpAddr::V6(a) if a.segments()[0] == 0xfe80) && *l == 64)
+            }
+            AddrWant::NoV4 => !parsed.iter().any(|(ip, _)| ip.is_ipv4()),
+        };
+        if !ok {
+            bad.push(format!("report addresses {addrs:?}: expected {w:?}"));
+        }
+    }
+    if !s.expect_addresses.is_empty() {
+        for e in log.iter().filter(|e| e.method == "GET" && e.status == 200) {
+            let Some(peer) = e.peer.as_deref().and_then(|p| p.parse::<IpAddr>().ok()) else { continue };
+            let peer = match peer {
+                IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+                p => p,
+            };
+            if !parsed.iter().any(|(ip, _)| *ip == peer) {
+                bad.push(format!(
+                    "the mock served {} to {peer}, which the report's addresses {addrs:?} do not hold",
+                    e.path
+                ));
+            }
+        }
+    }
+    let dns = list("dns_servers");
+    for d in &s.expect_dns_servers {
+        if !dns.contains(d) {
+            bad.push(format!("report dns_servers {dns:?}, expected {d}"));
+        }
+    }
+    let search = list("search");
+    for d in &s.expect_search {
+        if !search.iter().any(|x| x.trim_end_matches('.') == d) {
+            bad.push(format!("report search {search:?}, expected {d}"));
+        }
+    }
+    if let Some(host) = &s.expect_host {
+        let hosts: Vec<Option<&str>> = log.iter().filter(|e| e.method == "GET").map(|e| e.host.as_deref()).collect();
+        if hosts.is_empty() || hosts.iter().any(|h| *h != Some(host.as_str())) {
+            bad.push(format!("the mock saw GETs with Host {hosts:?}, expected {host:?}"));
+        }
+    }
+    bad
+}
+
+/// The tap NIC's capture: its index's file, read.
+fn tap_capture(s: &Scenario, dir: &Path) -> Result<(usize, Vec<u8>), String> {
+    let i = s.nics.iter().position(|n| matches!(n.net, NetKind::Tap(_))).ok_or("no tap NIC")?;
+    let file = dir.join(format!("nic{i}.pcap"));
+    Ok((i, std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?))
+}
+
+/// How many IPv6 frames the guest sent on its tap NIC, and its IPv4 and ARP frames (seconds
+/// after the capture's first frame, what it was).
+fn guest_ipv4_frames(s: &Scenario, dir: &Path) -> Result<(usize, Vec<(f64, String)>), String> {
+    let (i, bytes) = tap_capture(s, dir)?;
+    let mac: Vec<u8> = vm::mac(i).split(':').filter_map(|h| u8::from_str_radix(h, 16).ok()).collect();
+    let frames = pcap::tap_frames(&bytes)?;
+    let t0 = frames.first().map_or(0.0, |f| f.t);
+    let v6 = frames.iter().filter(|f| f.src_mac() == mac.as_slice() && f.ethertype() == pcap::ETH_IPV6).count();
+    let v4 = frames
+        .iter()
+        .filter(|f| f.src_mac() == mac.as_slice() && matches!(f.ethertype(), pcap::ETH_IPV4 | pcap::ETH_ARP))
+        .map(|f| {
+            let what = match pcap::tcp(f.eth) {
+                Some(t) => format!("TCP {}:{} > {}:{}", t.src, t.sport, t.dst, t.dport),
+                None if f.ethertype() == pcap::ETH_ARP => "ARP".into(),
+                None => format!("IPv4 protocol {}", f.eth.get(14 + 9).copied().unwrap_or(0)),
+            };
+            (f.t - t0, what)
+        })
+        .collect();
+    Ok((v6, v4))
+}
+
+/// Happy Eyeballs on the wire of a dual-stack boot whose IPv6 service address is dropped.
+struct Race {
+    /// The guest's first SYN to the service (either family) → the service's first answer
+    /// bytes over IPv4, in seconds (QEMU's timestamps).
+    answer_after: f64,
+    /// The first SYN went to the IPv6 address (then dropped by the bridge).
+    v6_syn_first: bool,
+    detail: String,
+}
+
+fn he_race(s: &Scenario, dir: &Path) -> Result<Race, String> {
+    use std::net::IpAddr;
+    let (i, bytes) = tap_capture(s, dir)?;
+    let mac: Vec<u8> = vm::mac(i).split(':').filter_map(|h| u8::from_str_radix(h, 16).ok()).collect();
+    let frames = pcap::tap_frames(&bytes)?;
+    let v4: IpAddr = vm::METADATA_IP.parse().map_err(|_| "bad metadata address")?;
+    let v6: IpAddr = qnet::AWS6.parse().map_err(|_| "bad IPv6 metadata address")?;
+    let segs: Vec<(f64, bool, pcap::Tcp)> =
+        frames.iter().filter_map(|f| pcap::tcp(f.eth).map(|t| (f.t, f.src_mac() == mac.as_slice(), t))).collect();
+    let first_syn = segs.iter().find(|(_, from_guest, t)| {
+        *from_guest
+            && t.flags & pcap::TCP_SYN != 0
+            && t.flags & pcap::TCP_ACK == 0
+            && t.dport == 80
+            && (t.dst == v4 || t.dst == v6)
+    });
+    let Some((t0, _, syn)) = first_syn else {
+        return Err("no SYN from the guest to the service in the capture".into());
+    };
+    let answer = segs.iter().find(|(_, from_guest, t)| !from_guest && t.src == v4 && t.sport == 80 && t.payload > 0);
+    let Some((t1, _, _)) = answer else { return Err("the service never answered over IPv4 (capture)".into()) };
+    let first_v4_syn = segs
+        .iter()
+        .find(|(_, g, t)| *g && t.flags & pcap::TCP_SYN != 0 && t.flags & pcap::TCP_ACK == 0 && t.dst == v4)
+        .map(|(t, _, _)| *t);
+    let v6_syns = segs
+        .iter()
+        .filter(|(_, g, t)| *g && t.flags & pcap::TCP_SYN != 0 && t.flags & pcap::TCP_ACK == 0 && t.dst == v6)
+        .count();
+    Ok(Race {
+        answer_after: t1 - t0,
+        v6_syn_first: syn.dst == v6,
+        detail: format!(
+            "first SYN to {} at 0, first IPv4 SYN at +{} ms, {v6_syns} IPv6 SYN(s) in all",
+            syn.dst,
+            first_v4_syn.map_or("-".into(), |t| format!("{:.0}", (t - t0) * 1e3))
+        ),
+    })
+}
+
+/// A dual-stack boot's first SYN to the service and the neighbour discovery around it.
+struct FirstSyn {
+    first_syn_v6: bool,
+    /// The Neighbor Solicitations the host sent for the guest's addresses, each with the
+    /// guest's answer (or none within 200 ms), times from the first SYN.
+    detail: String,
+}
+
+fn first_syn_and_ns(s: &Scenario, dir: &Path) -> Result<FirstSyn, String> {
+    use std::net::IpAddr;
+    let (i, bytes) = tap_capture(s, dir)?;
+    let mac: Vec<u8> = vm::mac(i).split(':').filter_map(|h| u8::from_str_radix(h, 16).ok()).collect();
+    let frames = pcap::tap_frames(&bytes)?;
+    let v4: IpAddr = vm::METADATA_IP.parse().map_err(|_| "bad metadata address")?;
+    let v6: IpAddr = qnet::AWS6.parse().map_err(|_| "bad IPv6 metadata address")?;
+    let syn = frames.iter().find_map(|f| {
+        let t = pcap::tcp(f.eth)?;
+        let first = f.src_mac() == mac.as_slice()
+            && t.flags & pcap::TCP_SYN != 0
+            && t.flags & pcap::TCP_ACK == 0
+            && t.dport == 80
+            && (t.dst == v4 || t.dst == v6);
+        first.then_some((f.t, t.dst == v6))
+    });
+    let Some((t0, first_syn_v6)) = syn else {
+        return Err("no SYN from the guest to the service in the capture".into());
+    };
+    // ICMPv6 (next header 58) NS (135) / NA (136): (time, from the guest, type, target,
+    // from ::).
+    let nd: Vec<(f64, bool, u8, std::net::Ipv6Addr, bool)> = frames
+        .iter()
+        .filter(|f| f.ethertype() == pcap::ETH_IPV6 && f.eth.len() >= 14 + 40 + 24 && f.eth[14 + 6] == 58)
+        .filter(|f| matches!(f.eth[14 + 40], 135 | 136))
+        .map(|f| {
+            let target: [u8; 16] = f.eth[14 + 48..14 + 64].try_into().expect("16 bytes");
+            let dad = f.eth[14 + 8..14 + 24].iter().all(|&b| b == 0);
+            (f.t, f.src_mac() == mac.as_slice(), f.eth[14 + 40], target.into(), dad)
+        })
+        .collect();
+    let mut lines = Vec::new();
+    // The host resolving a guest address (DAD probes, from ::, left out).
+    for &(t, _, _, target, _) in nd.iter().filter(|&&(_, from_guest, kind, _, dad)| !from_guest && kind == 135 && !dad)
+    {
+        let answered = nd.iter().find(|&&(ta, g, k, tg, _)| g && k == 136 && tg == target && ta >= t && ta - t < 0.2);
+        lines.push(match answered {
+            Some(&(ta, ..)) => {
+                format!("host NS for {target} at {:+.0} ms answered at {:+.0} ms", (t - t0) * 1e3, (ta - t0) * 1e3)
+            }
+            None => format!("host NS for {target} at {:+.0} ms NOT answered within 200 ms", (t - t0) * 1e3),
+        });
+    }
+    if lines.is_empty() {
+        lines.push("no NS from the host for a guest address".into());
+    }
+    Ok(FirstSyn { first_syn_v6, detail: lines.join("; ") })
 }
 
 /// Frames the guest sent on its tap NIC (its MAC as the source, in the NIC's capture).
@@ -565,5 +852,64 @@ mod tests {
             let bad = problems(s, &**edit);
             assert!(bad.iter().any(|b| b.contains(want)), "case {i} ({want}): {bad:?}");
         }
+    }
+
+    fn entry(method: &str, path: &str, host: &str, peer: &str) -> mock::LogEntry {
+        mock::LogEntry {
+            t_ms: 1,
+            method: method.into(),
+            path: path.into(),
+            status: 200,
+            token_sent: false,
+            token_valid: false,
+            accept: None,
+            bytes: 10,
+            host: Some(host.into()),
+            peer: Some(peer.into()),
+        }
+    }
+
+    /// The issue-#11 report checks of the bundled IPv6-only and dual-stack boots, against a
+    /// report shaped like a real one and its breakages.
+    #[test]
+    fn dual_stack_report_checks() {
+        let all = load().unwrap();
+        let v6 = all.iter().find(|s| s.name == "url-v6-only-ra-dns").unwrap();
+        let dual = all.iter().find(|s| s.name == "aws-dual-stack").unwrap();
+        let v6_report = r#"{"endpoint":"[fd00::80]:80","addresses":["fe80::f1:17ff:fe51:1/64","fd00::f1:17ff:fe51:1/64"],
+            "dns_servers":["fd00::53"],"search":["example.internal","corp.example"]}"#;
+        let v6_log = [entry("GET", "/latest/user-data", "metadata", "fd00::f1:17ff:fe51:1")];
+        let dual_report = r#"{"endpoint":"169.254.169.254:80","addresses":["fe80::f1:17ff:fe51:1/64",
+            "fd00::f1:17ff:fe51:1/64","10.0.0.89/24"],"dns_servers":["fd00::53","10.0.0.5"],"search":["example.internal"]}"#;
+        let dual_log = [
+            entry("PUT", "/latest/api/token", "169.254.169.254", "::ffff:10.0.0.89"),
+            entry("GET", "/latest/user-data", "169.254.169.254", "::ffff:10.0.0.89"),
+        ];
+        let run = |s: &Scenario, report: &str, log: &[mock::LogEntry]| {
+            dual_stack_report(s, &serde_json::from_str(report).unwrap(), log)
+        };
+        assert_eq!(run(v6, v6_report, &v6_log), Vec::<String>::new());
+        assert_eq!(run(dual, dual_report, &dual_log), Vec::<String>::new());
+        let v6_cases = [
+            (v6_report.replace("[fd00::80]:80", "[fd00::99]:80"), "endpoint"),
+            (v6_report.replace("\"fd00::f1:17ff:fe51:1/64\"", "\"fd00::f1:17ff:fe51:1/128\""), "Slaac"),
+            (v6_report.replace("fe80::f1:17ff:fe51:1/64\",", "fe80::f1:17ff:fe51:1/64\",\"169.254.7.7/16\","), "NoV4"),
+            (v6_report.replace("\"fd00::53\"", ""), "dns_servers"),
+            (v6_report.replace(",\"corp.example\"", ""), "corp.example"),
+            (v6_report.replace("\"search\":[", "\"search\":7,\"x\":["), "array of strings"),
+        ];
+        for (report, want) in &v6_cases {
+            let bad = run(v6, report, &v6_log);
+            assert!(bad.iter().any(|b| b.contains(want)), "{want}: {bad:?}");
+        }
+        let wrong_host = [entry("GET", "/latest/user-data", "fd00::80", "fd00::f1:17ff:fe51:1")];
+        assert!(run(v6, v6_report, &wrong_host).iter().any(|b| b.contains("Host")));
+        let other_peer = [entry("GET", "/latest/user-data", "metadata", "fd00::1234")];
+        assert!(run(v6, v6_report, &other_peer).iter().any(|b| b.contains("do not hold")));
+        let no_lease = dual_report.replace(",\"10.0.0.89/24\"", "");
+        assert!(run(dual, &no_lease, &dual_log).iter().any(|b| b.contains("Dhcp4")));
+        assert!(
+            run(dual, &dual_report.replace("10.0.0.89/24", "10.0.0.200/24"), &[]).iter().any(|b| b.contains("Dhcp4"))
+        );
     }
 }

@@ -24,12 +24,15 @@ pub enum Image {
 }
 
 /// The platform flint runs as. Those with a metadata service have a mock; `proxmoxve` (a
-/// `cidata` drive) and `qemu` (a fw_cfg item) have none.
+/// `cidata` drive) and `qemu` (a fw_cfg item) have none. `url`: no platform at all, but
+/// `flint.url=` (or `ignition.config.url=` on `metal`) in the kernel arguments, served by the
+/// aws mock without its token API (IMDSv1: a plain GET of `/latest/user-data`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Platform {
     Service(mock::Platform),
     ProxmoxVe,
     Qemu,
+    Url,
 }
 
 impl Platform {
@@ -38,6 +41,7 @@ impl Platform {
             Platform::Service(p) => p.as_str(),
             Platform::ProxmoxVe => "proxmoxve",
             Platform::Qemu => "qemu",
+            Platform::Url => "url",
         }
     }
 
@@ -45,9 +49,32 @@ impl Platform {
     pub fn mock(self) -> Option<mock::Platform> {
         match self {
             Platform::Service(p) => Some(p),
+            Platform::Url => Some(mock::Platform::Aws),
             _ => None,
         }
     }
+
+    /// How the mock is bent for the platform: the URL's server has no token API.
+    pub fn mock_knobs(self) -> fn(&mut mock::Options) {
+        match self {
+            Platform::Url => |o| o.no_token_api = true,
+            _ => |_| {},
+        }
+    }
+}
+
+/// What the report's `addresses` must hold (the dual-stack boots; `suites/dualstack`'s
+/// `AddrWant`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddrWant {
+    /// `fd00::x/64` from SLAAC on the RA's prefix.
+    Slaac,
+    /// A DHCPv4 lease of dnsmasq's pool, `10.0.0.50-150/24`.
+    Dhcp4,
+    /// A `fe80::/64` address.
+    LinkLocal6,
+    /// No IPv4 address at all.
+    NoV4,
 }
 
 /// Which kernel argument names the platform: flint's own, or Ignition's (which flint reads
@@ -138,7 +165,49 @@ pub struct Scenario {
     pub guest_silent: bool,
     /// Text each of which some line of flint's log must contain (`drive: … on /dev/sr0`).
     pub expect_log: Vec<String>,
+    /// The report's `endpoint` must be one of these (issue #11).
+    pub expect_endpoint: Vec<String>,
+    /// What the report's `addresses` must hold; the mock's user-data request must also have
+    /// come from one of them.
+    pub expect_addresses: Vec<AddrWant>,
+    /// Each of these in the report's `dns_servers` / `search`.
+    pub expect_dns_servers: Vec<String>,
+    pub expect_search: Vec<String>,
+    /// The `Host` header of the user-data request the mock saw (a `url` boot: the URL's).
+    pub expect_host: Option<String>,
+    /// Not one IPv4 or ARP frame from the guest on its tap NIC (checked in a capture).
+    pub no_ipv4_frames: bool,
+    /// The first answer of the service over IPv4 came at most this many seconds after the
+    /// guest's first SYN to it on either family (the capture): Happy Eyeballs when IPv6 is
+    /// dropped.
+    pub v4_wins_within: Option<f64>,
+    /// Both families work (`tap-dual-stack`): when the guest's first SYN to the service went
+    /// to its IPv6 address, the report's endpoint must be that address (the capture shows
+    /// why not: every Neighbor Solicitation from the host for a guest address and the guest's
+    /// answer, or none).
+    pub v6_first_wins: bool,
     pub boot_timeout: f64,
+}
+
+impl Scenario {
+    /// The kernel argument naming the platform (none for `url` with `flint.url=`; Ignition's
+    /// `metal` for `url` with `ignition.config.url=`).
+    pub fn platform_kernel_arg(&self) -> String {
+        match (self.platform, self.platform_arg) {
+            (Platform::Url, PlatformArg::Flint) => String::new(),
+            (Platform::Url, PlatformArg::Ignition) => "ignition.platform.id=metal".into(),
+            (p, a) => format!("{}={}", a.name(), p.as_str()),
+        }
+    }
+
+    /// The boot records its tap NIC's frames.
+    pub fn capture(&self) -> bool {
+        self.partial_checksums
+            || self.guest_silent
+            || self.no_ipv4_frames
+            || self.v4_wins_within.is_some()
+            || self.v6_first_wins
+    }
 }
 
 pub fn scenarios_file() -> PathBuf {
@@ -203,7 +272,8 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         "openstack" => Platform::Service(mock::Platform::OpenStack),
         "proxmoxve" => Platform::ProxmoxVe,
         "qemu" => Platform::Qemu,
-        p => return Err(format!("unknown platform `{p}` (aws, akamai, openstack, proxmoxve, qemu)")),
+        "url" => Platform::Url,
+        p => return Err(format!("unknown platform `{p}` (aws, akamai, openstack, proxmoxve, qemu, url)")),
     };
     let platform_arg = match v.get("platform_arg").map(|_| string("platform_arg")).transpose()?.as_deref() {
         None | Some("flint.platform") => PlatformArg::Flint,
@@ -246,6 +316,9 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
             "tap-dhcp" => NetKind::Tap(TapLink::Dhcp),
             "tap-link-local" => NetKind::Tap(TapLink::LinkLocal),
             "tap-silent" => NetKind::Tap(TapLink::Silent),
+            "tap-v6-only" => NetKind::Tap(TapLink::V6Only),
+            "tap-dual-stack" => NetKind::Tap(TapLink::DualStack),
+            "tap-dual-stack-v6-dropped" => NetKind::Tap(TapLink::DualStackV6Dropped),
             other => return Err(format!("unknown net `{other}`")),
         };
         nics.push(NicSpec { model: model.into(), net });
@@ -290,9 +363,11 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         return Err("`fw_cfg` needs platform qemu".into());
     }
     if platform.mock().is_none()
-        && nics
-            .iter()
-            .any(|n| matches!(n.net, NetKind::SlirpMetadata | NetKind::Tap(TapLink::Dhcp | TapLink::LinkLocal)))
+        && nics.iter().any(|n| match n.net {
+            NetKind::SlirpMetadata => true,
+            NetKind::SlirpIsolated => false,
+            NetKind::Tap(l) => l.has_service(),
+        })
     {
         return Err(format!("platform {} has no metadata service to put on a NIC's network", platform.as_str()));
     }
@@ -355,11 +430,61 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
             "partial_checksums",
             "guest_silent",
             "log",
+            "endpoint",
+            "addresses",
+            "dns_servers",
+            "search",
+            "host",
+            "no_ipv4_frames",
+            "v4_wins_within",
+            "v6_first_wins",
         ],
     )?;
     let mut expect_log = Vec::new();
     for l in e.get("log").map_or(Some(&Vec::new()), Value::as_array).ok_or("`expect.log` must be an array")? {
         expect_log.push(l.as_str().filter(|l| !l.is_empty()).ok_or("`expect.log` holds a non-string")?.to_string());
+    }
+    let strings = |k: &str| -> Result<Vec<String>, String> {
+        let none = Vec::new();
+        let list = e.get(k).map_or(Some(&none), Value::as_array).ok_or(format!("`expect.{k}` must be an array"))?;
+        list.iter()
+            .map(|x| x.as_str().filter(|x| !x.is_empty()).map(String::from).ok_or(format!("`expect.{k}` holds {x}")))
+            .collect()
+    };
+    let expect_endpoint = strings("endpoint")?;
+    let expect_dns_servers = strings("dns_servers")?;
+    let expect_search = strings("search")?;
+    let mut expect_addresses = Vec::new();
+    for a in strings("addresses")? {
+        expect_addresses.push(match a.as_str() {
+            "slaac" => AddrWant::Slaac,
+            "dhcp4" => AddrWant::Dhcp4,
+            "link-local6" => AddrWant::LinkLocal6,
+            "no-ipv4" => AddrWant::NoV4,
+            _ => return Err(format!("unknown `expect.addresses` entry `{a}` (slaac, dhcp4, link-local6, no-ipv4)")),
+        });
+    }
+    let no_ipv4_frames = match e.get("no_ipv4_frames") {
+        None => false,
+        Some(b) => b.as_bool().ok_or("`expect.no_ipv4_frames` must be true or false")?,
+    };
+    let v4_wins_within = match e.get("v4_wins_within") {
+        None => None,
+        Some(x) => Some(x.as_f64().filter(|x| *x > 0.0).ok_or("`expect.v4_wins_within` must be seconds")?),
+    };
+    let tap_link = nics.iter().find_map(|n| if let NetKind::Tap(l) = n.net { Some(l) } else { None });
+    if no_ipv4_frames && tap_link.is_none() {
+        return Err("expect.no_ipv4_frames needs a NIC on a tap network (its capture)".into());
+    }
+    if v4_wins_within.is_some() && tap_link != Some(TapLink::DualStackV6Dropped) {
+        return Err("expect.v4_wins_within needs the tap-dual-stack-v6-dropped network".into());
+    }
+    let v6_first_wins = match e.get("v6_first_wins") {
+        None => false,
+        Some(b) => b.as_bool().ok_or("`expect.v6_first_wins` must be true or false")?,
+    };
+    if v6_first_wins && tap_link != Some(TapLink::DualStack) {
+        return Err("expect.v6_first_wins needs the tap-dual-stack network".into());
     }
     let expect_exit = v["expect"]["exit"].as_i64().ok_or("`expect.exit` must be a number")? as i32;
     let expect_failed_phase = v["expect"]["failed_phase"].as_str().map(String::from);
@@ -377,6 +502,28 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
     ];
     if kernel_args.split_whitespace().any(|a| reserved.iter().any(|r| a.starts_with(r))) {
         return Err(format!("kernel_args must not set {} (the harness does)", reserved.join(", ")));
+    }
+    // A URL replaces the platform: the scenario must say so, and name the URL the way its
+    // platform argument does.
+    let url_arg = match platform_arg {
+        PlatformArg::Flint => "flint.url=",
+        PlatformArg::Ignition => "ignition.config.url=",
+    };
+    let urls = ["flint.url=", "ignition.config.url="];
+    let has = |p: &str| kernel_args.split_whitespace().any(|a| a.starts_with(p));
+    match platform {
+        Platform::Url if !has(url_arg) => {
+            return Err(format!(
+                "platform url needs `{url_arg}` in kernel_args (platform_arg {})",
+                platform_arg.name()
+            ));
+        }
+        Platform::Url if image != Image::Test => return Err("platform url boots the test image only".into()),
+        Platform::Url => {}
+        _ if urls.iter().any(|u| has(u)) => {
+            return Err("kernel_args give a URL: the scenario's platform is `url`".into());
+        }
+        _ => {}
     }
     Ok(Scenario {
         name: string("name")?,
@@ -401,6 +548,14 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         partial_checksums: v["expect"]["partial_checksums"].as_bool().unwrap_or(false),
         guest_silent: v["expect"]["guest_silent"].as_bool().unwrap_or(false),
         expect_log,
+        expect_endpoint,
+        expect_addresses,
+        expect_dns_servers,
+        expect_search,
+        expect_host: e.get("host").and_then(Value::as_str).map(String::from),
+        no_ipv4_frames,
+        v4_wins_within,
+        v6_first_wins,
         boot_timeout: v["boot_timeout"].as_f64().unwrap_or(DEFAULT_BOOT_TIMEOUT),
     })
 }
@@ -506,5 +661,62 @@ mod tests {
         );
         assert!(parse(&qemu.replace(r#"["ignition"]"#, r#"["ignition","seed"]"#)).unwrap_err().contains("modelled"));
         assert!(parse(&qemu.replace(r#""platform":"qemu""#, r#""platform":"aws""#)).is_err());
+    }
+
+    #[test]
+    fn url_and_dual_stack_rules() {
+        let url = r#"[{"name":"u","about":"a","platform":"url","payload":"ignition",
+            "nics":[{"model":"virtio-net-pci","net":"tap-v6-only"}],
+            "kernel_args":"flint.url=http://metadata/latest/user-data flint.family=ipv6",
+            "expect":{"exit":0,"endpoint":["[fd00::80]:80"],"addresses":["slaac","no-ipv4"],"dns_servers":["fd00::53"],
+                      "search":["example.internal"],"host":"metadata","no_ipv4_frames":true}}]"#;
+        let s = &parse(url).unwrap()[0];
+        assert_eq!((s.platform, s.platform.mock()), (Platform::Url, Some(mock::Platform::Aws)));
+        assert_eq!(s.platform_kernel_arg(), "");
+        assert_eq!(s.expect_addresses, [AddrWant::Slaac, AddrWant::NoV4]);
+        assert_eq!((s.expect_host.as_deref(), s.no_ipv4_frames, s.capture()), (Some("metadata"), true, true));
+        let mut o = mock::Options::new(mock::Platform::Aws);
+        s.platform.mock_knobs()(&mut o);
+        assert!(o.no_token_api);
+        let metal = url
+            .replace(r#""payload""#, r#""platform_arg":"ignition.platform.id","payload""#)
+            .replace("flint.url=", "ignition.config.url=");
+        assert_eq!(parse(&metal).unwrap()[0].platform_kernel_arg(), "ignition.platform.id=metal");
+        let dropped = url
+            .replace("tap-v6-only", "tap-dual-stack-v6-dropped")
+            .replace(r#""no_ipv4_frames":true"#, r#""v4_wins_within":1.5"#);
+        let d = &parse(&dropped).unwrap()[0];
+        assert_eq!((d.v4_wins_within, d.capture()), (Some(1.5), true));
+        let dual =
+            url.replace("tap-v6-only", "tap-dual-stack").replace(r#""no_ipv4_frames":true"#, r#""v6_first_wins":true"#);
+        assert!(parse(&dual).unwrap()[0].v6_first_wins);
+        assert!(parse(&dual.replace("tap-dual-stack", "tap-v6-only")).unwrap_err().contains("v6_first_wins"));
+        for (from, to, why) in [
+            ("flint.url=", "flint.uri=", "flint.url="),
+            (r#""payload""#, r#""platform_arg":"ignition.platform.id","payload""#, "ignition.config.url="),
+            (r#""platform":"url""#, r#""platform":"aws""#, "platform is `url`"),
+            (r#""payload""#, r#""image":"dracut","payload""#, "test image"),
+            ("\"slaac\"", "\"slac\"", "slaac"),
+            (r#""host":"metadata","#, r#""host":"metadata","dns_servers":"fd00::53","#, "array"),
+            ("tap-v6-only", "slirp-metadata", "no_ipv4_frames"),
+            (r#""no_ipv4_frames":true"#, r#""v4_wins_within":1.5"#, "tap-dual-stack-v6-dropped"),
+            (r#""no_ipv4_frames":true"#, r#""v4_wins_within":0"#, "seconds"),
+            ("tap-v6-only", "tap-v6only", "unknown net"),
+            (r#""exit":0"#, r#""exit":0,"endpiont":[]"#, "unknown key"),
+        ] {
+            let e = parse(&url.replace(from, to)).err().unwrap_or_default();
+            assert!(e.contains(why), "{from} -> {to}: {e:?}");
+        }
+        // The bundled boots of issue #11.
+        let all = load().unwrap();
+        for (name, link) in [
+            ("url-v6-only-ra-dns", TapLink::V6Only),
+            ("aws-dual-stack", TapLink::DualStack),
+            ("aws-dual-stack-v6-dropped", TapLink::DualStackV6Dropped),
+        ] {
+            let s = all.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(s.nics[0].net, NetKind::Tap(link), "{name}");
+            assert!(!s.expect_endpoint.is_empty(), "{name}");
+        }
     }
 }
