@@ -552,6 +552,8 @@ fn read_file<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
 /// A per-boot random seed for TCP sequence numbers, ports and jitter. `GRND_INSECURE` never
 /// blocks on an uninitialised entropy pool in early boot; kernels older than 5.6 refuse it,
 /// and then the clock still makes every boot differ (the NIC's MAC is mixed in per NIC).
+// Out of line: measured smaller so (inlined, it grew its callers more than it costs).
+#[inline(never)]
 fn random_seed(now: Instant) -> u64 {
     let mut b = [0u8; 8];
     let ok = rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::INSECURE).is_ok()

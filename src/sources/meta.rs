@@ -409,6 +409,8 @@ impl PathTracker {
     }
 
     /// Counts an element of the innermost array; returns its index.
+    // Out of line: measured smaller so (inlined, it grew its callers more than it costs).
+    #[inline(never)]
     fn element(&mut self) -> Option<u8> {
         let slot = self.depth.checked_sub(1)?;
         if slot >= PATH_DEPTH || self.arrays & (1 << slot) == 0 {

@@ -211,6 +211,8 @@ impl<'a> Url<'a> {
 /// kernel command line's (cloud-init reads the serial first and keeps the first value of a
 /// key: `_merge_new_seed`, `mergemanydict`). `Ok(None)`: none named. `Err`: one is named that
 /// flint cannot fetch (HTTP, a path that fits `path_max` with the longest file name).
+// Out of line: measured smaller so (inlined, it grew its callers more than it costs).
+#[inline(never)]
 pub fn choose<'a>(serial: &'a [u8], cmdline: &'a [u8], path_max: usize) -> Result<Option<Url<'a>>, UrlError> {
     let named = parse_ds(serial).and_then(|d| d.seed).or_else(|| parse_ds(cmdline).and_then(|d| d.seed));
     let Some(url) = named.transpose()? else { return Ok(None) };

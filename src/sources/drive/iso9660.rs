@@ -176,6 +176,8 @@ fn root_extent(vd: &[u8; SECTOR]) -> Result<Extent, DriveError> {
 /// root directory starts its System Use field with `SP`: length 7, version 1, check bytes 0xBE
 /// 0xEF, then `LEN_SKP`. Rock Ridge is SUSP's only user on config drives, so SUSP means Rock
 /// Ridge here (its `ER` entry, which would say so, usually sits in a continuation area).
+// Out of line: measured smaller so (inlined, it grew its callers more than it costs).
+#[inline(never)]
 fn rock_ridge(m: &mut dyn Medium, root: Extent, buf: &mut [u8; SECTOR]) -> Result<Option<u8>, DriveError> {
     read_block(m, u64::from(root.block), buf)?;
     let len = usize::from(buf[0]);
