@@ -74,7 +74,7 @@ fn verdict(r: &mut Resolver, msg: &[u8], v6: bool) -> Verdict {
         Action::Done(Err(DnsError::NoSuchName)) => Verdict::NxDomain,
         Action::Done(Err(DnsError::NoAddress)) => Verdict::NoData,
         Action::Done(Ok(Addresses { name, v4, v6: v6s })) => {
-            assert_eq!(name, b"metadata.example"[..]);
+            assert_eq!(*name, b"metadata.example"[..]);
             let found: Vec<[u8; 16]> = if v6 {
                 assert!(v4.is_empty());
                 v6s.to_vec()

@@ -15,11 +15,10 @@ use crate::net::stack::Stack;
 /// is rarely much larger for A and AAAA records).
 const TCP_ANSWER_MAX: usize = 4096;
 
-/// How a lookup stands. (No heap to box the addresses on; one lives at a time, on the stack.)
-#[allow(clippy::large_enum_variant)]
+/// How a lookup stands; once `Done(Ok)`, [`Lookup::found`] has the addresses.
 pub enum Progress {
     Pending(Instant),
-    Done(Result<Addresses, DnsError>),
+    Done(Result<(), DnsError>),
 }
 
 /// A DNS-over-TCP exchange in progress.
@@ -57,6 +56,11 @@ impl Lookup {
         Ok(Lookup { resolver, generation: dns.generation, tcp: None, out: [0; dns::QUERY_MAX] })
     }
 
+    /// What the name resolved to.
+    pub fn found(&self) -> &Addresses {
+        self.resolver.found()
+    }
+
     /// Ends a TCP exchange still open (the service was cancelled).
     pub fn drop_all(&mut self, stack: &mut Stack<'_>) {
         if let Some(t) = self.tcp.take() {
@@ -77,6 +81,7 @@ impl Lookup {
                 dns::Action::Tcp { server, len } => self.open_tcp(now, stack, server, len),
                 dns::Action::Wait(at) => return Progress::Pending(at),
                 dns::Action::Done(result) => {
+                    let result = result.map(|_| ());
                     self.drop_all(stack);
                     return Progress::Done(result);
                 }

@@ -200,12 +200,13 @@ impl<'a> ServiceRun<'a> {
                     let stack = net.stack()?;
                     match l.poll(now, stack) {
                         lookup::Progress::Pending(at) => return Some(at),
-                        lookup::Progress::Done(Ok(found)) => {
+                        lookup::Progress::Done(Ok(())) => {
+                            let found = l.found();
                             let Self { resolved, dns_seed, .. } = self;
-                            for a in found.v6 {
+                            for &a in &found.v6 {
                                 let _ = resolved.push(IpAddress::Ipv6(a.into()));
                             }
-                            for [a, b, c, d] in found.v4 {
+                            for &[a, b, c, d] in &found.v4 {
                                 let _ = resolved.push(IpAddress::v4(a, b, c, d));
                             }
                             *dns_seed = dns_seed.rotate_left(7);

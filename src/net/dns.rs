@@ -129,21 +129,17 @@ pub struct Addresses {
 // them in, and an `Action` lives on the stack only for the moment the caller matches it.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
+pub enum Action<'r> {
     /// Send `out[..len]` as one UDP datagram to `server`:53.
-    Udp {
-        server: IpAddress,
-        len: usize,
-    },
+    Udp { server: IpAddress, len: usize },
     /// Open TCP to `server`:53 and send `out[..len]`, already prefixed with the 2-byte length
     /// (RFC 1035 §4.2.2): a UDP answer came back truncated (TC).
-    Tcp {
-        server: IpAddress,
-        len: usize,
-    },
+    Tcp { server: IpAddress, len: usize },
     /// Nothing to send before this instant (or before a datagram arrives).
     Wait(Instant),
-    Done(Result<Addresses, DnsError>),
+    /// The addresses found (borrowed from the resolver: copying them out cost code size), or
+    /// why there are none.
+    Done(Result<&'r Addresses, DnsError>),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -594,18 +590,23 @@ impl Resolver {
         Ok(r)
     }
 
+    /// What the resolution found (complete once [`Action::Done`] said `Ok`).
+    pub fn found(&self) -> &Addresses {
+        &self.found
+    }
+
     /// What to do now. Call it after every event and until it returns [`Action::Wait`] or
     /// [`Action::Done`]: each call sends at most one query, written into `out` (at least
     /// [`QUERY_MAX`] bytes; a query that does not fit is lost and retried). `Wait` is always
     /// after `now`; `Done` is returned again on every later call.
     // Out of line: measured smaller so (inlined, it grew its caller more than it costs).
     #[inline(never)]
-    pub fn poll(&mut self, now: Instant, out: &mut [u8]) -> Action {
+    pub fn poll(&mut self, now: Instant, out: &mut [u8]) -> Action<'_> {
         if self.done.is_none() {
             self.step(now);
         }
         if let Some(result) = self.done {
-            return Action::Done(result.map(|()| self.found.clone()));
+            return Action::Done(result.map(|()| &self.found));
         }
         let servers = self.servers.len();
         let tcp_busy = self.queries.iter().any(|q| matches!(q.state, State::Tcp { .. }));
@@ -822,6 +823,26 @@ mod tests {
     use std::string::String;
     use std::vec::Vec;
 
+    /// [`super::Action`] with the addresses owned, so that a test can keep it while it polls on.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    enum Action {
+        Udp { server: IpAddress, len: usize },
+        Tcp { server: IpAddress, len: usize },
+        Wait(Instant),
+        Done(Result<Addresses, DnsError>),
+    }
+
+    impl From<super::Action<'_>> for Action {
+        fn from(a: super::Action<'_>) -> Action {
+            match a {
+                super::Action::Udp { server, len } => Action::Udp { server, len },
+                super::Action::Tcp { server, len } => Action::Tcp { server, len },
+                super::Action::Wait(at) => Action::Wait(at),
+                super::Action::Done(r) => Action::Done(r.cloned()),
+            }
+        }
+    }
+
     const S1: IpAddress = IpAddress::v4(192, 0, 2, 53);
     const S2: IpAddress = IpAddress::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x53);
     const V4: [u8; 4] = [192, 0, 2, 10];
@@ -936,7 +957,7 @@ mod tests {
         fn poll(&mut self, now: Instant) -> (Vec<Sent>, Action) {
             let mut sent = Vec::new();
             for _ in 0..10 {
-                match self.r.poll(now, &mut self.out) {
+                match Action::from(self.r.poll(now, &mut self.out)) {
                     Action::Udp { server, len } => {
                         sent.push(Sent { server, tcp: false, msg: self.out[..len].to_vec() })
                     }
@@ -949,7 +970,7 @@ mod tests {
                         return (sent, Action::Wait(at));
                     }
                     done => {
-                        assert_eq!(self.r.poll(now, &mut self.out), done, "Done is idempotent");
+                        assert_eq!(Action::from(self.r.poll(now, &mut self.out)), done, "Done is idempotent");
                         return (sent, done);
                     }
                 }
@@ -1243,7 +1264,7 @@ mod tests {
         let mut out = [0u8; QUERY_MAX];
         let mut now = t(0);
         for _ in 0..20 {
-            match r.poll(now, &mut out) {
+            match Action::from(r.poll(now, &mut out)) {
                 Action::Wait(at) => {
                     assert!(at <= t(1000));
                     now = at;

@@ -260,16 +260,17 @@ impl<'a> Stack<'a> {
             socket.set_ack_delay(None);
             *slot = set.add(socket);
         }
-        let [m0, m1, m2, m3] = &mut sockets.udp[..] else { unreachable!("four records were pushed") };
-        let [(r0, t0), (r1, t1)] = &mut storage.udp;
-        let udp_dns = set.add(udp::Socket::new(
-            udp::PacketBuffer::new(&mut m0[..], &mut r0[..]),
-            udp::PacketBuffer::new(&mut m1[..], &mut t0[..]),
-        ));
-        let udp_dhcpv6 = set.add(udp::Socket::new(
-            udp::PacketBuffer::new(&mut m2[..], &mut r1[..]),
-            udp::PacketBuffer::new(&mut m3[..], &mut t1[..]),
-        ));
+        // DNS, then DHCPv6: each with a receive and a send record array.
+        let mut udp = [dhcp; 2];
+        for (handle, (records, (rx, tx))) in udp.iter_mut().zip(sockets.udp.chunks_mut(2).zip(storage.udp.iter_mut())) {
+            if let [rx_records, tx_records] = records {
+                *handle = set.add(udp::Socket::new(
+                    udp::PacketBuffer::new(&mut rx_records[..], &mut rx[..]),
+                    udp::PacketBuffer::new(&mut tx_records[..], &mut tx[..]),
+                ));
+            }
+        }
+        let [udp_dns, udp_dhcpv6] = udp;
         if !family.v4() {
             // smoltcp's DHCP socket sends a DISCOVER whenever the interface is polled: without
             // IPv4 it must not be in the set at all (removed last, so its handle names no
@@ -379,6 +380,7 @@ impl<'a> Stack<'a> {
     /// advertisement, or [`LINK_LOCAL_GRACE`] (none with `--family ipv6`): the link-local
     /// address exists at once on every link, and racing it first on the IPv4-only links most
     /// clouds still have would cost every boot the connection attempt delay.
+    #[inline(never)]
     pub fn reachable(&self, ip: IpAddress) -> bool {
         let addrs = self.iface.ip_addrs();
         match ip {
@@ -563,20 +565,23 @@ impl<'a> Stack<'a> {
     /// two connections race to different next hops, every packet after a change would wait out
     /// that second: a Happy Eyeballs race could never answer in 250 ms. Measured in the engine
     /// tests (`dual_stack_*`), 1.0–2.25 s without this.
+    #[inline(never)]
     fn prime<D: Nic>(&mut self, dev: &mut D) {
         self.prime_due = false;
         for i in 0..self.hops.len() {
             let hop = self.hops[i];
             let mut frame = [0u8; 86];
             let n = match hop {
-                IpAddress::Ipv4(t) => match self.lease {
-                    Some(l) => {
-                        let f = super::linklocal::arp_request(self.mac, l.address.address().octets(), t.octets());
-                        frame[..f.len()].copy_from_slice(&f);
-                        f.len()
+                IpAddress::Ipv4(t) => {
+                    if let Some(l) = self.lease {
+                        dev.send_raw(&super::linklocal::arp_request(
+                            self.mac,
+                            l.address.address().octets(),
+                            t.octets(),
+                        ));
                     }
-                    None => 0,
-                },
+                    0
+                }
                 IpAddress::Ipv6(t) => {
                     let source = self.iface.get_source_address_ipv6(&t);
                     solicitation(&mut frame, self.mac, source, t)
@@ -589,6 +594,7 @@ impl<'a> Stack<'a> {
     }
 
     /// The next hop towards `dst`, remembered for [`Stack::prime`] (oldest forgotten first).
+    #[inline(never)]
     fn remember_hop(&mut self, dst: IpAddress) {
         let on_link = self.iface.ip_addrs().iter().any(|c| c.contains_addr(&dst));
         let hop = match dst {
@@ -837,6 +843,7 @@ fn solicitation(out: &mut [u8], mac: [u8; 6], source: Ipv6Address, target: Ipv6A
 
 /// An NDP message from flint's `mac` and `source` to `dest` at `dest_mac`, hop limit 255 (RFC
 /// 4861 §3.1); its length in `out`.
+#[inline(never)]
 fn ndisc_frame(
     out: &mut [u8],
     mac: [u8; 6],

@@ -22,11 +22,23 @@ pub struct Built {
 ///   inlines so little that call sequences outweigh bodies; thresholds 35–70 all give
 ///   168.7–170.2 KB, 50 the least, against 174.7 KB for "s" with its best threshold (10);
 ///   `cargo xtask bench` keeps watch over the time.
+/// - `-Crelocation-model=static` (measured on the issue-11 binary: -1.7 KB): flint is linked as
+///   a fully static ET_EXEC at a fixed address (`build.rs`: `-static`, `linker/flint.ld`), so
+///   position-independent code buys nothing; without it every address of a static is taken
+///   through a longer RIP-relative/GOT sequence the linker can only partly relax.
+/// - `-Cllvm-args=-enable-machine-outliner=always` (-1.2 KB on top): LLVM moves instruction
+///   sequences repeated across functions into shared outlined functions, a call each; the
+///   cost is a call and return on those paths, which `cargo xtask bench` shows no trace of.
 ///
 /// `-Z` flags are unstable: `RUSTC_BOOTSTRAP=1` lets the stable compiler take them, as the
 /// Linux kernel's Rust build does. `build.rs` enforces the size budget only on a release build
 /// that has them (a plain `cargo build --release` still links, with a warning).
-pub const SHIPPED_RUSTFLAGS: [&str; 2] = ["-Zlocation-detail=none", "-Cllvm-args=-inline-threshold=50"];
+pub const SHIPPED_RUSTFLAGS: [&str; 4] = [
+    "-Zlocation-detail=none",
+    "-Cllvm-args=-inline-threshold=50",
+    "-Crelocation-model=static",
+    "-Cllvm-args=-enable-machine-outliner=always",
+];
 
 /// `cmd` (a cargo build of flint) with the shipped build's compiler flags.
 fn shipped(cmd: &mut Command) -> &mut Command {
