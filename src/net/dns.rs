@@ -825,6 +825,7 @@ mod tests {
 
     /// [`super::Action`] with the addresses owned, so that a test can keep it while it polls on.
     #[derive(Clone, Debug, PartialEq, Eq)]
+    #[allow(clippy::large_enum_variant)]
     enum Action {
         Udp { server: IpAddress, len: usize },
         Tcp { server: IpAddress, len: usize },
