@@ -1,12 +1,15 @@
 //! Kernel command line and argv parsing (src/args.rs) on raw bytes, then `resolve`, checked
 //! against a model of the documented rules written with std's parsers: the first problem in the
-//! order platform, --address, --timeout, --dhcp-timeout, --max-size, --interface, --ssh-user,
+//! order --url (or `ignition.config.url=` on `metal`), platform, --family, --address, --timeout,
+//! --dhcp-timeout, --max-size, --interface, --ssh-user,
 //! then the output paths under --root is the one reported, and every accepted value is in range.
 //! Every slice handed back lies inside the input.
 #![no_main]
 
 use arbitrary::Unstructured;
-use flint::args::{self, AddressMode, Raw, UsageError};
+use flint::args::{self, AddressMode, Family, Raw, UsageError};
+use flint::sources::seed::{Scheme, Url, UrlError};
+use flint::sources::service::PATH_MAX;
 use flint_fuzz::raw_options;
 use libfuzzer_sys::fuzz_target;
 
@@ -77,10 +80,35 @@ fuzz_target!(|data: &[u8]| {
 
     let got = args::resolve(&cli, &kernel);
     let want = (|| {
-        let id = cli.platform.or(kernel.platform).or(kernel.ignition_platform).ok_or(UsageError::NoPlatform)?;
-        // Every platform in flint::platform::ALL, by its id.
-        let Some(platform) = flint::platform::ALL.iter().map(|p| p.id.as_bytes()).find(|p| *p == id) else {
-            return Err(UsageError::UnknownPlatform);
+        // A URL names the source: `--url`/`flint.url=`, else Ignition's own on bare metal. Its
+        // grammar is the seed URL's (tested in src/sources/seed.rs); here: only http, a path
+        // that fits a request.
+        let metal = cli.platform.or(kernel.platform).is_none() && kernel.ignition_platform == Some(&b"metal"[..]);
+        let url = pick(cli.url, kernel.url).or(kernel.ignition_url.filter(|_| metal));
+        let platform: &[u8] = match url {
+            Some(u) => {
+                let parsed = Url::parse(u).map_err(UsageError::Url)?;
+                match parsed.scheme {
+                    Scheme::Https => return Err(UsageError::Url(UrlError::Https)),
+                    Scheme::File => return Err(UsageError::Url(UrlError::File)),
+                    Scheme::Http if parsed.path.len() > PATH_MAX => return Err(UsageError::Url(UrlError::Long)),
+                    Scheme::Http => b"url",
+                }
+            }
+            None => {
+                let id = cli.platform.or(kernel.platform).or(kernel.ignition_platform).ok_or(UsageError::NoPlatform)?;
+                // Every platform in flint::platform::ALL, by its id.
+                let Some(platform) = flint::platform::ALL.iter().map(|p| p.id.as_bytes()).find(|p| *p == id) else {
+                    return Err(UsageError::UnknownPlatform);
+                };
+                platform
+            }
+        };
+        let family = match pick(cli.family, kernel.family) {
+            None | Some(b"any") => Family::Any,
+            Some(b"ipv4") => Family::V4,
+            Some(b"ipv6") => Family::V6,
+            Some(_) => return Err(UsageError::BadValue("--family")),
         };
         let address = match pick(cli.address, kernel.address) {
             None | Some(b"auto") => AddressMode::Auto,
@@ -127,11 +155,13 @@ fuzz_target!(|data: &[u8]| {
         {
             return Err(UsageError::BadValue(name));
         }
-        Ok((platform, address, timeout, dhcp, max, interface, user, root))
+        Ok((platform, family, address, timeout, dhcp, max, interface, user, root))
     })();
     match (got, want) {
-        (Ok(c), Ok((platform, address, timeout, dhcp, max, interface, user, root))) => {
+        (Ok(c), Ok((platform, family, address, timeout, dhcp, max, interface, user, root))) => {
             assert_eq!(c.platform.id.as_bytes(), platform);
+            assert_eq!(c.family, family);
+            assert_eq!(c.url.is_some(), platform == b"url");
             assert_eq!(
                 (c.address, c.timeout_ms, c.dhcp_timeout_ms, c.max_size, c.interface),
                 (address, timeout, dhcp, max, interface)

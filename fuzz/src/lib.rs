@@ -299,7 +299,7 @@ pub fn has_surrogate_escape(doc: &[u8]) -> bool {
 /// be absent: `ignition.platform.id` has no option, `--cmdline` no kernel argument) and value.
 pub type RawOption<'a> = (Option<&'static str>, Option<&'static str>, Option<&'a [u8]>);
 
-pub fn raw_options<'a>(r: &Raw<'a>) -> [RawOption<'a>; 15] {
+pub fn raw_options<'a>(r: &Raw<'a>) -> [RawOption<'a>; 18] {
     [
         (Some("flint.platform"), Some("--platform"), r.platform),
         (Some("ignition.platform.id"), None, r.ignition_platform),
@@ -316,6 +316,9 @@ pub fn raw_options<'a>(r: &Raw<'a>) -> [RawOption<'a>; 15] {
         (Some("flint.cloud-init-seed"), Some("--cloud-init-seed"), r.cloud_init_seed),
         (Some("flint.attributes"), Some("--attributes"), r.attributes),
         (Some("flint.drive"), Some("--drive"), r.drive),
+        (Some("flint.url"), Some("--url"), r.url),
+        (Some("ignition.config.url"), None, r.ignition_url),
+        (Some("flint.family"), Some("--family"), r.family),
     ]
 }
 

@@ -79,6 +79,9 @@ pub struct DriveRun<'a> {
     pub network: Option<Plan>,
     /// Scans made so far.
     pub scans: u32,
+    /// A scan found nothing: a fw_cfg directory seen later has only just appeared (see
+    /// [`DriveRun::poll`]).
+    late: bool,
 }
 
 impl<'a> DriveRun<'a> {
@@ -98,6 +101,7 @@ impl<'a> DriveRun<'a> {
             meta: Metadata::new(),
             network: None,
             scans: 0,
+            late: false,
         }
     }
 
@@ -174,13 +178,24 @@ impl<'a> DriveRun<'a> {
                 info!("drive", "not a seed without {}", drive.user_data);
                 State::Failed(DriveFailure::NotFound)
             }
+            // The `qemu_fw_cfg` driver creates its `by_name` directory before it registers the
+            // items in it (`fw_cfg_sysfs_probe`): a directory that has just appeared may not
+            // hold the item yet. Look once more before calling it "no user-data" (seen in the
+            // QEMU boot that loads the driver late).
+            Some(Ok(None)) if drive.store == Store::FwCfg && self.late => {
+                self.late = false;
+                State::Scan(now + RESCAN)
+            }
             Some(Ok(len)) => State::Done(len),
             Some(Err(e)) => State::Failed(DriveFailure::Unreadable(e)),
             None if drives.explicit() && drive.store == Store::BlockDevice => {
                 info!("drive", "--drive holds no drive labelled {}", drive.labels.first().copied().unwrap_or(""));
                 State::Failed(DriveFailure::NotFound)
             }
-            None => State::Scan(now + RESCAN),
+            None => {
+                self.late = true;
+                State::Scan(now + RESCAN)
+            }
         };
         match self.state {
             State::Scan(at) => Some(at),

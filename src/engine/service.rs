@@ -237,6 +237,7 @@ impl<'a> ServiceRun<'a> {
                             }
                         }
                         Progress::Lost(t) => {
+                            self.flow.unsent();
                             if t.is_contact() {
                                 net.answered();
                             }
@@ -473,6 +474,8 @@ pub struct Race {
     limit: Instant,
     privileged: bool,
     refused: bool,
+    /// An attempt got no answer before the limit.
+    silent: bool,
 }
 
 impl Race {
@@ -491,6 +494,7 @@ impl Race {
             limit,
             privileged,
             refused: false,
+            silent: false,
         }
     }
 
@@ -510,6 +514,7 @@ impl Race {
             match stack.socket(slot).state() {
                 tcp::State::SynSent | tcp::State::SynReceived if now < self.limit => i += 1,
                 tcp::State::SynSent | tcp::State::SynReceived => {
+                    self.silent = true;
                     stack.release(slot);
                     self.running.swap_remove(i);
                 }
@@ -549,11 +554,18 @@ impl Race {
             }
         }
         if self.running.is_empty() {
-            let untried = self.order.iter().any(|&c| self.tried & (1 << c) == 0);
-            if !untried || now >= self.limit {
-                return Progress::Lost(if self.refused { Transport::Refused } else { Transport::Timeout });
+            // Every reachable address answered or fell silent. Those of a family without an
+            // address yet wait for the next request (after the backoff), not for the limit:
+            // holding a refused attempt until then would spend the budget on one request.
+            let reachable =
+                self.order.iter().any(|&c| self.tried & (1 << c) == 0 && stack.reachable(self.all[c as usize].to.addr));
+            if self.tried != 0 || !reachable || now >= self.limit {
+                // A refusal says the service's host is on this NIC only if nothing else was
+                // silent: an IPv6 router refusing for a missing IPv6 service (QEMU's slirp does)
+                // says nothing about the IPv4 service that never answered.
+                let t = if self.refused && !self.silent { Transport::Refused } else { Transport::Timeout };
+                return Progress::Lost(t);
             }
-            // The rest wait for an address of their family, until the limit.
             return Progress::Pending(self.limit);
         }
         let more = self.order.iter().any(|&c| self.tried & (1 << c) == 0);

@@ -1099,3 +1099,36 @@ fn ipv4_only_link_is_not_slowed_by_ipv6() {
     assert_eq!(os.endpoint.map(|e| e.addr), Some(IpAddress::v4(169, 254, 169, 254)));
     assert!(os.elapsed < super::service::ATTEMPT_DELAY, "{}", os.elapsed);
 }
+
+#[test]
+fn a_refusal_is_retried_at_once_while_the_other_family_has_no_address() {
+    use crate::platform::{Address, Connect, Endpoint, Host, Resource, Service, UserData};
+    // Port 81: the server answers every SYN with a RST. The IPv6 endpoint never becomes
+    // reachable (no router advertisement): it must not hold each refused request until the
+    // attempt limit.
+    static REFUSING: Platform = Platform {
+        id: "refusing",
+        sources: &[crate::platform::Source::Service(Service {
+            endpoints: &[
+                Endpoint { address: Address::V4([169, 254, 169, 254]), port: 81, host: Host::Address },
+                Endpoint {
+                    address: Address::V6([0xfd, 0, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0x54]),
+                    port: 81,
+                    host: Host::Address,
+                },
+            ],
+            token: None,
+            user_data: UserData {
+                resources: &[Resource { path: "/user-data", fields: &[] }],
+                encoding: crate::decode::Encoding::Raw,
+                none_on_404: true,
+            },
+            refresh_on: &[],
+            metadata: &[],
+            connect: Connect::PLAIN,
+        })],
+    };
+    let r = run_family(&REFUSING, sim(vec![link(Some(Server::new(true, imds("x"))))]), Family::Any, 3_000);
+    assert!(matches!(r.result, Err(Failed::Flow(_, _))), "{:?}", r.result.err());
+    assert!(r.requests >= 5, "refusals retried with the backoff, not once per attempt limit: {}", r.requests);
+}

@@ -454,6 +454,9 @@ impl Solicit {
 
 /// RFC 4861 §10 RETRANS_TIMER: how long after its probe an address is taken as unique.
 pub const DAD_WAIT_MS: u64 = 1000;
+/// DAD probes per address, and the time between them (see [`Dad`]).
+pub const DAD_PROBES: u8 = 2;
+pub const DAD_GAP_MS: u64 = 200;
 
 /// Where DAD for one address stands (RFC 4429 §2.1, RFC 4862 §5.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -469,16 +472,20 @@ pub enum DadState {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum DadStep {
-    /// The probe goes out at the instant.
-    Probe(Instant),
+    /// Probe number `.1` (from 0) goes out at the instant.
+    Probe(Instant, u8),
     /// The probe went out; preferred at the instant.
     Wait(Instant),
     Done(DadState),
 }
 
 /// Optimistic duplicate address detection for one address (RFC 4429, RFC 4862 §5.4) with
-/// DupAddrDetectTransmits = 1: one probe at once, preferred 1 s later unless a conflict showed.
-/// The address is usable from [`Dad::new`] on, so DAD costs a fetch no time.
+/// DupAddrDetectTransmits = [`DAD_PROBES`]: a probe at once and another [`DAD_GAP_MS`] later,
+/// preferred [`DAD_WAIT_MS`] after the last unless a conflict showed. The address is usable
+/// from [`Dad::new`] on, so DAD costs a fetch no time. Two probes because the first frames on a
+/// link that has just come up are often lost (a veth peer still coming up, a switch port
+/// still learning), and with one probe a conflict would then go unnoticed (seen in the
+/// dualstack suite); RFC 4862 §5.1 leaves the count to the node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dad {
     target: [u8; 16],
@@ -487,7 +494,7 @@ pub struct Dad {
 
 impl Dad {
     pub fn new(target: [u8; 16], now: Instant) -> Dad {
-        Dad { target, step: DadStep::Probe(now) }
+        Dad { target, step: DadStep::Probe(now, 0) }
     }
 
     pub fn target(&self) -> [u8; 16] {
@@ -503,7 +510,7 @@ impl Dad {
 
     pub fn poll_at(&self) -> Option<Instant> {
         match self.step {
-            DadStep::Probe(at) | DadStep::Wait(at) => Some(at),
+            DadStep::Probe(at, _) | DadStep::Wait(at) => Some(at),
             DadStep::Done(_) => None,
         }
     }
@@ -511,8 +518,12 @@ impl Dad {
     /// Advances the timer; writes the probe (see [`dad_probe`]) when it is due.
     pub fn poll(&mut self, now: Instant, mac: [u8; 6], out: &mut [u8]) -> Option<usize> {
         match self.step {
-            DadStep::Probe(at) if now >= at && out.len() >= FRAME_MAX => {
-                self.step = DadStep::Wait(now + Duration::from_millis(DAD_WAIT_MS));
+            DadStep::Probe(at, n) if now >= at && out.len() >= FRAME_MAX => {
+                self.step = if n + 1 < DAD_PROBES {
+                    DadStep::Probe(now + Duration::from_millis(DAD_GAP_MS), n + 1)
+                } else {
+                    DadStep::Wait(now + Duration::from_millis(DAD_WAIT_MS))
+                };
                 Some(dad_probe(out, mac, self.target))
             }
             DadStep::Wait(at) if now >= at => {
@@ -1141,10 +1152,14 @@ mod tests {
         let mut out = [0u8; FRAME_MAX];
         assert_eq!(d.poll(t(0), MAC, &mut out), Some(78));
         assert_eq!(parse(&out[..78]), Some(Message::NeighborSolicit { source: [0; 16], target }));
-        assert_eq!(d.poll_at(), Some(t(1000)));
-        assert_eq!(d.poll(t(999), MAC, &mut out), None);
+        assert_eq!(d.poll_at(), Some(t(DAD_GAP_MS as i64)));
+        assert_eq!(d.poll(t(DAD_GAP_MS as i64 - 1), MAC, &mut out), None);
+        assert_eq!(d.poll(t(DAD_GAP_MS as i64), MAC, &mut out), Some(78), "a second probe, in case the first was lost");
+        let done = (DAD_GAP_MS + DAD_WAIT_MS) as i64;
+        assert_eq!(d.poll_at(), Some(t(done)));
+        assert_eq!(d.poll(t(done - 1), MAC, &mut out), None);
         assert_eq!(d.state(), DadState::Optimistic);
-        assert_eq!(d.poll(t(1000), MAC, &mut out), None, "one probe only");
+        assert_eq!(d.poll(t(done), MAC, &mut out), None, "two probes only");
         assert_eq!(d.state(), DadState::Preferred);
         assert_eq!(d.poll_at(), None);
         // Once preferred, an NA for it is not a conflict any more.
@@ -1189,11 +1204,16 @@ mod tests {
         assert_eq!(sent.len(), 2, "DAD probe and RS");
         assert!(matches!(parse(&sent[0]), Some(Message::NeighborSolicit { target, .. }) if target == ll));
         assert_eq!(smoltcp_reads(&sent[1]).1, NdiscRepr::RouterSolicit { lladdr: None }, "from :: while optimistic");
-        assert_eq!(n.poll_at(), Some(t(1000)));
-        // 1 s: the link-local is preferred; the second RS comes from it, with SLLA.
+        assert_eq!(n.poll_at(), Some(t(DAD_GAP_MS as i64)));
+        // The second DAD probe, then the second RS at 1 s, still from :: (still optimistic).
+        let sent = frames(&mut n, t(DAD_GAP_MS as i64));
+        assert_eq!(sent.len(), 1);
+        assert!(matches!(parse(&sent[0]), Some(Message::NeighborSolicit { target, .. }) if target == ll));
         let sent = frames(&mut n, t(1000));
         assert_eq!(sent.len(), 1);
-        assert_eq!(smoltcp_reads(&sent[0]).0.src_addr.octets(), ll);
+        assert_eq!(smoltcp_reads(&sent[0]).1, NdiscRepr::RouterSolicit { lladdr: None });
+        // Preferred after the last probe's wait (the RSs that follow come from it, with SLLA).
+        assert!(frames(&mut n, t((DAD_GAP_MS + DAD_WAIT_MS) as i64)).is_empty());
 
         let mut rdnss = std::vec![OPT_RDNSS, 3, 0, 0, 0, 0, 0x0e, 0x10];
         rdnss.extend_from_slice(&ip("2001:db8::53"));

@@ -197,6 +197,12 @@ impl Flow {
         self.requests
     }
 
+    /// A request whose connection failed before it could be written (every address of the
+    /// race refused or silent): it counts as sent, as it did when the request was written first.
+    pub fn unsent(&mut self) {
+        self.requests += 1;
+    }
+
     /// Writes the request for the current stage into `out`, with `host` as its `Host`; returns
     /// its length. With a `base` (a NoCloud seed), the platform's paths are file names joined
     /// to it.

@@ -119,6 +119,7 @@ fn owner(path: &str) -> &str {
 
 /// The parts of the binary, most specific prefix first; the first match names a symbol's part.
 pub const PARTS: &[(&str, &str)] = &[
+    ("flint::engine::lookup", "DNS: resolver, its UDP/TCP transport, search lists"),
     ("flint::engine", "engine: the race, the shared network and NIC fallback, service and drive runs"),
     ("flint::sources::drive", "config drives: ISO 9660 and FAT readers, block-device scan"),
     ("flint::sources::service", "service flow: token, user-data, metadata, retries"),
@@ -126,6 +127,9 @@ pub const PARTS: &[(&str, &str)] = &[
     ("flint::sources::meta", "metadata values and their renderings (attributes, meta-data, fragment, Ignition check)"),
     ("flint::http", "HTTP: request writer, response parser, non-blocking exchange"),
     ("flint::net::config", "static addressing: ip=, network-config v1/v2, network_data.json"),
+    ("flint::net::dns", "DNS: resolver, its UDP/TCP transport, search lists"),
+    ("flint::net::ndp", "IPv6: NDP (router discovery, SLAAC, DAD) and DHCPv6"),
+    ("flint::net::dhcpv6", "IPv6: NDP (router discovery, SLAAC, DAD) and DHCPv6"),
     ("flint::net", "network: stack glue, DHCP/link-local acquisition, ARP claims, checksums, rtnetlink"),
     ("flint::decode::json", "JSON scanner and writer"),
     ("flint::decode::yaml", "YAML reader"),
@@ -140,7 +144,7 @@ pub const PARTS: &[(&str, &str)] = &[
     ("flint::logger", "logging shim and display helpers"),
     ("flint_main", "main: wiring, with everything LTO inlined into it"),
     ("flint::", "main: wiring, with everything LTO inlined into it"),
-    ("smoltcp", "smoltcp: interface, IPv4, ARP, TCP, DHCPv4"),
+    ("smoltcp", "smoltcp: interface, IPv4, IPv6, ARP/NDP, TCP, UDP, DHCPv4"),
     ("miniz_oxide", "miniz_oxide: inflate"),
     ("crc", "core, heapless, rustix, crc, log and compiler builtins"),
     ("core", "core, heapless, rustix, crc, log and compiler builtins"),

@@ -138,7 +138,10 @@ pub fn all() -> Vec<Case> {
         Case {
             addrs: DUAL,
             endpoint: EITHER,
-            ..aws_dual("he-dual-both-work", "dual stack, both work: whichever family is configured first is asked first")
+            ..aws_dual(
+                "he-dual-both-work",
+                "dual stack, both work: whichever family is configured first is asked first",
+            )
         },
         Case {
             drops: V6_DROPPED,

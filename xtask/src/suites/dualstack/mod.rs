@@ -44,7 +44,11 @@ const BOOT: &str =
 
 /// Samples, every 20 ms while flint runs, the client's `disable_ipv6`, how many IPv6 addresses
 /// the kernel holds on eth0, and eth0's operstate.
-const SAMPLER: &str = r#"while :; do read v < /proc/sys/net/ipv6/conf/eth0/disable_ipv6; n=$(grep -c ' eth0$' /proc/net/if_inet6); read o < /sys/class/net/eth0/operstate; echo "$v $n $o"; sleep 0.02; done"#;
+/// Samples eth0 every 20 ms: `disable_ipv6`, the kernel's IPv6 addresses there, and "up" only
+/// when IFF_UP (`flags`, set synchronously, unlike `operstate`) was set both before and after
+/// the other two were read, so a sample taken while flint raises or lowers the NIC cannot
+/// pair one state of the NIC with the other's sysctl value.
+const SAMPLER: &str = r#"while :; do read f1 < /sys/class/net/eth0/flags; read v < /proc/sys/net/ipv6/conf/eth0/disable_ipv6; n=$(grep -c ' eth0$' /proc/net/if_inet6); read f2 < /sys/class/net/eth0/flags; o=down; [ $((f1 & f2 & 1)) = 1 ] && o=up; echo "$v $n $o"; sleep 0.02; done"#;
 
 fn read_log_filtered(path: Option<&Path>) -> Vec<LogEntry> {
     path.and_then(|p| mock::read_log(p).ok())
