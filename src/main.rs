@@ -233,7 +233,7 @@ fn main(mut argv: sys::Args) -> i32 {
     logger::set_verbose(cfg.verbose);
 
     let mut report = Report::new(cfg.platform.id);
-    let mut nic = PacketNic::new(cfg.interface, FRAMES.take(), cfg.family.v6());
+    let mut nic = PacketNic::new(cfg.interface, FRAMES.take());
     let result = run(&cfg, kernel_text, serial, &mut nic, &mut report, t0);
     let code = match result {
         Ok(Done::Written) => Exit::Written,

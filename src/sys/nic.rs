@@ -2,8 +2,11 @@
 //! carrier as `IFF_LOWER_UP`, and the AF_PACKET device bound to the chosen one. Every
 //! interface flint raised is put back down by [`PacketNic::restore`].
 //!
-//! With IPv6 in use, the kernel's own IPv6 is switched off on every candidate NIC before it is
-//! raised (`net.ipv6.conf.<nic>.disable_ipv6=1`) and switched back on at the end. flint's stack
+//! The kernel's own IPv6 is switched off on every candidate NIC before it is raised
+//! (`net.ipv6.conf.<nic>.disable_ipv6=1`) and switched back on at the end, whatever
+//! `--family` says: a NIC flint raised carries flint's traffic only (with `--family ipv4`,
+//! not one IPv6 frame: the kernel would otherwise send its MLD reports and solicitations from
+//! it). With IPv6 in use, flint's stack
 //! owns the NIC's IPv6 addresses while it runs: a kernel that also configured the NIC would
 //! claim the same EUI-64 link-local address (its DAD and flint's would collide), send its own
 //! router solicitations, and answer flint's TCP segments with resets, as it does for IPv4
@@ -40,16 +43,13 @@ pub struct PacketNic {
     netlink: Option<Netlink>,
     /// Interfaces whose flags flint changed: name, name length, flags before.
     changed: heapless::Vec<([u8; 16], usize, u16), CANDIDATES>,
-    /// Switch the kernel's IPv6 off on the candidates (see the module docs).
-    ipv6: bool,
     /// Interfaces whose kernel IPv6 flint switched off: name, name length.
     ipv6_off: heapless::Vec<([u8; 16], usize), CANDIDATES>,
 }
 
 impl PacketNic {
     /// `wanted`: `--interface`, or every non-loopback Ethernet interface when `None`.
-    /// `ipv6`: flint's stack will use IPv6 on the NIC (see the module docs).
-    pub fn new(wanted: Option<&'static [u8]>, frames: &'static mut Frames, ipv6: bool) -> PacketNic {
+    pub fn new(wanted: Option<&'static [u8]>, frames: &'static mut Frames) -> PacketNic {
         PacketNic {
             socket: Socket::Closed,
             frames: Some(frames),
@@ -57,7 +57,6 @@ impl PacketNic {
             list: heapless::Vec::new(),
             netlink: None,
             changed: heapless::Vec::new(),
-            ipv6,
             ipv6_off: heapless::Vec::new(),
         }
     }
@@ -114,7 +113,7 @@ impl PacketNic {
     fn bring_up(&mut self, fd: &OwnedFd, name: &[u8]) -> Result<(), LinkError> {
         // Before the NIC goes up, so the kernel never starts its own DAD and solicitations.
         // A kernel without IPv6 (`ipv6.disable=1`, no /proc/sys/net/ipv6) has nothing to stop.
-        if self.ipv6 && kernel_ipv6_off(name, true) == Ok(true) {
+        if kernel_ipv6_off(name, true) == Ok(true) {
             let mut n = [0u8; 16];
             n[..name.len()].copy_from_slice(name);
             let _ = self.ipv6_off.push((n, name.len()));
