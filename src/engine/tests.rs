@@ -870,7 +870,7 @@ fn a_nocloud_drive_with_user_data_needs_no_seed_and_no_network() {
 
 #[test]
 fn a_silent_endpoint_is_raced_by_the_next_after_the_attempt_delay() {
-    use crate::platform::{Address, Connect, Endpoint, Host, Resource, Service, UserData};
+    use crate::platform::{Address, Endpoint, Host, Service};
     static TWO: Platform = Platform {
         id: "two-endpoints",
         sources: &[crate::platform::Source::Service(Service {
@@ -879,15 +879,7 @@ fn a_silent_endpoint_is_raced_by_the_next_after_the_attempt_delay() {
                 Endpoint { address: Address::V4([192, 0, 2, 1]), port: 80, host: Host::Address },
                 Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("metadata") },
             ],
-            token: None,
-            user_data: UserData {
-                resources: &[Resource { path: "/user-data", fields: &[] }],
-                encoding: crate::decode::Encoding::Raw,
-                none_on_404: true,
-            },
-            refresh_on: &[],
-            metadata: &[],
-            connect: Connect::PLAIN,
+            ..PLAIN_SERVICE
         })],
     };
     let nic = sim(vec![link(Some(Server::new(true, Box::new(|_, head| (200, head.as_bytes().to_vec())))))]);
@@ -1102,7 +1094,7 @@ fn ipv4_only_link_is_not_slowed_by_ipv6() {
 
 #[test]
 fn a_refusal_is_retried_at_once_while_the_other_family_has_no_address() {
-    use crate::platform::{Address, Connect, Endpoint, Host, Resource, Service, UserData};
+    use crate::platform::{Address, Endpoint, Host, Service};
     // Port 81: the server answers every SYN with a RST. The IPv6 endpoint never becomes
     // reachable (no router advertisement): it must not hold each refused request until the
     // attempt limit.
@@ -1117,18 +1109,24 @@ fn a_refusal_is_retried_at_once_while_the_other_family_has_no_address() {
                     host: Host::Address,
                 },
             ],
-            token: None,
-            user_data: UserData {
-                resources: &[Resource { path: "/user-data", fields: &[] }],
-                encoding: crate::decode::Encoding::Raw,
-                none_on_404: true,
-            },
-            refresh_on: &[],
-            metadata: &[],
-            connect: Connect::PLAIN,
+            ..PLAIN_SERVICE
         })],
     };
     let r = run_family(&REFUSING, sim(vec![link(Some(Server::new(true, imds("x"))))]), Family::Any, 3_000);
     assert!(matches!(r.result, Err(Failed::Flow(_, _))), "{:?}", r.result.err());
     assert!(r.requests >= 5, "refusals retried with the backoff, not once per attempt limit: {}", r.requests);
 }
+
+/// A service with no token, `/user-data`, raw, 404 for none: the endpoints are each test's.
+const PLAIN_SERVICE: crate::platform::Service = crate::platform::Service {
+    endpoints: &[],
+    token: None,
+    user_data: crate::platform::UserData {
+        resources: &[crate::platform::Resource { path: "/user-data", fields: &[] }],
+        encoding: crate::decode::Encoding::Raw,
+        none_on_404: true,
+    },
+    refresh_on: &[],
+    metadata: &[],
+    connect: crate::platform::Connect::PLAIN,
+};
