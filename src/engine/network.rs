@@ -115,11 +115,6 @@ impl<'a> Network<'a> {
         self.config.family
     }
 
-    /// Can a packet to `ip` be sent now (see [`Stack::reachable`])?
-    pub fn reachable(&self, ip: IpAddress) -> bool {
-        self.stack.as_ref().is_some_and(|s| s.reachable(ip))
-    }
-
     // Out of line: measured smaller so (inlined, it grew its callers more than it costs).
     #[inline(never)]
     pub fn failed(&self) -> Option<NetError> {

@@ -534,32 +534,26 @@ impl Race {
             }
         }
         let due = self.last_start.map_or(now, |t| t + ATTEMPT_DELAY);
-        if now < self.limit && (self.running.is_empty() || now >= due) {
-            let next = self
-                .order
-                .iter()
-                .copied()
-                .find(|&c| self.tried & (1 << c) == 0 && stack.reachable(self.all[c as usize].to.addr));
-            if let (Some(c), Some(slot)) = (next, stack.free_slot()) {
-                self.tried |= 1 << c;
-                let to = self.all[c as usize].to;
-                match stack.connect(slot, to, self.privileged) {
-                    Ok(()) => {
-                        let _ = self.running.push((slot, c));
-                        self.last_start = Some(now);
-                    }
-                    // No route after all: the next candidate at the next poll.
-                    Err(_) => return Progress::Pending(now),
+        if now < self.limit
+            && (self.running.is_empty() || now >= due)
+            && let (Some(c), Some(slot)) = (self.next_reachable(stack), stack.free_slot())
+        {
+            self.tried |= 1 << c;
+            let to = self.all[c as usize].to;
+            match stack.connect(slot, to, self.privileged) {
+                Ok(()) => {
+                    let _ = self.running.push((slot, c));
+                    self.last_start = Some(now);
                 }
+                // No route after all: the next candidate at the next poll.
+                Err(_) => return Progress::Pending(now),
             }
         }
         if self.running.is_empty() {
             // Every reachable address answered or fell silent. Those of a family without an
             // address yet wait for the next request (after the backoff), not for the limit:
             // holding a refused attempt until then would spend the budget on one request.
-            let reachable =
-                self.order.iter().any(|&c| self.tried & (1 << c) == 0 && stack.reachable(self.all[c as usize].to.addr));
-            if self.tried != 0 || !reachable || now >= self.limit {
+            if self.tried != 0 || self.next_reachable(stack).is_none() || now >= self.limit {
                 // A refusal says the service's host is on this NIC only if nothing else was
                 // silent: an IPv6 router refusing for a missing IPv6 service (QEMU's slirp does)
                 // says nothing about the IPv4 service that never answered.
@@ -571,5 +565,13 @@ impl Race {
         let more = self.order.iter().any(|&c| self.tried & (1 << c) == 0);
         let next = if more { self.last_start.map_or(now, |t| t + ATTEMPT_DELAY) } else { self.limit };
         Progress::Pending(next.min(self.limit).max(now))
+    }
+
+    /// The first candidate in order not tried yet whose family has a usable address now.
+    fn next_reachable(&self, stack: &crate::net::stack::Stack<'_>) -> Option<u8> {
+        self.order
+            .iter()
+            .copied()
+            .find(|&c| self.tried & (1 << c) == 0 && stack.reachable(self.all[c as usize].to.addr))
     }
 }
