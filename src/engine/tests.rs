@@ -1125,6 +1125,7 @@ const PLAIN_SERVICE: crate::platform::Service = crate::platform::Service {
         resources: &[crate::platform::Resource { path: "/user-data", fields: &[] }],
         encoding: crate::decode::Encoding::Raw,
         none_on_404: true,
+        take: crate::platform::Take::Body,
     },
     refresh_on: &[],
     metadata: &[],

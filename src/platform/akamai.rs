@@ -34,7 +34,7 @@ const SERVICE: Service = Service {
         Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("169.254.169.254") },
         Endpoint { address: Address::V6(FD00_A9FE_A9FE_1), port: 80, host: Host::Address },
     ],
-    token: Some(TokenStep {
+    token: Some(&TokenStep {
         method: "PUT",
         path: "/v1/token",
         fields: &[("Metadata-Token-Expiry-Seconds", "300"), ("Accept", "text/plain")],
@@ -48,6 +48,7 @@ const SERVICE: Service = Service {
         resources: &[Resource { path: "/v1/user-data", fields: &[("Accept", "text/plain")] }],
         encoding: Encoding::Base64,
         none_on_404: false,
+        take: Take::Body,
     },
     refresh_on: &[401, 403],
     metadata: &[
@@ -62,7 +63,7 @@ const SERVICE: Service = Service {
                 ("type", Field::attr("AFTERBURN_AKAMAI_INSTANCE_TYPE")),
                 (
                     "tags",
-                    Field { attr: Some("AFTERBURN_AKAMAI_INSTANCE_TAGS"), role: Role::None, list: List::Joined(":") },
+                    Field { attr: Some("AFTERBURN_AKAMAI_INSTANCE_TAGS"), role: Role::None, list: List::Joined(b':') },
                 ),
             ],
         ),

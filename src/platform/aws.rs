@@ -31,7 +31,7 @@ const SERVICE: Service = Service {
         Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("169.254.169.254") },
         Endpoint { address: Address::V6(FD00_EC2_254), port: 80, host: Host::Address },
     ],
-    token: Some(TokenStep {
+    token: Some(&TokenStep {
         method: "PUT",
         path: "/latest/api/token",
         fields: &[("X-aws-ec2-metadata-token-ttl-seconds", "21600")],
@@ -45,6 +45,7 @@ const SERVICE: Service = Service {
         resources: &[Resource { path: "/latest/user-data", fields: &[] }],
         encoding: Encoding::Raw,
         none_on_404: true,
+        take: Take::Body,
     },
     refresh_on: &[401],
     metadata: &[

@@ -20,7 +20,7 @@ use super::{Document, Drive, Field, NetworkDoc, NetworkFormat, Platform, Role, S
 use crate::decode::Encoding;
 
 pub const PLATFORM: Platform =
-    Platform { id: "kubevirt", sources: &[Source::Drive(NOCLOUD), Source::Drive(CONFIG_DRIVE)] };
+    Platform { id: "kubevirt", sources: &[Source::Drive(&NOCLOUD), Source::Drive(&CONFIG_DRIVE)] };
 
 const INSTANCE_ID: Field = Field::role(Role::InstanceId, Some("AFTERBURN_KUBEVIRT_INSTANCE_ID"));
 const HOSTNAME: Field = Field::role(Role::Hostname, Some("AFTERBURN_KUBEVIRT_HOSTNAME"));

@@ -33,14 +33,15 @@
 
 use super::{
     Address, Body, Connect, Document, Drive, Endpoint, Field, Host, Platform, Resource, Role, Service, Source, Store,
-    UserData,
+    Take, UserData,
 };
 use crate::decode::Encoding;
 
 /// `fe80::a9fe:a9fe` (169.254.169.254 in the low 32 bits).
 const FE80_A9FE_A9FE: [u8; 16] = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xa9, 0xfe, 0xa9, 0xfe];
 
-pub const PLATFORM: Platform = Platform { id: "openstack", sources: &[Source::Drive(DRIVE), Source::Service(SERVICE)] };
+pub const PLATFORM: Platform =
+    Platform { id: "openstack", sources: &[Source::Drive(&DRIVE), Source::Service(SERVICE)] };
 
 const UUID: Field = Field::role(Role::InstanceId, Some("AFTERBURN_OPENSTACK_INSTANCE_UUID"));
 const HOSTNAME: Field = Field::role(Role::Hostname, Some("AFTERBURN_OPENSTACK_HOSTNAME"));
@@ -93,6 +94,7 @@ const SERVICE: Service = Service {
         ],
         encoding: Encoding::Raw,
         none_on_404: true,
+        take: Take::Body,
     },
     refresh_on: &[],
     metadata: &[

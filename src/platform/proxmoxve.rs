@@ -21,7 +21,7 @@ use super::nocloud::{KEY, LOCAL_HOSTNAME, SEED_FILES};
 use super::{Document, Drive, Field, NetworkDoc, NetworkFormat, Platform, Role, Source, Store};
 use crate::decode::Encoding;
 
-pub const PLATFORM: Platform = Platform { id: "proxmoxve", sources: &[Source::Drive(DRIVE)] };
+pub const PLATFORM: Platform = Platform { id: "proxmoxve", sources: &[Source::Drive(&DRIVE)] };
 
 const DRIVE: Drive = Drive {
     store: Store::BlockDevice,

@@ -90,10 +90,11 @@ impl Metadata {
             Body::Text(field) => self.keep(field, None, body.trim_ascii()),
             Body::KeyIndex => {
                 for line in body.split(|&b| b == b'\n') {
-                    // `N=name`: only N matters; a malformed line is skipped, not guessed at.
-                    let n = line.split(|&b| b == b'=').next().and_then(parse_u16);
+                    // `N=name` (EC2) or `N/` (Alibaba): only N matters; a malformed line is
+                    // skipped, not guessed at.
+                    let n = line.split(|&b| b == b'=' || b == b'/').next().and_then(parse_u16);
                     match n {
-                        Some(n) if line.contains(&b'=') => {
+                        Some(n) if line.contains(&b'=') || line.trim_ascii_end().ends_with(b"/") => {
                             if self.pending_keys.push_back(n).is_err() {
                                 self.dropped += 1;
                             }
@@ -105,24 +106,27 @@ impl Metadata {
             }
             Body::Json(paths) => return self.members(paths, body, false),
             Body::Yaml(paths) => return self.members(paths, body, true),
-            Body::Lines(field, user_sep) => {
-                for line in body.split(|&b| b == b'\n').map(<[u8]>::trim_ascii).filter(|l| !l.is_empty()) {
-                    let value = match user_sep {
-                        // `user<sep>value`: a line without the separator names no user.
-                        Some(sep) => match line.iter().position(|b| b == sep) {
-                            Some(i) => line[i + 1..].trim_ascii(),
-                            None => {
-                                self.dropped += 1;
-                                continue;
-                            }
-                        },
-                        None => line,
-                    };
-                    self.keep(field, None, value);
-                }
-            }
+            Body::Lines(field, user_sep) => self.lines(field, *user_sep, body),
         }
         Ok(())
+    }
+
+    /// One value per non-empty line of `text`; with `user_sep`, each line is `user<sep>value`.
+    fn lines(&mut self, field: &'static Field, user_sep: Option<u8>, text: &[u8]) {
+        for line in text.split(|&b| b == b'\n').map(<[u8]>::trim_ascii).filter(|l| !l.is_empty()) {
+            let value = match user_sep {
+                // `user<sep>value`: a line without the separator names no user.
+                Some(sep) => match line.iter().position(|&b| b == sep) {
+                    Some(i) => line[i + 1..].trim_ascii(),
+                    None => {
+                        self.dropped += 1;
+                        continue;
+                    }
+                },
+                None => line,
+            };
+            self.value(field, None, value);
+        }
     }
 
     /// Takes the values at `paths` out of a JSON or YAML document (same events either way).
@@ -166,6 +170,13 @@ impl Metadata {
     }
 
     fn keep(&mut self, field: &'static Field, index: Option<u8>, text: &[u8]) {
+        match field.list {
+            List::Lines => self.lines(field, None, text),
+            _ => self.value(field, index, text),
+        }
+    }
+
+    fn value(&mut self, field: &'static Field, index: Option<u8>, text: &[u8]) {
         // Surrounding whitespace is no part of a value: a key imported from a `.pub` file ends
         // in a newline in Nova's `meta_data.json` (as in both of Afterburn's fixtures).
         let text = text.trim_ascii();
@@ -194,8 +205,8 @@ impl Metadata {
             && let Some(last) =
                 self.values.last_mut().filter(|v| core::ptr::eq(v.field, field) && v.end as usize == self.arena.len())
         {
-            let sep = if i == 0 { "" } else { sep };
-            if self.arena.extend_from_slice(sep.as_bytes()).is_ok() && self.arena.extend_from_slice(text).is_ok() {
+            let sep: &[u8] = if i == 0 { b"" } else { &[sep] };
+            if self.arena.extend_from_slice(sep).is_ok() && self.arena.extend_from_slice(text).is_ok() {
                 last.end = self.arena.len() as u16;
                 return;
             }
@@ -402,7 +413,9 @@ impl PathTracker {
                 None
             }
             _ => {
-                let index = self.element();
+                // A scalar in an object that is an array element takes that element's index
+                // (DigitalOcean's `interfaces.public[i].ipv4.ip_address` is `…_PUBLIC_i`).
+                let index = self.element().or_else(|| self.enclosing());
                 Some((index, text))
             }
         }
@@ -419,6 +432,13 @@ impl PathTracker {
         let i = self.counts[slot];
         self.counts[slot] = i.saturating_add(1);
         Some(i)
+    }
+
+    /// The index of the element being scanned in the innermost array around the current
+    /// container, if any.
+    fn enclosing(&self) -> Option<u8> {
+        let slot = (0..self.depth.min(PATH_DEPTH)).rev().find(|&s| self.arrays & (1 << s) != 0)?;
+        self.counts[slot].checked_sub(1)
     }
 
     /// Does the current path equal `pattern` (dotted member names, `*` for any)?

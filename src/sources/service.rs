@@ -94,6 +94,8 @@ pub enum Failure {
     Http(HttpError),
     /// The service's host name did not resolve.
     Dns(crate::net::dns::DnsError),
+    /// The document that holds the user-data is not valid JSON.
+    Document,
 }
 
 /// The last retryable problem before the budget ran out.
@@ -115,6 +117,7 @@ impl fmt::Display for Failure {
             Failure::RequestCap => write!(f, "{MAX_REQUESTS} requests sent without a usable answer"),
             Failure::Http(e) => write!(f, "{e}"),
             Failure::Dns(e) => write!(f, "host name not resolved: {e}"),
+            Failure::Document => f.write_str("user-data document is not valid JSON"),
         }
     }
 }
@@ -151,6 +154,9 @@ pub struct Flow {
     key: Option<u16>,
     /// What the metadata documents yielded.
     pub meta: Metadata,
+    /// Where the user-data is in its body when the platform takes a JSON member (the raw
+    /// string's bytes, escapes not yet decoded).
+    pub member: Option<core::ops::Range<usize>>,
 }
 
 impl Flow {
@@ -171,6 +177,7 @@ impl Flow {
             doc: 0,
             key: None,
             meta: Metadata::new(),
+            member: None,
         }
     }
 
@@ -284,8 +291,16 @@ impl Flow {
                 _ => self.retry_or_fail(now, deadline, head),
             },
             Stage::UserData => match status {
-                200 | 203 if !body.is_empty() => self.user_data(true),
-                200..=299 => self.user_data(false),
+                200..=299 => {
+                    let found = match self.service.user_data.take {
+                        Take::Body => !body.is_empty() && matches!(status, 200 | 203),
+                        Take::Member(path) => {
+                            self.member = member(body, path).map_err(|_| Failure::Document)?;
+                            self.member.as_ref().is_some_and(|r| !r.is_empty())
+                        }
+                    };
+                    self.user_data(found)
+                }
                 404 if self.resource + 1 < self.service.user_data.resources.len() => {
                     self.resource += 1;
                     info!("user-data", "HTTP 404; asking {}", self.service.user_data.resources[self.resource].path);
@@ -477,24 +492,47 @@ fn take_token(take: Take, body: &[u8], out: &mut heapless::Vec<u8, TOKEN_MAX>) -
     }
     match take {
         Take::Body => put(body, out),
-        Take::Member(path) => {
-            let mut tracker = crate::sources::meta::PathTracker::new();
-            let mut got = Err(Failure::BadToken);
-            let mut first = true;
-            let scanned = crate::decode::json::scan(body, &mut |event, text| {
-                if let Some((None, Some(t))) = tracker.on(event, text)
-                    && first
-                    && event == crate::decode::json::Event::String
-                    && tracker.matches(path)
-                {
-                    first = false;
-                    got = put(t, out);
+        // A token needs no escapes: one with a backslash is refused by `put`'s rule... except
+        // that `\` is printable, so it is refused here.
+        Take::Member(path) => match member(body, path) {
+            Ok(Some(r)) if !body[r.clone()].contains(&b'\\') => put(&body[r], out),
+            _ => Err(Failure::BadToken),
+        },
+    }
+}
+
+/// Where the first string at member `path` of a JSON body is: the bytes between its quotes,
+/// escapes not decoded (see [`crate::decode::json::unescape_in_place`]). `Ok(None)` when the
+/// member is absent or not a string; an error when the body is not one JSON value.
+///
+/// The scanner keeps at most `json::TEXT_MAX` bytes of a string's text, and user-data is larger,
+/// so the value is located instead: the body goes through the scanner a byte at a time, the
+/// string event comes at its closing quote, and the opening quote is the nearest one before it
+/// that no backslash escapes (inside a JSON string every quote is escaped).
+pub fn member(body: &[u8], path: &str) -> Result<Option<core::ops::Range<usize>>, crate::decode::json::JsonError> {
+    use crate::decode::json::{Event, Scanner};
+    let mut tracker = crate::sources::meta::PathTracker::new();
+    let mut scanner = Scanner::new();
+    let mut found = None;
+    for (end, b) in body.iter().enumerate() {
+        let mut hit = false;
+        scanner.push(core::slice::from_ref(b), &mut |event, text| {
+            hit |= tracker.on(event, text).is_some() && event == Event::String && tracker.matches(path);
+        })?;
+        if hit && found.is_none() {
+            let mut start = end;
+            while start > 0 {
+                start -= 1;
+                let escapes = body[..start].iter().rev().take_while(|&&c| c == b'\\').count();
+                if body[start] == b'"' && escapes % 2 == 0 {
+                    break;
                 }
-            });
-            scanned.map_err(|_| Failure::BadToken)?;
-            got
+            }
+            found = Some(start + 1..end);
         }
     }
+    scanner.finish(&mut |_, _| {})?;
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -781,7 +819,7 @@ mod tests {
     /// sent as `Authorization: Bearer …`.
     const BEARER: Service = Service {
         endpoints: &[],
-        token: Some(crate::platform::TokenStep {
+        token: Some(&crate::platform::TokenStep {
             method: "PUT",
             path: "/identity/v1/token?version=2025-08-26",
             fields: &[("Metadata-Flavor", "ibm"), ("Content-Type", "application/json")],
@@ -795,6 +833,7 @@ mod tests {
             resources: &[crate::platform::Resource { path: "/metadata/v1/instance/initialization", fields: &[] }],
             encoding: crate::decode::Encoding::Raw,
             none_on_404: true,
+            take: Take::Body,
         },
         refresh_on: &[401],
         metadata: &[],
