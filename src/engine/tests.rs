@@ -954,7 +954,7 @@ fn metadata_of(
     let a = engine.outcome().unwrap();
     let text = |v: Option<&[u8]>| v.map(|b| String::from_utf8_lossy(b).to_string());
     let mut attrs = [0u8; 4096];
-    let attributes = String::from_utf8_lossy(a.meta.render_attributes(&mut attrs).unwrap()).to_string();
+    let attributes = String::from_utf8_lossy(a.meta.render_attributes(platform.id, &mut attrs).unwrap()).to_string();
     (
         text(a.meta.get(crate::platform::Role::InstanceId)),
         text(a.meta.get(crate::platform::Role::Hostname)),

@@ -24,8 +24,8 @@ use crate::decode::Encoding;
 pub const PLATFORM: Platform =
     Platform { id: "cloudstack", sources: &[Source::Drive(&DRIVE), Source::Service(SERVICE)] };
 
-const INSTANCE_ID: Field = Field::role(Role::InstanceId, Some("AFTERBURN_CLOUDSTACK_INSTANCE_ID"));
-const LOCAL_HOSTNAME: Field = Field::role(Role::Hostname, Some("AFTERBURN_CLOUDSTACK_LOCAL_HOSTNAME"));
+const INSTANCE_ID: Field = Field::role(Role::InstanceId, Some("INSTANCE_ID"));
+const LOCAL_HOSTNAME: Field = Field::role(Role::Hostname, Some("LOCAL_HOSTNAME"));
 const KEYS: Field = Field::role(Role::SshKey, None);
 
 const DRIVE: Drive = Drive {
@@ -35,21 +35,12 @@ const DRIVE: Drive = Drive {
     encoding: Encoding::Raw,
     cloud_config: None,
     metadata: &[
-        Document::text(
-            "cloudstack/metadata/availability_zone.txt",
-            Field::attr("AFTERBURN_CLOUDSTACK_AVAILABILITY_ZONE"),
-        ),
-        Document::text(
-            "cloudstack/metadata/cloud_identifier.txt",
-            Field::attr("AFTERBURN_CLOUDSTACK_CLOUD_IDENTIFIER"),
-        ),
+        Document::text("cloudstack/metadata/availability_zone.txt", Field::attr("AVAILABILITY_ZONE")),
+        Document::text("cloudstack/metadata/cloud_identifier.txt", Field::attr("CLOUD_IDENTIFIER")),
         Document::text("cloudstack/metadata/instance_id.txt", INSTANCE_ID),
         Document::text("cloudstack/metadata/local_hostname.txt", LOCAL_HOSTNAME),
-        Document::text(
-            "cloudstack/metadata/service_offering.txt",
-            Field::attr("AFTERBURN_CLOUDSTACK_SERVICE_OFFERING"),
-        ),
-        Document::text("cloudstack/metadata/vm_id.txt", Field::attr("AFTERBURN_CLOUDSTACK_VM_ID")),
+        Document::text("cloudstack/metadata/service_offering.txt", Field::attr("SERVICE_OFFERING")),
+        Document::text("cloudstack/metadata/vm_id.txt", Field::attr("VM_ID")),
         Document::lines("cloudstack/metadata/public_keys.txt", KEYS),
     ],
     seed_files: &[],
@@ -72,13 +63,13 @@ const SERVICE: Service = Service {
     metadata: &[
         Document::text("/latest/meta-data/instance-id", INSTANCE_ID),
         Document::text("/latest/meta-data/local-hostname", LOCAL_HOSTNAME),
-        Document::text("/latest/meta-data/public-hostname", Field::attr("AFTERBURN_CLOUDSTACK_PUBLIC_HOSTNAME")),
-        Document::text("/latest/meta-data/availability-zone", Field::attr("AFTERBURN_CLOUDSTACK_AVAILABILITY_ZONE")),
-        Document::text("/latest/meta-data/public-ipv4", Field::attr("AFTERBURN_CLOUDSTACK_IPV4_PUBLIC")),
-        Document::text("/latest/meta-data/local-ipv4", Field::attr("AFTERBURN_CLOUDSTACK_IPV4_LOCAL")),
-        Document::text("/latest/meta-data/service-offering", Field::attr("AFTERBURN_CLOUDSTACK_SERVICE_OFFERING")),
-        Document::text("/latest/meta-data/cloud-identifier", Field::attr("AFTERBURN_CLOUDSTACK_CLOUD_IDENTIFIER")),
-        Document::text("/latest/meta-data/vm-id", Field::attr("AFTERBURN_CLOUDSTACK_VM_ID")),
+        Document::text("/latest/meta-data/public-hostname", Field::attr("PUBLIC_HOSTNAME")),
+        Document::text("/latest/meta-data/availability-zone", Field::attr("AVAILABILITY_ZONE")),
+        Document::text("/latest/meta-data/public-ipv4", Field::attr("IPV4_PUBLIC")),
+        Document::text("/latest/meta-data/local-ipv4", Field::attr("IPV4_LOCAL")),
+        Document::text("/latest/meta-data/service-offering", Field::attr("SERVICE_OFFERING")),
+        Document::text("/latest/meta-data/cloud-identifier", Field::attr("CLOUD_IDENTIFIER")),
+        Document::text("/latest/meta-data/vm-id", Field::attr("VM_ID")),
         Document::lines("/latest/meta-data/public-keys", KEYS),
     ],
     connect: Connect::PLAIN,

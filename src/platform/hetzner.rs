@@ -35,18 +35,15 @@ const SERVICE: Service = Service {
         Document::yaml(
             "/hetzner/v1/metadata",
             &[
-                ("availability-zone", Field::attr("AFTERBURN_HETZNER_AVAILABILITY_ZONE")),
-                ("hostname", Field::role(Role::Hostname, Some("AFTERBURN_HETZNER_HOSTNAME"))),
-                ("instance-id", Field::role(Role::InstanceId, Some("AFTERBURN_HETZNER_INSTANCE_ID"))),
-                ("public-ipv4", Field::attr("AFTERBURN_HETZNER_PUBLIC_IPV4")),
-                ("region", Field::attr("AFTERBURN_HETZNER_REGION")),
+                ("availability-zone", Field::attr("AVAILABILITY_ZONE")),
+                ("hostname", Field::role(Role::Hostname, Some("HOSTNAME"))),
+                ("instance-id", Field::role(Role::InstanceId, Some("INSTANCE_ID"))),
+                ("public-ipv4", Field::attr("PUBLIC_IPV4")),
+                ("region", Field::attr("REGION")),
                 ("public-keys", Field::role(Role::SshKey, None)),
             ],
         ),
-        Document::yaml(
-            "/hetzner/v1/metadata/private-networks",
-            &[("ip", Field::attr("AFTERBURN_HETZNER_PRIVATE_IPV4"))],
-        ),
+        Document::yaml("/hetzner/v1/metadata/private-networks", &[("ip", Field::attr("PRIVATE_IPV4"))]),
     ],
     connect: Connect::PLAIN,
 };

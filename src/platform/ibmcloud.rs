@@ -26,8 +26,8 @@ use crate::decode::Encoding;
 
 pub const PLATFORM: Platform = Platform { id: "ibmcloud", sources: &[Source::Drive(&DRIVE), Source::Service(SERVICE)] };
 
-const INSTANCE_ID: Field = Field::role(Role::InstanceId, Some("AFTERBURN_IBMCLOUD_INSTANCE_ID"));
-const LOCAL_HOSTNAME: Field = Field::role(Role::Hostname, Some("AFTERBURN_IBMCLOUD_LOCAL_HOSTNAME"));
+const INSTANCE_ID: Field = Field::role(Role::InstanceId, Some("INSTANCE_ID"));
+const LOCAL_HOSTNAME: Field = Field::role(Role::Hostname, Some("LOCAL_HOSTNAME"));
 const JSON: &[(&str, &str)] = &[("Accept", "application/json")];
 
 const DRIVE: Drive = Drive {

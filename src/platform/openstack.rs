@@ -43,8 +43,8 @@ const FE80_A9FE_A9FE: [u8; 16] = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xa9
 pub const PLATFORM: Platform =
     Platform { id: "openstack", sources: &[Source::Drive(&DRIVE), Source::Service(SERVICE)] };
 
-const UUID: Field = Field::role(Role::InstanceId, Some("AFTERBURN_OPENSTACK_INSTANCE_UUID"));
-const HOSTNAME: Field = Field::role(Role::Hostname, Some("AFTERBURN_OPENSTACK_HOSTNAME"));
+const UUID: Field = Field::role(Role::InstanceId, Some("INSTANCE_UUID"));
+const HOSTNAME: Field = Field::role(Role::Hostname, Some("HOSTNAME"));
 const KEY: Field = Field::role(Role::SshKey, None);
 
 const DRIVE: Drive = Drive {
@@ -63,10 +63,10 @@ const DRIVE: Drive = Drive {
             "ec2/latest/meta-data.json",
             &[],
             &[
-                ("instance-id", Field::attr("AFTERBURN_OPENSTACK_INSTANCE_ID")),
-                ("instance-type", Field::attr("AFTERBURN_OPENSTACK_INSTANCE_TYPE")),
-                ("local-ipv4", Field::attr("AFTERBURN_OPENSTACK_IPV4_LOCAL")),
-                ("public-ipv4", Field::attr("AFTERBURN_OPENSTACK_IPV4_PUBLIC")),
+                ("instance-id", Field::attr("INSTANCE_ID")),
+                ("instance-type", Field::attr("INSTANCE_TYPE")),
+                ("local-ipv4", Field::attr("IPV4_LOCAL")),
+                ("public-ipv4", Field::attr("IPV4_PUBLIC")),
             ],
         ),
     ],
@@ -100,10 +100,10 @@ const SERVICE: Service = Service {
     metadata: &[
         Document::json("/openstack/latest/meta_data.json", &[], &[("uuid", UUID), ("public_keys.*", KEY)]),
         Document::text("/latest/meta-data/hostname", HOSTNAME),
-        Document::text("/latest/meta-data/instance-id", Field::attr("AFTERBURN_OPENSTACK_INSTANCE_ID")),
-        Document::text("/latest/meta-data/instance-type", Field::attr("AFTERBURN_OPENSTACK_INSTANCE_TYPE")),
-        Document::text("/latest/meta-data/local-ipv4", Field::attr("AFTERBURN_OPENSTACK_IPV4_LOCAL")),
-        Document::text("/latest/meta-data/public-ipv4", Field::attr("AFTERBURN_OPENSTACK_IPV4_PUBLIC")),
+        Document::text("/latest/meta-data/instance-id", Field::attr("INSTANCE_ID")),
+        Document::text("/latest/meta-data/instance-type", Field::attr("INSTANCE_TYPE")),
+        Document::text("/latest/meta-data/local-ipv4", Field::attr("IPV4_LOCAL")),
+        Document::text("/latest/meta-data/public-ipv4", Field::attr("IPV4_PUBLIC")),
         // Afterburn's source of keys on the service; the OpenStack document's keys come first.
         Document { path: "/latest/meta-data/public-keys/", fields: &[], body: Body::KeyIndex, unless: Role::SshKey },
     ],

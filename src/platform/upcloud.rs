@@ -26,12 +26,9 @@ const SERVICE: Service = Service {
     },
     refresh_on: &[],
     metadata: &[
-        Document::text("/metadata/v1/hostname", Field::role(Role::Hostname, Some("AFTERBURN_UPCLOUD_HOSTNAME"))),
-        Document::text(
-            "/metadata/v1/instance_id",
-            Field::role(Role::InstanceId, Some("AFTERBURN_UPCLOUD_INSTANCE_ID")),
-        ),
-        Document::text("/metadata/v1/region", Field::attr("AFTERBURN_UPCLOUD_REGION")),
+        Document::text("/metadata/v1/hostname", Field::role(Role::Hostname, Some("HOSTNAME"))),
+        Document::text("/metadata/v1/instance_id", Field::role(Role::InstanceId, Some("INSTANCE_ID"))),
+        Document::text("/metadata/v1/region", Field::attr("REGION")),
         Document::lines("/metadata/v1/public_keys", Field::role(Role::SshKey, None)),
     ],
     connect: Connect::PLAIN,

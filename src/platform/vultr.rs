@@ -25,9 +25,9 @@ const SERVICE: Service = Service {
     },
     refresh_on: &[],
     metadata: &[
-        Document::text("/v1/hostname", Field::role(Role::Hostname, Some("AFTERBURN_VULTR_HOSTNAME"))),
-        Document::text("/v1/instanceid", Field::role(Role::InstanceId, Some("AFTERBURN_VULTR_INSTANCE_ID"))),
-        Document::text("/v1/region/regioncode", Field::attr("AFTERBURN_VULTR_REGION_CODE")),
+        Document::text("/v1/hostname", Field::role(Role::Hostname, Some("HOSTNAME"))),
+        Document::text("/v1/instanceid", Field::role(Role::InstanceId, Some("INSTANCE_ID"))),
+        Document::text("/v1/region/regioncode", Field::attr("REGION_CODE")),
         Document::lines("/v1/public-keys", Field::role(Role::SshKey, None)),
     ],
     connect: Connect::PLAIN,

@@ -248,13 +248,21 @@ impl Metadata {
     /// Afterburn's attribute file: `NAME=value` lines (`NAME_<i>` for list elements), in the
     /// order the values arrived. Values systemd's `EnvironmentFile=` would reinterpret (quotes,
     /// backslashes) are left out rather than escaped: Afterburn writes values raw too.
-    pub fn render_attributes<'b>(&self, out: &'b mut [u8]) -> Option<&'b [u8]> {
+    ///
+    /// Every Afterburn attribute is `AFTERBURN_<PLATFORM>_<NAME>` with the platform's id in
+    /// capitals (docs/usage/attributes.md), so the tables hold only `<NAME>`.
+    pub fn render_attributes<'b>(&self, platform: &str, out: &'b mut [u8]) -> Option<&'b [u8]> {
         let mut w = Writer::new(out);
         for v in &self.values {
             let (Some(name), text) = (v.field.attr, self.text(v)) else { continue };
             if text.iter().any(|&b| matches!(b, b'"' | b'\'' | b'\\')) {
                 continue;
             }
+            w.bytes(b"AFTERBURN_").ok()?;
+            for b in platform.bytes() {
+                w.bytes(&[b.to_ascii_uppercase()]).ok()?;
+            }
+            w.bytes(b"_").ok()?;
             w.bytes(name.as_bytes()).ok()?;
             if let Some(i) = v.index {
                 write!(w, "_{i}").ok()?;
@@ -574,7 +582,7 @@ mod tests {
     fn akamai_attributes_use_afterburn_names() {
         let m = akamai_metadata();
         let mut buf = [0u8; 2048];
-        let text = s(m.render_attributes(&mut buf).unwrap());
+        let text = s(m.render_attributes("akamai", &mut buf).unwrap());
         assert_eq!(
             text,
             "AFTERBURN_AKAMAI_INSTANCE_ID=12345\n\
@@ -613,7 +621,7 @@ mod tests {
         m.absorb(index, true, b"ssh-ed25519 AAAAk1 me\n").unwrap();
         let mut buf = [0u8; 512];
         assert_eq!(
-            s(m.render_attributes(&mut buf).unwrap()),
+            s(m.render_attributes("aws", &mut buf).unwrap()),
             "AFTERBURN_AWS_INSTANCE_ID=i-0abc\nAFTERBURN_AWS_REGION=eu-west-1\n"
         );
         let mut buf = [0u8; 512];
@@ -655,7 +663,7 @@ mod tests {
         assert_eq!(m.dropped, 2);
         let mut buf = [0u8; 256];
         // The quote-bearing value is kept but not put where systemd would misread it.
-        assert_eq!(m.render_attributes(&mut buf), Some(&b""[..]));
+        assert_eq!(m.render_attributes("aws", &mut buf), Some(&b""[..]));
         // No instance id: no meta-data rather than a made-up one.
         assert_eq!(m.render_meta_data(&mut buf), None);
     }
@@ -717,16 +725,16 @@ mod tests {
         let mut buf = [0u8; 512];
         // Afterburn writes the empty tag list as an empty value; an empty label names no host.
         assert_eq!(
-            s(m.render_attributes(&mut buf).unwrap()),
+            s(m.render_attributes("akamai", &mut buf).unwrap()),
             "AFTERBURN_AKAMAI_INSTANCE_ID=7\nAFTERBURN_AKAMAI_INSTANCE_TAGS=\n"
         );
         assert_eq!(m.get(Role::Hostname), None);
         let mut m = Metadata::new();
         m.absorb(doc(&akamai::PLATFORM, "/v1/instance"), false, br#"{"tags": ["x"]}"#).unwrap();
-        assert_eq!(s(m.render_attributes(&mut buf).unwrap()), "AFTERBURN_AKAMAI_INSTANCE_TAGS=x\n");
+        assert_eq!(s(m.render_attributes("akamai", &mut buf).unwrap()), "AFTERBURN_AKAMAI_INSTANCE_TAGS=x\n");
         let mut m = Metadata::new();
         m.absorb(doc(&crate::platform::openstack::PLATFORM, "/latest/meta-data/public-ipv4"), false, b"").unwrap();
-        assert_eq!(s(m.render_attributes(&mut buf).unwrap()), "AFTERBURN_OPENSTACK_IPV4_PUBLIC=\n");
+        assert_eq!(s(m.render_attributes("openstack", &mut buf).unwrap()), "AFTERBURN_OPENSTACK_IPV4_PUBLIC=\n");
     }
 
     #[test]

@@ -637,7 +637,7 @@ mod tests {
         assert_eq!(m.get(crate::platform::Role::Hostname), Some(&b"ip-10-0-0-5"[..]));
         assert_eq!(m.keys().count(), 2);
         let mut buf = [0u8; 1024];
-        let attrs = String::from_utf8(m.render_attributes(&mut buf).unwrap().to_vec()).unwrap();
+        let attrs = String::from_utf8(m.render_attributes("aws", &mut buf).unwrap().to_vec()).unwrap();
         assert!(attrs.contains("AFTERBURN_AWS_IPV4_PUBLIC=198.51.100.7\n"));
         assert!(attrs.contains("AFTERBURN_AWS_REGION=us-east-1\n"));
         assert!(!attrs.contains("AFTERBURN_AWS_HOSTNAME="));
