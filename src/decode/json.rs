@@ -554,6 +554,24 @@ mod tests {
     }
 
     #[test]
+    fn unescape_in_place_matches_the_scanner() {
+        for raw in [
+            r#"plain"#,
+            r#"a\"b\\c\/d\b\f\n\r\t"#,
+            r#"\u00e9\u20ac\ud83d\ude00 and é"#,
+            r#"lone \ud800 high, lone \udc00 low, \ud800\u0041"#,
+            r#"#cloud-config\nhostname: \"x\"\n"#,
+        ] {
+            let doc = std::format!("\"{raw}\"");
+            let mut want = std::vec::Vec::new();
+            scan(doc.as_bytes(), &mut |_, t| want.extend_from_slice(t.unwrap())).unwrap();
+            let mut buf = raw.as_bytes().to_vec();
+            let n = unescape_in_place(&mut buf);
+            assert_eq!(&buf[..n], &want[..], "{raw}");
+        }
+    }
+
+    #[test]
     fn tokens_and_text() {
         let doc = br#" {"a": [1, -2.5e+3, "x\"y", true, false, null], "b\u00e9": {}, "c": []} "#;
         let ev = events(doc).unwrap();

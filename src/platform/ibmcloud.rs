@@ -9,11 +9,13 @@
 //!   `instance-id`, `local-hostname`) for `IBMCLOUD_INSTANCE_ID` and
 //!   `IBMCLOUD_LOCAL_HOSTNAME`; its SSH keys come from a `#cloud-config` part of the MIME
 //!   `vendor-data`, which flint does not read (the service's key list has them);
-//! - the metadata service (when enabled on the instance) answers at 169.254.169.254: a token
-//!   from `PUT /instance_identity/v1/token?version=2022-03-01` with `Metadata-Flavor: ibm` and
-//!   a JSON body `{"expires_in": 300}` (5..3600 s), answered as JSON `access_token`; every
-//!   GET then carries `Authorization: Bearer <token>`;
-//!   `/metadata/v1/instance/initialization?version=2022-03-01` holds the user-data as the
+//! - the metadata service (off by default; enabled per instance) answers at 169.254.169.254: a
+//!   token from `PUT /identity/v1/token?version=2025-08-26` with `Metadata-Flavor: ibm` and a
+//!   JSON body `{"expires_in": 300}` (5..3600 s), answered as JSON `access_token` (IBM Cloud
+//!   docs, "Identity operations", https://cloud.ibm.com/docs/vpc?topic=vpc-imd-identity-operations:
+//!   the older `/instance_identity/v1/token` is for versions before 2025-08-26); every GET
+//!   then carries `Authorization: Bearer <token>`;
+//!   `/metadata/v1/instance/initialization?version=2025-08-26` holds the user-data as the
 //!   JSON string `user_data`; `/metadata/v1/instance` has `id` and `name`;
 //!   `/metadata/v1/keys` lists `keys[].public_key`.
 //! - IPv6: none documented for the service.
@@ -51,7 +53,7 @@ const SERVICE: Service = Service {
     }],
     token: Some(&TokenStep {
         method: "PUT",
-        path: "/instance_identity/v1/token?version=2022-03-01",
+        path: "/identity/v1/token?version=2025-08-26",
         fields: &[("Metadata-Flavor", "ibm"), ("Content-Type", "application/json"), ("Accept", "application/json")],
         body: "{\"expires_in\": 300}",
         take: Take::Member("access_token"),
@@ -60,7 +62,7 @@ const SERVICE: Service = Service {
         tokenless_on_404: false,
     }),
     user_data: UserData {
-        resources: &[Resource { path: "/metadata/v1/instance/initialization?version=2022-03-01", fields: JSON }],
+        resources: &[Resource { path: "/metadata/v1/instance/initialization?version=2025-08-26", fields: JSON }],
         encoding: Encoding::Raw,
         none_on_404: false,
         take: Take::Member("user_data"),
@@ -68,12 +70,12 @@ const SERVICE: Service = Service {
     refresh_on: &[401],
     metadata: &[
         Document::json(
-            "/metadata/v1/instance?version=2022-03-01",
+            "/metadata/v1/instance?version=2025-08-26",
             JSON,
             &[("id", INSTANCE_ID), ("name", LOCAL_HOSTNAME)],
         ),
         Document::json(
-            "/metadata/v1/keys?version=2022-03-01",
+            "/metadata/v1/keys?version=2025-08-26",
             JSON,
             &[("keys.public_key", Field::role(Role::SshKey, None))],
         ),

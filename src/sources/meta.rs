@@ -718,6 +718,66 @@ mod tests {
     }
 
     #[test]
+    fn digitalocean_addresses_are_numbered_by_interface() {
+        use crate::platform::digitalocean;
+        let mut m = Metadata::new();
+        let body = br#"{"droplet_id": 2756294, "hostname": "web-1", "public_keys": ["ssh-ed25519 AAAA1 a", "ssh-ed25519 AAAA2 b"],
+            "region": "nyc3", "interfaces": {"public": [
+                {"ipv4": {"ip_address": "192.0.2.1", "netmask": "255.255.255.0"}, "anchor_ipv4": {"ip_address": "10.17.0.5"},
+                 "ipv6": {"ip_address": "2001:db8::1"}, "mac": "aa:bb"},
+                {"ipv4": {"ip_address": "192.0.2.2"}}],
+              "private": [{"ipv4": {"ip_address": "10.132.0.2"}}]}}"#;
+        m.absorb(doc(&digitalocean::PLATFORM, "/metadata/v1.json"), false, body).unwrap();
+        let mut buf = [0u8; 1024];
+        assert_eq!(
+            s(m.render_attributes("digitalocean", &mut buf).unwrap()),
+            "AFTERBURN_DIGITALOCEAN_HOSTNAME=web-1\nAFTERBURN_DIGITALOCEAN_REGION=nyc3\n\
+             AFTERBURN_DIGITALOCEAN_IPV4_PUBLIC_0=192.0.2.1\nAFTERBURN_DIGITALOCEAN_IPV4_ANCHOR_0=10.17.0.5\n\
+             AFTERBURN_DIGITALOCEAN_IPV6_PUBLIC_0=2001:db8::1\nAFTERBURN_DIGITALOCEAN_IPV4_PUBLIC_1=192.0.2.2\n\
+             AFTERBURN_DIGITALOCEAN_IPV4_PRIVATE_0=10.132.0.2\n"
+        );
+        assert_eq!(m.get(Role::InstanceId), Some(&b"2756294"[..]));
+        assert_eq!(m.keys().count(), 2);
+    }
+
+    #[test]
+    fn oracle_keys_are_one_string_of_lines() {
+        use crate::platform::oraclecloud;
+        let mut m = Metadata::new();
+        let body = br#"{"id": "ocid1.instance.oc1..x", "hostname": "vm", "canonicalRegionName": "eu-frankfurt-1",
+            "metadata": {"ssh_authorized_keys": "ssh-rsa AAAA1 a\nssh-ed25519 AAAA2 b\n", "user_data": "e30="}}"#;
+        m.absorb(doc(&oraclecloud::PLATFORM, "/opc/v2/instance/"), false, body).unwrap();
+        assert_eq!(m.keys().collect::<Vec<_>>(), [&b"ssh-rsa AAAA1 a"[..], b"ssh-ed25519 AAAA2 b"]);
+        let mut buf = [0u8; 512];
+        assert_eq!(
+            s(m.render_attributes("oraclecloud", &mut buf).unwrap()),
+            "AFTERBURN_ORACLECLOUD_INSTANCE_ID=ocid1.instance.oc1..x\nAFTERBURN_ORACLECLOUD_HOSTNAME=vm\n\
+             AFTERBURN_ORACLECLOUD_REGION_ID=eu-frankfurt-1\n"
+        );
+    }
+
+    #[test]
+    fn alibaba_key_index_lines_end_in_a_slash() {
+        use crate::platform::aliyun;
+        let mut m = Metadata::new();
+        m.absorb(doc(&aliyun::PLATFORM, "/latest/meta-data/public-keys/"), false, b"0/\n12/\nskp-x/\n").unwrap();
+        assert_eq!(m.pending_keys.iter().copied().collect::<Vec<_>>(), [0, 12]);
+        assert_eq!(m.dropped, 1);
+    }
+
+    #[test]
+    fn a_key_ending_in_cr_lf_is_kept() {
+        // Azure's `keyData` ends in CR LF: surrounding whitespace goes before the control
+        // character rule looks at the value.
+        let mut m = Metadata::new();
+        let body = b"{\"public_keys\": [\"ssh-ed25519 AAAA1 me\\r\\n\"], \"hostname\": \"h\\r\\n\"}";
+        m.absorb(doc(&crate::platform::digitalocean::PLATFORM, "/metadata/v1.json"), false, body).unwrap();
+        assert_eq!(m.keys().collect::<Vec<_>>(), [&b"ssh-ed25519 AAAA1 me"[..]]);
+        assert_eq!(m.get(Role::Hostname), Some(&b"h"[..]));
+        assert_eq!(m.dropped, 0);
+    }
+
+    #[test]
     fn empty_values_are_attributes_but_never_used() {
         let mut m = Metadata::new();
         let instance = br#"{"id": 7, "label": "", "tags": []}"#;

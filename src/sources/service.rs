@@ -722,6 +722,68 @@ mod tests {
     }
 
     #[test]
+    fn user_data_member_is_located_with_its_escapes() {
+        let body =
+            br#"{"id": "x", "metadata": {"ssh_authorized_keys": "k", "user_data": "I2Nsb3Vk\/"}, "user_data": "top"}"#;
+        let r = member(body, "metadata.user_data").unwrap().unwrap();
+        assert_eq!(&body[r], br"I2Nsb3Vk\/");
+        assert_eq!(&body[member(body, "user_data").unwrap().unwrap()], b"top");
+        // A quote after escaped backslashes; an escaped quote is no end.
+        let body = br#"{"user_data": "a\\\"b\\", "x": 1}"#;
+        assert_eq!(&body[member(body, "user_data").unwrap().unwrap()], br#"a\\\"b\\"#);
+        // Absent, null, a number or an array (Vultr's `[]` for none) is no user-data.
+        for none in
+            [&br#"{"other": "x"}"#[..], br#"{"user_data": null}"#, br#"{"user_data": 5}"#, br#"{"user_data": []}"#]
+        {
+            assert_eq!(member(none, "user_data").unwrap(), None);
+        }
+        assert!(member(br#"{"user_data": "x""#, "user_data").is_err());
+        assert!(member(br#"{"user_data": "x"} trailing"#, "user_data").is_err());
+    }
+
+    #[test]
+    fn oracle_asks_with_the_bearer_and_takes_the_member() {
+        use crate::platform::oraclecloud;
+        let (sent, r) =
+            script(&oraclecloud::PLATFORM, &[Ok((200, r#"{"id": "ocid1", "metadata": {"user_data": "eyJ9"}}"#))]);
+        assert_eq!(r, Ok(Step::UserData));
+        assert!(sent[0].starts_with("GET /opc/v2/instance/ HTTP/1.1\r\n"), "{}", sent[0]);
+        assert!(sent[0].contains("Authorization: Bearer Oracle\r\n"));
+        let (_, r) = script(&oraclecloud::PLATFORM, &[Ok((200, r#"{"id": "ocid1", "metadata": {}}"#))]);
+        assert_eq!(r, Ok(Step::NoUserData));
+        let (_, r) = script(&oraclecloud::PLATFORM, &[Ok((200, r#"{"metadata": {"user_data": ""}}"#))]);
+        assert_eq!(r, Ok(Step::NoUserData));
+        let (_, r) = script(&oraclecloud::PLATFORM, &[Ok((200, "<html>"))]);
+        assert_eq!(r, Err(Failure::Document));
+    }
+
+    #[test]
+    fn ibmcloud_token_then_the_initialization_member() {
+        use crate::platform::ibmcloud;
+        let token = r#"{"access_token": "eyJ.a.b", "expires_in": 300}"#;
+        let init = r##"{"user_data": "#cloud-config\nhostname: \"a\"\n", "keys": []}"##;
+        let (sent, r) = script(&ibmcloud::PLATFORM, &[Ok((200, token)), Ok((200, init))]);
+        assert_eq!(r, Ok(Step::UserData));
+        assert!(sent[0].starts_with("PUT /identity/v1/token?version=2025-08-26 HTTP/1.1\r\n"));
+        assert!(sent[0].contains("Metadata-Flavor: ibm\r\n"));
+        assert!(sent[1].starts_with("GET /metadata/v1/instance/initialization?version=2025-08-26 HTTP/1.1\r\n"));
+        assert!(sent[1].contains("Authorization: Bearer eyJ.a.b\r\n"));
+        let (_, r) = script(&ibmcloud::PLATFORM, &[Ok((200, token)), Ok((200, r#"{"keys": []}"#))]);
+        assert_eq!(r, Ok(Step::NoUserData));
+    }
+
+    #[test]
+    fn aliyun_goes_on_without_a_token_when_the_put_is_404() {
+        use crate::platform::aliyun;
+        let (sent, r) = script(&aliyun::PLATFORM, &[Ok((404, "")), Ok((200, "#cloud-config"))]);
+        assert_eq!(r, Ok(Step::UserData));
+        assert!(sent[0].contains("X-aliyun-ecs-metadata-token-ttl-seconds: 21600\r\n"));
+        assert!(!sent[1].contains("X-aliyun-ecs-metadata-token:"));
+        let (sent, _) = script(&aliyun::PLATFORM, &[Ok((200, "tok")), Ok((404, ""))]);
+        assert!(sent[1].contains("X-aliyun-ecs-metadata-token: tok\r\n"));
+    }
+
+    #[test]
     fn tokens_that_could_inject_headers_are_refused() {
         for bad in ["", "  \n", "a\r\nX-Evil: 1", "tok en", "t\u{7f}"] {
             let (_, r) = script(&aws::PLATFORM, &[Ok((200, bad))]);
