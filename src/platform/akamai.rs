@@ -61,7 +61,15 @@ const SERVICE: Service = Service {
                 ("label", Field::role(Role::Hostname, Some("INSTANCE_LABEL"))),
                 ("region", Field::attr("INSTANCE_REGION")),
                 ("type", Field::attr("INSTANCE_TYPE")),
-                ("tags", Field { attr: Some("INSTANCE_TAGS"), role: Role::None, list: List::Joined(b':') }),
+                (
+                    "tags",
+                    Field {
+                        attr: Some("INSTANCE_TAGS"),
+                        role: Role::None,
+                        list: List::Joined(b':'),
+                        omit_empty: false,
+                    },
+                ),
             ],
         ),
         Document::json(

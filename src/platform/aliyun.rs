@@ -14,6 +14,8 @@
 //!   `public-keys/N/openssh-key`. Afterburn's attributes: `EIPV4`, `HOSTNAME`, `IMAGE_ID`,
 //!   `INSTANCE_ID`, `INSTANCE_TYPE` (`instance/instance-type`), `IPV4_PRIVATE`, `IPV4_PUBLIC`,
 //!   `REGION_ID`, `VPC_ID`, `ZONE_ID`.
+//! - Afterburn leaves an attribute out when its leaf is empty (`fetch_attribute`), so flint
+//!   does too (`Field::nonempty`).
 //! - IPv6: no documented IPv6 address for the service.
 
 use super::{
@@ -46,16 +48,16 @@ const SERVICE: Service = Service {
     // docs show for a missing one.
     refresh_on: &[401],
     metadata: &[
-        Document::text("/latest/meta-data/eipv4", Field::attr("EIPV4")),
+        Document::text("/latest/meta-data/eipv4", Field::attr("EIPV4").nonempty()),
         Document::text("/latest/meta-data/hostname", Field::role(Role::Hostname, Some("HOSTNAME"))),
-        Document::text("/latest/meta-data/image-id", Field::attr("IMAGE_ID")),
+        Document::text("/latest/meta-data/image-id", Field::attr("IMAGE_ID").nonempty()),
         Document::text("/latest/meta-data/instance-id", Field::role(Role::InstanceId, Some("INSTANCE_ID"))),
-        Document::text("/latest/meta-data/instance/instance-type", Field::attr("INSTANCE_TYPE")),
-        Document::text("/latest/meta-data/private-ipv4", Field::attr("IPV4_PRIVATE")),
-        Document::text("/latest/meta-data/public-ipv4", Field::attr("IPV4_PUBLIC")),
-        Document::text("/latest/meta-data/region-id", Field::attr("REGION_ID")),
-        Document::text("/latest/meta-data/vpc-id", Field::attr("VPC_ID")),
-        Document::text("/latest/meta-data/zone-id", Field::attr("ZONE_ID")),
+        Document::text("/latest/meta-data/instance/instance-type", Field::attr("INSTANCE_TYPE").nonempty()),
+        Document::text("/latest/meta-data/private-ipv4", Field::attr("IPV4_PRIVATE").nonempty()),
+        Document::text("/latest/meta-data/public-ipv4", Field::attr("IPV4_PUBLIC").nonempty()),
+        Document::text("/latest/meta-data/region-id", Field::attr("REGION_ID").nonempty()),
+        Document::text("/latest/meta-data/vpc-id", Field::attr("VPC_ID").nonempty()),
+        Document::text("/latest/meta-data/zone-id", Field::attr("ZONE_ID").nonempty()),
         Document { path: "/latest/meta-data/public-keys/", fields: &[], body: Body::KeyIndex, unless: Role::None },
     ],
     connect: Connect::PLAIN,

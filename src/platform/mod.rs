@@ -267,6 +267,9 @@ pub struct Field {
     pub role: Role,
     /// For array values: `Indexed` names them `<attr>_<i>`, `Joined` puts them on one line.
     pub list: List,
+    /// An empty value is no attribute. Afterburn writes `NAME=` for an empty value on most
+    /// platforms, but its Alibaba, Vultr and UpCloud providers skip empty leaves.
+    pub omit_empty: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -293,12 +296,17 @@ pub enum List {
 impl Field {
     /// An Afterburn attribute.
     pub const fn attr(name: &'static str) -> Field {
-        Field { attr: Some(name), role: Role::None, list: List::Indexed }
+        Field { attr: Some(name), role: Role::None, list: List::Indexed, omit_empty: false }
+    }
+
+    /// The same attribute, left out when empty.
+    pub const fn nonempty(self) -> Field {
+        Field { omit_empty: true, ..self }
     }
 
     /// A value flint uses, optionally also an attribute.
     pub const fn role(role: Role, attr: Option<&'static str>) -> Field {
-        Field { attr, role, list: List::Indexed }
+        Field { attr, role, list: List::Indexed, omit_empty: false }
     }
 }
 

@@ -52,7 +52,10 @@ const SERVICE: Service = Service {
             ("id", Field::role(Role::InstanceId, Some("INSTANCE_ID"))),
             ("shape", Field::attr("INSTANCE_SHAPE")),
             ("canonicalRegionName", Field::attr("REGION_ID")),
-            ("metadata.ssh_authorized_keys", Field { attr: None, role: Role::SshKey, list: List::Lines }),
+            (
+                "metadata.ssh_authorized_keys",
+                Field { attr: None, role: Role::SshKey, list: List::Lines, omit_empty: false },
+            ),
         ],
     )],
     connect: Connect::PLAIN,

@@ -8,6 +8,8 @@
 //! - `/metadata/v1/user_data` is the user-data as uploaded, 404 when there is none;
 //! - Afterburn's text leaves: `hostname`, `instance_id`, `region`, and `public_keys`, one key
 //!   per line.
+//! - Afterburn leaves an attribute out when its leaf is empty (`fetch_attribute`), so flint
+//!   does too (`Field::nonempty`).
 //! - IPv6: the service has no documented IPv6 address.
 
 use super::{Connect, Document, Field, Platform, Resource, Role, Service, Source, Take, UserData, V4_METADATA};
@@ -28,7 +30,7 @@ const SERVICE: Service = Service {
     metadata: &[
         Document::text("/metadata/v1/hostname", Field::role(Role::Hostname, Some("HOSTNAME"))),
         Document::text("/metadata/v1/instance_id", Field::role(Role::InstanceId, Some("INSTANCE_ID"))),
-        Document::text("/metadata/v1/region", Field::attr("REGION")),
+        Document::text("/metadata/v1/region", Field::attr("REGION").nonempty()),
         Document::lines("/metadata/v1/public_keys", Field::role(Role::SshKey, None)),
     ],
     connect: Connect::PLAIN,

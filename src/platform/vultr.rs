@@ -7,6 +7,8 @@
 //! - Ignition reads `/user-data/user-data` and treats 404 as none;
 //! - Afterburn reads text leaves: `/v1/hostname`, `/v1/instanceid`, `/v1/region/regioncode`,
 //!   and `/v1/public-keys`, one key per line.
+//! - Afterburn leaves an attribute out when its leaf is empty (`fetch_attribute`), so flint
+//!   does too (`Field::nonempty`).
 //! - IPv6: the service has no documented IPv6 address.
 
 use super::{Connect, Document, Field, Platform, Resource, Role, Service, Source, Take, UserData, V4_METADATA};
@@ -27,7 +29,7 @@ const SERVICE: Service = Service {
     metadata: &[
         Document::text("/v1/hostname", Field::role(Role::Hostname, Some("HOSTNAME"))),
         Document::text("/v1/instanceid", Field::role(Role::InstanceId, Some("INSTANCE_ID"))),
-        Document::text("/v1/region/regioncode", Field::attr("REGION_CODE")),
+        Document::text("/v1/region/regioncode", Field::attr("REGION_CODE").nonempty()),
         Document::lines("/v1/public-keys", Field::role(Role::SshKey, None)),
     ],
     connect: Connect::PLAIN,

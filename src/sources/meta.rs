@@ -182,7 +182,7 @@ impl Metadata {
         let text = text.trim_ascii();
         // An empty value is still an attribute (Afterburn writes `AFTERBURN_X=`), but nothing
         // flint itself could use.
-        if text.is_empty() && (field.attr.is_none() || field.role != Role::None) {
+        if text.is_empty() && (field.attr.is_none() || field.role != Role::None || field.omit_empty) {
             return;
         }
         let text = match field.role {
@@ -795,6 +795,11 @@ mod tests {
         let mut m = Metadata::new();
         m.absorb(doc(&crate::platform::openstack::PLATFORM, "/latest/meta-data/public-ipv4"), false, b"").unwrap();
         assert_eq!(s(m.render_attributes("openstack", &mut buf).unwrap()), "AFTERBURN_OPENSTACK_IPV4_PUBLIC=\n");
+        // Afterburn's Alibaba provider skips an empty leaf; its Exoscale provider writes it.
+        let mut m = Metadata::new();
+        m.absorb(doc(&crate::platform::aliyun::PLATFORM, "/latest/meta-data/eipv4"), false, b"").unwrap();
+        m.absorb(doc(&crate::platform::exoscale::PLATFORM, "/1.0/meta-data/public-ipv4"), false, b"\n").unwrap();
+        assert_eq!(s(m.render_attributes("x", &mut buf).unwrap()), "AFTERBURN_X_PUBLIC_IPV4=\n");
     }
 
     #[test]
