@@ -107,6 +107,8 @@ impl Metadata {
             Body::Json(paths) => return self.members(paths, body, false),
             Body::Yaml(paths) => return self.members(paths, body, true),
             Body::Lines(field, user_sep) => self.lines(field, *user_sep, body),
+            // Each leaf is its own body: see `Metadata::put`.
+            Body::Leaves(_) => {}
         }
         Ok(())
     }
@@ -561,6 +563,17 @@ mod tests {
         platform.services().flat_map(|s| s.metadata.iter()).find(|d| d.path == path).unwrap()
     }
 
+    /// Takes `body` as the text leaf at `path` of `platform`'s service, as the flow does.
+    fn leaf(m: &mut Metadata, platform: &'static crate::platform::Platform, path: &str, body: &[u8]) {
+        let docs = platform.services().flat_map(|s| s.metadata.iter());
+        let field = docs
+            .flat_map(|d| (0..).map_while(move |i| d.leaf(i)).map(move |l| (d.path, l)))
+            .find(|(prefix, (name, _))| path.strip_prefix(*prefix) == Some(*name))
+            .map(|(_, (_, f))| f)
+            .unwrap();
+        m.put(field, body);
+    }
+
     fn s(b: &[u8]) -> String {
         String::from_utf8(b.to_vec()).unwrap()
     }
@@ -606,8 +619,8 @@ mod tests {
     #[test]
     fn aws_text_leaves_and_key_index() {
         let mut m = Metadata::new();
-        m.absorb(doc(&aws::PLATFORM, "/latest/meta-data/instance-id"), false, b"i-0abc\n").unwrap();
-        m.absorb(doc(&aws::PLATFORM, "/latest/meta-data/local-hostname"), false, b"ip-10-0-0-5.ec2.internal").unwrap();
+        leaf(&mut m, &aws::PLATFORM, "/latest/meta-data/instance-id", b"i-0abc\n");
+        leaf(&mut m, &aws::PLATFORM, "/latest/meta-data/local-hostname", b"ip-10-0-0-5.ec2.internal");
         m.absorb(
             doc(&aws::PLATFORM, "/latest/dynamic/instance-identity/document"),
             false,
@@ -656,10 +669,9 @@ mod tests {
     #[test]
     fn bad_values_are_dropped_not_written() {
         let mut m = Metadata::new();
-        let d = doc(&aws::PLATFORM, "/latest/meta-data/instance-type");
-        m.absorb(d, false, b"t3.micro\nINJECTED=1").unwrap();
-        m.absorb(doc(&aws::PLATFORM, "/latest/meta-data/local-hostname"), false, b"bad host!").unwrap();
-        m.absorb(doc(&aws::PLATFORM, "/latest/meta-data/local-ipv4"), false, b"10.0.0.5\"").unwrap();
+        leaf(&mut m, &aws::PLATFORM, "/latest/meta-data/instance-type", b"t3.micro\nINJECTED=1");
+        leaf(&mut m, &aws::PLATFORM, "/latest/meta-data/local-hostname", b"bad host!");
+        leaf(&mut m, &aws::PLATFORM, "/latest/meta-data/local-ipv4", b"10.0.0.5\"");
         assert_eq!(m.dropped, 2);
         let mut buf = [0u8; 256];
         // The quote-bearing value is kept but not put where systemd would misread it.
@@ -793,12 +805,12 @@ mod tests {
         m.absorb(doc(&akamai::PLATFORM, "/v1/instance"), false, br#"{"tags": ["x"]}"#).unwrap();
         assert_eq!(s(m.render_attributes("akamai", &mut buf).unwrap()), "AFTERBURN_AKAMAI_INSTANCE_TAGS=x\n");
         let mut m = Metadata::new();
-        m.absorb(doc(&crate::platform::openstack::PLATFORM, "/latest/meta-data/public-ipv4"), false, b"").unwrap();
+        leaf(&mut m, &crate::platform::openstack::PLATFORM, "/latest/meta-data/public-ipv4", b"");
         assert_eq!(s(m.render_attributes("openstack", &mut buf).unwrap()), "AFTERBURN_OPENSTACK_IPV4_PUBLIC=\n");
         // Afterburn's Alibaba provider skips an empty leaf; its Exoscale provider writes it.
         let mut m = Metadata::new();
-        m.absorb(doc(&crate::platform::aliyun::PLATFORM, "/latest/meta-data/eipv4"), false, b"").unwrap();
-        m.absorb(doc(&crate::platform::exoscale::PLATFORM, "/1.0/meta-data/public-ipv4"), false, b"\n").unwrap();
+        leaf(&mut m, &crate::platform::aliyun::PLATFORM, "/latest/meta-data/eipv4", b"");
+        leaf(&mut m, &crate::platform::exoscale::PLATFORM, "/1.0/meta-data/public-ipv4", b"\n");
         assert_eq!(s(m.render_attributes("x", &mut buf).unwrap()), "AFTERBURN_X_PUBLIC_IPV4=\n");
     }
 
