@@ -502,8 +502,8 @@ fn take_token(take: Take, body: &[u8], out: &mut heapless::Vec<u8, TOKEN_MAX>) -
     }
     match take {
         Take::Body => put(body, out),
-        // A token needs no escapes: one with a backslash is refused by `put`'s rule... except
-        // that `\` is printable, so it is refused here.
+        // Taken as it stands between its quotes: tokens (JWTs, opaque strings) carry no
+        // escapes, and one with a backslash is refused rather than decoded.
         Take::Member(path) => match member(body, path) {
             Ok(Some(r)) if !body[r.clone()].contains(&b'\\') => put(&body[r], out),
             _ => Err(Failure::BadToken),
