@@ -152,7 +152,7 @@ pub struct Flow {
     /// Metadata document being read, the key of a key index being followed, and the leaf of a
     /// leaf table.
     doc: usize,
-    key: Option<u16>,
+    key: Option<crate::sources::meta::KeyId>,
     leaf: usize,
     /// What the metadata documents yielded.
     pub meta: Metadata,
@@ -231,8 +231,8 @@ impl Flow {
                 (t.method, t.fields)
             }
             (Stage::Metadata, _, Some(doc)) => {
-                match (self.key, doc.leaf(self.leaf)) {
-                    (Some(n), _) => write!(path, "{}{n}/openssh-key", doc.path),
+                match (&self.key, doc.leaf(self.leaf)) {
+                    (Some(id), _) => write!(path, "{}{id}/openssh-key", doc.path),
                     (None, leaf) => write!(path, "{}{}", doc.path, leaf.map_or("", |l| l.0)),
                 }
                 .map_err(|_| HttpError::BadRequest)?;
