@@ -13,6 +13,7 @@ use crate::decode::Encoding;
 
 pub mod akamai;
 pub mod aws;
+pub mod dmi;
 pub mod kubevirt;
 pub mod nocloud;
 pub mod openstack;
