@@ -358,12 +358,11 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>, dmi: Option<Hint>) -> Result
         Some(u) => Some(Url::parse(u).and_then(fetchable).map_err(UsageError::Url)?),
         None => None,
     };
-    let named = r.platform.or(r.ignition_platform);
-    let auto = url.is_none() && named == Some(b"auto");
-    let platform = match (url, named) {
+    // flint's own argument only: Ignition has no `auto`, and never guesses (platform::dmi).
+    let auto = url.is_none() && r.platform == Some(b"auto");
+    let platform = match (url, r.platform.or(r.ignition_platform)) {
         (Some(_), _) => &platform::url::PLATFORM,
-        // Never a default: only asked for (Ignition: "never guessed"; see platform::dmi).
-        (None, Some(b"auto")) => {
+        (None, _) if auto => {
             let hint = dmi.ok_or(UsageError::UnknownMachine)?;
             platform::by_id(hint.platform.as_bytes()).ok_or(UsageError::UnknownPlatform)?
         }
@@ -656,6 +655,8 @@ mod tests {
         let c = resolve(&aws, &k, akamai).unwrap();
         assert_eq!((c.platform.id, c.auto), ("aws", false));
         assert_eq!(resolve(&Raw::default(), &Raw::default(), akamai), Err(UsageError::NoPlatform));
+        let k = parse_cmdline(b"ignition.platform.id=auto");
+        assert_eq!(resolve(&Raw::default(), &k, akamai), Err(UsageError::UnknownPlatform), "not Ignition's");
         // A URL names its own source.
         let url = argv(&["--platform", "auto", "--url", "http://10.0.0.1/x"]).unwrap();
         let c = resolve(&url, &Raw::default(), None).unwrap();
