@@ -168,7 +168,8 @@ pub struct Hint {
 /// The key is a letter of `vpcbsu` (`sys_vendor`, `product_name`, `chassis_asset_tag`,
 /// `bios_vendor`, `product_serial`, `product_uuid`); the test is `=` (the whole string), `^` (a
 /// prefix), `~` (a prefix of a space-separated word) or `*` (AWS's UUID check, no value; last,
-/// because weakest). Text rather than a table of structs: a third of the bytes.
+/// because weakest). Text rather than a table of structs: the first version, with a struct
+/// per rule, made the binary 1.3 KB larger.
 const RULES: &str = "\
 v=Linode|akamai
 v=Akamai|akamai
@@ -264,9 +265,11 @@ mod tests {
             let s = machine(&[(SysVendor, "Amazon EC2"), (ProductUuid, uuid)]);
             assert_eq!(s.platform(), Some(Hint { platform: "aws", key: ProductUuid }), "{uuid}");
         }
-        for uuid in ["", "9a3f07d1-5c4e-4f7e-8a51-3c1d2b6e0f42", "ec-2", "e2c00000-0000", "45E12AGC-DCD1", "2aec"] {
-            assert_eq!(pick(&[(ProductUuid, uuid)]), if uuid == "2aec" { Some(("aws", ProductUuid)) } else { None });
+        for uuid in ["", "9a3f07d1-5c4e-4f7e-8a51-3c1d2b6e0f42", "ec-2", "e2c00000-0000", "45E12AGC-DCD1", "2ec"] {
+            assert_eq!(pick(&[(ProductUuid, uuid)]), None, "{uuid}");
         }
+        // ds-identify's pattern is on the whole first group, however short.
+        assert_eq!(pick(&[(ProductUuid, "2aec")]), Some(("aws", ProductUuid)));
         // Weakest: a named string wins over a UUID that happens to start with ec2.
         let s = [(ProductName, "OpenStack Nova"), (ProductUuid, "ec2a0d2c-0000-4000-8000-000000000001")];
         assert_eq!(pick(&s), Some(("openstack", ProductName)));
