@@ -529,7 +529,7 @@ mod tests {
         fn bad<'a>(a: &'a [&'a str]) -> Result<Config<'a>, UsageError> {
             resolve(&argv(a).unwrap(), &Raw::default())
         }
-        assert_eq!(bad(&["--platform", "gcp"]), Err(UsageError::UnknownPlatform));
+        assert_eq!(bad(&["--platform", "gce"]), Err(UsageError::UnknownPlatform));
         for (opt, v) in [
             ("--timeout", "0"),
             ("--timeout", "abc"),

@@ -13,6 +13,7 @@ use crate::decode::Encoding;
 
 pub mod akamai;
 pub mod aws;
+pub mod gcp;
 pub mod kubevirt;
 pub mod nocloud;
 pub mod openstack;
@@ -24,6 +25,7 @@ pub mod url;
 pub const ALL: &[&Platform] = &[
     &aws::PLATFORM,
     &akamai::PLATFORM,
+    &gcp::PLATFORM,
     &openstack::PLATFORM,
     &qemu::PLATFORM,
     &proxmoxve::PLATFORM,
@@ -249,6 +251,13 @@ pub enum Role {
     Hostname,
     /// An OpenSSH public key for the SSH user.
     SshKey,
+    /// A switch that skips the documents whose `unless` names it: kept only when the text says
+    /// yes (`true` in any case, `1`, `t`: what cloud-init and Google's guest agent accept for
+    /// GCP's `block-project-ssh-keys`).
+    Block,
+    /// An SSH key ([`Role::SshKey`]) whose presence also sets [`Role::Block`] (GCP's legacy
+    /// instance `sshKeys`, which stops project-wide keys).
+    BlockingKey,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
