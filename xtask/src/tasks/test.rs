@@ -30,6 +30,8 @@ pub const SUITES: &[&Suite] = &[
     &suites::nocloud::SUITE,
     // Dual stack and names: IPv6, DNS, Happy Eyeballs, --url (issue #11).
     &suites::dualstack::SUITE,
+    // GCP: the metadata server on a /32 lease with classless routes (issue #12).
+    &suites::gcp::SUITE,
     // flint's initramfs-tools hook and scripts.
     &suites::packaging::SUITE,
 ];
