@@ -124,6 +124,9 @@ impl Plan {
 /// well-formed option 121 body (see [`check`]; a malformed one must not be passed).
 pub fn plan(address: [u8; 4], prefix: u8, router: Option<[u8; 4]>, option_121: Option<&[u8]>) -> Plan {
     let mut plan = Plan { on_link: prefix, routes: heapless::Vec::new(), left_out: 0 };
+    // A router of 0.0.0.0 names no router (found by the `classless` fuzz target: it would have
+    // widened the on-link prefix to the whole address space).
+    let router = router.filter(|r| *r != [0; 4]);
     let default = |router| Route { dest: [0; 4], prefix: 0, router };
     let data = match option_121 {
         Some(data) => data,
@@ -314,6 +317,12 @@ mod tests {
         let p = plan([10, 0, 0, 77], 24, None, Some(&option));
         assert_eq!(p.left_out, 1);
         assert_eq!(p.on_link, 21);
+    }
+
+    #[test]
+    fn a_router_of_zero_is_no_router() {
+        let p = plan([10, 0, 0, 5], 24, Some([0; 4]), None);
+        assert_eq!((p.on_link, p.routes.len()), (24, 0));
     }
 
     #[test]

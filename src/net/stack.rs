@@ -684,9 +684,9 @@ impl<'a> Stack<'a> {
             // Options 15 (domain name, RFC 2132 §3.17), 119 (search list, RFC 3397) and 121
             // (classless routes, RFC 3442); long ones span several option instances,
             // concatenated as RFC 3396 says. A 121 longer than its buffer (28 or more routes)
-            // is cut short and so refused as malformed.
-            let mut list = [0u8; 256];
-            let (mut len, mut routes, mut routes_len) = (0, [0u8; 256], None);
+            // is refused as malformed.
+            let (mut list, mut len) = ([0u8; 256], 0);
+            let (mut routes, mut routes_len) = ([0u8; 256], None);
             if let Some(packet) = &c.packet {
                 for o in packet.options() {
                     let (to, at) = match o.kind {
@@ -698,13 +698,20 @@ impl<'a> Stack<'a> {
                         121 => (&mut routes, routes_len.get_or_insert(0)),
                         _ => continue,
                     };
-                    let n = o.data.len().min(to.len() - *at);
-                    to[*at..*at + n].copy_from_slice(&o.data[..n]);
-                    *at += n;
+                    match to.get_mut(*at..*at + o.data.len()) {
+                        Some(slot) => {
+                            slot.copy_from_slice(o.data);
+                            *at += o.data.len();
+                        }
+                        // Routes that do not fit: none can be trusted (past the buffer, the
+                        // option reads as empty, which is refused as malformed).
+                        None if o.kind == 121 => *at = usize::MAX / 2,
+                        None => {}
+                    }
                 }
                 self.dns.add_search_wire(&list[..len]);
             }
-            return Some(self.apply(lease, routes_len.map(|n| &routes[..n])));
+            return Some(self.apply(lease, routes_len.map(|n| routes.get(..n).unwrap_or_default())));
         }
         let a = self.acquire.as_mut()?;
         if let Some(claim) = a.claim.as_mut() {
