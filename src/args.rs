@@ -544,7 +544,7 @@ mod tests {
         fn bad<'a>(a: &'a [&'a str]) -> Result<Config<'a>, UsageError> {
             resolve(&argv(a).unwrap(), &Raw::default(), None)
         }
-        assert_eq!(bad(&["--platform", "gcp"]), Err(UsageError::UnknownPlatform));
+        assert_eq!(bad(&["--platform", "gce"]), Err(UsageError::UnknownPlatform));
         for (opt, v) in [
             ("--timeout", "0"),
             ("--timeout", "abc"),

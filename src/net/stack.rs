@@ -11,7 +11,7 @@
 //! flint configures it: smoltcp 0.14's own SLAAC keeps one prefix, never installs an IPv6
 //! default route next to an IPv4 one, and has no DAD, DHCPv6 or RDNSS/DNSSL.
 
-use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet, SocketStorage};
+use smoltcp::iface::{Config, Interface, PollResult, Route, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::socket::{dhcpv4, tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{
@@ -22,7 +22,7 @@ use smoltcp::wire::{
 use super::dns::{self, SearchList};
 use super::linklocal::{Claim, Ip};
 use super::ndp::{self, Ndp, earliest};
-use super::{AddressMode, Family, NDP_FRAME_MAX, Nic, Transport, dhcpv6};
+use super::{AddressMode, Family, NDP_FRAME_MAX, Nic, Transport, dhcpv6, lease};
 use crate::rand::Rng;
 
 /// TCP connections open at once (one per source, and room for a second endpoint).
@@ -50,8 +50,8 @@ const UDP_TX: usize = 1024;
 /// The DHCPv4 reply kept for the options smoltcp does not decode (15 and 119).
 const DHCP_PACKET: usize = 1500;
 /// DHCPv4 options flint asks for (RFC 2132): subnet mask, router, name servers, domain name,
-/// and the domain search list (RFC 3397).
-const DHCP_OPTIONS: &[u8] = &[1, 3, 6, 15, 119];
+/// the domain search list (RFC 3397) and classless static routes (RFC 3442: GCP's lease).
+const DHCP_OPTIONS: &[u8] = &[1, 3, 6, 15, 119, 121];
 /// DHCPv6 client and server ports (RFC 8415 §7.2).
 const DHCPV6_CLIENT: u16 = 546;
 const DHCPV6_SERVER: u16 = 547;
@@ -415,7 +415,7 @@ impl<'a> Stack<'a> {
             router: gateway.map(Ipv4Address::from),
             server: None,
         };
-        self.apply(lease);
+        self.apply(lease, None);
     }
 
     /// Processes queued frames and timers, and advances address acquisition. Also says whether
@@ -600,6 +600,9 @@ impl<'a> Stack<'a> {
         let hop = match dst {
             _ if on_link => dst,
             IpAddress::Ipv6(a) if a.is_unicast_link_local() => dst,
+            // The router of the most specific route (option 121 may name several).
+            // The default router; a destination with a route of its own (option 121) is left to
+            // smoltcp's own ARP query, the one query it then makes.
             IpAddress::Ipv4(_) => match self.lease.and_then(|l| l.router) {
                 Some(r) => IpAddress::Ipv4(r),
                 None => dst,
@@ -678,26 +681,37 @@ impl<'a> Stack<'a> {
             for s in c.dns_servers.iter() {
                 self.dns.add_server(IpAddress::Ipv4(*s));
             }
-            // Options 15 (domain name, RFC 2132 §3.17) and 119 (search list, RFC 3397; long
-            // lists span several option instances, concatenated as RFC 3396 says).
+            // Options 15 (domain name, RFC 2132 §3.17), 119 (search list, RFC 3397) and 121
+            // (classless routes, RFC 3442); long ones span several option instances,
+            // concatenated as RFC 3396 says. A 121 longer than its buffer (28 or more routes)
+            // is refused as malformed.
+            let (mut list, mut len) = ([0u8; 256], 0);
+            let (mut routes, mut routes_len) = ([0u8; 256], None);
             if let Some(packet) = &c.packet {
-                let mut list = [0u8; 256];
-                let mut len = 0;
                 for o in packet.options() {
-                    match o.kind {
-                        15 => self.dns.add_search_text(o.data),
-                        119 => {
-                            if let Some(to) = list.get_mut(len..len + o.data.len()) {
-                                to.copy_from_slice(o.data);
-                                len += o.data.len();
-                            }
+                    let (to, at) = match o.kind {
+                        15 => {
+                            self.dns.add_search_text(o.data);
+                            continue;
                         }
-                        _ => {}
+                        119 => (&mut list, &mut len),
+                        121 => (&mut routes, routes_len.get_or_insert(0)),
+                        _ => continue,
+                    };
+                    match to.get_mut(*at..*at + o.data.len()) {
+                        Some(slot) => {
+                            slot.copy_from_slice(o.data);
+                            *at += o.data.len();
+                        }
+                        // Routes that do not fit: none can be trusted (past the buffer, the
+                        // option reads as empty, which is refused as malformed).
+                        None if o.kind == 121 => *at = usize::MAX / 2,
+                        None => {}
                     }
                 }
                 self.dns.add_search_wire(&list[..len]);
             }
-            return Some(self.apply(lease));
+            return Some(self.apply(lease, routes_len.map(|n| routes.get(..n).unwrap_or_default())));
         }
         let a = self.acquire.as_mut()?;
         if let Some(claim) = a.claim.as_mut() {
@@ -715,7 +729,7 @@ impl<'a> Stack<'a> {
                         router: None,
                         server: None,
                     };
-                    return Some(self.apply(lease));
+                    return Some(self.apply(lease, None));
                 }
             } else if claim.gave_up() && !a.dhcp {
                 self.acquire = None;
@@ -762,25 +776,47 @@ impl<'a> Stack<'a> {
     }
 
     /// Installs the lease in smoltcp (never in the kernel: the kernel must not own an address
-    /// on this NIC, or it would answer flint's traffic with resets).
-    fn apply(&mut self, lease: Lease) -> Event {
+    /// on this NIC, or it would answer flint's traffic with resets), with the routes of its
+    /// option 121 when it has one (see `lease`).
+    fn apply(&mut self, mut lease: Lease, option_121: Option<&[u8]>) -> Event {
         self.acquire = None;
         self.prime_due = true;
+        let option_121 = option_121.filter(|o| match lease::check(o) {
+            Ok(_) => true,
+            Err(e) => {
+                warn!("address", "DHCP option 121 ignored: {e}");
+                false
+            }
+        });
+        let address = lease.address.address().octets();
+        let plan = lease::plan(address, lease.address.prefix_len(), lease.router.map(|r| r.octets()), option_121);
+        if option_121.is_some() {
+            lease.router = plan.router().map(Ipv4Address::from);
+        }
         self.lease = Some(lease);
         self.iface.update_ip_addrs(|addrs| {
             addrs.retain(|c| matches!(c, IpCidr::Ipv6(_)));
-            // A router outside the lease (a /32, as GCP hands out) must be on-link: see `lease`.
-            let prefix = super::lease::on_link_prefix(
-                lease.address.address().octets(),
-                lease.address.prefix_len(),
-                lease.router.map(|r| r.octets()),
-            );
-            let _ = addrs.push(IpCidr::Ipv4(Ipv4Cidr::new(lease.address.address(), prefix)));
+            let _ = addrs.push(IpCidr::Ipv4(Ipv4Cidr::new(lease.address.address(), plan.on_link)));
         });
-        let routes = self.iface.routes_mut();
-        routes.remove_default_ipv4_route();
-        if let Some(r) = lease.router {
-            let _ = routes.add_default_ipv4_route(r);
+        self.iface.routes_mut().update(|table| {
+            table.retain(|r| matches!(r.cidr, IpCidr::Ipv6(_)));
+            for r in &plan.routes {
+                let cidr = IpCidr::Ipv4(Ipv4Cidr::new(Ipv4Address::from(r.dest), r.prefix));
+                let route = Route {
+                    cidr,
+                    via_router: Ipv4Address::from(r.router).into(),
+                    preferred_until: None,
+                    expires_at: None,
+                };
+                // Never full: `lease::ROUTES_MAX` leaves room for the IPv6 default route.
+                let _ = table.push(route);
+            }
+        });
+        for r in plan.routes.iter().filter(|r| r.prefix > 0) {
+            info!("address", "route {}/{} via {}", Ip(r.dest), r.prefix, Ip(r.router));
+        }
+        if plan.left_out > 0 {
+            warn!("address", "{} DHCP option 121 routes left out", plan.left_out);
         }
         info!(
             "address",

@@ -18,6 +18,7 @@ pub mod cloudstack;
 pub mod digitalocean;
 pub mod dmi;
 pub mod exoscale;
+pub mod gcp;
 pub mod hetzner;
 pub mod ibmcloud;
 pub mod kubevirt;
@@ -35,6 +36,7 @@ pub mod vultr;
 pub const ALL: &[&Platform] = &[
     &aws::PLATFORM,
     &akamai::PLATFORM,
+    &gcp::PLATFORM,
     &openstack::PLATFORM,
     &qemu::PLATFORM,
     &proxmoxve::PLATFORM,
@@ -287,6 +289,13 @@ pub enum Role {
     Hostname,
     /// An OpenSSH public key for the SSH user.
     SshKey,
+    /// A switch that skips the documents whose `unless` names it: kept only when the text says
+    /// yes (`true` in any case, `1`, `t`: what cloud-init and Google's guest agent accept for
+    /// GCP's `block-project-ssh-keys`).
+    Block,
+    /// An SSH key ([`Role::SshKey`]) whose presence also sets [`Role::Block`] (GCP's legacy
+    /// instance `sshKeys`, which stops project-wide keys).
+    BlockingKey,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -67,6 +67,8 @@ pub struct Metadata {
 }
 
 const KEY_FIELD: Field = Field::role(Role::SshKey, None);
+/// What a [`Role::BlockingKey`] sets.
+const BLOCK_FIELD: Field = Field::role(Role::Block, None);
 
 impl Default for Metadata {
     fn default() -> Self {
@@ -203,6 +205,15 @@ impl Metadata {
                     return;
                 }
             },
+            // Anything but a yes leaves the switch off (cloud-init: `.lower() == "true"`;
+            // Google's guest agent: Go's `strconv.ParseBool`).
+            Role::Block if !(text.eq_ignore_ascii_case(b"true") || text == b"1" || text == b"t" || text == b"T") => {
+                return;
+            }
+            Role::BlockingKey if self.get(Role::Block).is_none() => {
+                self.keep(&BLOCK_FIELD, None, b"true");
+                text
+            }
             _ => text,
         };
         if text.iter().any(|&b| b < 0x20 || b == 0x7f) {
@@ -248,7 +259,7 @@ impl Metadata {
 
     /// Every SSH key, in the order the platform listed them.
     pub fn keys(&self) -> impl Iterator<Item = &[u8]> {
-        self.values.iter().filter(|v| v.field.role == Role::SshKey).map(|v| self.text(v))
+        self.values.iter().filter(|v| matches!(v.field.role, Role::SshKey | Role::BlockingKey)).map(|v| self.text(v))
     }
 
     pub fn is_empty(&self) -> bool {

@@ -26,6 +26,9 @@ pub mod dhcp;
 pub mod dns;
 mod fault;
 mod faults;
+pub mod gcp;
+#[cfg(test)]
+mod gcp_tests;
 mod http;
 mod keys;
 pub mod nocloud;

@@ -15,10 +15,12 @@ pub enum Platform {
     OpenStack,
     /// cloud-init NoCloud's network seed (`ds=nocloud;s=URL`), `nocloud.rs`.
     NoCloud,
+    Gcp,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 4] = [Platform::Aws, Platform::Akamai, Platform::OpenStack, Platform::NoCloud];
+    pub const ALL: [Platform; 5] =
+        [Platform::Aws, Platform::Akamai, Platform::OpenStack, Platform::NoCloud, Platform::Gcp];
 
     /// The id flint and Ignition use (`--platform`, `ignition.platform.id=`).
     pub fn as_str(self) -> &'static str {
@@ -27,6 +29,7 @@ impl Platform {
             Platform::Akamai => "akamai",
             Platform::OpenStack => "openstack",
             Platform::NoCloud => "nocloud",
+            Platform::Gcp => "gcp",
         }
     }
 
@@ -39,7 +42,7 @@ impl Platform {
 }
 
 pub const MOCK_HELP: &str = "\
-usage: xtask mock --platform aws|akamai|openstack|nocloud [options]
+usage: xtask mock --platform aws|akamai|openstack|nocloud|gcp [options]
   --listen ADDR          listen address (default 169.254.169.254:80)
   --payload FILE         user-data: served raw (aws, openstack, nocloud) or base64-encoded (akamai); absent = none
   --log FILE             JSON lines, one per request (method, path, status, token sent/valid…)
@@ -61,6 +64,8 @@ usage: xtask mock --platform aws|akamai|openstack|nocloud [options]
   --key-newline          openstack: the public key ends with a newline (imported from a .pub file)
   --seed-path PATH       nocloud: the seed directory, `/` at both ends (default /nocloud/flint-nc-01/)
   --seed-host HOST       nocloud: the only Host header answered (e.g. 10.0.0.1:8000); others 404
+  --gcp-block TEXT       gcp: the instance's block-project-ssh-keys attribute (absent: 404)
+  --gcp-legacy-keys      gcp: the instance also has a legacy sshKeys attribute
   --put-hop-limit N      aws: IP TTL of token responses (default 1 like IMDS; 0 = kernel default)
   --rate-limit N         past N requests in a second, answer 429 with Retry-After: 1 (load test)
   --max-seconds N        exit after N seconds whatever happens (default 600)
@@ -97,6 +102,9 @@ pub struct Options {
     pub floating_ip: bool,
     pub key_newline: bool,
     pub put_hop_limit: u32,
+    /// gcp: `block-project-ssh-keys` text, and whether the instance has a legacy `sshKeys`.
+    pub gcp_block: Option<String>,
+    pub gcp_legacy_keys: bool,
     /// nocloud: the seed directory (`/` at both ends) and the `Host` it answers for.
     pub seed_path: String,
     pub seed_host: Option<String>,
@@ -130,6 +138,8 @@ impl Options {
             floating_ip: false,
             key_newline: false,
             put_hop_limit: 1,
+            gcp_block: None,
+            gcp_legacy_keys: false,
             seed_path: DEFAULT_SEED_PATH.into(),
             seed_host: None,
             rate_limit: None,
@@ -163,6 +173,7 @@ impl Options {
             (self.no_openstack_tree, "--no-openstack-tree"),
             (self.floating_ip, "--floating-ip"),
             (self.key_newline, "--key-newline"),
+            (self.gcp_legacy_keys, "--gcp-legacy-keys"),
         ] {
             if on {
                 a.push(flag.into());
@@ -175,6 +186,9 @@ impl Options {
             a.extend(["--retry-after".into(), s.to_string()]);
         }
         a.extend(["--put-hop-limit".into(), self.put_hop_limit.to_string()]);
+        if let Some(b) = &self.gcp_block {
+            a.extend(["--gcp-block".into(), b.clone()]);
+        }
         a.extend(["--seed-path".into(), self.seed_path.clone()]);
         if let Some(h) = &self.seed_host {
             a.extend(["--seed-host".into(), h.clone()]);
@@ -220,6 +234,8 @@ impl Options {
                 "--fail-status" => o.fail_status = num(flag, value()?)?,
                 "--retry-after" => o.retry_after = Some(num(flag, value()?)?),
                 "--put-hop-limit" => o.put_hop_limit = num(flag, value()?)?,
+                "--gcp-block" => o.gcp_block = Some(value()?),
+                "--gcp-legacy-keys" => o.gcp_legacy_keys = true,
                 "--seed-path" => o.seed_path = value()?,
                 "--seed-host" => o.seed_host = Some(value()?),
                 "--rate-limit" => o.rate_limit = Some(num(flag, value()?)?),

@@ -36,7 +36,7 @@ use crate::harness::flint::{HARD_EXTRA, check_exit, run_flint, verdict};
 use crate::harness::netns::{Addressing, Topology};
 use crate::harness::report;
 use crate::harness::tally::{Selection, Suite, Tally, run_each};
-use crate::mock::{self, Platform, akamai, aws, nocloud, openstack, payloads};
+use crate::mock::{self, Platform, akamai, aws, gcp, nocloud, openstack, payloads};
 use crate::support::{cleanup, deps, gzip, util};
 
 pub const SUITE: Suite = Suite { name: "consumers", needs_flint: true, gate: false, run, cases: || all().len() };
@@ -319,6 +319,8 @@ fn published(c: &Case) -> Option<Identity> {
         Platform::OpenStack => (openstack::UUID.to_string(), openstack::HOSTNAME, vec![openstack::KEY]),
         // (NoCloud's are in `suites/nocloud`.)
         Platform::NoCloud => (nocloud::INSTANCE_ID.to_string(), nocloud::HOSTNAME, nocloud::KEYS.to_vec()),
+        // (GCP's are in `suites/gcp`.)
+        Platform::Gcp => (gcp::INSTANCE_ID.to_string(), gcp::HOSTNAME, gcp::expected_keys(false, false)),
     };
     let keys =
         if c.published == Published::NoSshKeys { Vec::new() } else { keys.into_iter().map(String::from).collect() };
@@ -330,8 +332,8 @@ fn published(c: &Case) -> Option<Identity> {
 fn expected_attributes(platform: Platform) -> Vec<(String, String)> {
     let v: Vec<(&str, String)> = match platform {
         Platform::OpenStack => return openstack::attributes(&openstack::Instance::default(), true),
-        // NoCloud has no Afterburn provider.
-        Platform::NoCloud => return Vec::new(),
+        // NoCloud has no Afterburn provider; GCP's cases are in `suites/gcp`.
+        Platform::NoCloud | Platform::Gcp => return Vec::new(),
         Platform::Aws => {
             use aws::*;
             vec![

@@ -49,6 +49,7 @@ pub const TARGETS: &[(&str, usize)] = &[
     ("ndp", 2048),
     ("dhcpv6", 2048),
     ("csum", 4096),
+    ("classless", 512),
     // Structured: seed images (ISO) or images built by fatfs from the input (FAT), changed at
     // a few bytes; the inputs themselves stay small.
     ("iso9660", 4096),

@@ -11,6 +11,7 @@ pub mod e2e;
 pub mod faults_http;
 pub mod faults_net;
 pub mod fuzz;
+pub mod gcp;
 pub mod load;
 pub mod nocloud;
 pub mod openstack;

@@ -32,6 +32,8 @@ pub const SUITES: &[&Suite] = &[
     &suites::dualstack::SUITE,
     // --platform auto: the platform from SMBIOS strings (issue #12).
     &suites::auto::SUITE,
+    // GCP: the metadata server on a /32 lease with classless routes (issue #12).
+    &suites::gcp::SUITE,
     // flint's initramfs-tools hook and scripts.
     &suites::packaging::SUITE,
 ];

@@ -126,6 +126,10 @@ pub fn start_cloud_with(
         if link == TapLink::Dhcp {
             dnsmasq = Some(netns::start_dnsmasq(&net.ns, super::net::BRIDGE, dir)?);
         }
+        if link == TapLink::Gce {
+            let args = super::net::gce_dnsmasq_args(dir);
+            dnsmasq = Some(netns::start_dnsmasq_args(&net.ns, &args, dir, "dnsmasq")?);
+        }
         if link.has_v6() {
             let args = super::net::dnsmasq_args(link, dir);
             dnsmasq = Some(netns::start_dnsmasq_args(&net.ns, &args, dir, "dnsmasq")?);

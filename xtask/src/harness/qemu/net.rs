@@ -13,6 +13,7 @@
 //!                fd00::80 (metadata.example.internal AAAA), fd00:ec2::254 (mock); no IPv4
 //!     DualStack: Dhcp's addresses and dnsmasq's DHCPv4 (with DNS options) plus V6Only's
 //!     DualStackV6Dropped: DualStack, and nft drops TCP to [fd00:ec2::254]:80 silently
+//!     Gce:       Dhcp's addresses; dnsmasq leases 10.0.0.77/32 with option 121 (GCE's lease)
 //! ```
 //!
 //! The IPv6 links are the dual-stack suite's segment (`suites/dualstack`, `netns::Segment`)
@@ -46,6 +47,9 @@ pub enum TapLink {
     DualStack,
     /// `DualStack` where TCP to the service's IPv6 address is silently dropped (nft).
     DualStackV6Dropped,
+    /// GCE's lease: 10.0.0.77/32, router 10.0.0.1 outside it, and classless routes (option
+    /// 121) `10.0.0.1/32 via 0.0.0.0, 0.0.0.0/0 via 10.0.0.1`.
+    Gce,
 }
 
 impl TapLink {
@@ -125,7 +129,7 @@ impl VmNet {
         self.ip(&["tuntap", "add", "dev", TAP_IF, "mode", "tap", "vnet_hdr"])?;
         self.ip(&["link", "set", TAP_IF, "master", BRIDGE])?;
         let v4: &[&str] = match link {
-            TapLink::Dhcp => &["10.0.0.1/24", "169.254.169.254/32"],
+            TapLink::Dhcp | TapLink::Gce => &["10.0.0.1/24", "169.254.169.254/32"],
             TapLink::DualStack | TapLink::DualStackV6Dropped => &["10.0.0.1/24", "169.254.169.254/32", "10.0.0.5/32"],
             TapLink::LinkLocal => &["169.254.169.254/16"],
             TapLink::Silent | TapLink::V6Only => &[],
@@ -175,6 +179,24 @@ pub fn dnsmasq_args(link: TapLink, dir: &Path) -> Vec<String> {
     a.push(format!("--dhcp-option=option6:dns-server,[{DNS6}]"));
     a.push(format!("--dhcp-option=option6:domain-search,{DOMAIN},{OTHER_DOMAIN}"));
     a
+}
+
+/// dnsmasq's arguments for `TapLink::Gce` (`start_dnsmasq_args`): the one address with a
+/// subnet mask of 255.255.255.255 (option 1 given, which dnsmasq sends instead of its own),
+/// router 10.0.0.1 and option 121 as GCE sends them.
+pub fn gce_dnsmasq_args(dir: &Path) -> Vec<String> {
+    vec![
+        "--no-ping".into(),
+        "--port=0".into(),
+        "--bind-interfaces".into(),
+        format!("--interface={BRIDGE}"),
+        format!("--dhcp-leasefile={}", dir.join("dnsmasq.leases").display()),
+        "--log-dhcp".into(),
+        "--dhcp-range=10.0.0.77,10.0.0.77,1h".into(),
+        "--dhcp-option=option:netmask,255.255.255.255".into(),
+        format!("--dhcp-option=option:router,{}", netns::ROUTER_IP),
+        format!("--dhcp-option=option:classless-static-route,{0}/32,0.0.0.0,0.0.0.0/0,{0}", netns::ROUTER_IP),
+    ]
 }
 
 /// The drop rule of `DualStackV6Dropped` in the namespace's input chain (frames from the tap

@@ -276,10 +276,11 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         "aws" => Platform::Service(mock::Platform::Aws),
         "akamai" => Platform::Service(mock::Platform::Akamai),
         "openstack" => Platform::Service(mock::Platform::OpenStack),
+        "gcp" => Platform::Service(mock::Platform::Gcp),
         "proxmoxve" => Platform::ProxmoxVe,
         "qemu" => Platform::Qemu,
         "url" => Platform::Url,
-        p => return Err(format!("unknown platform `{p}` (aws, akamai, openstack, proxmoxve, qemu, url)")),
+        p => return Err(format!("unknown platform `{p}` (aws, akamai, gcp, openstack, proxmoxve, qemu, url)")),
     };
     let platform_arg = match v.get("platform_arg").map(|_| string("platform_arg")).transpose()?.as_deref() {
         None | Some("flint.platform") => PlatformArg::Flint,
@@ -335,6 +336,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
             "slirp-metadata" => NetKind::SlirpMetadata,
             "slirp-isolated" => NetKind::SlirpIsolated,
             "tap-dhcp" => NetKind::Tap(TapLink::Dhcp),
+            "tap-gce" => NetKind::Tap(TapLink::Gce),
             "tap-link-local" => NetKind::Tap(TapLink::LinkLocal),
             "tap-silent" => NetKind::Tap(TapLink::Silent),
             "tap-v6-only" => NetKind::Tap(TapLink::V6Only),
