@@ -866,6 +866,7 @@ mod tests {
             bytes: 10,
             host: Some(host.into()),
             peer: Some(peer.into()),
+            peer_port: None,
         }
     }
 
