@@ -18,7 +18,6 @@ use super::keys;
 use super::service::{Server, State};
 use crate::support::util;
 
-pub const ADDRESS: &str = "100.100.100.200";
 pub const TOKEN_HEADER: &str = "x-aliyun-ecs-metadata-token";
 pub const TTL_HEADER: &str = "x-aliyun-ecs-metadata-token-ttl-seconds";
 pub const INSTANCE_ID: &str = "i-bp1flint0a1b2c3d4e5f";

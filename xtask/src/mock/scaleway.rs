@@ -17,7 +17,6 @@ use super::http::{Request, Response};
 use super::keys;
 use super::service::{Server, State};
 
-pub const ADDRESS: &str = "169.254.42.42";
 /// The lowest source port the service refuses for user data.
 pub const FIRST_REFUSED_PORT: u16 = 1024;
 pub const ID: &str = "f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b";

@@ -14,4 +14,5 @@ pub mod load;
 pub mod nocloud;
 pub mod openstack;
 pub mod packaging;
+pub mod platforms;
 pub mod qemu;

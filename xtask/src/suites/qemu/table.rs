@@ -270,10 +270,16 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         "aws" => Platform::Service(mock::Platform::Aws),
         "akamai" => Platform::Service(mock::Platform::Akamai),
         "openstack" => Platform::Service(mock::Platform::OpenStack),
+        "digitalocean" => Platform::Service(mock::Platform::DigitalOcean),
+        "scaleway" => Platform::Service(mock::Platform::Scaleway),
         "proxmoxve" => Platform::ProxmoxVe,
         "qemu" => Platform::Qemu,
         "url" => Platform::Url,
-        p => return Err(format!("unknown platform `{p}` (aws, akamai, openstack, proxmoxve, qemu, url)")),
+        p => {
+            return Err(format!(
+                "unknown platform `{p}` (aws, akamai, openstack, digitalocean, scaleway, proxmoxve, qemu, url)"
+            ));
+        }
     };
     let platform_arg = match v.get("platform_arg").map(|_| string("platform_arg")).transpose()?.as_deref() {
         None | Some("flint.platform") => PlatformArg::Flint,
