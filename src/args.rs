@@ -111,7 +111,7 @@ impl fmt::Display for UsageError {
             }
             UsageError::UnknownPlatform => {
                 f.write_str("unsupported platform (supported: ")?;
-                platform_ids(f)?;
+                platform_ids(f, usize::MAX)?;
                 f.write_str(")")
             }
             UsageError::Url(e) => write!(f, "--url: {e}"),
@@ -244,7 +244,7 @@ impl fmt::Display for Help {
             }
         }
         f.write_str("platforms: ")?;
-        platform_ids(f)?;
+        platform_ids(f, 9)?;
         f.write_str(
             "\nexit: 0 written, 1 system fault (NIC, socket, permission), 2 usage, 3 no user-data,\n  \
              4 unreachable or budget spent, 5 invalid response or encoding, 6 output not written,\n  \
@@ -257,10 +257,11 @@ impl fmt::Display for Help {
 const HELP_COLUMN: usize = 25;
 
 /// `aws, akamai`: the ids of [`platform::ALL`].
-fn platform_ids(f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// The platform ids, comma-separated, a line break after every `per_line`.
+fn platform_ids(f: &mut fmt::Formatter<'_>, per_line: usize) -> fmt::Result {
     for (i, p) in platform::ALL.iter().enumerate() {
         if i > 0 {
-            f.write_str(", ")?;
+            f.write_str(if i % per_line == 0 { ",\n  " } else { ", " })?;
         }
         f.write_str(p.id)?;
     }
@@ -753,7 +754,7 @@ mod tests {
             assert!(unknown.contains(p.id), "{} missing from {unknown:?}", p.id);
         }
         let ids = platform::ALL.iter().map(|p| p.id).collect::<std::vec::Vec<_>>().join(", ");
-        assert!(help.contains(&std::format!("\nplatforms: {ids}\n")), "{help}");
+        assert!(help.replace(",\n  ", ", ").contains(&std::format!("\nplatforms: {ids}\n")), "{help}");
         assert_eq!(unknown, std::format!("unsupported platform (supported: {ids})"));
         for o in OPTIONS {
             // Each option starts its own line, its kernel twin in brackets after the help.

@@ -57,7 +57,7 @@ fn snapshot(m: &Metadata) -> Snapshot {
     let mut a = vec![0u8; 64 * 1024];
     let mut b = vec![0u8; 64 * 1024];
     (
-        m.render_attributes(&mut a).map(<[u8]>::to_vec),
+        m.render_attributes("fuzz", &mut a).map(<[u8]>::to_vec),
         m.render_meta_data(&mut b).map(<[u8]>::to_vec),
         m.keys().map(<[u8]>::to_vec).collect(),
         [Role::None, Role::InstanceId, Role::Hostname, Role::SshKey]
@@ -107,6 +107,7 @@ fuzz_target!(|c: Case| {
     for line in attributes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let eq = line.iter().position(|&b| b == b'=').expect("NAME=value");
         let (name, value) = (std::str::from_utf8(&line[..eq]).unwrap(), &line[eq + 1..]);
+        let name = name.strip_prefix("AFTERBURN_FUZZ_").expect("Afterburn's prefix and the platform's id");
         let base = match name.rsplit_once('_') {
             Some((b, i)) if !names.contains(name) && !i.is_empty() && i.bytes().all(|d| d.is_ascii_digit()) => b,
             _ => name,
@@ -191,7 +192,7 @@ fuzz_target!(|c: Case| {
         assert_eq!(f, &frag[..]);
     }
     let mut small = vec![0u8; c.cap as usize % (attributes.len() + 1)];
-    if let Some(a) = m.render_attributes(&mut small) {
+    if let Some(a) = m.render_attributes("fuzz", &mut small) {
         assert_eq!(a, &attributes[..]);
     }
     if let Some(md) = &meta_data {

@@ -447,6 +447,59 @@ impl core::fmt::Write for Writer<'_> {
     }
 }
 
+/// Decodes the escapes of a JSON string's raw text (between its quotes, already accepted by
+/// the [`Scanner`]) in place and returns the decoded length. Every escape decodes to no more
+/// bytes than it spans (`\uXXXX`: 6 bytes to at most 3, a surrogate pair 12 to 4), so the
+/// write position never passes the read position. A lone surrogate becomes U+FFFD, as the
+/// scanner makes it; a malformed escape (the scanner refuses them) is kept as written.
+pub fn unescape_in_place(buf: &mut [u8]) -> usize {
+    fn hex(buf: &[u8], at: usize) -> Option<u32> {
+        let digits = core::str::from_utf8(buf.get(at..at + 4)?).ok()?;
+        u32::from_str_radix(digits, 16).ok()
+    }
+    let (mut r, mut w) = (0, 0);
+    while r < buf.len() {
+        let b = buf[r];
+        let (c, used) = match (b, buf.get(r + 1)) {
+            (b'\\', Some(&e)) => match e {
+                b'b' => (0x08, 2),
+                b'f' => (0x0c, 2),
+                b'n' => (0x0a, 2),
+                b'r' => (0x0d, 2),
+                b't' => (0x09, 2),
+                b'u' => match hex(buf, r + 2) {
+                    Some(hi @ 0xd800..=0xdbff) => match (buf.get(r + 6..r + 8), hex(buf, r + 8)) {
+                        (Some(b"\\u"), Some(lo @ 0xdc00..=0xdfff)) => {
+                            (0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00), 12)
+                        }
+                        _ => (0xfffd, 6),
+                    },
+                    Some(u) => (u, 6),
+                    None => (b'\\' as u32, 1),
+                },
+                e => (e as u32, 2),
+            },
+            // Text bytes (UTF-8 included) are copied as they are.
+            _ => {
+                buf[w] = b;
+                (w, r) = (w + 1, r + 1);
+                continue;
+            }
+        };
+        if c < 0x80 {
+            buf[w] = c as u8;
+            w += 1;
+        } else {
+            let mut utf8 = [0; 4];
+            let text = char::from_u32(c).unwrap_or('\u{fffd}').encode_utf8(&mut utf8);
+            buf[w..w + text.len()].copy_from_slice(text.as_bytes());
+            w += text.len();
+        }
+        r += used;
+    }
+    w
+}
+
 /// Checks that `doc` is one JSON document, calling `on` for every token.
 pub fn scan(doc: &[u8], on: &mut dyn FnMut(Event, Option<&[u8]>)) -> Result<(), JsonError> {
     let mut s = Scanner::new();
@@ -498,6 +551,24 @@ mod tests {
         }
         s.finish(&mut on)?;
         Ok(out)
+    }
+
+    #[test]
+    fn unescape_in_place_matches_the_scanner() {
+        for raw in [
+            r#"plain"#,
+            r#"a\"b\\c\/d\b\f\n\r\t"#,
+            r#"\u00e9\u20ac\ud83d\ude00 and é"#,
+            r#"lone \ud800 high, lone \udc00 low, \ud800\u0041"#,
+            r#"#cloud-config\nhostname: \"x\"\n"#,
+        ] {
+            let doc = std::format!("\"{raw}\"");
+            let mut want = std::vec::Vec::new();
+            scan(doc.as_bytes(), &mut |_, t| want.extend_from_slice(t.unwrap())).unwrap();
+            let mut buf = raw.as_bytes().to_vec();
+            let n = unescape_in_place(&mut buf);
+            assert_eq!(&buf[..n], &want[..], "{raw}");
+        }
     }
 
     #[test]

@@ -120,8 +120,18 @@ impl<'a> ServiceRun<'a> {
     }
 
     /// The raw user-data body (complete once found) and the metadata gathered.
+    /// A JSON member's user-data (see `UserData::take`) is decoded in place first.
     pub fn parts(&mut self) -> (&mut [u8], &crate::sources::meta::Metadata) {
-        (self.data.body_mut(), &self.flow.meta)
+        let body = self.data.body_mut();
+        let body = match self.flow.member.clone() {
+            Some(r) => {
+                let text = &mut body[r];
+                let n = crate::decode::json::unescape_in_place(text);
+                &mut text[..n]
+            }
+            None => body,
+        };
+        (body, &self.flow.meta)
     }
 
     /// Another source won: drop any connection and stop.

@@ -954,7 +954,7 @@ fn metadata_of(
     let a = engine.outcome().unwrap();
     let text = |v: Option<&[u8]>| v.map(|b| String::from_utf8_lossy(b).to_string());
     let mut attrs = [0u8; 4096];
-    let attributes = String::from_utf8_lossy(a.meta.render_attributes(&mut attrs).unwrap()).to_string();
+    let attributes = String::from_utf8_lossy(a.meta.render_attributes(platform.id, &mut attrs).unwrap()).to_string();
     (
         text(a.meta.get(crate::platform::Role::InstanceId)),
         text(a.meta.get(crate::platform::Role::Hostname)),
@@ -1125,8 +1125,38 @@ const PLAIN_SERVICE: crate::platform::Service = crate::platform::Service {
         resources: &[crate::platform::Resource { path: "/user-data", fields: &[] }],
         encoding: crate::decode::Encoding::Raw,
         none_on_404: true,
+        take: crate::platform::Take::Body,
     },
     refresh_on: &[],
     metadata: &[],
     connect: crate::platform::Connect::PLAIN,
 };
+
+/// A service that answers every user-data path of the platforms below with `x`.
+fn any_user_data() -> Routes {
+    Box::new(|line, _head| match line {
+        l if l.starts_with("GET /metadata/v1/user-data ") || l.starts_with("GET /latest/user-data ") => {
+            (200, b"x".to_vec())
+        }
+        _ => (404, Vec::new()),
+    })
+}
+
+#[test]
+fn digitalocean_claims_link_local_at_once() {
+    // No DHCP on the link: cloud-init's way, a link-local address without waiting for a lease.
+    let nic = sim(vec![link(Some(Server::new(false, any_user_data())))]);
+    let r = run(&crate::platform::digitalocean::PLATFORM, nic, MemDrives::default(), AddressMode::Auto, 30_000, false);
+    assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"x"[..]));
+    assert!(r.elapsed < Duration::from_secs(1), "{}", r.elapsed);
+}
+
+#[test]
+fn cloudstack_asks_the_dhcp_server() {
+    let nic = sim(vec![link(Some(Server::new(true, any_user_data())))]);
+    let r = run(&crate::platform::cloudstack::PLATFORM, nic, MemDrives::default(), AddressMode::Auto, 30_000, false);
+    assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"x"[..]));
+    assert_eq!(r.server_log[0], ["GET /latest/user-data HTTP/1.1"]);
+    let server = r.endpoint.unwrap();
+    assert_ne!(server.addr, IpAddress::v4(169, 254, 169, 254), "{server}");
+}

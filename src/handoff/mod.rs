@@ -254,7 +254,7 @@ impl<'c> Handoff<'c> {
             warn!("metadata", "{} values left out (malformed, unsafe characters or no room)", meta.dropped);
         }
         if let Some(path) = cfg.attributes {
-            match meta.render_attributes(render) {
+            match meta.render_attributes(cfg.platform.id, render) {
                 Some(text) => {
                     self.small_file(&[cfg.root, path], text, 0o644, "attributes");
                 }

@@ -20,12 +20,12 @@ use super::{Document, Drive, Field, NetworkDoc, NetworkFormat, Platform, Role, S
 use crate::decode::Encoding;
 
 pub const PLATFORM: Platform =
-    Platform { id: "kubevirt", sources: &[Source::Drive(NOCLOUD), Source::Drive(CONFIG_DRIVE)] };
+    Platform { id: "kubevirt", sources: &[Source::Drive(&NOCLOUD), Source::Drive(&CONFIG_DRIVE)] };
 
-const INSTANCE_ID: Field = Field::role(Role::InstanceId, Some("AFTERBURN_KUBEVIRT_INSTANCE_ID"));
-const HOSTNAME: Field = Field::role(Role::Hostname, Some("AFTERBURN_KUBEVIRT_HOSTNAME"));
-const INSTANCE_TYPE: Field = Field::attr("AFTERBURN_KUBEVIRT_INSTANCE_TYPE");
-const IPV4: Option<Field> = Some(Field::attr("AFTERBURN_KUBEVIRT_IPV4"));
+const INSTANCE_ID: Field = Field::role(Role::InstanceId, Some("INSTANCE_ID"));
+const HOSTNAME: Field = Field::role(Role::Hostname, Some("HOSTNAME"));
+const INSTANCE_TYPE: Field = Field::attr("INSTANCE_TYPE");
+const IPV4: Option<Field> = Some(Field::attr("IPV4"));
 
 const NOCLOUD: Drive = Drive {
     store: Store::BlockDevice,

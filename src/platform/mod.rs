@@ -12,13 +12,23 @@
 use crate::decode::Encoding;
 
 pub mod akamai;
+pub mod aliyun;
 pub mod aws;
+pub mod cloudstack;
+pub mod digitalocean;
+pub mod exoscale;
+pub mod hetzner;
+pub mod ibmcloud;
 pub mod kubevirt;
 pub mod nocloud;
 pub mod openstack;
+pub mod oraclecloud;
 pub mod proxmoxve;
 pub mod qemu;
+pub mod scaleway;
+pub mod upcloud;
 pub mod url;
+pub mod vultr;
 
 /// Every platform flint knows, by the id Ignition and Afterburn use (`ignition.platform.id=`).
 pub const ALL: &[&Platform] = &[
@@ -29,7 +39,21 @@ pub const ALL: &[&Platform] = &[
     &proxmoxve::PLATFORM,
     &kubevirt::PLATFORM,
     &nocloud::PLATFORM,
+    &digitalocean::PLATFORM,
+    &hetzner::PLATFORM,
+    &vultr::PLATFORM,
+    &upcloud::PLATFORM,
+    &exoscale::PLATFORM,
+    &cloudstack::PLATFORM,
+    &scaleway::PLATFORM,
+    &oraclecloud::PLATFORM,
+    &aliyun::PLATFORM,
+    &ibmcloud::PLATFORM,
 ];
+
+/// 169.254.169.254, named by its address: the metadata endpoint most clouds share.
+pub(crate) const V4_METADATA: Endpoint =
+    Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("169.254.169.254") };
 
 /// Looks a platform up by its id.
 pub fn by_id(id: &[u8]) -> Option<&'static Platform> {
@@ -65,7 +89,7 @@ impl Platform {
     /// The platform's config drives.
     pub fn drives(&self) -> impl Iterator<Item = &'static Drive> {
         self.sources.iter().filter_map(|s| match s {
-            Source::Drive(d) => Some(d),
+            Source::Drive(d) => Some(*d),
             Source::Service(_) => None,
         })
     }
@@ -75,8 +99,9 @@ impl Platform {
 pub enum Source {
     /// An HTTP metadata service reached over flint's own network stack.
     Service(Service),
-    /// A block device with a labelled ISO 9660 or FAT filesystem, read raw.
-    Drive(Drive),
+    /// A block device with a labelled ISO 9660 or FAT filesystem, read raw (by reference:
+    /// a drive description is twice a service's size, and would size every source so).
+    Drive(&'static Drive),
 }
 
 /// An HTTP metadata service.
@@ -85,8 +110,9 @@ pub struct Service {
     /// Where the service answers, in order of preference: a request goes to the first endpoint
     /// the network can reach.
     pub endpoints: &'static [Endpoint],
-    /// Session token to get first, if the service uses one.
-    pub token: Option<TokenStep>,
+    /// Session token to get first, if the service uses one (by reference: most services
+    /// have none, and the platform tables stay small).
+    pub token: Option<&'static TokenStep>,
     pub user_data: UserData,
     /// Statuses of a GET that mean the token is stale: get a new one, once.
     pub refresh_on: &'static [u16],
@@ -186,9 +212,13 @@ pub struct UserData {
     /// Tried in order: a 404 moves on to the next resource; a 404 from the last one means
     /// "no user-data" when `none_on_404`.
     pub resources: &'static [Resource],
-    /// Wire encoding of the body (gzip is detected after this, on every platform).
+    /// Wire encoding of the user-data (gzip is detected after this, on every platform).
     pub encoding: Encoding,
     pub none_on_404: bool,
+    /// Where the user-data is in a 2xx body: the whole body, or a JSON string member (Oracle's
+    /// instance document, IBM Cloud's initialization document); an absent, `null` or
+    /// non-string member means "no user-data".
+    pub take: Take,
 }
 
 /// A GET of `path` with `fields`.
@@ -237,6 +267,9 @@ pub struct Field {
     pub role: Role,
     /// For array values: `Indexed` names them `<attr>_<i>`, `Joined` puts them on one line.
     pub list: List,
+    /// An empty value is no attribute. Afterburn writes `NAME=` for an empty value on most
+    /// platforms, but its Alibaba, Vultr and UpCloud providers skip empty leaves.
+    pub omit_empty: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -254,18 +287,26 @@ pub enum Role {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum List {
     Indexed,
-    Joined(&'static str),
+    /// Joined with this separator byte.
+    Joined(u8),
+    /// A string holding one value per line (Oracle's `ssh_authorized_keys`).
+    Lines,
 }
 
 impl Field {
     /// An Afterburn attribute.
     pub const fn attr(name: &'static str) -> Field {
-        Field { attr: Some(name), role: Role::None, list: List::Indexed }
+        Field { attr: Some(name), role: Role::None, list: List::Indexed, omit_empty: false }
+    }
+
+    /// The same attribute, left out when empty.
+    pub const fn nonempty(self) -> Field {
+        Field { omit_empty: true, ..self }
     }
 
     /// A value flint uses, optionally also an attribute.
     pub const fn role(role: Role, attr: Option<&'static str>) -> Field {
-        Field { attr, role, list: List::Indexed }
+        Field { attr, role, list: List::Indexed, omit_empty: false }
     }
 }
 
@@ -278,6 +319,11 @@ impl Document {
     /// A YAML document.
     pub const fn yaml(path: &'static str, paths: &'static [(&'static str, Field)]) -> Document {
         Document { path, fields: &[], body: Body::Yaml(paths), unless: Role::None }
+    }
+
+    /// A document with one value per line.
+    pub const fn lines(path: &'static str, field: Field) -> Document {
+        Document { path, fields: &[], body: Body::Lines(field, None), unless: Role::None }
     }
 
     /// A JSON document.

@@ -17,12 +17,12 @@
 
 use super::{
     Address, Connect, Document, Drive, Endpoint, Field, Host, NetworkDoc, NetworkFormat, Platform, Resource, Role,
-    Service, Source, Store, UserData,
+    Service, Source, Store, Take, UserData,
 };
 use crate::decode::Encoding;
 
 /// The drive and the network seed race; a run without a seed has only the drive.
-pub const PLATFORM: Platform = Platform { id: "nocloud", sources: &[Source::Drive(CIDATA), Source::Service(SEED)] };
+pub const PLATFORM: Platform = Platform { id: "nocloud", sources: &[Source::Drive(&CIDATA), Source::Service(SEED)] };
 
 /// `URL/user-data`, then `URL/meta-data` (what `read_seeded` fetches; cloud-init also asks for
 /// `vendor-data` and `network-config`, which flint does not use).
@@ -33,6 +33,7 @@ const SEED: Service = Service {
         resources: &[Resource { path: "user-data", fields: &[] }],
         encoding: Encoding::Raw,
         none_on_404: true,
+        take: Take::Body,
     },
     refresh_on: &[],
     metadata: &[Document::yaml("meta-data", META_DATA)],

@@ -33,17 +33,18 @@
 
 use super::{
     Address, Body, Connect, Document, Drive, Endpoint, Field, Host, Platform, Resource, Role, Service, Source, Store,
-    UserData,
+    Take, UserData,
 };
 use crate::decode::Encoding;
 
 /// `fe80::a9fe:a9fe` (169.254.169.254 in the low 32 bits).
 const FE80_A9FE_A9FE: [u8; 16] = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xa9, 0xfe, 0xa9, 0xfe];
 
-pub const PLATFORM: Platform = Platform { id: "openstack", sources: &[Source::Drive(DRIVE), Source::Service(SERVICE)] };
+pub const PLATFORM: Platform =
+    Platform { id: "openstack", sources: &[Source::Drive(&DRIVE), Source::Service(SERVICE)] };
 
-const UUID: Field = Field::role(Role::InstanceId, Some("AFTERBURN_OPENSTACK_INSTANCE_UUID"));
-const HOSTNAME: Field = Field::role(Role::Hostname, Some("AFTERBURN_OPENSTACK_HOSTNAME"));
+const UUID: Field = Field::role(Role::InstanceId, Some("INSTANCE_UUID"));
+const HOSTNAME: Field = Field::role(Role::Hostname, Some("HOSTNAME"));
 const KEY: Field = Field::role(Role::SshKey, None);
 
 const DRIVE: Drive = Drive {
@@ -62,10 +63,10 @@ const DRIVE: Drive = Drive {
             "ec2/latest/meta-data.json",
             &[],
             &[
-                ("instance-id", Field::attr("AFTERBURN_OPENSTACK_INSTANCE_ID")),
-                ("instance-type", Field::attr("AFTERBURN_OPENSTACK_INSTANCE_TYPE")),
-                ("local-ipv4", Field::attr("AFTERBURN_OPENSTACK_IPV4_LOCAL")),
-                ("public-ipv4", Field::attr("AFTERBURN_OPENSTACK_IPV4_PUBLIC")),
+                ("instance-id", Field::attr("INSTANCE_ID")),
+                ("instance-type", Field::attr("INSTANCE_TYPE")),
+                ("local-ipv4", Field::attr("IPV4_LOCAL")),
+                ("public-ipv4", Field::attr("IPV4_PUBLIC")),
             ],
         ),
     ],
@@ -93,15 +94,16 @@ const SERVICE: Service = Service {
         ],
         encoding: Encoding::Raw,
         none_on_404: true,
+        take: Take::Body,
     },
     refresh_on: &[],
     metadata: &[
         Document::json("/openstack/latest/meta_data.json", &[], &[("uuid", UUID), ("public_keys.*", KEY)]),
         Document::text("/latest/meta-data/hostname", HOSTNAME),
-        Document::text("/latest/meta-data/instance-id", Field::attr("AFTERBURN_OPENSTACK_INSTANCE_ID")),
-        Document::text("/latest/meta-data/instance-type", Field::attr("AFTERBURN_OPENSTACK_INSTANCE_TYPE")),
-        Document::text("/latest/meta-data/local-ipv4", Field::attr("AFTERBURN_OPENSTACK_IPV4_LOCAL")),
-        Document::text("/latest/meta-data/public-ipv4", Field::attr("AFTERBURN_OPENSTACK_IPV4_PUBLIC")),
+        Document::text("/latest/meta-data/instance-id", Field::attr("INSTANCE_ID")),
+        Document::text("/latest/meta-data/instance-type", Field::attr("INSTANCE_TYPE")),
+        Document::text("/latest/meta-data/local-ipv4", Field::attr("IPV4_LOCAL")),
+        Document::text("/latest/meta-data/public-ipv4", Field::attr("IPV4_PUBLIC")),
         // Afterburn's source of keys on the service; the OpenStack document's keys come first.
         Document { path: "/latest/meta-data/public-keys/", fields: &[], body: Body::KeyIndex, unless: Role::SshKey },
     ],

@@ -21,7 +21,7 @@ use super::nocloud::{KEY, LOCAL_HOSTNAME, SEED_FILES};
 use super::{Document, Drive, Field, NetworkDoc, NetworkFormat, Platform, Role, Source, Store};
 use crate::decode::Encoding;
 
-pub const PLATFORM: Platform = Platform { id: "proxmoxve", sources: &[Source::Drive(DRIVE)] };
+pub const PLATFORM: Platform = Platform { id: "proxmoxve", sources: &[Source::Drive(&DRIVE)] };
 
 const DRIVE: Drive = Drive {
     store: Store::BlockDevice,
@@ -31,7 +31,7 @@ const DRIVE: Drive = Drive {
     cloud_config: Some(Document::yaml(
         "user-data",
         &[
-            ("hostname", Field::role(Role::Hostname, Some("AFTERBURN_PROXMOXVE_HOSTNAME"))),
+            ("hostname", Field::role(Role::Hostname, Some("HOSTNAME"))),
             ("fqdn", LOCAL_HOSTNAME),
             ("ssh_authorized_keys", KEY),
             ("users.ssh_authorized_keys", KEY),
@@ -40,7 +40,7 @@ const DRIVE: Drive = Drive {
     metadata: &[Document::yaml(
         "meta-data",
         &[
-            ("instance-id", Field::role(Role::InstanceId, Some("AFTERBURN_PROXMOXVE_INSTANCE_ID"))),
+            ("instance-id", Field::role(Role::InstanceId, Some("INSTANCE_ID"))),
             ("local-hostname", LOCAL_HOSTNAME),
             ("public-keys", KEY),
             ("public-keys.*", KEY),
@@ -52,6 +52,6 @@ const DRIVE: Drive = Drive {
     network: Some(NetworkDoc {
         path: "network-config",
         format: NetworkFormat::CloudInit,
-        ipv4_attr: Some(Field::attr("AFTERBURN_PROXMOXVE_IPV4")),
+        ipv4_attr: Some(Field::attr("IPV4")),
     }),
 };

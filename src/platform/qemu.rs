@@ -17,7 +17,7 @@
 use super::{Drive, Platform, Source, Store};
 use crate::decode::Encoding;
 
-pub const PLATFORM: Platform = Platform { id: "qemu", sources: &[Source::Drive(FW_CFG)] };
+pub const PLATFORM: Platform = Platform { id: "qemu", sources: &[Source::Drive(&FW_CFG)] };
 
 const FW_CFG: Drive = Drive {
     store: Store::FwCfg,

@@ -7,7 +7,7 @@
 //! platform after the wire encoding, which here is none). The `Host` field is the URL's
 //! authority, as any HTTP client sends it (RFC 9110 §7.2).
 
-use super::{Address, Connect, Endpoint, Host, Platform, Resource, Service, Source, UserData};
+use super::{Address, Connect, Endpoint, Host, Platform, Resource, Service, Source, Take, UserData};
 use crate::decode::Encoding;
 
 pub const PLATFORM: Platform = Platform { id: "url", sources: &[Source::Service(SERVICE)] };
@@ -21,6 +21,7 @@ const SERVICE: Service = Service {
         resources: &[Resource { path: "", fields: &[] }],
         encoding: Encoding::Raw,
         none_on_404: true,
+        take: Take::Body,
     },
     refresh_on: &[],
     metadata: &[],

@@ -90,10 +90,11 @@ impl Metadata {
             Body::Text(field) => self.keep(field, None, body.trim_ascii()),
             Body::KeyIndex => {
                 for line in body.split(|&b| b == b'\n') {
-                    // `N=name`: only N matters; a malformed line is skipped, not guessed at.
-                    let n = line.split(|&b| b == b'=').next().and_then(parse_u16);
+                    // `N=name` (EC2) or `N/` (Alibaba): only N matters; a malformed line is
+                    // skipped, not guessed at.
+                    let n = line.split(|&b| b == b'=' || b == b'/').next().and_then(parse_u16);
                     match n {
-                        Some(n) if line.contains(&b'=') => {
+                        Some(n) if line.contains(&b'=') || line.trim_ascii_end().ends_with(b"/") => {
                             if self.pending_keys.push_back(n).is_err() {
                                 self.dropped += 1;
                             }
@@ -105,24 +106,27 @@ impl Metadata {
             }
             Body::Json(paths) => return self.members(paths, body, false),
             Body::Yaml(paths) => return self.members(paths, body, true),
-            Body::Lines(field, user_sep) => {
-                for line in body.split(|&b| b == b'\n').map(<[u8]>::trim_ascii).filter(|l| !l.is_empty()) {
-                    let value = match user_sep {
-                        // `user<sep>value`: a line without the separator names no user.
-                        Some(sep) => match line.iter().position(|b| b == sep) {
-                            Some(i) => line[i + 1..].trim_ascii(),
-                            None => {
-                                self.dropped += 1;
-                                continue;
-                            }
-                        },
-                        None => line,
-                    };
-                    self.keep(field, None, value);
-                }
-            }
+            Body::Lines(field, user_sep) => self.lines(field, *user_sep, body),
         }
         Ok(())
+    }
+
+    /// One value per non-empty line of `text`; with `user_sep`, each line is `user<sep>value`.
+    fn lines(&mut self, field: &'static Field, user_sep: Option<u8>, text: &[u8]) {
+        for line in text.split(|&b| b == b'\n').map(<[u8]>::trim_ascii).filter(|l| !l.is_empty()) {
+            let value = match user_sep {
+                // `user<sep>value`: a line without the separator names no user.
+                Some(sep) => match line.iter().position(|&b| b == sep) {
+                    Some(i) => line[i + 1..].trim_ascii(),
+                    None => {
+                        self.dropped += 1;
+                        continue;
+                    }
+                },
+                None => line,
+            };
+            self.value(field, None, value);
+        }
     }
 
     /// Takes the values at `paths` out of a JSON or YAML document (same events either way).
@@ -166,12 +170,19 @@ impl Metadata {
     }
 
     fn keep(&mut self, field: &'static Field, index: Option<u8>, text: &[u8]) {
+        match field.list {
+            List::Lines => self.lines(field, None, text),
+            _ => self.value(field, index, text),
+        }
+    }
+
+    fn value(&mut self, field: &'static Field, index: Option<u8>, text: &[u8]) {
         // Surrounding whitespace is no part of a value: a key imported from a `.pub` file ends
         // in a newline in Nova's `meta_data.json` (as in both of Afterburn's fixtures).
         let text = text.trim_ascii();
         // An empty value is still an attribute (Afterburn writes `AFTERBURN_X=`), but nothing
         // flint itself could use.
-        if text.is_empty() && (field.attr.is_none() || field.role != Role::None) {
+        if text.is_empty() && (field.attr.is_none() || field.role != Role::None || field.omit_empty) {
             return;
         }
         let text = match field.role {
@@ -194,8 +205,8 @@ impl Metadata {
             && let Some(last) =
                 self.values.last_mut().filter(|v| core::ptr::eq(v.field, field) && v.end as usize == self.arena.len())
         {
-            let sep = if i == 0 { "" } else { sep };
-            if self.arena.extend_from_slice(sep.as_bytes()).is_ok() && self.arena.extend_from_slice(text).is_ok() {
+            let sep: &[u8] = if i == 0 { b"" } else { &[sep] };
+            if self.arena.extend_from_slice(sep).is_ok() && self.arena.extend_from_slice(text).is_ok() {
                 last.end = self.arena.len() as u16;
                 return;
             }
@@ -237,13 +248,21 @@ impl Metadata {
     /// Afterburn's attribute file: `NAME=value` lines (`NAME_<i>` for list elements), in the
     /// order the values arrived. Values systemd's `EnvironmentFile=` would reinterpret (quotes,
     /// backslashes) are left out rather than escaped: Afterburn writes values raw too.
-    pub fn render_attributes<'b>(&self, out: &'b mut [u8]) -> Option<&'b [u8]> {
+    ///
+    /// Every Afterburn attribute is `AFTERBURN_<PLATFORM>_<NAME>` with the platform's id in
+    /// capitals (docs/usage/attributes.md), so the tables hold only `<NAME>`.
+    pub fn render_attributes<'b>(&self, platform: &str, out: &'b mut [u8]) -> Option<&'b [u8]> {
         let mut w = Writer::new(out);
         for v in &self.values {
             let (Some(name), text) = (v.field.attr, self.text(v)) else { continue };
             if text.iter().any(|&b| matches!(b, b'"' | b'\'' | b'\\')) {
                 continue;
             }
+            w.bytes(b"AFTERBURN_").ok()?;
+            for b in platform.bytes() {
+                w.bytes(&[b.to_ascii_uppercase()]).ok()?;
+            }
+            w.bytes(b"_").ok()?;
             w.bytes(name.as_bytes()).ok()?;
             if let Some(i) = v.index {
                 write!(w, "_{i}").ok()?;
@@ -402,7 +421,9 @@ impl PathTracker {
                 None
             }
             _ => {
-                let index = self.element();
+                // A scalar in an object that is an array element takes that element's index
+                // (DigitalOcean's `interfaces.public[i].ipv4.ip_address` is `…_PUBLIC_i`).
+                let index = self.element().or_else(|| self.enclosing());
                 Some((index, text))
             }
         }
@@ -419,6 +440,13 @@ impl PathTracker {
         let i = self.counts[slot];
         self.counts[slot] = i.saturating_add(1);
         Some(i)
+    }
+
+    /// The index of the element being scanned in the innermost array around the current
+    /// container, if any.
+    fn enclosing(&self) -> Option<u8> {
+        let slot = (0..self.depth.min(PATH_DEPTH)).rev().find(|&s| self.arrays & (1 << s) != 0)?;
+        self.counts[slot].checked_sub(1)
     }
 
     /// Does the current path equal `pattern` (dotted member names, `*` for any)?
@@ -554,7 +582,7 @@ mod tests {
     fn akamai_attributes_use_afterburn_names() {
         let m = akamai_metadata();
         let mut buf = [0u8; 2048];
-        let text = s(m.render_attributes(&mut buf).unwrap());
+        let text = s(m.render_attributes("akamai", &mut buf).unwrap());
         assert_eq!(
             text,
             "AFTERBURN_AKAMAI_INSTANCE_ID=12345\n\
@@ -593,7 +621,7 @@ mod tests {
         m.absorb(index, true, b"ssh-ed25519 AAAAk1 me\n").unwrap();
         let mut buf = [0u8; 512];
         assert_eq!(
-            s(m.render_attributes(&mut buf).unwrap()),
+            s(m.render_attributes("aws", &mut buf).unwrap()),
             "AFTERBURN_AWS_INSTANCE_ID=i-0abc\nAFTERBURN_AWS_REGION=eu-west-1\n"
         );
         let mut buf = [0u8; 512];
@@ -635,7 +663,7 @@ mod tests {
         assert_eq!(m.dropped, 2);
         let mut buf = [0u8; 256];
         // The quote-bearing value is kept but not put where systemd would misread it.
-        assert_eq!(m.render_attributes(&mut buf), Some(&b""[..]));
+        assert_eq!(m.render_attributes("aws", &mut buf), Some(&b""[..]));
         // No instance id: no meta-data rather than a made-up one.
         assert_eq!(m.render_meta_data(&mut buf), None);
     }
@@ -690,6 +718,66 @@ mod tests {
     }
 
     #[test]
+    fn digitalocean_addresses_are_numbered_by_interface() {
+        use crate::platform::digitalocean;
+        let mut m = Metadata::new();
+        let body = br#"{"droplet_id": 2756294, "hostname": "web-1", "public_keys": ["ssh-ed25519 AAAA1 a", "ssh-ed25519 AAAA2 b"],
+            "region": "nyc3", "interfaces": {"public": [
+                {"ipv4": {"ip_address": "192.0.2.1", "netmask": "255.255.255.0"}, "anchor_ipv4": {"ip_address": "10.17.0.5"},
+                 "ipv6": {"ip_address": "2001:db8::1"}, "mac": "aa:bb"},
+                {"ipv4": {"ip_address": "192.0.2.2"}}],
+              "private": [{"ipv4": {"ip_address": "10.132.0.2"}}]}}"#;
+        m.absorb(doc(&digitalocean::PLATFORM, "/metadata/v1.json"), false, body).unwrap();
+        let mut buf = [0u8; 1024];
+        assert_eq!(
+            s(m.render_attributes("digitalocean", &mut buf).unwrap()),
+            "AFTERBURN_DIGITALOCEAN_HOSTNAME=web-1\nAFTERBURN_DIGITALOCEAN_REGION=nyc3\n\
+             AFTERBURN_DIGITALOCEAN_IPV4_PUBLIC_0=192.0.2.1\nAFTERBURN_DIGITALOCEAN_IPV4_ANCHOR_0=10.17.0.5\n\
+             AFTERBURN_DIGITALOCEAN_IPV6_PUBLIC_0=2001:db8::1\nAFTERBURN_DIGITALOCEAN_IPV4_PUBLIC_1=192.0.2.2\n\
+             AFTERBURN_DIGITALOCEAN_IPV4_PRIVATE_0=10.132.0.2\n"
+        );
+        assert_eq!(m.get(Role::InstanceId), Some(&b"2756294"[..]));
+        assert_eq!(m.keys().count(), 2);
+    }
+
+    #[test]
+    fn oracle_keys_are_one_string_of_lines() {
+        use crate::platform::oraclecloud;
+        let mut m = Metadata::new();
+        let body = br#"{"id": "ocid1.instance.oc1..x", "hostname": "vm", "canonicalRegionName": "eu-frankfurt-1",
+            "metadata": {"ssh_authorized_keys": "ssh-rsa AAAA1 a\nssh-ed25519 AAAA2 b\n", "user_data": "e30="}}"#;
+        m.absorb(doc(&oraclecloud::PLATFORM, "/opc/v2/instance/"), false, body).unwrap();
+        assert_eq!(m.keys().collect::<Vec<_>>(), [&b"ssh-rsa AAAA1 a"[..], b"ssh-ed25519 AAAA2 b"]);
+        let mut buf = [0u8; 512];
+        assert_eq!(
+            s(m.render_attributes("oraclecloud", &mut buf).unwrap()),
+            "AFTERBURN_ORACLECLOUD_INSTANCE_ID=ocid1.instance.oc1..x\nAFTERBURN_ORACLECLOUD_HOSTNAME=vm\n\
+             AFTERBURN_ORACLECLOUD_REGION_ID=eu-frankfurt-1\n"
+        );
+    }
+
+    #[test]
+    fn alibaba_key_index_lines_end_in_a_slash() {
+        use crate::platform::aliyun;
+        let mut m = Metadata::new();
+        m.absorb(doc(&aliyun::PLATFORM, "/latest/meta-data/public-keys/"), false, b"0/\n12/\nskp-x/\n").unwrap();
+        assert_eq!(m.pending_keys.iter().copied().collect::<Vec<_>>(), [0, 12]);
+        assert_eq!(m.dropped, 1);
+    }
+
+    #[test]
+    fn a_key_ending_in_cr_lf_is_kept() {
+        // Azure's `keyData` ends in CR LF: surrounding whitespace goes before the control
+        // character rule looks at the value.
+        let mut m = Metadata::new();
+        let body = b"{\"public_keys\": [\"ssh-ed25519 AAAA1 me\\r\\n\"], \"hostname\": \"h\\r\\n\"}";
+        m.absorb(doc(&crate::platform::digitalocean::PLATFORM, "/metadata/v1.json"), false, body).unwrap();
+        assert_eq!(m.keys().collect::<Vec<_>>(), [&b"ssh-ed25519 AAAA1 me"[..]]);
+        assert_eq!(m.get(Role::Hostname), Some(&b"h"[..]));
+        assert_eq!(m.dropped, 0);
+    }
+
+    #[test]
     fn empty_values_are_attributes_but_never_used() {
         let mut m = Metadata::new();
         let instance = br#"{"id": 7, "label": "", "tags": []}"#;
@@ -697,16 +785,21 @@ mod tests {
         let mut buf = [0u8; 512];
         // Afterburn writes the empty tag list as an empty value; an empty label names no host.
         assert_eq!(
-            s(m.render_attributes(&mut buf).unwrap()),
+            s(m.render_attributes("akamai", &mut buf).unwrap()),
             "AFTERBURN_AKAMAI_INSTANCE_ID=7\nAFTERBURN_AKAMAI_INSTANCE_TAGS=\n"
         );
         assert_eq!(m.get(Role::Hostname), None);
         let mut m = Metadata::new();
         m.absorb(doc(&akamai::PLATFORM, "/v1/instance"), false, br#"{"tags": ["x"]}"#).unwrap();
-        assert_eq!(s(m.render_attributes(&mut buf).unwrap()), "AFTERBURN_AKAMAI_INSTANCE_TAGS=x\n");
+        assert_eq!(s(m.render_attributes("akamai", &mut buf).unwrap()), "AFTERBURN_AKAMAI_INSTANCE_TAGS=x\n");
         let mut m = Metadata::new();
         m.absorb(doc(&crate::platform::openstack::PLATFORM, "/latest/meta-data/public-ipv4"), false, b"").unwrap();
-        assert_eq!(s(m.render_attributes(&mut buf).unwrap()), "AFTERBURN_OPENSTACK_IPV4_PUBLIC=\n");
+        assert_eq!(s(m.render_attributes("openstack", &mut buf).unwrap()), "AFTERBURN_OPENSTACK_IPV4_PUBLIC=\n");
+        // Afterburn's Alibaba provider skips an empty leaf; its Exoscale provider writes it.
+        let mut m = Metadata::new();
+        m.absorb(doc(&crate::platform::aliyun::PLATFORM, "/latest/meta-data/eipv4"), false, b"").unwrap();
+        m.absorb(doc(&crate::platform::exoscale::PLATFORM, "/1.0/meta-data/public-ipv4"), false, b"\n").unwrap();
+        assert_eq!(s(m.render_attributes("x", &mut buf).unwrap()), "AFTERBURN_X_PUBLIC_IPV4=\n");
     }
 
     #[test]

@@ -94,6 +94,8 @@ pub enum Failure {
     Http(HttpError),
     /// The service's host name did not resolve.
     Dns(crate::net::dns::DnsError),
+    /// The document that holds the user-data is not valid JSON.
+    Document,
 }
 
 /// The last retryable problem before the budget ran out.
@@ -115,6 +117,7 @@ impl fmt::Display for Failure {
             Failure::RequestCap => write!(f, "{MAX_REQUESTS} requests sent without a usable answer"),
             Failure::Http(e) => write!(f, "{e}"),
             Failure::Dns(e) => write!(f, "host name not resolved: {e}"),
+            Failure::Document => f.write_str("user-data document is not valid JSON"),
         }
     }
 }
@@ -151,6 +154,9 @@ pub struct Flow {
     key: Option<u16>,
     /// What the metadata documents yielded.
     pub meta: Metadata,
+    /// Where the user-data is in its body when the platform takes a JSON member (the raw
+    /// string's bytes, escapes not yet decoded).
+    pub member: Option<core::ops::Range<usize>>,
 }
 
 impl Flow {
@@ -171,6 +177,7 @@ impl Flow {
             doc: 0,
             key: None,
             meta: Metadata::new(),
+            member: None,
         }
     }
 
@@ -284,8 +291,16 @@ impl Flow {
                 _ => self.retry_or_fail(now, deadline, head),
             },
             Stage::UserData => match status {
-                200 | 203 if !body.is_empty() => self.user_data(true),
-                200..=299 => self.user_data(false),
+                200..=299 => {
+                    let found = match self.service.user_data.take {
+                        Take::Body => !body.is_empty() && matches!(status, 200 | 203),
+                        Take::Member(path) => {
+                            self.member = member(body, path).map_err(|_| Failure::Document)?;
+                            self.member.as_ref().is_some_and(|r| !r.is_empty())
+                        }
+                    };
+                    self.user_data(found)
+                }
                 404 if self.resource + 1 < self.service.user_data.resources.len() => {
                     self.resource += 1;
                     info!("user-data", "HTTP 404; asking {}", self.service.user_data.resources[self.resource].path);
@@ -477,24 +492,47 @@ fn take_token(take: Take, body: &[u8], out: &mut heapless::Vec<u8, TOKEN_MAX>) -
     }
     match take {
         Take::Body => put(body, out),
-        Take::Member(path) => {
-            let mut tracker = crate::sources::meta::PathTracker::new();
-            let mut got = Err(Failure::BadToken);
-            let mut first = true;
-            let scanned = crate::decode::json::scan(body, &mut |event, text| {
-                if let Some((None, Some(t))) = tracker.on(event, text)
-                    && first
-                    && event == crate::decode::json::Event::String
-                    && tracker.matches(path)
-                {
-                    first = false;
-                    got = put(t, out);
+        // A token needs no escapes: one with a backslash is refused by `put`'s rule... except
+        // that `\` is printable, so it is refused here.
+        Take::Member(path) => match member(body, path) {
+            Ok(Some(r)) if !body[r.clone()].contains(&b'\\') => put(&body[r], out),
+            _ => Err(Failure::BadToken),
+        },
+    }
+}
+
+/// Where the first string at member `path` of a JSON body is: the bytes between its quotes,
+/// escapes not decoded (see [`crate::decode::json::unescape_in_place`]). `Ok(None)` when the
+/// member is absent or not a string; an error when the body is not one JSON value.
+///
+/// The scanner keeps at most `json::TEXT_MAX` bytes of a string's text, and user-data is larger,
+/// so the value is located instead: the body goes through the scanner a byte at a time, the
+/// string event comes at its closing quote, and the opening quote is the nearest one before it
+/// that no backslash escapes (inside a JSON string every quote is escaped).
+pub fn member(body: &[u8], path: &str) -> Result<Option<core::ops::Range<usize>>, crate::decode::json::JsonError> {
+    use crate::decode::json::{Event, Scanner};
+    let mut tracker = crate::sources::meta::PathTracker::new();
+    let mut scanner = Scanner::new();
+    let mut found = None;
+    for (end, b) in body.iter().enumerate() {
+        let mut hit = false;
+        scanner.push(core::slice::from_ref(b), &mut |event, text| {
+            hit |= tracker.on(event, text).is_some() && event == Event::String && tracker.matches(path);
+        })?;
+        if hit && found.is_none() {
+            let mut start = end;
+            while start > 0 {
+                start -= 1;
+                let escapes = body[..start].iter().rev().take_while(|&&c| c == b'\\').count();
+                if body[start] == b'"' && escapes % 2 == 0 {
+                    break;
                 }
-            });
-            scanned.map_err(|_| Failure::BadToken)?;
-            got
+            }
+            found = Some(start + 1..end);
         }
     }
+    scanner.finish(&mut |_, _| {})?;
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -599,7 +637,7 @@ mod tests {
         assert_eq!(m.get(crate::platform::Role::Hostname), Some(&b"ip-10-0-0-5"[..]));
         assert_eq!(m.keys().count(), 2);
         let mut buf = [0u8; 1024];
-        let attrs = String::from_utf8(m.render_attributes(&mut buf).unwrap().to_vec()).unwrap();
+        let attrs = String::from_utf8(m.render_attributes("aws", &mut buf).unwrap().to_vec()).unwrap();
         assert!(attrs.contains("AFTERBURN_AWS_IPV4_PUBLIC=198.51.100.7\n"));
         assert!(attrs.contains("AFTERBURN_AWS_REGION=us-east-1\n"));
         assert!(!attrs.contains("AFTERBURN_AWS_HOSTNAME="));
@@ -681,6 +719,68 @@ mod tests {
         assert!(sent[1].contains("Metadata-Token: abc123\r\n"));
         let (_, r) = script(&akamai::PLATFORM, &[Ok((200, "a")), Ok((403, "")), Ok((200, "b")), Ok((200, "Zm9v"))]);
         assert_eq!(r, Ok(Step::UserData));
+    }
+
+    #[test]
+    fn user_data_member_is_located_with_its_escapes() {
+        let body =
+            br#"{"id": "x", "metadata": {"ssh_authorized_keys": "k", "user_data": "I2Nsb3Vk\/"}, "user_data": "top"}"#;
+        let r = member(body, "metadata.user_data").unwrap().unwrap();
+        assert_eq!(&body[r], br"I2Nsb3Vk\/");
+        assert_eq!(&body[member(body, "user_data").unwrap().unwrap()], b"top");
+        // A quote after escaped backslashes; an escaped quote is no end.
+        let body = br#"{"user_data": "a\\\"b\\", "x": 1}"#;
+        assert_eq!(&body[member(body, "user_data").unwrap().unwrap()], br#"a\\\"b\\"#);
+        // Absent, null, a number or an array (Vultr's `[]` for none) is no user-data.
+        for none in
+            [&br#"{"other": "x"}"#[..], br#"{"user_data": null}"#, br#"{"user_data": 5}"#, br#"{"user_data": []}"#]
+        {
+            assert_eq!(member(none, "user_data").unwrap(), None);
+        }
+        assert!(member(br#"{"user_data": "x""#, "user_data").is_err());
+        assert!(member(br#"{"user_data": "x"} trailing"#, "user_data").is_err());
+    }
+
+    #[test]
+    fn oracle_asks_with_the_bearer_and_takes_the_member() {
+        use crate::platform::oraclecloud;
+        let (sent, r) =
+            script(&oraclecloud::PLATFORM, &[Ok((200, r#"{"id": "ocid1", "metadata": {"user_data": "eyJ9"}}"#))]);
+        assert_eq!(r, Ok(Step::UserData));
+        assert!(sent[0].starts_with("GET /opc/v2/instance/ HTTP/1.1\r\n"), "{}", sent[0]);
+        assert!(sent[0].contains("Authorization: Bearer Oracle\r\n"));
+        let (_, r) = script(&oraclecloud::PLATFORM, &[Ok((200, r#"{"id": "ocid1", "metadata": {}}"#))]);
+        assert_eq!(r, Ok(Step::NoUserData));
+        let (_, r) = script(&oraclecloud::PLATFORM, &[Ok((200, r#"{"metadata": {"user_data": ""}}"#))]);
+        assert_eq!(r, Ok(Step::NoUserData));
+        let (_, r) = script(&oraclecloud::PLATFORM, &[Ok((200, "<html>"))]);
+        assert_eq!(r, Err(Failure::Document));
+    }
+
+    #[test]
+    fn ibmcloud_token_then_the_initialization_member() {
+        use crate::platform::ibmcloud;
+        let token = r#"{"access_token": "eyJ.a.b", "expires_in": 300}"#;
+        let init = r##"{"user_data": "#cloud-config\nhostname: \"a\"\n", "keys": []}"##;
+        let (sent, r) = script(&ibmcloud::PLATFORM, &[Ok((200, token)), Ok((200, init))]);
+        assert_eq!(r, Ok(Step::UserData));
+        assert!(sent[0].starts_with("PUT /identity/v1/token?version=2025-08-26 HTTP/1.1\r\n"));
+        assert!(sent[0].contains("Metadata-Flavor: ibm\r\n"));
+        assert!(sent[1].starts_with("GET /metadata/v1/instance/initialization?version=2025-08-26 HTTP/1.1\r\n"));
+        assert!(sent[1].contains("Authorization: Bearer eyJ.a.b\r\n"));
+        let (_, r) = script(&ibmcloud::PLATFORM, &[Ok((200, token)), Ok((200, r#"{"keys": []}"#))]);
+        assert_eq!(r, Ok(Step::NoUserData));
+    }
+
+    #[test]
+    fn aliyun_goes_on_without_a_token_when_the_put_is_404() {
+        use crate::platform::aliyun;
+        let (sent, r) = script(&aliyun::PLATFORM, &[Ok((404, "")), Ok((200, "#cloud-config"))]);
+        assert_eq!(r, Ok(Step::UserData));
+        assert!(sent[0].contains("X-aliyun-ecs-metadata-token-ttl-seconds: 21600\r\n"));
+        assert!(!sent[1].contains("X-aliyun-ecs-metadata-token:"));
+        let (sent, _) = script(&aliyun::PLATFORM, &[Ok((200, "tok")), Ok((404, ""))]);
+        assert!(sent[1].contains("X-aliyun-ecs-metadata-token: tok\r\n"));
     }
 
     #[test]
@@ -781,7 +881,7 @@ mod tests {
     /// sent as `Authorization: Bearer …`.
     const BEARER: Service = Service {
         endpoints: &[],
-        token: Some(crate::platform::TokenStep {
+        token: Some(&crate::platform::TokenStep {
             method: "PUT",
             path: "/identity/v1/token?version=2025-08-26",
             fields: &[("Metadata-Flavor", "ibm"), ("Content-Type", "application/json")],
@@ -795,6 +895,7 @@ mod tests {
             resources: &[crate::platform::Resource { path: "/metadata/v1/instance/initialization", fields: &[] }],
             encoding: crate::decode::Encoding::Raw,
             none_on_404: true,
+            take: Take::Body,
         },
         refresh_on: &[401],
         metadata: &[],

@@ -34,11 +34,12 @@ depends() {
 #
 # Config drives (OpenStack config-2): flint reads the block device raw, so only the block
 # drivers are needed, never a filesystem module: CD drives (sr_mod with cdrom, on ATA
-# ata_piix or ahci) and virtio disks (virtio_blk, virtio_scsi with sd_mod).
+# ata_piix or ahci; on Azure Gen2 VMs hv_storvsc) and virtio disks (virtio_blk, virtio_scsi
+# with sd_mod).
 installkernel() {
     instmods virtio_net virtio_pci ena gve hv_netvsc vmxnet3 \
         e1000 e1000e igb ixgbevf mlx4_en mlx5_core
-    instmods sr_mod cdrom ata_piix ahci virtio_blk virtio_scsi sd_mod
+    instmods sr_mod cdrom ata_piix ahci hv_storvsc virtio_blk virtio_scsi sd_mod
     # QEMU's fw_cfg items (platform qemu): udev loads it from the firmware's QEMU0002 device.
     instmods qemu_fw_cfg
 }
