@@ -287,17 +287,37 @@ pub fn all() -> Vec<Case> {
             Platform::Aliyun,
         )
     });
+    // IBM Cloud's `user_data` is a JSON string, which cannot carry gzip's bytes: the gzip case
+    // is on the drive.
     let first = v.len();
-    v.extend(triple!(
-        Platform::IbmCloud,
-        "ibmcloud-service-ignition",
-        "ibmcloud-service-gzip",
-        "ibmcloud-service-none",
-        "no drive, an initialization document without user_data: exit 3"
-    ));
+    v.push(Case {
+        consumers: true,
+        ..Case::service(
+            "ibmcloud-service-ignition",
+            "no drive: the VPC metadata service (token PUT, bearer GETs), user_data from the JSON document",
+            Platform::IbmCloud,
+        )
+    });
+    v.push(
+        Case::service(
+            "ibmcloud-service-none",
+            "no drive, an initialization document without user_data: exit 3",
+            Platform::IbmCloud,
+        )
+        .none(),
+    );
     for c in v[first..].iter_mut() {
         c.extra = Some(ibm_token);
     }
+    v.push(Case {
+        payload: Payload::IgnitionGzip,
+        ..Case::drive(
+            "ibmcloud-drive-gzip",
+            "a gzipped user-data on the cidata drive: detected, written plain",
+            Platform::IbmCloud,
+            DriveKind::IbmCidata,
+        )
+    });
     v.push(Case {
         consumers: true,
         ..Case::drive(
