@@ -22,8 +22,10 @@ pub const TOKEN_HEADER: &str = "x-aliyun-ecs-metadata-token";
 pub const TTL_HEADER: &str = "x-aliyun-ecs-metadata-token-ttl-seconds";
 pub const INSTANCE_ID: &str = "i-bp1flint0a1b2c3d4e5f";
 pub const HOSTNAME: &str = "iZbp1flint0a1b2c3d4e5fZ";
-/// Afterburn collects keys into a sorted set; the listing is in that order already.
-pub const KEYS: [(&str, &str); 2] = [("0", keys::KEY_B), ("flint-key", keys::KEY_A)];
+/// Key ids are key-pair ids, not only numbers (cloud-init's test data: `0` and
+/// `skp-bp1test`; Afterburn's mock test: `0/` and `test/`). Afterburn collects the keys into a
+/// sorted set; the listing is in that order already.
+pub const KEYS: [(&str, &str); 2] = [("0", keys::KEY_B), ("skp-bp1flint01", keys::KEY_A)];
 
 /// The leaves Afterburn reads and its name for each.
 pub const LEAVES: [(&str, &str, &str); 10] = [

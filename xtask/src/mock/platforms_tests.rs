@@ -200,13 +200,13 @@ fn aliyun_hardened_and_tokenless_modes() {
         &[
             get_with("/latest/user-data", &h),
             get_with("/latest/meta-data/public-keys/", &h),
-            get_with("/latest/meta-data/public-keys/flint-key/openssh-key", &h),
+            get_with("/latest/meta-data/public-keys/skp-bp1flint01/openssh-key", &h),
             get_with("/latest/meta-data/instance/instance-type", &h),
             get_with("/latest/user-data", "X-aliyun-ecs-metadata-token: forged"),
         ],
     );
     assert_eq!(r.iter().map(|(s, _, _)| *s).collect::<Vec<_>>(), [200, 200, 200, 200, 403]);
-    assert_eq!(r[1].2, b"0/\nflint-key/");
+    assert_eq!(r[1].2, b"0/\nskp-bp1flint01/");
     let bad_ttl = put.replace("21600", "21601");
     let mut o = Options::new(Platform::Aliyun);
     assert_eq!(answers(o.clone(), None, &[bad_ttl])[0].0, 400);

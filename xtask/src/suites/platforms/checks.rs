@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 
 use serde_json::Value;
 
+use super::case::{ATTRIBUTES, Case, DriveKind, Net, Payload, Run};
 use super::expect::{self, Identity};
-use super::{ATTRIBUTES, Case, Payload, Run};
 use crate::harness::handoff::{self, FRAGMENT, OUTPUT, REPORT, ReportWant, SEED_DIR, USER_IGN, rel, seed};
 use crate::harness::netns::POOL;
 use crate::mock::scaleway;
@@ -25,7 +25,7 @@ fn user_data<'r>(c: &Case, r: &'r Run) -> Option<&'r [u8]> {
 /// The seed's files: a NoCloud drive's own files verbatim (IBM Cloud's `cidata`), else
 /// flint's `user-data` and `meta-data`.
 fn seed_names(c: &Case, r: &Run) -> Vec<String> {
-    if c.drive == Some(super::DriveKind::IbmCidata) {
+    if c.drive == Some(DriveKind::IbmCidata) {
         r.drive_files.iter().map(|(n, _)| seed(n)).collect()
     } else {
         vec![seed("user-data"), seed("meta-data")]
@@ -62,7 +62,7 @@ pub fn report(c: &Case, r: &Run) -> Vec<String> {
         if v["server"] != server {
             bad.push(format!("report server = {}, expected \"{server}\"", v["server"]));
         }
-        let mode = if c.net == super::Net::LinkLocal { "link-local" } else { "dhcp" };
+        let mode = if c.net == Net::LinkLocal { "link-local" } else { "dhcp" };
         if v["mode"] != mode {
             bad.push(format!("report mode = {}, expected \"{mode}\"", v["mode"]));
         }
@@ -76,7 +76,7 @@ pub fn handoff(c: &Case, r: &Run) -> Vec<String> {
     let keys: Vec<String> = id.keys.iter().map(|k| k.to_string()).collect();
     let mut bad = handoff::attributes(&r.root, ATTRIBUTES, id.attributes.clone());
     bad.extend(handoff::fragment_files(&r.root, Some(id.hostname), &keys));
-    if c.drive == Some(super::DriveKind::IbmCidata) {
+    if c.drive == Some(DriveKind::IbmCidata) {
         for (name, bytes) in &r.drive_files {
             if std::fs::read(r.root.join(seed(name))).ok().as_ref() != Some(bytes) {
                 bad.push(format!("{SEED_DIR}/{name} is not the drive's file byte for byte"));
