@@ -138,6 +138,16 @@ pub fn all() -> Vec<Case> {
             DriveKind::CloudStack,
         )
     });
+    v.push(Case {
+        net: Net::Dhcp,
+        mock: Some(|_| {}),
+        ..Case::drive(
+            "cloudstack-race-drive-first",
+            "drive and service raced (Ignition races both): the drive answers first, no network needed",
+            Platform::CloudStack,
+            DriveKind::CloudStack,
+        )
+    });
     v.push(
         Case::drive(
             "cloudstack-drive-none",
@@ -229,6 +239,16 @@ pub fn all() -> Vec<Case> {
         ..Case::drive(
             "ibmcloud-drive",
             "the cidata drive Ignition reads (user-data, meta-data, MIME vendor-data with the keys), no NIC",
+            Platform::IbmCloud,
+            DriveKind::IbmCidata,
+        )
+    });
+    v.push(Case {
+        net: Net::Dhcp,
+        mock: Some(|_| {}),
+        ..Case::drive(
+            "ibmcloud-race-drive-first",
+            "cidata drive and VPC service raced like OpenStack's: the drive answers first",
             Platform::IbmCloud,
             DriveKind::IbmCidata,
         )
