@@ -1,5 +1,5 @@
 //! Metadata documents (src/sources/meta.rs `Metadata::absorb`) as every platform describes them
-//! — text leaves, EC2's `N=name` key index and key texts, JSON documents — with fuzz-chosen
+//! — text leaves (leaf tables included), EC2's `N=name` key index and key texts, JSON documents — with fuzz-chosen
 //! bodies, then the three renderings the next boot stages read. A broken JSON document changes
 //! nothing; every kept value is one line without control characters; the Afterburn attribute
 //! file has only `NAME[_i]=value` lines with names the platforms define and no value systemd's
@@ -20,6 +20,7 @@ use libfuzzer_sys::fuzz_target;
 struct Step {
     doc: u8,
     key: bool,
+    leaf: u8,
     body: Vec<u8>,
 }
 
@@ -43,6 +44,7 @@ fn attr_names() -> HashSet<&'static str> {
         match &d.body {
             Body::Text(f) | Body::Lines(f, _) => names.extend(f.attr),
             Body::Json(paths) | Body::Yaml(paths) => names.extend(paths.iter().filter_map(|(_, f)| f.attr)),
+            Body::Leaves(leaves) => names.extend(leaves.iter().filter_map(|(_, f)| f.attr)),
             Body::KeyIndex => {}
         }
     }
@@ -79,6 +81,11 @@ fuzz_target!(|c: Case| {
         // A key text is only ever fetched through a key index.
         let key = s.key && doc.body == Body::KeyIndex;
         let before = snapshot(&m);
+        // A leaf table's leaves are each their own text body, as the flow takes them.
+        if let Body::Leaves(leaves) = doc.body {
+            m.put(&leaves[s.leaf as usize % leaves.len()].1, &s.body);
+            continue;
+        }
         let r = m.absorb(doc, key, &s.body);
         if r.is_err() {
             assert!(matches!(doc.body, Body::Json(_) | Body::Yaml(_)) && !key, "only a JSON or YAML document can fail");

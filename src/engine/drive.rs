@@ -13,6 +13,8 @@ use crate::net::config::{self, ConfigError, Method, NetConfig as Plan};
 use crate::net::linklocal::Ip;
 use crate::platform::{Drive, NetworkDoc, NetworkFormat, Store};
 use crate::sources::meta::Metadata;
+use crate::sources::service::PATH_MAX;
+use core::fmt::Write as _;
 
 /// How often the block devices are scanned again while no drive is found. A scan reads one
 /// superblock per device (a few KiB, cached after the first time).
@@ -242,14 +244,30 @@ impl<'a> DriveRun<'a> {
         }
         // Metadata can never cost the user-data: a file that fails is left out and logged.
         for doc in self.drive.metadata {
-            match fs.read(doc.path.as_bytes(), self.scratch) {
-                Ok(Some(n)) => {
-                    if let Err(e) = self.meta.absorb(doc, false, &self.scratch[..n]) {
-                        warn!("metadata", "{}: {e}; skipped", doc.path);
-                    }
+            // A leaf table is one file per leaf; anything else is one file.
+            let mut i = 0;
+            loop {
+                let leaf = doc.leaf(i);
+                let mut path: heapless::String<PATH_MAX> = heapless::String::new();
+                if write!(path, "{}{}", doc.path, leaf.map_or("", |l| l.0)).is_err() {
+                    break;
                 }
-                Ok(None) => {}
-                Err(e) => warn!("metadata", "{}: {e}; skipped", doc.path),
+                match fs.read(path.as_bytes(), self.scratch) {
+                    Ok(Some(n)) => match leaf {
+                        Some((_, field)) => self.meta.put(field, &self.scratch[..n]),
+                        None => {
+                            if let Err(e) = self.meta.absorb(doc, false, &self.scratch[..n]) {
+                                warn!("metadata", "{path}: {e}; skipped");
+                            }
+                        }
+                    },
+                    Ok(None) => {}
+                    Err(e) => warn!("metadata", "{path}: {e}; skipped"),
+                }
+                i += 1;
+                if doc.leaf(i).is_none() {
+                    break;
+                }
             }
         }
         for &(path, name) in self.drive.seed_files {

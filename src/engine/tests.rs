@@ -1160,3 +1160,28 @@ fn cloudstack_asks_the_dhcp_server() {
     let server = r.endpoint.unwrap();
     assert_ne!(server.addr, IpAddress::v4(169, 254, 169, 254), "{server}");
 }
+
+#[test]
+fn cloudstack_reads_its_drive_leaves() {
+    // CloudStack's config drive: one `<key>.txt` per value, keys one per line.
+    let fs = MemFs {
+        device: "sr0",
+        label: "config-2",
+        files: vec![
+            ("cloudstack/userdata/user_data.txt", b"#cloud-config\n".to_vec()),
+            ("cloudstack/metadata/instance_id.txt", b"8f3c\n".to_vec()),
+            ("cloudstack/metadata/local_hostname.txt", b"vm-7".to_vec()),
+            ("cloudstack/metadata/availability_zone.txt", b"zone1".to_vec()),
+            ("cloudstack/metadata/vm_id.txt", b"8f3c".to_vec()),
+            ("cloudstack/metadata/public_keys.txt", b"ssh-ed25519 AAAA1 a\nssh-rsa AAAA2 b\n".to_vec()),
+        ],
+    };
+    let (id, host, keys, attrs) = metadata_of(&crate::platform::cloudstack::PLATFORM, vec![(Instant::ZERO, fs)]);
+    assert_eq!((id.as_deref(), host.as_deref()), (Some("8f3c"), Some("vm-7")));
+    assert_eq!(keys, ["ssh-ed25519 AAAA1 a", "ssh-rsa AAAA2 b"]);
+    assert_eq!(
+        attrs,
+        "AFTERBURN_CLOUDSTACK_AVAILABILITY_ZONE=zone1\nAFTERBURN_CLOUDSTACK_INSTANCE_ID=8f3c\n\
+         AFTERBURN_CLOUDSTACK_LOCAL_HOSTNAME=vm-7\nAFTERBURN_CLOUDSTACK_VM_ID=8f3c\n"
+    );
+}

@@ -49,15 +49,20 @@ const SERVICE: Service = Service {
     },
     refresh_on: &[401],
     metadata: &[
-        Document::text("/latest/meta-data/instance-id", Field::role(Role::InstanceId, Some("INSTANCE_ID"))),
-        Document::text("/latest/meta-data/instance-type", Field::attr("INSTANCE_TYPE")),
-        Document::text("/latest/meta-data/local-ipv4", Field::attr("IPV4_LOCAL")),
-        Document::text("/latest/meta-data/public-ipv4", Field::attr("IPV4_PUBLIC")),
-        Document::text("/latest/meta-data/placement/availability-zone", Field::attr("AVAILABILITY_ZONE")),
-        Document::text("/latest/meta-data/hostname", Field::attr("HOSTNAME")),
-        Document::text("/latest/meta-data/public-hostname", Field::attr("PUBLIC_HOSTNAME")),
-        // The short name the instance knows itself by (cloud-init's choice for EC2).
-        Document::text("/latest/meta-data/local-hostname", Field::role(Role::Hostname, None)),
+        Document::leaves(
+            "/latest/meta-data/",
+            &[
+                ("instance-id", Field::role(Role::InstanceId, Some("INSTANCE_ID"))),
+                ("instance-type", Field::attr("INSTANCE_TYPE")),
+                ("local-ipv4", Field::attr("IPV4_LOCAL")),
+                ("public-ipv4", Field::attr("IPV4_PUBLIC")),
+                ("placement/availability-zone", Field::attr("AVAILABILITY_ZONE")),
+                ("hostname", Field::attr("HOSTNAME")),
+                ("public-hostname", Field::attr("PUBLIC_HOSTNAME")),
+                // The short name the instance knows itself by (cloud-init's choice for EC2).
+                ("local-hostname", Field::role(Role::Hostname, None)),
+            ],
+        ),
         Document::json("/latest/dynamic/instance-identity/document", &[], &[("region", Field::attr("REGION"))]),
         Document { path: "/latest/meta-data/public-keys/", fields: &[], body: Body::KeyIndex, unless: Role::None },
     ],

@@ -253,6 +253,10 @@ pub enum Body {
     /// An EC2-style key index: lines `N=name`; key `N` is then read as text from
     /// `<path>N/openssh-key`.
     KeyIndex,
+    /// Text leaves under the document's path, read one after the other: `(name, field)` is the
+    /// whole body of `<path><name>` (EC2-style trees, CloudStack's `metadata/<key>.txt`). One
+    /// table per tree keeps the shared prefix and the per-document fields out of every leaf.
+    Leaves(&'static [(&'static str, Field)]),
     /// One value per non-empty line; with `user_sep`, each line is `user<sep>value` and the
     /// user part is dropped (GCP's `ssh-keys`: `user:ssh-ed25519 AAAA… comment`).
     Lines(Field, Option<u8>),
@@ -319,6 +323,19 @@ impl Document {
     /// A YAML document.
     pub const fn yaml(path: &'static str, paths: &'static [(&'static str, Field)]) -> Document {
         Document { path, fields: &[], body: Body::Yaml(paths), unless: Role::None }
+    }
+
+    /// Leaf `i` of a leaf table: its name under the document's path, and its field.
+    pub fn leaf(&self, i: usize) -> Option<&'static (&'static str, Field)> {
+        match self.body {
+            Body::Leaves(l) => l.get(i),
+            _ => None,
+        }
+    }
+
+    /// Text leaves under `prefix`.
+    pub const fn leaves(prefix: &'static str, leaves: &'static [(&'static str, Field)]) -> Document {
+        Document { path: prefix, fields: &[], body: Body::Leaves(leaves), unless: Role::None }
     }
 
     /// A document with one value per line.

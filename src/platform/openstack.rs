@@ -99,11 +99,16 @@ const SERVICE: Service = Service {
     refresh_on: &[],
     metadata: &[
         Document::json("/openstack/latest/meta_data.json", &[], &[("uuid", UUID), ("public_keys.*", KEY)]),
-        Document::text("/latest/meta-data/hostname", HOSTNAME),
-        Document::text("/latest/meta-data/instance-id", Field::attr("INSTANCE_ID")),
-        Document::text("/latest/meta-data/instance-type", Field::attr("INSTANCE_TYPE")),
-        Document::text("/latest/meta-data/local-ipv4", Field::attr("IPV4_LOCAL")),
-        Document::text("/latest/meta-data/public-ipv4", Field::attr("IPV4_PUBLIC")),
+        Document::leaves(
+            "/latest/meta-data/",
+            &[
+                ("hostname", HOSTNAME),
+                ("instance-id", Field::attr("INSTANCE_ID")),
+                ("instance-type", Field::attr("INSTANCE_TYPE")),
+                ("local-ipv4", Field::attr("IPV4_LOCAL")),
+                ("public-ipv4", Field::attr("IPV4_PUBLIC")),
+            ],
+        ),
         // Afterburn's source of keys on the service; the OpenStack document's keys come first.
         Document { path: "/latest/meta-data/public-keys/", fields: &[], body: Body::KeyIndex, unless: Role::SshKey },
     ],

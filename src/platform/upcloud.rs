@@ -28,9 +28,14 @@ const SERVICE: Service = Service {
     },
     refresh_on: &[],
     metadata: &[
-        Document::text("/metadata/v1/hostname", Field::role(Role::Hostname, Some("HOSTNAME"))),
-        Document::text("/metadata/v1/instance_id", Field::role(Role::InstanceId, Some("INSTANCE_ID"))),
-        Document::text("/metadata/v1/region", Field::attr("REGION").nonempty()),
+        Document::leaves(
+            "/metadata/v1/",
+            &[
+                ("hostname", Field::role(Role::Hostname, Some("HOSTNAME"))),
+                ("instance_id", Field::role(Role::InstanceId, Some("INSTANCE_ID"))),
+                ("region", Field::attr("REGION").nonempty()),
+            ],
+        ),
         Document::lines("/metadata/v1/public_keys", Field::role(Role::SshKey, None)),
     ],
     connect: Connect::PLAIN,

@@ -27,9 +27,14 @@ const SERVICE: Service = Service {
     },
     refresh_on: &[],
     metadata: &[
-        Document::text("/v1/hostname", Field::role(Role::Hostname, Some("HOSTNAME"))),
-        Document::text("/v1/instanceid", Field::role(Role::InstanceId, Some("INSTANCE_ID"))),
-        Document::text("/v1/region/regioncode", Field::attr("REGION_CODE").nonempty()),
+        Document::leaves(
+            "/v1/",
+            &[
+                ("hostname", Field::role(Role::Hostname, Some("HOSTNAME"))),
+                ("instanceid", Field::role(Role::InstanceId, Some("INSTANCE_ID"))),
+                ("region/regioncode", Field::attr("REGION_CODE").nonempty()),
+            ],
+        ),
         Document::lines("/v1/public-keys", Field::role(Role::SshKey, None)),
     ],
     connect: Connect::PLAIN,

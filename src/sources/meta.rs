@@ -19,6 +19,11 @@ pub const ARENA: usize = 16 * 1024;
 pub const VALUES_MAX: usize = 64;
 /// SSH keys read through a key index (EC2); also bounds the follow-up requests.
 pub const KEYS_MAX: usize = 16;
+/// Longest key id of a key index (EC2's are numbers; Alibaba's key-pair names, `skp-…`).
+pub const KEY_ID_MAX: usize = 64;
+
+/// One key of a key index, as it goes into `<index path><id>/openssh-key`.
+pub type KeyId = heapless::String<KEY_ID_MAX>;
 /// Longest hostname kept: HOST_NAME_MAX (hostname(7)); Afterburn cuts a longer name at its
 /// first dot.
 pub const HOSTNAME_MAX: usize = 64;
@@ -56,7 +61,7 @@ pub struct Metadata {
     arena: heapless::Vec<u8, ARENA>,
     values: heapless::Vec<Value, VALUES_MAX>,
     /// Key numbers from a key index, to read one by one.
-    pub pending_keys: heapless::Deque<u16, KEYS_MAX>,
+    pub pending_keys: heapless::Deque<KeyId, KEYS_MAX>,
     /// Values refused (bad characters, too long, no room).
     pub dropped: u32,
 }
@@ -89,24 +94,29 @@ impl Metadata {
         match &doc.body {
             Body::Text(field) => self.keep(field, None, body.trim_ascii()),
             Body::KeyIndex => {
-                for line in body.split(|&b| b == b'\n') {
-                    // `N=name` (EC2) or `N/` (Alibaba): only N matters; a malformed line is
-                    // skipped, not guessed at.
-                    let n = line.split(|&b| b == b'=' || b == b'/').next().and_then(parse_u16);
-                    match n {
-                        Some(n) if line.contains(&b'=') || line.trim_ascii_end().ends_with(b"/") => {
-                            if self.pending_keys.push_back(n).is_err() {
-                                self.dropped += 1;
-                            }
-                        }
-                        _ if line.trim_ascii().is_empty() => {}
-                        _ => self.dropped += 1,
+                for line in body.split(|&b| b == b'\n').map(<[u8]>::trim_ascii).filter(|l| !l.is_empty()) {
+                    // `N=name` (EC2: the number is the id) or `id/` (Alibaba: a key-pair name).
+                    // The id becomes part of a request path, so only a short run of letters,
+                    // digits, `-`, `_` and `.` is taken; any other line is skipped, not guessed at.
+                    let id = match line.iter().position(|&b| b == b'=') {
+                        Some(i) => &line[..i],
+                        None => line.strip_suffix(b"/").unwrap_or(b""),
+                    };
+                    let safe = |b: &u8| b.is_ascii_alphanumeric() || b"-_.".contains(b);
+                    let id = core::str::from_utf8(id)
+                        .ok()
+                        .filter(|s| !matches!(*s, "" | "." | "..") && s.bytes().all(|b| safe(&b)))
+                        .and_then(|s| KeyId::try_from(s).ok());
+                    if id.is_none_or(|id| self.pending_keys.push_back(id).is_err()) {
+                        self.dropped += 1;
                     }
                 }
             }
             Body::Json(paths) => return self.members(paths, body, false),
             Body::Yaml(paths) => return self.members(paths, body, true),
             Body::Lines(field, user_sep) => self.lines(field, *user_sep, body),
+            // Each leaf is its own body: see `Metadata::put`.
+            Body::Leaves(_) => {}
         }
         Ok(())
     }
@@ -347,13 +357,6 @@ pub fn hostname(name: &[u8]) -> Option<&[u8]> {
     ok.then_some(name)
 }
 
-fn parse_u16(s: &[u8]) -> Option<u16> {
-    if s.is_empty() || s.len() > 5 || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    s.iter().try_fold(0u16, |n, &d| n.checked_mul(10)?.checked_add((d - b'0') as u16))
-}
-
 /// The member path of the token being scanned: object member names by depth, arrays skipped.
 pub(crate) struct PathTracker {
     names: [[u8; NAME_MAX]; PATH_DEPTH],
@@ -561,6 +564,17 @@ mod tests {
         platform.services().flat_map(|s| s.metadata.iter()).find(|d| d.path == path).unwrap()
     }
 
+    /// Takes `body` as the text leaf at `path` of `platform`'s service, as the flow does.
+    fn leaf(m: &mut Metadata, platform: &'static crate::platform::Platform, path: &str, body: &[u8]) {
+        let docs = platform.services().flat_map(|s| s.metadata.iter());
+        let field = docs
+            .flat_map(|d| (0..).map_while(move |i| d.leaf(i)).map(move |l| (d.path, l)))
+            .find(|(prefix, (name, _))| path.strip_prefix(*prefix) == Some(*name))
+            .map(|(_, (_, f))| f)
+            .unwrap();
+        m.put(field, body);
+    }
+
     fn s(b: &[u8]) -> String {
         String::from_utf8(b.to_vec()).unwrap()
     }
@@ -606,8 +620,8 @@ mod tests {
     #[test]
     fn aws_text_leaves_and_key_index() {
         let mut m = Metadata::new();
-        m.absorb(doc(&aws::PLATFORM, "/latest/meta-data/instance-id"), false, b"i-0abc\n").unwrap();
-        m.absorb(doc(&aws::PLATFORM, "/latest/meta-data/local-hostname"), false, b"ip-10-0-0-5.ec2.internal").unwrap();
+        leaf(&mut m, &aws::PLATFORM, "/latest/meta-data/instance-id", b"i-0abc\n");
+        leaf(&mut m, &aws::PLATFORM, "/latest/meta-data/local-hostname", b"ip-10-0-0-5.ec2.internal");
         m.absorb(
             doc(&aws::PLATFORM, "/latest/dynamic/instance-identity/document"),
             false,
@@ -616,7 +630,7 @@ mod tests {
         .unwrap();
         let index = doc(&aws::PLATFORM, "/latest/meta-data/public-keys/");
         m.absorb(index, false, b"0=my-key\n3=other\nbogus\n").unwrap();
-        assert_eq!(m.pending_keys.iter().copied().collect::<Vec<_>>(), [0, 3]);
+        assert_eq!(m.pending_keys.iter().map(|k| k.as_str()).collect::<Vec<_>>(), ["0", "3"]);
         assert_eq!(m.dropped, 1);
         m.absorb(index, true, b"ssh-ed25519 AAAAk1 me\n").unwrap();
         let mut buf = [0u8; 512];
@@ -656,10 +670,9 @@ mod tests {
     #[test]
     fn bad_values_are_dropped_not_written() {
         let mut m = Metadata::new();
-        let d = doc(&aws::PLATFORM, "/latest/meta-data/instance-type");
-        m.absorb(d, false, b"t3.micro\nINJECTED=1").unwrap();
-        m.absorb(doc(&aws::PLATFORM, "/latest/meta-data/local-hostname"), false, b"bad host!").unwrap();
-        m.absorb(doc(&aws::PLATFORM, "/latest/meta-data/local-ipv4"), false, b"10.0.0.5\"").unwrap();
+        leaf(&mut m, &aws::PLATFORM, "/latest/meta-data/instance-type", b"t3.micro\nINJECTED=1");
+        leaf(&mut m, &aws::PLATFORM, "/latest/meta-data/local-hostname", b"bad host!");
+        leaf(&mut m, &aws::PLATFORM, "/latest/meta-data/local-ipv4", b"10.0.0.5\"");
         assert_eq!(m.dropped, 2);
         let mut buf = [0u8; 256];
         // The quote-bearing value is kept but not put where systemd would misread it.
@@ -757,12 +770,13 @@ mod tests {
     }
 
     #[test]
-    fn alibaba_key_index_lines_end_in_a_slash() {
+    fn alibaba_key_index_lines_are_key_pair_ids() {
         use crate::platform::aliyun;
         let mut m = Metadata::new();
-        m.absorb(doc(&aliyun::PLATFORM, "/latest/meta-data/public-keys/"), false, b"0/\n12/\nskp-x/\n").unwrap();
-        assert_eq!(m.pending_keys.iter().copied().collect::<Vec<_>>(), [0, 12]);
-        assert_eq!(m.dropped, 1);
+        let index = doc(&aliyun::PLATFORM, "/latest/meta-data/public-keys/");
+        m.absorb(index, false, b"0/\nskp-bp1xyz/\n\n../\na b/\nno-slash\n").unwrap();
+        assert_eq!(m.pending_keys.iter().map(|k| k.as_str()).collect::<Vec<_>>(), ["0", "skp-bp1xyz"]);
+        assert_eq!(m.dropped, 3);
     }
 
     #[test]
@@ -793,12 +807,12 @@ mod tests {
         m.absorb(doc(&akamai::PLATFORM, "/v1/instance"), false, br#"{"tags": ["x"]}"#).unwrap();
         assert_eq!(s(m.render_attributes("akamai", &mut buf).unwrap()), "AFTERBURN_AKAMAI_INSTANCE_TAGS=x\n");
         let mut m = Metadata::new();
-        m.absorb(doc(&crate::platform::openstack::PLATFORM, "/latest/meta-data/public-ipv4"), false, b"").unwrap();
+        leaf(&mut m, &crate::platform::openstack::PLATFORM, "/latest/meta-data/public-ipv4", b"");
         assert_eq!(s(m.render_attributes("openstack", &mut buf).unwrap()), "AFTERBURN_OPENSTACK_IPV4_PUBLIC=\n");
         // Afterburn's Alibaba provider skips an empty leaf; its Exoscale provider writes it.
         let mut m = Metadata::new();
-        m.absorb(doc(&crate::platform::aliyun::PLATFORM, "/latest/meta-data/eipv4"), false, b"").unwrap();
-        m.absorb(doc(&crate::platform::exoscale::PLATFORM, "/1.0/meta-data/public-ipv4"), false, b"\n").unwrap();
+        leaf(&mut m, &crate::platform::aliyun::PLATFORM, "/latest/meta-data/eipv4", b"");
+        leaf(&mut m, &crate::platform::exoscale::PLATFORM, "/1.0/meta-data/public-ipv4", b"\n");
         assert_eq!(s(m.render_attributes("x", &mut buf).unwrap()), "AFTERBURN_X_PUBLIC_IPV4=\n");
     }
 

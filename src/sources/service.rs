@@ -149,9 +149,11 @@ pub struct Flow {
     metadata: bool,
     /// How the user-data stage ended (`Some(true)`: there is user-data).
     found: Option<bool>,
-    /// Metadata document being read, and the key of a key index being followed.
+    /// Metadata document being read, the key of a key index being followed, and the leaf of a
+    /// leaf table.
     doc: usize,
-    key: Option<u16>,
+    key: Option<crate::sources::meta::KeyId>,
+    leaf: usize,
     /// What the metadata documents yielded.
     pub meta: Metadata,
     /// Where the user-data is in its body when the platform takes a JSON member (the raw
@@ -176,6 +178,7 @@ impl Flow {
             found: None,
             doc: 0,
             key: None,
+            leaf: 0,
             meta: Metadata::new(),
             member: None,
         }
@@ -228,9 +231,9 @@ impl Flow {
                 (t.method, t.fields)
             }
             (Stage::Metadata, _, Some(doc)) => {
-                match self.key {
-                    Some(n) => write!(path, "{}{n}/openssh-key", doc.path),
-                    None => path.push_str(doc.path).map_err(|_| fmt::Error),
+                match (&self.key, doc.leaf(self.leaf)) {
+                    (Some(id), _) => write!(path, "{}{id}/openssh-key", doc.path),
+                    (None, leaf) => write!(path, "{}{}", doc.path, leaf.map_or("", |l| l.0)),
                 }
                 .map_err(|_| HttpError::BadRequest)?;
                 ("GET", doc.fields)
@@ -312,10 +315,15 @@ impl Flow {
             },
             Stage::Metadata => match status {
                 200..=299 => {
-                    if let Some(doc) = self.document()
-                        && let Err(e) = self.meta.absorb(doc, self.key.is_some(), body)
-                    {
-                        warn!("metadata", "{}: {e}; skipped", doc.path);
+                    if let Some(doc) = self.document() {
+                        match doc.leaf(self.leaf) {
+                            Some((_, field)) => self.meta.put(field, body),
+                            None => {
+                                if let Err(e) = self.meta.absorb(doc, self.key.is_some(), body) {
+                                    warn!("metadata", "{}: {e}; skipped", doc.path);
+                                }
+                            }
+                        }
                     }
                     self.next_document()
                 }
@@ -351,8 +359,7 @@ impl Flow {
     fn user_data(&mut self, found: bool) -> Result<Step, Failure> {
         self.found = Some(found);
         if self.metadata {
-            self.doc = 0;
-            self.key = None;
+            (self.doc, self.key, self.leaf) = (0, None, 0);
             self.skip_known();
             if self.document().is_some() {
                 return self.advance(Stage::Metadata);
@@ -379,8 +386,11 @@ impl Flow {
     fn next_document(&mut self) -> Result<Step, Failure> {
         self.key = self.meta.pending_keys.pop_front();
         if self.key.is_none() {
-            self.doc += 1;
-            self.skip_known();
+            self.leaf += 1;
+            if self.document().and_then(|d| d.leaf(self.leaf)).is_none() {
+                (self.doc, self.leaf) = (self.doc + 1, 0);
+                self.skip_known();
+            }
         }
         if self.document().is_none() {
             return Ok(self.done());
@@ -492,8 +502,8 @@ fn take_token(take: Take, body: &[u8], out: &mut heapless::Vec<u8, TOKEN_MAX>) -
     }
     match take {
         Take::Body => put(body, out),
-        // A token needs no escapes: one with a backslash is refused by `put`'s rule... except
-        // that `\` is printable, so it is refused here.
+        // Taken as it stands between its quotes: tokens (JWTs, opaque strings) carry no
+        // escapes, and one with a backslash is refused rather than decoded.
         Take::Member(path) => match member(body, path) {
             Ok(Some(r)) if !body[r.clone()].contains(&b'\\') => put(&body[r], out),
             _ => Err(Failure::BadToken),
@@ -781,6 +791,36 @@ mod tests {
         assert!(!sent[1].contains("X-aliyun-ecs-metadata-token:"));
         let (sent, _) = script(&aliyun::PLATFORM, &[Ok((200, "tok")), Ok((404, ""))]);
         assert!(sent[1].contains("X-aliyun-ecs-metadata-token: tok\r\n"));
+    }
+
+    #[test]
+    fn leaf_tables_are_asked_leaf_by_leaf() {
+        use crate::platform::exoscale;
+        let mut flow = Flow::new(svc(&exoscale::PLATFORM), 1);
+        flow.fetch_metadata();
+        let mut script = std::vec![Ok((200, ""))];
+        script.extend(core::iter::repeat_n(Ok((200, "v")), 9));
+        script.push(Ok((200, "ssh-ed25519 AAAA k\n")));
+        let (sent, r) = run(&mut flow, &script);
+        assert_eq!(r, Ok(Step::NoUserData));
+        let paths: std::vec::Vec<&str> = sent.iter().map(|s| s.split(' ').nth(1).unwrap()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/1.0/user-data",
+                "/1.0/meta-data/instance-id",
+                "/1.0/meta-data/local-hostname",
+                "/1.0/meta-data/public-hostname",
+                "/1.0/meta-data/availability-zone",
+                "/1.0/meta-data/public-ipv4",
+                "/1.0/meta-data/local-ipv4",
+                "/1.0/meta-data/service-offering",
+                "/1.0/meta-data/cloud-identifier",
+                "/1.0/meta-data/vm-id",
+                "/1.0/meta-data/public-keys",
+            ]
+        );
+        assert_eq!(flow.meta.keys().count(), 1);
     }
 
     #[test]
