@@ -4,6 +4,9 @@
 use crate::harness::drivecase::Observed;
 use crate::mock::{self, LogEntry, Platform};
 
+/// The router `Net::DhcpOtherRouter` announces.
+pub const OTHER_ROUTER: &str = "10.0.0.254";
+
 /// Where the attributes go, relative to `--root`.
 pub const ATTRIBUTES: &str = "/run/metadata/afterburn";
 
@@ -28,6 +31,9 @@ pub enum Net {
     Dhcp,
     /// No DHCP server; the server end holds 169.254.169.254/16.
     LinkLocal,
+    /// dnsmasq on 10.0.0.1 announcing another router (`OTHER_ROUTER`, which nobody holds):
+    /// the DHCP server identifier and the gateway differ.
+    DhcpOtherRouter,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

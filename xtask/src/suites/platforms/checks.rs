@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 
 use serde_json::Value;
 
-use super::case::{ATTRIBUTES, Case, DriveKind, Net, Payload, Run};
+use super::case::{ATTRIBUTES, Case, DriveKind, Net, OTHER_ROUTER, Payload, Run};
 use super::expect::{self, Identity};
 use crate::harness::handoff::{self, FRAGMENT, OUTPUT, REPORT, ReportWant, SEED_DIR, USER_IGN, rel, seed};
 use crate::harness::netns::POOL;
@@ -65,6 +65,10 @@ pub fn report(c: &Case, r: &Run) -> Vec<String> {
         let mode = if c.net == Net::LinkLocal { "link-local" } else { "dhcp" };
         if v["mode"] != mode {
             bad.push(format!("report mode = {}, expected \"{mode}\"", v["mode"]));
+        }
+        // The fixture took: the lease named a router other than its server.
+        if c.net == Net::DhcpOtherRouter && v["router"] != OTHER_ROUTER {
+            bad.push(format!("report router = {}, expected the announced \"{OTHER_ROUTER}\"", v["router"]));
         }
     }
     bad

@@ -27,12 +27,13 @@ use crate::harness::checks::{check_secrets, check_stderr};
 use crate::harness::drivecase::{self, CaseNet, Observed};
 use crate::harness::flint::{runner_ready, verdict};
 use crate::harness::handoff::{OUTPUT, REPORT, SEED_DIR};
-use crate::harness::netns::{Addressing, SERVER_IF};
+use crate::harness::netns::{Addressing, POOL, SERVER_IF, start_dnsmasq_args};
 use crate::harness::tally::{Selection, Suite, Tally, run_each};
 use crate::harness::{cidata, drive};
 use crate::mock::{self, Platform, payloads};
+use crate::support::proc::ChildGuard;
 use crate::support::{deps, gzip, proc, util};
-use case::{ATTRIBUTES, Case, DriveKind, Files, Net, Payload, Run};
+use case::{ATTRIBUTES, Case, DriveKind, Files, Net, OTHER_ROUTER, Payload, Run};
 
 pub const SUITE: Suite = Suite { name: "platforms", needs_flint: true, gate: false, run, cases: || all().len() };
 
@@ -129,6 +130,15 @@ pub fn all() -> Vec<Case> {
     for c in v[first..].iter_mut() {
         c.extra = Some(cloudstack_router);
     }
+    v.push(Case {
+        net: Net::DhcpOtherRouter,
+        extra: Some(cloudstack_router),
+        ..Case::service(
+            "cloudstack-router-elsewhere",
+            "the lease's router (10.0.0.254, absent) is not its DHCP server (10.0.0.1): the server identifier is asked",
+            Platform::CloudStack,
+        )
+    });
     v.push(Case {
         consumers: true,
         ..Case::drive(
@@ -328,13 +338,30 @@ fn build_drive(kind: DriveKind, user_data: Option<&[u8]>, dir: &Path) -> Result<
     }
 }
 
-fn network(c: &Case, payload: Option<&Path>, logs: &Path) -> Result<CaseNet, String> {
+/// The case's network, and the DHCP server `Net::DhcpOtherRouter` starts itself.
+fn network(c: &Case, payload: Option<&Path>, logs: &Path) -> Result<(Option<ChildGuard>, CaseNet), String> {
     let (addressing, dhcp) = match c.net {
-        Net::NoNic => return CaseNet::lone(),
+        Net::NoNic => return Ok((None, CaseNet::lone()?)),
         Net::Dhcp => (Addressing::Dhcp, true),
+        Net::DhcpOtherRouter => (Addressing::Dhcp, false),
         Net::LinkLocal => (Addressing::LinkLocal, false),
     };
-    CaseNet::veth(addressing, dhcp, logs, |topo| {
+    let mut dnsmasq = None;
+    let net = CaseNet::veth(addressing, dhcp, logs, |topo| {
+        if c.net == Net::DhcpOtherRouter {
+            let args: Vec<String> = [
+                "--port=0".to_string(),
+                "--no-ping".into(),
+                "--bind-interfaces".into(),
+                format!("--interface={SERVER_IF}"),
+                format!("--dhcp-range=10.0.0.{},10.0.0.{},255.255.255.0,1h", POOL.0, POOL.1),
+                format!("--dhcp-option=option:router,{OTHER_ROUTER}"),
+                format!("--dhcp-leasefile={}", logs.join("dnsmasq.leases").display()),
+                "--log-dhcp".into(),
+            ]
+            .into();
+            dnsmasq = Some(start_dnsmasq_args(&topo.server, &args, logs, "dnsmasq")?);
+        }
         let Some(knobs) = c.mock else { return Ok(None) };
         let (listen, extra) = expect::listen(c.platform);
         if let Some(a) = extra {
@@ -345,7 +372,8 @@ fn network(c: &Case, payload: Option<&Path>, logs: &Path) -> Result<CaseNet, Str
         o.payload = payload.map(Path::to_path_buf);
         knobs(&mut o);
         Ok(Some(o))
-    })
+    })?;
+    Ok((dnsmasq, net))
 }
 
 fn flint_args(c: &Case, root: &Path, drive: Option<&Path>) -> Vec<String> {
@@ -385,7 +413,7 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
     if let Some(s) = &served {
         std::fs::write(&payload_path, s).map_err(|e| vec![e.to_string()])?;
     }
-    let net = network(c, served.is_some().then_some(payload_path.as_path()), &logs).map_err(|e| vec![e])?;
+    let (_dnsmasq, net) = network(c, served.is_some().then_some(payload_path.as_path()), &logs).map_err(|e| vec![e])?;
     let args = flint_args(c, &root, image.as_deref());
     std::fs::write(logs.join("flint-args.txt"), args.join(" ")).ok();
     let budget = Duration::from_secs_f64(c.budget);
