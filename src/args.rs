@@ -9,6 +9,7 @@ use core::fmt::{self, Write as _};
 
 use crate::decode::cmdline;
 use crate::net::config::word;
+use crate::platform::dmi::Hint;
 use crate::platform::{self, Platform};
 use crate::sources::seed::{Scheme, Url, UrlError};
 
@@ -78,6 +79,8 @@ pub struct Config<'a> {
     /// `--url`: fetch user-data from this HTTP URL (the platform is then [`platform::url`]).
     pub url: Option<Url<'a>>,
     pub verbose: bool,
+    /// `--platform auto`: the platform is the one the SMBIOS strings name.
+    pub auto: bool,
 }
 
 impl Config<'_> {
@@ -97,6 +100,8 @@ pub enum UsageError {
     BadValue(&'static str),
     NoPlatform,
     UnknownPlatform,
+    /// `--platform auto`, and the SMBIOS strings name no single platform.
+    UnknownMachine,
     Url(UrlError),
 }
 
@@ -114,6 +119,7 @@ impl fmt::Display for UsageError {
                 platform_ids(f, usize::MAX)?;
                 f.write_str(")")
             }
+            UsageError::UnknownMachine => f.write_str("--platform auto: DMI names no platform flint knows"),
             UsageError::Url(e) => write!(f, "--url: {e}"),
         }
     }
@@ -176,7 +182,7 @@ const fn name(n: &'static str) -> Option<&'static str> {
 /// second platform argument.
 #[rustfmt::skip]
 const OPTIONS: &[Opt] = &[
-    Opt::value( "--platform",           "flint.platform",           "ID",      |r| &mut r.platform,           "the cloud: one of the platforms below"),
+    Opt::value( "--platform",           "flint.platform",           "ID",      |r| &mut r.platform,           "the cloud: one of the platforms below, or auto (DMI)"),
     Opt::value( "",                     "ignition.platform.id",     "ID",      |r| &mut r.ignition_platform,  "the platform when flint.platform= is absent"),
     Opt::value( "--url",                "flint.url",                "URL",     |r| &mut r.url,                "fetch user-data from this http:// URL (no --platform)"),
     Opt::value( "",                     "ignition.config.url",      "URL",     |r| &mut r.ignition_url,       "the URL when ignition.platform.id=metal"),
@@ -330,8 +336,9 @@ pub fn parse_cmdline(text: &[u8]) -> Raw<'_> {
     raw
 }
 
-/// Merges both sources (command line first) and validates every value.
-pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageError> {
+/// Merges both sources (command line first) and validates every value. `dmi` is the platform
+/// the SMBIOS strings name, for `--platform auto`.
+pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>, dmi: Option<Hint>) -> Result<Config<'a>, UsageError> {
     // Both sources merged into one through the option table (a value from the command line
     // wins, a switch set in either is set): one loop rather than a comparison per field.
     let (mut cli, mut r) = (*cli, *kernel);
@@ -352,8 +359,14 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageE
         Some(u) => Some(Url::parse(u).and_then(fetchable).map_err(UsageError::Url)?),
         None => None,
     };
+    // flint's own argument only: Ignition has no `auto`, and never guesses (platform::dmi).
+    let auto = url.is_none() && r.platform == Some(b"auto");
     let platform = match (url, r.platform.or(r.ignition_platform)) {
         (Some(_), _) => &platform::url::PLATFORM,
+        (None, _) if auto => {
+            let hint = dmi.ok_or(UsageError::UnknownMachine)?;
+            platform::by_id(hint.platform.as_bytes()).ok_or(UsageError::UnknownPlatform)?
+        }
         (None, Some(id)) => platform::by_id(id).ok_or(UsageError::UnknownPlatform)?,
         (None, None) => return Err(UsageError::NoPlatform),
     };
@@ -437,6 +450,7 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>) -> Result<Config<'a>, UsageE
         family,
         url,
         verbose: r.verbose,
+        auto,
     })
 }
 
@@ -499,7 +513,7 @@ mod tests {
     fn command_line_options() {
         let raw =
             argv(&["--platform", "aws", "--output=/tmp/x", "-v", "--timeout", "2.5", "--max-size", "64K"]).unwrap();
-        let c = resolve(&raw, &Raw::default()).unwrap();
+        let c = resolve(&raw, &Raw::default(), None).unwrap();
         assert_eq!(c.platform.id, "aws");
         assert_eq!(c.output, b"/tmp/x");
         assert!(c.verbose);
@@ -512,7 +526,7 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let c = resolve(&argv(&["--platform", "akamai"]).unwrap(), &Raw::default()).unwrap();
+        let c = resolve(&argv(&["--platform", "akamai"]).unwrap(), &Raw::default(), None).unwrap();
         assert_eq!(c.output, DEFAULT_OUTPUT);
         assert_eq!(c.timeout_ms, DEFAULT_TIMEOUT_MS);
         assert_eq!(c.max_size, DEFAULT_MAX_SIZE);
@@ -526,9 +540,9 @@ mod tests {
         assert_eq!(argv(&["--output="]), Err(UsageError::MissingValue("--output")));
         assert_eq!(argv(&["--help=yes"]), Err(UsageError::UnknownOption));
         let none = Raw::default();
-        assert_eq!(resolve(&none, &none), Err(UsageError::NoPlatform));
+        assert_eq!(resolve(&none, &none, None), Err(UsageError::NoPlatform));
         fn bad<'a>(a: &'a [&'a str]) -> Result<Config<'a>, UsageError> {
-            resolve(&argv(a).unwrap(), &Raw::default())
+            resolve(&argv(a).unwrap(), &Raw::default(), None)
         }
         assert_eq!(bad(&["--platform", "gcp"]), Err(UsageError::UnknownPlatform));
         for (opt, v) in [
@@ -558,7 +572,7 @@ mod tests {
 
     #[test]
     fn handoff_options() {
-        let c = resolve(&argv(&["--platform", "aws"]).unwrap(), &Raw::default()).unwrap();
+        let c = resolve(&argv(&["--platform", "aws"]).unwrap(), &Raw::default(), None).unwrap();
         assert!(!c.ignition && !c.wants_metadata());
         assert_eq!((c.root, c.ssh_user), (&b""[..], DEFAULT_SSH_USER));
         let cli = argv(&[
@@ -572,24 +586,24 @@ mod tests {
             "/run/metadata/flint",
         ])
         .unwrap();
-        let c = resolve(&cli, &Raw::default()).unwrap();
+        let c = resolve(&cli, &Raw::default(), None).unwrap();
         assert!(c.ignition && !c.ignition_overwrite && c.wants_metadata());
         assert_eq!((c.root, c.ssh_user), (&b"/tmp/r"[..], &b"admin"[..]));
         let k = parse_cmdline(b"flint.platform=akamai flint.ignition flint.ignition-overwrite=1 flint.cloud-init-seed=/sysroot/var/lib/cloud/seed/nocloud");
-        let c = resolve(&Raw::default(), &k).unwrap();
+        let c = resolve(&Raw::default(), &k, None).unwrap();
         assert!(c.ignition && c.ignition_overwrite && c.wants_metadata());
         assert_eq!(c.cloud_init_seed, Some(&b"/sysroot/var/lib/cloud/seed/nocloud"[..]));
         let k = parse_cmdline(b"flint.platform=aws flint.ignition=0");
-        assert!(!resolve(&Raw::default(), &k).unwrap().ignition);
+        assert!(!resolve(&Raw::default(), &k, None).unwrap().ignition);
         for (opt, v) in [("--ssh-user", "-rf"), ("--ssh-user", "a b"), ("--ssh-user", "a/b")] {
             assert_eq!(
-                resolve(&argv(&["--platform", "aws", opt, v]).unwrap(), &Raw::default()),
+                resolve(&argv(&["--platform", "aws", opt, v]).unwrap(), &Raw::default(), None),
                 Err(UsageError::BadValue("--ssh-user"))
             );
         }
         // Relative outputs cannot be put under a root.
         let cli = argv(&["--platform", "aws", "--root", "/r", "--output", "rel/x"]).unwrap();
-        assert_eq!(resolve(&cli, &Raw::default()), Err(UsageError::BadValue("--output")));
+        assert_eq!(resolve(&cli, &Raw::default(), None), Err(UsageError::BadValue("--output")));
     }
 
     #[test]
@@ -598,16 +612,16 @@ mod tests {
         assert_eq!(k.ignition_platform, Some(&b"aws"[..]));
         assert_eq!(k.output, Some(&b"/run/a b"[..]));
         assert!(k.verbose);
-        let c = resolve(&Raw::default(), &k).unwrap();
+        let c = resolve(&Raw::default(), &k, None).unwrap();
         assert_eq!(c.platform.id, "aws");
         assert_eq!(c.timeout_ms, 5000);
         // flint.platform beats ignition.platform.id; the command line beats both.
         let k = parse_cmdline(b"ignition.platform.id=aws flint.platform=akamai flint.address=link-local");
-        assert_eq!(resolve(&Raw::default(), &k).unwrap().platform.id, "akamai");
+        assert_eq!(resolve(&Raw::default(), &k, None).unwrap().platform.id, "akamai");
         let cli = argv(&["--platform", "aws", "--address", "dhcp"]).unwrap();
-        let c = resolve(&cli, &k).unwrap();
+        let c = resolve(&cli, &k, None).unwrap();
         assert_eq!((c.platform.id, c.address), ("aws", AddressMode::Dhcp));
-        assert_eq!(resolve(&Raw::default(), &k).unwrap().address, AddressMode::LinkLocal);
+        assert_eq!(resolve(&Raw::default(), &k, None).unwrap().address, AddressMode::LinkLocal);
     }
 
     #[test]
@@ -619,19 +633,47 @@ mod tests {
         let k = parse_cmdline(b"  flint.platform=  flint.verbose=0 flint.max-size=1M");
         assert_eq!(k.platform, None);
         assert!(!k.verbose);
-        assert_eq!(resolve(&Raw { platform: Some(b"aws"), ..Raw::default() }, &k).unwrap().max_size, 1 << 20);
+        assert_eq!(resolve(&Raw { platform: Some(b"aws"), ..Raw::default() }, &k, None).unwrap().max_size, 1 << 20);
         assert_eq!(parse_cmdline(b""), Raw::default());
         // A bad kernel value is a usage error just like a bad option.
         let k = parse_cmdline(b"flint.platform=aws flint.timeout=soon");
-        assert_eq!(resolve(&Raw::default(), &k), Err(UsageError::BadValue("--timeout")));
+        assert_eq!(resolve(&Raw::default(), &k, None), Err(UsageError::BadValue("--timeout")));
+    }
+
+    #[test]
+    fn platform_auto_takes_the_dmi_hint() {
+        use crate::platform::dmi::Key;
+        let akamai = Some(Hint { platform: "akamai", key: Key::SysVendor });
+        let cli = argv(&["--platform", "auto"]).unwrap();
+        let c = resolve(&cli, &Raw::default(), akamai).unwrap();
+        assert_eq!((c.platform.id, c.auto), ("akamai", true));
+        // The kernel's flint.platform=auto too; an unknown machine is a usage error.
+        let k = parse_cmdline(b"flint.platform=auto");
+        assert_eq!(resolve(&Raw::default(), &k, akamai).unwrap().platform.id, "akamai");
+        assert_eq!(resolve(&Raw::default(), &k, None), Err(UsageError::UnknownMachine));
+        // A hint never changes an explicit platform, and is never the default.
+        let aws = argv(&["--platform", "aws"]).unwrap();
+        let c = resolve(&aws, &k, akamai).unwrap();
+        assert_eq!((c.platform.id, c.auto), ("aws", false));
+        assert_eq!(resolve(&Raw::default(), &Raw::default(), akamai), Err(UsageError::NoPlatform));
+        let k = parse_cmdline(b"ignition.platform.id=auto");
+        assert_eq!(resolve(&Raw::default(), &k, akamai), Err(UsageError::UnknownPlatform), "not Ignition's");
+        // A URL names its own source.
+        let url = argv(&["--platform", "auto", "--url", "http://10.0.0.1/x"]).unwrap();
+        let c = resolve(&url, &Raw::default(), None).unwrap();
+        assert_eq!((c.platform.id, c.auto), ("url", false));
+        // A platform the hint names but this build lacks is refused like an unknown id.
+        let gone = Some(Hint { platform: "nope", key: Key::SysVendor });
+        assert_eq!(resolve(&cli, &Raw::default(), gone), Err(UsageError::UnknownPlatform));
+        assert_eq!(UsageError::UnknownMachine.to_string(), "--platform auto: DMI names no platform flint knows");
     }
 
     #[test]
     fn drive_option() {
-        let c = resolve(&argv(&["--platform", "aws", "--drive", "/dev/vdb"]).unwrap(), &Raw::default()).unwrap();
+        let c = resolve(&argv(&["--platform", "aws", "--drive", "/dev/vdb"]).unwrap(), &Raw::default(), None).unwrap();
         assert_eq!(c.drive, Some(&b"/dev/vdb"[..]));
         assert_eq!(
-            resolve(&argv(&["--platform", "aws"]).unwrap(), &Raw::default()).unwrap().drive,
+            resolve(&argv(&["--platform", "aws"]).unwrap(), &Raw::default(), None).unwrap().drive,
             None,
             "no drive: scan"
         );
@@ -640,12 +682,12 @@ mod tests {
         assert_eq!(argv(&["--drive", ""]), Err(UsageError::MissingValue("--drive")));
         let k = parse_cmdline(b"flint.platform=aws flint.drive=/dev/sr0 flint.drive=");
         assert_eq!(k.drive, Some(&b"/dev/sr0"[..]), "an empty kernel value sets nothing");
-        assert_eq!(resolve(&Raw::default(), &k).unwrap().drive, Some(&b"/dev/sr0"[..]));
+        assert_eq!(resolve(&Raw::default(), &k, None).unwrap().drive, Some(&b"/dev/sr0"[..]));
         let cli = argv(&["--drive=/tmp/config.img"]).unwrap();
-        assert_eq!(resolve(&cli, &k).unwrap().drive, Some(&b"/tmp/config.img"[..]), "the command line wins");
+        assert_eq!(resolve(&cli, &k, None).unwrap().drive, Some(&b"/tmp/config.img"[..]), "the command line wins");
         // An input: neither joined to --root nor required to be absolute under it.
         let cli = argv(&["--platform", "aws", "--root", "/sysroot", "--drive", "images/config.img"]).unwrap();
-        let c = resolve(&cli, &Raw::default()).unwrap();
+        let c = resolve(&cli, &Raw::default(), None).unwrap();
         assert_eq!((c.root, c.drive), (&b"/sysroot"[..], Some(&b"images/config.img"[..])));
     }
 

@@ -23,6 +23,7 @@ use flint::handoff::{self, Handoff, Trouble};
 use flint::net::LinkError;
 use flint::net::linklocal::Ip;
 use flint::net::stack::{self, Storage};
+use flint::platform::dmi::{Key, Smbios};
 use flint::platform::{Address, Role};
 use flint::report::{self, Report};
 use flint::sources::drive::DriveError;
@@ -78,8 +79,9 @@ struct TextMemory {
     cmdline: [u8; 4096],
     report: [u8; 4096],
     status: [u8; 4096],
-    /// The SMBIOS system serial number (a NoCloud seed selector on Proxmox VE and KubeVirt).
-    serial: [u8; 256],
+    /// The SMBIOS strings (`platform::dmi::Key`): `--platform auto`, the check of an explicit
+    /// platform, and the system serial number (a NoCloud seed selector).
+    dmi: [[u8; 256]; 6],
 }
 
 static NET: Reserved<Storage> = Reserved::new(Storage::new());
@@ -95,7 +97,7 @@ static DRIVES: Reserved<[DriveMemory; engine::DRIVES_MAX]> = Reserved::new(
 static DECODE: Reserved<DecodeMemory> =
     Reserved::new(DecodeMemory { decoded: [0; BODY_MAX], window: [0; decode::WINDOW], render: [0; RENDER_MAX] });
 static TEXT: Reserved<TextMemory> =
-    Reserved::new(TextMemory { cmdline: [0; 4096], report: [0; 4096], status: [0; 4096], serial: [0; 256] });
+    Reserved::new(TextMemory { cmdline: [0; 4096], report: [0; 4096], status: [0; 4096], dmi: [[0; 256]; 6] });
 
 pub mod clock {
     use smoltcp::time::Instant;
@@ -208,7 +210,7 @@ fn main(mut argv: sys::Args) -> i32 {
         Ok(raw) => raw,
         Err(e) => return usage(Error::Usage(e)),
     };
-    let TextMemory { cmdline, report: report_buffer, status, serial } = TEXT.take();
+    let TextMemory { cmdline, report: report_buffer, status, dmi } = TEXT.take();
     if cli.help {
         // Rendered from the option table into a buffer this run has no other use for, so it
         // leaves in one write.
@@ -226,15 +228,34 @@ fn main(mut argv: sys::Args) -> i32 {
         Err(e) => return usage(e),
     };
     let kernel = args::parse_cmdline(kernel_text);
-    let cfg = match args::resolve(&cli, &kernel) {
+    let smbios = read_smbios(dmi);
+    let hint = smbios.platform();
+    let cfg = match args::resolve(&cli, &kernel, hint) {
         Ok(cfg) => cfg,
+        Err(e @ UsageError::UnknownMachine) => {
+            // What flint saw, so the machine can be told apart (or given a platform).
+            flint::error!("args", "{e}: {smbios}");
+            return Exit::Usage as i32;
+        }
         Err(e) => return usage(Error::Usage(e)),
     };
     logger::set_verbose(cfg.verbose);
+    // What decided, for auto; for a platform given, another cloud's strings are only said: the
+    // image asked for that platform.
+    if let Some(h) = hint {
+        let (key, value) = (h.key.name(), Bytes(smbios.get(h.key)));
+        if cfg.auto {
+            flint::info!("args", "--platform auto: DMI {key} \"{value}\" names {}", h.platform);
+        } else if h.platform != cfg.platform.id && cfg.url.is_none() {
+            let given = cfg.platform.id;
+            flint::warn!("args", "--platform {given}: DMI {key} \"{value}\" names {}; going on as given", h.platform);
+        }
+    }
 
     let mut report = Report::new(cfg.platform.id);
+    report.dmi = hint;
     let mut nic = PacketNic::new(cfg.interface, FRAMES.take());
-    let result = run(&cfg, kernel_text, serial, &mut nic, &mut report, t0);
+    let result = run(&cfg, kernel_text, smbios.get(Key::ProductSerial), &mut nic, &mut report, t0);
     let code = match result {
         Ok(Done::Written) => Exit::Written,
         Ok(Done::NoUserData) => {
@@ -281,7 +302,7 @@ fn usage(e: Error) -> i32 {
 fn run(
     cfg: &Config<'static>,
     kernel: &'static [u8],
-    serial: &'static mut [u8; 256],
+    serial: &'static [u8],
     nic: &mut PacketNic,
     report: &mut Report,
     t0: Instant,
@@ -300,7 +321,6 @@ fn run(
     let nocloud = if cfg.url.is_some() {
         cfg.url
     } else if cfg.platform.services().any(|s| s.at_seed()) {
-        let serial = read_file(b"/sys/class/dmi/id/product_serial\0", serial).unwrap_or(&[]);
         match flint::sources::seed::choose(serial, kernel, flint::sources::service::PATH_MAX) {
             Ok(url) => url,
             Err(e) => {
@@ -529,6 +549,19 @@ fn read_cmdline<'b>(path: Option<&[u8]>, buf: &'b mut [u8; 4096]) -> Result<&'b 
         }
         None => Ok(read_file(b"/proc/cmdline\0", buf).unwrap_or(&[])),
     }
+}
+
+/// The SMBIOS strings; a file missing or unreadable (`product_serial` and `product_uuid` are
+/// root's only) is an empty string, as in cloud-init's `dmi.py`. Bounded by the buffers.
+// Out of line though called once: one loop, not six inlined reads.
+#[inline(never)]
+fn read_smbios(bufs: &'static mut [[u8; 256]; 6]) -> Smbios<'static> {
+    let mut s = Smbios::default();
+    let mut path = [0; flint::platform::dmi::PATH_MAX];
+    for (key, buf) in Key::ALL.into_iter().zip(bufs.iter_mut()) {
+        s.set(key, read_file(key.path(&mut path), buf).unwrap_or(&[]));
+    }
+    s
 }
 
 /// Reads up to `buf.len()` bytes of a file named by a NUL-terminated path.

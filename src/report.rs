@@ -65,6 +65,9 @@ pub struct Report {
     pub vmhwm_kib: Option<u64>,
     /// Which kind of source answered: `service` or `drive`.
     pub source: Option<&'static str>,
+    /// The platform the SMBIOS strings name and the string that named it (`dmi_platform`,
+    /// `dmi_key`): what `--platform auto` took; with a platform given, only a hint.
+    pub dmi: Option<crate::platform::dmi::Hint>,
 }
 
 impl Report {
@@ -125,6 +128,8 @@ impl Report {
         };
         write!(w, ",\"requests\":{},\"gzip\":{gzip},\"vmhwm_kib\":{}", self.requests, Num(self.vmhwm_kib))?;
         field(w, "source", self.source)?;
+        field(w, "dmi_platform", self.dmi.map(|h| h.platform))?;
+        field(w, "dmi_key", self.dmi.map(|h| h.key.name()))?;
         w.write_str("}")
     }
 }
@@ -249,7 +254,12 @@ mod tests {
             assert_eq!(v[k], serde_json::json!([]), "{k}");
         }
         assert!(v["endpoint"].is_null());
-        assert_eq!(v.as_object().unwrap().len(), 21);
+        assert!(v["dmi_platform"].is_null() && v["dmi_key"].is_null());
+        assert_eq!(v.as_object().unwrap().len(), 23);
+        r.dmi = Some(crate::platform::dmi::Hint { platform: "gcp", key: crate::platform::dmi::Key::ProductName });
+        let out = std::str::from_utf8(r.render(&mut buf).unwrap()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(out).unwrap();
+        assert_eq!((&v["dmi_platform"], &v["dmi_key"]), (&"gcp".into(), &"product_name".into()));
     }
 
     #[test]

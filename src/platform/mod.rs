@@ -16,6 +16,7 @@ pub mod aliyun;
 pub mod aws;
 pub mod cloudstack;
 pub mod digitalocean;
+pub mod dmi;
 pub mod exoscale;
 pub mod hetzner;
 pub mod ibmcloud;

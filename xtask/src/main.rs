@@ -71,6 +71,7 @@ tasks:
   dualstack [FILTER] [--keep] IPv6 and names (issue #11): RA/SLAAC, DHCPv6, DNS with search
                              lists, Happy Eyeballs, --url, IPv6 endpoints, DAD, against real
                              dnsmasq in namespaces; every fixture proven without flint first
+  auto [FILTER] [--keep]     --platform auto: SMBIOS strings faked per case, each cloud's mock
   demo [--netns]             boot the QEMU image: flint fetches the bundled Ignition config;
                              shows it with the boot timeline (--netns: the namespace demo)
   fuzz [--seconds N] [TARGET...]
@@ -119,6 +120,7 @@ fn main() -> ExitCode {
         "platforms" => tasks::platforms::cli(rest),
         "nocloud" => tasks::nocloud::cli(rest),
         "dualstack" => tasks::dualstack::cli(rest),
+        "auto" => tasks::auto::cli(rest),
         "mock" => mock::main(rest),
         "dhcp-mock" => mock::dhcp::main(rest),
         "dns-mock" => mock::dns::main(rest),

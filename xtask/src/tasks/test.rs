@@ -31,6 +31,8 @@ pub const SUITES: &[&Suite] = &[
     &suites::nocloud::SUITE,
     // Dual stack and names: IPv6, DNS, Happy Eyeballs, --url (issue #11).
     &suites::dualstack::SUITE,
+    // --platform auto: the platform from SMBIOS strings (issue #12).
+    &suites::auto::SUITE,
     // flint's initramfs-tools hook and scripts.
     &suites::packaging::SUITE,
 ];

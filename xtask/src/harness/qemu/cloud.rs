@@ -182,6 +182,7 @@ pub fn aws_slirp_vm<'a>(env: &'a Env, cloud: &'a Cloud, dir: &'a Path, append: S
         banner_within: None,
         disks: Vec::new(),
         fw_cfg: Vec::new(),
+        smbios: Vec::new(),
     }
 }
 

@@ -120,6 +120,9 @@ pub struct Vm<'a> {
     /// Firmware configuration items (`-fw_cfg name=NAME,file=PATH`), as `qemu -fw_cfg` hands
     /// an Ignition config to a VM.
     pub fw_cfg: Vec<FwCfg>,
+    /// SMBIOS fields, each one `-smbios` argument (`type=1,manufacturer=Linode`,
+    /// `type=3,asset=OracleCloud.com`): the strings a cloud's VM shows in `/sys/class/dmi/id`.
+    pub smbios: Vec<String>,
 }
 
 /// One `-fw_cfg` item: the guest's `qemu_fw_cfg` driver shows its bytes in
@@ -301,6 +304,9 @@ pub fn command_line(vm: &Vm, relay: &[String], pcap: bool) -> Vec<String> {
         // As for -drive: a comma would end the option.
         a.extend(["-fw_cfg".into(), format!("name={},file={}", item.name, item.file.display())]);
     }
+    for fields in &vm.smbios {
+        a.extend(["-smbios".into(), fields.clone()]);
+    }
     for (i, nic) in vm.nics.iter().enumerate() {
         let netdev = match &nic.backend {
             Backend::Slirp { metadata: true } => format!(
@@ -449,6 +455,7 @@ fn probe_kvm(vmlinux: &Path, initrd: &Path) -> (Accel, String) {
         banner_within: Some(Duration::from_secs(3)),
         disks: Vec::new(),
         fw_cfg: Vec::new(),
+        smbios: Vec::new(),
     };
     match boot(&vm) {
         Ok(b) if b.ended() => (Accel::Kvm, format!("KVM probe boot ended in {:.1} s", b.wall.as_secs_f64())),
@@ -522,6 +529,7 @@ mod tests {
                 Disk { image: "/d/cidata.iso".into(), bus: DiskBus::Ide2 },
             ],
             fw_cfg: vec![FwCfg { name: IGNITION_FW_CFG.into(), file: "/d/config.ign".into() }],
+            smbios: vec!["type=1,manufacturer=Amazon EC2,uuid=ec2e1916-9099-7caf-fd21-012345abcdef".into()],
         };
         let a = command_line(&vm, &["/x/xtask".into(), "relay".into(), "127.0.0.1:80".into()], true).join(" ");
         assert!(a.contains("-accel tcg -machine pc "), "{a}");
@@ -551,6 +559,9 @@ mod tests {
             "{a}"
         );
         assert!(a.contains("-fw_cfg name=opt/com.coreos/config,file=/d/config.ign"), "{a}");
+        let args = command_line(&vm, &["/x/xtask".into()], true);
+        let at = args.iter().position(|x| x == "-smbios").expect("-smbios");
+        assert_eq!(args[at + 1], "type=1,manufacturer=Amazon EC2,uuid=ec2e1916-9099-7caf-fd21-012345abcdef");
         let q35 =
             Vm { machine: Machine::Q35, disks: vec![Disk { image: "/d/c.iso".into(), bus: DiskBus::Ide2 }], ..vm };
         let a = command_line(&q35, &[], false).join(" ");

@@ -228,6 +228,7 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
         banner_within: None,
         disks,
         fw_cfg: super::media::fw_cfg(s, &served, dir).map_err(|e| vec![e])?,
+        smbios: s.smbios.clone(),
     };
     let (boot, log, tokens) = cloud::boot_in(&vm, &cloud, dir)?;
     drop(cloud);

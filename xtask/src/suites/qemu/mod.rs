@@ -82,6 +82,7 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
         banner_within: None,
         disks,
         fw_cfg,
+        smbios: s.smbios.clone(),
     };
     let (boot, log, tokens) = cloud::boot_in(&vm, &cloud, dir)?;
     let dropped = match nets.contains(&NetKind::Tap(TapLink::DualStackV6Dropped)) {

@@ -83,12 +83,14 @@ pub enum AddrWant {
 pub enum PlatformArg {
     Flint,
     Ignition,
+    /// `flint.platform=auto`: flint picks the scenario's platform from the SMBIOS strings.
+    Auto,
 }
 
 impl PlatformArg {
     pub fn name(self) -> &'static str {
         match self {
-            PlatformArg::Flint => "flint.platform",
+            PlatformArg::Flint | PlatformArg::Auto => "flint.platform",
             PlatformArg::Ignition => "ignition.platform.id",
         }
     }
@@ -143,6 +145,8 @@ pub struct Scenario {
     pub drive: Option<DriveSpec>,
     /// The payload is the VM's `opt/com.coreos/config` fw_cfg item (`-fw_cfg`).
     pub fw_cfg: bool,
+    /// `-smbios` arguments: the VM's SMBIOS strings (`type=1,manufacturer=…`, `type=3,asset=…`).
+    pub smbios: Vec<String>,
     /// Hand-offs asked for and checked file by file (sorted, no duplicates).
     pub handoff: Vec<Handoff>,
     /// Modules of `modules.txt` the init loads 1 s after flint started instead of before
@@ -196,6 +200,7 @@ impl Scenario {
         match (self.platform, self.platform_arg) {
             (Platform::Url, PlatformArg::Flint) => String::new(),
             (Platform::Url, PlatformArg::Ignition) => "ignition.platform.id=metal".into(),
+            (_, PlatformArg::Auto) => "flint.platform=auto".into(),
             (p, a) => format!("{}={}", a.name(), p.as_str()),
         }
     }
@@ -258,6 +263,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
             "nics",
             "drive",
             "fw_cfg",
+            "smbios",
             "handoff",
             "late_modules",
             "kernel_args",
@@ -284,8 +290,23 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
     let platform_arg = match v.get("platform_arg").map(|_| string("platform_arg")).transpose()?.as_deref() {
         None | Some("flint.platform") => PlatformArg::Flint,
         Some("ignition.platform.id") => PlatformArg::Ignition,
-        Some(a) => return Err(format!("unknown platform_arg `{a}` (flint.platform, ignition.platform.id)")),
+        Some("auto") => PlatformArg::Auto,
+        Some(a) => return Err(format!("unknown platform_arg `{a}` (flint.platform, ignition.platform.id, auto)")),
     };
+    // One `-smbios` argument each, of the two types whose strings flint reads; no value with a
+    // comma (QEMU's option syntax would need it doubled).
+    let mut smbios = Vec::new();
+    for f in v.get("smbios").map_or(Some(&Vec::new()), Value::as_array).ok_or("`smbios` must be an array")? {
+        match f.as_str() {
+            Some(t) if (t.starts_with("type=1,") || t.starts_with("type=3,")) && !t.contains(",,") => {
+                smbios.push(t.to_string())
+            }
+            _ => return Err(format!("`smbios` holds {f}, not `type=1,…` or `type=3,…`")),
+        }
+    }
+    if platform_arg == PlatformArg::Auto && platform == Platform::Url {
+        return Err("platform_arg auto names a platform, not a URL".into());
+    }
     let image = match v.get("image").map(|_| string("image")).transpose()?.as_deref() {
         None | Some("test") => Image::Test,
         Some("dracut") => Image::Dracut,
@@ -512,7 +533,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
     // A URL replaces the platform: the scenario must say so, and name the URL the way its
     // platform argument does.
     let url_arg = match platform_arg {
-        PlatformArg::Flint => "flint.url=",
+        PlatformArg::Flint | PlatformArg::Auto => "flint.url=",
         PlatformArg::Ignition => "ignition.config.url=",
     };
     let urls = ["flint.url=", "ignition.config.url="];
@@ -542,6 +563,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         nics,
         drive,
         fw_cfg,
+        smbios,
         handoff,
         late_modules,
         kernel_args,
@@ -723,6 +745,24 @@ mod tests {
             let s = all.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("{name}"));
             assert_eq!(s.nics[0].net, NetKind::Tap(link), "{name}");
             assert!(!s.expect_endpoint.is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn smbios_and_platform_auto() {
+        let s = r#"[{"name":"a","about":"a","platform":"aws","platform_arg":"auto","payload":"ignition",
+            "nics":[{"model":"virtio-net-pci","net":"slirp-metadata"}],
+            "smbios":["type=1,manufacturer=Amazon EC2","type=3,asset=x"],"expect":{"exit":0}}]"#;
+        let p = parse(s).unwrap();
+        assert_eq!(p[0].platform_kernel_arg(), "flint.platform=auto");
+        assert_eq!(p[0].smbios, ["type=1,manufacturer=Amazon EC2", "type=3,asset=x"]);
+        assert!(parse(&s.replace("type=3,asset=x", "type=2,asset=x")).is_err(), "flint reads types 1 and 3 only");
+        assert!(parse(&s.replace("type=3,asset=x", "type=3,asset=a,,b")).is_err());
+        assert!(parse(&s.replace(r#""platform_arg":"auto","#, "")).unwrap()[0].smbios.len() == 2);
+        assert!(parse(&s.replace(r#""platform":"aws""#, r#""platform":"url""#)).is_err());
+        // Every auto scenario of the table names its SMBIOS strings or expects exit 2.
+        for s in load().unwrap().iter().filter(|s| s.platform_arg == PlatformArg::Auto) {
+            assert!(s.name.starts_with("auto-") && (!s.smbios.is_empty() || s.expect_exit == 2), "{}", s.name);
         }
     }
 }
