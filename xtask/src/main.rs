@@ -67,6 +67,9 @@ tasks:
                              no DHCP, the hand-offs read by Ignition and cloud-init
   gcp [FILTER] [--keep]      GCP: the metadata server on a /32 lease with option 121 routes,
                              block-project-ssh-keys, the hand-offs read by Ignition and cloud-init
+  platforms [FILTER] [--keep] issue #12's metadata platforms (digitalocean … ibmcloud) against
+                             their mocks and drives, quirks included, the hand-offs read by
+                             Ignition and cloud-init
   dualstack [FILTER] [--keep] IPv6 and names (issue #11): RA/SLAAC, DHCPv6, DNS with search
                              lists, Happy Eyeballs, --url, IPv6 endpoints, DAD, against real
                              dnsmasq in namespaces; every fixture proven without flint first
@@ -86,7 +89,7 @@ environment: FLINT_BIN=PATH makes e2e, consumers, qemu-test, initramfs, demo and
              FLINT_CACHE_DIR=DIR holds the downloaded kernel (default ~/.cache/flint)
 
 hidden helpers (started by the tasks):
-  mock --platform aws|akamai|openstack|nocloud|gcp [--listen ADDR] [--payload FILE] [knobs…]   (`mock --help`)
+  mock --platform aws|akamai|openstack|nocloud|gcp|… [--listen ADDR] [--payload FILE] [knobs…]   (`mock --help`)
   dhcp-mock [options]        a misbehaving DHCP server (`dhcp-mock --help`)
   dns-mock --listen IP [options]  a DNS server that truncates or never answers (`dns-mock --help`)
   time-exec [--result FILE] [--timeout S] -- CMD [ARGS…]
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
         "fuzz" => tasks::fuzz::cli(rest),
         "consumers" => tasks::consumers::cli(rest),
         "openstack" => tasks::openstack::cli(rest),
+        "platforms" => tasks::platforms::cli(rest),
         "nocloud" => tasks::nocloud::cli(rest),
         "dualstack" => tasks::dualstack::cli(rest),
         "auto" => tasks::auto::cli(rest),

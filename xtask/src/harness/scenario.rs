@@ -193,6 +193,8 @@ fn prepare(s: &Scenario, marker: &str) -> Prepared {
     let served_len = file.as_ref().map(|f| match s.platform {
         Platform::Aws | Platform::OpenStack | Platform::NoCloud | Platform::Gcp => f.len(),
         Platform::Akamai => base64::engine::general_purpose::STANDARD.encode(f).len(),
+        // Issue #12's platforms run in `suites/platforms`, not here.
+        _ => f.len(),
     });
     Prepared { file, decoded, served_len }
 }

@@ -12,6 +12,10 @@ pub(super) struct Request {
     pub(super) headers: Vec<(String, String)>,
     /// HTTP/1.0, or `Connection: close`.
     pub(super) wants_close: bool,
+    /// The request body (a token request's JSON, IBM Cloud).
+    pub(super) body: Vec<u8>,
+    /// The client's TCP source port (Scaleway answers user-data only to ports < 1024).
+    pub(super) peer_port: u16,
 }
 
 impl Request {
@@ -61,6 +65,7 @@ pub(super) fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        301 => "Moved Permanently",
         307 => "Temporary Redirect",
         406 => "Not Acceptable",
         429 => "Too Many Requests",
@@ -174,7 +179,14 @@ pub(super) fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<
         }
         headers.push((k.to_string(), v.trim().to_string()));
     }
-    let mut req = Request { method: method.into(), target: target.into(), headers, wants_close: version == "HTTP/1.0" };
+    let mut req = Request {
+        method: method.into(),
+        target: target.into(),
+        headers,
+        wants_close: version == "HTTP/1.0",
+        body: Vec::new(),
+        peer_port: 0,
+    };
     if let Some(c) = req.header("connection")
         && c.to_ascii_lowercase().split(',').any(|t| t.trim() == "close")
     {
@@ -197,6 +209,7 @@ pub(super) fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<
             _ => return Err(ReadError::Malformed("connection closed inside the request body".into())),
         }
     }
+    req.body = buf[head_end.1..head_end.1 + body_len].to_vec();
     buf.drain(..head_end.1 + body_len);
     Ok(req)
 }

@@ -21,15 +21,21 @@
 //! never imports flint's code (xtask does not depend on the flint crate).
 
 pub mod akamai;
+pub mod aliyun;
 pub mod aws;
+pub mod cloudstack;
 pub mod dhcp;
+pub mod digitalocean;
 pub mod dns;
+pub mod exoscale;
 mod fault;
 mod faults;
 pub mod gcp;
 #[cfg(test)]
 mod gcp_tests;
+pub mod hetzner;
 mod http;
+pub mod ibmcloud;
 mod keys;
 pub mod nocloud;
 #[cfg(test)]
@@ -38,11 +44,17 @@ pub mod openstack;
 #[cfg(test)]
 mod openstack_tests;
 mod options;
+pub mod oraclecloud;
 pub mod payloads;
+#[cfg(test)]
+mod platforms_tests;
+pub mod scaleway;
 mod server;
 mod service;
 #[cfg(test)]
 mod tests;
+pub mod upcloud;
+pub mod vultr;
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -97,6 +109,8 @@ pub struct LogEntry {
     pub host: Option<String>,
     /// The client's address as the server saw it.
     pub peer: Option<String>,
+    /// The client's TCP source port.
+    pub peer_port: Option<u16>,
 }
 
 impl std::fmt::Display for LogEntry {
@@ -138,6 +152,7 @@ pub fn read_log(path: &Path) -> Result<Vec<LogEntry>, String> {
                 bytes: v["bytes"].as_u64().unwrap_or(0) as usize,
                 host: v["host"].as_str().map(String::from),
                 peer: v["peer"].as_str().map(String::from),
+                peer_port: v["peer_port"].as_u64().map(|p| p as u16),
             })
         })
         .collect()

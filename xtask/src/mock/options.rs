@@ -16,11 +16,37 @@ pub enum Platform {
     /// cloud-init NoCloud's network seed (`ds=nocloud;s=URL`), `nocloud.rs`.
     NoCloud,
     Gcp,
+    // Issue #12's metadata services, one module each (`digitalocean.rs` …).
+    DigitalOcean,
+    Hetzner,
+    Vultr,
+    UpCloud,
+    Exoscale,
+    CloudStack,
+    Scaleway,
+    OracleCloud,
+    Aliyun,
+    IbmCloud,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 5] =
-        [Platform::Aws, Platform::Akamai, Platform::OpenStack, Platform::NoCloud, Platform::Gcp];
+    pub const ALL: [Platform; 15] = [
+        Platform::Aws,
+        Platform::Akamai,
+        Platform::OpenStack,
+        Platform::NoCloud,
+        Platform::Gcp,
+        Platform::DigitalOcean,
+        Platform::Hetzner,
+        Platform::Vultr,
+        Platform::UpCloud,
+        Platform::Exoscale,
+        Platform::CloudStack,
+        Platform::Scaleway,
+        Platform::OracleCloud,
+        Platform::Aliyun,
+        Platform::IbmCloud,
+    ];
 
     /// The id flint and Ignition use (`--platform`, `ignition.platform.id=`).
     pub fn as_str(self) -> &'static str {
@@ -30,6 +56,16 @@ impl Platform {
             Platform::OpenStack => "openstack",
             Platform::NoCloud => "nocloud",
             Platform::Gcp => "gcp",
+            Platform::DigitalOcean => "digitalocean",
+            Platform::Hetzner => "hetzner",
+            Platform::Vultr => "vultr",
+            Platform::UpCloud => "upcloud",
+            Platform::Exoscale => "exoscale",
+            Platform::CloudStack => "cloudstack",
+            Platform::Scaleway => "scaleway",
+            Platform::OracleCloud => "oraclecloud",
+            Platform::Aliyun => "aliyun",
+            Platform::IbmCloud => "ibmcloud",
         }
     }
 
@@ -42,7 +78,8 @@ impl Platform {
 }
 
 pub const MOCK_HELP: &str = "\
-usage: xtask mock --platform aws|akamai|openstack|nocloud|gcp [options]
+usage: xtask mock --platform aws|akamai|openstack|nocloud|gcp|digitalocean|hetzner|vultr|upcloud|
+                  exoscale|cloudstack|scaleway|oraclecloud|aliyun|ibmcloud [options]
   --listen ADDR          listen address (default 169.254.169.254:80)
   --payload FILE         user-data: served raw (aws, openstack, nocloud) or base64-encoded (akamai); absent = none
   --log FILE             JSON lines, one per request (method, path, status, token sent/valid…)
@@ -56,7 +93,7 @@ usage: xtask mock --platform aws|akamai|openstack|nocloud|gcp [options]
   --fail-first N         the first N requests (any path) answer --fail-status
   --fail-status S        status for --fail-first (default 503)
   --retry-after S        Retry-After header on 429/503 answers
-  --no-token-api         aws: PUT /latest/api/token answers 404, GETs need no token (IMDSv1 only)
+  --no-token-api         aws, aliyun: the token PUT answers 404, GETs need no token
   --no-ssh-keys          no SSH keys (aws: meta-data/public-keys/ 404; akamai: no users)
   --no-metadata          every metadata path 404 (user-data and tokens still served; nocloud: meta-data)
   --no-openstack-tree    openstack: every /openstack/… path 404, only the EC2-compatible tree answers
@@ -66,6 +103,9 @@ usage: xtask mock --platform aws|akamai|openstack|nocloud|gcp [options]
   --seed-host HOST       nocloud: the only Host header answered (e.g. 10.0.0.1:8000); others 404
   --gcp-block TEXT       gcp: the instance's block-project-ssh-keys attribute (absent: 404)
   --gcp-legacy-keys      gcp: the instance also has a legacy sshKeys attribute
+  --any-port             scaleway: answer /user_data from any TCP source port (the real one
+                         refuses ports >= 1024: a negative control)
+  --none-status S        hetzner: how no user-data looks: 404, 204 or 200 (empty body; default)
   --put-hop-limit N      aws: IP TTL of token responses (default 1 like IMDS; 0 = kernel default)
   --rate-limit N         past N requests in a second, answer 429 with Retry-After: 1 (load test)
   --max-seconds N        exit after N seconds whatever happens (default 600)
@@ -105,6 +145,10 @@ pub struct Options {
     /// gcp: `block-project-ssh-keys` text, and whether the instance has a legacy `sshKeys`.
     pub gcp_block: Option<String>,
     pub gcp_legacy_keys: bool,
+    /// scaleway: `/user_data` answers any source port (the real service: only < 1024).
+    pub any_port: bool,
+    /// hetzner: the status of "no user-data" (404, 204, or 200 with an empty body).
+    pub none_status: u16,
     /// nocloud: the seed directory (`/` at both ends) and the `Host` it answers for.
     pub seed_path: String,
     pub seed_host: Option<String>,
@@ -140,6 +184,8 @@ impl Options {
             put_hop_limit: 1,
             gcp_block: None,
             gcp_legacy_keys: false,
+            any_port: false,
+            none_status: 200,
             seed_path: DEFAULT_SEED_PATH.into(),
             seed_host: None,
             rate_limit: None,
@@ -174,6 +220,7 @@ impl Options {
             (self.floating_ip, "--floating-ip"),
             (self.key_newline, "--key-newline"),
             (self.gcp_legacy_keys, "--gcp-legacy-keys"),
+            (self.any_port, "--any-port"),
         ] {
             if on {
                 a.push(flag.into());
@@ -189,6 +236,7 @@ impl Options {
         if let Some(b) = &self.gcp_block {
             a.extend(["--gcp-block".into(), b.clone()]);
         }
+        a.extend(["--none-status".into(), self.none_status.to_string()]);
         a.extend(["--seed-path".into(), self.seed_path.clone()]);
         if let Some(h) = &self.seed_host {
             a.extend(["--seed-host".into(), h.clone()]);
@@ -229,6 +277,8 @@ impl Options {
                 "--no-openstack-tree" => o.no_openstack_tree = true,
                 "--floating-ip" => o.floating_ip = true,
                 "--key-newline" => o.key_newline = true,
+                "--any-port" => o.any_port = true,
+                "--none-status" => o.none_status = num(flag, value()?)?,
                 "--delay-ms" => o.delay_ms = num(flag, value()?)?,
                 "--fail-first" => o.fail_first = num(flag, value()?)?,
                 "--fail-status" => o.fail_status = num(flag, value()?)?,

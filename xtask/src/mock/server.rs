@@ -14,6 +14,7 @@ use super::http::{ReadError, Request, Response, close_gracefully, read_request, 
 use super::options::Platform;
 use super::service::{Server, State};
 use super::{akamai, aws, faults, gcp, nocloud, openstack};
+use super::{aliyun, cloudstack, digitalocean, exoscale, hetzner, ibmcloud, oraclecloud, scaleway, upcloud, vultr};
 
 /// What the server needs to know about one platform. A new platform is a module of its own
 /// (fixtures and routes, like `aws.rs`), its id in `options.rs` and its arm here.
@@ -47,6 +48,18 @@ fn platform(p: Platform) -> PlatformMock {
         Platform::Gcp => {
             PlatformMock { token_header: gcp::TOKEN_HEADER, server_name: gcp::SERVER_NAME, route: gcp::route }
         }
+        Platform::DigitalOcean => PlatformMock { token_header: "", server_name: "nginx", route: digitalocean::route },
+        Platform::Hetzner => PlatformMock { token_header: "", server_name: "nginx", route: hetzner::route },
+        Platform::Vultr => PlatformMock { token_header: "", server_name: "nginx", route: vultr::route },
+        Platform::UpCloud => PlatformMock { token_header: "", server_name: "nginx", route: upcloud::route },
+        Platform::Exoscale => PlatformMock { token_header: "", server_name: "nginx", route: exoscale::route },
+        Platform::CloudStack => PlatformMock { token_header: "", server_name: "Apache", route: cloudstack::route },
+        Platform::Scaleway => PlatformMock { token_header: "", server_name: "nginx", route: scaleway::route },
+        Platform::OracleCloud => PlatformMock { token_header: "", server_name: "nginx", route: oraclecloud::route },
+        Platform::Aliyun => {
+            PlatformMock { token_header: aliyun::TOKEN_HEADER, server_name: "Tengine", route: aliyun::route }
+        }
+        Platform::IbmCloud => PlatformMock { token_header: "", server_name: "nginx", route: ibmcloud::route },
     }
 }
 
@@ -77,11 +90,15 @@ impl Server {
         let _ = stream.set_write_timeout(Some(IDLE));
         let _ = stream.set_nodelay(true);
         // Who asked: the address the client used (a static one, a lease, a link-local one).
-        let peer = stream.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+        let peer_addr = stream.peer_addr().ok();
+        let peer = peer_addr.map(|a| a.ip().to_string()).unwrap_or_default();
         let mut buf = Vec::new();
         loop {
             let req = match read_request(&mut stream, &mut buf) {
-                Ok(r) => r,
+                Ok(mut r) => {
+                    r.peer_port = peer_addr.map_or(0, |a| a.port());
+                    r
+                }
                 Err(ReadError::Closed) => return,
                 Err(ReadError::Malformed(why)) => {
                     self.log_malformed(conn, &why);
@@ -153,6 +170,7 @@ impl Server {
             "bytes": resp.body.len(),
             "host": req.header("host"),
             "peer": peer,
+            "peer_port": req.peer_port,
         });
         if let Some(f) = st.log.as_mut() {
             let _ = writeln!(f, "{entry}");

@@ -16,4 +16,5 @@ pub mod load;
 pub mod nocloud;
 pub mod openstack;
 pub mod packaging;
+pub mod platforms;
 pub mod qemu;

@@ -17,6 +17,7 @@ pub mod initramfs_tools_test;
 pub mod load;
 pub mod nocloud;
 pub mod openstack;
+pub mod platforms;
 pub mod qemu_test;
 pub mod size;
 pub mod test;

@@ -25,6 +25,7 @@ pub const SUITES: &[&Suite] = &[
     // OpenStack: config drives and the Nova service, raced; their hand-offs read by the
     // consumers (issue #9).
     &suites::openstack::SUITE,
+    &suites::platforms::SUITE,
     // NoCloud: Proxmox, cloud-localds and KubeVirt cidata drives, the network seed with static
     // addressing and no DHCP; their hand-offs read by the consumers (issue #10).
     &suites::nocloud::SUITE,

@@ -129,7 +129,8 @@ impl VmNet {
         self.ip(&["tuntap", "add", "dev", TAP_IF, "mode", "tap", "vnet_hdr"])?;
         self.ip(&["link", "set", TAP_IF, "master", BRIDGE])?;
         let v4: &[&str] = match link {
-            TapLink::Dhcp | TapLink::Gce => &["10.0.0.1/24", "169.254.169.254/32"],
+            // 169.254.42.42: Scaleway's metadata address (platforms.md §10).
+            TapLink::Dhcp | TapLink::Gce => &["10.0.0.1/24", "169.254.169.254/32", "169.254.42.42/32"],
             TapLink::DualStack | TapLink::DualStackV6Dropped => &["10.0.0.1/24", "169.254.169.254/32", "10.0.0.5/32"],
             TapLink::LinkLocal => &["169.254.169.254/16"],
             TapLink::Silent | TapLink::V6Only => &[],

@@ -417,6 +417,7 @@ mod tests {
             bytes: 0,
             host: Some(host.into()),
             peer: Some(peer.into()),
+            peer_port: None,
         }
     }
 

@@ -36,7 +36,7 @@ use crate::harness::tally::{Selection, Suite, Tally};
 use crate::mock::{self, payloads};
 use crate::support::{cleanup, sha256, util};
 
-use table::{AddrWant, Image, Passed, Scenario, load};
+use table::{AddrWant, Image, Passed, Platform, Scenario, load};
 
 pub const SUITE: Suite =
     Suite { name: "qemu-tests", needs_flint: true, gate: false, run, cases: || load().map_or(1, |s| s.len()) };
@@ -276,7 +276,16 @@ fn check(
             bad.push(format!("no line of flint's log contains {want:?}"));
         }
     }
-    let user_data = |p: &str| p.ends_with("/user-data") || p.ends_with("/user_data");
+    // Scaleway's key/value store: `/user_data/cloud-init`.
+    let user_data = |p: &str| p.ends_with("/user-data") || p.ends_with("/user_data") || p.starts_with("/user_data/");
+    // Scaleway answers user data only to source ports below 1024: check flint's ports too.
+    if s.platform == Platform::Service(mock::Platform::Scaleway) {
+        for e in log.iter().filter(|e| e.path.starts_with("/user_data")) {
+            if e.peer_port.is_none_or(|p| p >= 1024) {
+                bad.push(format!("Scaleway user data asked from source port {:?}: {e}", e.peer_port));
+            }
+        }
+    }
     if s.expect_exit == 0
         && s.platform.mock().is_some()
         && s.expect_source.as_deref() != Some("drive")
@@ -867,6 +876,7 @@ mod tests {
             bytes: 10,
             host: Some(host.into()),
             peer: Some(peer.into()),
+            peer_port: None,
         }
     }
 

@@ -277,10 +277,16 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         "akamai" => Platform::Service(mock::Platform::Akamai),
         "openstack" => Platform::Service(mock::Platform::OpenStack),
         "gcp" => Platform::Service(mock::Platform::Gcp),
+        "digitalocean" => Platform::Service(mock::Platform::DigitalOcean),
+        "scaleway" => Platform::Service(mock::Platform::Scaleway),
         "proxmoxve" => Platform::ProxmoxVe,
         "qemu" => Platform::Qemu,
         "url" => Platform::Url,
-        p => return Err(format!("unknown platform `{p}` (aws, akamai, gcp, openstack, proxmoxve, qemu, url)")),
+        p => {
+            return Err(format!(
+                "unknown platform `{p}` (aws, akamai, openstack, gcp, digitalocean, scaleway, proxmoxve, qemu, url)"
+            ));
+        }
     };
     let platform_arg = match v.get("platform_arg").map(|_| string("platform_arg")).transpose()?.as_deref() {
         None | Some("flint.platform") => PlatformArg::Flint,
