@@ -78,7 +78,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(!v.is_empty() && inside(v, argv_bytes));
     }
 
-    let got = args::resolve(&cli, &kernel);
+    // No SMBIOS hint: `auto` is then an unknown machine (the hint's own rules: platform::dmi).
+    let got = args::resolve(&cli, &kernel, None);
     let want = (|| {
         // A URL names the source: `--url`/`flint.url=`, else Ignition's own on bare metal. Its
         // grammar is the seed URL's (tested in src/sources/seed.rs); here: only http, a path
@@ -95,6 +96,8 @@ fuzz_target!(|data: &[u8]| {
                     Scheme::Http => b"url",
                 }
             }
+            // `auto` is flint's own word (`--platform`, `flint.platform=`), never Ignition's.
+            None if cli.platform.or(kernel.platform) == Some(&b"auto"[..]) => return Err(UsageError::UnknownMachine),
             None => {
                 let id = cli.platform.or(kernel.platform).or(kernel.ignition_platform).ok_or(UsageError::NoPlatform)?;
                 // Every platform in flint::platform::ALL, by its id.

@@ -43,7 +43,7 @@ fn attr_names() -> HashSet<&'static str> {
     for d in docs() {
         match &d.body {
             Body::Text(f) | Body::Lines(f, _) => names.extend(f.attr),
-            Body::Json(paths) | Body::Yaml(paths) => names.extend(paths.iter().filter_map(|(_, f)| f.attr)),
+            Body::Json(paths) | Body::Yaml(paths) | Body::CloudConfigPart(paths) => names.extend(paths.iter().filter_map(|(_, f)| f.attr)),
             Body::Leaves(leaves) => names.extend(leaves.iter().filter_map(|(_, f)| f.attr)),
             Body::KeyIndex => {}
         }
@@ -88,7 +88,7 @@ fuzz_target!(|c: Case| {
         }
         let r = m.absorb(doc, key, &s.body);
         if r.is_err() {
-            assert!(matches!(doc.body, Body::Json(_) | Body::Yaml(_)) && !key, "only a JSON or YAML document can fail");
+            assert!(matches!(doc.body, Body::Json(_) | Body::Yaml(_) | Body::CloudConfigPart(_)) && !key, "only a JSON or YAML document can fail");
             assert_eq!(snapshot(&m), before, "a broken document changed the metadata");
         }
         assert!(m.pending_keys.len() <= KEYS_MAX);

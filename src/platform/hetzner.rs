@@ -13,10 +13,12 @@
 //!   `/hetzner/v1/metadata/private-networks` is a YAML list of `{ip: …}` (Afterburn:
 //!   `HETZNER_PRIVATE_IPV4_<i>`).
 //! - Afterburn's `HETZNER_PUBLIC_IPV6` is the address of the first `ipv6: true` subnet of the
-//!   nested `network-config`; flint's member paths cannot select on a sibling value, so it is
-//!   not published (README, "Not yet").
+//!   nested `network-config` (cloud-init v1), without its prefix, as Rust prints an address
+//!   (RFC 5952). flint takes the first subnet `address` that is an IPv6 address: the same one
+//!   wherever the `ipv6` flag is true exactly for the IPv6 subnets, as in Hetzner's documents
+//!   and Afterburn's fixture.
 
-use super::{Connect, Document, Field, Platform, Resource, Role, Service, Source, Take, UserData, V4_METADATA};
+use super::{Connect, Document, Field, List, Platform, Resource, Role, Service, Source, Take, UserData, V4_METADATA};
 use crate::decode::Encoding;
 
 pub const PLATFORM: Platform = Platform { id: "hetzner", sources: &[Source::Service(SERVICE)] };
@@ -41,6 +43,10 @@ const SERVICE: Service = Service {
                 ("public-ipv4", Field::attr("PUBLIC_IPV4")),
                 ("region", Field::attr("REGION")),
                 ("public-keys", Field::role(Role::SshKey, None)),
+                (
+                    "network-config.config.subnets.address",
+                    Field { attr: Some("PUBLIC_IPV6"), role: Role::None, list: List::FirstV6, omit_empty: true },
+                ),
             ],
         ),
         Document::yaml("/hetzner/v1/metadata/private-networks", &[("ip", Field::attr("PRIVATE_IPV4"))]),

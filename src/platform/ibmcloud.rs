@@ -7,8 +7,8 @@
 //! - Ignition waits for a volume labelled `cidata` and reads `/user-data` from it; a drive
 //!   without the file is an empty config (no user-data). Afterburn reads `meta-data` (YAML:
 //!   `instance-id`, `local-hostname`) for `IBMCLOUD_INSTANCE_ID` and
-//!   `IBMCLOUD_LOCAL_HOSTNAME`; its SSH keys come from a `#cloud-config` part of the MIME
-//!   `vendor-data`, which flint does not read (the service's key list has them);
+//!   `IBMCLOUD_LOCAL_HOSTNAME`; its SSH keys are the `ssh_authorized_keys` of the
+//!   `text/cloud-config` part of the MIME `vendor-data` that names them;
 //! - the metadata service (off by default; enabled per instance) answers at 169.254.169.254: a
 //!   token from `PUT /identity/v1/token?version=2025-08-26` with `Metadata-Flavor: ibm` and a
 //!   JSON body `{"expires_in": 300}` (5..3600 s), answered as JSON `access_token` (IBM Cloud
@@ -21,8 +21,8 @@
 //! - IPv6: none documented for the service.
 
 use super::{
-    Address, Connect, Document, Drive, Endpoint, Field, Host, Platform, Resource, Role, Service, Source, Store, Take,
-    TokenStep, UserData,
+    Address, Body, Connect, Document, Drive, Endpoint, Field, Host, Platform, Resource, Role, Service, Source, Store,
+    Take, TokenStep, UserData,
 };
 use crate::decode::Encoding;
 
@@ -38,7 +38,15 @@ const DRIVE: Drive = Drive {
     user_data: "user-data",
     encoding: Encoding::Raw,
     cloud_config: None,
-    metadata: &[Document::yaml("meta-data", &[("instance-id", INSTANCE_ID), ("local-hostname", LOCAL_HOSTNAME)])],
+    metadata: &[
+        Document::yaml("meta-data", &[("instance-id", INSTANCE_ID), ("local-hostname", LOCAL_HOSTNAME)]),
+        Document {
+            path: "vendor-data",
+            fields: &[],
+            body: Body::CloudConfigPart(&[("ssh_authorized_keys", Field::role(Role::SshKey, None))]),
+            unless: Role::None,
+        },
+    ],
     seed_files: super::nocloud::SEED_FILES,
     seed_user_data: Some("user-data"),
     needs_user_data: false,

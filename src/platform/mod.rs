@@ -256,6 +256,9 @@ pub enum Body {
     /// An EC2-style key index: lines `N=name`; key `N` is then read as text from
     /// `<path>N/openssh-key`.
     KeyIndex,
+    /// A MIME multipart message (cloud-init's `vendor-data` on IBM Cloud's drive): its
+    /// `text/cloud-config` part that names `ssh_authorized_keys` is read like [`Body::Yaml`].
+    CloudConfigPart(&'static [(&'static str, Field)]),
     /// Text leaves under the document's path, read one after the other: `(name, field)` is the
     /// whole body of `<path><name>` (EC2-style trees, CloudStack's `metadata/<key>.txt`). One
     /// table per tree keeps the shared prefix and the per-document fields out of every leaf.
@@ -305,6 +308,9 @@ pub enum List {
     Joined(u8),
     /// A string holding one value per line (Oracle's `ssh_authorized_keys`).
     Lines,
+    /// Only the first value that is an IPv6 address (`addr[/prefix]`), as RFC 5952 text
+    /// without the prefix; values of other families are passed over.
+    FirstV6,
 }
 
 impl Field {

@@ -117,6 +117,11 @@ impl Metadata {
             Body::Json(paths) => return self.members(paths, body, false),
             Body::Yaml(paths) => return self.members(paths, body, true),
             Body::Lines(field, user_sep) => self.lines(field, *user_sep, body),
+            Body::CloudConfigPart(paths) => {
+                if let Some(part) = cloud_config_part(body) {
+                    return self.members(paths, part, true);
+                }
+            }
             // Each leaf is its own body: see `Metadata::put`.
             Body::Leaves(_) => {}
         }
@@ -184,6 +189,16 @@ impl Metadata {
     fn keep(&mut self, field: &'static Field, index: Option<u8>, text: &[u8]) {
         match field.list {
             List::Lines => self.lines(field, None, text),
+            List::FirstV6 => {
+                // `addr[/prefix]`; anything else is another family's value, not a bad one.
+                let addr = text.trim_ascii().split(|&b| b == b'/').next().and_then(crate::net::config::ipv6);
+                if let Some(a) = addr
+                    && !self.values.iter().any(|v| core::ptr::eq(v.field, field))
+                    && let Some(t) = crate::report::text(format_args!("{}", crate::fmt::Ip6(a)))
+                {
+                    self.value(field, None, t.as_bytes());
+                }
+            }
             _ => self.value(field, index, text),
         }
     }
@@ -366,6 +381,62 @@ pub fn hostname(name: &[u8]) -> Option<&[u8]> {
         && name[0] != b'-'
         && name[0] != b'.';
     ok.then_some(name)
+}
+
+/// The `text/cloud-config` part of a MIME multipart message (RFC 2046 §5.1) that names
+/// `ssh_authorized_keys`, as Afterburn's IBM Cloud provider picks it; its body, without the line
+/// break before the next delimiter. Parts with a transfer encoding other than none are not
+/// decoded (cloud-init's own multipart writer leaves text parts as they are).
+pub fn cloud_config_part(msg: &[u8]) -> Option<&[u8]> {
+    /// Each line with where it starts and where the next one does (CR LF or LF).
+    fn lines(b: &[u8]) -> impl Iterator<Item = (usize, usize, &[u8])> {
+        let mut at = 0;
+        b.split(|&c| c == b'\n').map(move |l| {
+            let start = at;
+            at += l.len() + 1;
+            (start, at, l.strip_suffix(b"\r").unwrap_or(l))
+        })
+    }
+    fn header<'h>(line: &'h [u8], name: &[u8]) -> Option<&'h [u8]> {
+        let (n, v) = line.split_at(line.iter().position(|&c| c == b':')?);
+        n.eq_ignore_ascii_case(name).then(|| v[1..].trim_ascii())
+    }
+    // The boundary, from the message's Content-Type (`boundary=x` or `boundary="x"`).
+    let head = lines(msg).map(|(_, _, l)| l).take_while(|l| !l.is_empty());
+    let ctype = head.filter_map(|l| header(l, b"content-type")).next()?;
+    let at = ctype.windows(9).position(|w| w.eq_ignore_ascii_case(b"boundary="))? + 9;
+    let rest = &ctype[at..];
+    let boundary = match rest.strip_prefix(b"\"") {
+        Some(q) => &q[..q.iter().position(|&c| c == b'"')?],
+        None => rest.split(|&c| c == b';' || c.is_ascii_whitespace()).next()?,
+    };
+    if boundary.is_empty() {
+        return None;
+    }
+    let delimiter = |l: &[u8]| l.strip_prefix(b"--").and_then(|l| l.strip_prefix(boundary)).is_some();
+    // Each part: headers up to a blank line, then its body up to the next delimiter.
+    let mut part: Option<(bool, Option<usize>)> = None;
+    for (start, next, line) in lines(msg) {
+        if delimiter(line) {
+            if let Some((true, Some(body))) = part {
+                let text = &msg[body..start.saturating_sub(1).max(body)];
+                let text = text.strip_suffix(b"\r").unwrap_or(text);
+                if text.windows(19).any(|w| w == b"ssh_authorized_keys") {
+                    return Some(text);
+                }
+            }
+            part = Some((false, None));
+            continue;
+        }
+        if let Some((cloud_config, body @ None)) = &mut part {
+            if line.is_empty() {
+                *body = Some(next);
+            } else if header(line, b"content-type").is_some_and(|v| v.starts_with(b"text/cloud-config")) {
+                *cloud_config = true;
+            }
+        }
+    }
+    None
 }
 
 /// The member path of the token being scanned: object member names by depth, arrays skipped.
@@ -800,6 +871,73 @@ mod tests {
         assert_eq!(m.keys().collect::<Vec<_>>(), [&b"ssh-ed25519 AAAA1 me"[..]]);
         assert_eq!(m.get(Role::Hostname), Some(&b"h"[..]));
         assert_eq!(m.dropped, 0);
+    }
+
+    #[test]
+    fn hetzner_public_ipv6_is_the_first_ipv6_subnet_address() {
+        // Afterburn's fixture (tests/fixtures/hetzner/metadata.yaml), shortened.
+        let body = br#"availability-zone: hel1-dc2
+hostname: my-server
+instance-id: 42
+local-ipv4: ''
+network-config:
+    version: 1
+    config:
+        - type: physical
+          name: eth0
+          subnets:
+            - type: dhcp
+              ipv4: true
+            - type: static
+              address: 0a00:0a0:a000:a000::1/64
+              ipv6: true
+              gateway: aa11::1
+            - type: static
+              address: 2001:db8::9/64
+              ipv6: true
+public-ipv4: 1.2.3.4
+region: eu-central
+"#;
+        let mut m = Metadata::new();
+        m.absorb(doc(&crate::platform::hetzner::PLATFORM, "/hetzner/v1/metadata"), false, body).unwrap();
+        let mut buf = [0u8; 512];
+        let text = s(m.render_attributes("hetzner", &mut buf).unwrap());
+        assert!(text.contains("AFTERBURN_HETZNER_PUBLIC_IPV6=a00:a0:a000:a000::1\n"), "{text}");
+        assert!(!text.contains("2001:db8::9"), "{text}");
+        assert_eq!(m.dropped, 0);
+    }
+
+    #[test]
+    fn ibm_keys_come_from_the_vendor_data_cloud_config_part() {
+        // The shape of Afterburn's fixture (tests/fixtures/ibmcloud/vendor-data), CR LF lines.
+        let msg = "Content-Type: multipart/form-data; boundary=3efa30\r\nMIME-Version: 1.0\r\n\r\n\
+                   --3efa30\r\nContent-Type: text/cloud-config\r\n\r\n#cloud-config\r\nusers:\r\n- default\r\n\r\n\
+                   --3efa30\r\nContent-Type: text/cloud-config\r\n\r\n#cloud-config\r\ndisable_root: false\r\n\
+                   ssh_authorized_keys:\r\n- ssh-rsa AAAAB3 one testuser@test.com\r\n- ssh-ed25519 AAAAC3 two\r\n\r\n\
+                   --3efa30\r\nContent-Type: text/x-shellscript\r\n\r\n#!/bin/sh\r\necho ssh_authorized_keys\r\n--3efa30--\r\n";
+        let part = cloud_config_part(msg.as_bytes()).unwrap();
+        assert!(part.starts_with(b"#cloud-config\r\ndisable_root") && part.ends_with(b"two\r\n"), "{}", s(part));
+        let mut m = Metadata::new();
+        let ibm = &crate::platform::ibmcloud::PLATFORM;
+        let vendor = ibm.drives().flat_map(|d| d.metadata.iter()).find(|d| d.path == "vendor-data").unwrap();
+        m.absorb(vendor, false, msg.as_bytes()).unwrap();
+        assert_eq!(
+            m.keys().collect::<Vec<_>>(),
+            [&b"ssh-rsa AAAAB3 one testuser@test.com"[..], b"ssh-ed25519 AAAAC3 two"]
+        );
+        // Quoted boundaries and LF lines; no such part, no boundary, or no delimiter: nothing.
+        let lf = "Content-Type: multipart/mixed; boundary=\"b 1\"\n\n--b 1\nContent-Type: text/cloud-config; charset=us-ascii\n\nssh_authorized_keys: [k]\n--b 1--\n";
+        assert_eq!(cloud_config_part(lf.as_bytes()), Some(&b"ssh_authorized_keys: [k]"[..]));
+        // Afterburn's fixture folds a key onto a second line: a multi-line plain scalar, which
+        // the YAML reader refuses (decode/yaml.rs), so that part gives no keys at all.
+        let folded = msg.replace("one testuser@test.com", "one\r\n  testuser@test.com");
+        let mut m = Metadata::new();
+        assert!(m.absorb(vendor, false, folded.as_bytes()).is_err());
+        assert_eq!(m.keys().count(), 0);
+        for none in [&b"#cloud-config\nssh_authorized_keys: [k]\n"[..], b"Content-Type: multipart/mixed\n\n--x\n", b""]
+        {
+            assert_eq!(cloud_config_part(none), None);
+        }
     }
 
     #[test]
