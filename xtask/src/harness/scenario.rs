@@ -192,7 +192,7 @@ fn prepare(s: &Scenario, marker: &str) -> Prepared {
     };
     let served_len = file.as_ref().map(|f| match s.platform {
         Platform::Aws | Platform::OpenStack | Platform::NoCloud => f.len(),
-        Platform::Akamai => base64::engine::general_purpose::STANDARD.encode(f).len(),
+        Platform::Akamai | Platform::Azure => base64::engine::general_purpose::STANDARD.encode(f).len(),
     });
     Prepared { file, decoded, served_len }
 }

@@ -22,6 +22,9 @@
 
 pub mod akamai;
 pub mod aws;
+pub mod azure;
+#[cfg(test)]
+mod azure_tests;
 pub mod dhcp;
 pub mod dns;
 mod fault;

@@ -15,10 +15,13 @@ pub enum Platform {
     OpenStack,
     /// cloud-init NoCloud's network seed (`ds=nocloud;s=URL`), `nocloud.rs`.
     NoCloud,
+    /// Azure's Instance Metadata Service, `azure.rs`.
+    Azure,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 4] = [Platform::Aws, Platform::Akamai, Platform::OpenStack, Platform::NoCloud];
+    pub const ALL: [Platform; 5] =
+        [Platform::Aws, Platform::Akamai, Platform::OpenStack, Platform::NoCloud, Platform::Azure];
 
     /// The id flint and Ignition use (`--platform`, `ignition.platform.id=`).
     pub fn as_str(self) -> &'static str {
@@ -27,6 +30,7 @@ impl Platform {
             Platform::Akamai => "akamai",
             Platform::OpenStack => "openstack",
             Platform::NoCloud => "nocloud",
+            Platform::Azure => "azure",
         }
     }
 
@@ -39,9 +43,9 @@ impl Platform {
 }
 
 pub const MOCK_HELP: &str = "\
-usage: xtask mock --platform aws|akamai|openstack|nocloud [options]
+usage: xtask mock --platform aws|akamai|openstack|nocloud|azure [options]
   --listen ADDR          listen address (default 169.254.169.254:80)
-  --payload FILE         user-data: served raw (aws, openstack, nocloud) or base64-encoded (akamai); absent = none
+  --payload FILE         user-data: served raw (aws, openstack, nocloud) or base64-encoded (akamai, azure); absent = none
   --log FILE             JSON lines, one per request (method, path, status, token sent/valid…)
   --tokens FILE          every issued token, one per line
   --ready FILE           created once the socket is bound

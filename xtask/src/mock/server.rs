@@ -13,7 +13,7 @@ use serde_json::json;
 use super::http::{ReadError, Request, Response, close_gracefully, read_request, reason, write_chunked};
 use super::options::Platform;
 use super::service::{Server, State};
-use super::{akamai, aws, faults, nocloud, openstack};
+use super::{akamai, aws, azure, faults, nocloud, openstack};
 
 /// What the server needs to know about one platform. A new platform is a module of its own
 /// (fixtures and routes, like `aws.rs`), its id in `options.rs` and its arm here.
@@ -44,6 +44,9 @@ fn platform(p: Platform) -> PlatformMock {
             server_name: nocloud::SERVER_NAME,
             route: nocloud::route,
         },
+        Platform::Azure => {
+            PlatformMock { token_header: azure::TOKEN_HEADER, server_name: azure::SERVER_NAME, route: azure::route }
+        }
     }
 }
 
