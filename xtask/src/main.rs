@@ -65,6 +65,8 @@ tasks:
                              Proxmox's genisoimage, cloud-localds and KubeVirt, the network
                              seed (ds=nocloud;s=URL) with ip= or a drive's network-config and
                              no DHCP, the hand-offs read by Ignition and cloud-init
+  azure [FILTER] [--keep]    Azure: the strict IMDS mock, the provisioning CD (UDF ovf-env.xml)
+                             as Ignition's fallback for an empty userData, Ignition on user.ign
   dualstack [FILTER] [--keep] IPv6 and names (issue #11): RA/SLAAC, DHCPv6, DNS with search
                              lists, Happy Eyeballs, --url, IPv6 endpoints, DAD, against real
                              dnsmasq in namespaces; every fixture proven without flint first
@@ -114,6 +116,7 @@ fn main() -> ExitCode {
         "consumers" => tasks::consumers::cli(rest),
         "openstack" => tasks::openstack::cli(rest),
         "nocloud" => tasks::nocloud::cli(rest),
+        "azure" => tasks::azure::cli(rest),
         "dualstack" => tasks::dualstack::cli(rest),
         "mock" => mock::main(rest),
         "dhcp-mock" => mock::dhcp::main(rest),

@@ -2,6 +2,7 @@
 //! `harness::tally::Suite`. A suite uses the harness, the mock and the support helpers, never
 //! another suite (`layers.rs` checks it).
 
+pub mod azure;
 pub mod build;
 pub mod cargo;
 pub mod consumers;

@@ -1,6 +1,7 @@
 //! One module per `cargo xtask` task: argument parsing, the tools the task installs, and the
 //! suites or harness pieces it runs. Nothing below imports a task.
 
+pub mod azure;
 pub mod bench;
 pub mod build;
 pub mod consumers;
