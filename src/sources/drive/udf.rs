@@ -24,7 +24,7 @@
 //! Descriptors, whose tag locations writers fill in unevenly, only by identifier and checksum).
 //!
 //! Not read, each refused as [`DriveError::Unsupported`] rather than misread: a logical block
-//! size other than 2048 (every CD has 2048); partition maps other than type 1 (virtual,
+//! size other than 2048 (every CD has 2048); anything but one partition map, of type 1 (virtual,
 //! sparable and metadata partitions of UDF 1.50+ packet writing and 2.50+ metadata files; the
 //! writers of provisioning media — genisoimage, pycdlib, mkudffs for CDs — use one type 1 map);
 //! ICB strategy 4096 (write-once media); allocation descriptors continued in an Allocation
@@ -32,7 +32,7 @@
 //! 2.3.10 forbids them). Unrecorded extents read as zeros, as the standard says (4/14.14.1.1).
 //!
 //! Bounds: [`VRS_MAX`] recognition descriptors, [`VDS_MAX`] volume descriptors, [`PARTS_MAX`]
-//! partitions, [`DIR_MAX`] bytes per directory (each File Identifier Descriptor is at least 40
+//! partition descriptors, [`DIR_MAX`] bytes per directory (each File Identifier Descriptor is at least 40
 //! bytes, so at most ~52,000 per path component), one sector of allocation descriptors per
 //! entry, and the path depth of [`super::PATH_DEPTH_MAX`]; nothing recurses and nothing loops
 //! back: a directory that names itself only costs one path component.
@@ -49,7 +49,7 @@ const VRS_MAX: u64 = 32;
 const ANCHOR: u32 = 256;
 /// Volume descriptors examined in the main sequence (UDF 2.2.3 reserves 16 sectors for it).
 const VDS_MAX: u32 = 64;
-/// Partition maps kept; a CD has one.
+/// Partition Descriptors kept while looking for the one the partition map names.
 const PARTS_MAX: usize = 4;
 /// Largest directory read: provisioning CDs hold a handful of files.
 pub const DIR_MAX: u64 = 2 << 20;
@@ -76,10 +76,9 @@ const FILE_TYPE_DIRECTORY: u8 = 4;
 /// What [`probe`] found on a UDF volume.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Udf {
-    /// Per partition reference number (the index into the Logical Volume Descriptor's maps):
-    /// the partition's first sector and its length in blocks.
-    parts: [(u32, u32); PARTS_MAX],
-    nparts: u8,
+    /// The partition (reference number 0, the only one): its first sector and its length in
+    /// blocks.
+    part: (u32, u32),
     root: Node,
 }
 
@@ -91,7 +90,7 @@ fn read_block(m: &mut dyn Medium, at: u64, buf: &mut [u8; SECTOR]) -> Result<(),
 /// Checks a descriptor tag (3/7.2): identifier, checksum (the byte sum of the 16 tag bytes but
 /// the checksum itself, modulo 256) and, when given, the tag location.
 fn tag(b: &[u8], id: u16, at: Option<u32>, part: Part) -> Result<(), DriveError> {
-    let sum = b[..16].iter().enumerate().filter(|&(i, _)| i != 4).fold(0u8, |s, (_, &x)| s.wrapping_add(x));
+    let sum = b[..16].iter().fold(0u8, |s, &x| s.wrapping_add(x)).wrapping_sub(b[4]);
     if le16(b, 0) != id || sum != b[4] || at.is_some_and(|at| le32(b, 12) != at) {
         return Err(DriveError::Corrupt(part));
     }
@@ -139,8 +138,7 @@ pub(super) fn probe(m: &mut dyn Medium) -> Result<Option<Volume>, DriveError> {
     // (partition number, first sector, length in blocks) of each Partition Descriptor.
     let mut pds = [(0u16, 0u32, 0u32); PARTS_MAX];
     let mut npd = 0;
-    let mut maps = [0u16; PARTS_MAX];
-    let mut nmaps = 0;
+    let mut map = None;
     let mut fsd = None;
     let mut label = Name::new();
     for i in 0..(vds_len / SECTOR as u32).min(VDS_MAX) {
@@ -165,22 +163,12 @@ pub(super) fn probe(m: &mut dyn Medium) -> Result<Option<Volume>, DriveError> {
                 let id = &buf[84..212];
                 cs0(&id[..usize::from(id[127]).min(127)], &mut label);
                 fsd = Some((le32(&buf, 252), le16(&buf, 256)));
-                let table =
-                    buf.get(440..440 + le32(&buf, 264) as usize).ok_or(DriveError::Corrupt(Part::Descriptor))?;
-                let mut rest = table;
-                for _ in 0..le32(&buf, 268) {
-                    // Type 1 map (3/10.7.2): type, length 6, volume sequence number,
-                    // partition number.
-                    match rest {
-                        [1, 6, _, _, a, b, tail @ ..] if nmaps < PARTS_MAX => {
-                            maps[nmaps] = u16::from_le_bytes([*a, *b]);
-                            nmaps += 1;
-                            rest = tail;
-                        }
-                        [2, ..] | [1, 6, ..] => return Err(DriveError::Unsupported),
-                        _ => return Err(DriveError::Corrupt(Part::Descriptor)),
-                    }
-                }
+                // One type 1 map (3/10.7.2): type, length 6, volume sequence number, partition
+                // number. Anything else is packet writing or a metadata partition.
+                map = match (le32(&buf, 268), &buf[440..446]) {
+                    (1, &[1, 6, _, _, a, b]) => Some(u16::from_le_bytes([a, b])),
+                    _ => return Err(DriveError::Unsupported),
+                };
             }
             TAG_TD => break,
             // Primary, Implementation Use and Unallocated Space Descriptors, pointers: not
@@ -189,11 +177,8 @@ pub(super) fn probe(m: &mut dyn Medium) -> Result<Option<Volume>, DriveError> {
         }
     }
     let (fsd_block, fsd_part) = fsd.ok_or(DriveError::Corrupt(Part::Descriptor))?;
-    let mut udf = Udf { parts: [(0, 0); PARTS_MAX], nparts: nmaps as u8, root: Node { start: 0, len: 0, dir: true } };
-    for (slot, number) in udf.parts.iter_mut().zip(&maps[..nmaps]) {
-        let pd = pds[..npd].iter().find(|pd| pd.0 == *number).ok_or(DriveError::Corrupt(Part::Descriptor))?;
-        *slot = (pd.1, pd.2);
-    }
+    let pd = pds[..npd].iter().find(|pd| Some(pd.0) == map).ok_or(DriveError::Corrupt(Part::Descriptor))?;
+    let mut udf = Udf { part: (pd.1, pd.2), root: Node { start: 0, len: 0, dir: true } };
     // File Set Descriptor (4/14.1): 400 the root directory's ICB, a long_ad.
     read_block(m, udf.sector(fsd_part, fsd_block, 1)?, &mut buf)?;
     tag(&buf, TAG_FSD, Some(fsd_block), Part::Descriptor)?;
@@ -224,10 +209,8 @@ impl Udf {
     /// The sector of `block` in partition `part`, checking that `blocks` blocks from there lie
     /// inside the partition.
     fn sector(&self, part: u16, block: u32, blocks: u64) -> Result<u64, DriveError> {
-        let &(start, len) = self.parts[..usize::from(self.nparts)]
-            .get(usize::from(part))
-            .ok_or(DriveError::Corrupt(Part::Directory))?;
-        if u64::from(block) + blocks > u64::from(len) {
+        let (start, len) = self.part;
+        if part != 0 || u64::from(block) + blocks > u64::from(len) {
             return Err(DriveError::Corrupt(Part::Directory));
         }
         Ok(u64::from(start) + u64::from(block))
@@ -517,6 +500,10 @@ mod tests {
         // A type 2 partition map (a metadata partition).
         let mut bad = img.clone();
         bad[lvd + 440] = 2;
+        assert_eq!(probe_of(&bad), Err(DriveError::Unsupported));
+        // Two maps.
+        let mut bad = img.clone();
+        bad[lvd + 268] = 2;
         assert_eq!(probe_of(&bad), Err(DriveError::Unsupported));
         // A map naming a partition no descriptor describes.
         let mut bad = img.clone();
