@@ -116,12 +116,9 @@ pub fn scan(doc: &[u8], path: &[&[u8]], on: &mut dyn FnMut(Range<usize>)) -> Res
             return Err(XmlError::Doctype);
         } else if rest.starts_with(b"</") {
             let gt = find(doc, lt, b">")?;
-            let name = &doc[lt + 2..gt];
-            let name = &name[..name.iter().position(|&b| is_space(b)).unwrap_or(name.len())];
-            if depth == 0
-                || doc[open[depth - 1].0..open[depth - 1].1] != *name
-                || !doc[lt + 2 + name.len()..gt].iter().all(|&b| is_space(b))
-            {
+            // `</name S?>` (§3.1): white space only after the name.
+            let name = doc[lt + 2..gt].trim_ascii_end();
+            if depth == 0 || doc[open[depth - 1].0..open[depth - 1].1] != *name {
                 return Err(XmlError::Malformed);
             }
             if let Some(s) = start.filter(|_| matched == depth) {

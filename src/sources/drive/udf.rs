@@ -31,8 +31,8 @@
 //! Extent Descriptor (a file of more than ~250 extents); extended allocation descriptors (UDF
 //! 2.3.10 forbids them). Unrecorded extents read as zeros, as the standard says (4/14.14.1.1).
 //!
-//! Bounds: [`VRS_MAX`] recognition descriptors, [`VDS_MAX`] volume descriptors, [`PARTS_MAX`]
-//! partition descriptors, [`DIR_MAX`] bytes per directory (each File Identifier Descriptor is at least 40
+//! Bounds: [`VRS_MAX`] recognition descriptors, [`VDS_MAX`] volume descriptors (one
+//! partition descriptor kept), [`DIR_MAX`] bytes per directory (each File Identifier Descriptor is at least 40
 //! bytes, so at most ~52,000 per path component), one sector of allocation descriptors per
 //! entry, and the path depth of [`super::PATH_DEPTH_MAX`]; nothing recurses and nothing loops
 //! back: a directory that names itself only costs one path component.
@@ -49,8 +49,6 @@ const VRS_MAX: u64 = 32;
 const ANCHOR: u32 = 256;
 /// Volume descriptors examined in the main sequence (UDF 2.2.3 reserves 16 sectors for it).
 const VDS_MAX: u32 = 64;
-/// Partition Descriptors kept while looking for the one the partition map names.
-const PARTS_MAX: usize = 4;
 /// Largest directory read: provisioning CDs hold a handful of files.
 pub const DIR_MAX: u64 = 2 << 20;
 
@@ -135,9 +133,8 @@ pub(super) fn probe(m: &mut dyn Medium) -> Result<Option<Volume>, DriveError> {
     tag(&buf, TAG_AVDP, Some(ANCHOR), Part::Descriptor)?;
     // Main VDS extent (3/10.2.2): length in bytes, then location.
     let (vds_len, vds_at) = (le32(&buf, 16), le32(&buf, 20));
-    // (partition number, first sector, length in blocks) of each Partition Descriptor.
-    let mut pds = [(0u16, 0u32, 0u32); PARTS_MAX];
-    let mut npd = 0;
+    // (partition number, first sector, length in blocks) of the Partition Descriptor.
+    let mut pd = None;
     let mut map = None;
     let mut fsd = None;
     let mut label = Name::new();
@@ -147,10 +144,9 @@ pub(super) fn probe(m: &mut dyn Medium) -> Result<Option<Volume>, DriveError> {
         match le16(&buf, 0) {
             // Partition Descriptor (3/10.5): 22 partition number, 188 starting location,
             // 192 length.
-            TAG_PD if npd < PARTS_MAX => {
+            TAG_PD if pd.is_none() => {
                 tag(&buf, TAG_PD, Some(at), Part::Descriptor)?;
-                pds[npd] = (le16(&buf, 22), le32(&buf, 188), le32(&buf, 192));
-                npd += 1;
+                pd = Some((le16(&buf, 22), le32(&buf, 188), le32(&buf, 192)));
             }
             // Logical Volume Descriptor (3/10.6): 84 identifier (dstring of 128), 212 block
             // size, 248 the File Set Descriptor's long_ad, 264 map table length, 268 number
@@ -177,7 +173,8 @@ pub(super) fn probe(m: &mut dyn Medium) -> Result<Option<Volume>, DriveError> {
         }
     }
     let (fsd_block, fsd_part) = fsd.ok_or(DriveError::Corrupt(Part::Descriptor))?;
-    let pd = pds[..npd].iter().find(|pd| Some(pd.0) == map).ok_or(DriveError::Corrupt(Part::Descriptor))?;
+    // The one partition must be the one the map names.
+    let pd = pd.filter(|pd| Some(pd.0) == map).ok_or(DriveError::Corrupt(Part::Descriptor))?;
     let mut udf = Udf { part: (pd.1, pd.2), root: Node { start: 0, len: 0, dir: true } };
     // File Set Descriptor (4/14.1): 400 the root directory's ICB, a long_ad.
     read_block(m, udf.sector(fsd_part, fsd_block, 1)?, &mut buf)?;
