@@ -249,15 +249,25 @@ impl<'a> Engine<'a> {
     /// The first source with a definite answer wins; the others are cancelled.
     ///
     /// A fallback drive (Azure's provisioning CD) is the exception: it answers only once every
-    /// service has ended without user-data, so no race can let it win over a service's
-    /// user-data; and a service's "none" waits for a fallback drive still being looked for
-    /// (until the budget ends). Then the drive's answer comes with the services' metadata.
+    /// service has said "none" or could not be reached, so no race can let it win over a
+    /// service's user-data, and a wrong answer (an HTTP error, bad base64) is never papered over
+    /// by it; a service's "none" waits for a fallback drive still being looked for (until the
+    /// budget ends). Then the drive's answer comes with the services' metadata.
     fn decide(&mut self) {
         if self.winner.is_some() {
             return;
         }
-        let services_none =
-            self.services.iter().all(|s| s.answer() == Some(false) || s.finished() && s.answer().is_none());
+        // A service that answered wrongly (a 404 from Azure's IMDS, bad base64) is no "none":
+        // its error stands, and a fallback drive is no longer looked for.
+        let wrong = |s: &ServiceRun| s.failure().is_some_and(|(_, f)| !f.is_unreachable());
+        if self.services.iter().any(wrong) {
+            self.drives.iter_mut().filter(|d| d.drive.fallback).for_each(DriveRun::cancel);
+        }
+        // "None": said so, or never reached (no NIC, no address, no answer in the budget).
+        let services_none = self
+            .services
+            .iter()
+            .all(|s| s.answer() == Some(false) || s.finished() && s.answer().is_none() && !wrong(s));
         let fallback_pending = self.drives.iter().any(|d| d.drive.fallback && !d.finished());
         let winner = if let Some(i) =
             self.drives.iter().position(|d| d.answer().is_some() && (!d.drive.fallback || services_none))

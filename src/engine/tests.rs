@@ -1199,3 +1199,17 @@ fn azure_cd_answers_when_imds_cannot_be_reached() {
     assert_eq!(r.winner, Some(Winner::Drive(0)));
     assert!(r.elapsed < Duration::from_millis(10), "{}", r.elapsed);
 }
+
+#[test]
+fn azure_imds_404_is_no_none_so_the_cd_cannot_answer() {
+    // A 404 from userData is not "no user-data" (Ignition retries it): the CD must not stand in.
+    let routes: Routes = Box::new(|_, _| (404, Vec::new()));
+    let nic = sim(vec![link(Some(Server::new(true, routes)))]);
+    let drives = MemDrives { disks: vec![(Instant::ZERO, provisioning_cd("sr0"))], ..MemDrives::default() };
+    let r = run(&azure::PLATFORM, nic, drives, AddressMode::Auto, 30_000, false);
+    assert_eq!(
+        r.result.err(),
+        Some(Failed::Flow(crate::sources::service::Stage::UserData, crate::sources::service::Failure::Status(404)))
+    );
+    assert_eq!(r.winner, None);
+}

@@ -9,8 +9,11 @@
 //!   azure-compute-docs `articles/virtual-machines/instance-metadata-service.md`);
 //! - user-data is `GET /metadata/instance/compute/userData?api-version=2021-01-01&format=text`,
 //!   base64, an empty body when the VM has none (the same doc; Ignition's
-//!   `internal/providers/azure/azure.go`, which asks exactly this and retries 404, 410 and 429:
-//!   so a 404 here is no "none", it is retried within the budget);
+//!   `internal/providers/azure/azure.go`, which asks exactly this and retries 404, 410 and 429).
+//!   A 404 here is therefore no "none" (`none_on_404: false`): it never lets the CD stand in.
+//!   flint retries 429 and 5xx as on every platform; 404 and 410 end the service with an error
+//!   (exit 5) — retrying them needs a per-platform status list in [`UserData`], not in this
+//!   build;
 //! - Ignition falls back to the provisioning CD's custom data only when the IMDS user-data is
 //!   empty (`errors.ErrEmpty`), and waits for the CD: a CD-ROM whose filesystem is `udf` and
 //!   holds `ovf-env.xml` (azure.go `FetchFromOvfDevice`, `getRawConfig`). The CD has no label
