@@ -493,6 +493,10 @@ fn write_user_data(
             let n = decode::unbase64(body, decoded).map_err(Error::Decode)?;
             &decoded[..n]
         }
+        Encoding::OvfEnv => {
+            let n = decode::ovf_custom_data(body, decoded).map_err(Error::Decode)?;
+            &decoded[..n]
+        }
     };
     if payload.is_empty() {
         return Ok(Done::NoUserData);

@@ -11,6 +11,7 @@
 
 pub mod cmdline;
 pub mod json;
+pub mod xml;
 pub mod yaml;
 
 use core::fmt;
@@ -26,6 +27,9 @@ pub enum Encoding {
     Raw,
     /// RFC 4648 base64 text (whitespace tolerated, padding optional).
     Base64,
+    /// Azure's `ovf-env.xml`: the base64 text of its `CustomData` element ([`xml::CUSTOM_DATA`]);
+    /// a document without one is no user-data.
+    OvfEnv,
 }
 
 /// Why a payload could not be decoded or stored.
@@ -33,6 +37,8 @@ pub enum Encoding {
 pub enum DecodeError {
     /// Not valid base64.
     Base64,
+    /// An `ovf-env.xml` that is not well-formed XML flint reads (see [`xml`]).
+    Xml,
     /// gzip header malformed: bad method, reserved flags, or FHCRC mismatch.
     GzipHeader,
     /// The deflate stream is corrupt.
@@ -55,6 +61,7 @@ impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             DecodeError::Base64 => "invalid base64",
+            DecodeError::Xml => "invalid ovf-env.xml",
             DecodeError::GzipHeader => "invalid gzip header",
             DecodeError::Inflate => "corrupt deflate data",
             DecodeError::Truncated => "truncated gzip stream",
@@ -92,6 +99,15 @@ pub struct Decoded {
 /// True when `data` starts like a gzip member (ID1 ID2 CM=deflate).
 pub fn is_gzip(data: &[u8]) -> bool {
     data.starts_with(&[0x1f, 0x8b, 0x08])
+}
+
+/// Decodes the `CustomData` of Azure's `ovf-env.xml` into `out`: 0 bytes when there is none.
+pub fn ovf_custom_data(doc: &mut [u8], out: &mut [u8]) -> Result<usize, DecodeError> {
+    match xml::first(doc, xml::CUSTOM_DATA) {
+        Ok(Some(r)) => unbase64(&mut doc[r], out),
+        Ok(None) => Ok(0),
+        Err(_) => Err(DecodeError::Xml),
+    }
 }
 
 /// Decodes base64 `text` (RFC 4648 §4 alphabet) into `out`, ignoring ASCII whitespace

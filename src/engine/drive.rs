@@ -164,7 +164,8 @@ impl<'a> DriveRun<'a> {
         let mut found = None;
         drives.scan(drive.store, &mut |fs| {
             let label = fs.label();
-            if drive.store == Store::BlockDevice && !drive.labels.iter().any(|l| l.as_bytes() == label) {
+            let by_label = drive.labels.iter().any(|l| l.as_bytes() == label);
+            if drive.store == Store::BlockDevice && !by_label && drive.kind != Some(fs.kind()) {
                 debug!("drive", "{}: label {} is not a config drive", Bytes(fs.device()), Bytes(label));
                 return false;
             }
@@ -172,7 +173,12 @@ impl<'a> DriveRun<'a> {
                 Store::BlockDevice => info!("drive", "{} drive {} on {}", fs.kind(), Bytes(label), Bytes(fs.device())),
                 Store::FwCfg => info!("drive", "fw_cfg items in {}", Bytes(fs.device())),
             }
-            found = Some(self.read(fs, metadata));
+            let read = self.read(fs, metadata);
+            // Found by content: without its file, this filesystem is some other one.
+            if drive.kind.is_some() && read == Ok(None) {
+                return false;
+            }
+            found = Some(read);
             true
         });
         self.state = match found {

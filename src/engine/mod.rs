@@ -217,6 +217,11 @@ impl<'a> Engine<'a> {
                 }
             }
             soonest(self.network.poll_at(now));
+        } else if self.winner.is_none() && self.drives.iter().any(|d| d.drive.fallback && !d.finished()) {
+            // The services said "none" and a fallback drive is awaited: the network is still
+            // polled, or a frame left unread would end the caller's wait at once, every time.
+            self.network.poll(now, nic, deadline);
+            soonest(self.network.poll_at(now));
         }
         self.decide();
 
@@ -224,11 +229,14 @@ impl<'a> Engine<'a> {
             for d in self.drives.iter_mut() {
                 d.expire();
             }
+            // A fallback drive that never showed leaves the services' "none" standing.
+            self.decide();
         }
         let all_over = self.drives.iter().all(DriveRun::finished) && self.services.iter().all(ServiceRun::finished);
         let winner_over = match self.winner {
             Some(Winner::Service(i)) => self.services[i].finished(),
-            Some(Winner::Drive(_)) => true,
+            // A fallback drive waits for the metadata of the services that said "none".
+            Some(Winner::Drive(i)) => !self.drives[i].drive.fallback || self.services.iter().all(ServiceRun::finished),
             None => false,
         };
         if all_over || winner_over {
@@ -239,25 +247,51 @@ impl<'a> Engine<'a> {
     }
 
     /// The first source with a definite answer wins; the others are cancelled.
+    ///
+    /// A fallback drive (Azure's provisioning CD) is the exception: it answers only once every
+    /// service has said "none" or could not be reached, so no race can let it win over a
+    /// service's user-data, and a wrong answer (an HTTP error, bad base64) is never papered over
+    /// by it; a service's "none" waits for a fallback drive still being looked for (until the
+    /// budget ends). Then the drive's answer comes with the services' metadata.
     fn decide(&mut self) {
         if self.winner.is_some() {
             return;
         }
-        let winner = if let Some(i) = self.drives.iter().position(|d| d.answer().is_some()) {
+        // A service that answered wrongly (a 404 from Azure's IMDS, bad base64) is no "none":
+        // its error stands, and a fallback drive is no longer looked for.
+        let wrong = |s: &ServiceRun| s.failure().is_some_and(|(_, f)| !f.is_unreachable());
+        if self.services.iter().any(wrong) {
+            self.drives.iter_mut().filter(|d| d.drive.fallback).for_each(DriveRun::cancel);
+        }
+        // "None": said so, or never reached (no NIC, no address, no answer in the budget).
+        let services_none = self
+            .services
+            .iter()
+            .all(|s| s.answer() == Some(false) || s.finished() && s.answer().is_none() && !wrong(s));
+        let fallback_pending = self.drives.iter().any(|d| d.drive.fallback && !d.finished());
+        let winner = if let Some(i) =
+            self.drives.iter().position(|d| d.answer().is_some() && (!d.drive.fallback || services_none))
+        {
             Winner::Drive(i)
-        } else if let Some(i) = self.services.iter().position(|s| s.answer().is_some()) {
+        } else if let Some(i) = self
+            .services
+            .iter()
+            .position(|s| s.answer() == Some(true) || s.answer() == Some(false) && !fallback_pending)
+        {
             Winner::Service(i)
         } else {
             return;
         };
         self.winner = Some(winner);
+        let fallback = matches!(winner, Winner::Drive(i) if self.drives[i].drive.fallback);
         for (i, d) in self.drives.iter_mut().enumerate() {
             if winner != Winner::Drive(i) {
                 d.cancel();
             }
         }
         for (i, s) in self.services.iter_mut().enumerate() {
-            if winner != Winner::Service(i) {
+            // Services that said "none" finish their metadata for a fallback drive's answer.
+            if winner != Winner::Service(i) && !(fallback && s.answer() == Some(false)) {
                 if !s.finished() {
                     info!("user-data", "the drive answered first; metadata service no longer asked");
                 }
@@ -275,7 +309,11 @@ impl<'a> Engine<'a> {
                 let d = &mut self.drives[i];
                 let found = d.answer() == Some(true);
                 let (encoding, seed_user_data) = (d.drive.encoding, d.drive.seed_user_data);
-                let (user_data, meta, seed) = d.parts();
+                let fallback = d.drive.fallback;
+                let (user_data, mut meta, seed) = d.parts();
+                if fallback && let Some(s) = self.services.iter().find(|s| s.answer() == Some(false)) {
+                    meta = &s.flow.meta;
+                }
                 Ok(Answer { user_data: found.then_some(user_data), encoding, meta, seed: Some(seed), seed_user_data })
             }
             Some(Winner::Service(i)) => {

@@ -26,7 +26,7 @@ use super::drive::{DriveError, Drives, Filesystem};
 use super::*;
 use crate::net::linklocal::{self, ArpSeen};
 use crate::net::{Family, LinkError, NicInfo};
-use crate::platform::{aws, nocloud, openstack};
+use crate::platform::{aws, azure, nocloud, openstack};
 use crate::sources::seed::Url;
 
 const CLIENT_MAC: [u8; 6] = [0x02, 0xf1, 0x17, 0, 0, 1];
@@ -231,15 +231,12 @@ impl Server {
                 a.push(IpCidr::new(IpAddress::v4(169, 254, 169, 254), 16)).unwrap();
             }
         });
-        let storage: &'static mut [SocketStorage<'static>] = Box::leak(Box::new([
-            SocketStorage::EMPTY,
-            SocketStorage::EMPTY,
-            SocketStorage::EMPTY,
-            SocketStorage::EMPTY,
-        ]));
+        // One connection each: eight requests a run (Azure's user-data and five documents).
+        let storage: &'static mut [SocketStorage<'static>] = Box::leak(Box::new([SocketStorage::EMPTY; 8]));
+        let n = storage.len();
         let mut sockets = SocketSet::new(storage);
         let mut listeners = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..n {
             let rx = tcp::SocketBuffer::new(&mut vec![0u8; 8192].leak()[..]);
             let tx = tcp::SocketBuffer::new(&mut vec![0u8; 65536].leak()[..]);
             let mut s = tcp::Socket::new(rx, tx);
@@ -454,6 +451,7 @@ impl Default for MemDrives {
 struct MemFs {
     device: &'static str,
     label: &'static str,
+    kind: &'static str,
     files: Vec<(&'static str, Vec<u8>)>,
 }
 
@@ -465,7 +463,7 @@ impl Filesystem for MemFs {
         self.label.as_bytes()
     }
     fn kind(&self) -> &'static str {
-        "iso9660"
+        self.kind
     }
     fn read(&mut self, path: &[u8], out: &mut [u8]) -> Result<Option<usize>, DriveError> {
         let Some((_, data)) = self.files.iter().find(|(p, _)| p.as_bytes() == path) else { return Ok(None) };
@@ -498,7 +496,7 @@ fn config_drive(device: &'static str, user_data: Option<&str>) -> MemFs {
         files.push(("openstack/latest/user_data", u.as_bytes().to_vec()));
     }
     files.push(("openstack/latest/network_data.json", br#"{"links": []}"#.to_vec()));
-    MemFs { device, label: "config-2", files }
+    MemFs { device, label: "config-2", kind: "iso9660", files }
 }
 
 /// The AWS flow: a token, then the user-data.
@@ -824,7 +822,7 @@ fn nocloud_run(files: Vec<(&'static str, &str)>, seed: Option<&'static str>) -> 
     server.dhcp = false;
     let nic = sim(vec![link(Some(server))]);
     let files = files.into_iter().map(|(n, t)| (n, t.as_bytes().to_vec())).collect();
-    let disk = MemFs { device: "sr0", label: "cidata", files };
+    let disk = MemFs { device: "sr0", label: "cidata", kind: "iso9660", files };
     let drives = MemDrives { disks: vec![(Instant::ZERO, disk)], ..MemDrives::default() };
     let url = seed.map(|s| Url::parse(s.as_bytes()).unwrap());
     let r = run_seeded(&nocloud::PLATFORM, nic, drives, AddressMode::Auto, 10_000, true, url);
@@ -895,7 +893,10 @@ fn a_silent_endpoint_is_raced_by_the_next_after_the_attempt_delay() {
 #[test]
 fn qemu_reads_its_fw_cfg_item_and_a_missing_item_is_none() {
     let fw_cfg = |files: Vec<(&'static str, Vec<u8>)>| MemDrives {
-        disks: vec![(Instant::ZERO, MemFs { device: "/sys/firmware/qemu_fw_cfg/by_name", label: "", files })],
+        disks: vec![(
+            Instant::ZERO,
+            MemFs { device: "/sys/firmware/qemu_fw_cfg/by_name", label: "", kind: "iso9660", files },
+        )],
         ..MemDrives::default()
     };
     let config = br#"{"ignition":{"version":"3.3.0"}}"#.to_vec();
@@ -970,6 +971,7 @@ fn proxmox_hostname_and_keys_come_from_the_cloud_config() {
     let fs = MemFs {
         device: "sr0",
         label: "cidata",
+        kind: "iso9660",
         files: vec![
             ("user-data", user_data.as_bytes().to_vec()),
             ("meta-data", b"instance-id: 15a9919cb91024fbd1d70fa07f0efa749cbba03b\n".to_vec()),
@@ -989,7 +991,7 @@ fn proxmox_hostname_and_keys_come_from_the_cloud_config() {
 fn kubevirt_reads_either_drive_and_its_json_meta_data() {
     let nocloud = MemFs {
         device: "vdb",
-        label: "cidata",
+        label: "cidata", kind: "iso9660",
         files: vec![
             ("user-data", b"{\"ignition\":{\"version\":\"3.3.0\"}}".to_vec()),
             ("meta-data", br#"{"instance-type":"u1.small","instance-id":"2f3b","local-hostname":"vmi","public-keys":{"k":"ssh-rsa AAAA k"}}"#.to_vec()),
@@ -1142,6 +1144,24 @@ fn any_user_data() -> Routes {
     })
 }
 
+/// Azure's provisioning CD: a UDF volume with `ovf-env.xml` (its contents are not read here).
+fn provisioning_cd(device: &'static str) -> MemFs {
+    MemFs { device, label: "", kind: "udf", files: vec![("ovf-env.xml", b"<Environment/>".to_vec())] }
+}
+
+/// Azure's IMDS: `userData` as given, and the metadata leaves.
+fn azure_imds(user_data: &'static str) -> Routes {
+    Box::new(move |line, _head| match line {
+        l if l.starts_with("GET /metadata/instance/compute/userData?") => (200, user_data.as_bytes().to_vec()),
+        l if l.starts_with("GET /metadata/instance/compute/name?") => (200, b"vm-az".to_vec()),
+        l if l.starts_with("GET /metadata/instance/compute/publicKeys?") => (
+            200,
+            b"[{\"keyData\": \"ssh-ed25519 AAAA az\\r\\n\", \"path\": \"/home/core/.ssh/authorized_keys\"}]".to_vec(),
+        ),
+        _ => (404, Vec::new()),
+    })
+}
+
 #[test]
 fn digitalocean_claims_link_local_at_once() {
     // No DHCP on the link: cloud-init's way, a link-local address without waiting for a lease.
@@ -1167,6 +1187,7 @@ fn cloudstack_reads_its_drive_leaves() {
     let fs = MemFs {
         device: "sr0",
         label: "config-2",
+        kind: "iso9660",
         files: vec![
             ("cloudstack/userdata/user_data.txt", b"#cloud-config\n".to_vec()),
             ("cloudstack/metadata/instance_id.txt", b"8f3c\n".to_vec()),
@@ -1184,4 +1205,67 @@ fn cloudstack_reads_its_drive_leaves() {
         "AFTERBURN_CLOUDSTACK_AVAILABILITY_ZONE=zone1\nAFTERBURN_CLOUDSTACK_INSTANCE_ID=8f3c\n\
          AFTERBURN_CLOUDSTACK_LOCAL_HOSTNAME=vm-7\nAFTERBURN_CLOUDSTACK_VM_ID=8f3c\n"
     );
+}
+
+#[test]
+fn azure_imds_user_data_wins_over_a_cd_found_first() {
+    let nic = sim(vec![link(Some(Server::new(true, azure_imds("eyJ4IjoxfQ=="))))]);
+    let drives = MemDrives { disks: vec![(Instant::ZERO, provisioning_cd("sr0"))], ..MemDrives::default() };
+    let r = run(&azure::PLATFORM, nic, drives, AddressMode::Auto, 30_000, false);
+    assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"eyJ4IjoxfQ=="[..]));
+    assert_eq!(r.winner, Some(Winner::Service(0)));
+}
+
+#[test]
+fn azure_empty_imds_user_data_falls_back_to_the_cd_with_imds_metadata() {
+    // The CD shows up late, after IMDS said "none": the "none" waits for it.
+    let nic = sim(vec![link(Some(Server::new(true, azure_imds(""))))]);
+    let late = Instant::from_millis(1000) + Duration::from_millis(2000);
+    let drives = MemDrives { disks: vec![(late, provisioning_cd("sr0"))], ..MemDrives::default() };
+    let r = run(&azure::PLATFORM, nic, drives, AddressMode::Auto, 30_000, true);
+    let (user_data, keys) = r.result.unwrap();
+    assert_eq!(user_data.as_deref(), Some(&b"<Environment/>"[..]));
+    assert_eq!(keys, ["ssh-ed25519 AAAA az"], "IMDS's keys, CR LF trimmed");
+    assert_eq!(r.winner, Some(Winner::Drive(0)));
+    assert!(r.elapsed >= Duration::from_millis(2000) && r.elapsed < Duration::from_millis(2500), "{}", r.elapsed);
+}
+
+#[test]
+fn azure_empty_imds_and_no_cd_is_none_at_the_budget() {
+    let nic = sim(vec![link(Some(Server::new(true, azure_imds(""))))]);
+    // Another UDF volume without `ovf-env.xml`, and a labelled ISO: neither is the CD.
+    let mut udf = provisioning_cd("vdb");
+    udf.files.clear();
+    let mut iso = provisioning_cd("sr1");
+    (iso.kind, iso.label) = ("iso9660", "config-2");
+    let drives = MemDrives { disks: vec![(Instant::ZERO, udf), (Instant::ZERO, iso)], ..MemDrives::default() };
+    let r = run(&azure::PLATFORM, nic, drives, AddressMode::Auto, 4_000, false);
+    assert_eq!(r.result.unwrap().0, None);
+    assert_eq!(r.winner, Some(Winner::Service(0)));
+    assert!(r.elapsed >= Duration::from_millis(4000), "{}", r.elapsed);
+}
+
+#[test]
+fn azure_cd_answers_when_imds_cannot_be_reached() {
+    let mut nic = sim(vec![]);
+    nic.raise = Err(LinkError::NotFound);
+    let drives = MemDrives { disks: vec![(Instant::ZERO, provisioning_cd("sr0"))], ..MemDrives::default() };
+    let r = run(&azure::PLATFORM, nic, drives, AddressMode::Auto, 30_000, true);
+    assert_eq!(r.result.unwrap().0.as_deref(), Some(&b"<Environment/>"[..]));
+    assert_eq!(r.winner, Some(Winner::Drive(0)));
+    assert!(r.elapsed < Duration::from_millis(10), "{}", r.elapsed);
+}
+
+#[test]
+fn azure_imds_404_is_no_none_so_the_cd_cannot_answer() {
+    // A 404 from userData is not "no user-data" (Ignition retries it): the CD must not stand in.
+    let routes: Routes = Box::new(|_, _| (404, Vec::new()));
+    let nic = sim(vec![link(Some(Server::new(true, routes)))]);
+    let drives = MemDrives { disks: vec![(Instant::ZERO, provisioning_cd("sr0"))], ..MemDrives::default() };
+    let r = run(&azure::PLATFORM, nic, drives, AddressMode::Auto, 30_000, false);
+    assert_eq!(
+        r.result.err(),
+        Some(Failed::Flow(crate::sources::service::Stage::UserData, crate::sources::service::Failure::Status(404)))
+    );
+    assert_eq!(r.winner, None);
 }

@@ -53,6 +53,8 @@ const DRIVE: Drive = Drive {
     // Ignition takes a drive without the file as an empty config, as on OpenStack.
     needs_user_data: false,
     network: None,
+    kind: None,
+    fallback: false,
 };
 
 const SERVICE: Service = Service {

@@ -384,35 +384,10 @@ mod tests {
         ids.filter(|id| super::super::by_id(id.as_bytes()).is_none()).collect()
     }
 
-    /// Every platform the table names is one flint knows. Ignored until every platform of issue
-    /// #12 is in [`super::super::ALL`] (they land from other branches); then run it
-    /// (`cargo test -p flint --lib -- --ignored dmi`) and drop the `ignore`.
+    /// Every platform the table names is one flint knows.
     #[test]
-    #[ignore = "passes once every platform of issue #12 is merged"]
     fn every_platform_in_the_table_is_known() {
         let unknown = unknown_ids();
         assert!(unknown.is_empty(), "not in platform::ALL: {unknown:?}");
-    }
-
-    /// Meanwhile: an id not known yet is one of issue #12's platforms, not a typo.
-    #[test]
-    fn every_platform_in_the_table_is_known_or_on_its_way() {
-        const ISSUE_12: [&str; 12] = [
-            "gcp",
-            "azure",
-            "digitalocean",
-            "hetzner",
-            "vultr",
-            "upcloud",
-            "exoscale",
-            "cloudstack",
-            "scaleway",
-            "oraclecloud",
-            "aliyun",
-            "ibmcloud",
-        ];
-        for id in unknown_ids() {
-            assert!(ISSUE_12.contains(&id), "{id}: not a platform flint knows or will know");
-        }
     }
 }

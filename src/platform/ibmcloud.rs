@@ -51,6 +51,8 @@ const DRIVE: Drive = Drive {
     seed_user_data: Some("user-data"),
     needs_user_data: false,
     network: None,
+    kind: None,
+    fallback: false,
 };
 
 const SERVICE: Service = Service {

@@ -46,6 +46,8 @@ const NOCLOUD: Drive = Drive {
     seed_files: SEED_FILES,
     seed_user_data: Some("user-data"),
     needs_user_data: false,
+    kind: None,
+    fallback: false,
     network: Some(NetworkDoc { path: "network-config", format: NetworkFormat::CloudInit, ipv4_attr: IPV4 }),
 };
 
@@ -66,6 +68,8 @@ const CONFIG_DRIVE: Drive = Drive {
     ],
     seed_user_data: Some("openstack/latest/user_data"),
     needs_user_data: false,
+    kind: None,
+    fallback: false,
     network: Some(NetworkDoc {
         path: "openstack/latest/network_data.json",
         format: NetworkFormat::OpenStack,

@@ -14,6 +14,7 @@ use crate::decode::Encoding;
 pub mod akamai;
 pub mod aliyun;
 pub mod aws;
+pub mod azure;
 pub mod cloudstack;
 pub mod digitalocean;
 pub mod dmi;
@@ -52,6 +53,7 @@ pub const ALL: &[&Platform] = &[
     &oraclecloud::PLATFORM,
     &aliyun::PLATFORM,
     &ibmcloud::PLATFORM,
+    &azure::PLATFORM,
 ];
 
 /// 169.254.169.254, named by its address: the metadata endpoint most clouds share.
@@ -398,6 +400,15 @@ pub struct Drive {
     pub needs_user_data: bool,
     /// The drive's network configuration: static addressing for whatever else the run fetches.
     pub network: Option<NetworkDoc>,
+    /// Found by content rather than by label: the filesystem kind it must be (as
+    /// [`crate::sources::drive::Filesystem::kind`] names it; Azure's provisioning CD is `udf`
+    /// and has no label to go by). Such a drive has no `labels`, and a filesystem of that kind
+    /// without `user_data` is not it: the scan goes on.
+    pub kind: Option<&'static str>,
+    /// Stands in for the services only: its answer counts once every service of the platform
+    /// has ended without user-data (Ignition's Azure rule: IMDS user-data first, the CD's
+    /// custom data when IMDS has none). The services' metadata is kept.
+    pub fallback: bool,
 }
 
 /// A network configuration file on a drive.
@@ -459,7 +470,9 @@ mod tests {
             }
         }
         for d in ALL.iter().flat_map(|p| p.drives()) {
-            assert!((d.store == Store::FwCfg || !d.labels.is_empty()) && !d.user_data.starts_with('/'));
+            // A block device is found by its label, or else by its kind and content.
+            assert!(d.store == Store::FwCfg || d.labels.is_empty() == d.kind.is_some());
+            assert!(!d.user_data.starts_with('/'));
         }
     }
 }

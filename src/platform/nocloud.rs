@@ -68,5 +68,7 @@ pub const CIDATA: Drive = Drive {
     seed_files: SEED_FILES,
     seed_user_data: Some("user-data"),
     needs_user_data: true,
+    kind: None,
+    fallback: false,
     network: Some(NetworkDoc { path: "network-config", format: NetworkFormat::CloudInit, ipv4_attr: None }),
 };

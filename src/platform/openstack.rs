@@ -77,6 +77,8 @@ const DRIVE: Drive = Drive {
     ],
     seed_user_data: Some("openstack/latest/user_data"),
     needs_user_data: false,
+    kind: None,
+    fallback: false,
     network: None,
 };
 

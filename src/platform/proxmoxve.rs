@@ -49,6 +49,8 @@ const DRIVE: Drive = Drive {
     seed_files: SEED_FILES,
     seed_user_data: Some("user-data"),
     needs_user_data: false,
+    kind: None,
+    fallback: false,
     network: Some(NetworkDoc {
         path: "network-config",
         format: NetworkFormat::CloudInit,

@@ -29,5 +29,7 @@ const FW_CFG: Drive = Drive {
     seed_files: &[],
     seed_user_data: None,
     needs_user_data: false,
+    kind: None,
+    fallback: false,
     network: None,
 };

@@ -70,6 +70,8 @@ tasks:
   platforms [FILTER] [--keep] issue #12's metadata platforms (digitalocean … ibmcloud) against
                              their mocks and drives, quirks included, the hand-offs read by
                              Ignition and cloud-init
+  azure [FILTER] [--keep]    Azure: the strict IMDS mock, the provisioning CD (UDF ovf-env.xml)
+                             as Ignition's fallback for an empty userData, Ignition on user.ign
   dualstack [FILTER] [--keep] IPv6 and names (issue #11): RA/SLAAC, DHCPv6, DNS with search
                              lists, Happy Eyeballs, --url, IPv6 endpoints, DAD, against real
                              dnsmasq in namespaces; every fixture proven without flint first
@@ -121,6 +123,7 @@ fn main() -> ExitCode {
         "openstack" => tasks::openstack::cli(rest),
         "platforms" => tasks::platforms::cli(rest),
         "nocloud" => tasks::nocloud::cli(rest),
+        "azure" => tasks::azure::cli(rest),
         "dualstack" => tasks::dualstack::cli(rest),
         "auto" => tasks::auto::cli(rest),
         "gcp" => tasks::gcp::cli(rest),

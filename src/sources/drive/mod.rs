@@ -4,9 +4,9 @@
 //! OpenStack Nova attaches user-data as a small volume labelled `config-2` (ISO 9660 made by
 //! `genisoimage`, or VFAT); NoCloud seeds are labelled `cidata`. Mounting one from the initramfs
 //! would need the filesystem modules, a mount point and an unmount on every path out; reading
-//! the few files flint wants takes two small read-only filesystem readers instead:
-//! [`iso9660`] (ECMA-119 with Rock Ridge and Joliet names) and [`fat`] (FAT12/16/32 with long
-//! names).
+//! the few files flint wants takes small read-only filesystem readers instead:
+//! [`iso9660`] (ECMA-119 with Rock Ridge and Joliet names), [`fat`] (FAT12/16/32 with long
+//! names) and [`udf`] (ECMA-167 with OSTA UDF's rules: Azure's provisioning CD).
 //!
 //! The readers are sans-IO: they see the device through [`Medium`], one positioned read at a
 //! time, so the host tests hand them images in memory and the binary hands them a
@@ -28,6 +28,7 @@ pub use crate::platform::Store;
 pub mod fat;
 pub mod iso9660;
 pub mod scan;
+pub mod udf;
 
 use core::fmt;
 
@@ -129,6 +130,7 @@ impl core::error::Error for DriveError {}
 pub enum Kind {
     Iso9660,
     Fat,
+    Udf,
 }
 
 /// A filesystem found by [`probe`]: its label and where its root directory is. Plain data: it
@@ -144,13 +146,20 @@ pub struct Volume {
 enum Fs {
     Iso(iso9660::Iso),
     Fat(fat::Fat),
+    Udf(udf::Udf),
 }
 
-/// Looks for an ISO 9660 filesystem, then a FAT one. `Ok(None)`: neither is there.
+/// Looks for a UDF filesystem, then an ISO 9660 one, then a FAT one. `Ok(None)`: none is there.
 ///
-/// ISO 9660 goes first: its descriptors start at byte 32768 and leave the first 32 KiB free
-/// (ECMA-119 §6.2.1), where a hybrid image keeps an MBR that could pass for a boot sector.
+/// UDF goes first: a UDF bridge disc (`genisoimage -udf`, pycdlib) also carries ISO 9660
+/// descriptors, and the UDF tree is the one its writer meant (libblkid, and so Ignition's
+/// filesystem type check, call such a disc `udf` too). ISO 9660 goes before FAT: its
+/// descriptors start at byte 32768 and leave the first 32 KiB free (ECMA-119 §6.2.1), where a
+/// hybrid image keeps an MBR that could pass for a boot sector.
 pub fn probe(m: &mut dyn Medium) -> Result<Option<Volume>, DriveError> {
+    if let Some(v) = udf::probe(m)? {
+        return Ok(Some(v));
+    }
     if let Some(v) = iso9660::probe(m)? {
         return Ok(Some(v));
     }
@@ -178,15 +187,17 @@ impl Volume {
         match self.fs {
             Fs::Iso(_) => Kind::Iso9660,
             Fs::Fat(_) => Kind::Fat,
+            Fs::Udf(_) => Kind::Udf,
         }
     }
 
     /// What was found, for a log line: `iso9660 rock-ridge`, `iso9660 joliet`, `iso9660`,
-    /// `fat12`, `fat16` or `fat32`.
+    /// `fat12`, `fat16`, `fat32` or `udf`.
     pub fn describe(&self) -> &'static str {
         match &self.fs {
             Fs::Iso(i) => i.describe(),
             Fs::Fat(f) => f.describe(),
+            Fs::Udf(_) => "udf",
         }
     }
 
@@ -194,7 +205,7 @@ impl Volume {
     pub fn iso_names(&self) -> Option<iso9660::Names> {
         match &self.fs {
             Fs::Iso(i) => Some(i.names()),
-            Fs::Fat(_) => None,
+            Fs::Fat(_) | Fs::Udf(_) => None,
         }
     }
 
@@ -203,7 +214,7 @@ impl Volume {
     pub fn with_iso_names(self, names: iso9660::Names) -> Option<Volume> {
         match self.fs {
             Fs::Iso(i) => Some(Volume { fs: Fs::Iso(i.with_names(names)?), ..self }),
-            Fs::Fat(_) => None,
+            Fs::Fat(_) | Fs::Udf(_) => None,
         }
     }
 
@@ -219,6 +230,7 @@ impl Volume {
         let mut node = match &self.fs {
             Fs::Iso(i) => i.root(),
             Fs::Fat(f) => f.root(),
+            Fs::Udf(u) => u.root(),
         };
         let mut name = Name::new();
         let mut a = [0u8; iso9660::SECTOR];
@@ -230,6 +242,7 @@ impl Volume {
             let found = match &self.fs {
                 Fs::Iso(i) => i.lookup(m, node, comp, &mut a, &mut b, &mut name)?,
                 Fs::Fat(f) => f.lookup(m, node, comp, &mut a, &mut name)?,
+                Fs::Udf(u) => u.lookup(m, node, comp, &mut a, &mut b, &mut name)?,
             };
             let Some(n) = found else { return Ok(None) };
             node = n;
@@ -238,17 +251,21 @@ impl Volume {
         if node.dir {
             return Ok(None);
         }
+        if let Fs::Udf(u) = &self.fs {
+            return u.read(m, node, &mut a, out).map(Some);
+        }
         let out = out.get_mut(..node.len as usize).ok_or(DriveError::TooLarge)?;
         match &self.fs {
-            Fs::Iso(_) => read_exact(m, u64::from(node.start) * iso9660::SECTOR as u64, out)?,
             Fs::Fat(f) => f.read_chain(m, node.start, out)?,
+            _ => read_exact(m, u64::from(node.start) * iso9660::SECTOR as u64, out)?,
         }
         Ok(Some(out.len()))
     }
 }
 
 /// A file or directory: where its data starts (an ISO 9660 block, a FAT cluster), its length
-/// in bytes (unknown, 0, for FAT directories), and whether it is a directory.
+/// in bytes (unknown, 0, for FAT directories), and whether it is a directory. On UDF, where a
+/// file is an ICB, `start` is the ICB's block and `len` its partition (see [`udf`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Node {
     start: u32,
@@ -293,6 +310,10 @@ impl Name {
     fn clear(&mut self) {
         self.len = 0;
         self.over = false;
+    }
+
+    fn get(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 
     fn push(&mut self, bytes: &[u8]) {

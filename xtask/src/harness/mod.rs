@@ -9,6 +9,7 @@
 //! building flint (`build`); the benchmark's stopwatch (`stopwatch`); counting and selecting
 //! cases (`tally`). It uses the mock and the support helpers, never a suite or a task.
 
+pub mod azure;
 pub mod build;
 pub mod checks;
 pub mod cidata;

@@ -192,7 +192,7 @@ fn prepare(s: &Scenario, marker: &str) -> Prepared {
     };
     let served_len = file.as_ref().map(|f| match s.platform {
         Platform::Aws | Platform::OpenStack | Platform::NoCloud | Platform::Gcp => f.len(),
-        Platform::Akamai => base64::engine::general_purpose::STANDARD.encode(f).len(),
+        Platform::Akamai | Platform::Azure => base64::engine::general_purpose::STANDARD.encode(f).len(),
         // Issue #12's platforms run in `suites/platforms`, not here.
         _ => f.len(),
     });

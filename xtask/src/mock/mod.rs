@@ -23,6 +23,9 @@
 pub mod akamai;
 pub mod aliyun;
 pub mod aws;
+pub mod azure;
+#[cfg(test)]
+mod azure_tests;
 pub mod cloudstack;
 pub mod dhcp;
 pub mod digitalocean;

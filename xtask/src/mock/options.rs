@@ -15,6 +15,8 @@ pub enum Platform {
     OpenStack,
     /// cloud-init NoCloud's network seed (`ds=nocloud;s=URL`), `nocloud.rs`.
     NoCloud,
+    /// Azure's Instance Metadata Service, `azure.rs`.
+    Azure,
     Gcp,
     // Issue #12's metadata services, one module each (`digitalocean.rs` …).
     DigitalOcean,
@@ -30,11 +32,12 @@ pub enum Platform {
 }
 
 impl Platform {
-    pub const ALL: [Platform; 15] = [
+    pub const ALL: [Platform; 16] = [
         Platform::Aws,
         Platform::Akamai,
         Platform::OpenStack,
         Platform::NoCloud,
+        Platform::Azure,
         Platform::Gcp,
         Platform::DigitalOcean,
         Platform::Hetzner,
@@ -66,6 +69,7 @@ impl Platform {
             Platform::OracleCloud => "oraclecloud",
             Platform::Aliyun => "aliyun",
             Platform::IbmCloud => "ibmcloud",
+            Platform::Azure => "azure",
         }
     }
 
@@ -78,10 +82,10 @@ impl Platform {
 }
 
 pub const MOCK_HELP: &str = "\
-usage: xtask mock --platform aws|akamai|openstack|nocloud|gcp|digitalocean|hetzner|vultr|upcloud|
+usage: xtask mock --platform aws|akamai|openstack|nocloud|azure|gcp|digitalocean|hetzner|vultr|upcloud|
                   exoscale|cloudstack|scaleway|oraclecloud|aliyun|ibmcloud [options]
   --listen ADDR          listen address (default 169.254.169.254:80)
-  --payload FILE         user-data: served raw (aws, openstack, nocloud) or base64-encoded (akamai); absent = none
+  --payload FILE         user-data: served raw (aws, openstack, nocloud) or base64-encoded (akamai, azure); absent = none
   --log FILE             JSON lines, one per request (method, path, status, token sent/valid…)
   --tokens FILE          every issued token, one per line
   --ready FILE           created once the socket is bound

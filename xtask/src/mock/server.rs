@@ -13,7 +13,7 @@ use serde_json::json;
 use super::http::{ReadError, Request, Response, close_gracefully, read_request, reason, write_chunked};
 use super::options::Platform;
 use super::service::{Server, State};
-use super::{akamai, aws, faults, gcp, nocloud, openstack};
+use super::{akamai, aws, azure, faults, gcp, nocloud, openstack};
 use super::{aliyun, cloudstack, digitalocean, exoscale, hetzner, ibmcloud, oraclecloud, scaleway, upcloud, vultr};
 
 /// What the server needs to know about one platform. A new platform is a module of its own
@@ -45,6 +45,9 @@ fn platform(p: Platform) -> PlatformMock {
             server_name: nocloud::SERVER_NAME,
             route: nocloud::route,
         },
+        Platform::Azure => {
+            PlatformMock { token_header: azure::TOKEN_HEADER, server_name: azure::SERVER_NAME, route: azure::route }
+        }
         Platform::Gcp => {
             PlatformMock { token_header: gcp::TOKEN_HEADER, server_name: gcp::SERVER_NAME, route: gcp::route }
         }

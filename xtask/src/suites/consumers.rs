@@ -36,7 +36,7 @@ use crate::harness::flint::{HARD_EXTRA, check_exit, run_flint, verdict};
 use crate::harness::netns::{Addressing, Topology};
 use crate::harness::report;
 use crate::harness::tally::{Selection, Suite, Tally, run_each};
-use crate::mock::{self, Platform, akamai, aws, gcp, nocloud, openstack, payloads};
+use crate::mock::{self, Platform, akamai, aws, azure, gcp, nocloud, openstack, payloads};
 use crate::support::{cleanup, deps, gzip, util};
 
 pub const SUITE: Suite = Suite { name: "consumers", needs_flint: true, gate: false, run, cases: || all().len() };
@@ -319,6 +319,7 @@ fn published(c: &Case) -> Option<Identity> {
         Platform::OpenStack => (openstack::UUID.to_string(), openstack::HOSTNAME, vec![openstack::KEY]),
         // (NoCloud's are in `suites/nocloud`.)
         Platform::NoCloud => (nocloud::INSTANCE_ID.to_string(), nocloud::HOSTNAME, nocloud::KEYS.to_vec()),
+        Platform::Azure => (azure::VM_ID.to_string(), azure::VM_NAME, azure::KEYS.to_vec()),
         // (GCP's are in `suites/gcp`.)
         Platform::Gcp => (gcp::INSTANCE_ID.to_string(), gcp::HOSTNAME, gcp::expected_keys(false, false)),
         // (Issue #12's are in `suites/platforms`.)
@@ -336,6 +337,10 @@ fn expected_attributes(platform: Platform) -> Vec<(String, String)> {
         Platform::OpenStack => return openstack::attributes(&openstack::Instance::default(), true),
         // NoCloud has no Afterburn provider; GCP's cases are in `suites/gcp`.
         Platform::NoCloud | Platform::Gcp => return Vec::new(),
+        // Afterburn's `IPV4_VIRTUAL` comes from the wireserver, which flint does not ask.
+        Platform::Azure => {
+            vec![("AZURE_VMSIZE", azure::VM_SIZE.into()), ("AZURE_IPV4_DYNAMIC", azure::PRIVATE_IPV4.into())]
+        }
         Platform::Aws => {
             use aws::*;
             vec![

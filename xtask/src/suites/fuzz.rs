@@ -54,6 +54,8 @@ pub const TARGETS: &[(&str, usize)] = &[
     // a few bytes; the inputs themselves stay small.
     ("iso9660", 4096),
     ("fat", 8192),
+    ("udf", 4096),
+    ("ovfenv", 16 * 1024),
     // A fake sysfs tree written for every input: slow per run, so the inputs stay small.
     ("drive_scan", 2048),
 ];

@@ -3,6 +3,7 @@
 //! another suite (`layers.rs` checks it).
 
 pub mod auto;
+pub mod azure;
 pub mod build;
 pub mod cargo;
 pub mod consumers;

@@ -2,6 +2,7 @@
 //! suites or harness pieces it runs. Nothing below imports a task.
 
 pub mod auto;
+pub mod azure;
 pub mod bench;
 pub mod build;
 pub mod consumers;

@@ -29,6 +29,7 @@ pub const SUITES: &[&Suite] = &[
     // NoCloud: Proxmox, cloud-localds and KubeVirt cidata drives, the network seed with static
     // addressing and no DHCP; their hand-offs read by the consumers (issue #10).
     &suites::nocloud::SUITE,
+    &suites::azure::SUITE,
     // Dual stack and names: IPv6, DNS, Happy Eyeballs, --url (issue #11).
     &suites::dualstack::SUITE,
     // --platform auto: the platform from SMBIOS strings (issue #12).

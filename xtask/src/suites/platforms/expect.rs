@@ -58,8 +58,13 @@ pub fn identity(p: Platform, from_drive: bool) -> Identity {
         Platform::IbmCloud => {
             id(ibmcloud::INSTANCE_ID, ibmcloud::HOSTNAME, &ibmcloud::ssh_keys(), ibmcloud::attributes())
         }
-        Platform::Aws | Platform::Akamai | Platform::OpenStack | Platform::NoCloud | Platform::Gcp => {
-            unreachable!("not one of this suite's platforms (GCP's suite is `suites/gcp`)")
+        Platform::Aws
+        | Platform::Akamai
+        | Platform::OpenStack
+        | Platform::NoCloud
+        | Platform::Gcp
+        | Platform::Azure => {
+            unreachable!("not one of this suite's platforms (GCP and Azure have their own suites)")
         }
     }
 }

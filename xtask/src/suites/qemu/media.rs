@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use super::table::{DriveKind, Scenario};
-use crate::harness::drive;
 use crate::harness::qemu::cloud::{self, Served};
 use crate::harness::qemu::{self as vm, Disk, FwCfg, cidata};
+use crate::harness::{azure, drive};
 
 /// The VM's disks, and the Proxmox drive's files when it has one (what the hand-offs must copy).
 pub fn disks(s: &Scenario, served: &Served, dir: &Path) -> Result<(Vec<Disk>, Option<cidata::Drive>), String> {
@@ -16,6 +16,7 @@ pub fn disks(s: &Scenario, served: &Served, dir: &Path) -> Result<(Vec<Disk>, Op
             let spec = drive::Spec { build, ..drive::Spec::nova(served.file.clone()) };
             (drive::build(&spec, &dir.join("drive"))?, None)
         }
+        DriveKind::AzureCd => (azure::provisioning_cd(&dir.join("drive"), served.file.as_deref())?, None),
         DriveKind::ProxmoxCidata => {
             let drive = cidata::proxmox(served.file.as_deref().unwrap_or_default(), &vm::mac(0));
             (cidata::build(&drive, &dir.join("drive"))?, Some(drive))

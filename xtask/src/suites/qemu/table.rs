@@ -128,6 +128,8 @@ pub enum DriveKind {
     Nova(Build),
     /// Proxmox VE's `cidata` ISO (`harness::qemu::cidata`) for NIC 0's MAC.
     ProxmoxCidata,
+    /// Azure's provisioning CD (`harness::azure`): UDF, the payload as `CustomData`.
+    AzureCd,
 }
 
 #[derive(Clone, Debug)]
@@ -276,6 +278,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         "aws" => Platform::Service(mock::Platform::Aws),
         "akamai" => Platform::Service(mock::Platform::Akamai),
         "openstack" => Platform::Service(mock::Platform::OpenStack),
+        "azure" => Platform::Service(mock::Platform::Azure),
         "gcp" => Platform::Service(mock::Platform::Gcp),
         "digitalocean" => Platform::Service(mock::Platform::DigitalOcean),
         "scaleway" => Platform::Service(mock::Platform::Scaleway),
@@ -284,7 +287,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         "url" => Platform::Url,
         p => {
             return Err(format!(
-                "unknown platform `{p}` (aws, akamai, openstack, gcp, digitalocean, scaleway, proxmoxve, qemu, url)"
+                "unknown platform `{p}` (aws, akamai, openstack, azure, gcp, digitalocean, scaleway, proxmoxve, qemu, url)"
             ));
         }
     };
@@ -361,7 +364,8 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
                 "iso" => DriveKind::Nova(Build::NovaIso),
                 "vfat" => DriveKind::Nova(Build::Vfat),
                 "cidata" => DriveKind::ProxmoxCidata,
-                f => return Err(format!("unknown drive format `{f}` (iso, vfat, cidata)")),
+                "udf" => DriveKind::AzureCd,
+                f => return Err(format!("unknown drive format `{f}` (iso, vfat, cidata, udf)")),
             };
             let bus = match d["bus"].as_str().unwrap_or("") {
                 "ide-cd" => DiskBus::IdeCd,
@@ -382,6 +386,8 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
     match (drive.map(|d| d.kind), platform) {
         (None, _) | (Some(DriveKind::Nova(_)), Platform::Service(mock::Platform::OpenStack)) => {}
         (Some(DriveKind::ProxmoxCidata), Platform::ProxmoxVe) => {}
+        (Some(DriveKind::AzureCd), Platform::Service(mock::Platform::Azure)) => {}
+        (Some(DriveKind::AzureCd), _) => return Err("a provisioning CD needs platform azure".into()),
         (Some(DriveKind::Nova(_)), _) => return Err("a config-2 drive needs platform openstack".into()),
         (Some(DriveKind::ProxmoxCidata), _) => return Err("a cidata drive needs platform proxmoxve".into()),
     }
