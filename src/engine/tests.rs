@@ -871,7 +871,7 @@ fn a_silent_endpoint_is_raced_by_the_next_after_the_attempt_delay() {
     use crate::platform::{Address, Endpoint, Host, Service};
     static TWO: Platform = Platform {
         id: "two-endpoints",
-        sources: &[crate::platform::Source::Service(Service {
+        sources: &[crate::platform::Source::Service(&Service {
             endpoints: &[
                 // Routed to the server's router, which nobody answers for.
                 Endpoint { address: Address::V4([192, 0, 2, 1]), port: 80, host: Host::Address },
@@ -1102,7 +1102,7 @@ fn a_refusal_is_retried_at_once_while_the_other_family_has_no_address() {
     // attempt limit.
     static REFUSING: Platform = Platform {
         id: "refusing",
-        sources: &[crate::platform::Source::Service(Service {
+        sources: &[crate::platform::Source::Service(&Service {
             endpoints: &[
                 Endpoint { address: Address::V4([169, 254, 169, 254]), port: 81, host: Host::Address },
                 Endpoint {
@@ -1131,6 +1131,7 @@ const PLAIN_SERVICE: crate::platform::Service = crate::platform::Service {
     },
     refresh_on: &[],
     metadata: &[],
+    meta_fields: &[],
     connect: crate::platform::Connect::PLAIN,
 };
 

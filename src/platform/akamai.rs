@@ -25,7 +25,7 @@ use crate::decode::Encoding;
 /// `fd00:a9fe:a9fe::1`.
 const FD00_A9FE_A9FE_1: [u8; 16] = [0xfd, 0, 0xa9, 0xfe, 0xa9, 0xfe, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
-pub const PLATFORM: Platform = Platform { id: "akamai", sources: &[Source::Service(SERVICE)] };
+pub const PLATFORM: Platform = Platform { id: "akamai", sources: &[Source::Service(&SERVICE)] };
 
 const JSON: &[(&str, &str)] = &[("Accept", "application/json")];
 
@@ -54,7 +54,6 @@ const SERVICE: Service = Service {
     metadata: &[
         Document::json(
             "/v1/instance",
-            JSON,
             &[
                 ("id", Field::role(Role::InstanceId, Some("INSTANCE_ID"))),
                 ("host_uuid", Field::attr("INSTANCE_HOST_UUID")),
@@ -74,7 +73,6 @@ const SERVICE: Service = Service {
         ),
         Document::json(
             "/v1/network",
-            JSON,
             &[
                 ("ipv4.public", Field::attr("PUBLIC_IPV4")),
                 ("ipv4.private", Field::attr("PRIVATE_IPV4")),
@@ -85,7 +83,8 @@ const SERVICE: Service = Service {
                 ("ipv6.shared_ranges", Field::attr("IPV6_SHARED_RANGE")),
             ],
         ),
-        Document::json("/v1/ssh-keys", JSON, &[("users.*", Field::role(Role::SshKey, None))]),
+        Document::json("/v1/ssh-keys", &[("users.*", Field::role(Role::SshKey, None))]),
     ],
+    meta_fields: JSON,
     connect: Connect::PLAIN,
 };

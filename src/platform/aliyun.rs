@@ -24,7 +24,7 @@ use super::{
 };
 use crate::decode::Encoding;
 
-pub const PLATFORM: Platform = Platform { id: "aliyun", sources: &[Source::Service(SERVICE)] };
+pub const PLATFORM: Platform = Platform { id: "aliyun", sources: &[Source::Service(&SERVICE)] };
 
 const SERVICE: Service = Service {
     endpoints: &[Endpoint { address: Address::V4([100, 100, 100, 200]), port: 80, host: Host::Address }],
@@ -63,7 +63,8 @@ const SERVICE: Service = Service {
                 ("zone-id", Field::attr("ZONE_ID").nonempty()),
             ],
         ),
-        Document { path: "/latest/meta-data/public-keys/", fields: &[], body: Body::KeyIndex, unless: Role::None },
+        Document { path: "/latest/meta-data/public-keys/", body: Body::KeyIndex, unless: Role::None },
     ],
+    meta_fields: &[],
     connect: Connect::PLAIN,
 };

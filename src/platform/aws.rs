@@ -24,7 +24,7 @@ use crate::decode::Encoding;
 /// `fd00:ec2::254`.
 const FD00_EC2_254: [u8; 16] = [0xfd, 0, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54];
 
-pub const PLATFORM: Platform = Platform { id: "aws", sources: &[Source::Service(SERVICE)] };
+pub const PLATFORM: Platform = Platform { id: "aws", sources: &[Source::Service(&SERVICE)] };
 
 const SERVICE: Service = Service {
     endpoints: &[
@@ -63,8 +63,9 @@ const SERVICE: Service = Service {
                 ("local-hostname", Field::role(Role::Hostname, None)),
             ],
         ),
-        Document::json("/latest/dynamic/instance-identity/document", &[], &[("region", Field::attr("REGION"))]),
-        Document { path: "/latest/meta-data/public-keys/", fields: &[], body: Body::KeyIndex, unless: Role::None },
+        Document::json("/latest/dynamic/instance-identity/document", &[("region", Field::attr("REGION"))]),
+        Document { path: "/latest/meta-data/public-keys/", body: Body::KeyIndex, unless: Role::None },
     ],
+    meta_fields: &[],
     connect: Connect::PLAIN,
 };

@@ -45,7 +45,7 @@ use super::{
 };
 use crate::decode::Encoding;
 
-pub const PLATFORM: Platform = Platform { id: "azure", sources: &[Source::Service(SERVICE), Source::Drive(&CD)] };
+pub const PLATFORM: Platform = Platform { id: "azure", sources: &[Source::Service(&SERVICE), Source::Drive(&CD)] };
 
 /// Sent with every IMDS request.
 const METADATA: &[(&str, &str)] = &[("Metadata", "true")];
@@ -66,7 +66,6 @@ const SERVICE: Service = Service {
     metadata: &[
         Document {
             path: "/metadata/instance/",
-            fields: METADATA,
             body: Body::Leaves(&[
                 ("compute/name?api-version=2017-08-01&format=text", Field::role(Role::Hostname, None)),
                 ("compute/vmId?api-version=2017-08-01&format=text", Field::role(Role::InstanceId, None)),
@@ -80,11 +79,11 @@ const SERVICE: Service = Service {
         },
         Document {
             path: "/metadata/instance/compute/publicKeys?api-version=2021-02-01",
-            fields: METADATA,
             body: Body::Json(&[("keyData", Field::role(Role::SshKey, None))]),
             unless: Role::None,
         },
     ],
+    meta_fields: METADATA,
     connect: Connect::PLAIN,
 };
 

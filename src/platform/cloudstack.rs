@@ -22,7 +22,7 @@ use super::{
 use crate::decode::Encoding;
 
 pub const PLATFORM: Platform =
-    Platform { id: "cloudstack", sources: &[Source::Drive(&DRIVE), Source::Service(SERVICE)] };
+    Platform { id: "cloudstack", sources: &[Source::Drive(&DRIVE), Source::Service(&SERVICE)] };
 
 const INSTANCE_ID: Field = Field::role(Role::InstanceId, Some("INSTANCE_ID"));
 const LOCAL_HOSTNAME: Field = Field::role(Role::Hostname, Some("LOCAL_HOSTNAME"));
@@ -84,5 +84,6 @@ const SERVICE: Service = Service {
         ),
         Document::lines("/latest/meta-data/public-keys", KEYS),
     ],
+    meta_fields: &[],
     connect: Connect::PLAIN,
 };

@@ -18,7 +18,7 @@
 use super::{Connect, Document, Field, Platform, Resource, Role, Service, Source, Take, UserData, V4_METADATA};
 use crate::decode::Encoding;
 
-pub const PLATFORM: Platform = Platform { id: "digitalocean", sources: &[Source::Service(SERVICE)] };
+pub const PLATFORM: Platform = Platform { id: "digitalocean", sources: &[Source::Service(&SERVICE)] };
 
 const SERVICE: Service = Service {
     endpoints: &[V4_METADATA],
@@ -32,7 +32,6 @@ const SERVICE: Service = Service {
     refresh_on: &[],
     metadata: &[Document::json(
         "/metadata/v1.json",
-        &[],
         &[
             ("droplet_id", Field::role(Role::InstanceId, None)),
             ("hostname", Field::role(Role::Hostname, Some("HOSTNAME"))),
@@ -45,5 +44,6 @@ const SERVICE: Service = Service {
             ("interfaces.private.ipv6.ip_address", Field::attr("IPV6_PRIVATE")),
         ],
     )],
+    meta_fields: &[],
     connect: Connect { privileged_port: false, link_local_first: true },
 };

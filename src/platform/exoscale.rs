@@ -16,7 +16,7 @@
 use super::{Connect, Document, Field, Platform, Resource, Role, Service, Source, Take, UserData, V4_METADATA};
 use crate::decode::Encoding;
 
-pub const PLATFORM: Platform = Platform { id: "exoscale", sources: &[Source::Service(SERVICE)] };
+pub const PLATFORM: Platform = Platform { id: "exoscale", sources: &[Source::Service(&SERVICE)] };
 
 const SERVICE: Service = Service {
     endpoints: &[V4_METADATA],
@@ -45,5 +45,6 @@ const SERVICE: Service = Service {
         ),
         Document::lines("/1.0/meta-data/public-keys", Field::role(Role::SshKey, None)),
     ],
+    meta_fields: &[],
     connect: Connect::PLAIN,
 };

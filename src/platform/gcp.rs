@@ -31,13 +31,13 @@
 use super::{Body, Connect, Document, Field, Platform, Resource, Role, Service, Source, Take, UserData, V4_METADATA};
 use crate::decode::Encoding;
 
-pub const PLATFORM: Platform = Platform { id: "gcp", sources: &[Source::Service(SERVICE)] };
+pub const PLATFORM: Platform = Platform { id: "gcp", sources: &[Source::Service(&SERVICE)] };
 
 const FLAVOR: &[(&str, &str)] = &[("Metadata-Flavor", "Google")];
 
 /// An attribute of `user:key` lines; `unless: Role::Block` for the project's.
 const fn keys(path: &'static str, role: Role, unless: Role) -> Document {
-    Document { path, fields: FLAVOR, body: Body::Lines(Field::role(role, None), Some(b':')), unless }
+    Document { path, body: Body::Lines(Field::role(role, None), Some(b':')), unless }
 }
 
 const SERVICE: Service = Service {
@@ -55,7 +55,6 @@ const SERVICE: Service = Service {
         // documents they may skip.
         Document {
             path: "/computeMetadata/v1/instance/",
-            fields: FLAVOR,
             body: Body::Leaves(&[
                 ("id", Field::role(Role::InstanceId, None)),
                 ("hostname", Field::role(Role::Hostname, Some("HOSTNAME"))),
@@ -71,6 +70,7 @@ const SERVICE: Service = Service {
         keys("/computeMetadata/v1/project/attributes/ssh-keys", Role::SshKey, Role::Block),
         keys("/computeMetadata/v1/project/attributes/sshKeys", Role::SshKey, Role::Block),
     ],
+    meta_fields: FLAVOR,
     connect: Connect::PLAIN,
 };
 

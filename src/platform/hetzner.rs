@@ -21,7 +21,7 @@
 use super::{Connect, Document, Field, List, Platform, Resource, Role, Service, Source, Take, UserData, V4_METADATA};
 use crate::decode::Encoding;
 
-pub const PLATFORM: Platform = Platform { id: "hetzner", sources: &[Source::Service(SERVICE)] };
+pub const PLATFORM: Platform = Platform { id: "hetzner", sources: &[Source::Service(&SERVICE)] };
 
 const SERVICE: Service = Service {
     endpoints: &[V4_METADATA],
@@ -51,5 +51,6 @@ const SERVICE: Service = Service {
         ),
         Document::yaml("/hetzner/v1/metadata/private-networks", &[("ip", Field::attr("PRIVATE_IPV4"))]),
     ],
+    meta_fields: &[],
     connect: Connect::PLAIN,
 };

@@ -26,7 +26,8 @@ use super::{
 };
 use crate::decode::Encoding;
 
-pub const PLATFORM: Platform = Platform { id: "ibmcloud", sources: &[Source::Drive(&DRIVE), Source::Service(SERVICE)] };
+pub const PLATFORM: Platform =
+    Platform { id: "ibmcloud", sources: &[Source::Drive(&DRIVE), Source::Service(&SERVICE)] };
 
 const INSTANCE_ID: Field = Field::role(Role::InstanceId, Some("INSTANCE_ID"));
 const LOCAL_HOSTNAME: Field = Field::role(Role::Hostname, Some("LOCAL_HOSTNAME"));
@@ -42,7 +43,6 @@ const DRIVE: Drive = Drive {
         Document::yaml("meta-data", &[("instance-id", INSTANCE_ID), ("local-hostname", LOCAL_HOSTNAME)]),
         Document {
             path: "vendor-data",
-            fields: &[],
             body: Body::CloudConfigPart(&[("ssh_authorized_keys", Field::role(Role::SshKey, None))]),
             unless: Role::None,
         },
@@ -79,16 +79,9 @@ const SERVICE: Service = Service {
     },
     refresh_on: &[401],
     metadata: &[
-        Document::json(
-            "/metadata/v1/instance?version=2025-08-26",
-            JSON,
-            &[("id", INSTANCE_ID), ("name", LOCAL_HOSTNAME)],
-        ),
-        Document::json(
-            "/metadata/v1/keys?version=2025-08-26",
-            JSON,
-            &[("keys.public_key", Field::role(Role::SshKey, None))],
-        ),
+        Document::json("/metadata/v1/instance?version=2025-08-26", &[("id", INSTANCE_ID), ("name", LOCAL_HOSTNAME)]),
+        Document::json("/metadata/v1/keys?version=2025-08-26", &[("keys.public_key", Field::role(Role::SshKey, None))]),
     ],
+    meta_fields: JSON,
     connect: Connect::PLAIN,
 };

@@ -59,7 +59,6 @@ const CONFIG_DRIVE: Drive = Drive {
     cloud_config: None,
     metadata: &[Document::json(
         "openstack/latest/meta_data.json",
-        &[],
         &[("uuid", INSTANCE_ID), ("hostname", HOSTNAME), ("instance_type", INSTANCE_TYPE), ("public_keys.*", KEY)],
     )],
     seed_files: &[

@@ -78,7 +78,7 @@ impl Platform {
     /// The platform's HTTP metadata services.
     pub fn services(&self) -> impl Iterator<Item = &'static Service> {
         self.sources.iter().filter_map(|s| match s {
-            Source::Service(s) => Some(s),
+            Source::Service(s) => Some(*s),
             Source::Drive(_) => None,
         })
     }
@@ -102,8 +102,10 @@ impl Platform {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Source {
-    /// An HTTP metadata service reached over flint's own network stack.
-    Service(Service),
+    /// An HTTP metadata service reached over flint's own network stack (by reference, as a
+    /// drive is: the platform tables then hold each description once, and a source slot is a
+    /// pointer).
+    Service(&'static Service),
     /// A block device with a labelled ISO 9660 or FAT filesystem, read raw (by reference:
     /// a drive description is twice a service's size, and would size every source so).
     Drive(&'static Drive),
@@ -124,6 +126,9 @@ pub struct Service {
     /// Instance metadata to read after the user-data when an output needs it (hostname, SSH
     /// keys, Afterburn attributes), in request order.
     pub metadata: &'static [Document],
+    /// Fields sent with every metadata request (a service asks the same of all of them:
+    /// GCP's `Metadata-Flavor`, Azure's `Metadata`, Akamai's `Accept`).
+    pub meta_fields: &'static [(&'static str, &'static str)],
     /// How the connection is made.
     pub connect: Connect,
 }
@@ -238,7 +243,6 @@ pub struct Resource {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Document {
     pub path: &'static str,
-    pub fields: &'static [(&'static str, &'static str)],
     pub body: Body,
     /// Skip this document when a value with this role is already known (an EC2-compatible
     /// fallback for what a platform's own document did not give).
@@ -335,12 +339,12 @@ impl Field {
 impl Document {
     /// A document whose whole body is one value.
     pub const fn text(path: &'static str, field: Field) -> Document {
-        Document { path, fields: &[], body: Body::Text(field), unless: Role::None }
+        Document { path, body: Body::Text(field), unless: Role::None }
     }
 
     /// A YAML document.
     pub const fn yaml(path: &'static str, paths: &'static [(&'static str, Field)]) -> Document {
-        Document { path, fields: &[], body: Body::Yaml(paths), unless: Role::None }
+        Document { path, body: Body::Yaml(paths), unless: Role::None }
     }
 
     /// Leaf `i` of a leaf table: its name under the document's path, and its field.
@@ -353,21 +357,17 @@ impl Document {
 
     /// Text leaves under `prefix`.
     pub const fn leaves(prefix: &'static str, leaves: &'static [(&'static str, Field)]) -> Document {
-        Document { path: prefix, fields: &[], body: Body::Leaves(leaves), unless: Role::None }
+        Document { path: prefix, body: Body::Leaves(leaves), unless: Role::None }
     }
 
     /// A document with one value per line.
     pub const fn lines(path: &'static str, field: Field) -> Document {
-        Document { path, fields: &[], body: Body::Lines(field, None), unless: Role::None }
+        Document { path, body: Body::Lines(field, None), unless: Role::None }
     }
 
     /// A JSON document.
-    pub const fn json(
-        path: &'static str,
-        fields: &'static [(&'static str, &'static str)],
-        paths: &'static [(&'static str, Field)],
-    ) -> Document {
-        Document { path, fields, body: Body::Json(paths), unless: Role::None }
+    pub const fn json(path: &'static str, paths: &'static [(&'static str, Field)]) -> Document {
+        Document { path, body: Body::Json(paths), unless: Role::None }
     }
 }
 

@@ -22,7 +22,7 @@ use super::{
 use crate::decode::Encoding;
 
 /// The drive and the network seed race; a run without a seed has only the drive.
-pub const PLATFORM: Platform = Platform { id: "nocloud", sources: &[Source::Drive(&CIDATA), Source::Service(SEED)] };
+pub const PLATFORM: Platform = Platform { id: "nocloud", sources: &[Source::Drive(&CIDATA), Source::Service(&SEED)] };
 
 /// `URL/user-data`, then `URL/meta-data` (what `read_seeded` fetches; cloud-init also asks for
 /// `vendor-data` and `network-config`, which flint does not use).
@@ -37,6 +37,7 @@ const SEED: Service = Service {
     },
     refresh_on: &[],
     metadata: &[Document::yaml("meta-data", META_DATA)],
+    meta_fields: &[],
     connect: Connect::PLAIN,
 };
 

@@ -41,7 +41,7 @@ use crate::decode::Encoding;
 const FE80_A9FE_A9FE: [u8; 16] = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xa9, 0xfe, 0xa9, 0xfe];
 
 pub const PLATFORM: Platform =
-    Platform { id: "openstack", sources: &[Source::Drive(&DRIVE), Source::Service(SERVICE)] };
+    Platform { id: "openstack", sources: &[Source::Drive(&DRIVE), Source::Service(&SERVICE)] };
 
 const UUID: Field = Field::role(Role::InstanceId, Some("INSTANCE_UUID"));
 const HOSTNAME: Field = Field::role(Role::Hostname, Some("HOSTNAME"));
@@ -56,12 +56,10 @@ const DRIVE: Drive = Drive {
     metadata: &[
         Document::json(
             "openstack/latest/meta_data.json",
-            &[],
             &[("uuid", UUID), ("hostname", HOSTNAME), ("public_keys.*", KEY)],
         ),
         Document::json(
             "ec2/latest/meta-data.json",
-            &[],
             &[
                 ("instance-id", Field::attr("INSTANCE_ID")),
                 ("instance-type", Field::attr("INSTANCE_TYPE")),
@@ -100,7 +98,7 @@ const SERVICE: Service = Service {
     },
     refresh_on: &[],
     metadata: &[
-        Document::json("/openstack/latest/meta_data.json", &[], &[("uuid", UUID), ("public_keys.*", KEY)]),
+        Document::json("/openstack/latest/meta_data.json", &[("uuid", UUID), ("public_keys.*", KEY)]),
         Document::leaves(
             "/latest/meta-data/",
             &[
@@ -112,7 +110,8 @@ const SERVICE: Service = Service {
             ],
         ),
         // Afterburn's source of keys on the service; the OpenStack document's keys come first.
-        Document { path: "/latest/meta-data/public-keys/", fields: &[], body: Body::KeyIndex, unless: Role::SshKey },
+        Document { path: "/latest/meta-data/public-keys/", body: Body::KeyIndex, unless: Role::SshKey },
     ],
+    meta_fields: &[],
     connect: Connect::PLAIN,
 };

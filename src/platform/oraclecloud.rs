@@ -23,7 +23,7 @@ use crate::decode::Encoding;
 /// `fd00:c1::a9fe:a9fe`.
 const FD00_C1_A9FE_A9FE: [u8; 16] = [0xfd, 0, 0, 0xc1, 0, 0, 0, 0, 0, 0, 0, 0, 0xa9, 0xfe, 0xa9, 0xfe];
 
-pub const PLATFORM: Platform = Platform { id: "oraclecloud", sources: &[Source::Service(SERVICE)] };
+pub const PLATFORM: Platform = Platform { id: "oraclecloud", sources: &[Source::Service(&SERVICE)] };
 
 const BEARER: &[(&str, &str)] = &[("Authorization", "Bearer Oracle")];
 const INSTANCE: &str = "/opc/v2/instance/";
@@ -43,7 +43,6 @@ const SERVICE: Service = Service {
     refresh_on: &[],
     metadata: &[Document::json(
         INSTANCE,
-        BEARER,
         &[
             ("availabilityDomain", Field::attr("AVAILABILITY_DOMAIN")),
             ("compartmentId", Field::attr("COMPARTMENT_ID")),
@@ -58,5 +57,6 @@ const SERVICE: Service = Service {
             ),
         ],
     )],
+    meta_fields: BEARER,
     connect: Connect::PLAIN,
 };

@@ -21,7 +21,7 @@ use crate::decode::Encoding;
 /// `fd00:42::42`.
 const FD00_42_42: [u8; 16] = [0xfd, 0, 0, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x42];
 
-pub const PLATFORM: Platform = Platform { id: "scaleway", sources: &[Source::Service(SERVICE)] };
+pub const PLATFORM: Platform = Platform { id: "scaleway", sources: &[Source::Service(&SERVICE)] };
 
 const SERVICE: Service = Service {
     endpoints: &[
@@ -38,7 +38,6 @@ const SERVICE: Service = Service {
     refresh_on: &[],
     metadata: &[Document::json(
         "/conf?format=json",
-        &[],
         &[
             ("id", Field::role(Role::InstanceId, Some("INSTANCE_ID"))),
             ("hostname", Field::role(Role::Hostname, Some("HOSTNAME"))),
@@ -50,5 +49,6 @@ const SERVICE: Service = Service {
             ("ssh_public_keys.key", Field::role(Role::SshKey, None)),
         ],
     )],
+    meta_fields: &[],
     connect: Connect { privileged_port: true, link_local_first: false },
 };

@@ -15,7 +15,7 @@
 use super::{Connect, Document, Field, Platform, Resource, Role, Service, Source, Take, UserData, V4_METADATA};
 use crate::decode::Encoding;
 
-pub const PLATFORM: Platform = Platform { id: "upcloud", sources: &[Source::Service(SERVICE)] };
+pub const PLATFORM: Platform = Platform { id: "upcloud", sources: &[Source::Service(&SERVICE)] };
 
 const SERVICE: Service = Service {
     endpoints: &[V4_METADATA],
@@ -38,5 +38,6 @@ const SERVICE: Service = Service {
         ),
         Document::lines("/metadata/v1/public_keys", Field::role(Role::SshKey, None)),
     ],
+    meta_fields: &[],
     connect: Connect::PLAIN,
 };

@@ -10,7 +10,7 @@
 use super::{Address, Connect, Endpoint, Host, Platform, Resource, Service, Source, Take, UserData};
 use crate::decode::Encoding;
 
-pub const PLATFORM: Platform = Platform { id: "url", sources: &[Source::Service(SERVICE)] };
+pub const PLATFORM: Platform = Platform { id: "url", sources: &[Source::Service(&SERVICE)] };
 
 /// The URL's host and port; its path and query are the request target (an empty resource path
 /// means "the URL's own", see [`crate::sources::service::Flow::request`]).
@@ -25,5 +25,6 @@ const SERVICE: Service = Service {
     },
     refresh_on: &[],
     metadata: &[],
+    meta_fields: &[],
     connect: Connect::PLAIN,
 };

@@ -14,7 +14,7 @@
 use super::{Connect, Document, Field, Platform, Resource, Role, Service, Source, Take, UserData, V4_METADATA};
 use crate::decode::Encoding;
 
-pub const PLATFORM: Platform = Platform { id: "vultr", sources: &[Source::Service(SERVICE)] };
+pub const PLATFORM: Platform = Platform { id: "vultr", sources: &[Source::Service(&SERVICE)] };
 
 const SERVICE: Service = Service {
     endpoints: &[V4_METADATA],
@@ -37,5 +37,6 @@ const SERVICE: Service = Service {
         ),
         Document::lines("/v1/public-keys", Field::role(Role::SshKey, None)),
     ],
+    meta_fields: &[],
     connect: Connect::PLAIN,
 };

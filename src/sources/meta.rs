@@ -969,7 +969,6 @@ region: eu-central
     fn line_documents_drop_the_user_part() {
         static KEYS: Document = Document {
             path: "/computeMetadata/v1/instance/attributes/ssh-keys",
-            fields: &[],
             body: Body::Lines(Field::role(Role::SshKey, None), Some(b':')),
             unless: Role::None,
         };

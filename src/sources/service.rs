@@ -236,7 +236,7 @@ impl Flow {
                     (None, leaf) => write!(path, "{}{}", doc.path, leaf.map_or("", |l| l.0)),
                 }
                 .map_err(|_| HttpError::BadRequest)?;
-                ("GET", doc.fields)
+                ("GET", p.meta_fields)
             }
             _ => {
                 let r = p.user_data.resources.get(self.resource).ok_or(HttpError::BadRequest)?;
@@ -939,6 +939,7 @@ mod tests {
         },
         refresh_on: &[401],
         metadata: &[],
+        meta_fields: &[],
         connect: crate::platform::Connect::PLAIN,
     };
 
