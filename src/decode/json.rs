@@ -454,8 +454,7 @@ impl core::fmt::Write for Writer<'_> {
 /// scanner makes it; a malformed escape (the scanner refuses them) is kept as written.
 pub fn unescape_in_place(buf: &mut [u8]) -> usize {
     fn hex(buf: &[u8], at: usize) -> Option<u32> {
-        let digits = core::str::from_utf8(buf.get(at..at + 4)?).ok()?;
-        u32::from_str_radix(digits, 16).ok()
+        buf.get(at..at + 4)?.iter().try_fold(0, |n, &b| Some(n << 4 | (b as char).to_digit(16)?))
     }
     let (mut r, mut w) = (0, 0);
     while r < buf.len() {

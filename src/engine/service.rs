@@ -360,7 +360,6 @@ impl<'a> ServiceRun<'a> {
         let seed = self.seed.as_ref().filter(|_| endpoint.is_some_and(|e| e.address == Address::Seed));
         let mut text: heapless::String<48> = heapless::String::new();
         let host = match endpoint.map(|e| e.host) {
-            Some(Host::Named(name)) => name.as_bytes(),
             Some(Host::Seed) => seed.ok_or(ExchangeError::Transport(Transport::NoRoute))?.authority,
             _ => {
                 // RFC 9110 §7.2: an IPv6 literal in brackets, as in a URL.

@@ -875,7 +875,7 @@ fn a_silent_endpoint_is_raced_by_the_next_after_the_attempt_delay() {
             endpoints: &[
                 // Routed to the server's router, which nobody answers for.
                 Endpoint { address: Address::V4([192, 0, 2, 1]), port: 80, host: Host::Address },
-                Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("metadata") },
+                Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Address },
             ],
             ..PLAIN_SERVICE
         })],
@@ -883,7 +883,7 @@ fn a_silent_endpoint_is_raced_by_the_next_after_the_attempt_delay() {
     let nic = sim(vec![link(Some(Server::new(true, Box::new(|_, head| (200, head.as_bytes().to_vec())))))]);
     let r = run(&TWO, nic, MemDrives::default(), AddressMode::Auto, 30_000, false);
     let body = String::from_utf8(r.result.unwrap().0.unwrap()).unwrap();
-    assert!(body.contains("Host: metadata\r\n"), "{body}");
+    assert!(body.contains("Host: 169.254.169.254\r\n"), "{body}");
     assert_eq!(r.requests, 1, "the request goes out once, on the connection that won");
     // RFC 8305: the silent endpoint gets the attempt delay alone, then the next one races it.
     let delay = super::service::ATTEMPT_DELAY;

@@ -31,7 +31,7 @@ const JSON: &[(&str, &str)] = &[("Accept", "application/json")];
 
 const SERVICE: Service = Service {
     endpoints: &[
-        Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("169.254.169.254") },
+        Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Address },
         Endpoint { address: Address::V6(FD00_A9FE_A9FE_1), port: 80, host: Host::Address },
     ],
     token: Some(&TokenStep {

@@ -28,7 +28,7 @@ pub const PLATFORM: Platform = Platform { id: "aws", sources: &[Source::Service(
 
 const SERVICE: Service = Service {
     endpoints: &[
-        Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("169.254.169.254") },
+        Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Address },
         Endpoint { address: Address::V6(FD00_EC2_254), port: 80, host: Host::Address },
     ],
     token: Some(&TokenStep {

@@ -59,7 +59,7 @@ const SERVICE: Service = Service {
     endpoints: &[Endpoint {
         address: Address::V4([169, 254, 169, 254]),
         port: 80,
-        host: Host::Named("169.254.169.254"),
+        host: Host::Address,
     }],
     token: Some(&TokenStep {
         method: "PUT",

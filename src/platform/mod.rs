@@ -57,8 +57,7 @@ pub const ALL: &[&Platform] = &[
 ];
 
 /// 169.254.169.254, named by its address: the metadata endpoint most clouds share.
-pub(crate) const V4_METADATA: Endpoint =
-    Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("169.254.169.254") };
+pub(crate) const V4_METADATA: Endpoint = Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Address };
 
 /// Looks a platform up by its id.
 pub fn by_id(id: &[u8]) -> Option<&'static Platform> {
@@ -167,9 +166,9 @@ pub enum Address {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Host {
-    /// This literal text.
-    Named(&'static str),
-    /// The address the request goes to, as dotted decimal.
+    /// The address the request goes to: dotted decimal, or an IPv6 literal in brackets. Every
+    /// platform's services answer to their own address (Ignition, Afterburn and cloud-init ask
+    /// `169.254.169.254` by address too), so no platform needs another name here.
     Address,
     /// The seed URL's authority (`host[:port]`), as given (RFC 9110 §7.2).
     Seed,

@@ -30,7 +30,7 @@ const INSTANCE: &str = "/opc/v2/instance/";
 
 const SERVICE: Service = Service {
     endpoints: &[
-        Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Named("169.254.169.254") },
+        Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Address },
         Endpoint { address: Address::V6(FD00_C1_A9FE_A9FE), port: 80, host: Host::Address },
     ],
     token: None,
