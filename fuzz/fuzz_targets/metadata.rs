@@ -34,7 +34,7 @@ struct Case {
 fn docs() -> Vec<&'static Document> {
     let services = platform::ALL.iter().flat_map(|p| p.services()).flat_map(|s| s.metadata.iter());
     let drives =
-        platform::ALL.iter().flat_map(|p| p.drives()).flat_map(|d| d.metadata.iter().chain(d.cloud_config.as_ref()));
+        platform::ALL.iter().flat_map(|p| p.drives()).flat_map(|d| d.metadata.iter().chain(d.cloud_config));
     services.chain(drives).collect()
 }
 
@@ -42,7 +42,7 @@ fn attr_names() -> HashSet<&'static str> {
     let mut names = HashSet::new();
     for d in docs() {
         match &d.body {
-            Body::Text(f) | Body::Lines(f, _) => names.extend(f.attr),
+            Body::Text(f) => names.extend(f.attr),
             Body::Json(paths) | Body::Yaml(paths) | Body::CloudConfigPart(paths) => names.extend(paths.iter().filter_map(|(_, f)| f.attr)),
             Body::Leaves(leaves) => names.extend(leaves.iter().filter_map(|(_, f)| f.attr)),
             Body::KeyIndex => {}

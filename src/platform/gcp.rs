@@ -28,7 +28,9 @@
 //! - An IPv6 address of the server (`fd20:ce::254`, for IPv6-only instances) appears only in
 //!   third-party lists and in no client read here: not used (UNCONFIRMED).
 
-use super::{Body, Connect, Document, Field, Platform, Resource, Role, Service, Source, Take, UserData, V4_METADATA};
+use super::{
+    Body, Connect, Document, Field, List, Platform, Resource, Role, Service, Source, Take, UserData, V4_METADATA,
+};
 use crate::decode::Encoding;
 
 pub const PLATFORM: Platform = Platform { id: "gcp", sources: &[Source::Service(&SERVICE)] };
@@ -37,7 +39,8 @@ const FLAVOR: &[(&str, &str)] = &[("Metadata-Flavor", "Google")];
 
 /// An attribute of `user:key` lines; `unless: Role::Block` for the project's.
 const fn keys(path: &'static str, role: Role, unless: Role) -> Document {
-    Document { path, body: Body::Lines(Field::role(role, None), Some(b':')), unless }
+    let field = Field { list: List::UserLines(b':'), ..Field::role(role, None) };
+    Document { path, body: Body::Text(field), unless }
 }
 
 const SERVICE: Service = Service {

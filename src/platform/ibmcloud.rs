@@ -56,11 +56,7 @@ const DRIVE: Drive = Drive {
 };
 
 const SERVICE: Service = Service {
-    endpoints: &[Endpoint {
-        address: Address::V4([169, 254, 169, 254]),
-        port: 80,
-        host: Host::Address,
-    }],
+    endpoints: &[Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Address }],
     token: Some(&TokenStep {
         method: "PUT",
         path: "/identity/v1/token?version=2025-08-26",

@@ -48,7 +48,7 @@ const NOCLOUD: Drive = Drive {
     needs_user_data: false,
     kind: None,
     fallback: false,
-    network: Some(NetworkDoc { path: "network-config", format: NetworkFormat::CloudInit, ipv4_attr: IPV4 }),
+    network: Some(&NetworkDoc { path: "network-config", format: NetworkFormat::CloudInit, ipv4_attr: IPV4 }),
 };
 
 const CONFIG_DRIVE: Drive = Drive {
@@ -69,7 +69,7 @@ const CONFIG_DRIVE: Drive = Drive {
     needs_user_data: false,
     kind: None,
     fallback: false,
-    network: Some(NetworkDoc {
+    network: Some(&NetworkDoc {
         path: "openstack/latest/network_data.json",
         format: NetworkFormat::OpenStack,
         ipv4_attr: IPV4,

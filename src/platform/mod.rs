@@ -57,7 +57,8 @@ pub const ALL: &[&Platform] = &[
 ];
 
 /// 169.254.169.254, named by its address: the metadata endpoint most clouds share.
-pub(crate) const V4_METADATA: Endpoint = Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Address };
+pub(crate) const V4_METADATA: Endpoint =
+    Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Address };
 
 /// Looks a platform up by its id.
 pub fn by_id(id: &[u8]) -> Option<&'static Platform> {
@@ -268,9 +269,6 @@ pub enum Body {
     /// whole body of `<path><name>` (EC2-style trees, CloudStack's `metadata/<key>.txt`). One
     /// table per tree keeps the shared prefix and the per-document fields out of every leaf.
     Leaves(&'static [(&'static str, Field)]),
-    /// One value per non-empty line; with `user_sep`, each line is `user<sep>value` and the
-    /// user part is dropped (GCP's `ssh-keys`: `user:ssh-ed25519 AAAA… comment`).
-    Lines(Field, Option<u8>),
 }
 
 /// Where one value goes.
@@ -311,8 +309,12 @@ pub enum List {
     Indexed,
     /// Joined with this separator byte.
     Joined(u8),
-    /// A string holding one value per line (Oracle's `ssh_authorized_keys`).
+    /// A string holding one value per non-empty line (Oracle's `ssh_authorized_keys`, the key
+    /// lists of text documents).
     Lines,
+    /// One value per non-empty line, each `user<sep>value`: the user part is dropped (GCP's
+    /// `ssh-keys`: `user:ssh-ed25519 AAAA… comment`).
+    UserLines(u8),
     /// Only the first value that is an IPv6 address (`addr[/prefix]`), as RFC 5952 text
     /// without the prefix; values of other families are passed over.
     FirstV6,
@@ -347,6 +349,8 @@ impl Document {
     }
 
     /// Leaf `i` of a leaf table: its name under the document's path, and its field.
+    // Out of line: measured smaller so (four callers).
+    #[inline(never)]
     pub fn leaf(&self, i: usize) -> Option<&'static (&'static str, Field)> {
         match self.body {
             Body::Leaves(l) => l.get(i),
@@ -361,7 +365,7 @@ impl Document {
 
     /// A document with one value per line.
     pub const fn lines(path: &'static str, field: Field) -> Document {
-        Document { path, body: Body::Lines(field, None), unless: Role::None }
+        Document::text(path, Field { list: List::Lines, ..field })
     }
 
     /// A JSON document.
@@ -382,7 +386,7 @@ pub struct Drive {
     pub encoding: Encoding,
     /// A user-data that is a `#cloud-config` is also read as this YAML document (the hostname
     /// and SSH keys a Proxmox VM gets only there).
-    pub cloud_config: Option<Document>,
+    pub cloud_config: Option<&'static Document>,
     /// Metadata files read like a service's documents (their `fields` are unused).
     pub metadata: &'static [Document],
     /// Files handed to cloud-init verbatim with a seed: (path on the drive, path under the seed
@@ -398,7 +402,7 @@ pub struct Drive {
     /// can address the network seed that holds the user-data.
     pub needs_user_data: bool,
     /// The drive's network configuration: static addressing for whatever else the run fetches.
-    pub network: Option<NetworkDoc>,
+    pub network: Option<&'static NetworkDoc>,
     /// Found by content rather than by label: the filesystem kind it must be (as
     /// [`crate::sources::drive::Filesystem::kind`] names it; Azure's provisioning CD is `udf`
     /// and has no label to go by). Such a drive has no `labels`, and a filesystem of that kind

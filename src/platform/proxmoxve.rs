@@ -28,7 +28,7 @@ const DRIVE: Drive = Drive {
     labels: &["cidata", "CIDATA"],
     user_data: "user-data",
     encoding: Encoding::Raw,
-    cloud_config: Some(Document::yaml(
+    cloud_config: Some(&Document::yaml(
         "user-data",
         &[
             ("hostname", Field::role(Role::Hostname, Some("HOSTNAME"))),
@@ -51,7 +51,7 @@ const DRIVE: Drive = Drive {
     needs_user_data: false,
     kind: None,
     fallback: false,
-    network: Some(NetworkDoc {
+    network: Some(&NetworkDoc {
         path: "network-config",
         format: NetworkFormat::CloudInit,
         ipv4_attr: Some(Field::attr("IPV4")),

@@ -116,7 +116,6 @@ impl Metadata {
             }
             Body::Json(paths) => return self.members(paths, body, false),
             Body::Yaml(paths) => return self.members(paths, body, true),
-            Body::Lines(field, user_sep) => self.lines(field, *user_sep, body),
             Body::CloudConfigPart(paths) => {
                 if let Some(part) = cloud_config_part(body) {
                     return self.members(paths, part, true);
@@ -189,6 +188,7 @@ impl Metadata {
     fn keep(&mut self, field: &'static Field, index: Option<u8>, text: &[u8]) {
         match field.list {
             List::Lines => self.lines(field, None, text),
+            List::UserLines(sep) => self.lines(field, Some(sep), text),
             List::FirstV6 => {
                 // `addr[/prefix]`; anything else is another family's value, not a bad one.
                 let addr = text.trim_ascii().split(|&b| b == b'/').next().and_then(crate::net::config::ipv6);
@@ -969,7 +969,7 @@ region: eu-central
     fn line_documents_drop_the_user_part() {
         static KEYS: Document = Document {
             path: "/computeMetadata/v1/instance/attributes/ssh-keys",
-            body: Body::Lines(Field::role(Role::SshKey, None), Some(b':')),
+            body: Body::Text(Field { list: List::UserLines(b':'), ..Field::role(Role::SshKey, None) }),
             unless: Role::None,
         };
         let mut m = Metadata::new();
