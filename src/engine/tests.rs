@@ -1129,7 +1129,6 @@ const PLAIN_SERVICE: crate::platform::Service = crate::platform::Service {
         none_on_404: true,
         take: crate::platform::Take::Body,
     },
-    refresh_on: &[],
     metadata: &[],
     meta_fields: &[],
     connect: crate::platform::Connect::PLAIN,

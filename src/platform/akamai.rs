@@ -43,6 +43,7 @@ const SERVICE: Service = Service {
         header: "Metadata-Token",
         prefix: "",
         tokenless_on_404: false,
+        refresh_on: &[401, 403],
     }),
     user_data: UserData {
         resources: &[Resource { path: "/v1/user-data", fields: &[("Accept", "text/plain")] }],
@@ -50,7 +51,6 @@ const SERVICE: Service = Service {
         none_on_404: false,
         take: Take::Body,
     },
-    refresh_on: &[401, 403],
     metadata: &[
         Document::json(
             "/v1/instance",

@@ -37,6 +37,9 @@ const SERVICE: Service = Service {
         header: "X-aliyun-ecs-metadata-token",
         prefix: "",
         tokenless_on_404: true,
+        // The status for an expired token is not documented; 401 is what the hardened mode's
+        // docs show for a missing one.
+        refresh_on: &[401],
     }),
     user_data: UserData {
         resources: &[Resource { path: "/latest/user-data", fields: &[] }],
@@ -44,9 +47,6 @@ const SERVICE: Service = Service {
         none_on_404: true,
         take: Take::Body,
     },
-    // The status for an expired token is not documented; 401 is what the hardened mode's
-    // docs show for a missing one.
-    refresh_on: &[401],
     metadata: &[
         Document::leaves(
             "/latest/meta-data/",

@@ -40,6 +40,7 @@ const SERVICE: Service = Service {
         header: "X-aws-ec2-metadata-token",
         prefix: "",
         tokenless_on_404: true,
+        refresh_on: &[401],
     }),
     user_data: UserData {
         resources: &[Resource { path: "/latest/user-data", fields: &[] }],
@@ -47,7 +48,6 @@ const SERVICE: Service = Service {
         none_on_404: true,
         take: Take::Body,
     },
-    refresh_on: &[401],
     metadata: &[
         Document::leaves(
             "/latest/meta-data/",

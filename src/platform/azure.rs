@@ -62,7 +62,6 @@ const SERVICE: Service = Service {
         none_on_404: false,
         take: Take::Body,
     },
-    refresh_on: &[],
     metadata: &[
         Document {
             path: "/metadata/instance/",

@@ -29,7 +29,6 @@ const SERVICE: Service = Service {
         none_on_404: false,
         take: Take::Body,
     },
-    refresh_on: &[],
     metadata: &[Document::json(
         "/metadata/v1.json",
         &[

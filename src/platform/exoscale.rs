@@ -27,7 +27,6 @@ const SERVICE: Service = Service {
         none_on_404: true,
         take: Take::Body,
     },
-    refresh_on: &[],
     metadata: &[
         Document::leaves(
             "/1.0/meta-data/",

@@ -52,7 +52,6 @@ const SERVICE: Service = Service {
         none_on_404: true,
         take: Take::Body,
     },
-    refresh_on: &[],
     metadata: &[
         // Text leaves; the switch and the legacy instance keys come before the project's
         // documents they may skip.

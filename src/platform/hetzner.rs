@@ -32,7 +32,6 @@ const SERVICE: Service = Service {
         none_on_404: true,
         take: Take::Body,
     },
-    refresh_on: &[],
     metadata: &[
         Document::yaml(
             "/hetzner/v1/metadata",

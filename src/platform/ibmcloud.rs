@@ -66,6 +66,7 @@ const SERVICE: Service = Service {
         header: "Authorization",
         prefix: "Bearer ",
         tokenless_on_404: false,
+        refresh_on: &[401],
     }),
     user_data: UserData {
         resources: &[Resource { path: "/metadata/v1/instance/initialization?version=2025-08-26", fields: JSON }],
@@ -73,7 +74,6 @@ const SERVICE: Service = Service {
         none_on_404: false,
         take: Take::Member("user_data"),
     },
-    refresh_on: &[401],
     metadata: &[
         Document::json("/metadata/v1/instance?version=2025-08-26", &[("id", INSTANCE_ID), ("name", LOCAL_HOSTNAME)]),
         Document::json("/metadata/v1/keys?version=2025-08-26", &[("keys.public_key", Field::role(Role::SshKey, None))]),

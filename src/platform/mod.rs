@@ -121,8 +121,6 @@ pub struct Service {
     /// have none, and the platform tables stay small).
     pub token: Option<&'static TokenStep>,
     pub user_data: UserData,
-    /// Statuses of a GET that mean the token is stale: get a new one, once.
-    pub refresh_on: &'static [u16],
     /// Instance metadata to read after the user-data when an output needs it (hostname, SSH
     /// keys, Afterburn attributes), in request order.
     pub metadata: &'static [Document],
@@ -205,6 +203,8 @@ pub struct TokenStep {
     pub prefix: &'static str,
     /// A 404 from the token endpoint means tokens are not in use: continue without one.
     pub tokenless_on_404: bool,
+    /// Statuses of a GET that mean the token is stale: get a new one, once.
+    pub refresh_on: &'static [u16],
 }
 
 /// Which part of a response body is the value.

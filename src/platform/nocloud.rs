@@ -35,7 +35,6 @@ const SEED: Service = Service {
         none_on_404: true,
         take: Take::Body,
     },
-    refresh_on: &[],
     metadata: &[Document::yaml("meta-data", META_DATA)],
     meta_fields: &[],
     connect: Connect::PLAIN,

@@ -96,7 +96,6 @@ const SERVICE: Service = Service {
         none_on_404: true,
         take: Take::Body,
     },
-    refresh_on: &[],
     metadata: &[
         Document::json("/openstack/latest/meta_data.json", &[("uuid", UUID), ("public_keys.*", KEY)]),
         Document::leaves(

@@ -40,7 +40,6 @@ const SERVICE: Service = Service {
         none_on_404: false,
         take: Take::Member("metadata.user_data"),
     },
-    refresh_on: &[],
     metadata: &[Document::json(
         INSTANCE,
         &[

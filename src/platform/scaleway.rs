@@ -35,7 +35,6 @@ const SERVICE: Service = Service {
         none_on_404: true,
         take: Take::Body,
     },
-    refresh_on: &[],
     metadata: &[Document::json(
         "/conf?format=json",
         &[

@@ -26,7 +26,6 @@ const SERVICE: Service = Service {
         none_on_404: true,
         take: Take::Body,
     },
-    refresh_on: &[],
     metadata: &[
         Document::leaves(
             "/metadata/v1/",

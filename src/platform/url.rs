@@ -23,7 +23,6 @@ const SERVICE: Service = Service {
         none_on_404: true,
         take: Take::Body,
     },
-    refresh_on: &[],
     metadata: &[],
     meta_fields: &[],
     connect: Connect::PLAIN,

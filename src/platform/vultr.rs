@@ -25,7 +25,6 @@ const SERVICE: Service = Service {
         none_on_404: true,
         take: Take::Body,
     },
-    refresh_on: &[],
     metadata: &[
         Document::leaves(
             "/v1/",

@@ -8,7 +8,7 @@
 //!   budget is shortened to one last attempt 200 ms before the deadline;
 //! - `Retry-After` (delay-seconds) on 429/503 is honoured when it fits in the budget; when it
 //!   does not, the flow gives up at once instead of sleeping into a certain failure;
-//! - a stale token (the platform's `refresh_on` statuses) is replaced once;
+//! - a stale token (the token step's `refresh_on` statuses) is replaced once;
 //! - any other status, or a malformed response, ends the flow: retrying would not change it.
 //!
 //! With [`Flow::fetch_metadata`], the platform's metadata documents follow the user-data (with
@@ -340,7 +340,7 @@ impl Flow {
     }
 
     fn stale_token(&self, status: u16) -> bool {
-        self.service.refresh_on.contains(&status) && !self.tokenless && self.service.token.is_some()
+        self.service.token.is_some_and(|t| t.refresh_on.contains(&status)) && !self.tokenless
     }
 
     /// A stale token: get a new one (once per run), then repeat the current request.
@@ -930,6 +930,7 @@ mod tests {
             header: "Authorization",
             prefix: "Bearer ",
             tokenless_on_404: false,
+            refresh_on: &[401],
         }),
         user_data: crate::platform::UserData {
             resources: &[crate::platform::Resource { path: "/metadata/v1/instance/initialization", fields: &[] }],
@@ -937,7 +938,6 @@ mod tests {
             none_on_404: true,
             take: Take::Body,
         },
-        refresh_on: &[401],
         metadata: &[],
         meta_fields: &[],
         connect: crate::platform::Connect::PLAIN,
