@@ -282,12 +282,21 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         "gcp" => Platform::Service(mock::Platform::Gcp),
         "digitalocean" => Platform::Service(mock::Platform::DigitalOcean),
         "scaleway" => Platform::Service(mock::Platform::Scaleway),
+        // Asked over no NIC in these boots (the `auto-*` ones that only show what the SMBIOS
+        // strings name); their services are tested in `suites/platforms`.
+        "hetzner" => Platform::Service(mock::Platform::Hetzner),
+        "vultr" => Platform::Service(mock::Platform::Vultr),
+        "upcloud" => Platform::Service(mock::Platform::UpCloud),
+        "exoscale" => Platform::Service(mock::Platform::Exoscale),
+        "cloudstack" => Platform::Service(mock::Platform::CloudStack),
+        "oraclecloud" => Platform::Service(mock::Platform::OracleCloud),
+        "aliyun" => Platform::Service(mock::Platform::Aliyun),
         "proxmoxve" => Platform::ProxmoxVe,
         "qemu" => Platform::Qemu,
         "url" => Platform::Url,
         p => {
             return Err(format!(
-                "unknown platform `{p}` (aws, akamai, openstack, azure, gcp, digitalocean, scaleway, proxmoxve, qemu, url)"
+                "unknown platform `{p}` (aws, akamai, openstack, azure, gcp, digitalocean, scaleway, hetzner, vultr, upcloud, exoscale, cloudstack, oraclecloud, aliyun, proxmoxve, qemu, url)"
             ));
         }
     };
