@@ -33,8 +33,7 @@ struct Case {
 
 fn docs() -> Vec<&'static Document> {
     let services = platform::ALL.iter().flat_map(|p| p.services()).flat_map(|s| s.metadata.iter());
-    let drives =
-        platform::ALL.iter().flat_map(|p| p.drives()).flat_map(|d| d.metadata.iter().chain(d.cloud_config));
+    let drives = platform::ALL.iter().flat_map(|p| p.drives()).flat_map(|d| d.metadata.iter().chain(d.cloud_config));
     services.chain(drives).collect()
 }
 
@@ -43,7 +42,9 @@ fn attr_names() -> HashSet<&'static str> {
     for d in docs() {
         match &d.body {
             Body::Text(f) => names.extend(f.attr),
-            Body::Json(paths) | Body::Yaml(paths) | Body::CloudConfigPart(paths) => names.extend(paths.iter().filter_map(|(_, f)| f.attr)),
+            Body::Json(paths) | Body::Yaml(paths) | Body::CloudConfigPart(paths) => {
+                names.extend(paths.iter().filter_map(|(_, f)| f.attr))
+            }
             Body::Leaves(leaves) => names.extend(leaves.iter().filter_map(|(_, f)| f.attr)),
             Body::KeyIndex => {}
         }
@@ -88,7 +89,10 @@ fuzz_target!(|c: Case| {
         }
         let r = m.absorb(doc, key, &s.body);
         if r.is_err() {
-            assert!(matches!(doc.body, Body::Json(_) | Body::Yaml(_) | Body::CloudConfigPart(_)) && !key, "only a JSON or YAML document can fail");
+            assert!(
+                matches!(doc.body, Body::Json(_) | Body::Yaml(_) | Body::CloudConfigPart(_)) && !key,
+                "only a JSON or YAML document can fail"
+            );
             assert_eq!(snapshot(&m), before, "a broken document changed the metadata");
         }
         assert!(m.pending_keys.len() <= KEYS_MAX);

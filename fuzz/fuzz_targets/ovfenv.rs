@@ -35,7 +35,8 @@ fn oracle<'a>(doc: &'a roxmltree::Document, path: &[&[u8]]) -> Option<Option<&'a
             found = Some(n);
             break;
         }
-        let kids: Vec<_> = n.children().filter(|k| k.is_element() && k.tag_name().name().as_bytes() == path[depth]).collect();
+        let kids: Vec<_> =
+            n.children().filter(|k| k.is_element() && k.tag_name().name().as_bytes() == path[depth]).collect();
         for k in kids.into_iter().rev() {
             todo.push((k, depth + 1));
         }
