@@ -191,6 +191,8 @@ pub fn all() -> Vec<Case> {
 pub const SUITE: Suite = Suite { name: "auto", needs_flint: true, gate: false, run, cases: || all().len() };
 
 fn run(sel: &Selection, t: &mut Tally) -> Result<(), String> {
+    crate::support::util::require_root("the --platform auto cases (network and mount namespaces)")?;
+    crate::support::deps::ensure()?;
     let flint = runner_ready("the --platform auto cases")?;
     let selected = sel.pick(all(), |c| c.name, "auto case")?;
     t.add(run_each(&selected, |c| (c.name, c.about), 24, "case", sel.keep, |c, dir| run_one(c, &flint, dir))?);

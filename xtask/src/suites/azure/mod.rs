@@ -135,6 +135,9 @@ fn all() -> Vec<Case> {
 }
 
 fn run(sel: &Selection, tally: &mut Tally) -> Result<(), String> {
+    // Its own installs, whatever ran before it (genisoimage for the CD, Ignition, cloud-init).
+    crate::support::util::require_root("the Azure scenarios (network namespaces, loop devices)")?;
+    crate::support::deps::ensure_openstack()?;
     let flint = runner_ready("azure")?;
     let cases = sel.pick(all(), |c| c.name, "azure case")?;
     let width = cases.iter().map(|c| c.name.len()).max().unwrap_or(0);
