@@ -476,7 +476,9 @@ pub fn unescape_in_place(buf: &mut [u8]) -> usize {
                     Some(u) => (u, 6),
                     None => (b'\\' as u32, 1),
                 },
-                e => (e as u32, 2),
+                b'"' | b'\\' | b'/' => (e as u32, 2),
+                // Not an escape (the scanner refuses these): kept as written.
+                _ => (b'\\' as u32, 1),
             },
             // Text bytes (UTF-8 included) are copied as they are.
             _ => {

@@ -87,7 +87,8 @@ pub fn scan(doc: &[u8], path: &[&[u8]], on: &mut dyn FnMut(Range<usize>)) -> Res
     let mut roots = 0;
     // Where the value of an element at `path` started, while nothing but text followed.
     let mut value = None;
-    let mut at = 0;
+    // A UTF-8 byte order mark may start the document (XML 1.0 §4.3.3).
+    let mut at = if doc.starts_with(b"\xef\xbb\xbf") { 3 } else { 0 };
     // Bounded: every round moves `at` forward.
     while at < doc.len() {
         let lt = match doc[at..].iter().position(|&b| b == b'<') {
@@ -202,6 +203,9 @@ mod tests {
     fn custom_data_of_azures_ovf_env() {
         let doc = fixture();
         let r = first(doc.as_bytes(), CUSTOM_DATA).unwrap().unwrap();
+        // The same after a UTF-8 byte order mark (XML 1.0 §4.3.3).
+        let bom = [&b"\xef\xbb\xbf"[..], doc.as_bytes()].concat();
+        assert_eq!(first(&bom, CUSTOM_DATA).unwrap(), Some(r.start + 3..r.end + 3));
         assert!(doc[r.clone()].starts_with("ewog") && doc[r].ends_with("fQo="));
         let host: &[&[u8]] =
             &[b"Environment", b"ProvisioningSection", b"LinuxProvisioningConfigurationSet", b"HostName"];

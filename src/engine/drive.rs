@@ -174,8 +174,9 @@ impl<'a> DriveRun<'a> {
                 Store::FwCfg => info!("drive", "fw_cfg items in {}", Bytes(fs.device())),
             }
             let read = self.read(fs, metadata);
-            // Found by content: without its file, this filesystem is some other one.
-            if drive.kind.is_some() && read == Ok(None) {
+            // Found by content: without its file, or unreadable, this filesystem is some other
+            // one (a UDF data disk before Azure's CD), and the scan goes on.
+            if drive.kind.is_some() && !matches!(read, Ok(Some(_))) {
                 return false;
             }
             found = Some(read);

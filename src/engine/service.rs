@@ -72,6 +72,8 @@ pub struct ServiceRun<'a> {
     resolved: heapless::Vec<IpAddress, CANDIDATES_MAX>,
     /// Feeds DNS query ids.
     dns_seed: u64,
+    /// The decoded length of a JSON member's user-data, once decoded (in place, so once).
+    decoded: Option<usize>,
 }
 
 impl<'a> ServiceRun<'a> {
@@ -99,6 +101,7 @@ impl<'a> ServiceRun<'a> {
             seed: nocloud,
             resolved: heapless::Vec::new(),
             dns_seed: seed ^ 0xd25,
+            decoded: None,
         }
     }
 
@@ -126,7 +129,7 @@ impl<'a> ServiceRun<'a> {
         let body = match self.flow.member.clone() {
             Some(r) => {
                 let text = &mut body[r];
-                let n = crate::decode::json::unescape_in_place(text);
+                let n = *self.decoded.get_or_insert_with(|| crate::decode::json::unescape_in_place(text));
                 &mut text[..n]
             }
             None => body,

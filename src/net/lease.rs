@@ -156,7 +156,7 @@ pub fn plan(address: [u8; 4], prefix: u8, router: Option<[u8; 4]>, option_121: O
             continue;
         }
         let wider = on_link_prefix(address, plan.on_link.min(r.prefix), Some(r.dest));
-        if plan.routes.iter().any(|g| g.prefix >= wider.max(1) && common(address, g.dest) >= wider) {
+        if plan.routes.iter().any(|g| g.prefix >= wider && common(address, g.dest) >= wider) {
             plan.left_out += 1;
         } else {
             plan.on_link = wider;
@@ -170,7 +170,9 @@ fn common(a: [u8; 4], b: [u8; 4]) -> u8 {
     (u32::from_be_bytes(a) ^ u32::from_be_bytes(b)).leading_zeros() as u8
 }
 
-/// The most specific of `routes` that holds `dst`: its router.
+/// The most specific of `routes` that holds `dst`: its router, as smoltcp's route lookup picks
+/// it; the tests hold the plan to it.
+#[cfg(test)]
 pub fn next_hop(routes: &[Route], dst: [u8; 4]) -> Option<[u8; 4]> {
     routes
         .iter()
@@ -285,6 +287,16 @@ mod tests {
         let p = plan([10, 0, 0, 5], 24, Some([10, 0, 0, 1]), None);
         assert_eq!(&p.routes[..], [r([0; 4], 0, [10, 0, 0, 1])]);
         assert_eq!(p.on_link, 24);
+    }
+
+    #[test]
+    fn an_on_link_route_never_swallows_the_default_route() {
+        // 192.168.0.0/16 on-link would widen 10.0.0.77/24 to /0 and put the default router's
+        // destinations on-link: that route is left out instead.
+        let option = [0, 10, 0, 0, 1, 16, 192, 168, 0, 0, 0, 0];
+        let p = plan([10, 0, 0, 77], 24, None, Some(&option));
+        assert_eq!((p.on_link, p.left_out), (24, 1));
+        assert_eq!(next_hop(&p.routes, [8, 8, 8, 8]), Some([10, 0, 0, 1]));
     }
 
     #[test]

@@ -600,7 +600,6 @@ impl<'a> Stack<'a> {
         let hop = match dst {
             _ if on_link => dst,
             IpAddress::Ipv6(a) if a.is_unicast_link_local() => dst,
-            // The router of the most specific route (option 121 may name several).
             // The default router; a destination with a route of its own (option 121) is left to
             // smoltcp's own ARP query, the one query it then makes.
             IpAddress::Ipv4(_) => match self.lease.and_then(|l| l.router) {
@@ -683,7 +682,7 @@ impl<'a> Stack<'a> {
             }
             // Options 15 (domain name, RFC 2132 §3.17), 119 (search list, RFC 3397) and 121
             // (classless routes, RFC 3442); long ones span several option instances,
-            // concatenated as RFC 3396 says. A 121 longer than its buffer (28 or more routes)
+            // concatenated as RFC 3396 says. A 121 longer than its buffer (29 or more routes)
             // is refused as malformed.
             let (mut list, mut len) = ([0u8; 256], 0);
             let (mut routes, mut routes_len) = ([0u8; 256], None);
@@ -812,8 +811,11 @@ impl<'a> Stack<'a> {
                 let _ = table.push(route);
             }
         });
-        for r in plan.routes.iter().filter(|r| r.prefix > 0) {
-            info!("address", "route {}/{} via {}", Ip(r.dest), r.prefix, Ip(r.router));
+        // Each route at debug level only (compiled out of the shipped build: the budget).
+        if crate::fmt::DEBUG {
+            for r in plan.routes.iter().filter(|r| r.prefix > 0) {
+                debug!("address", "route {}/{} via {}", Ip(r.dest), r.prefix, Ip(r.router));
+            }
         }
         if plan.left_out > 0 {
             warn!("address", "{} DHCP option 121 routes left out", plan.left_out);

@@ -527,14 +527,16 @@ pub fn member(body: &[u8], path: &str) -> Result<Option<core::ops::Range<usize>>
     for (end, b) in body.iter().enumerate() {
         let mut hit = false;
         scanner.push(core::slice::from_ref(b), &mut |event, text| {
-            hit |= tracker.on(event, text).is_some() && event == Event::String && tracker.matches(path);
+            // Not inside an array: `{"user_data": ["x"]}` holds no user-data string.
+            hit |=
+                matches!(tracker.on(event, text), Some((None, _))) && event == Event::String && tracker.matches(path);
         })?;
         if hit && found.is_none() {
             let mut start = end;
             while start > 0 {
                 start -= 1;
-                let escapes = body[..start].iter().rev().take_while(|&&c| c == b'\\').count();
-                if body[start] == b'"' && escapes % 2 == 0 {
+                // Backslashes are counted only before a quote: each run once, so linear.
+                if body[start] == b'"' && body[..start].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 0 {
                     break;
                 }
             }
@@ -748,6 +750,15 @@ mod tests {
             assert_eq!(member(none, "user_data").unwrap(), None);
         }
         assert!(member(br#"{"user_data": "x""#, "user_data").is_err());
+        // A string in an array is no member's value.
+        assert_eq!(
+            member(br#"{"user_data": ["x"], "metadata": [{"user_data": "y"}]}"#, "metadata.user_data").unwrap(),
+            None
+        );
+        assert_eq!(member(br#"{"user_data": ["x"]}"#, "user_data").unwrap(), None);
+        // A long run of escaped backslashes is located in linear time.
+        let long = std::format!("{{\"user_data\": \"{}\"}}", "\\\\".repeat(100_000));
+        assert_eq!(member(long.as_bytes(), "user_data").unwrap(), Some(15..15 + 200_000));
         assert!(member(br#"{"user_data": "x"} trailing"#, "user_data").is_err());
     }
 

@@ -156,14 +156,21 @@ enum Fs {
 /// filesystem type check, call such a disc `udf` too). ISO 9660 goes before FAT: its
 /// descriptors start at byte 32768 and leave the first 32 KiB free (ECMA-119 §6.2.1), where a
 /// hybrid image keeps an MBR that could pass for a boot sector.
+///
+/// A UDF part flint refuses (a metadata partition, a cut image) does not hide the disc's ISO
+/// 9660 tree: its error stands only when no other filesystem is there.
 pub fn probe(m: &mut dyn Medium) -> Result<Option<Volume>, DriveError> {
-    if let Some(v) = udf::probe(m)? {
+    let udf = udf::probe(m);
+    if let Ok(Some(v)) = udf {
         return Ok(Some(v));
     }
     if let Some(v) = iso9660::probe(m)? {
         return Ok(Some(v));
     }
-    fat::probe(m)
+    match fat::probe(m)? {
+        None => udf,
+        v => Ok(v),
+    }
 }
 
 impl Volume {
