@@ -18,7 +18,7 @@
 
 use super::{
     Address, Connect, Document, Endpoint, Field, Host, List, Platform, Resource, Role, Service, Source, Take,
-    TokenStep, UserData,
+    TokenStep, UserData, V4_METADATA,
 };
 use crate::decode::Encoding;
 
@@ -30,10 +30,7 @@ pub const PLATFORM: Platform = Platform { id: "akamai", sources: &[Source::Servi
 const JSON: &[(&str, &str)] = &[("Accept", "application/json")];
 
 const SERVICE: Service = Service {
-    endpoints: &[
-        Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Address },
-        Endpoint { address: Address::V6(FD00_A9FE_A9FE_1), port: 80, host: Host::Address },
-    ],
+    endpoints: &[V4_METADATA, Endpoint { address: Address::V6(FD00_A9FE_A9FE_1), port: 80, host: Host::Address }],
     token: Some(&TokenStep {
         method: "PUT",
         path: "/v1/token",

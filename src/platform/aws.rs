@@ -17,7 +17,7 @@
 
 use super::{
     Address, Body, Connect, Document, Endpoint, Field, Host, Platform, Resource, Role, Service, Source, Take,
-    TokenStep, UserData,
+    TokenStep, UserData, V4_METADATA,
 };
 use crate::decode::Encoding;
 
@@ -27,10 +27,7 @@ const FD00_EC2_254: [u8; 16] = [0xfd, 0, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 
 pub const PLATFORM: Platform = Platform { id: "aws", sources: &[Source::Service(&SERVICE)] };
 
 const SERVICE: Service = Service {
-    endpoints: &[
-        Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Address },
-        Endpoint { address: Address::V6(FD00_EC2_254), port: 80, host: Host::Address },
-    ],
+    endpoints: &[V4_METADATA, Endpoint { address: Address::V6(FD00_EC2_254), port: 80, host: Host::Address }],
     token: Some(&TokenStep {
         method: "PUT",
         path: "/latest/api/token",

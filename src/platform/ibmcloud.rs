@@ -21,8 +21,8 @@
 //! - IPv6: none documented for the service.
 
 use super::{
-    Address, Body, Connect, Document, Drive, Endpoint, Field, Host, Platform, Resource, Role, Service, Source, Store,
-    Take, TokenStep, UserData,
+    Body, Connect, Document, Drive, Field, Platform, Resource, Role, Service, Source, Store, Take, TokenStep, UserData,
+    V4_METADATA,
 };
 use crate::decode::Encoding;
 
@@ -56,7 +56,7 @@ const DRIVE: Drive = Drive {
 };
 
 const SERVICE: Service = Service {
-    endpoints: &[Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Address }],
+    endpoints: &[V4_METADATA],
     token: Some(&TokenStep {
         method: "PUT",
         path: "/identity/v1/token?version=2025-08-26",

@@ -33,7 +33,7 @@
 
 use super::{
     Address, Body, Connect, Document, Drive, Endpoint, Field, Host, Platform, Resource, Role, Service, Source, Store,
-    Take, UserData,
+    Take, UserData, V4_METADATA,
 };
 use crate::decode::Encoding;
 
@@ -81,10 +81,7 @@ const DRIVE: Drive = Drive {
 };
 
 const SERVICE: Service = Service {
-    endpoints: &[
-        Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Address },
-        Endpoint { address: Address::V6(FE80_A9FE_A9FE), port: 80, host: Host::Address },
-    ],
+    endpoints: &[V4_METADATA, Endpoint { address: Address::V6(FE80_A9FE_A9FE), port: 80, host: Host::Address }],
     token: None,
     user_data: UserData {
         // Where a cloud serves only the EC2-compatible tree, its user-data is there.

@@ -17,6 +17,7 @@
 
 use super::{
     Address, Connect, Document, Endpoint, Field, Host, List, Platform, Resource, Role, Service, Source, Take, UserData,
+    V4_METADATA,
 };
 use crate::decode::Encoding;
 
@@ -29,10 +30,7 @@ const BEARER: &[(&str, &str)] = &[("Authorization", "Bearer Oracle")];
 const INSTANCE: &str = "/opc/v2/instance/";
 
 const SERVICE: Service = Service {
-    endpoints: &[
-        Endpoint { address: Address::V4([169, 254, 169, 254]), port: 80, host: Host::Address },
-        Endpoint { address: Address::V6(FD00_C1_A9FE_A9FE), port: 80, host: Host::Address },
-    ],
+    endpoints: &[V4_METADATA, Endpoint { address: Address::V6(FD00_C1_A9FE_A9FE), port: 80, host: Host::Address }],
     token: None,
     user_data: UserData {
         resources: &[Resource { path: INSTANCE, fields: BEARER }],
