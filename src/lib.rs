@@ -6,6 +6,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`net`] | NIC choice, address acquisition (DHCPv4, RFC 3927 link-local), the smoltcp stack |
+//! | [`tls`] | TLS 1.3 client and X.509 path validation, sans-IO |
 //! | [`http`] | HTTP/1.1 request writer and incremental response parser, sans-IO |
 //! | [`engine`] | one poll-driven loop that races a platform's sources under one budget |
 //! | [`sources`] | the kinds of source: an HTTP metadata service, a config drive |
@@ -32,3 +33,4 @@ pub mod platform;
 pub mod rand;
 pub mod report;
 pub mod sources;
+pub mod tls;
