@@ -95,6 +95,8 @@ pub enum Trust {
     SystemPath,
     /// No `--ca-bundle`, the host's own system bundle (public CAs only).
     HostSystem,
+    /// `http://`: no TLS, no `--ca-bundle`.
+    PlainHttp,
 }
 
 /// How the URL names the server.
@@ -140,6 +142,10 @@ pub const TLS_CASES: &[TlsCase] = &[
     ok("ecdsa-p256-chain", "ECDSA P-256 leaf + intermediate under a P-256 root", "p256"),
     ok("ecdsa-p384-chain", "ECDSA P-384 leaf + intermediate under a P-384 root (SHA-384)", "p384"),
     ok("tls13-only-server", "s_server -tls1_3", "tls13only"),
+    TlsCase {
+        trust: Trust::PlainHttp,
+        ..ok("http-still-works", "http://nginx.tls.example/user-data (port 80, by name): plain HTTP as before", "nginx")
+    },
     ok("nginx-default", "Debian's nginx with the TLS settings of Debian's nginx.conf", "nginx"),
     TlsCase {
         host: Host::Ip,

@@ -223,6 +223,26 @@ pub fn prove(fx: &Fixture, p: &Prepared, tmp: &Path) -> Vec<(String, Vec<String>
         bad.push("fixture: replace-badhash.ign's hash matches".into());
     }
     out.push(("ignition-sources".to_string(), bad));
+    // The Ignition oracle, proven both ways without flint: each config with its sources
+    // inlined by the suite itself is taken by real Ignition without `neednet`, and the config
+    // as served raises it. So the check on flint's user.ign can pass, and can fail.
+    for config in ["merge.ign", "replace.ign"] {
+        let bad = match oracle_resolved(&cfg.join(config), &p.sources) {
+            Ok((original, resolved)) => {
+                let at = tmp.join(format!("oracle-{config}"));
+                let ign = at.join("root/usr/lib/ignition");
+                match std::fs::create_dir_all(&ign).and_then(|_| std::fs::write(ign.join("user.ign"), &resolved)) {
+                    Ok(()) => ignition_checks(&at.join("root"), config, &original, &at)
+                        .into_iter()
+                        .map(|e| format!("fixture: {e}"))
+                        .collect(),
+                    Err(e) => vec![format!("fixture: {e}")],
+                }
+            }
+            Err(e) => vec![format!("fixture: {e}")],
+        };
+        out.push((format!("ignition-oracle-{}", config.trim_end_matches(".ign")), bad));
+    }
 
     if let Some(url) = &p.presigned {
         let mut bad = Vec::new();
@@ -246,6 +266,24 @@ pub fn prove(fx: &Fixture, p: &Prepared, tmp: &Path) -> Vec<(String, Vec<String>
         out.push(("s3-presigned".to_string(), bad));
     }
     out
+}
+
+/// `config` as served, and with every remote source replaced by a base64 `data:` URL of what
+/// is served there (the suite's own resolution, RFC 2397).
+fn oracle_resolved(config: &Path, served: &[(String, Vec<u8>)]) -> Result<(Vec<u8>, Vec<u8>), String> {
+    use base64::Engine as _;
+    let original = std::fs::read(config).map_err(|e| format!("{}: {e}", config.display()))?;
+    let mut v: Value = serde_json::from_slice(&original).map_err(|e| e.to_string())?;
+    let mut found = Vec::new();
+    sources(&v, "", &mut found);
+    for (ptr, url) in found.into_iter().filter(|(_, u)| !u.starts_with("data:")) {
+        let (_, bytes) = served.iter().find(|(u, _)| *u == url).ok_or(format!("nothing served at {url}"))?;
+        let data = format!("data:;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes));
+        if let Some(slot) = v.pointer_mut(&ptr) {
+            *slot = Value::String(data);
+        }
+    }
+    Ok((original, pretty(&v)))
 }
 
 /// Every `source` string in `v` with its JSON pointer.
@@ -379,7 +417,10 @@ pub fn run(c: &PointerCase, fx: &Fixture, p: Option<&Prepared>, dir: &Path) -> R
     let p = p.ok_or_else(|| vec!["fixture: pointer material not prepared".to_string()])?;
     let proofs: &[&str] = match c.kind {
         Kind::Capl { .. } => &["s3-presigned"],
-        Kind::Ignition { .. } => &["ignition-sources", "nginx", "p256", "rsa2048"],
+        Kind::Ignition { config: "merge.ign" } => {
+            &["ignition-sources", "ignition-oracle-merge", "nginx", "p256", "rsa2048"]
+        }
+        Kind::Ignition { .. } => &["ignition-sources", "ignition-oracle-replace", "nginx"],
     };
     let unproven = fx.unproven(proofs);
     if !unproven.is_empty() {

@@ -5,12 +5,17 @@ use std::time::Duration;
 
 use super::cases::{TlsCase, Trust};
 use super::fixture::{Fixture, USER_DATA, base_args, check_nothing_written, check_word, run_flint};
+use super::pki::DOMAIN;
 use crate::harness::checks::{check_secrets, check_stderr};
 use crate::harness::flint::{HARD_EXTRA, check_exit, check_time, verdict};
 use crate::harness::handoff::{OUTPUT, rel};
 
 pub fn run(c: &TlsCase, fx: &Fixture, dir: &Path) -> Result<Duration, Vec<String>> {
-    let unproven = fx.unproven(&[c.server, if c.trust == Trust::Bundle { "dns" } else { "system-bundle" }]);
+    let trust_proof = match c.trust {
+        Trust::SystemPath | Trust::HostSystem => "system-bundle",
+        Trust::Bundle | Trust::PlainHttp => "dns",
+    };
+    let unproven = fx.unproven(&[c.server, trust_proof]);
     if !unproven.is_empty() {
         return Err(unproven);
     }
@@ -19,7 +24,11 @@ pub fn run(c: &TlsCase, fx: &Fixture, dir: &Path) -> Result<Duration, Vec<String
         std::fs::create_dir_all(d).map_err(|e| vec![format!("mkdir {}: {e}", d.display())])?;
     }
     let mut args = base_args(&root, &logs, c.budget).map_err(|e| vec![e])?;
-    args.extend(["--url".into(), fx.url(c.server, c.host, USER_DATA)]);
+    let url = match c.trust {
+        Trust::PlainHttp => format!("http://{}.{DOMAIN}/{USER_DATA}", c.server),
+        _ => fx.url(c.server, c.host, USER_DATA),
+    };
+    args.extend(["--url".into(), url]);
     if c.trust == Trust::Bundle {
         args.extend(["--ca-bundle".into(), fx.mat.bundle.display().to_string()]);
     }
