@@ -172,7 +172,7 @@ pub fn ensure_dualstack() -> Result<(), String> {
 /// The https suite: `openssl` makes the CA and runs `s_server`, Debian's `nginx`, `curl` and
 /// `dig` prove the fixtures, `ss` sees a server listen, `sha512sum` makes Ignition's hashes,
 /// Debian's Python with `venv` holds moto and boto3 from PyPI (Debian 12 has no python3-moto),
-/// Ignition reads the resolved configs.
+/// Ignition reads the resolved configs and cloud-init the resolved seeds.
 const HTTPS_TOOLS: &[(&str, &str)] = &[
     ("openssl", "openssl"),
     ("nginx", "nginx"),
@@ -182,6 +182,7 @@ const HTTPS_TOOLS: &[(&str, &str)] = &[
     ("/usr/bin/python3", "python3"),
     ("/usr/lib/python3.11/ensurepip/__init__.py", "python3-venv"),
     (IGNITION_BIN, "ignition"),
+    (NOCLOUD_MODULE, "cloud-init"),
 ];
 
 /// Everything `ensure` installs plus the https suite's tools.

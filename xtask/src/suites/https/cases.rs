@@ -108,6 +108,17 @@ pub enum Host {
     Ip,
 }
 
+/// How flint is told the URL and the bundle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// `--url`, `--ca-bundle`.
+    Args,
+    /// `flint.url=`, `flint.ca-bundle=` on the kernel command line (the `--cmdline` file).
+    Kernel,
+    /// `ignition.platform.id=metal ignition.config.url=…` and `flint.ca-bundle=`.
+    IgnitionMetal,
+}
+
 /// A `--url https://…` case.
 pub struct TlsCase {
     pub name: &'static str,
@@ -116,6 +127,7 @@ pub struct TlsCase {
     pub server: &'static str,
     pub host: Host,
     pub trust: Trust,
+    pub via: Via,
     pub budget: f64,
     pub exit: i32,
     /// A word the one error line must hold (case-insensitive), for failures.
@@ -123,16 +135,46 @@ pub struct TlsCase {
 }
 
 const fn ok(name: &'static str, about: &'static str, server: &'static str) -> TlsCase {
-    TlsCase { name, about, server, host: Host::Name, trust: Trust::Bundle, budget: 20.0, exit: 0, word: None }
+    TlsCase {
+        name,
+        about,
+        server,
+        host: Host::Name,
+        trust: Trust::Bundle,
+        via: Via::Args,
+        budget: 20.0,
+        exit: 0,
+        word: None,
+    }
 }
 
 const fn refused(name: &'static str, about: &'static str, server: &'static str, word: &'static str) -> TlsCase {
-    TlsCase { name, about, server, host: Host::Name, trust: Trust::Bundle, budget: 20.0, exit: 5, word: Some(word) }
+    TlsCase {
+        name,
+        about,
+        server,
+        host: Host::Name,
+        trust: Trust::Bundle,
+        via: Via::Args,
+        budget: 20.0,
+        exit: 5,
+        word: Some(word),
+    }
 }
 
 /// Transport failures: retried until the budget, then exit 4.
 const fn transport(name: &'static str, about: &'static str, server: &'static str) -> TlsCase {
-    TlsCase { name, about, server, host: Host::Name, trust: Trust::Bundle, budget: 3.0, exit: 4, word: None }
+    TlsCase {
+        name,
+        about,
+        server,
+        host: Host::Name,
+        trust: Trust::Bundle,
+        via: Via::Args,
+        budget: 3.0,
+        exit: 4,
+        word: None,
+    }
 }
 
 pub const TLS_CASES: &[TlsCase] = &[
@@ -142,6 +184,18 @@ pub const TLS_CASES: &[TlsCase] = &[
     ok("ecdsa-p256-chain", "ECDSA P-256 leaf + intermediate under a P-256 root", "p256"),
     ok("ecdsa-p384-chain", "ECDSA P-384 leaf + intermediate under a P-384 root (SHA-384)", "p384"),
     ok("tls13-only-server", "s_server -tls1_3", "tls13only"),
+    TlsCase {
+        via: Via::Kernel,
+        ..ok("kernel-url-ca-bundle", "flint.url=https://… flint.ca-bundle=… on the kernel command line", "p256")
+    },
+    TlsCase {
+        via: Via::IgnitionMetal,
+        ..ok(
+            "metal-ignition-config-url",
+            "ignition.platform.id=metal ignition.config.url=https://… with flint.ca-bundle=…",
+            "rsa2048",
+        )
+    },
     TlsCase {
         trust: Trust::PlainHttp,
         ..ok("http-still-works", "http://nginx.tls.example/user-data (port 80, by name): plain HTTP as before", "nginx")

@@ -420,9 +420,9 @@ impl Fixture {
 
 /// flint's fixed arguments: `--root`, `--cmdline`, `--output`, `--report`, `--timeout`,
 /// `--interface`.
-pub fn base_args(root: &Path, logs: &Path, budget: f64) -> Result<Vec<String>, String> {
+pub fn base_args(root: &Path, logs: &Path, budget: f64, kernel: &str) -> Result<Vec<String>, String> {
     let cmdline = logs.join("cmdline");
-    std::fs::write(&cmdline, format!("{BOOT} quiet\n")).map_err(|e| e.to_string())?;
+    std::fs::write(&cmdline, format!("{BOOT} {kernel} quiet\n")).map_err(|e| e.to_string())?;
     let mut a: Vec<String> = vec!["--root".into(), root.display().to_string()];
     a.extend(["--cmdline".into(), cmdline.display().to_string()]);
     a.extend(["--output".into(), OUTPUT.into(), "--report".into(), REPORT.into()]);

@@ -23,7 +23,7 @@ use super::fixture::{Fixture, METADATA, S3_IP, base_args, check_nothing_written,
 use super::pki::{DOMAIN, TLS_IP};
 use super::s3;
 use crate::harness::checks::{check_secrets, check_stderr};
-use crate::harness::consumers::{decode_data_url, run_ignition};
+use crate::harness::consumers::{b64, decode_data_url, read_nocloud, run_ignition};
 use crate::harness::flint::{HARD_EXTRA, check_exit, check_time, verdict};
 use crate::harness::handoff::{OUTPUT, SEED_DIR, USER_IGN, rel, seed};
 use crate::mock::{self, payloads};
@@ -34,8 +34,9 @@ use crate::support::{gzip, proc, util};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// Akamai user-data `#include` of the presigned URL (`gzip`: gzip'd before base64;
-    /// `tampered`: one signature byte changed).
-    Capl { gzip: bool, tampered: bool },
+    /// `tampered`: one signature byte changed; `multi`: a comment, a blank line, and a second
+    /// URL on nginx serving a gzip'd cloud-config: two parts, cloud-init's MIME multipart).
+    Capl { gzip: bool, tampered: bool, multi: bool },
     /// `--url https://nginx…/configs/<config> --ignition`.
     Ignition { config: &'static str },
 }
@@ -58,21 +59,28 @@ pub const CASES: &[PointerCase] = &[
     PointerCase {
         name: "capl-s3-include-base64",
         about: "Akamai user-data base64(#include <presigned https S3 URL>): the seed holds the 80 KiB cloud-config",
-        kind: Kind::Capl { gzip: false, tampered: false },
+        kind: Kind::Capl { gzip: false, tampered: false, multi: false },
         exit: 0,
         budget: 20.0,
     },
     PointerCase {
         name: "capl-s3-include-gzip",
         about: "the same pointer gzip'd, then base64: the same seed",
-        kind: Kind::Capl { gzip: true, tampered: false },
+        kind: Kind::Capl { gzip: true, tampered: false, multi: false },
+        exit: 0,
+        budget: 20.0,
+    },
+    PointerCase {
+        name: "capl-include-two-parts-mime",
+        about: "#include with a comment, a blank line, the S3 URL and a gzip'd https part: MIME multipart of both, in order",
+        kind: Kind::Capl { gzip: false, tampered: false, multi: true },
         exit: 0,
         budget: 20.0,
     },
     PointerCase {
         name: "capl-s3-signature-tampered",
         about: "one byte of X-Amz-Signature changed: S3 answers 403, exit 5, nothing written",
-        kind: Kind::Capl { gzip: false, tampered: true },
+        kind: Kind::Capl { gzip: false, tampered: true, multi: false },
         exit: 5,
         budget: 10.0,
     },
@@ -109,6 +117,8 @@ pub struct Prepared {
     pub presigned: Option<String>,
     /// (URL, bytes) of every remote source the Ignition configs name.
     pub sources: Vec<(String, Vec<u8>)>,
+    /// The second `#include` part: its URL (gzip'd there) and its text.
+    pub part2: (String, Vec<u8>),
 }
 
 fn sha512_hex(path: &Path) -> Result<String, String> {
@@ -175,6 +185,10 @@ pub fn prepare(fx: &Fixture) -> Result<Prepared, String> {
     write(&cfg.join("replace-badhash.ign"), &pretty(&replace(&wrong)))?;
     let sources = vec![(child_url, child), (remote_url, remote), (append_url, append), (replace_url, replacement)];
 
+    let part2_text =
+        format!("#cloud-config\nwrite_files:\n- path: /etc/flint-part2\n  content: second part {}\n", fx.marker);
+    write(&cfg.join("part2.cfg.gz"), &gzip::gzip(part2_text.as_bytes(), None))?;
+    let part2 = (https("nginx", "part2.cfg.gz"), part2_text.into_bytes());
     let big = payloads::cloud_config_of_len(&fx.marker, BIG);
     let presigned = match &fx.store {
         Some(store) => {
@@ -184,7 +198,7 @@ pub fn prepare(fx: &Fixture) -> Result<Prepared, String> {
         }
         None => None,
     };
-    Ok(Prepared { big, presigned, sources })
+    Ok(Prepared { big, presigned, sources, part2 })
 }
 
 /// The proofs of the pointer fixtures: each Ignition source is served as written; the hash
@@ -207,6 +221,11 @@ pub fn prove(fx: &Fixture, p: &Prepared, tmp: &Path) -> Vec<(String, Vec<String>
         if code != Some(0) || std::fs::read(&body).ok().as_ref() != Some(bytes) {
             bad.push(format!("fixture: curl {url}: exit {code:?}, not the bytes written: {}", util::tail(&text, 2)));
         }
+    }
+    let (code, _) = fx.curl(&p.part2.0, &["--resolve", &resolves[2]], &body);
+    let got = std::fs::read(&body).ok().and_then(|gz| gzip::gunzip(&gz).ok());
+    if code != Some(0) || got.as_ref() != Some(&p.part2.1) {
+        bad.push(format!("fixture: {} is not the gzip'd second part (curl exit {code:?})", p.part2.0));
     }
     let cfg = fx.www.join("configs");
     let hashes = |f: &str| {
@@ -402,6 +421,46 @@ fn ignition_checks(root: &Path, config: &str, original: &[u8], dir: &Path) -> Ve
     bad
 }
 
+/// The payloads of every non-multipart part of the MIME message at `path`, in order, as
+/// Python's `email` parser (which cloud-init uses) decodes them.
+fn mime_parts(path: &Path) -> Result<Vec<Vec<u8>>, String> {
+    use base64::Engine as _;
+    const SCRIPT: &str = "import base64, email, json, sys\n\
+m = email.message_from_bytes(open(sys.argv[1], 'rb').read())\n\
+print(json.dumps([base64.b64encode(p.get_payload(decode=True) or b'').decode() for p in m.walk() if not p.is_multipart()]))\n";
+    if !std::fs::read(path).map_err(|e| e.to_string())?.starts_with(b"Content-Type: multipart/") {
+        return Err("not a MIME multipart message (no leading Content-Type: multipart/…)".into());
+    }
+    let mut cmd = Command::new("/usr/bin/python3");
+    cmd.args(["-c", SCRIPT]).arg(path);
+    let o = proc::run_ok(&mut cmd, Duration::from_secs(30))?;
+    let v: Vec<String> = serde_json::from_slice(&o.stdout).map_err(|e| e.to_string())?;
+    v.iter().map(|s| base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| e.to_string())).collect()
+}
+
+/// cloud-init's own NoCloud datasource takes the seed: the user-data's parts have these
+/// content types, and (`whole`) its user-data is these bytes.
+fn cloud_init_reads(root: &Path, dir: &Path, types: &[&str], whole: Option<&[u8]>) -> Vec<String> {
+    match read_nocloud(root, dir, "nocloud.json") {
+        Ok(v) => {
+            let mut bad = Vec::new();
+            if v["claimed"] != json!(true) {
+                bad.push(format!("cloud-init's NoCloud did not take the seed: {v}"));
+            }
+            if v["parts"] != json!(types) {
+                bad.push(format!("cloud-init saw parts {}, expected {types:?}", v["parts"]));
+            }
+            if let Some(w) = whole
+                && b64(&v["user_data_b64"]).as_deref() != Some(w)
+            {
+                bad.push("cloud-init's user-data is not the cloud-config in the bucket".into());
+            }
+            bad
+        }
+        Err(e) => vec![format!("cloud-init's NoCloud reader: {e}")],
+    }
+}
+
 /// Starts the Akamai mock serving `payload` (it encodes base64 itself) on 169.254.169.254:80.
 fn akamai(fx: &Fixture, payload: &[u8], dir: &Path) -> Result<(ChildGuard, PathBuf), String> {
     let file = dir.join("payload.bin");
@@ -416,7 +475,7 @@ fn akamai(fx: &Fixture, payload: &[u8], dir: &Path) -> Result<(ChildGuard, PathB
 pub fn run(c: &PointerCase, fx: &Fixture, p: Option<&Prepared>, dir: &Path) -> Result<Duration, Vec<String>> {
     let p = p.ok_or_else(|| vec!["fixture: pointer material not prepared".to_string()])?;
     let proofs: &[&str] = match c.kind {
-        Kind::Capl { .. } => &["s3-presigned"],
+        Kind::Capl { .. } => &["s3-presigned", "ignition-sources", "nginx"],
         Kind::Ignition { config: "merge.ign" } => {
             &["ignition-sources", "ignition-oracle-merge", "nginx", "p256", "rsa2048"]
         }
@@ -430,17 +489,22 @@ pub fn run(c: &PointerCase, fx: &Fixture, p: Option<&Prepared>, dir: &Path) -> R
     for d in [&root, &logs] {
         std::fs::create_dir_all(d).map_err(|e| vec![format!("mkdir {}: {e}", d.display())])?;
     }
-    let mut args = base_args(&root, &logs, c.budget).map_err(|e| vec![e])?;
+    let mut args = base_args(&root, &logs, c.budget, "").map_err(|e| vec![e])?;
     args.extend(["--ca-bundle".into(), fx.mat.bundle.display().to_string()]);
     let mut _mock = None;
     let sigv4_log = fx.dir.join("servers/sigv4-check.log");
     let sigv4_before = std::fs::read_to_string(&sigv4_log).unwrap_or_default().lines().count();
     match c.kind {
-        Kind::Capl { gzip: gz, tampered } => {
+        Kind::Capl { gzip: gz, tampered, multi } => {
             let url = p.presigned.clone().ok_or_else(|| vec!["fixture: no presigned URL".to_string()])?;
             let url = if tampered { s3::tamper(&url) } else { url };
-            // CAPL's bootstrap pointer: cloud-init's include format (one URL per line).
-            let pointer = format!("#include\n{url}\n").into_bytes();
+            // CAPL's bootstrap pointer: cloud-init's include format (one URL per line;
+            // comments and blank lines skipped).
+            let pointer = if multi {
+                format!("#include\n# bootstrap data, two parts\n\n{url}\n{}\n", p.part2.0).into_bytes()
+            } else {
+                format!("#include\n{url}\n").into_bytes()
+            };
             let served = if gz { gzip::gzip(&pointer, None) } else { pointer };
             let mock_dir = logs.join("mock");
             let _ = std::fs::create_dir_all(&mock_dir);
@@ -478,7 +542,7 @@ pub fn run(c: &PointerCase, fx: &Fixture, p: Option<&Prepared>, dir: &Path) -> R
         .map(str::to_string)
         .collect();
     match c.kind {
-        Kind::Capl { tampered: false, .. } if c.exit == 0 => {
+        Kind::Capl { tampered: false, multi: false, .. } if c.exit == 0 => {
             for f in [seed("user-data"), rel(OUTPUT)] {
                 match std::fs::read(root.join(&f)) {
                     Ok(b) if b == p.big => {}
@@ -490,6 +554,26 @@ pub fn run(c: &PointerCase, fx: &Fixture, p: Option<&Prepared>, dir: &Path) -> R
                     Err(e) => bad.push(format!("{f}: {e}")),
                 }
             }
+            bad.extend(cloud_init_reads(&root, dir, &["text/cloud-config"], Some(&p.big)));
+            if !sigv4.iter().any(|l| l.contains(" -> 200,")) {
+                bad.push(format!("the object store never served the object (SigV4 check log: {sigv4:?})"));
+            }
+        }
+        Kind::Capl { tampered: false, multi: true, .. } if c.exit == 0 => {
+            let want = vec![p.big.clone(), p.part2.1.clone()];
+            for f in [seed("user-data"), rel(OUTPUT)] {
+                match mime_parts(&root.join(&f)) {
+                    Ok(parts) if parts == want => {}
+                    Ok(parts) => bad.push(format!(
+                        "{f}: MIME parts of {:?} bytes, expected the object ({}) then the second part ({})",
+                        parts.iter().map(Vec::len).collect::<Vec<_>>(),
+                        p.big.len(),
+                        p.part2.1.len()
+                    )),
+                    Err(e) => bad.push(format!("{f}: {e}")),
+                }
+            }
+            bad.extend(cloud_init_reads(&root, dir, &["text/cloud-config", "text/cloud-config"], None));
             if !sigv4.iter().any(|l| l.contains(" -> 200,")) {
                 bad.push(format!("the object store never served the object (SigV4 check log: {sigv4:?})"));
             }

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::cases::{TlsCase, Trust};
+use super::cases::{TlsCase, Trust, Via};
 use super::fixture::{Fixture, USER_DATA, base_args, check_nothing_written, check_word, run_flint};
 use super::pki::DOMAIN;
 use crate::harness::checks::{check_secrets, check_stderr};
@@ -23,14 +23,22 @@ pub fn run(c: &TlsCase, fx: &Fixture, dir: &Path) -> Result<Duration, Vec<String
     for d in [&root, &logs] {
         std::fs::create_dir_all(d).map_err(|e| vec![format!("mkdir {}: {e}", d.display())])?;
     }
-    let mut args = base_args(&root, &logs, c.budget).map_err(|e| vec![e])?;
     let url = match c.trust {
         Trust::PlainHttp => format!("http://{}.{DOMAIN}/{USER_DATA}", c.server),
         _ => fx.url(c.server, c.host, USER_DATA),
     };
-    args.extend(["--url".into(), url]);
-    if c.trust == Trust::Bundle {
-        args.extend(["--ca-bundle".into(), fx.mat.bundle.display().to_string()]);
+    let bundle = fx.mat.bundle.display().to_string();
+    let kernel = match c.via {
+        Via::Args => String::new(),
+        Via::Kernel => format!("flint.url={url} flint.ca-bundle={bundle}"),
+        Via::IgnitionMetal => format!("ignition.platform.id=metal ignition.config.url={url} flint.ca-bundle={bundle}"),
+    };
+    let mut args = base_args(&root, &logs, c.budget, &kernel).map_err(|e| vec![e])?;
+    if c.via == Via::Args {
+        args.extend(["--url".into(), url]);
+        if c.trust == Trust::Bundle {
+            args.extend(["--ca-bundle".into(), bundle]);
+        }
     }
     let fr = run_flint(fx, &args, &logs, c.budget, c.trust == Trust::SystemPath).map_err(|e| vec![e])?;
     let budget = Duration::from_secs_f64(c.budget);
