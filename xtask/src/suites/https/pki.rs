@@ -285,6 +285,9 @@ pub struct Material {
     /// puts at the system path.
     pub bundle: PathBuf,
     pub served: BTreeMap<&'static str, Served>,
+    /// The root in no bundle (the unknown issuer's), for a config's own
+    /// `certificateAuthorities`.
+    pub other_root: PathBuf,
 }
 
 /// One served identity: name, key, issuer, extensions, validity.
@@ -406,7 +409,8 @@ pub fn build(dir: &Path) -> Result<Material, String> {
     let ss = p.self_signed("selfsigned", Key::P256, &leaf_ext(&dns("selfsigned")))?;
     served.insert("selfsigned", p.served("selfsigned", &ss, &[])?);
     let bundle = p.bundle("trusted-roots", &[&ca["root-rsa"], &ca["root-p256"], &ca["root-p384"]])?;
-    Ok(Material { bundle, served })
+    let other_root = ca["root-other"].cert.clone();
+    Ok(Material { bundle, served, other_root })
 }
 
 #[cfg(test)]

@@ -99,6 +99,13 @@ pub const CASES: &[PointerCase] = &[
         budget: 20.0,
     },
     PointerCase {
+        name: "ignition-config-own-ca",
+        about: "merge from a server whose CA is only in the config's security.tls.certificateAuthorities: fetched, inlined",
+        kind: Kind::Ignition { config: "configca.ign" },
+        exit: 0,
+        budget: 20.0,
+    },
+    PointerCase {
         name: "ignition-replace-bad-hash",
         about: "replace whose sha512- hash does not match the bytes: exit 5, nothing written",
         kind: Kind::Ignition { config: "replace-badhash.ign" },
@@ -183,7 +190,24 @@ pub fn prepare(fx: &Fixture) -> Result<Prepared, String> {
     write(&fx.dir.join("not-the-replacement"), b"not the replacement\n")?;
     let wrong = sha512_hex(&fx.dir.join("not-the-replacement"))?;
     write(&cfg.join("replace-badhash.ign"), &pretty(&replace(&wrong)))?;
-    let sources = vec![(child_url, child), (remote_url, remote), (append_url, append), (replace_url, replacement)];
+    // A merge from a server whose CA is in no bundle, only in the config's own
+    // `ignition.security.tls.certificateAuthorities` (a data: URL, as Ignition reads it).
+    let configca_url = https("unknownissuer", "configca-child.ign");
+    let configca_child = pretty(&json!({"ignition": {"version": "3.3.0"}, "storage": {"files": [
+        {"path": "/etc/flint-config-ca", "mode": 420, "contents": {"source": "data:,own%20CA"}}]}}));
+    write(&cfg.join("configca-child.ign"), &configca_child)?;
+    let other_root = std::fs::read(&fx.mat.other_root).map_err(|e| e.to_string())?;
+    let configca = json!({"ignition": {"version": "3.3.0",
+        "config": {"merge": [{"source": configca_url}]},
+        "security": {"tls": {"certificateAuthorities": [{"source": data_url(&other_root)}]}}}});
+    write(&cfg.join("configca.ign"), &pretty(&configca))?;
+    let sources = vec![
+        (child_url, child),
+        (remote_url, remote),
+        (append_url, append),
+        (replace_url, replacement),
+        (configca_url, configca_child),
+    ];
 
     let part2_text =
         format!("#cloud-config\nwrite_files:\n- path: /etc/flint-part2\n  content: second part {}\n", fx.marker);
@@ -208,12 +232,17 @@ pub fn prove(fx: &Fixture, p: &Prepared, tmp: &Path) -> Vec<(String, Vec<String>
     let mut out = Vec::new();
     let mut bad = Vec::new();
     let body = tmp.join("curl-pointer.out");
-    let resolves: Vec<String> = [("p256", 8404), ("rsa2048", 8401), ("nginx", 443)]
+    let resolves: Vec<String> = [("p256", 8404), ("rsa2048", 8401), ("nginx", 443), ("unknownissuer", 8415)]
         .iter()
         .map(|(n, port)| format!("{n}.{DOMAIN}:{port}:{TLS_IP}"))
         .collect();
+    let other = fx.mat.other_root.display().to_string();
     for (url, bytes) in &p.sources {
         let mut extra: Vec<&str> = Vec::new();
+        // The config-CA source is trusted through the config's own CA only.
+        if url.contains("unknownissuer") {
+            extra.extend(["--cacert", other.as_str()]);
+        }
         for r in &resolves {
             extra.extend(["--resolve", r.as_str()]);
         }
@@ -222,7 +251,7 @@ pub fn prove(fx: &Fixture, p: &Prepared, tmp: &Path) -> Vec<(String, Vec<String>
             bad.push(format!("fixture: curl {url}: exit {code:?}, not the bytes written: {}", util::tail(&text, 2)));
         }
     }
-    let (code, _) = fx.curl(&p.part2.0, &["--resolve", &resolves[2]], &body);
+    let (code, _) = fx.curl(&p.part2.0, &["--resolve", resolves[2].as_str()], &body);
     let got = std::fs::read(&body).ok().and_then(|gz| gzip::gunzip(&gz).ok());
     if code != Some(0) || got.as_ref() != Some(&p.part2.1) {
         bad.push(format!("fixture: {} is not the gzip'd second part (curl exit {code:?})", p.part2.0));
@@ -245,7 +274,7 @@ pub fn prove(fx: &Fixture, p: &Prepared, tmp: &Path) -> Vec<(String, Vec<String>
     // The Ignition oracle, proven both ways without flint: each config with its sources
     // inlined by the suite itself is taken by real Ignition without `neednet`, and the config
     // as served raises it. So the check on flint's user.ign can pass, and can fail.
-    for config in ["merge.ign", "replace.ign"] {
+    for config in ["merge.ign", "replace.ign", "configca.ign"] {
         let bad = match oracle_resolved(&cfg.join(config), &p.sources) {
             Ok((original, resolved)) => {
                 let at = tmp.join(format!("oracle-{config}"));
@@ -287,19 +316,23 @@ pub fn prove(fx: &Fixture, p: &Prepared, tmp: &Path) -> Vec<(String, Vec<String>
     out
 }
 
+/// `bytes` as a base64 `data:` URL (RFC 2397).
+fn data_url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    format!("data:;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
 /// `config` as served, and with every remote source replaced by a base64 `data:` URL of what
 /// is served there (the suite's own resolution, RFC 2397).
 fn oracle_resolved(config: &Path, served: &[(String, Vec<u8>)]) -> Result<(Vec<u8>, Vec<u8>), String> {
-    use base64::Engine as _;
     let original = std::fs::read(config).map_err(|e| format!("{}: {e}", config.display()))?;
     let mut v: Value = serde_json::from_slice(&original).map_err(|e| e.to_string())?;
     let mut found = Vec::new();
     sources(&v, "", &mut found);
     for (ptr, url) in found.into_iter().filter(|(_, u)| !u.starts_with("data:")) {
         let (_, bytes) = served.iter().find(|(u, _)| *u == url).ok_or(format!("nothing served at {url}"))?;
-        let data = format!("data:;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes));
         if let Some(slot) = v.pointer_mut(&ptr) {
-            *slot = Value::String(data);
+            *slot = Value::String(data_url(bytes));
         }
     }
     Ok((original, pretty(&v)))
@@ -366,6 +399,7 @@ fn check_inlined(original: &Value, got: &Value, served: &[(String, Vec<u8>)]) ->
 fn cached_paths(config: &str) -> &'static [&'static str] {
     match config {
         "merge.ign" => &["/etc/flint-merged", "/etc/flint-remote", "/etc/flint-appended"],
+        "configca.ign" => &["/etc/flint-config-ca"],
         _ => &["/etc/flint-replaced"],
     }
 }
@@ -478,6 +512,9 @@ pub fn run(c: &PointerCase, fx: &Fixture, p: Option<&Prepared>, dir: &Path) -> R
         Kind::Capl { .. } => &["s3-presigned", "ignition-sources", "nginx"],
         Kind::Ignition { config: "merge.ign" } => {
             &["ignition-sources", "ignition-oracle-merge", "nginx", "p256", "rsa2048"]
+        }
+        Kind::Ignition { config: "configca.ign" } => {
+            &["ignition-sources", "ignition-oracle-configca", "nginx", "unknownissuer"]
         }
         Kind::Ignition { .. } => &["ignition-sources", "ignition-oracle-replace", "nginx"],
     };
