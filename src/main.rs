@@ -436,7 +436,7 @@ fn fill_report(report: &mut Report, engine: &Engine<'_>, cfg: &Config<'_>) {
     let named = cfg.platform.services().next().and_then(|s| match s.endpoints.first()?.address {
         Address::V4(a) => Some(IpAddress::v4(a[0], a[1], a[2], a[3])),
         Address::V6(a) => Some(IpAddress::Ipv6(a.into())),
-        Address::DhcpServer | Address::Seed => None,
+        Address::DhcpServer | Address::Seed | Address::Url(_) => None,
     });
     report.server = server.map(|e| e.addr).or(named).and_then(|a| report::text(format_args!("{}", Addr(a))));
     report.endpoint = server.and_then(|e| match e.addr {

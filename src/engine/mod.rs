@@ -138,6 +138,11 @@ impl<'a> Engine<'a> {
                     if seeded && nocloud.is_none() {
                         continue;
                     }
+                    // A service at a fixed URL is its own seed (the table's URLs parse: a test).
+                    let fixed = s.endpoints.iter().find_map(|e| match e.address {
+                        crate::platform::Address::Url(u) => Url::parse(u.as_bytes()).ok(),
+                        _ => None,
+                    });
                     if let Some(b) = sb.next() {
                         let _ = services.push(ServiceRun::new(
                             s,
@@ -145,7 +150,7 @@ impl<'a> Engine<'a> {
                             settings.metadata,
                             b.body,
                             b.meta,
-                            nocloud.filter(|_| seeded),
+                            fixed.or(nocloud.filter(|_| seeded)),
                         ));
                         if s.connect.link_local_first && mode == AddressMode::Auto {
                             mode = AddressMode::LinkLocal;

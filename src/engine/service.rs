@@ -66,7 +66,8 @@ pub struct ServiceRun<'a> {
     started: Option<Instant>,
     /// The endpoint whose connection won last (for the report, and asked first next time).
     pub server: Option<IpEndpoint>,
-    /// The NoCloud seed URL or `--url`, for a service at [`Address::Seed`].
+    /// The NoCloud seed URL or `--url`, for a service at [`Address::Seed`]; the fixed URL of
+    /// one at [`Address::Url`].
     seed: Option<Url<'a>>,
     /// What the seed URL's host name resolved to, once it has.
     resolved: heapless::Vec<IpAddress, CANDIDATES_MAX>,
@@ -318,7 +319,7 @@ impl<'a> ServiceRun<'a> {
                     Some(server) => add(IpAddress::Ipv4(server), e.port),
                     None => later = true,
                 },
-                Address::Seed => {
+                Address::Seed | Address::Url(_) => {
                     let url = self.seed.as_ref().ok_or(no_route)?;
                     match url.address {
                         Some(ip) => add(ip, url.port),
@@ -360,7 +361,8 @@ impl<'a> ServiceRun<'a> {
         self.server = Some(to.to);
         let endpoint = self.service.endpoints.get(to.endpoint as usize);
         // The engine starts a seed service only with a seed URL.
-        let seed = self.seed.as_ref().filter(|_| endpoint.is_some_and(|e| e.address == Address::Seed));
+        let seed =
+            self.seed.as_ref().filter(|_| endpoint.is_some_and(|e| matches!(e.address, Address::Seed | Address::Url(_))));
         let mut text: heapless::String<48> = heapless::String::new();
         let host = match endpoint.map(|e| e.host) {
             Some(Host::Seed) => seed.ok_or(ExchangeError::Transport(Transport::NoRoute))?.authority,

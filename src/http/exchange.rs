@@ -10,8 +10,10 @@ use smoltcp::time::Instant;
 use super::{Head, HttpError, ResponseParser};
 use crate::net::Transport;
 
-/// Longest request written (request line, fields, a small body).
-pub const REQUEST_MAX: usize = 1024;
+/// Longest request written (request line with a [`PATH_MAX`] target, fields, a small body).
+///
+/// [`PATH_MAX`]: crate::sources::service::PATH_MAX
+pub const REQUEST_MAX: usize = 3072;
 
 /// Why an exchange failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

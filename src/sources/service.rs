@@ -31,8 +31,9 @@ pub const TOKEN_MAX: usize = 512;
 /// retries, plus the metadata documents (EC2: 9, then up to `meta::KEYS_MAX` keys).
 pub const MAX_REQUESTS: u32 = 96;
 /// Longest request target: an EC2 key's path (the index path plus `N/openssh-key`), a NoCloud
-/// seed URL's path with a file name joined to it.
-pub const PATH_MAX: usize = 256;
+/// seed URL's path with a file name joined to it, an object store's signed URL (an S3 SigV4
+/// query with a session token runs to 1.5 KB).
+pub const PATH_MAX: usize = 2048;
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
 /// A backoff that would end past the deadline is cut short to leave this much for one last

@@ -5,4 +5,5 @@
 //! reads a clock, draws randomness or touches a socket; the caller passes entropy from
 //! `getrandom()` and the real-time clock in.
 
+pub mod entropy;
 pub mod pki;
