@@ -430,6 +430,16 @@ pub fn base_args(root: &Path, logs: &Path, budget: f64, kernel: &str) -> Result<
     Ok(a)
 }
 
+/// The lines a server's log gained since `before` lines (what one flint run did there).
+pub fn new_lines(log: &Path, before: usize) -> Vec<String> {
+    std::fs::read_to_string(log).unwrap_or_default().lines().skip(before).map(str::to_string).collect()
+}
+
+/// How many lines a server's log has now.
+pub fn line_count(log: &Path) -> usize {
+    std::fs::read_to_string(log).map(|t| t.lines().count()).unwrap_or(0)
+}
+
 /// A failed run's error line holds `word` (case-insensitive).
 pub fn check_word(stderr: &str, word: &str) -> Vec<String> {
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("flint: error: ")).collect();

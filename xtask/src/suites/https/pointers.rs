@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::cases::Host;
-use super::fixture::{Fixture, METADATA, S3_IP, base_args, check_nothing_written, run_flint};
+use super::fixture::{Fixture, METADATA, S3_IP, base_args, check_nothing_written, line_count, new_lines, run_flint};
 use super::pki::{DOMAIN, TLS_IP};
 use super::s3;
 use crate::harness::checks::{check_secrets, check_stderr};
@@ -557,6 +557,8 @@ pub fn run(c: &PointerCase, fx: &Fixture, p: Option<&Prepared>, dir: &Path) -> R
             ]);
         }
     }
+    let access_log = fx.dir.join("servers/nginx/nginx-access.log");
+    let access_before = line_count(&access_log);
     let fr = run_flint(fx, &args, &logs, c.budget, false).map_err(|e| vec![e])?;
     let tokens = match _mock.take() {
         Some((g, mock_dir)) => {
@@ -591,7 +593,10 @@ pub fn run(c: &PointerCase, fx: &Fixture, p: Option<&Prepared>, dir: &Path) -> R
                     Err(e) => bad.push(format!("{f}: {e}")),
                 }
             }
-            bad.extend(cloud_init_reads(&root, dir, &["text/cloud-config"], Some(&p.big)));
+            // cloud-init would follow an unresolved #include itself: only resolved bytes go to it.
+            if bad.is_empty() {
+                bad.extend(cloud_init_reads(&root, dir, &["text/cloud-config"], Some(&p.big)));
+            }
             if !sigv4.iter().any(|l| l.contains(" -> 200,")) {
                 bad.push(format!("the object store never served the object (SigV4 check log: {sigv4:?})"));
             }
@@ -610,13 +615,28 @@ pub fn run(c: &PointerCase, fx: &Fixture, p: Option<&Prepared>, dir: &Path) -> R
                     Err(e) => bad.push(format!("{f}: {e}")),
                 }
             }
-            bad.extend(cloud_init_reads(&root, dir, &["text/cloud-config", "text/cloud-config"], None));
+            if bad.is_empty() {
+                bad.extend(cloud_init_reads(&root, dir, &["text/cloud-config", "text/cloud-config"], None));
+            }
             if !sigv4.iter().any(|l| l.contains(" -> 200,")) {
                 bad.push(format!("the object store never served the object (SigV4 check log: {sigv4:?})"));
             }
         }
         Kind::Capl { tampered: true, .. } if !sigv4.iter().any(|l| l.contains("-> 403 SignatureDoesNotMatch")) => {
             bad.push(format!("the object store never refused the tampered URL (log: {sigv4:?})"));
+        }
+        // The wrong hash, not anything earlier, must be what failed: flint fetched the config
+        // over TLS and the replacement over plain HTTP, both answered 200.
+        Kind::Ignition { config: "replace-badhash.ign" } => {
+            let seen = new_lines(&access_log, access_before);
+            for (scheme, port, path) in
+                [("https", 443, "/configs/replace-badhash.ign"), ("http", 80, "/configs/replacement.ign")]
+            {
+                if !seen.iter().any(|l| l.contains(&format!(" {scheme} {port} \"GET {path} ")) && l.contains("\" 200 "))
+                {
+                    bad.push(format!("flint never fetched {scheme}://…{path} (nginx log: {seen:?})"));
+                }
+            }
         }
         Kind::Ignition { config } if c.exit == 0 => {
             let original = std::fs::read(fx.www.join("configs").join(config)).unwrap_or_default();

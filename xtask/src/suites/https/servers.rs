@@ -134,7 +134,8 @@ pid {d}/nginx.pid;
 error_log {d}/nginx-error.log info;
 events {{ worker_connections 256; }}
 http {{
-  access_log {d}/nginx-access.log;
+  log_format flint '$remote_addr $scheme $server_port \"$request\" $status $body_bytes_sent';
+  access_log {d}/nginx-access.log flint;
   client_body_temp_path {d}/nginx-tmp/body;
   proxy_temp_path {d}/nginx-tmp/proxy;
   fastcgi_temp_path {d}/nginx-tmp/fastcgi;

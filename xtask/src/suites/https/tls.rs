@@ -3,8 +3,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::cases::{TlsCase, Trust, Via};
-use super::fixture::{Fixture, USER_DATA, base_args, check_nothing_written, check_word, run_flint};
+use super::cases::{self, Kind, TlsCase, Trust, Via};
+use super::fixture::{
+    Fixture, USER_DATA, base_args, check_nothing_written, check_word, line_count, new_lines, run_flint,
+};
 use super::pki::DOMAIN;
 use crate::harness::checks::{check_secrets, check_stderr};
 use crate::harness::flint::{HARD_EXTRA, check_exit, check_time, verdict};
@@ -40,6 +42,11 @@ pub fn run(c: &TlsCase, fx: &Fixture, dir: &Path) -> Result<Duration, Vec<String
             args.extend(["--ca-bundle".into(), bundle]);
         }
     }
+    // The transport failures' servers log what they read: flint's bytes must have been a
+    // TLS ClientHello (a handshake record, 0x16 0x03), so an exit 4 is about the handshake.
+    let transport = cases::SERVERS.iter().find(|s| s.name == c.server && !matches!(s.kind, Kind::SServer(_)));
+    let server_log = fx.dir.join(format!("servers/server-{}.log", c.server));
+    let before = line_count(&server_log);
     let fr = run_flint(fx, &args, &logs, c.budget, c.trust == Trust::SystemPath).map_err(|e| vec![e])?;
     let budget = Duration::from_secs_f64(c.budget);
     let mut bad = check_exit(fr.exit, c.exit, None, budget + HARD_EXTRA);
@@ -53,6 +60,12 @@ pub fn run(c: &TlsCase, fx: &Fixture, dir: &Path) -> Result<Duration, Vec<String
         }
     } else {
         bad.extend(check_nothing_written(&root));
+    }
+    if transport.is_some() {
+        let seen = new_lines(&server_log, before);
+        if !seen.iter().any(|l| l.contains("(1603")) {
+            bad.push(format!("the server never read a ClientHello from flint: {seen:?}"));
+        }
     }
     if let Some(w) = c.word {
         bad.extend(check_word(&fr.stderr, w));
