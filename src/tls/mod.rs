@@ -7,3 +7,6 @@
 
 pub mod entropy;
 pub mod pki;
+pub mod session;
+
+pub use session::{Secure, Trust, WRITE_MAX};
