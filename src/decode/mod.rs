@@ -10,6 +10,8 @@
 //! Beside it: [`json`], the push JSON scanner, and [`cmdline`], the kernel command line's words.
 
 pub mod cmdline;
+pub mod ignition;
+pub mod include;
 pub mod json;
 pub mod xml;
 pub mod yaml;
