@@ -239,13 +239,13 @@ impl Error {
             Error::Run(Failed::Net(NetError::Link(_))) => "link",
             Error::Run(Failed::Net(NetError::Address(_))) => "address",
             Error::Run(Failed::Flow(_, Failure::Dns(_))) => "dns",
+            Error::Run(Failed::Flow(_, Failure::Tls(_) | Failure::NoTrust)) | Error::Trust(_) => "tls",
             Error::Run(Failed::Flow(stage, _)) => stage.name(),
             Error::Run(Failed::Drive(_)) => "drive",
             Error::Decode(DecodeError::Sink) => "write",
             Error::Decode(_) => "decode",
             Error::Handoff(Trouble::Output) => "write",
             Error::Handoff(Trouble::NotIgnition) => "ignition",
-            Error::Run(Failed::Flow(_, Failure::Tls(_) | Failure::NoTrust)) | Error::Trust(_) => "tls",
             Error::Pointer(_) => "pointer",
         }
     }
@@ -629,12 +629,12 @@ fn follow(
     let mut fetches = 0u32;
     // Bounded: the resolver asks at most `limits.count` fetches before it is done or fails.
     loop {
+        let left = resolver.left_remote();
         match resolver.step().map_err(|e| Error::Pointer(Follow::Resolve(e)))? {
             Step::Done(out) => {
                 if fetches == 0 {
                     return Ok(None);
                 }
-                let left = resolver.left_remote();
                 flint::info!("pointer", "{fetches} pointers followed, {} bytes resolved", out.len());
                 if left > 0 {
                     flint::warn!("pointer", "{left} sources left as they are (over --inline-max, or not http/https)");
