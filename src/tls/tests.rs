@@ -242,6 +242,13 @@ fn refused_chain_stops_the_handshake() {
     let result = pump(&mut client, &mut server, &mut verify, usize::MAX, &mut Vec::new());
     assert_eq!(result, Err(TlsError::Certificate(PkiError::Expired)));
     assert_eq!(verify.signatures, 0);
+    // The certificate_expired alert, protected under the client's handshake keys, reaches the
+    // server, which reports it.
+    let alert = client.outgoing().to_vec();
+    assert_eq!(alert[0], 23);
+    server.read_tls(&mut &alert[..]).unwrap();
+    let err = server.process_new_packets().unwrap_err();
+    assert_eq!(err, rustls::Error::AlertReceived(rustls::AlertDescription::CertificateExpired));
     assert!(!client.is_established());
     // Errors are final.
     assert_eq!(client.receive(&[22], &mut verify), Err(TlsError::Certificate(PkiError::Expired)));
@@ -394,6 +401,7 @@ fn scripted_server_hellos() {
     // A TLS 1.2 ServerHello: Version; with §4.1.3's sentinel: Downgrade.
     let (mut c, rec) = scripted([7; 32], &[0xff, 0x01, 0, 1, 0]);
     assert_eq!(c.receive(&rec, &mut NoVerify), Err(TlsError::Version));
+    assert_eq!(c.outgoing(), &[21, 3, 3, 0, 2, 2, 70], "a plaintext protocol_version alert");
     let mut random = [7; 32];
     random[24..].copy_from_slice(b"DOWNGRD\x01");
     let (mut c, rec) = scripted(random, &[]);
