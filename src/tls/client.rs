@@ -240,7 +240,8 @@ impl Client {
 
     /// Take bytes received from TCP; returns how many were consumed. Fewer than `input.len()` are
     /// taken while decrypted application data waits in [`plaintext`](Client::plaintext), or after
-    /// close_notify. Errors are final: every later call returns the same one.
+    /// close_notify. Errors are final: every later call returns the same one, and
+    /// [`outgoing`](Client::outgoing) then holds the fatal alert that names the reason (§6.2).
     pub fn receive(&mut self, input: &[u8], verify: &mut dyn Verify) -> Result<usize, TlsError> {
         if let Some(e) = self.c.failed {
             return Err(e);
@@ -277,6 +278,7 @@ impl Client {
         };
         if let Err(e) = result {
             self.c.failed = Some(e);
+            self.c.alert(e);
         }
         result
     }
@@ -590,6 +592,29 @@ impl Conn {
         self.out_len = end;
         if let Some(t) = self.transcript.as_mut() {
             t.update(&self.out[5..end]);
+        }
+    }
+
+    /// Queue the fatal alert that tells the server why flint gives up (§6.2), protected once
+    /// keys are in place. The caller may send it before closing; nothing depends on it.
+    fn alert(&mut self, e: TlsError) {
+        let code = match e {
+            TlsError::Certificate(PkiError::Expired | PkiError::NotYetValid) => 45, // certificate_expired
+            TlsError::Certificate(PkiError::UnknownIssuer) => 48,                   // unknown_ca
+            TlsError::Certificate(PkiError::BadSignature) => 51,                    // decrypt_error
+            TlsError::Certificate(_) => 42,                                         // bad_certificate
+            TlsError::Version => PROTOCOL_VERSION,
+            TlsError::Downgrade | TlsError::Unsupported => 47, // illegal_parameter
+            TlsError::Protocol => 50,                          // decode_error
+            TlsError::Decrypt => 20,                           // bad_record_mac
+            TlsError::TooLarge => 22,                          // record_overflow
+            TlsError::Alert(_) | TlsError::NotReady => return,
+        };
+        if self.write.is_set() {
+            let _ = self.seal(ALERT, &[2, code]);
+        } else if self.out_len + 7 <= OUT_CAP {
+            self.out[self.out_len..self.out_len + 7].copy_from_slice(&[ALERT, 3, 3, 0, 2, 2, code]);
+            self.out_len += 7;
         }
     }
 

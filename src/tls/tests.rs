@@ -8,6 +8,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection};
 
+use super::keys::TrafficKeys;
 use super::pki::{PkiError, ServerName};
 use super::{Client, TlsError, Verify};
 
@@ -242,6 +243,13 @@ fn refused_chain_stops_the_handshake() {
     let result = pump(&mut client, &mut server, &mut verify, usize::MAX, &mut Vec::new());
     assert_eq!(result, Err(TlsError::Certificate(PkiError::Expired)));
     assert_eq!(verify.signatures, 0);
+    // The certificate_expired alert, protected under the client's handshake keys, reaches the
+    // server, which reports it.
+    let alert = client.outgoing().to_vec();
+    assert_eq!(alert[0], 23);
+    server.read_tls(&mut &alert[..]).unwrap();
+    let err = server.process_new_packets().unwrap_err();
+    assert_eq!(err, rustls::Error::AlertReceived(rustls::AlertDescription::CertificateExpired));
     assert!(!client.is_established());
     // Errors are final.
     assert_eq!(client.receive(&[22], &mut verify), Err(TlsError::Certificate(PkiError::Expired)));
@@ -394,6 +402,7 @@ fn scripted_server_hellos() {
     // A TLS 1.2 ServerHello: Version; with §4.1.3's sentinel: Downgrade.
     let (mut c, rec) = scripted([7; 32], &[0xff, 0x01, 0, 1, 0]);
     assert_eq!(c.receive(&rec, &mut NoVerify), Err(TlsError::Version));
+    assert_eq!(c.outgoing(), &[21, 3, 3, 0, 2, 2, 70], "a plaintext protocol_version alert");
     let mut random = [7; 32];
     random[24..].copy_from_slice(b"DOWNGRD\x01");
     let (mut c, rec) = scripted(random, &[]);
@@ -423,4 +432,124 @@ fn scripted_server_hellos() {
     // A ServerHello with an unexpected extension (pre_shared_key was never offered).
     let (mut c, rec) = scripted([7; 32], &[0, 43, 0, 2, 3, 4, 0, 41, 0, 2, 0, 0]);
     assert_eq!(c.receive(&rec, &mut NoVerify), Err(TlsError::Protocol));
+}
+
+/// Accepts any chain and signature: for scripted servers whose certificates are not the point.
+struct AcceptAll;
+impl Verify for AcceptAll {
+    fn chain(&mut self, certs: &[&[u8]], _: ServerName<'_>) -> Result<(), PkiError> {
+        assert_eq!(certs, &[b"leaf certificate".as_slice(), b"intermediate"]);
+        Ok(())
+    }
+    fn signature(&mut self, scheme: u16, message: &[u8], signature: &[u8]) -> Result<(), PkiError> {
+        assert_eq!((scheme, signature), (0x0804, b"sig".as_slice()));
+        assert!(message.starts_with(&[0x20; 64]));
+        assert_eq!(&message[64..98], b"TLS 1.3, server CertificateVerify\0");
+        Ok(())
+    }
+}
+
+fn message(typ: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![typ, 0, (body.len() >> 8) as u8, body.len() as u8];
+    m.extend_from_slice(body);
+    m
+}
+
+/// A server written with the key schedule alone: answers the client's real ClientHello with
+/// x25519, then sends its flight with handshake messages cut into records of `piece` bytes
+/// (so messages span records, and records hold parts of two messages).
+fn scripted_flight(client: &mut Client, piece: usize) -> (Vec<u8>, TrafficKeys) {
+    use super::keys::{self, Suite, Transcript};
+    let hello = client.outgoing().to_vec();
+    client.sent(hello.len());
+    let at = hello.windows(4).position(|w| w == [0, 0x1d, 0, 32]).unwrap();
+    let client_share: [u8; 32] = hello[at + 4..at + 36].try_into().unwrap();
+    let server_key = [0x42; 32];
+    let shared = x25519_dalek::x25519(server_key, client_share);
+    let mut sh = vec![3, 3];
+    sh.extend_from_slice(&[0x11; 32]);
+    sh.push(32);
+    sh.extend_from_slice(&hello[44..76]);
+    sh.extend_from_slice(&[0x13, 0x01, 0, 0, 46, 0, 43, 0, 2, 3, 4, 0, 51, 0, 36, 0, 0x1d, 0, 32]);
+    sh.extend_from_slice(&x25519_dalek::x25519(server_key, x25519_dalek::X25519_BASEPOINT_BYTES));
+    let sh = message(2, &sh);
+    let mut transcript = Transcript::new();
+    transcript.update(&hello[5..]);
+    transcript.update(&sh);
+    let mut wire = vec![22, 3, 3, 0, sh.len() as u8];
+    wire.extend_from_slice(&sh);
+
+    let suite = Suite::Aes128Sha256;
+    let hs = keys::handshake_secret(suite, &shared);
+    let s_hs = keys::derive_secret(suite, &hs, b"s hs traffic", &transcript.hash(suite));
+    let mut flight = Vec::new();
+    let mut list = Vec::new();
+    for cert in [b"leaf certificate".as_slice(), b"intermediate"] {
+        list.extend_from_slice(&[0, 0, cert.len() as u8]);
+        list.extend_from_slice(cert);
+        list.extend_from_slice(&[0, 0]);
+    }
+    let mut cert = vec![0, 0, 0, list.len() as u8];
+    cert.extend_from_slice(&list);
+    for m in [message(8, &[0, 0]), message(11, &cert), message(15, &[8, 4, 0, 3, b's', b'i', b'g'])] {
+        transcript.update(&m);
+        flight.extend_from_slice(&m);
+    }
+    let fin = message(20, keys::finished_mac(suite, &s_hs, &transcript.hash(suite)).as_bytes());
+    transcript.update(&fin);
+    flight.extend_from_slice(&fin);
+    let mut server = TrafficKeys::new(suite, &s_hs);
+    for chunk in flight.chunks(piece) {
+        let mut inner = chunk.to_vec();
+        inner.push(22);
+        let len = inner.len() + 16;
+        let header = [23, 3, 3, (len >> 8) as u8, len as u8];
+        let tag = server.seal(&header, &mut inner);
+        wire.extend_from_slice(&header);
+        wire.extend_from_slice(&inner);
+        wire.extend_from_slice(&tag);
+    }
+    let master = keys::master_secret(suite, &hs);
+    let s_ap = keys::derive_secret(suite, &master, b"s ap traffic", &transcript.hash(suite));
+    (wire, TrafficKeys::new(suite, &s_ap))
+}
+
+#[test]
+fn handshake_messages_split_across_records_at_every_size() {
+    for piece in 1..=80 {
+        let mut client = Box::new(Client::new());
+        client.start(ServerName::Dns(HOST), &[6; 64]);
+        let (wire, mut app) = scripted_flight(&mut client, piece);
+        assert_eq!(client.receive(&wire, &mut AcceptAll), Ok(wire.len()), "records of {piece} bytes");
+        assert!(client.is_established(), "records of {piece} bytes");
+        // Application data under the server's application keys, with padding (§5.4).
+        let mut inner = b"payload\x17\0\0\0".to_vec();
+        let header = [23, 3, 3, 0, inner.len() as u8 + 16];
+        let tag = app.seal(&header, &mut inner);
+        let mut record = header.to_vec();
+        record.extend_from_slice(&inner);
+        record.extend_from_slice(&tag);
+        assert_eq!(client.receive(&record, &mut AcceptAll), Ok(record.len()));
+        assert_eq!(client.plaintext(), b"payload");
+        // While it is unread, no further record is taken.
+        assert_eq!(client.receive(&record, &mut AcceptAll), Ok(0));
+        client.consume(3);
+        assert_eq!(client.plaintext(), b"load");
+        client.consume(4);
+        assert_eq!(client.plaintext(), b"");
+    }
+}
+
+#[test]
+fn a_key_change_inside_a_record_is_refused() {
+    // The ServerHello and the start of the encrypted flight in one plaintext record: §5.1
+    // forbids handshake data past a key change in the same record.
+    let mut client = Box::new(Client::new());
+    client.start(ServerName::Dns(HOST), &[6; 64]);
+    let (wire, _) = scripted_flight(&mut client, 1000);
+    let sh_len = usize::from(wire[4]);
+    let mut joined = wire[..5 + sh_len].to_vec();
+    joined.extend_from_slice(&[8, 0, 0, 2, 0, 0]);
+    joined[4] += 6;
+    assert_eq!(client.receive(&joined, &mut AcceptAll), Err(TlsError::Protocol));
 }
