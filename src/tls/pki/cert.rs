@@ -70,6 +70,8 @@ pub struct Cert<'a> {
     pub aki: Option<&'a [u8]>,
     /// A critical extension flint does not implement (RFC 5280 §4.2: MUST reject).
     pub unknown_critical: bool,
+    /// nameConstraints is present, critical or not (not implemented: such a CA is refused).
+    pub name_constraints: bool,
 }
 
 // OID contents (X.690 §8.19).
@@ -96,6 +98,7 @@ const CE_SAN: u8 = 17;
 const CE_BASIC_CONSTRAINTS: u8 = 19;
 const CE_EKU: u8 = 37;
 const CE_AKI: u8 = 35;
+const CE_NAME_CONSTRAINTS: u8 = 30;
 /// id-kp-serverAuth (1.3.6.1.5.5.7.3.1) and anyExtendedKeyUsage (2.5.29.37.0).
 const OID_SERVER_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01];
 const OID_ANY_EKU: &[u8] = &[0x55, 0x1d, 0x25, 0x00];
@@ -164,6 +167,7 @@ impl<'a> Cert<'a> {
             ski: None,
             aki: None,
             unknown_critical: false,
+            name_constraints: false,
         };
         if let Some(exts) = t.optional(tag::explicit(3))? {
             if version != 2 {
@@ -265,8 +269,14 @@ impl<'a> Cert<'a> {
                 let mut s = Reader::new(r.read(tag::SEQUENCE)?);
                 self.aki = s.optional(tag::implicit(0))?;
             }
-            // nameConstraints (30) and every other id-ce extension: not implemented, so a
-            // critical one fails the certificate.
+            // RFC 5280 §4.2.1.10 says critical, the CA/B Forum allows non-critical: either
+            // way its subtrees are not evaluated, so the certificate is flagged, not trusted.
+            CE_NAME_CONSTRAINTS => {
+                self.name_constraints = true;
+                return Ok(true);
+            }
+            // Every other id-ce extension: not implemented, so a critical one fails the
+            // certificate.
             _ => return Ok(false),
         }
         r.finish()?;

@@ -9,8 +9,9 @@
 //!   a server-sent certificate byte-identical to an anchor counts as that anchor;
 //! - a leaf with cA TRUE is refused ([`PkiError::CaAsLeaf`]) unless it is itself an anchor
 //!   (a self-signed server certificate the user trusts directly, as `curl --cacert` allows);
-//! - nameConstraints is not implemented: critical (as RFC 5280 §4.2.1.10 requires) it fails
-//!   the path as [`PkiError::UnknownCritical`]; non-critical it is ignored like any other;
+//! - nameConstraints is not evaluated: a CA on the path that has it, critical or not, anchor
+//!   or not, fails the path ([`PkiError::NameConstraints`]) rather than be trusted for names
+//!   it may exclude;
 //! - an extendedKeyUsage on an intermediate must allow serverAuth too (as browsers do);
 //! - names compare as DER bytes; no common-name fallback for the identity.
 
@@ -73,6 +74,8 @@ pub enum PkiError {
     /// The server's own certificate is a CA certificate (basicConstraints cA TRUE) that is not
     /// itself a trust anchor.
     CaAsLeaf,
+    /// A CA on the path carries nameConstraints, which flint does not evaluate.
+    NameConstraints,
 }
 
 impl fmt::Display for PkiError {
@@ -93,6 +96,7 @@ impl fmt::Display for PkiError {
             PkiError::UnknownCritical => "unknown critical extension",
             PkiError::ChainTooLong => "certificate chain too long",
             PkiError::CaAsLeaf => "server certificate is a CA certificate",
+            PkiError::NameConstraints => "name constraints on a CA (not supported)",
         })
     }
 }
@@ -219,7 +223,8 @@ impl Search<'_, '_> {
         };
         for a in self.anchors.iter() {
             if a.subject == cur.issuer {
-                match self.signed_by(cur, &a) {
+                let r = if a.name_constraints { Err(PkiError::NameConstraints) } else { self.signed_by(cur, &a) };
+                match r {
                     Ok(()) => return Ok(()),
                     Err(e) => note(e, &mut err),
                 }
@@ -255,6 +260,9 @@ impl Search<'_, '_> {
         // RFC 5280 §4.2.1.3: keyCertSign when keyUsage is present.
         if c.key_usage.is_some_and(|ku| ku & KU_KEY_CERT_SIGN == 0) {
             return Err(PkiError::KeyUsage);
+        }
+        if c.name_constraints {
+            return Err(PkiError::NameConstraints);
         }
         own_checks(c, self.now)?;
         self.signed_by(cur, c)?;
@@ -472,6 +480,19 @@ mod tests {
         let int = der!("int-p256");
         assert_eq!(check(&[der!("leaf-critical"), int], "p256.flint.test").err(), Some(PkiError::UnknownCritical));
         assert!(check(&[der!("leaf-noncritical"), int], "p256.flint.test").is_ok());
+    }
+
+    #[test]
+    fn name_constraints_are_refused() {
+        // permitted;DNS:flint.test would allow p256.flint.test, but it is not evaluated
+        let r = check(&[der!("leaf-under-nc"), der!("int-nc")], "p256.flint.test");
+        assert_eq!(r.err(), Some(PkiError::NameConstraints));
+        let r = check(&[der!("leaf-under-nc-soft"), der!("int-nc-soft")], "p256.flint.test");
+        assert_eq!(r.err(), Some(PkiError::NameConstraints));
+        // the same CA as an anchor
+        let a = Anchors::new(der!("int-nc"));
+        let dns = ServerName::Dns(b"p256.flint.test");
+        assert_eq!(verify_server(&[der!("leaf-under-nc")], &a, dns, NOW).err(), Some(PkiError::NameConstraints));
     }
 
     #[test]

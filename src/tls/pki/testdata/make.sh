@@ -40,19 +40,19 @@ key() {
 	esac
 }
 
-CA_EXT="basicConstraints=critical,CA:TRUE;keyUsage=critical,keyCertSign,cRLSign;subjectKeyIdentifier=hash"
+CA_EXT="basicConstraints=critical,CA:TRUE|keyUsage=critical,keyCertSign,cRLSign|subjectKeyIdentifier=hash"
 # a server certificate's extensions, plus its subjectAltName
 leaf_ext() {
-	echo "basicConstraints=critical,CA:FALSE;keyUsage=critical,digitalSignature;extendedKeyUsage=serverAuth;subjectKeyIdentifier=hash;authorityKeyIdentifier=keyid;subjectAltName=$1"
+	echo "basicConstraints=critical,CA:FALSE|keyUsage=critical,digitalSignature|extendedKeyUsage=serverAuth|subjectKeyIdentifier=hash|authorityKeyIdentifier=keyid|subjectAltName=$1"
 }
 
 # cert NAME ISSUER|self DIGEST FROM TO EXTENSIONS [openssl ca options, e.g. -sigopt ...]
-# EXTENSIONS are x509v3_config lines separated by ';'.
+# EXTENSIONS are x509v3_config lines separated by '|'.
 cert() {
 	name=$1 issuer=$2 md=$3 from=$4 to=$5 ext=$6
 	shift 6
 	openssl req -new -key "$W/$name.key" -subj "/O=flint test/CN=$name" -out "$W/$name.csr"
-	printf '[x]\n%s\n' "$ext" | tr ';' '\n' > "$W/$name.ext"
+	printf '[x]\n%s\n' "$ext" | tr '|' '\n' > "$W/$name.ext"
 	openssl rand -hex 16 | sed 's/^./4/' > "$W/serial"
 	if [ "$issuer" = self ]; then
 		signer="-selfsign -keyfile $W/$name.key"
@@ -62,7 +62,7 @@ cert() {
 	# shellcheck disable=SC2086
 	openssl ca -batch -notext -preserveDN -config "$W/ca.cnf" -in "$W/$name.csr" -out "$W/$name.pem" \
 		-md "$md" -startdate "$from" -enddate "$to" -extfile "$W/$name.ext" -extensions x \
-		$signer "$@" 2>/dev/null
+		$signer "$@" >"$W/ca.log" 2>&1 || { cat "$W/ca.log"; exit 1; }
 	openssl x509 -in "$W/$name.pem" -outform DER -out "$name.der"
 }
 
@@ -72,9 +72,9 @@ PSS="-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest"
 key root-rsa rsa4096
 cert root-rsa self sha512 $GOOD_FROM $GOOD_TO "$CA_EXT"
 key int-rsa2048 rsa2048
-cert int-rsa2048 root-rsa sha512 $GOOD_FROM $GOOD_TO "$CA_EXT;authorityKeyIdentifier=keyid"
+cert int-rsa2048 root-rsa sha512 $GOOD_FROM $GOOD_TO "$CA_EXT|authorityKeyIdentifier=keyid"
 key int-rsa3072 rsa3072
-cert int-rsa3072 root-rsa sha384 $GOOD_FROM $GOOD_TO "$CA_EXT;authorityKeyIdentifier=keyid"
+cert int-rsa3072 root-rsa sha384 $GOOD_FROM $GOOD_TO "$CA_EXT|authorityKeyIdentifier=keyid"
 key leaf-rsa2048 rsa2048
 cert leaf-rsa2048 int-rsa2048 sha256 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:rsa2048.flint.test)"
 key leaf-rsa3072 rsa3072
@@ -84,7 +84,7 @@ cert leaf-rsa4096 int-rsa3072 sha512 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:rsa4096
 # RSASSA-PSS signatures on certificates: salt = hash length, and a salt of 20 with SHA-256
 key int-pss rsa2048
 # shellcheck disable=SC2086
-cert int-pss root-rsa sha256 $GOOD_FROM $GOOD_TO "$CA_EXT;authorityKeyIdentifier=keyid" $PSS
+cert int-pss root-rsa sha256 $GOOD_FROM $GOOD_TO "$CA_EXT|authorityKeyIdentifier=keyid" $PSS
 key leaf-pss rsa2048
 cert leaf-pss int-pss sha384 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:pss.flint.test)" \
 	-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:20
@@ -96,14 +96,14 @@ cert leaf-rsa1024 int-rsa2048 sha256 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:rsa1024
 key root-p256 p256
 cert root-p256 self sha256 $GOOD_FROM $GOOD_TO "$CA_EXT"
 key int-p256 p256
-cert int-p256 root-p256 sha256 $GOOD_FROM $GOOD_TO "$CA_EXT;authorityKeyIdentifier=keyid"
+cert int-p256 root-p256 sha256 $GOOD_FROM $GOOD_TO "$CA_EXT|authorityKeyIdentifier=keyid"
 key leaf-p256 p256
 cert leaf-p256 int-p256 sha256 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:p256.flint.test,DNS:www.p256.flint.test)"
 key root-p384 p384
 # notAfter past 2049: GeneralizedTime (RFC 5280 §4.1.2.5)
 cert root-p384 self sha384 $GOOD_FROM 20510101000000Z "$CA_EXT"
 key int-p384 p384
-cert int-p384 root-p384 sha384 $GOOD_FROM $GOOD_TO "$CA_EXT;authorityKeyIdentifier=keyid"
+cert int-p384 root-p384 sha384 $GOOD_FROM $GOOD_TO "$CA_EXT|authorityKeyIdentifier=keyid"
 key leaf-p384 p384
 cert leaf-p384 int-p384 sha384 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:p384.flint.test)"
 key leaf-p256-by-p384 p256
@@ -130,7 +130,7 @@ key self-signed p256
 cert self-signed self sha256 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:self.flint.test)"
 # an intermediate with CA:FALSE, and one with no basicConstraints at all
 key int-noca p256
-cert int-noca root-p256 sha256 $GOOD_FROM $GOOD_TO "basicConstraints=critical,CA:FALSE;keyUsage=critical,keyCertSign"
+cert int-noca root-p256 sha256 $GOOD_FROM $GOOD_TO "basicConstraints=critical,CA:FALSE|keyUsage=critical,keyCertSign"
 cp "$W/bad.key" "$W/leaf-under-noca.key"
 cert leaf-under-noca int-noca sha256 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:p256.flint.test)"
 key int-nobc p256
@@ -142,7 +142,7 @@ cp "$W/bad.key" "$W/leaf-by-leaf.key"
 cert leaf-by-leaf leaf-p256 sha256 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:p256.flint.test)"
 # pathLenConstraint 0 on an intermediate that issued another CA
 key int-pl0 p256
-cert int-pl0 root-p256 sha256 $GOOD_FROM $GOOD_TO "$CA_EXT;basicConstraints=critical,CA:TRUE,pathlen:0"
+cert int-pl0 root-p256 sha256 $GOOD_FROM $GOOD_TO "$CA_EXT|basicConstraints=critical,CA:TRUE,pathlen:0"
 key int-sub p256
 cert int-sub int-pl0 sha256 $GOOD_FROM $GOOD_TO "$CA_EXT"
 cp "$W/bad.key" "$W/leaf-under-sub.key"
@@ -151,28 +151,37 @@ cp "$W/bad.key" "$W/leaf-under-pl0.key"
 cert leaf-under-pl0 int-pl0 sha256 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:p256.flint.test)"
 # extendedKeyUsage: a clientAuth leaf, an anyExtendedKeyUsage leaf, a clientAuth intermediate
 cp "$W/bad.key" "$W/leaf-client.key"
-cert leaf-client int-p256 sha256 $GOOD_FROM $GOOD_TO "basicConstraints=critical,CA:FALSE;keyUsage=critical,digitalSignature;extendedKeyUsage=clientAuth;subjectAltName=DNS:p256.flint.test"
+cert leaf-client int-p256 sha256 $GOOD_FROM $GOOD_TO "basicConstraints=critical,CA:FALSE|keyUsage=critical,digitalSignature|extendedKeyUsage=clientAuth|subjectAltName=DNS:p256.flint.test"
 cp "$W/bad.key" "$W/leaf-anyeku.key"
-cert leaf-anyeku int-p256 sha256 $GOOD_FROM $GOOD_TO "basicConstraints=critical,CA:FALSE;keyUsage=critical,digitalSignature;extendedKeyUsage=anyExtendedKeyUsage;subjectAltName=DNS:p256.flint.test"
+cert leaf-anyeku int-p256 sha256 $GOOD_FROM $GOOD_TO "basicConstraints=critical,CA:FALSE|keyUsage=critical,digitalSignature|extendedKeyUsage=anyExtendedKeyUsage|subjectAltName=DNS:p256.flint.test"
 key int-client p256
-cert int-client root-p256 sha256 $GOOD_FROM $GOOD_TO "$CA_EXT;extendedKeyUsage=clientAuth"
+cert int-client root-p256 sha256 $GOOD_FROM $GOOD_TO "$CA_EXT|extendedKeyUsage=clientAuth"
 cp "$W/bad.key" "$W/leaf-under-client.key"
 cert leaf-under-client int-client sha256 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:p256.flint.test)"
 # keyUsage: an issuer without keyCertSign, a leaf without digitalSignature
 key int-noku p256
-cert int-noku root-p256 sha256 $GOOD_FROM $GOOD_TO "basicConstraints=critical,CA:TRUE;keyUsage=critical,digitalSignature,cRLSign"
+cert int-noku root-p256 sha256 $GOOD_FROM $GOOD_TO "basicConstraints=critical,CA:TRUE|keyUsage=critical,digitalSignature,cRLSign"
 cp "$W/bad.key" "$W/leaf-under-noku.key"
 cert leaf-under-noku int-noku sha256 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:p256.flint.test)"
 cp "$W/bad.key" "$W/leaf-keyenc.key"
-cert leaf-keyenc int-p256 sha256 $GOOD_FROM $GOOD_TO "basicConstraints=critical,CA:FALSE;keyUsage=critical,keyAgreement;extendedKeyUsage=serverAuth;subjectAltName=DNS:p256.flint.test"
+cert leaf-keyenc int-p256 sha256 $GOOD_FROM $GOOD_TO "basicConstraints=critical,CA:FALSE|keyUsage=critical,keyAgreement|extendedKeyUsage=serverAuth|subjectAltName=DNS:p256.flint.test"
 # an unknown critical extension, and the same one non-critical (ignored)
 cp "$W/bad.key" "$W/leaf-critical.key"
-cert leaf-critical int-p256 sha256 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:p256.flint.test);1.3.6.1.4.1.55555.1=critical,DER:05:00"
+cert leaf-critical int-p256 sha256 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:p256.flint.test)|1.3.6.1.4.1.55555.1=critical,DER:05:00"
 cp "$W/bad.key" "$W/leaf-noncritical.key"
-cert leaf-noncritical int-p256 sha256 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:p256.flint.test);1.3.6.1.4.1.55555.1=DER:05:00"
+cert leaf-noncritical int-p256 sha256 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:p256.flint.test)|1.3.6.1.4.1.55555.1=DER:05:00"
+# nameConstraints (not implemented: refused, critical or not)
+key int-nc p256
+cert int-nc root-p256 sha256 $GOOD_FROM $GOOD_TO "$CA_EXT|nameConstraints=critical,permitted;DNS:flint.test"
+cp "$W/bad.key" "$W/leaf-under-nc.key"
+cert leaf-under-nc int-nc sha256 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:p256.flint.test)"
+key int-nc-soft p256
+cert int-nc-soft root-p256 sha256 $GOOD_FROM $GOOD_TO "$CA_EXT|nameConstraints=permitted;DNS:flint.test"
+cp "$W/bad.key" "$W/leaf-under-nc-soft.key"
+cert leaf-under-nc-soft int-nc-soft sha256 $GOOD_FROM $GOOD_TO "$(leaf_ext DNS:p256.flint.test)"
 # a server certificate with CA:TRUE (refused unless it is itself a trust anchor)
 key leaf-ca p256
-cert leaf-ca int-p256 sha256 $GOOD_FROM $GOOD_TO "basicConstraints=critical,CA:TRUE;keyUsage=critical,digitalSignature,keyCertSign;subjectAltName=DNS:p256.flint.test"
+cert leaf-ca int-p256 sha256 $GOOD_FROM $GOOD_TO "basicConstraints=critical,CA:TRUE|keyUsage=critical,digitalSignature,keyCertSign|subjectAltName=DNS:p256.flint.test"
 # no subjectAltName: the common name is never used (RFC 6125 §6.4.4 fallback not taken)
 cp "$W/bad.key" "$W/leaf-nosan.key"
 openssl req -new -key "$W/leaf-nosan.key" -subj "/CN=p256.flint.test" -out "$W/leaf-nosan.csr"
@@ -180,7 +189,7 @@ printf '[x]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignat
 openssl rand -hex 16 | sed 's/^./4/' > "$W/serial"
 openssl ca -batch -notext -preserveDN -config "$W/ca.cnf" -in "$W/leaf-nosan.csr" -out "$W/leaf-nosan.pem" \
 	-md sha256 -startdate $GOOD_FROM -enddate $GOOD_TO -extfile "$W/leaf-nosan.ext" -extensions x \
-	-cert "$W/int-p256.pem" -keyfile "$W/int-p256.key" 2>/dev/null
+	-cert "$W/int-p256.pem" -keyfile "$W/int-p256.key" >"$W/ca.log" 2>&1 || { cat "$W/ca.log"; exit 1; }
 openssl x509 -in "$W/leaf-nosan.pem" -outform DER -out leaf-nosan.der
 
 # --- a CA bundle in PEM: the roots, text between them, a key block and a broken block ---
