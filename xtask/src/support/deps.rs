@@ -171,6 +171,27 @@ pub fn ensure_dualstack() -> Result<(), String> {
     ensure_set(&all, false)
 }
 
+/// The https suite: `openssl` makes the CA and runs `s_server`, Debian's `nginx`, `curl` and
+/// `dig` prove the fixtures, `ss` sees a server listen, `sha512sum` makes Ignition's hashes,
+/// Debian's Python with `venv` holds moto and boto3 from PyPI (Debian 12 has no python3-moto),
+/// Ignition reads the resolved configs.
+const HTTPS_TOOLS: &[(&str, &str)] = &[
+    ("openssl", "openssl"),
+    ("nginx", "nginx"),
+    ("dig", "bind9-dnsutils"),
+    ("ss", "iproute2"),
+    ("sha512sum", "coreutils"),
+    ("/usr/bin/python3", "python3"),
+    ("/usr/lib/python3.11/ensurepip/__init__.py", "python3-venv"),
+    (IGNITION_BIN, "ignition"),
+];
+
+/// Everything `ensure` installs plus the https suite's tools.
+pub fn ensure_https() -> Result<(), String> {
+    let all: Vec<(&str, &str)> = TOOLS.iter().chain(HTTPS_TOOLS).copied().collect();
+    ensure_set(&all, false)
+}
+
 /// `cargo xtask fuzz` builds libFuzzer (C++) through libfuzzer-sys.
 const FUZZ_TOOLS: &[(&str, &str)] = &[("c++", "g++")];
 
