@@ -569,7 +569,10 @@ fn secure(cfg: &Config<'static>, nic: &mut PacketNic, deadline: Instant) -> Resu
     // then checked at the build date instead of at 1970, when none would be valid yet.
     let now = sys::realtime_s().max(0) as u64;
     let now = if now < BUILD_EPOCH {
-        flint::warn!("tls", "the real-time clock is before flint's build date; certificates are checked at the build date");
+        flint::warn!(
+            "tls",
+            "the real-time clock is before flint's build date; certificates are checked at the build date"
+        );
         BUILD_EPOCH
     } else {
         now
@@ -622,8 +625,8 @@ fn follow(
         fetch_max: FETCH_MAX,
         inline_max: cfg.inline_max.min(WORK_MAX as u64) as usize,
     };
-    let mut resolver =
-        Resolver::new(&mem.plain[..plain_len], &mut mem.work, limits).map_err(|e| Error::Pointer(Follow::Resolve(e)))?;
+    let mut resolver = Resolver::new(&mem.plain[..plain_len], &mut mem.work, limits)
+        .map_err(|e| Error::Pointer(Follow::Resolve(e)))?;
     engine.set_pointer_buffers(ServiceBuffers { body: &mut mem.body, meta: &mut mem.meta });
     let mut urls: &'static mut [u8] = &mut mem.urls;
     let mut fetches = 0u32;

@@ -207,7 +207,8 @@ impl<'a> Engine<'a> {
             p.restart(url);
         } else if let Some(b) = self.pointer_buffers.take() {
             let seed = self.settings.seed.rotate_left(29);
-            self.pointer = Some(ServiceRun::new(&crate::platform::url::SERVICE, seed, false, b.body, b.meta, Some(url)));
+            self.pointer =
+                Some(ServiceRun::new(&crate::platform::url::SERVICE, seed, false, b.body, b.meta, Some(url)));
         }
         self.done = false;
     }
@@ -220,7 +221,9 @@ impl<'a> Engine<'a> {
             (Some(true), _) => Ok(p.parts().0),
             (_, Some((stage, f))) => Err(Failed::Flow(stage, f)),
             (Some(false), None) => Err(Failed::Flow(Stage::UserData, Failure::Status(404))),
-            (None, None) => Err(self.network.failed().map_or(Failed::Flow(Stage::UserData, Failure::RequestCap), Failed::Net)),
+            (None, None) => {
+                Err(self.network.failed().map_or(Failed::Flow(Stage::UserData, Failure::RequestCap), Failed::Net))
+            }
         }
     }
 

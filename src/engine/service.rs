@@ -23,9 +23,9 @@ use crate::net::stack::TCP_SLOTS;
 use crate::net::{Nic, Transport};
 use crate::platform::{Address, Host, Service};
 use crate::sources::seed::{Scheme, Url};
+use crate::sources::service::{Failure, Flow, Stage, Step};
 use crate::tls::Secure;
 use crate::tls::pki::ServerName;
-use crate::sources::service::{Failure, Flow, Stage, Step};
 
 /// RFC 8305 §5: the recommended Connection Attempt Delay; a silent attempt gets this long alone
 /// before the next address is tried alongside it.
@@ -385,8 +385,10 @@ impl<'a> ServiceRun<'a> {
         self.server = Some(to.to);
         let endpoint = self.service.endpoints.get(to.endpoint as usize);
         // The engine starts a seed service only with a seed URL.
-        let seed =
-            self.seed.as_ref().filter(|_| endpoint.is_some_and(|e| matches!(e.address, Address::Seed | Address::Url(_))));
+        let seed = self
+            .seed
+            .as_ref()
+            .filter(|_| endpoint.is_some_and(|e| matches!(e.address, Address::Seed | Address::Url(_))));
         let mut text: heapless::String<48> = heapless::String::new();
         let host = match endpoint.map(|e| e.host) {
             Some(Host::Seed) => seed.ok_or(ExchangeError::Transport(Transport::NoRoute))?.authority,

@@ -932,9 +932,8 @@ mod layout {
         // SAFETY: reads the bytes of a live, initialised value; Client has no padding-sensitive
         // invariants for reading, and padding bytes of a const-built value are compared as
         // they come (a non-zero padding byte would move the static too).
-        let bytes = unsafe {
-            core::slice::from_raw_parts((&*c as *const Client).cast::<u8>(), core::mem::size_of::<Client>())
-        };
+        let bytes =
+            unsafe { core::slice::from_raw_parts((&*c as *const Client).cast::<u8>(), core::mem::size_of::<Client>()) };
         let first = bytes.iter().position(|&b| b != 0);
         assert_eq!(first, None, "non-zero byte at offset {first:?} of {}", bytes.len());
     }

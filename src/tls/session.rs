@@ -50,7 +50,7 @@ impl Secure<'_> {
     /// A new handshake to `name` on a fresh connection.
     pub fn start(&mut self, name: ServerName<'_>) {
         self.trust.key = None;
-        let e = self.entropy.next();
+        let e = self.entropy.draw();
         self.client.start(name, &e);
     }
 }
