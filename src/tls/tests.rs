@@ -346,6 +346,8 @@ fn certificate_request_gets_an_empty_certificate() {
 
 #[test]
 fn client_hello_shape() {
+    // All state inline, as documented: one record, one handshake message, the outgoing bytes.
+    assert!(size_of::<Client>() < 38 * 1024, "{} bytes", size_of::<Client>());
     let mut client = Box::new(Client::new());
     client.start(ServerName::Dns(HOST), &[3; 64]);
     let hello = client.outgoing().to_vec();
