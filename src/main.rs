@@ -617,6 +617,15 @@ fn follow(
             Err(_) => return Ok(None),
         },
     };
+    // Only a `#include` list or a JSON document can hold pointers: the first bytes decide, so
+    // every other user-data is decoded once, straight into its files, as before.
+    let mut head = [0u8; 64];
+    let mut peek = flint::decode::SliceSink::new(&mut head);
+    let _ = decode::decode(payload, window, cfg.max_size, &mut peek);
+    let seen = peek.len();
+    if !(head.starts_with(b"#include") || head[..seen].trim_ascii_start().starts_with(b"{")) {
+        return Ok(None);
+    }
     let mut sink = flint::decode::SliceSink::new(&mut mem.plain);
     if decode::decode(payload, window, cfg.max_size.min(PLAIN_MAX as u64), &mut sink).is_err() {
         return Ok(None);
