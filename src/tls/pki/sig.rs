@@ -95,7 +95,7 @@ pub struct PublicKey {
     /// RSA modulus or SEC 1 point, big-endian, in `bytes[..len]`.
     bytes: [u8; rsa::MAX_BYTES],
     len: u16,
-    /// RSA public exponent, big-endian, in `e[..e_len]` (at most 33 bits are accepted).
+    /// RSA public exponent, big-endian, in `e[..e_len]` (at most 5 bytes are accepted).
     e: [u8; 8],
     e_len: u8,
 }
