@@ -35,6 +35,8 @@ pub struct Raw<'a> {
     pub timeout: Option<&'a [u8]>,
     pub dhcp_timeout: Option<&'a [u8]>,
     pub max_size: Option<&'a [u8]>,
+    pub ca_bundle: Option<&'a [u8]>,
+    pub inline_max: Option<&'a [u8]>,
     pub report: Option<&'a [u8]>,
     pub cmdline: Option<&'a [u8]>,
     pub root: Option<&'a [u8]>,
@@ -63,6 +65,11 @@ pub struct Config<'a> {
     pub timeout_ms: u64,
     pub dhcp_timeout_ms: u64,
     pub max_size: u64,
+    /// Trust anchors for https (PEM); `None`: the first system bundle present.
+    pub ca_bundle: Option<&'a [u8]>,
+    /// Most bytes of pointer sources inlined into the hand-off (cloud-init `#include`, Ignition
+    /// `merge`/`replace`/remote files).
+    pub inline_max: u64,
     pub report: Option<&'a [u8]>,
     /// Prefix of every output path; empty for `/`.
     pub root: &'a [u8],
@@ -184,7 +191,7 @@ const fn name(n: &'static str) -> Option<&'static str> {
 const OPTIONS: &[Opt] = &[
     Opt::value( "--platform",           "flint.platform",           "ID",      |r| &mut r.platform,           "the cloud: one of the platforms below, or auto (DMI)"),
     Opt::value( "",                     "ignition.platform.id",     "ID",      |r| &mut r.ignition_platform,  "the platform when flint.platform= is absent"),
-    Opt::value( "--url",                "flint.url",                "URL",     |r| &mut r.url,                "fetch user-data from this http:// URL (no --platform)"),
+    Opt::value( "--url",                "flint.url",                "URL",     |r| &mut r.url,                "fetch user-data from this http(s):// URL (no --platform)"),
     Opt::value( "",                     "ignition.config.url",      "URL",     |r| &mut r.ignition_url,       "the URL when ignition.platform.id=metal"),
     Opt::value( "--output",             "flint.output",             "PATH",    |r| &mut r.output,             "decoded user-data, mode 0600 (/run/flint/user-data)"),
     Opt::value( "--interface",          "flint.interface",          "NAME",    |r| &mut r.interface,          "NIC (first Ethernet NIC with carrier)"),
@@ -193,6 +200,8 @@ const OPTIONS: &[Opt] = &[
     Opt::value( "--timeout",            "flint.timeout",            "SECONDS", |r| &mut r.timeout,            "total budget (30)"),
     Opt::value( "--dhcp-timeout",       "flint.dhcp-timeout",       "SECONDS", |r| &mut r.dhcp_timeout,       "auto: DHCP wait before link-local (3)"),
     Opt::value( "--max-size",           "flint.max-size",           "BYTES",   |r| &mut r.max_size,           "decoded size cap, K/M/G (16M)"),
+    Opt::value( "--ca-bundle",          "flint.ca-bundle",          "PATH",    |r| &mut r.ca_bundle,          "https trust anchors, PEM (the system bundle)"),
+    Opt::value( "--inline-max",         "flint.inline-max",         "BYTES",   |r| &mut r.inline_max,         "pointer bytes inlined, K/M/G (16M)"),
     Opt::value( "--report",             "flint.report",             "PATH",    |r| &mut r.report,             "JSON report of phases and timings"),
     Opt::switch("--ignition",           "flint.ignition",                      |r| &mut r.ignition,           "user.ign and a hostname/SSH-key fragment for Ignition"),
     Opt::switch("--ignition-overwrite", "flint.ignition-overwrite",            |r| &mut r.ignition_overwrite, "replace a user.ign already present"),
@@ -394,6 +403,10 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>, dmi: Option<Hint>) -> Result
         None => DEFAULT_MAX_SIZE,
         Some(v) => parse_size(v).ok_or(UsageError::BadValue("--max-size"))?,
     };
+    let inline_max = match r.inline_max {
+        None => DEFAULT_MAX_SIZE,
+        Some(v) => parse_size(v).ok_or(UsageError::BadValue("--inline-max"))?,
+    };
     let interface = r.interface;
     // IFNAMSIZ is 16 including the NUL; '/' and ':' are never valid in names.
     // "." and ".." are refused by the kernel's dev_valid_name() too.
@@ -439,6 +452,8 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>, dmi: Option<Hint>) -> Result
         timeout_ms,
         dhcp_timeout_ms,
         max_size,
+        ca_bundle: r.ca_bundle,
+        inline_max,
         report,
         root,
         ignition: r.ignition,
@@ -459,10 +474,9 @@ pub fn resolve<'a>(cli: &Raw<'a>, kernel: &Raw<'a>, dmi: Option<Hint>) -> Result
 #[inline(never)]
 fn fetchable(url: Url<'_>) -> Result<Url<'_>, UrlError> {
     match url.scheme {
-        Scheme::Https => Err(UrlError::Https),
         Scheme::File => Err(UrlError::File),
-        Scheme::Http if url.path.len() > crate::sources::service::PATH_MAX => Err(UrlError::Long),
-        Scheme::Http => Ok(url),
+        _ if url.path.len() > crate::sources::service::PATH_MAX => Err(UrlError::Long),
+        Scheme::Http | Scheme::Https => Ok(url),
     }
 }
 

@@ -161,6 +161,10 @@ pub enum Address {
     /// names joined to the URL's path. A platform's service with this address is left out
     /// of a run that names no seed.
     Seed,
+    /// A fixed URL (`https://metadata.packet.net/`): its host is a name resolved by DNS, its
+    /// scheme says whether TLS is spoken, and the resource paths are joined to its path as to a
+    /// seed's. The request's `Host` is the URL's authority ([`Host::Seed`]).
+    Url(&'static str),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

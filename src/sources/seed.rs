@@ -98,9 +98,8 @@ pub enum UrlError {
     Port,
     /// A fragment (`#`), a space, a control or a non-ASCII byte.
     Path,
-    /// Valid, but not fetched by this build: `https` (TLS comes with issue #13), `file` (flint
-    /// reads no local seed directories), or a path too long for a request.
-    Https,
+    /// Valid, but not fetched: `file` (flint reads no local seed directories), or a path too
+    /// long for a request.
     File,
     Long,
 }
@@ -112,7 +111,6 @@ impl core::fmt::Display for UrlError {
             UrlError::Host => "URL: unusable host",
             UrlError::Port => "URL: invalid port",
             UrlError::Path => "URL: invalid path",
-            UrlError::Https => "URL: https is not supported by this build",
             UrlError::File => "URL: a local seed directory is not read",
             UrlError::Long => "URL: path too long",
         })
@@ -217,10 +215,9 @@ pub fn choose<'a>(serial: &'a [u8], cmdline: &'a [u8], path_max: usize) -> Resul
     let named = parse_ds(serial).and_then(|d| d.seed).or_else(|| parse_ds(cmdline).and_then(|d| d.seed));
     let Some(url) = named.transpose()? else { return Ok(None) };
     match url.scheme {
-        Scheme::Https => Err(UrlError::Https),
         Scheme::File => Err(UrlError::File),
-        Scheme::Http if url.path.len() + b"/user-data".len() > path_max => Err(UrlError::Long),
-        Scheme::Http => Ok(Some(url)),
+        _ if url.path.len() + b"/user-data".len() > path_max => Err(UrlError::Long),
+        Scheme::Http | Scheme::Https => Ok(Some(url)),
     }
 }
 
@@ -288,18 +285,18 @@ mod tests {
     }
 
     #[test]
-    fn the_serial_number_wins_and_only_http_is_fetched() {
+    fn the_serial_number_wins_and_only_http_and_https_are_fetched() {
         let line = b"ro ds=nocloud;s=http://10.0.0.2/line/ quiet";
         let pick = |serial: &'static [u8], line: &'static [u8]| choose(serial, line, 64).map(|u| u.map(|u| u.path));
         assert_eq!(pick(b"ds=nocloud;s=http://10.0.0.1:8000/dmi/", line), Ok(Some(&b"/dmi/"[..])));
         assert_eq!(pick(b"", line), Ok(Some(&b"/line/"[..])));
+        assert_eq!(pick(b"", b"ds=nocloud;s=https://seed.example/vm/"), Ok(Some(&b"/vm/"[..])));
         // A serial selector without a seed names none: the command line's still counts.
         assert_eq!(pick(b"ds=nocloud;h=vm1", line), Ok(Some(&b"/line/"[..])));
         assert_eq!(pick(b"VMware-56 4d", b"ro quiet"), Ok(None));
         assert_eq!(pick(b"", b"ds=nocloud;h=vm1"), Ok(None));
         for (line, e) in [
-            (&b"ds=nocloud;s=https://10.0.0.1/"[..], UrlError::Https),
-            (b"ds=nocloud;s=file:///var/seed/", UrlError::File),
+            (&b"ds=nocloud;s=file:///var/seed/"[..], UrlError::File),
             (b"ds=nocloud;s=/var/seed/", UrlError::File),
             (b"ds=nocloud;s=ftp://10.0.0.1/", UrlError::Scheme),
             (

@@ -31,8 +31,9 @@ pub const TOKEN_MAX: usize = 512;
 /// retries, plus the metadata documents (EC2: 9, then up to `meta::KEYS_MAX` keys).
 pub const MAX_REQUESTS: u32 = 96;
 /// Longest request target: an EC2 key's path (the index path plus `N/openssh-key`), a NoCloud
-/// seed URL's path with a file name joined to it.
-pub const PATH_MAX: usize = 256;
+/// seed URL's path with a file name joined to it, an object store's signed URL (an S3 SigV4
+/// query with a session token runs to 1.5 KB).
+pub const PATH_MAX: usize = 2048;
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
 /// A backoff that would end past the deadline is cut short to leave this much for one last
@@ -96,6 +97,10 @@ pub enum Failure {
     Dns(crate::net::dns::DnsError),
     /// The document that holds the user-data is not valid JSON.
     Document,
+    /// The https server could not be trusted, or the TLS session failed.
+    Tls(crate::tls::TlsError),
+    /// An https URL, and no trust anchors were found.
+    NoTrust,
 }
 
 /// The last retryable problem before the budget ran out.
@@ -118,6 +123,8 @@ impl fmt::Display for Failure {
             Failure::Http(e) => write!(f, "{e}"),
             Failure::Dns(e) => write!(f, "host name not resolved: {e}"),
             Failure::Document => f.write_str("user-data document is not valid JSON"),
+            Failure::Tls(e) => write!(f, "{e}"),
+            Failure::NoTrust => f.write_str("no trust anchors for https (no --ca-bundle, no system CA bundle)"),
         }
     }
 }
