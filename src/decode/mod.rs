@@ -10,6 +10,8 @@
 //! Beside it: [`json`], the push JSON scanner, and [`cmdline`], the kernel command line's words.
 
 pub mod cmdline;
+pub mod ignition;
+pub mod include;
 pub mod json;
 pub mod xml;
 pub mod yaml;
@@ -162,6 +164,47 @@ pub fn unbase64(text: &mut [u8], out: &mut [u8]) -> Result<usize, DecodeError> {
         return Err(DecodeError::Base64);
     }
     Ok(w)
+}
+
+/// A [`Write`] into a slice: it takes what fits, and once full refuses the rest
+/// (`OutOfMemory`: `write_all` fails), never dropping bytes silently.
+pub struct SliceSink<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+}
+
+impl<'b> SliceSink<'b> {
+    pub fn new(buf: &'b mut [u8]) -> SliceSink<'b> {
+        SliceSink { buf, len: 0 }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl embedded_io::ErrorType for SliceSink<'_> {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl Write for SliceSink<'_> {
+    fn write(&mut self, data: &[u8]) -> Result<usize, Self::Error> {
+        let n = data.len().min(self.buf.len() - self.len);
+        if n == 0 && !data.is_empty() {
+            return Err(embedded_io::ErrorKind::OutOfMemory);
+        }
+        self.buf[self.len..self.len + n].copy_from_slice(&data[..n]);
+        self.len += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 /// Writes `payload` to `sink`: gunzipped if it is gzip, as is otherwise; at most `max` bytes.

@@ -42,6 +42,8 @@ const QEMU_TOOLS: &[(&str, &str)] = &[
     (IGNITION_BIN, "ignition"),
     // The initramfs-tools hook test: mkinitramfs without initramfs-tools' kernel hooks.
     ("mkinitramfs", "initramfs-tools-core"),
+    // The host CA bundle the hook and the dracut module put into the image (https).
+    ("/etc/ssl/certs/ca-certificates.crt", "ca-certificates"),
     // The dual-stack boots' drop rule on the bridge (`harness/qemu/net.rs`).
     ("nft", "nftables"),
 ];
