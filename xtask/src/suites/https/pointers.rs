@@ -385,6 +385,19 @@ fn check_inlined(original: &Value, got: &Value, served: &[(String, Vec<u8>)]) ->
         if let Some(slot) = restored.pointer_mut(ptr) {
             *slot = Value::String(orig.clone());
         }
+        // An inlined resource may keep or drop what only a fetch needs: its `verification`
+        // (checked before inlining; a data: URL carries the very bytes), `compression` (when
+        // the bytes were inlined decompressed) and `httpHeaders`. Kept, they must be unchanged.
+        let parent = ptr.trim_end_matches("/source");
+        if let (Some(Value::Object(was)), Some(Value::Object(now))) =
+            (original.pointer(parent), restored.pointer_mut(parent))
+        {
+            for key in ["verification", "compression", "httpHeaders"] {
+                if let (Some(v), None) = (was.get(key), now.get(key)) {
+                    now.insert(key.to_string(), v.clone());
+                }
+            }
+        }
     }
     if got_src.len() != want_src.len() {
         bad.push(format!("user.ign has {} sources, the config {}", got_src.len(), want_src.len()));
@@ -495,6 +508,36 @@ fn cloud_init_reads(root: &Path, dir: &Path, types: &[&str], whole: Option<&[u8]
     }
 }
 
+/// docs/contract.md ("Logs"): a pointer's path and query are never logged (a signed URL's query
+/// is a credential), only its host: no file the run left in `logs` (flint's stderr and stdout,
+/// its command line aside) holds the object's key, an `X-Amz-` parameter, or the path of any
+/// Ignition source.
+fn no_pointer_paths(logs: &Path, p: &Prepared) -> Vec<String> {
+    let mut needles: Vec<String> = vec![s3::KEY.to_string(), "X-Amz-".to_string()];
+    for (url, _) in p.sources.iter().chain([&p.part2]) {
+        if let Some((_, path)) = url.split_once("://").and_then(|(_, rest)| rest.split_once('/')) {
+            needles.push(format!("/{path}"));
+        }
+    }
+    let mut bad = Vec::new();
+    for f in ["flint-stderr.txt", "flint-stdout.txt"] {
+        let text = std::fs::read_to_string(logs.join(f)).unwrap_or_default();
+        for n in &needles {
+            if text.contains(n.as_str()) {
+                bad.push(format!("{f} logs a pointer's path or query ({n:?})"));
+            }
+        }
+    }
+    if let Ok(report) = std::fs::read_to_string(logs.join("../root/run/flint/report.json")) {
+        for n in &needles {
+            if report.contains(n.as_str()) {
+                bad.push(format!("the report holds a pointer's path or query ({n:?})"));
+            }
+        }
+    }
+    bad
+}
+
 /// Starts the Akamai mock serving `payload` (it encodes base64 itself) on 169.254.169.254:80.
 fn akamai(fx: &Fixture, payload: &[u8], dir: &Path) -> Result<(ChildGuard, PathBuf), String> {
     let file = dir.join("payload.bin");
@@ -570,7 +613,8 @@ pub fn run(c: &PointerCase, fx: &Fixture, p: Option<&Prepared>, dir: &Path) -> R
     let budget = Duration::from_secs_f64(c.budget);
     let mut bad = check_exit(fr.exit, c.exit, None, budget + HARD_EXTRA);
     bad.extend(check_time(fr.elapsed, budget));
-    bad.extend(check_stderr(&fr.stderr, c.exit, None));
+    // A pointer that cannot be followed is phase `pointer` (docs/contract.md, exit codes).
+    bad.extend(check_stderr(&fr.stderr, c.exit, (c.exit == 5).then_some("pointer")));
     if c.exit != 0 {
         bad.extend(check_nothing_written(&root));
     }
@@ -657,6 +701,7 @@ pub fn run(c: &PointerCase, fx: &Fixture, p: Option<&Prepared>, dir: &Path) -> R
         _ => {}
     }
     bad.extend(check_secrets(&logs, &tokens, &fx.marker));
+    bad.extend(no_pointer_paths(&logs, p));
     verdict(bad, fr.elapsed, &args, &fr.stderr, &[])
 }
 
@@ -679,5 +724,14 @@ mod tests {
         let mut extra = good.clone();
         extra["storage"]["files"][0]["mode"] = json!(420);
         assert!(!check_inlined(&orig, &extra, &served).is_empty(), "other fields changed");
+        // verification: dropped with the inlining, or kept as it was; never changed.
+        let mut hashed = orig.clone();
+        hashed["ignition"]["config"]["merge"][0]["verification"] = json!({"hash": "sha512-00"});
+        assert!(check_inlined(&hashed, &good, &served).is_empty(), "dropped");
+        let mut kept = good.clone();
+        kept["ignition"]["config"]["merge"][0]["verification"] = json!({"hash": "sha512-00"});
+        assert!(check_inlined(&hashed, &kept, &served).is_empty(), "kept");
+        kept["ignition"]["config"]["merge"][0]["verification"] = json!({"hash": "sha512-11"});
+        assert!(!check_inlined(&hashed, &kept, &served).is_empty(), "changed");
     }
 }

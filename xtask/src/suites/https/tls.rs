@@ -51,7 +51,8 @@ pub fn run(c: &TlsCase, fx: &Fixture, dir: &Path) -> Result<Duration, Vec<String
     let budget = Duration::from_secs_f64(c.budget);
     let mut bad = check_exit(fr.exit, c.exit, None, budget + HARD_EXTRA);
     bad.extend(check_time(fr.elapsed, budget));
-    bad.extend(check_stderr(&fr.stderr, c.exit, None));
+    // A server that cannot be trusted, or a TLS failure, is phase `tls` (docs/contract.md).
+    bad.extend(check_stderr(&fr.stderr, c.exit, (c.exit == 5).then_some("tls")));
     if c.exit == 0 {
         match std::fs::read(root.join(rel(OUTPUT))) {
             Ok(b) if b == fx.payload => {}
