@@ -89,9 +89,9 @@ pub const NGINX_TLS: u16 = 443;
 pub enum Trust {
     /// `--ca-bundle <the suite's roots>`.
     Bundle,
-    /// No `--ca-bundle`; the suite's roots bind-mounted over `/etc/ssl/certs/ca-certificates.crt`
-    /// in a mount namespace of the run's own (Debian has no `/etc/pki/tls/certs/ca-bundle.crt`,
-    /// the first path flint tries).
+    /// No `--ca-bundle`; the suite's roots bind-mounted, in a mount namespace of the run's own,
+    /// over the first system bundle the host has (Debian: `/etc/ssl/certs/ca-certificates.crt`;
+    /// it has no `/etc/pki/tls/certs/ca-bundle.crt`, the first path flint tries).
     SystemPath,
     /// No `--ca-bundle`, the host's own system bundle (public CAs only).
     HostSystem,
@@ -213,7 +213,7 @@ pub const TLS_CASES: &[TlsCase] = &[
         trust: Trust::SystemPath,
         ..ok(
             "system-bundle-path",
-            "no --ca-bundle: the roots at /etc/ssl/certs/ca-certificates.crt (bind-mounted in a mount namespace)",
+            "no --ca-bundle: the roots at the system bundle path (bind-mounted in a mount namespace)",
             "system",
         )
     },

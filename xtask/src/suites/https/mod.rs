@@ -92,15 +92,13 @@ fn run(sel: &Selection, t: &mut Tally) -> Result<(), String> {
         ),
         Err(e) => Err(e),
     };
-    if sel.keep || t.failed > failed_before {
+    // The fixture's files (PKI, server logs, proofs) stay when anything failed, or with --keep.
+    let keep = sel.keep || t.failed > failed_before || counted.as_ref().map_or(true, |&(_, f)| f > 0);
+    if keep {
         scratch.keep();
+        println!("     fixture files kept in {}", scratch.path().display());
     }
-    let (p, f) = counted?;
-    if f > 0 {
-        scratch.keep();
-    }
-    t.add((p, f));
-    println!("     fixture files: {}", scratch.path().display());
+    t.add(counted?);
     Ok(())
 }
 
