@@ -324,10 +324,14 @@ pub enum List {
     /// Only the first value that is an IPv6 address (`addr[/prefix]`), as RFC 5952 text
     /// without the prefix; values of other families are passed over.
     FirstV6,
-    /// The path names an array of objects, each one record (see [`Records`]); the field's own
-    /// `attr` and `role` are unused.
-    Records(&'static Records),
+    /// The path names an array of objects, each one record of [`RECORDS`]`[i]`; the field's
+    /// own `attr` and `role` are unused. (An index, not a reference: a reference would make
+    /// every field of every platform's tables twice the size.)
+    Records(u8),
 }
+
+/// The record tables [`List::Records`] names, by index.
+pub const RECORDS: &[&Records] = &[&packet::ADDRESSES];
 
 /// The records of an array of objects, each classified by the IP family of one member and a
 /// boolean member, and numbered from 0 within its class in array order (Equinix Metal's
@@ -497,6 +501,16 @@ mod tests {
             let joined = s.endpoints.iter().any(|e| matches!(e.address, Address::Seed | Address::Url(_)));
             for r in s.user_data.resources.iter().map(|r| r.path).chain(s.metadata.iter().map(|d| d.path)) {
                 assert!(r.starts_with('/') != joined, "{r}");
+            }
+            // Every record table a document names exists.
+            for d in s.metadata {
+                if let Body::Json(paths) = d.body {
+                    for (_, f) in paths {
+                        if let List::Records(i) = f.list {
+                            assert!(RECORDS.get(usize::from(i)).is_some(), "{}: records {i}", d.path);
+                        }
+                    }
+                }
             }
             // A fixed URL parses, and is named by its authority.
             for e in s.endpoints {

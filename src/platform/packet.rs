@@ -43,7 +43,8 @@ pub const URL: &str = "https://metadata.packet.net/";
 
 const ACCEPT: &[(&str, &str)] = &[("Accept", "*/*")];
 
-const ADDRESSES: Records = Records {
+/// `network.addresses[]`, as Afterburn numbers them (`RECORDS[0]`).
+pub const ADDRESSES: Records = Records {
     address: "address",
     flag: "public",
     with: "gateway",
@@ -72,10 +73,7 @@ const SERVICE: Service = Service {
             ("plan", Field::attr("PLAN")),
             ("phone_home_url", Field::attr("PHONE_HOME_URL")),
             ("ssh_keys", Field::role(Role::SshKey, None)),
-            (
-                "network.addresses",
-                Field { attr: None, role: Role::None, list: List::Records(&ADDRESSES), omit_empty: false },
-            ),
+            ("network.addresses", Field { attr: None, role: Role::None, list: List::Records(0), omit_empty: false }),
         ],
     )],
     meta_fields: ACCEPT,

@@ -156,7 +156,7 @@ impl Metadata {
         // The records table whose element the innermost object is, if any.
         let table = |path: &PathTracker| {
             paths.iter().find_map(|(p, f)| match f.list {
-                List::Records(r) => path.element_of(p).map(|_| r),
+                List::Records(i) => path.element_of(p).and(crate::platform::RECORDS.get(usize::from(i)).copied()),
                 _ => None,
             })
         };
