@@ -303,7 +303,11 @@ pub fn packet_tls(c: &Case, r: &Run) -> Vec<String> {
     let access = tls::access_log(&logs);
     if c.foreign_ca {
         if !r.entries().is_empty() || !access.is_empty() {
-            bad.push(format!("requests got through a refused handshake: {} to the mock", r.entries().len()));
+            bad.push(format!(
+                "requests got through a refused handshake: {} in nginx's log, {} at the mock",
+                access.len(),
+                r.entries().len()
+            ));
         }
         let errors = std::fs::read_to_string(logs.join("nginx-error.log")).unwrap_or_default();
         if !errors.lines().any(|l| l.contains("handshak") && l.contains("client: 10.0.0.")) {

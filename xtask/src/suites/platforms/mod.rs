@@ -288,6 +288,7 @@ pub fn all() -> Vec<Case> {
         mock: Some(|o| o.none_status = 404),
         exit: 5,
         error_phase: Some("user-data"),
+        source: None,
         payload: Payload::None,
         ..Case::service(
             "packet-404",
@@ -299,6 +300,7 @@ pub fn all() -> Vec<Case> {
         foreign_ca: true,
         exit: 5,
         error_phase: Some("tls"),
+        source: None,
         ..Case::service(
             "packet-unknown-ca",
             "--ca-bundle holds another CA: the handshake is refused, exit 5, not one request reaches the service",

@@ -5,9 +5,10 @@
 //! - a CA and a leaf for `metadata.packet.net` (ECDSA P-256; the leaf `CA:FALSE`,
 //!   `digitalSignature`, `serverAuth`, the name as a subjectAltName DNS entry) made with
 //!   `openssl` for each case, and a second, unrelated CA for the case that must refuse;
-//! - Debian's `nginx` terminating TLS on [`ADDRESS`]`:443` in the server namespace with its
-//!   default protocols (TLS 1.2 and 1.3) and proxying to the mock on [`BACKEND`], which only
-//!   the server namespace can reach: every request the mock logs came through a handshake;
+//! - Debian's `nginx` terminating TLS on [`ADDRESS`]`:443` in the server namespace, TLS 1.2
+//!   and 1.3 (nginx's default since 1.23.4; Debian 12's 1.22 leaves 1.3 out unless told), and
+//!   proxying to the mock on [`BACKEND`], which only the server namespace can reach: every
+//!   request the mock logs came through a handshake;
 //! - dnsmasq as the DHCP server *and* the name server it announces (option 6), with
 //!   `metadata.packet.net` as a host record for [`ADDRESS`], an address off the lease's subnet
 //!   that the guest reaches through the router, as the real one.
@@ -179,6 +180,7 @@ http {{
         server_name {HOST};
         ssl_certificate {leaf};
         ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
         location = {PROBE} {{ return 200 "fixture\n"; }}
         location / {{
             proxy_pass http://{BACKEND};
