@@ -18,6 +18,13 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
     println!("cargo:rerun-if-env-changed=RUSTFLAGS");
+    println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    // The build's date: a real-time clock earlier than this is taken as unset (certificate
+    // dates are then checked at this time). SOURCE_DATE_EPOCH keeps builds reproducible.
+    let epoch = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    });
+    println!("cargo:rustc-env=FLINT_BUILD_EPOCH={epoch}");
     for arg in ["-nostartfiles", "-static", "-Wl,--no-eh-frame-hdr", "-Wl,--build-id=none", "-Wl,--gc-sections"] {
         println!("cargo:rustc-link-arg-bins={arg}");
     }

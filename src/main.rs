@@ -28,6 +28,8 @@ use flint::platform::{Address, Role};
 use flint::report::{self, Report};
 use flint::sources::drive::DriveError;
 use flint::sources::drive::blocks::BlockDevices;
+use flint::sources::pointer::{self, PointerError, Resolver, Step};
+use flint::sources::seed::{Scheme, Url};
 use flint::sources::service::{Failure, Stage};
 use rustix::io::Errno;
 use smoltcp::time::{Duration, Instant};
@@ -48,6 +50,16 @@ pub const META_BODY_MAX: usize = 16 << 10;
 pub const SEED_MAX: usize = 64 << 10;
 /// Room for a rendered metadata output: every kept value (`meta::ARENA`) plus names and quoting.
 pub const RENDER_MAX: usize = 24 << 10;
+/// Room for the trust anchors: a PEM bundle read whole (the system bundles are ~220 KB), then
+/// decoded in place to DER.
+pub const CA_MAX: usize = 1 << 20;
+/// Pointer resolution: the decoded user-data, one fetched pointer, and the resolver's work
+/// area (the resolved document with inlined sources, and its nested children).
+pub const PLAIN_MAX: usize = 16 << 20;
+pub const FETCH_MAX: usize = 16 << 20;
+pub const WORK_MAX: usize = 48 << 20;
+/// Copies of the URLs fetched (each lives as long as the run; the count is bounded).
+pub const URLS_MAX: usize = 64 << 10;
 /// The engine's loop may run this long past the budget before it is cut (it ends at the
 /// budget by itself: every wait in it is bounded by the deadline).
 const OVERRUN: Duration = Duration::from_secs(2);
@@ -84,7 +96,24 @@ struct TextMemory {
     dmi: [[u8; 256]; 6],
 }
 
+struct PointerMemory {
+    plain: [u8; PLAIN_MAX],
+    body: [u8; FETCH_MAX],
+    meta: [u8; 256],
+    work: [u8; WORK_MAX],
+    urls: [u8; URLS_MAX],
+}
+
 static NET: Reserved<Storage> = Reserved::new(Storage::new());
+static CLIENT: Reserved<flint::tls::Client> = Reserved::new(flint::tls::Client::new());
+static BUNDLE: Reserved<[u8; CA_MAX]> = Reserved::new([0; CA_MAX]);
+static POINTER: Reserved<PointerMemory> = Reserved::new(PointerMemory {
+    plain: [0; PLAIN_MAX],
+    body: [0; FETCH_MAX],
+    meta: [0; 256],
+    work: [0; WORK_MAX],
+    urls: [0; URLS_MAX],
+});
 static SOCKETS: Reserved<stack::Sockets> = Reserved::new(stack::SOCKETS_EMPTY);
 static FRAMES: Reserved<Frames> = Reserved::new(Frames::new());
 static SERVICE: Reserved<ServiceMemory> =
@@ -130,6 +159,56 @@ enum Error {
     Decode(DecodeError),
     /// A hand-off file failed or was refused; already logged where it happened.
     Handoff(Trouble),
+    /// https could not be set up: no usable trust anchors, or no key material in the budget.
+    Trust(TrustError),
+    /// A pointer in the user-data could not be followed.
+    Pointer(Follow),
+}
+
+/// Why a pointer (cloud-init `#include`, an Ignition source) was not followed.
+#[derive(Clone, Copy, Debug)]
+enum Follow {
+    Resolve(PointerError),
+    /// Its URL is not one flint fetches (or there is no room left to keep it).
+    Url,
+    /// The fetch failed: no answer, an HTTP error status, a TLS failure.
+    Fetch(Failed),
+}
+
+impl fmt::Display for Follow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Follow::Resolve(e) => e.fmt(f),
+            Follow::Url => f.write_str("a pointer's URL is not http(s), or too long"),
+            // The URL itself is not said: a signed URL's query is a credential.
+            Follow::Fetch(e) => write!(f, "fetching a pointer: {}", Error::Run(*e)),
+        }
+    }
+}
+
+/// Why https could not be set up.
+#[derive(Clone, Copy, Debug)]
+enum TrustError {
+    /// No `--ca-bundle` and none of the system bundles exists.
+    NoBundle,
+    Unreadable(Errno),
+    TooLarge,
+    /// The bundle holds no certificate flint can read.
+    Empty,
+    /// The kernel's random pool did not become ready within the budget.
+    NoEntropy,
+}
+
+impl fmt::Display for TrustError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrustError::NoBundle => f.write_str("no CA bundle: give --ca-bundle (none of the system bundles exists)"),
+            TrustError::Unreadable(e) => write!(f, "CA bundle unreadable: {}", ErrnoName(*e)),
+            TrustError::TooLarge => write!(f, "CA bundle larger than {} KiB", CA_MAX >> 10),
+            TrustError::Empty => f.write_str("CA bundle holds no PEM certificate"),
+            TrustError::NoEntropy => f.write_str("the kernel's random pool was not ready within the budget"),
+        }
+    }
 }
 
 impl Error {
@@ -147,6 +226,10 @@ impl Error {
             Error::Decode(_) => Exit::Invalid,
             Error::Handoff(Trouble::Output) => Exit::Output,
             Error::Handoff(Trouble::NotIgnition) => Exit::NotIgnition,
+            Error::Trust(TrustError::NoEntropy) => Exit::System,
+            Error::Trust(_) => Exit::Usage,
+            Error::Pointer(Follow::Fetch(e)) => Error::Run(*e).exit(),
+            Error::Pointer(_) => Exit::Invalid,
         }
     }
 
@@ -156,12 +239,14 @@ impl Error {
             Error::Run(Failed::Net(NetError::Link(_))) => "link",
             Error::Run(Failed::Net(NetError::Address(_))) => "address",
             Error::Run(Failed::Flow(_, Failure::Dns(_))) => "dns",
+            Error::Run(Failed::Flow(_, Failure::Tls(_) | Failure::NoTrust)) | Error::Trust(_) => "tls",
             Error::Run(Failed::Flow(stage, _)) => stage.name(),
             Error::Run(Failed::Drive(_)) => "drive",
             Error::Decode(DecodeError::Sink) => "write",
             Error::Decode(_) => "decode",
             Error::Handoff(Trouble::Output) => "write",
             Error::Handoff(Trouble::NotIgnition) => "ignition",
+            Error::Pointer(_) => "pointer",
         }
     }
 }
@@ -192,6 +277,8 @@ impl fmt::Display for Error {
             Error::Run(Failed::Drive(e)) => e.fmt(f),
             Error::Decode(e) => e.fmt(f),
             Error::Handoff(_) => Ok(()),
+            Error::Trust(e) => e.fmt(f),
+            Error::Pointer(e) => e.fmt(f),
         }
     }
 }
@@ -354,23 +441,21 @@ fn run(
         Ok(None) => {}
         Err(e) => flint::warn!("address", "{e}; not used"),
     }
-    let mut drives = BlockDevices::new(cfg.drive);
-    // Bounded: every wait ends by the deadline, and the engine ends by itself there; the
-    // overrun cut is a second guard.
-    loop {
-        let now = clock::now();
-        let wake = match engine.poll(now, nic, &mut drives) {
-            Poll::Done => break,
-            Poll::Wait(_) if now >= deadline + OVERRUN => break,
-            Poll::Wait(at) => at,
-        };
-        if wake > now {
-            nic.wait(wake - now);
-        }
+    // An https source (`--url`, a NoCloud seed, a platform at an https URL) needs trust
+    // anchors and key material before the first exchange.
+    let fixed_https = cfg.platform.services().flat_map(|s| s.endpoints).any(|e| match e.address {
+        Address::Url(u) => u.starts_with("https:"),
+        _ => false,
+    });
+    if fixed_https || nocloud.is_some_and(|u| u.scheme == Scheme::Https) {
+        engine.set_tls(secure(cfg, nic, deadline)?);
     }
+    let mut drives = BlockDevices::new(cfg.drive);
+    drive(&mut engine, nic, &mut drives, deadline);
     fill_report(report, &engine, cfg);
 
     let DecodeMemory { decoded, window, render } = DECODE.take();
+    let resolved = follow(cfg, &mut engine, nic, &mut drives, deadline, window)?;
     let answer = engine.outcome().map_err(Error::Run)?;
     if answer.meta.is_empty() && cfg.wants_metadata() && cfg.platform.has_metadata() {
         flint::warn!("metadata", "the platform gave no metadata");
@@ -391,6 +476,10 @@ fn run(
     let result = match user_data {
         None => Ok(Done::NoUserData),
         Some(body) => {
+            let (body, encoding) = match resolved {
+                Some(r) => (r, Encoding::Raw),
+                None => (body, encoding),
+            };
             let r =
                 write_user_data(cfg, &mut handoff, seed && !own_user_data, body, encoding, decoded, window, report, t0);
             // Drives are not encoded: the body is still the bytes on the drive.
@@ -410,6 +499,182 @@ fn run(
     match (result, handoff.trouble()) {
         (Ok(_), Some(t)) => Err(Error::Handoff(t)),
         (r, _) => r,
+    }
+}
+
+/// Runs the engine until it is done. Bounded: every wait ends by the deadline, and the engine
+/// ends by itself there; the overrun cut is a second guard.
+fn drive(engine: &mut Engine<'static>, nic: &mut PacketNic, drives: &mut BlockDevices<'_>, deadline: Instant) {
+    loop {
+        let now = clock::now();
+        let wake = match engine.poll(now, nic, drives) {
+            Poll::Done => break,
+            Poll::Wait(_) if now >= deadline + OVERRUN => break,
+            Poll::Wait(at) => at,
+        };
+        if wake > now {
+            nic.wait(wake - now);
+        }
+    }
+}
+
+/// The system CA bundles, in the order looked for (Fedora/RHEL, Debian/Ubuntu, Alpine/BSD).
+const SYSTEM_BUNDLES: [&[u8]; 3] =
+    [b"/etc/pki/tls/certs/ca-bundle.crt\0", b"/etc/ssl/certs/ca-certificates.crt\0", b"/etc/ssl/cert.pem\0"];
+
+/// What https needs: trust anchors (`--ca-bundle`, else the first system bundle present),
+/// key material from the kernel's initialised random pool (waited for, within the budget),
+/// and the time to check certificates at. Asked only by runs that meet an https URL.
+// Out of line though called twice at most: it is the https runs' cost only.
+#[inline(never)]
+fn secure(cfg: &Config<'static>, nic: &mut PacketNic, deadline: Instant) -> Result<flint::tls::Secure<'static>, Error> {
+    let bundle = BUNDLE.take();
+    let mut len = None;
+    match cfg.ca_bundle {
+        Some(p) => len = Some(read_named(p, bundle).map_err(|e| Error::Trust(TrustError::Unreadable(e)))?.len()),
+        None => {
+            for p in SYSTEM_BUNDLES {
+                if let Ok(text) = read_file(p, bundle) {
+                    len = Some(text.len());
+                    break;
+                }
+            }
+        }
+    }
+    let len = len.ok_or(Error::Trust(TrustError::NoBundle))?;
+    if len == CA_MAX {
+        return Err(Error::Trust(TrustError::TooLarge));
+    }
+    let der = flint::tls::pki::pem_to_der(&mut bundle[..len]);
+    let anchors = flint::tls::pki::Anchors::new(&bundle[..der]);
+    if anchors.count() == 0 {
+        return Err(Error::Trust(TrustError::Empty));
+    }
+    flint::debug!("tls", "{} trust anchors", anchors.count());
+    // getrandom(2) without GRND_INSECURE: key material only from an initialised pool. Polled
+    // rather than blocked on, so the budget bounds the wait.
+    let mut seed = [0u8; 32];
+    loop {
+        match rustix::rand::getrandom(&mut seed, rustix::rand::GetRandomFlags::NONBLOCK) {
+            Ok(32) => break,
+            Err(Errno::AGAIN) | Err(Errno::INTR) | Ok(_) if clock::now() < deadline => {
+                nic.wait(Duration::from_millis(10));
+            }
+            _ => return Err(Error::Trust(TrustError::NoEntropy)),
+        }
+    }
+    let mut entropy = flint::tls::entropy::Entropy::new();
+    entropy.seed(seed);
+    // A clock before flint's own build is unset (no RTC, or a battery gone): certificates are
+    // then checked at the build date instead of at 1970, when none would be valid yet.
+    let now = sys::realtime_s().max(0) as u64;
+    let now = if now < BUILD_EPOCH {
+        flint::warn!(
+            "tls",
+            "the real-time clock is before flint's build date; certificates are checked at the build date"
+        );
+        BUILD_EPOCH
+    } else {
+        now
+    };
+    Ok(flint::tls::Secure { client: CLIENT.take(), trust: flint::tls::Trust::new(anchors, now), entropy })
+}
+
+/// When flint was built (Unix seconds; build.rs).
+const BUILD_EPOCH: u64 = match u64::from_str_radix(env!("FLINT_BUILD_EPOCH"), 10) {
+    Ok(t) => t,
+    Err(_) => 0,
+};
+
+/// Follows the pointers of the user-data (cloud-init `#include`, Ignition's remote sources)
+/// on the same network and budget. `None`: the user-data has none (or is not one flint reads
+/// whole in memory: it is then written as it is); else the resolved document to hand off.
+#[inline(never)]
+fn follow(
+    cfg: &Config<'static>,
+    engine: &mut Engine<'static>,
+    nic: &mut PacketNic,
+    drives: &mut BlockDevices<'_>,
+    deadline: Instant,
+    window: &mut [u8; decode::WINDOW],
+) -> Result<Option<&'static mut [u8]>, Error> {
+    let mem = POINTER.take();
+    let Ok(answer) = engine.outcome() else { return Ok(None) };
+    let Some(body) = answer.user_data else { return Ok(None) };
+    // The user-data as the next stage reads it (base64 and gzip undone), in memory; anything
+    // that fails here fails again, and is reported, where it is written.
+    let payload: &[u8] = match answer.encoding {
+        Encoding::Raw => body,
+        Encoding::Base64 => match decode::unbase64(body, &mut mem.body) {
+            Ok(n) => &mem.body[..n],
+            Err(_) => return Ok(None),
+        },
+        Encoding::OvfEnv => match decode::ovf_custom_data(body, &mut mem.body) {
+            Ok(n) => &mem.body[..n],
+            Err(_) => return Ok(None),
+        },
+    };
+    let mut sink = flint::decode::SliceSink::new(&mut mem.plain);
+    if decode::decode(payload, window, cfg.max_size.min(PLAIN_MAX as u64), &mut sink).is_err() {
+        return Ok(None);
+    }
+    let plain_len = sink.len();
+    let limits = pointer::Limits {
+        depth: 3,
+        count: 32,
+        fetch_max: FETCH_MAX,
+        inline_max: cfg.inline_max.min(WORK_MAX as u64) as usize,
+    };
+    let mut resolver = Resolver::new(&mem.plain[..plain_len], &mut mem.work, limits)
+        .map_err(|e| Error::Pointer(Follow::Resolve(e)))?;
+    engine.set_pointer_buffers(ServiceBuffers { body: &mut mem.body, meta: &mut mem.meta });
+    let mut urls: &'static mut [u8] = &mut mem.urls;
+    let mut fetches = 0u32;
+    // Bounded: the resolver asks at most `limits.count` fetches before it is done or fails.
+    loop {
+        let left = resolver.left_remote();
+        match resolver.step().map_err(|e| Error::Pointer(Follow::Resolve(e)))? {
+            Step::Done(out) => {
+                if fetches == 0 {
+                    return Ok(None);
+                }
+                flint::info!("pointer", "{fetches} pointers followed, {} bytes resolved", out.len());
+                if left > 0 {
+                    flint::warn!("pointer", "{left} sources left as they are (over --inline-max, or not http/https)");
+                }
+                // The resolved document outlives the resolver: into the plain buffer, which
+                // is free now.
+                let n = out.len();
+                let copy = mem.plain.get_mut(..n).ok_or(Error::Pointer(Follow::Resolve(PointerError::TooLarge)))?;
+                copy.copy_from_slice(out);
+                return Ok(Some(copy));
+            }
+            Step::Fetch(url) => {
+                let n = url.len();
+                if n > urls.len() {
+                    return Err(Error::Pointer(Follow::Url));
+                }
+                let (copy, rest) = core::mem::take(&mut urls).split_at_mut(n);
+                urls = rest;
+                copy.copy_from_slice(url);
+                let url = Url::parse(copy)
+                    .ok()
+                    .filter(|u| u.scheme != Scheme::File && u.path.len() <= flint::sources::service::PATH_MAX)
+                    .ok_or(Error::Pointer(Follow::Url))?;
+                if url.scheme == Scheme::Https && !engine.has_tls() {
+                    engine.set_tls(secure(cfg, nic, deadline)?);
+                }
+                // The host only: a signed URL's query is a credential.
+                flint::info!("pointer", "fetching from {}", Bytes(url.authority));
+                engine.fetch(url);
+                drive(engine, nic, drives, deadline);
+                fetches += 1;
+                match engine.fetched() {
+                    Ok(body) => resolver.fetched(body).map_err(|e| Error::Pointer(Follow::Resolve(e)))?,
+                    Err(e) => return Err(Error::Pointer(Follow::Fetch(e))),
+                }
+            }
+        }
     }
 }
 
@@ -545,14 +810,17 @@ fn write_user_data(
 /// (absent /proc simply means no kernel arguments).
 fn read_cmdline<'b>(path: Option<&[u8]>, buf: &'b mut [u8; 4096]) -> Result<&'b [u8], Error> {
     match path {
-        Some(p) => {
-            let mut c = [0u8; 4097];
-            let n = p.len().min(4096);
-            c[..n].copy_from_slice(&p[..n]);
-            read_file(&c[..=n], buf).map_err(Error::Cmdline)
-        }
+        Some(p) => read_named(p, buf).map_err(Error::Cmdline),
         None => Ok(read_file(b"/proc/cmdline\0", buf).unwrap_or(&[])),
     }
+}
+
+/// [`read_file`] of a path given as an argument (not NUL-terminated; at most 4096 bytes).
+fn read_named<'b>(p: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
+    let mut c = [0u8; 4097];
+    let n = p.len().min(4096);
+    c[..n].copy_from_slice(&p[..n]);
+    read_file(&c[..=n], buf)
 }
 
 /// The SMBIOS strings; a file missing or unreadable (`product_serial` and `product_uuid` are

@@ -10,6 +10,8 @@
 //! Beside it: [`json`], the push JSON scanner, and [`cmdline`], the kernel command line's words.
 
 pub mod cmdline;
+pub mod ignition;
+pub mod include;
 pub mod json;
 pub mod xml;
 pub mod yaml;
@@ -162,6 +164,43 @@ pub fn unbase64(text: &mut [u8], out: &mut [u8]) -> Result<usize, DecodeError> {
         return Err(DecodeError::Base64);
     }
     Ok(w)
+}
+
+/// A [`Write`] into a slice: bytes beyond its end are refused (`OutOfMemory`), never dropped.
+pub struct SliceSink<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+}
+
+impl<'b> SliceSink<'b> {
+    pub fn new(buf: &'b mut [u8]) -> SliceSink<'b> {
+        SliceSink { buf, len: 0 }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl embedded_io::ErrorType for SliceSink<'_> {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl Write for SliceSink<'_> {
+    fn write(&mut self, data: &[u8]) -> Result<usize, Self::Error> {
+        let room = self.buf.get_mut(self.len..self.len + data.len()).ok_or(embedded_io::ErrorKind::OutOfMemory)?;
+        room.copy_from_slice(data);
+        self.len += data.len();
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 /// Writes `payload` to `sink`: gunzipped if it is gzip, as is otherwise; at most `max` bytes.

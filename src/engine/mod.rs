@@ -111,6 +111,12 @@ pub struct Engine<'a> {
     drives: heapless::Vec<DriveRun<'a>, DRIVES_MAX>,
     winner: Option<Winner>,
     done: bool,
+    /// What https needs; `None` until the caller gives it (only runs that meet https do).
+    tls: Option<crate::tls::Secure<'a>>,
+    /// A URL asked after the answer (a pointer in the user-data: see [`Engine::fetch`]).
+    pointer: Option<ServiceRun<'a>>,
+    /// The pointer run's buffers, until its first fetch.
+    pointer_buffers: Option<ServiceBuffers<'a>>,
 }
 
 impl<'a> Engine<'a> {
@@ -166,7 +172,59 @@ impl<'a> Engine<'a> {
         }
         let config =
             NetConfig { mode, family: settings.family, dhcp_timeout: settings.dhcp_timeout, seed: settings.seed };
-        Engine { settings, network: Network::new(config, net.0, net.1), services, drives, winner: None, done: false }
+        Engine {
+            settings,
+            network: Network::new(config, net.0, net.1),
+            services,
+            drives,
+            winner: None,
+            done: false,
+            tls: None,
+            pointer: None,
+            pointer_buffers: None,
+        }
+    }
+
+    /// Makes https possible: the TLS client, trust anchors and key material.
+    pub fn set_tls(&mut self, tls: crate::tls::Secure<'a>) {
+        self.tls = Some(tls);
+    }
+
+    pub fn has_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Memory for [`Engine::fetch`]: the body of one pointer at a time.
+    pub fn set_pointer_buffers(&mut self, buffers: ServiceBuffers<'a>) {
+        self.pointer_buffers = Some(buffers);
+    }
+
+    /// After the run: GET `url` (http or https) on the same network, under the same budget;
+    /// [`Engine::poll`] then runs until it has an answer, which [`Engine::fetched`] gives.
+    /// Without pointer buffers nothing is asked (and `fetched` says so).
+    pub fn fetch(&mut self, url: Url<'a>) {
+        if let Some(p) = &mut self.pointer {
+            p.restart(url);
+        } else if let Some(b) = self.pointer_buffers.take() {
+            let seed = self.settings.seed.rotate_left(29);
+            self.pointer =
+                Some(ServiceRun::new(&crate::platform::url::SERVICE, seed, false, b.body, b.meta, Some(url)));
+        }
+        self.done = false;
+    }
+
+    /// The last [`Engine::fetch`]: the body of a 2xx answer, or why there is none (a 404 is
+    /// `Failure::Status(404)`: a pointer that names nothing is an error, not "no user-data").
+    pub fn fetched(&mut self) -> Result<&[u8], Failed> {
+        let Some(p) = &mut self.pointer else { return Err(Failed::Flow(Stage::UserData, Failure::RequestCap)) };
+        match (p.answer(), p.failure()) {
+            (Some(true), _) => Ok(p.parts().0),
+            (_, Some((stage, f))) => Err(Failed::Flow(stage, f)),
+            (Some(false), None) => Err(Failed::Flow(Stage::UserData, Failure::Status(404))),
+            (None, None) => {
+                Err(self.network.failed().map_or(Failed::Flow(Stage::UserData, Failure::RequestCap), Failed::Net))
+            }
+        }
     }
 
     pub fn winner(&self) -> Option<Winner> {
@@ -198,21 +256,22 @@ impl<'a> Engine<'a> {
 
         // Services: the network first (frames, timers, address), then each flow, then the
         // network again so that what the flows queued leaves now.
-        let services_left = self.services.iter().any(|s| !s.finished());
+        let services_left =
+            self.services.iter().any(|s| !s.finished()) || self.pointer.as_ref().is_some_and(|p| !p.finished());
         if services_left {
             self.network.start(now, nic);
             self.network.poll(now, nic, deadline);
             if self.network.failed().is_some() {
                 // The failure is the network's (see `failure`); the flows just stop.
-                for s in self.services.iter_mut() {
+                for s in self.services.iter_mut().chain(self.pointer.as_mut()) {
                     s.abandon();
                 }
             }
             // A frame the second network poll took in (an answer, an address) wakes no one
             // later: while that poll changed something, the flows look again now. Bounded.
             for round in 0..ROUNDS {
-                for s in self.services.iter_mut() {
-                    soonest(s.poll(now, &mut self.network, nic, deadline));
+                for s in self.services.iter_mut().chain(self.pointer.as_mut()) {
+                    soonest(s.poll(now, &mut self.network, nic, deadline, &mut self.tls));
                 }
                 if !self.network.poll(now, nic, deadline) {
                     break;
@@ -236,6 +295,13 @@ impl<'a> Engine<'a> {
             }
             // A fallback drive that never showed leaves the services' "none" standing.
             self.decide();
+        }
+        if let Some(p) = &self.pointer {
+            if p.finished() {
+                self.done = true;
+                return Poll::Done;
+            }
+            return Poll::Wait(wake.max(now));
         }
         let all_over = self.drives.iter().all(DriveRun::finished) && self.services.iter().all(ServiceRun::finished);
         let winner_over = match self.winner {

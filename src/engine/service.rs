@@ -22,8 +22,10 @@ use crate::net::dns::DnsError;
 use crate::net::stack::TCP_SLOTS;
 use crate::net::{Nic, Transport};
 use crate::platform::{Address, Host, Service};
-use crate::sources::seed::Url;
+use crate::sources::seed::{Scheme, Url};
 use crate::sources::service::{Failure, Flow, Stage, Step};
+use crate::tls::Secure;
+use crate::tls::pki::ServerName;
 
 /// RFC 8305 §5: the recommended Connection Attempt Delay; a silent attempt gets this long alone
 /// before the next address is tried alongside it.
@@ -106,6 +108,16 @@ impl<'a> ServiceRun<'a> {
         }
     }
 
+    /// Asks `url` from the start, keeping the buffers (a pointer fetch: one after another).
+    pub fn restart(&mut self, url: Url<'a>) {
+        self.flow = Flow::new(self.service, self.dns_seed);
+        self.state = State::Ready;
+        self.seed = Some(url);
+        self.resolved.clear();
+        self.decoded = None;
+        self.dns_seed = self.dns_seed.rotate_left(11);
+    }
+
     /// The user-data stage is over: `Some(true)` user-data, `Some(false)` none.
     pub fn answer(&self) -> Option<bool> {
         self.flow.found()
@@ -174,6 +186,7 @@ impl<'a> ServiceRun<'a> {
         net: &mut Network<'_>,
         nic: &mut N,
         deadline: Instant,
+        tls: &mut Option<Secure<'_>>,
     ) -> Option<Instant> {
         // Bounded: each round either starts a request, finishes one, or returns.
         for _ in 0..4 {
@@ -264,7 +277,18 @@ impl<'a> ServiceRun<'a> {
                     let stage = self.flow.stage();
                     let parser = if stage == Stage::Metadata { &mut self.meta } else { &mut self.data };
                     let stack = net.stack()?;
-                    let Some(result) = x.pump(stack.socket(slot), parser, now) else {
+                    let secure = match self.seed.as_ref().filter(|u| u.scheme == Scheme::Https) {
+                        Some(url) => match tls.as_mut() {
+                            Some(s) => Some((s, server_name(url))),
+                            None => {
+                                stack.release(slot);
+                                self.state = State::Failed(stage, Failure::NoTrust);
+                                continue;
+                            }
+                        },
+                        None => None,
+                    };
+                    let Some(result) = x.pump(stack.socket(slot), parser, now, secure) else {
                         return Some(x.deadline());
                     };
                     if result.is_ok() {
@@ -361,8 +385,10 @@ impl<'a> ServiceRun<'a> {
         self.server = Some(to.to);
         let endpoint = self.service.endpoints.get(to.endpoint as usize);
         // The engine starts a seed service only with a seed URL.
-        let seed =
-            self.seed.as_ref().filter(|_| endpoint.is_some_and(|e| matches!(e.address, Address::Seed | Address::Url(_))));
+        let seed = self
+            .seed
+            .as_ref()
+            .filter(|_| endpoint.is_some_and(|e| matches!(e.address, Address::Seed | Address::Url(_))));
         let mut text: heapless::String<48> = heapless::String::new();
         let host = match endpoint.map(|e| e.host) {
             Some(Host::Seed) => seed.ok_or(ExchangeError::Transport(Transport::NoRoute))?.authority,
@@ -421,6 +447,8 @@ impl<'a> ServiceRun<'a> {
                 step
             }
             Err(ExchangeError::Http(e)) => self.flow.on_http_error(now, deadline, e),
+            // A certificate or protocol failure is the server's answer, never retried.
+            Err(ExchangeError::Tls(e)) => Err(Failure::Tls(e)),
         };
         self.state = match step {
             Ok(Step::Request) => State::Ready,
@@ -428,6 +456,16 @@ impl<'a> ServiceRun<'a> {
             Ok(Step::UserData | Step::NoUserData) => State::Done,
             Err(f) => State::Failed(stage, f),
         };
+    }
+}
+
+/// The name a URL's server must prove (SNI and the certificate's subjectAltName): its IP
+/// literal, or its host name.
+fn server_name<'u>(url: &Url<'u>) -> ServerName<'u> {
+    match url.address {
+        Some(IpAddress::Ipv4(a)) => ServerName::V4(a.octets()),
+        Some(IpAddress::Ipv6(a)) => ServerName::V6(a.octets()),
+        None => ServerName::Dns(url.host),
     }
 }
 

@@ -3,12 +3,18 @@
 //! [`Exchange::pump`] never waits: it sends what the socket will take, feeds whatever arrived to
 //! the [`ResponseParser`], and says whether the exchange is over. The engine calls it after
 //! every poll of the stack, so several exchanges progress at once in one loop.
+//!
+//! Over https the same request and parser run through a TLS 1.3 session ([`Secure`]): the
+//! handshake starts once TCP is established, the request is sealed into one application-data
+//! record once the handshake is done, and what the session decrypts is fed to the parser.
 
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 
 use super::{Head, HttpError, ResponseParser};
 use crate::net::Transport;
+use crate::tls::pki::ServerName;
+use crate::tls::{Secure, TlsError};
 
 /// Longest request written (request line with a [`PATH_MAX`] target, fields, a small body).
 ///
@@ -20,6 +26,7 @@ pub const REQUEST_MAX: usize = 3072;
 pub enum ExchangeError {
     Transport(Transport),
     Http(HttpError),
+    Tls(TlsError),
 }
 
 /// A request in flight; see the module docs.
@@ -29,6 +36,8 @@ pub struct Exchange {
     sent: usize,
     /// The connection got past SYN-SENT (the peer answered).
     established: bool,
+    /// The TLS handshake was started (https only).
+    hello: bool,
     deadline: Instant,
 }
 
@@ -38,7 +47,7 @@ impl Exchange {
         deadline: Instant,
         write: impl FnOnce(&mut [u8]) -> Result<usize, HttpError>,
     ) -> Result<Exchange, HttpError> {
-        let mut x = Exchange { request: [0; REQUEST_MAX], len: 0, sent: 0, established: false, deadline };
+        let mut x = Exchange { request: [0; REQUEST_MAX], len: 0, sent: 0, established: false, hello: false, deadline };
         x.len = write(&mut x.request)?;
         Ok(x)
     }
@@ -61,6 +70,7 @@ impl Exchange {
         socket: &mut tcp::Socket<'_>,
         parser: &mut ResponseParser<'_>,
         now: Instant,
+        tls: Option<(&mut Secure<'_>, ServerName<'_>)>,
     ) -> Option<Result<Head, ExchangeError>> {
         let fail = |t| Some(Err(ExchangeError::Transport(t)));
         match socket.state() {
@@ -69,7 +79,11 @@ impl Exchange {
             tcp::State::Closed if !self.established => return fail(Transport::Refused),
             _ => self.established = true,
         }
-        if self.established {
+        if let (true, Some((secure, name))) = (self.established, tls) {
+            if let Some(end) = self.pump_tls(socket, parser, secure, name) {
+                return Some(end);
+            }
+        } else if self.established {
             while self.sent < self.len && socket.can_send() {
                 match socket.send_slice(&self.request[self.sent..self.len]) {
                     Ok(n @ 1..) => self.sent += n,
@@ -113,6 +127,85 @@ impl Exchange {
         if now >= self.deadline {
             socket.abort();
             return fail(Transport::Timeout);
+        }
+        None
+    }
+
+    /// [`Exchange::pump`] over TLS: `None` while it is still going.
+    // Out of line: the plain path must not grow by it.
+    #[inline(never)]
+    fn pump_tls(
+        &mut self,
+        socket: &mut tcp::Socket<'_>,
+        parser: &mut ResponseParser<'_>,
+        secure: &mut Secure<'_>,
+        name: ServerName<'_>,
+    ) -> Option<Result<Head, ExchangeError>> {
+        let tls_fail = |e| Some(Err(ExchangeError::Tls(e)));
+        if !self.hello {
+            self.hello = true;
+            secure.start(name);
+        }
+        // Bounded: every round moves bytes (sent, received, decrypted or handed to the parser)
+        // or ends the loop; a response fills at most the parser's buffer.
+        for _ in 0..64 {
+            let Secure { client, trust, .. } = secure;
+            // The request, sealed once the handshake is over (a few records at most).
+            while client.is_established() && self.sent < self.len {
+                let end = self.len.min(self.sent + crate::tls::WRITE_MAX);
+                if let Err(e) = client.write(&self.request[self.sent..end]) {
+                    return tls_fail(e);
+                }
+                self.sent = end;
+            }
+            while socket.can_send() && !client.outgoing().is_empty() {
+                match socket.send_slice(client.outgoing()) {
+                    Ok(n @ 1..) => client.sent(n),
+                    _ => break,
+                }
+            }
+            let mut failed = None;
+            let got = socket.recv(|buf| match client.receive(buf, trust) {
+                Ok(n) => (n, n),
+                Err(e) => {
+                    failed = Some(e);
+                    (buf.len(), 0)
+                }
+            });
+            if let Some(e) = failed {
+                return tls_fail(e);
+            }
+            let plain = client.plaintext();
+            let fed = plain.len();
+            if fed > 0 {
+                if let Err(e) = parser.feed(plain) {
+                    return Some(Err(ExchangeError::Http(e)));
+                }
+                client.consume(fed);
+            }
+            if parser.is_done() {
+                return parser.head().map(Ok);
+            }
+            // close_notify (RFC 8446 §6.1), or the TCP stream's end: the response is over. A
+            // handshake cut short is a transport failure, retried like a reset connection.
+            let finished = matches!(got, Err(tcp::RecvError::Finished));
+            if client.is_closed() || finished {
+                if !client.is_established() {
+                    return Some(Err(ExchangeError::Transport(Transport::Reset)));
+                }
+                return Some(match parser.finish() {
+                    Ok(()) => parser.head().ok_or(ExchangeError::Http(HttpError::Truncated)),
+                    Err(e) => Err(ExchangeError::Http(e)),
+                });
+            }
+            match got {
+                Ok(n) if n > 0 || fed > 0 => {}
+                Err(tcp::RecvError::InvalidState) => return Some(Err(ExchangeError::Transport(Transport::Reset))),
+                _ => break,
+            }
+        }
+        if socket.state() == tcp::State::Closed {
+            return Some(Err(ExchangeError::Transport(Transport::Reset)));
         }
         None
     }

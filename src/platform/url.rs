@@ -14,7 +14,7 @@ pub const PLATFORM: Platform = Platform { id: "url", sources: &[Source::Service(
 
 /// The URL's host and port; its path and query are the request target (an empty resource path
 /// means "the URL's own", see [`crate::sources::service::Flow::request`]).
-const SERVICE: Service = Service {
+pub const SERVICE: Service = Service {
     endpoints: &[Endpoint { address: Address::Seed, port: 0, host: Host::Seed }],
     token: None,
     user_data: UserData {

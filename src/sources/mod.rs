@@ -5,5 +5,6 @@
 
 pub mod drive;
 pub mod meta;
+pub mod pointer;
 pub mod seed;
 pub mod service;

@@ -97,6 +97,10 @@ pub enum Failure {
     Dns(crate::net::dns::DnsError),
     /// The document that holds the user-data is not valid JSON.
     Document,
+    /// The https server could not be trusted, or the TLS session failed.
+    Tls(crate::tls::TlsError),
+    /// An https URL, and no trust anchors were found.
+    NoTrust,
 }
 
 /// The last retryable problem before the budget ran out.
@@ -119,6 +123,8 @@ impl fmt::Display for Failure {
             Failure::Http(e) => write!(f, "{e}"),
             Failure::Dns(e) => write!(f, "host name not resolved: {e}"),
             Failure::Document => f.write_str("user-data document is not valid JSON"),
+            Failure::Tls(e) => write!(f, "{e}"),
+            Failure::NoTrust => f.write_str("no trust anchors for https (no --ca-bundle, no system CA bundle)"),
         }
     }
 }

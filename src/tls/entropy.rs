@@ -31,7 +31,7 @@ impl Entropy {
     }
 
     /// 64 bytes never handed out before for this seed: SHA-256(seed ‖ counter ‖ half), twice.
-    pub fn next(&mut self) -> [u8; 64] {
+    pub fn draw(&mut self) -> [u8; 64] {
         let mut out = [0u8; 64];
         for (half, chunk) in out.chunks_exact_mut(32).enumerate() {
             let mut h = Sha256::new();
@@ -60,14 +60,14 @@ mod tests {
         let (mut a, mut b) = (Entropy::new(), Entropy::new());
         a.seed([1; 32]);
         b.seed([2; 32]);
-        let (a1, a2, b1) = (a.next(), a.next(), b.next());
+        let (a1, a2, b1) = (a.draw(), a.draw(), b.draw());
         assert_ne!(a1, a2);
         assert_ne!(a1, b1);
         assert_ne!(a1[..32], a1[32..]);
         // Reseeding with the same seed repeats the sequence: the output is a function of the
         // seed and the counter only.
         a.seed([1; 32]);
-        assert_eq!(a.next(), a1);
+        assert_eq!(a.draw(), a1);
         assert!(a.is_seeded() && !Entropy::new().is_seeded());
     }
 }

@@ -76,6 +76,10 @@ tasks:
                              lists, Happy Eyeballs, --url, IPv6 endpoints, DAD, against real
                              dnsmasq in namespaces; every fixture proven without flint first
   auto [FILTER] [--keep]     --platform auto: SMBIOS strings faked per case, each cloud's mock
+  https [FILTER] [--keep]    HTTPS and pointers (issue #13): flint's TLS 1.3 and certificate
+                             checks against openssl s_server and nginx with the suite's own CA,
+                             every refusal, a real S3 (moto) behind a CAPL #include, Ignition
+                             merge/replace/remote files read by Ignition; fixtures proven first
   demo [--netns]             boot the QEMU image: flint fetches the bundled Ignition config;
                              shows it with the boot timeline (--netns: the namespace demo)
   fuzz [--seconds N] [TARGET...]
@@ -127,6 +131,7 @@ fn main() -> ExitCode {
         "dualstack" => tasks::dualstack::cli(rest),
         "auto" => tasks::auto::cli(rest),
         "gcp" => tasks::gcp::cli(rest),
+        "https" => tasks::https::cli(rest),
         "mock" => mock::main(rest),
         "dhcp-mock" => mock::dhcp::main(rest),
         "dns-mock" => mock::dns::main(rest),

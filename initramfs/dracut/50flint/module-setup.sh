@@ -57,6 +57,17 @@ install() {
     inst_simple "$bin" /usr/bin/flint || return 1
     inst_simple "$moddir/flint.service" "$systemdsystemunitdir/flint.service" || return 1
 
+    # The host's CA bundle, at the same path, for https (flint looks for these three in this
+    # order unless flint.ca-bundle= names one). Only the first present is copied: they are the
+    # same certificates in the distributions that have several.
+    local bundle
+    for bundle in /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/certs/ca-certificates.crt /etc/ssl/cert.pem; do
+        if [[ -r $dracutsysrootdir$bundle ]]; then
+            inst_simple "$dracutsysrootdir$bundle" "$bundle" || return 1
+            break
+        fi
+    done
+
     # Wants, not Requires: a required unit that fails (a flint killed at its start timeout,
     # say) fails the target that requires it, and initrd.target's failure isolates
     # emergency.target. flint must never be able to do that (fail-open), and Wants gives the

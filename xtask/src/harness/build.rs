@@ -190,6 +190,9 @@ pub fn built_or_override() -> Result<Built, String> {
     }
 }
 
+/// Most initialised writable data the binary may carry: a few statics with non-zero values.
+const DATA_MAX: u64 = 1024;
+
 /// Static check + size report of an already built binary.
 pub fn check(path: &std::path::Path) -> Result<Built, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?;
@@ -213,6 +216,16 @@ pub fn check(path: &std::path::Path) -> Result<Built, String> {
              (`cargo tree -p flint -e normal -i libc`)",
             path.display(),
             dynamic.join("; ")
+        ));
+    }
+    // Every buffer is a zero-initialised static in `.bss`; one non-zero byte in a buffer's
+    // initial value moves it whole into `.data`, in the file (the TLS client's 38 KB did, once).
+    if let Some(data) = info.sections.iter().find(|s| s.name == ".data").filter(|s| s.size > DATA_MAX) {
+        return Err(format!(
+            "{}: .data is {} bytes (at most {DATA_MAX}): a reserved static's initial value is not all \
+             zero bytes, so it is stored in the file; make it zero (or `cargo xtask size` names it)",
+            path.display(),
+            data.size
         ));
     }
     let size = bytes.len() as u64;

@@ -56,6 +56,8 @@ pub const TARGETS: &[(&str, usize)] = &[
     ("fat", 8192),
     ("udf", 4096),
     ("ovfenv", 16 * 1024),
+    ("include", 4096),
+    ("mime", 8192),
     // A fake sysfs tree written for every input: slow per run, so the inputs stay small.
     ("drive_scan", 2048),
 ];

@@ -129,6 +129,15 @@ fn check_image(unpacked: &Path, flint: &Path, kernel: &Kernel) -> Vec<String> {
     if !unpacked.join("conf/flint.conf").is_file() {
         bad.push("conf/flint.conf (from the confdir's flint.conf) missing".into());
     }
+    // https needs trust anchors: the host's bundle, at the path flint looks for it.
+    let bundles = ["etc/pki/tls/certs/ca-bundle.crt", "etc/ssl/certs/ca-certificates.crt", "etc/ssl/cert.pem"];
+    if let Some(host) = bundles.iter().find(|b| Path::new("/").join(b).is_file()) {
+        let (inside, outside) =
+            (std::fs::read(unpacked.join(host)).ok(), std::fs::read(Path::new("/").join(host)).ok());
+        if inside != outside {
+            bad.push(format!("{host}: the host's CA bundle is not in the image"));
+        }
+    }
     let dep = match std::fs::read_to_string(kernel.modules.join("modules.dep")) {
         Ok(t) => kernel::parse_modules_dep(&t),
         Err(e) => return vec![format!("modules.dep: {e}")],

@@ -42,6 +42,8 @@ const QEMU_TOOLS: &[(&str, &str)] = &[
     (IGNITION_BIN, "ignition"),
     // The initramfs-tools hook test: mkinitramfs without initramfs-tools' kernel hooks.
     ("mkinitramfs", "initramfs-tools-core"),
+    // The host CA bundle the hook and the dracut module put into the image (https).
+    ("/etc/ssl/certs/ca-certificates.crt", "ca-certificates"),
     // The dual-stack boots' drop rule on the bridge (`harness/qemu/net.rs`).
     ("nft", "nftables"),
 ];
@@ -183,6 +185,27 @@ const DUALSTACK_TOOLS: &[(&str, &str)] = &[
 /// Everything `ensure` installs plus the dual-stack suite's tools.
 pub fn ensure_dualstack() -> Result<(), String> {
     let all: Vec<(&str, &str)> = TOOLS.iter().chain(DUALSTACK_TOOLS).copied().collect();
+    ensure_set(&all, false)
+}
+
+/// The https suite: `openssl` makes the CA and runs `s_server`, Debian's `nginx`, `curl` and
+/// `dig` prove the fixtures, `ss` sees a server listen, `sha512sum` makes Ignition's hashes,
+/// Debian's Python with `venv` holds moto and boto3 from PyPI (Debian 12 has no python3-moto),
+/// Ignition reads the resolved configs.
+const HTTPS_TOOLS: &[(&str, &str)] = &[
+    ("openssl", "openssl"),
+    ("nginx", "nginx"),
+    ("dig", "bind9-dnsutils"),
+    ("ss", "iproute2"),
+    ("sha512sum", "coreutils"),
+    ("/usr/bin/python3", "python3"),
+    ("/usr/lib/python3.11/ensurepip/__init__.py", "python3-venv"),
+    (IGNITION_BIN, "ignition"),
+];
+
+/// Everything `ensure` installs plus the https suite's tools.
+pub fn ensure_https() -> Result<(), String> {
+    let all: Vec<(&str, &str)> = TOOLS.iter().chain(HTTPS_TOOLS).copied().collect();
     ensure_set(&all, false)
 }
 

@@ -13,6 +13,7 @@ pub mod faults_http;
 pub mod faults_net;
 pub mod fuzz;
 pub mod gcp;
+pub mod https;
 pub mod initramfs;
 pub mod initramfs_tools_test;
 pub mod load;

@@ -36,6 +36,8 @@ pub const SUITES: &[&Suite] = &[
     &suites::auto::SUITE,
     // GCP: the metadata server on a /32 lease with classless routes (issue #12).
     &suites::gcp::SUITE,
+    // HTTPS and pointers resolved before the network (issue #13).
+    &suites::https::SUITE,
     // flint's initramfs-tools hook and scripts.
     &suites::packaging::SUITE,
 ];
