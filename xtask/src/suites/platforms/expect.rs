@@ -111,8 +111,9 @@ pub fn user_data_paths(p: Platform) -> &'static [&'static str] {
 }
 
 /// The id Ignition 2.14 (Debian's) is run with on `user.ign`. Measured: 2.14 knows
-/// digitalocean, vultr, exoscale, cloudstack, aliyun and ibmcloud, and with `user.ign` present
-/// none of them writes `neednet` in fetch-offline; it rejects hetzner, upcloud, scaleway and
+/// digitalocean, vultr, exoscale, cloudstack, aliyun, ibmcloud and packet, and with `user.ign`
+/// present none of them writes `neednet` in fetch-offline (packet's status POST after the
+/// stage fails offline and is only logged); it rejects hetzner, upcloud, scaleway and
 /// oraclecloud (`-platform`: "not a valid platform"; their providers came later), so those
 /// run as `metal`, whose provider never goes to the network either.
 pub fn ignition_platform(p: Platform) -> &'static str {
