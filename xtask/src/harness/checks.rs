@@ -6,8 +6,21 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// The log phases of docs/contract.md ("Logs"), and `drive` (config drives, core v2).
-pub const PHASES: [&str; 11] =
-    ["args", "link", "address", "dns", "token", "user-data", "metadata", "decode", "write", "ignition", "drive"];
+pub const PHASES: [&str; 13] = [
+    "args",
+    "link",
+    "address",
+    "dns",
+    "token",
+    "user-data",
+    "metadata",
+    "decode",
+    "tls",
+    "pointer",
+    "write",
+    "ignition",
+    "drive",
+];
 
 /// Sorted names in `dir` (empty when it cannot be read).
 pub fn list_dir(dir: &Path) -> Vec<String> {
