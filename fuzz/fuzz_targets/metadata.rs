@@ -1,18 +1,20 @@
 //! Metadata documents (src/sources/meta.rs `Metadata::absorb`) as every platform describes them
-//! — text leaves (leaf tables included), EC2's `N=name` key index and key texts, JSON documents — with fuzz-chosen
+//! — text leaves (leaf tables included), EC2's `N=name` key index and key texts, JSON documents
+//! (records numbered per class included) — with fuzz-chosen
 //! bodies, then the three renderings the next boot stages read. A broken JSON document changes
 //! nothing; every kept value is one line without control characters; the Afterburn attribute
 //! file has only `NAME[_i]=value` lines with names the platforms define and no value systemd's
-//! EnvironmentFile= would reinterpret; the NoCloud meta-data quotes every value so that it reads
+//! EnvironmentFile= would reinterpret, and a record's address is of its class's family, as
+//! Rust's `IpAddr` prints it; the NoCloud meta-data quotes every value so that it reads
 //! back exactly; the Ignition fragment is JSON that serde_json reads back to the same hostname,
 //! user and keys, and is itself an Ignition config; a buffer too small gives nothing, never a
 //! cut-off file.
 #![no_main]
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use arbitrary::Arbitrary;
-use flint::platform::{self, Body, Document, Role};
+use flint::platform::{self, Body, Document, List, Role};
 use flint::sources::meta::{self, IgnitionCheck, KEYS_MAX, Metadata, Verdict};
 use libfuzzer_sys::fuzz_target;
 
@@ -37,7 +39,28 @@ fn docs() -> Vec<&'static Document> {
     services.chain(drives).collect()
 }
 
-fn attr_names() -> HashSet<&'static str> {
+/// The attribute names of records (`List::Records`), each with whether its values are IPv6.
+fn record_names() -> HashMap<&'static str, bool> {
+    let mut names = HashMap::new();
+    for d in docs() {
+        if let Body::Json(paths) | Body::Yaml(paths) | Body::CloudConfigPart(paths) = &d.body {
+            for (_, f) in paths.iter() {
+                if let Some(r) = match f.list {
+                    List::Records(i) => platform::RECORDS.get(usize::from(i)),
+                    _ => None,
+                } {
+                    for (class, fields) in r.classes.iter().enumerate() {
+                        names.extend(fields.iter().filter_map(|f| f.attr).map(|n| (n, class >= 2)));
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+/// The attribute names of plain fields (no records').
+fn field_names() -> HashSet<&'static str> {
     let mut names = HashSet::new();
     for d in docs() {
         match &d.body {
@@ -49,6 +72,12 @@ fn attr_names() -> HashSet<&'static str> {
             Body::KeyIndex => {}
         }
     }
+    names
+}
+
+fn attr_names() -> HashSet<&'static str> {
+    let mut names = field_names();
+    names.extend(record_names().into_keys());
     names
 }
 
@@ -114,6 +143,9 @@ fuzz_target!(|c: Case| {
     }
 
     let names = attr_names();
+    // Names only records use (DigitalOcean's `IPV4_PUBLIC` is any text of its document).
+    let fields = field_names();
+    let records: HashMap<&str, bool> = record_names().into_iter().filter(|(n, _)| !fields.contains(n)).collect();
     let attributes = attributes.expect("64 KiB holds every attribute");
     for line in attributes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let eq = line.iter().position(|&b| b == b'=').expect("NAME=value");
@@ -124,6 +156,14 @@ fuzz_target!(|c: Case| {
             _ => name,
         };
         assert!(names.contains(base), "attribute {name} is no platform's");
+        // A record's address is one of its class's family, written as Rust's `IpAddr` writes
+        // it (what Afterburn prints; std's dotted IPv4-mapped form aside, as in src/fmt.rs).
+        if let Some(&v6) = records.get(base) {
+            let text = std::str::from_utf8(value).expect("an address is ASCII");
+            let ip: std::net::IpAddr = text.parse().expect("a record's value is an address");
+            assert_eq!(ip.is_ipv6(), v6, "{name}={text} is of the other family");
+            assert!(ip.to_string() == text || ip.to_string().contains('.'), "{name}={text}, std writes {ip}");
+        }
         assert!(!value.iter().any(|&b| b < 0x20 || b == 0x7f || b"\"'\\".contains(&b)), "attribute value {value:?}");
     }
     assert!(attributes.is_empty() || attributes.ends_with(b"\n"));

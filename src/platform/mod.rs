@@ -26,6 +26,7 @@ pub mod kubevirt;
 pub mod nocloud;
 pub mod openstack;
 pub mod oraclecloud;
+pub mod packet;
 pub mod proxmoxve;
 pub mod qemu;
 pub mod scaleway;
@@ -54,6 +55,7 @@ pub const ALL: &[&Platform] = &[
     &aliyun::PLATFORM,
     &ibmcloud::PLATFORM,
     &azure::PLATFORM,
+    &packet::PLATFORM,
 ];
 
 /// 169.254.169.254, named by its address: the metadata endpoint most clouds share.
@@ -322,6 +324,31 @@ pub enum List {
     /// Only the first value that is an IPv6 address (`addr[/prefix]`), as RFC 5952 text
     /// without the prefix; values of other families are passed over.
     FirstV6,
+    /// The path names an array of objects, each one record of [`RECORDS`]`[i]`; the field's
+    /// own `attr` and `role` are unused. (An index, not a reference: a reference would make
+    /// every field of every platform's tables twice the size.)
+    Records(u8),
+}
+
+/// The record tables [`List::Records`] names, by index.
+pub const RECORDS: &[&Records] = &[&packet::ADDRESSES];
+
+/// The records of an array of objects, each classified by the IP family of one member and a
+/// boolean member, and numbered from 0 within its class in array order (Equinix Metal's
+/// `network.addresses[]`, which Afterburn writes as `IPV4_PUBLIC_<n>`,
+/// `IPV6_PRIVATE_GATEWAY_<n>`, …). A record is taken when both members are there and valid;
+/// the members may come in any order, and every other member is passed over.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Records {
+    /// The IP address member that classifies the record, and is its first value.
+    pub address: &'static str,
+    /// The boolean member (`true` or `false`) that classifies it too.
+    pub flag: &'static str,
+    /// A second IP address member, written under the same number when present (the gateway).
+    pub with: &'static str,
+    /// By class (IPv4 and false, IPv4 and true, IPv6 and false, IPv6 and true): the fields of
+    /// `address` and of `with`. Addresses are written as dotted quads or RFC 5952 text.
+    pub classes: [[Field; 2]; 4],
 }
 
 impl Field {
@@ -470,10 +497,27 @@ mod tests {
     fn every_service_can_be_asked() {
         for s in ALL.iter().flat_map(|p| p.services()) {
             assert!(!s.endpoints.is_empty() && !s.user_data.resources.is_empty());
-            // A seed's files are names joined to the seed URL's path.
-            let seed = s.at_seed();
-            for r in s.user_data.resources {
-                assert!(r.path.starts_with('/') != seed, "{}", r.path);
+            // A seed's and a fixed URL's files are names joined to the URL's path.
+            let joined = s.endpoints.iter().any(|e| matches!(e.address, Address::Seed | Address::Url(_)));
+            for r in s.user_data.resources.iter().map(|r| r.path).chain(s.metadata.iter().map(|d| d.path)) {
+                assert!(r.starts_with('/') != joined, "{r}");
+            }
+            // Every record table a document names exists.
+            for d in s.metadata {
+                if let Body::Json(paths) = d.body {
+                    for (_, f) in paths {
+                        if let List::Records(i) = f.list {
+                            assert!(RECORDS.get(usize::from(i)).is_some(), "{}: records {i}", d.path);
+                        }
+                    }
+                }
+            }
+            // A fixed URL parses, and is named by its authority.
+            for e in s.endpoints {
+                if let Address::Url(u) = e.address {
+                    let url = crate::sources::seed::Url::parse(u.as_bytes()).unwrap();
+                    assert!(url.address.is_none() && e.host == Host::Seed, "{u}");
+                }
             }
         }
         for d in ALL.iter().flat_map(|p| p.drives()) {

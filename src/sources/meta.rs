@@ -9,9 +9,11 @@
 
 use core::fmt::Write as _;
 
+use smoltcp::wire::IpAddress;
+
 use crate::decode::json::{self, Event, JsonError, Scanner, Writer};
 use crate::decode::yaml;
-use crate::platform::{Body, Document, Field, List, Role};
+use crate::platform::{Body, Document, Field, List, Records, Role};
 
 /// Bytes of metadata text kept in one run (values, not documents).
 pub const ARENA: usize = 16 * 1024;
@@ -150,6 +152,14 @@ impl Metadata {
     fn members(&mut self, paths: &'static [(&'static str, Field)], body: &[u8], yaml: bool) -> Result<(), DocError> {
         let mut path = PathTracker::new();
         let mark = (self.arena.len(), self.values.len());
+        let mut record = Record::default();
+        // The records table whose element the innermost object is, if any.
+        let table = |path: &PathTracker| {
+            paths.iter().find_map(|(p, f)| match f.list {
+                List::Records(i) => path.element_of(p).and(crate::platform::RECORDS.get(usize::from(i)).copied()),
+                _ => None,
+            })
+        };
         let mut on = |event, text: Option<&[u8]>| {
             // A joined list starts as an empty value: Afterburn writes `NAME=` for an empty
             // array (Akamai's `tags: []`).
@@ -159,13 +169,25 @@ impl Metadata {
             {
                 self.keep(field, Some(0), b"");
             }
-            if let Some((index, scalar)) = path.on(event, text)
-                && let Some((_, field)) = paths.iter().find(|(p, _)| path.matches(p))
-            {
-                match scalar {
-                    Some(t) => self.keep(field, index, t),
-                    None => self.dropped += 1,
+            match path.on(event, text) {
+                // A member of a record: kept until the record is complete.
+                Some((_, scalar)) if let Some(t) = table(&path) => record.member(t, path.name(), scalar),
+                Some((index, scalar)) => {
+                    if let Some((_, field)) = paths.iter().find(|(p, _)| path.matches(p)) {
+                        match scalar {
+                            Some(t) => self.keep(field, index, t),
+                            None => self.dropped += 1,
+                        }
+                    }
                 }
+                // The next record starts: the one before is complete.
+                None if event == Event::Object
+                    && let Some(t) = table(&path) =>
+                {
+                    self.record(&mut record);
+                    record.start(t);
+                }
+                None => {}
             }
         };
         let r = if yaml {
@@ -173,11 +195,34 @@ impl Metadata {
         } else {
             json::scan(body, &mut on).map_err(DocError::Json)
         };
+        self.record(&mut record);
         if r.is_err() {
             self.arena.truncate(mark.0);
             self.values.truncate(mark.1);
         }
         r
+    }
+
+    /// Writes the record read last, if it is complete: its address under the next number of
+    /// its class, and its `with` address under the same number. One without its address or its
+    /// flag (or with one that is not valid) is dropped and takes no number.
+    // Out of line: measured smaller so (two callers).
+    #[inline(never)]
+    fn record(&mut self, r: &mut Record) {
+        let Some(table) = r.table else { return };
+        let (address, flag, with) = (r.address.take(), r.flag.take(), r.with.take());
+        let (Some(address), Some(flag)) = (address, flag) else {
+            self.dropped += 1;
+            return;
+        };
+        let class = 2 * usize::from(matches!(address, IpAddress::Ipv6(_))) + usize::from(flag);
+        let n = r.counts[class];
+        r.counts[class] = n.saturating_add(1);
+        for (field, ip) in table.classes[class].iter().zip([Some(address), with]) {
+            if let Some(t) = ip.and_then(|ip| crate::report::text(format_args!("{}", crate::fmt::Addr(ip)))) {
+                self.keep(field, Some(n), t.as_bytes());
+            }
+        }
     }
 
     /// Keeps one value found outside a document (a network configuration's address).
@@ -199,6 +244,8 @@ impl Metadata {
                     self.value(field, None, t.as_bytes());
                 }
             }
+            // A scalar where the records' objects belong holds no record.
+            List::Records(_) => self.dropped += 1,
             _ => self.value(field, index, text),
         }
     }
@@ -439,6 +486,52 @@ pub fn cloud_config_part(msg: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// The record of a [`Records`] table being read: what its members gave so far.
+#[derive(Default)]
+struct Record {
+    table: Option<&'static Records>,
+    address: Option<IpAddress>,
+    flag: Option<bool>,
+    with: Option<IpAddress>,
+    /// Records numbered so far, by class.
+    counts: [u8; 4],
+}
+
+impl Record {
+    /// A record of `table` starts (the one before has been written).
+    fn start(&mut self, table: &'static Records) {
+        if !self.table.is_some_and(|t| core::ptr::eq(t, table)) {
+            (self.table, self.counts) = (Some(table), [0; 4]);
+        }
+    }
+
+    /// A scalar member of the record: the last of a repeated member counts, as in JSON readers.
+    fn member(&mut self, table: &'static Records, name: Option<&[u8]>, text: Option<&[u8]>) {
+        let text = text.unwrap_or_default();
+        match name {
+            Some(n) if n == table.address.as_bytes() => self.address = ip(text),
+            Some(n) if n == table.with.as_bytes() => self.with = ip(text),
+            Some(n) if n == table.flag.as_bytes() => {
+                self.flag = match text {
+                    b"true" => Some(true),
+                    b"false" => Some(false),
+                    _ => None,
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An IPv4 or IPv6 address as [`crate::net::config`] reads them (no prefix, no zone).
+fn ip(text: &[u8]) -> Option<IpAddress> {
+    use crate::net::config::{ipv4, ipv6};
+    match ipv4(text) {
+        Some([a, b, c, d]) => Some(IpAddress::v4(a, b, c, d)),
+        None => ipv6(text).map(|a| IpAddress::Ipv6(a.into())),
+    }
+}
+
 /// The member path of the token being scanned: object member names by depth, arrays skipped.
 pub(crate) struct PathTracker {
     names: [[u8; NAME_MAX]; PATH_DEPTH],
@@ -536,11 +629,30 @@ impl PathTracker {
 
     /// Does the current path equal `pattern` (dotted member names, `*` for any)?
     pub(crate) fn matches(&self, pattern: &str) -> bool {
-        if self.depth > PATH_DEPTH {
+        self.matches_to(pattern, self.depth)
+    }
+
+    /// When the innermost container is an object that is an element of an array at `pattern`:
+    /// that element's index (a record of [`Records`]).
+    fn element_of(&self, pattern: &str) -> Option<u8> {
+        let array = self.depth.checked_sub(2).filter(|&a| a + 1 < PATH_DEPTH)?;
+        let shape = self.arrays >> array & 0b11;
+        (shape == 0b01 && self.matches_to(pattern, array)).then(|| self.counts[array].wrapping_sub(1))
+    }
+
+    /// The name of the innermost object's current member, unless it was too long to keep.
+    fn name(&self) -> Option<&[u8]> {
+        let slot = self.depth.checked_sub(1).filter(|&s| s < PATH_DEPTH && self.blurred & (1 << s) == 0)?;
+        Some(&self.names[slot][..self.lens[slot] as usize])
+    }
+
+    /// Do the member names of the outermost `depth` containers equal `pattern`?
+    fn matches_to(&self, pattern: &str, depth: usize) -> bool {
+        if depth > PATH_DEPTH {
             return false;
         }
         let mut parts = pattern.split('.');
-        for slot in 0..self.depth {
+        for slot in 0..depth {
             if self.arrays & (1 << slot) != 0 {
                 continue;
             }
@@ -1036,5 +1148,140 @@ region: eu-central
         assert_eq!(m.get(Role::InstanceId), Some(&b"b3c7"[..]));
         assert_eq!(m.keys().collect::<Vec<_>>(), [&b"ssh-rsa AAAA Generated by Nova"[..]]);
         assert_eq!(m.dropped, 1, "a newline inside a value still refuses it");
+    }
+
+    /// Equinix Metal's document: the attribute lines, sorted (Afterburn's are a map).
+    fn packet_attributes(body: &str) -> (Metadata, Vec<String>) {
+        let mut m = Metadata::new();
+        m.absorb(doc(&crate::platform::packet::PLATFORM, "metadata"), false, body.as_bytes()).unwrap();
+        let mut buf = [0u8; 4096];
+        let mut lines: Vec<String> =
+            s(m.render_attributes("packet", &mut buf).unwrap()).lines().map(String::from).collect();
+        lines.sort();
+        (m, lines)
+    }
+
+    #[test]
+    fn packet_addresses_are_numbered_per_family_and_publicity() {
+        // Afterburn's fixture (src/providers/packet/mock_tests.rs), with keys and an id added.
+        let body = r#"{"id": "test-id", "hostname": "test-hostname", "iqn": "test-iqn", "plan": "test-plan",
+            "facility": "test-facility", "tags": [], "ssh_keys": ["ssh-ed25519 AAAA1 a", "ssh-rsa AAAA2 b"],
+            "network": {"interfaces": [], "addresses": [
+              {"id": "fde7", "address_family": 4, "netmask": "255.255.255.254", "public": true,
+               "management": true, "address": "147.0.0.1", "gateway": "147.0.0.0"},
+              {"id": "3ae0", "address_family": 6, "netmask": "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", "public": true,
+               "management": true, "address": "2604:1380::1", "gateway": "2604:1380::0"},
+              {"id": "bec0", "address_family": 4, "netmask": "255.255.255.254", "public": false,
+               "management": true, "address": "10.0.0.1", "gateway": "10.0.0.0"},
+              {"id": "3847", "address_family": 6, "netmask": "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", "public": false,
+               "management": true, "address": "fd00::1", "gateway": "fd00::0"}],
+              "bonding": {"mode": 0}},
+            "phone_home_url": "test-url"}"#;
+        let (m, lines) = packet_attributes(body);
+        // Afterburn's expected map, each name with AFTERBURN_ in front.
+        let mut want: Vec<String> = [
+            "PACKET_HOSTNAME=test-hostname",
+            "PACKET_PHONE_HOME_URL=test-url",
+            "PACKET_PLAN=test-plan",
+            "PACKET_IPV4_PUBLIC_0=147.0.0.1",
+            "PACKET_IPV4_PUBLIC_GATEWAY_0=147.0.0.0",
+            "PACKET_IPV4_PRIVATE_0=10.0.0.1",
+            "PACKET_IPV4_PRIVATE_GATEWAY_0=10.0.0.0",
+            "PACKET_IPV6_PUBLIC_0=2604:1380::1",
+            "PACKET_IPV6_PUBLIC_GATEWAY_0=2604:1380::",
+            "PACKET_IPV6_PRIVATE_0=fd00::1",
+            "PACKET_IPV6_PRIVATE_GATEWAY_0=fd00::",
+        ]
+        .iter()
+        .map(|l| std::format!("AFTERBURN_{l}"))
+        .collect();
+        want.sort();
+        assert_eq!(lines, want);
+        assert_eq!(m.get(Role::InstanceId), Some(&b"test-id"[..]));
+        assert_eq!(m.get(Role::Hostname), Some(&b"test-hostname"[..]));
+        assert_eq!(m.keys().collect::<Vec<_>>(), [&b"ssh-ed25519 AAAA1 a"[..], b"ssh-rsa AAAA2 b"]);
+        assert_eq!(m.dropped, 0);
+    }
+
+    #[test]
+    fn packet_records_in_any_order_with_members_missing() {
+        let body = r#"{"network": {"addresses": [
+            {"gateway": "203.0.113.0", "public": true, "address": "203.0.113.1"},
+            {"public": false, "address": "10.1.0.2"},
+            {"address": "10.1.0.3", "gateway": "10.1.0.1"},
+            {"public": true, "gateway": "203.0.113.8"},
+            {"address": "203.0.113.9", "public": "yes"},
+            {"address": "203.0.113.10/31", "public": true},
+            {"address": "2001:DB8:0:0:1:0:0:1", "public": true, "gateway": "2001:db8::",
+             "parent_block": {"address": "192.0.2.99", "public": false, "network": "2001:db8::"}},
+            {"address": "2001:0db8:0000:0000:0000:0000:0000:0010", "public": true, "gateway": null, "tags": [{"address": "1.1.1.1", "public": true}]},
+            {"public": true, "address": "203.0.113.11", "address": "203.0.113.12"},
+            {},
+            "198.51.100.1"]}}"#;
+        let (m, lines) = packet_attributes(body);
+        assert_eq!(
+            lines,
+            [
+                "AFTERBURN_PACKET_IPV4_PRIVATE_0=10.1.0.2",
+                "AFTERBURN_PACKET_IPV4_PUBLIC_0=203.0.113.1",
+                "AFTERBURN_PACKET_IPV4_PUBLIC_1=203.0.113.12",
+                "AFTERBURN_PACKET_IPV4_PUBLIC_GATEWAY_0=203.0.113.0",
+                "AFTERBURN_PACKET_IPV6_PUBLIC_0=2001:db8::1:0:0:1",
+                "AFTERBURN_PACKET_IPV6_PUBLIC_1=2001:db8::10",
+                "AFTERBURN_PACKET_IPV6_PUBLIC_GATEWAY_0=2001:db8::",
+            ]
+        );
+        // No flag, no address, a flag that is no boolean, an address with a prefix, the empty
+        // record and the string: dropped, and numbered by nothing.
+        assert_eq!(m.dropped, 6);
+    }
+
+    #[test]
+    fn packet_numbers_go_past_nine_in_array_order() {
+        let records: Vec<String> = (0..12)
+            .map(|i| match i % 3 {
+                0 => std::format!(r#"{{"address": "198.51.100.{i}", "public": true, "gateway": "198.51.100.254"}}"#),
+                1 => std::format!(r#"{{"public": true, "address": "2001:db8::{i:x}"}}"#),
+                _ => std::format!(r#"{{"address": "10.0.0.{i}", "public": false}}"#),
+            })
+            .collect();
+        let body = std::format!(r#"{{"hostname": "h", "network": {{"addresses": [{}]}}}}"#, records.join(","));
+        let mut m = Metadata::new();
+        m.absorb(doc(&crate::platform::packet::PLATFORM, "metadata"), false, body.as_bytes()).unwrap();
+        let mut buf = [0u8; 4096];
+        let text = s(m.render_attributes("packet", &mut buf).unwrap());
+        // In document order, each class counting on its own.
+        assert!(text.starts_with(
+            "AFTERBURN_PACKET_HOSTNAME=h\nAFTERBURN_PACKET_IPV4_PUBLIC_0=198.51.100.0\n\
+             AFTERBURN_PACKET_IPV4_PUBLIC_GATEWAY_0=198.51.100.254\nAFTERBURN_PACKET_IPV6_PUBLIC_0=2001:db8::1\n\
+             AFTERBURN_PACKET_IPV4_PRIVATE_0=10.0.0.2\nAFTERBURN_PACKET_IPV4_PUBLIC_1=198.51.100.3\n"
+        ));
+        assert!(text.ends_with(
+            "AFTERBURN_PACKET_IPV4_PUBLIC_3=198.51.100.9\nAFTERBURN_PACKET_IPV4_PUBLIC_GATEWAY_3=198.51.100.254\n\
+             AFTERBURN_PACKET_IPV6_PUBLIC_3=2001:db8::a\nAFTERBURN_PACKET_IPV4_PRIVATE_3=10.0.0.11\n"
+        ));
+        // Eleven of one class: numbers past nine.
+        let many = (0..11).map(|i| std::format!(r#"{{"address": "10.0.0.{i}", "public": false}}"#));
+        let body = std::format!(r#"{{"network": {{"addresses": [{}]}}}}"#, many.collect::<Vec<_>>().join(","));
+        let (_, lines) = packet_attributes(&body);
+        assert_eq!(lines.len(), 11);
+        assert!(lines.contains(&"AFTERBURN_PACKET_IPV4_PRIVATE_10=10.0.0.10".into()), "{lines:?}");
+        assert!(lines.contains(&"AFTERBURN_PACKET_IPV4_PRIVATE_9=10.0.0.9".into()));
+        // A broken document gives nothing, records included.
+        let mut m = Metadata::new();
+        let broken = br#"{"network": {"addresses": [{"address": "10.0.0.1", "public": false}, {"#;
+        assert!(m.absorb(doc(&crate::platform::packet::PLATFORM, "metadata"), false, broken).is_err());
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn records_of_one_array_do_not_run_into_another() {
+        // A repeated `addresses` member (a document serde, and so Afterburn, refuses) goes on
+        // numbering where the first stopped; an element's own nested objects are no record.
+        let body = r#"{"network": {"addresses": [{"address": "10.0.0.1", "public": false}],
+            "addresses": [{"public": false, "x": {"address": "10.9.9.9"}}, {"address": "10.0.0.2", "public": false}]}}"#;
+        let (m, lines) = packet_attributes(body);
+        assert_eq!(lines, ["AFTERBURN_PACKET_IPV4_PRIVATE_0=10.0.0.1", "AFTERBURN_PACKET_IPV4_PRIVATE_1=10.0.0.2"]);
+        assert_eq!(m.dropped, 1);
     }
 }

@@ -1049,4 +1049,42 @@ mod tests {
         assert_eq!(std::format!("{}", Failure::RequestCap), "96 requests sent without a usable answer");
         assert!(!std::format!("{}", Failure::Budget(Last::Status(500))).contains("HTTP 0"));
     }
+
+    #[test]
+    fn packet_asks_its_fixed_url_with_accept() {
+        use crate::platform::{Role, packet};
+        // The engine hands the flow the platform's own URL, as it does a seed.
+        let url = Url::parse(packet::URL.as_bytes()).unwrap();
+        let ask = |flow: &mut Flow| {
+            let mut buf = [0u8; 1024];
+            let n = flow.request(&mut buf, url.authority, Some(&url)).unwrap();
+            String::from_utf8(buf[..n].to_vec()).unwrap()
+        };
+        let mut flow = Flow::new(svc(&packet::PLATFORM), 7);
+        flow.fetch_metadata();
+        let sent = ask(&mut flow);
+        assert!(sent.starts_with("GET /userdata HTTP/1.1\r\nHost: metadata.packet.net\r\n"), "{sent}");
+        assert!(sent.contains("\r\nAccept: */*\r\n"));
+        assert_eq!(flow.on_response(t(0), t(DEADLINE), head(200), b"{\"ignition\":{}}"), Ok(Step::Request));
+        let sent = ask(&mut flow);
+        assert!(sent.starts_with("GET /metadata HTTP/1.1\r\nHost: metadata.packet.net\r\n"), "{sent}");
+        assert!(sent.contains("\r\nAccept: */*\r\n"));
+        let meta = br#"{"id": "6f1a", "hostname": "m1", "ssh_keys": ["ssh-ed25519 AAAA k"], "plan": "c3.small.x86",
+            "network": {"addresses": [{"address": "147.75.1.2", "public": true, "gateway": "147.75.1.1"}]}}"#;
+        assert_eq!(flow.on_response(t(0), t(DEADLINE), head(200), meta), Ok(Step::UserData));
+        assert_eq!(flow.meta.get(Role::InstanceId), Some(&b"6f1a"[..]));
+        assert_eq!(flow.meta.get(Role::Hostname), Some(&b"m1"[..]));
+        assert_eq!(flow.meta.keys().count(), 1);
+        // Ignition: an empty body is no config; a 404 is an error like any other.
+        let mut flow = Flow::new(svc(&packet::PLATFORM), 7);
+        ask(&mut flow);
+        assert_eq!(flow.on_response(t(0), t(DEADLINE), head(200), b""), Ok(Step::NoUserData));
+        let mut flow = Flow::new(svc(&packet::PLATFORM), 7);
+        ask(&mut flow);
+        assert_eq!(flow.on_response(t(0), t(DEADLINE), head(404), b""), Err(Failure::Status(404)));
+        // The service's 406 to another `Accept` is no answer to retry.
+        let mut flow = Flow::new(svc(&packet::PLATFORM), 7);
+        ask(&mut flow);
+        assert_eq!(flow.on_response(t(0), t(DEADLINE), head(406), b""), Err(Failure::Status(406)));
+    }
 }

@@ -5,8 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// The log phases of docs/contract.md ("Logs"), and `drive` (config drives, core v2); `tls` and
-/// `pointer` (https and pointers, issue #13).
+/// The log phases of docs/contract.md ("Logs"), and `drive` (config drives, core v2).
 pub const PHASES: [&str; 13] = [
     "args",
     "link",
@@ -16,11 +15,11 @@ pub const PHASES: [&str; 13] = [
     "user-data",
     "metadata",
     "decode",
+    "tls",
+    "pointer",
     "write",
     "ignition",
     "drive",
-    "tls",
-    "pointer",
 ];
 
 /// Sorted names in `dir` (empty when it cannot be read).

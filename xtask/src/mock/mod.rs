@@ -48,6 +48,7 @@ pub mod openstack;
 mod openstack_tests;
 mod options;
 pub mod oraclecloud;
+pub mod packet;
 pub mod payloads;
 #[cfg(test)]
 mod platforms_tests;

@@ -29,10 +29,12 @@ pub enum Platform {
     OracleCloud,
     Aliyun,
     IbmCloud,
+    /// Equinix Metal, `packet.rs` (plain HTTP: the suite puts TLS in front).
+    Packet,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 16] = [
+    pub const ALL: [Platform; 17] = [
         Platform::Aws,
         Platform::Akamai,
         Platform::OpenStack,
@@ -49,6 +51,7 @@ impl Platform {
         Platform::OracleCloud,
         Platform::Aliyun,
         Platform::IbmCloud,
+        Platform::Packet,
     ];
 
     /// The id flint and Ignition use (`--platform`, `ignition.platform.id=`).
@@ -69,6 +72,7 @@ impl Platform {
             Platform::OracleCloud => "oraclecloud",
             Platform::Aliyun => "aliyun",
             Platform::IbmCloud => "ibmcloud",
+            Platform::Packet => "packet",
             Platform::Azure => "azure",
         }
     }
@@ -83,7 +87,7 @@ impl Platform {
 
 pub const MOCK_HELP: &str = "\
 usage: xtask mock --platform aws|akamai|openstack|nocloud|azure|gcp|digitalocean|hetzner|vultr|upcloud|
-                  exoscale|cloudstack|scaleway|oraclecloud|aliyun|ibmcloud [options]
+                  exoscale|cloudstack|scaleway|oraclecloud|aliyun|ibmcloud|packet [options]
   --listen ADDR          listen address (default 169.254.169.254:80)
   --payload FILE         user-data: served raw (aws, openstack, nocloud) or base64-encoded (akamai, azure); absent = none
   --log FILE             JSON lines, one per request (method, path, status, token sent/valid…)
@@ -109,7 +113,7 @@ usage: xtask mock --platform aws|akamai|openstack|nocloud|azure|gcp|digitalocean
   --gcp-legacy-keys      gcp: the instance also has a legacy sshKeys attribute
   --any-port             scaleway: answer /user_data from any TCP source port (the real one
                          refuses ports >= 1024: a negative control)
-  --none-status S        hetzner: how no user-data looks: 404, 204 or 200 (empty body; default)
+  --none-status S        hetzner, packet: how no user-data looks: 404, 204 or 200 (empty body; default)
   --put-hop-limit N      aws: IP TTL of token responses (default 1 like IMDS; 0 = kernel default)
   --rate-limit N         past N requests in a second, answer 429 with Retry-After: 1 (load test)
   --max-seconds N        exit after N seconds whatever happens (default 600)

@@ -268,3 +268,47 @@ fn new_platforms_round_trip() {
         assert_eq!((back.platform, back.any_port, back.none_status), (p, true, 204));
     }
 }
+
+#[test]
+fn packet_wants_accept_and_serves_userdata_and_metadata() {
+    let star = |p: &str| get_with(p, "Accept: */*");
+    let ignition_default = "Accept: application/vnd.coreos.ignition+json;version=3.4.0, */*;q=0.1";
+    let a = answers(
+        Options::new(Platform::Packet),
+        Some(b"#cloud-config\n"),
+        &[
+            star("/userdata"),
+            get("/userdata"),
+            get_with("/userdata", ignition_default),
+            star("/metadata"),
+            get_with("/metadata", "Accept: application/json"),
+            get_with("/userdata", "Accept: application/json"),
+            star("/userdata/"),
+        ],
+    );
+    assert_eq!(statuses(&a), [200, 406, 406, 200, 200, 406, 404]);
+    assert_eq!(a[0].1, "#cloud-config\n");
+    let v: Value = serde_json::from_str(&a[3].1).unwrap();
+    assert_eq!(v["id"], packet::ID);
+    assert_eq!(v["ssh_keys"][1], packet::KEYS[1]);
+    assert_eq!(v["network"]["addresses"][1]["gateway"], "2604:1380:4641:c500:0:0:0:0");
+    assert_eq!(v["network"]["addresses"][2]["public"], false);
+    // No user-data: 200 and an empty body (what Ignition takes as no config), or hollow's 404.
+    let a = answers(Options::new(Platform::Packet), None, &[star("/userdata")]);
+    assert_eq!(a[0], (200, String::new()));
+    let mut o = Options::new(Platform::Packet);
+    o.none_status = 404;
+    assert_eq!(answers(o, None, &[star("/userdata")])[0].0, 404);
+    // Afterburn's numbering, per (family, public), with Rust's RFC 5952 text.
+    let attrs = packet::attributes();
+    assert_eq!(attrs.len(), 13);
+    for (k, v) in [
+        ("AFTERBURN_PACKET_IPV4_PUBLIC_1", "147.75.90.5"),
+        ("AFTERBURN_PACKET_IPV4_PUBLIC_GATEWAY_1", "147.75.80.10"),
+        ("AFTERBURN_PACKET_IPV6_PUBLIC_GATEWAY_0", "2604:1380:4641:c500::"),
+        ("AFTERBURN_PACKET_IPV4_PRIVATE_0", "10.70.20.3"),
+        ("AFTERBURN_PACKET_IPV6_PRIVATE_0", "fd00:70:20::3"),
+    ] {
+        assert!(attrs.contains(&(k.to_string(), v.to_string())), "{k}");
+    }
+}

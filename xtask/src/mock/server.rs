@@ -14,7 +14,9 @@ use super::http::{ReadError, Request, Response, close_gracefully, read_request, 
 use super::options::Platform;
 use super::service::{Server, State};
 use super::{akamai, aws, azure, faults, gcp, nocloud, openstack};
-use super::{aliyun, cloudstack, digitalocean, exoscale, hetzner, ibmcloud, oraclecloud, scaleway, upcloud, vultr};
+use super::{
+    aliyun, cloudstack, digitalocean, exoscale, hetzner, ibmcloud, oraclecloud, packet, scaleway, upcloud, vultr,
+};
 
 /// What the server needs to know about one platform. A new platform is a module of its own
 /// (fixtures and routes, like `aws.rs`), its id in `options.rs` and its arm here.
@@ -63,6 +65,7 @@ fn platform(p: Platform) -> PlatformMock {
             PlatformMock { token_header: aliyun::TOKEN_HEADER, server_name: "Tengine", route: aliyun::route }
         }
         Platform::IbmCloud => PlatformMock { token_header: "", server_name: "nginx", route: ibmcloud::route },
+        Platform::Packet => PlatformMock { token_header: "", server_name: "nginx", route: packet::route },
     }
 }
 

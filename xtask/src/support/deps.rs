@@ -152,6 +152,23 @@ pub fn ensure_nocloud() -> Result<(), String> {
     ensure_set(&all, false)
 }
 
+/// Equinix Metal's TLS in the platforms suite: `openssl` makes the CA and the leaf, Debian's
+/// `nginx` terminates TLS in front of the mock.
+const TLS_FIXTURE_TOOLS: &[(&str, &str)] = &[("openssl", "openssl"), ("nginx", "nginx")];
+
+/// Everything the NoCloud suite needs plus the TLS fixture's tools, for the platforms suite.
+pub fn ensure_platforms() -> Result<(), String> {
+    let all: Vec<(&str, &str)> = TOOLS
+        .iter()
+        .chain(DRIVE_TOOLS)
+        .chain(NOCLOUD_TOOLS)
+        .chain(CONSUMER_PACKAGES)
+        .chain(TLS_FIXTURE_TOOLS)
+        .copied()
+        .collect();
+    ensure_set(&all, false)
+}
+
 /// The dual-stack suite's fixture self-checks: `rdisc6` (ndisc6) reads the RA, `dhclient -6`
 /// (isc-dhcp-client) takes a DHCPv6 lease, `dig` (bind9-dnsutils) asks the DNS servers, `nft`
 /// (nftables) drops one family, `tcpdump` captures the link, `sysctl` (procps) sets

@@ -385,24 +385,25 @@ fn check_inlined(original: &Value, got: &Value, served: &[(String, Vec<u8>)]) ->
         if let Some(slot) = restored.pointer_mut(ptr) {
             *slot = Value::String(orig.clone());
         }
-        // An inlined resource may keep or drop what only a fetch needs: its `verification`
-        // (checked before inlining; a data: URL carries the very bytes), `compression` (when
-        // the bytes were inlined decompressed) and `httpHeaders`. Kept, they must be unchanged.
-        let parent = ptr.trim_end_matches("/source");
-        if let (Some(Value::Object(was)), Some(Value::Object(now))) =
-            (original.pointer(parent), restored.pointer_mut(parent))
-        {
-            for key in ["verification", "compression", "httpHeaders"] {
-                if let (Some(v), None) = (was.get(key), now.get(key)) {
-                    now.insert(key.to_string(), v.clone());
-                }
-            }
-        }
     }
     if got_src.len() != want_src.len() {
         bad.push(format!("user.ign has {} sources, the config {}", got_src.len(), want_src.len()));
     }
-    if bad.is_empty() && &restored != original {
+    // A merged or replacing config is inlined resolved (its own pointers followed), so flint
+    // drops the Resource's `verification` and `compression`: they describe the bytes served,
+    // which flint checked, not the child Ignition now reads (src/sources/pointer.rs). Every
+    // other Resource keeps them.
+    let mut want = original.clone();
+    for (ptr, _) in want_src.iter().filter(|(p, _)| p.starts_with("/ignition/config/")) {
+        let object = ptr.trim_end_matches("/source");
+        for v in [&mut want, &mut restored] {
+            if let Some(Value::Object(m)) = v.pointer_mut(object) {
+                m.remove("verification");
+                m.remove("compression");
+            }
+        }
+    }
+    if bad.is_empty() && restored != want {
         bad.push("user.ign differs from the config in more than its sources".into());
     }
     bad
@@ -724,14 +725,17 @@ mod tests {
         let mut extra = good.clone();
         extra["storage"]["files"][0]["mode"] = json!(420);
         assert!(!check_inlined(&orig, &extra, &served).is_empty(), "other fields changed");
-        // verification: dropped with the inlining, or kept as it was; never changed.
+        // A merged config's verification goes with the inlining (it is inlined resolved);
+        // a file's stays, unchanged.
         let mut hashed = orig.clone();
         hashed["ignition"]["config"]["merge"][0]["verification"] = json!({"hash": "sha512-00"});
-        assert!(check_inlined(&hashed, &good, &served).is_empty(), "dropped");
-        let mut kept = good.clone();
-        kept["ignition"]["config"]["merge"][0]["verification"] = json!({"hash": "sha512-00"});
-        assert!(check_inlined(&hashed, &kept, &served).is_empty(), "kept");
-        kept["ignition"]["config"]["merge"][0]["verification"] = json!({"hash": "sha512-11"});
-        assert!(!check_inlined(&hashed, &kept, &served).is_empty(), "changed");
+        assert!(check_inlined(&hashed, &good, &served).is_empty(), "a config's hash dropped");
+        let file = json!({"storage": {"files": [{"path": "/f", "contents": {"source": "https://a/x",
+                          "verification": {"hash": "sha512-00"}}}]}});
+        let mut inlined = file.clone();
+        inlined["storage"]["files"][0]["contents"]["source"] = json!("data:;base64,e30=");
+        assert!(check_inlined(&file, &inlined, &served).is_empty(), "a file keeps its hash");
+        inlined["storage"]["files"][0]["contents"].as_object_mut().unwrap().remove("verification");
+        assert!(!check_inlined(&file, &inlined, &served).is_empty(), "a file's hash dropped");
     }
 }

@@ -34,6 +34,9 @@ pub enum Net {
     /// dnsmasq on 10.0.0.1 announcing another router (`OTHER_ROUTER`, which nobody holds):
     /// the DHCP server identifier and the gateway differ.
     DhcpOtherRouter,
+    /// dnsmasq on 10.0.0.1 as DHCP server and name server, the service behind TLS at a name
+    /// (Equinix Metal, `tls.rs`).
+    DhcpDnsTls,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +65,8 @@ pub struct Case {
     pub consumers: bool,
     pub budget: f64,
     pub extra: Option<fn(&Case, &Run) -> Vec<String>>,
+    /// `Net::DhcpDnsTls`: flint trusts a CA that did not sign the service's certificate.
+    pub foreign_ca: bool,
 }
 
 impl Case {
@@ -73,7 +78,11 @@ impl Case {
             about,
             platform,
             payload: Payload::Ignition,
-            net: if platform == Platform::DigitalOcean { Net::LinkLocal } else { Net::Dhcp },
+            net: match platform {
+                Platform::DigitalOcean => Net::LinkLocal,
+                Platform::Packet => Net::DhcpDnsTls,
+                _ => Net::Dhcp,
+            },
             mock: Some(|_| {}),
             drive: None,
             exit: 0,
@@ -82,6 +91,7 @@ impl Case {
             consumers: false,
             budget: if platform == Platform::DigitalOcean { 15.0 } else { 10.0 },
             extra: None,
+            foreign_ca: false,
         }
     }
 

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::case::{ATTRIBUTES, Case, DriveKind, Net, OTHER_ROUTER, Payload, Run};
 use super::expect::{self, Identity};
+use super::tls;
 use crate::harness::handoff::{self, FRAGMENT, OUTPUT, REPORT, ReportWant, SEED_DIR, USER_IGN, rel, seed};
 use crate::harness::netns::POOL;
 use crate::mock::scaleway;
@@ -32,9 +33,14 @@ fn seed_names(c: &Case, r: &Run) -> Vec<String> {
     }
 }
 
-/// Exactly the expected files, with their modes, and the user-data's bytes.
+/// Exactly the expected files, with their modes, and the user-data's bytes. A service that
+/// answered wrongly (exit 5) leaves nothing but the report.
 pub fn files(c: &Case, r: &Run) -> Vec<String> {
     let mut want: BTreeSet<String> = [rel(REPORT)].into();
+    let secret = [rel(OUTPUT), USER_IGN[0].into(), USER_IGN[1].into(), seed("user-data")];
+    if c.exit == 5 {
+        return handoff::tree(&r.root, &want, &secret, None, "nothing, the service having failed");
+    }
     let ud = user_data(c, r);
     if ud.is_some() {
         want.insert(rel(OUTPUT));
@@ -45,7 +51,6 @@ pub fn files(c: &Case, r: &Run) -> Vec<String> {
     want.extend(FRAGMENT.map(String::from));
     want.insert(rel(ATTRIBUTES));
     want.extend(seed_names(c, r));
-    let secret = [rel(OUTPUT), USER_IGN[0].into(), USER_IGN[1].into(), seed("user-data")];
     handoff::tree(&r.root, &want, &secret, ud, "decoded from what the platform served")
 }
 
@@ -74,8 +79,12 @@ pub fn report(c: &Case, r: &Run) -> Vec<String> {
     bad
 }
 
-/// Attributes, fragment, seed and `user.ign` against the platform's facts.
+/// Attributes, fragment, seed and `user.ign` against the platform's facts (none after exit 5:
+/// `files` holds them absent).
 pub fn handoff(c: &Case, r: &Run) -> Vec<String> {
+    if c.exit == 5 {
+        return Vec::new();
+    }
     let id = identity(c);
     let keys: Vec<String> = id.keys.iter().map(|k| k.to_string()).collect();
     let mut bad = handoff::attributes(&r.root, ATTRIBUTES, id.attributes.clone());
@@ -106,8 +115,9 @@ pub fn mock_log(c: &Case, r: &Run) -> Vec<String> {
     for e in r.entries().iter().filter(|e| matches!(e.status, 400 | 401 | 403 | 405)) {
         bad.push(format!("the service refused a request: {e}"));
     }
-    // The drive won the race: the service may have been asked or not, but never refused.
-    if c.by_drive() {
+    // The drive won the race: the service may have been asked or not, but never refused. A
+    // refused handshake lets no request through (`packet_tls` holds the log empty).
+    if c.by_drive() || c.foreign_ca {
         return bad;
     }
     let paths = expect::user_data_paths(c.platform);
@@ -274,6 +284,48 @@ pub fn ibm_token(_c: &Case, r: &Run) -> Vec<String> {
     }
     if r.tokens.is_empty() {
         bad.push("the mock issued no token".into());
+    }
+    bad
+}
+
+/// Equinix Metal: flint found the service by its name and spoke TLS to it. dnsmasq answered
+/// flint's query for the name; nginx logged each request with a TLS protocol and the name as
+/// SNI, and passed exactly those to the mock (which listens on the server's loopback only),
+/// each with the name as `Host`. With a foreign CA: a handshake from flint's lease that failed,
+/// and not one request.
+pub fn packet_tls(c: &Case, r: &Run) -> Vec<String> {
+    let logs = r.dir.join("logs");
+    let mut bad = Vec::new();
+    let dns = std::fs::read_to_string(logs.join("dns.log")).unwrap_or_default();
+    if !dns.lines().any(|l| l.contains(&format!("query[A] {} from 10.0.0.", tls::HOST))) {
+        bad.push(format!("dnsmasq logged no A query for {} from the lease", tls::HOST));
+    }
+    let access = tls::access_log(&logs);
+    if c.foreign_ca {
+        if !r.entries().is_empty() || !access.is_empty() {
+            bad.push(format!(
+                "requests got through a refused handshake: {} in nginx's log, {} at the mock",
+                access.len(),
+                r.entries().len()
+            ));
+        }
+        let errors = std::fs::read_to_string(logs.join("nginx-error.log")).unwrap_or_default();
+        if !errors.lines().any(|l| l.contains("handshak") && l.contains("client: 10.0.0.")) {
+            bad.push("nginx logged no handshake from flint's lease (did flint connect at all?)".into());
+        }
+        return bad;
+    }
+    for f in &access {
+        let (proto, sni) = (f.first().map_or("", String::as_str), f.get(1).map_or("", String::as_str));
+        if !proto.starts_with("TLSv1.") || sni != tls::HOST {
+            bad.push(format!("nginx: protocol {proto:?}, SNI {sni:?} for {f:?}; expected TLS and {}", tls::HOST));
+        }
+    }
+    if access.is_empty() || access.len() != r.entries().len() {
+        bad.push(format!("{} requests through TLS, {} at the mock", access.len(), r.entries().len()));
+    }
+    for e in r.entries().iter().filter(|e| e.host.as_deref() != Some(tls::HOST)) {
+        bad.push(format!("Host {:?}, expected {}: {e}", e.host, tls::HOST));
     }
     bad
 }

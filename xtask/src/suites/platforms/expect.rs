@@ -6,7 +6,7 @@
 
 use crate::mock::Platform;
 use crate::mock::{
-    aliyun, cloudstack, digitalocean, exoscale, hetzner, ibmcloud, oraclecloud, scaleway, upcloud, vultr,
+    aliyun, cloudstack, digitalocean, exoscale, hetzner, ibmcloud, oraclecloud, packet, scaleway, upcloud, vultr,
 };
 
 /// What one platform's instance publishes.
@@ -58,6 +58,7 @@ pub fn identity(p: Platform, from_drive: bool) -> Identity {
         Platform::IbmCloud => {
             id(ibmcloud::INSTANCE_ID, ibmcloud::HOSTNAME, &ibmcloud::ssh_keys(), ibmcloud::attributes())
         }
+        Platform::Packet => id(packet::ID, packet::HOSTNAME, &packet::KEYS, packet::attributes()),
         Platform::Aws
         | Platform::Akamai
         | Platform::OpenStack
@@ -78,13 +79,18 @@ pub fn listen(p: Platform) -> (&'static str, Option<&'static str>) {
         // The virtual router: dnsmasq's own address, the lease's server identifier. Nothing
         // listens on 169.254.169.254.
         Platform::CloudStack => ("10.0.0.1:80", None),
+        // Behind nginx, which holds the name's address (`tls.rs`).
+        Platform::Packet => (super::tls::BACKEND, None),
         _ => ("169.254.169.254:80", None),
     }
 }
 
 /// The report's `server`: the address flint fetched from.
 pub fn server(p: Platform) -> &'static str {
-    listen(p).0.trim_end_matches(":80")
+    match p {
+        Platform::Packet => super::tls::ADDRESS,
+        p => listen(p).0.trim_end_matches(":80"),
+    }
 }
 
 /// The paths that carry user-data (any of them may be the one flint asks).
@@ -99,13 +105,15 @@ pub fn user_data_paths(p: Platform) -> &'static [&'static str] {
         Platform::Scaleway => &["/user_data/cloud-init"],
         Platform::OracleCloud => &["/opc/v2/instance/", "/opc/v2/instance", "/opc/v2/instance/metadata/user_data"],
         Platform::IbmCloud => &["/metadata/v1/instance/initialization"],
+        Platform::Packet => &["/userdata"],
         _ => &[],
     }
 }
 
 /// The id Ignition 2.14 (Debian's) is run with on `user.ign`. Measured: 2.14 knows
-/// digitalocean, vultr, exoscale, cloudstack, aliyun and ibmcloud, and with `user.ign` present
-/// none of them writes `neednet` in fetch-offline; it rejects hetzner, upcloud, scaleway and
+/// digitalocean, vultr, exoscale, cloudstack, aliyun, ibmcloud and packet, and with `user.ign`
+/// present none of them writes `neednet` in fetch-offline (packet's status POST after the
+/// stage fails offline and is only logged); it rejects hetzner, upcloud, scaleway and
 /// oraclecloud (`-platform`: "not a valid platform"; their providers came later), so those
 /// run as `metal`, whose provider never goes to the network either.
 pub fn ignition_platform(p: Platform) -> &'static str {
@@ -117,7 +125,7 @@ pub fn ignition_platform(p: Platform) -> &'static str {
 
 /// Issue #12's platforms.
 #[cfg(test)]
-pub const PLATFORMS: [Platform; 10] = [
+pub const PLATFORMS: [Platform; 11] = [
     Platform::DigitalOcean,
     Platform::Hetzner,
     Platform::Vultr,
@@ -128,6 +136,7 @@ pub const PLATFORMS: [Platform; 10] = [
     Platform::OracleCloud,
     Platform::Aliyun,
     Platform::IbmCloud,
+    Platform::Packet,
 ];
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Issue #12's metadata platforms (`cargo xtask platforms [FILTER] [--keep]`): DigitalOcean,
-//! Hetzner, Vultr, UpCloud, Exoscale, CloudStack, Scaleway, Oracle Cloud, Alibaba Cloud and IBM
-//! Cloud, each against its own mock (`mock::<platform>`, written from the platforms' documents
-//! and the real clients, never from flint) in network namespaces, and for CloudStack and IBM
-//! Cloud against their config drives too.
+//! Hetzner, Vultr, UpCloud, Exoscale, CloudStack, Scaleway, Oracle Cloud, Alibaba Cloud, IBM
+//! Cloud and Equinix Metal, each against its own mock (`mock::<platform>`, written from the
+//! platforms' documents and the real clients, never from flint) in network namespaces, for
+//! CloudStack and IBM Cloud against their config drives too, and for Equinix Metal behind its
+//! name and real TLS (`tls.rs`: dnsmasq's DNS, nginx with a CA made for the case).
 //!
 //! Every case runs flint once with every hand-off (`--ignition --cloud-init-seed
 //! --attributes`) under `--root <dir>/root` and gets the checks of every namespace run (exit
@@ -11,13 +12,15 @@
 //! facts (`expect.rs`): every Afterburn attribute name and value, the hostname and keys in the
 //! Ignition fragment, the seed; the mock's request log (the user-data path, no request the
 //! service refused, and the platform's quirk: Scaleway's source port, DigitalOcean's
-//! link-local address, CloudStack's DHCP server, Alibaba's token, IBM's bearer token); and,
+//! link-local address, CloudStack's DHCP server, Alibaba's token, IBM's bearer token, Equinix's
+//! name, SNI and handshake); and,
 //! for the `-ignition` and `-drive` cases, real Ignition 2.14 `fetch-offline` on `user.ign`
 //! and cloud-init's own NoCloud reader on the seed (`checks::consumers`).
 
 mod case;
 mod checks;
 mod expect;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -272,6 +275,41 @@ pub fn all() -> Vec<Case> {
         )
         .none(),
     );
+    // Equinix Metal: DNS for metadata.packet.net, TLS (nginx) in front of the mock.
+    let first = v.len();
+    v.extend(triple!(
+        Platform::Packet,
+        "packet-ignition",
+        "packet-gzip",
+        "packet-none",
+        "/userdata 200 with an empty body (what Ignition takes as no config): exit 3"
+    ));
+    v.push(Case {
+        mock: Some(|o| o.none_status = 404),
+        exit: 5,
+        error_phase: Some("user-data"),
+        source: None,
+        payload: Payload::None,
+        ..Case::service(
+            "packet-404",
+            "/userdata 404 (hollow-metadataservice's none; Ignition fails on it): exit 5, nothing written",
+            Platform::Packet,
+        )
+    });
+    v.push(Case {
+        foreign_ca: true,
+        exit: 5,
+        error_phase: Some("tls"),
+        source: None,
+        ..Case::service(
+            "packet-unknown-ca",
+            "--ca-bundle holds another CA: the handshake is refused, exit 5, not one request reaches the service",
+            Platform::Packet,
+        )
+    });
+    for c in v[first..].iter_mut() {
+        c.extra = Some(packet_tls);
+    }
     v
 }
 
@@ -338,16 +376,28 @@ fn build_drive(kind: DriveKind, user_data: Option<&[u8]>, dir: &Path) -> Result<
     }
 }
 
-/// The case's network, and the DHCP server `Net::DhcpOtherRouter` starts itself.
-fn network(c: &Case, payload: Option<&Path>, logs: &Path) -> Result<(Option<ChildGuard>, CaseNet), String> {
+/// The case's network, and the servers `Net::DhcpOtherRouter` and `Net::DhcpDnsTls` start
+/// themselves (dnsmasq; nginx with `pki`'s leaf).
+fn network(
+    c: &Case,
+    payload: Option<&Path>,
+    pki: Option<&tls::Pki>,
+    logs: &Path,
+) -> Result<(Vec<ChildGuard>, CaseNet), String> {
     let (addressing, dhcp) = match c.net {
-        Net::NoNic => return Ok((None, CaseNet::lone()?)),
+        Net::NoNic => return Ok((Vec::new(), CaseNet::lone()?)),
         Net::Dhcp => (Addressing::Dhcp, true),
-        Net::DhcpOtherRouter => (Addressing::Dhcp, false),
+        Net::DhcpOtherRouter | Net::DhcpDnsTls => (Addressing::Dhcp, false),
         Net::LinkLocal => (Addressing::LinkLocal, false),
     };
-    let mut dnsmasq = None;
+    let mut servers = Vec::new();
     let net = CaseNet::veth(addressing, dhcp, logs, |topo| {
+        if c.net == Net::DhcpDnsTls {
+            let pki = pki.ok_or("a TLS case without its certificates")?;
+            topo.ip_server(&["addr", "add", &format!("{}/32", tls::ADDRESS), "dev", SERVER_IF])?;
+            servers.push(tls::start_dns(&topo.server, logs)?);
+            servers.push(tls::start_nginx(&topo.server, pki, logs)?);
+        }
         if c.net == Net::DhcpOtherRouter {
             let args: Vec<String> = [
                 "--port=0".to_string(),
@@ -360,7 +410,7 @@ fn network(c: &Case, payload: Option<&Path>, logs: &Path) -> Result<(Option<Chil
                 "--log-dhcp".into(),
             ]
             .into();
-            dnsmasq = Some(start_dnsmasq_args(&topo.server, &args, logs, "dnsmasq")?);
+            servers.push(start_dnsmasq_args(&topo.server, &args, logs, "dnsmasq")?);
         }
         let Some(knobs) = c.mock else { return Ok(None) };
         let (listen, extra) = expect::listen(c.platform);
@@ -373,12 +423,16 @@ fn network(c: &Case, payload: Option<&Path>, logs: &Path) -> Result<(Option<Chil
         knobs(&mut o);
         Ok(Some(o))
     })?;
-    Ok((dnsmasq, net))
+    Ok((servers, net))
 }
 
-fn flint_args(c: &Case, root: &Path, drive: Option<&Path>) -> Vec<String> {
+fn flint_args(c: &Case, root: &Path, drive: Option<&Path>, pki: Option<&tls::Pki>) -> Vec<String> {
     let mut a: Vec<String> = vec!["--platform".into(), c.platform.as_str().into(), "--root".into()];
     a.push(root.display().to_string());
+    if let Some(p) = pki {
+        let ca = if c.foreign_ca { &p.foreign_ca } else { &p.ca };
+        a.extend(["--ca-bundle".into(), ca.display().to_string()]);
+    }
     a.extend(["--output".into(), OUTPUT.into(), "--report".into(), REPORT.into()]);
     a.extend(["--timeout".into(), c.budget.to_string(), "--ignition".into()]);
     a.extend(["--cloud-init-seed".into(), SEED_DIR.into(), "--attributes".into(), ATTRIBUTES.into()]);
@@ -413,8 +467,13 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
     if let Some(s) = &served {
         std::fs::write(&payload_path, s).map_err(|e| vec![e.to_string()])?;
     }
-    let (_dnsmasq, net) = network(c, served.is_some().then_some(payload_path.as_path()), &logs).map_err(|e| vec![e])?;
-    let args = flint_args(c, &root, image.as_deref());
+    let pki = match c.net {
+        Net::DhcpDnsTls => Some(tls::Pki::make(&drive_dir.join("pki")).map_err(|e| vec![e])?),
+        _ => None,
+    };
+    let (_servers, net) =
+        network(c, served.is_some().then_some(payload_path.as_path()), pki.as_ref(), &logs).map_err(|e| vec![e])?;
+    let args = flint_args(c, &root, image.as_deref(), pki.as_ref());
     std::fs::write(logs.join("flint-args.txt"), args.join(" ")).ok();
     let budget = Duration::from_secs_f64(c.budget);
     let fr = drivecase::run_flint(&net, flint, &args, None, &logs, budget).map_err(|e| vec![e])?;
@@ -441,7 +500,7 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
 
 fn run(sel: &Selection, t: &mut Tally) -> Result<(), String> {
     util::require_root("the platform scenarios (network namespaces)")?;
-    deps::ensure_nocloud()?;
+    deps::ensure_platforms()?;
     let flint = runner_ready("the platform scenarios")?;
     let selected = sel.pick(all(), |c| c.name, "platform case")?;
     t.add(run_each(&selected, |c| (c.name, c.about), 28, "case", sel.keep, |c, dir| run_one(c, &flint, dir))?);
