@@ -171,6 +171,8 @@ enum Follow {
     Resolve(PointerError),
     /// Its URL is not one flint fetches (or there is no room left to keep it).
     Url,
+    /// A redirect from https to http.
+    Downgrade,
     /// The fetch failed: no answer, an HTTP error status, a TLS failure.
     Fetch(Failed),
 }
@@ -179,7 +181,8 @@ impl fmt::Display for Follow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Follow::Resolve(e) => e.fmt(f),
-            Follow::Url => f.write_str("a pointer's URL is not http(s), or too long"),
+            Follow::Url => f.write_str("a pointer's URL (or a redirect's Location) is not http(s), or too long"),
+            Follow::Downgrade => f.write_str("a redirect from https to http is not followed"),
             // The URL itself is not said: a signed URL's query is a credential.
             Follow::Fetch(e) => write!(f, "fetching a pointer: {}", Error::Run(*e)),
         }
@@ -614,6 +617,15 @@ fn follow(
             Err(_) => return Ok(None),
         },
     };
+    // Only a `#include` list or a JSON document can hold pointers: the first bytes decide, so
+    // every other user-data is decoded once, straight into its files, as before.
+    let mut head = [0u8; 64];
+    let mut peek = flint::decode::SliceSink::new(&mut head);
+    let _ = decode::decode(payload, window, cfg.max_size, &mut peek);
+    let seen = peek.len();
+    if !(head.starts_with(b"#include") || head[..seen].trim_ascii_start().starts_with(b"{")) {
+        return Ok(None);
+    }
     let mut sink = flint::decode::SliceSink::new(&mut mem.plain);
     if decode::decode(payload, window, cfg.max_size.min(PLAIN_MAX as u64), &mut sink).is_err() {
         return Ok(None);
@@ -649,33 +661,65 @@ fn follow(
                 copy.copy_from_slice(out);
                 return Ok(Some(copy));
             }
-            Step::Fetch(url) => {
-                let n = url.len();
-                if n > urls.len() {
-                    return Err(Error::Pointer(Follow::Url));
-                }
-                let (copy, rest) = core::mem::take(&mut urls).split_at_mut(n);
-                urls = rest;
-                copy.copy_from_slice(url);
-                let url = Url::parse(copy)
-                    .ok()
-                    .filter(|u| u.scheme != Scheme::File && u.path.len() <= flint::sources::service::PATH_MAX)
-                    .ok_or(Error::Pointer(Follow::Url))?;
-                if url.scheme == Scheme::Https && !engine.has_tls() {
-                    engine.set_tls(secure(cfg, nic, deadline)?);
-                }
-                // The host only: a signed URL's query is a credential.
-                flint::info!("pointer", "fetching from {}", Bytes(url.authority));
-                engine.fetch(url);
-                drive(engine, nic, drives, deadline);
+            Step::Fetch(first) => {
+                let mut url = keep_url(&mut urls, |out| {
+                    out.get_mut(..first.len()).map(|o| {
+                        o.copy_from_slice(first);
+                        &*o
+                    })
+                })?;
                 fetches += 1;
-                match engine.fetched() {
-                    Ok(body) => resolver.fetched(body).map_err(|e| Error::Pointer(Follow::Resolve(e)))?,
-                    Err(e) => return Err(Error::Pointer(Follow::Fetch(e))),
+                // Redirects are followed for pointers (an object store may send one), at most
+                // REDIRECTS_MAX, and never from https to http.
+                for redirects in 0..=REDIRECTS_MAX {
+                    if url.scheme == Scheme::Https && !engine.has_tls() {
+                        engine.set_tls(secure(cfg, nic, deadline)?);
+                    }
+                    // The host only: a signed URL's query is a credential.
+                    flint::info!("pointer", "fetching from {}", Bytes(url.authority));
+                    engine.fetch(url);
+                    drive(engine, nic, drives, deadline);
+                    match engine.fetched() {
+                        Ok(body) => {
+                            resolver.fetched(body).map_err(|e| Error::Pointer(Follow::Resolve(e)))?;
+                            break;
+                        }
+                        Err(Failed::Flow(_, Failure::Status(301 | 302 | 303 | 307 | 308)))
+                            if redirects < REDIRECTS_MAX =>
+                        {
+                            let location = engine.location().ok_or(Error::Pointer(Follow::Url))?;
+                            let from = url;
+                            url = keep_url(&mut urls, |out| from.redirect(location, out))?;
+                            if from.scheme == Scheme::Https && url.scheme != Scheme::Https {
+                                return Err(Error::Pointer(Follow::Downgrade));
+                            }
+                        }
+                        Err(e) => return Err(Error::Pointer(Follow::Fetch(e))),
+                    }
                 }
             }
         }
     }
+}
+
+/// Redirects followed for one pointer (curl's and Ignition's clients allow more; a pointer that
+/// needs more than a few is broken).
+const REDIRECTS_MAX: usize = 5;
+
+/// A URL written by `write` into the run's URL memory (kept for the rest of the run: the
+/// engine's request borrows it), parsed; refused when it does not fit, is not http(s), or its
+/// request target is too long.
+fn keep_url(
+    urls: &mut &'static mut [u8],
+    write: impl FnOnce(&mut [u8]) -> Option<&[u8]>,
+) -> Result<Url<'static>, Error> {
+    let n = write(urls).ok_or(Error::Pointer(Follow::Url))?.len();
+    let (kept, rest) = core::mem::take(urls).split_at_mut(n);
+    *urls = rest;
+    Url::parse(kept)
+        .ok()
+        .filter(|u| u.scheme != Scheme::File && u.path.len() <= flint::sources::service::PATH_MAX)
+        .ok_or(Error::Pointer(Follow::Url))
 }
 
 /// What the engine saw, into the report.

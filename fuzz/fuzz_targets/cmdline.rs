@@ -1,7 +1,7 @@
 //! Kernel command line and argv parsing (src/args.rs) on raw bytes, then `resolve`, checked
 //! against a model of the documented rules written with std's parsers: the first problem in the
 //! order --url (or `ignition.config.url=` on `metal`), platform, --family, --address, --timeout,
-//! --dhcp-timeout, --max-size, --interface, --ssh-user,
+//! --dhcp-timeout, --max-size, --inline-max, --interface, --ssh-user,
 //! then the output paths under --root is the one reported, and every accepted value is in range.
 //! Every slice handed back lies inside the input.
 #![no_main]
@@ -82,18 +82,17 @@ fuzz_target!(|data: &[u8]| {
     let got = args::resolve(&cli, &kernel, None);
     let want = (|| {
         // A URL names the source: `--url`/`flint.url=`, else Ignition's own on bare metal. Its
-        // grammar is the seed URL's (tested in src/sources/seed.rs); here: only http, a path
-        // that fits a request.
+        // grammar is the seed URL's (tested in src/sources/seed.rs); here: http or https, a
+        // path that fits a request.
         let metal = cli.platform.or(kernel.platform).is_none() && kernel.ignition_platform == Some(&b"metal"[..]);
         let url = pick(cli.url, kernel.url).or(kernel.ignition_url.filter(|_| metal));
         let platform: &[u8] = match url {
             Some(u) => {
                 let parsed = Url::parse(u).map_err(UsageError::Url)?;
                 match parsed.scheme {
-                    Scheme::Https => return Err(UsageError::Url(UrlError::Https)),
                     Scheme::File => return Err(UsageError::Url(UrlError::File)),
-                    Scheme::Http if parsed.path.len() > PATH_MAX => return Err(UsageError::Url(UrlError::Long)),
-                    Scheme::Http => b"url",
+                    _ if parsed.path.len() > PATH_MAX => return Err(UsageError::Url(UrlError::Long)),
+                    Scheme::Http | Scheme::Https => b"url",
                 }
             }
             // `auto` is flint's own word (`--platform`, `flint.platform=`), never Ignition's.
@@ -128,6 +127,9 @@ fuzz_target!(|data: &[u8]| {
         let max = pick(cli.max_size, kernel.max_size)
             .map_or(Some(args::DEFAULT_MAX_SIZE), size)
             .ok_or(UsageError::BadValue("--max-size"))?;
+        let inline = pick(cli.inline_max, kernel.inline_max)
+            .map_or(Some(args::DEFAULT_MAX_SIZE), size)
+            .ok_or(UsageError::BadValue("--inline-max"))?;
         let interface = pick(cli.interface, kernel.interface);
         // IFNAMSIZ 16 with the NUL; no '/', ':' or whitespace/control bytes in a name, and not
         // "." or ".." (the kernel's dev_valid_name()).
@@ -158,11 +160,13 @@ fuzz_target!(|data: &[u8]| {
         {
             return Err(UsageError::BadValue(name));
         }
-        Ok((platform, family, address, timeout, dhcp, max, interface, user, root))
+        Ok((platform, family, address, timeout, dhcp, (max, inline), interface, user, root))
     })();
     match (got, want) {
-        (Ok(c), Ok((platform, family, address, timeout, dhcp, max, interface, user, root))) => {
+        (Ok(c), Ok((platform, family, address, timeout, dhcp, (max, inline), interface, user, root))) => {
             assert_eq!(c.platform.id.as_bytes(), platform);
+            assert_eq!(c.inline_max, inline);
+            assert_eq!(c.ca_bundle, pick(cli.ca_bundle, kernel.ca_bundle));
             assert_eq!(c.family, family);
             assert_eq!(c.url.is_some(), platform == b"url");
             assert_eq!(

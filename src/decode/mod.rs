@@ -166,7 +166,8 @@ pub fn unbase64(text: &mut [u8], out: &mut [u8]) -> Result<usize, DecodeError> {
     Ok(w)
 }
 
-/// A [`Write`] into a slice: bytes beyond its end are refused (`OutOfMemory`), never dropped.
+/// A [`Write`] into a slice: it takes what fits, and once full refuses the rest
+/// (`OutOfMemory`: `write_all` fails), never dropping bytes silently.
 pub struct SliceSink<'b> {
     buf: &'b mut [u8],
     len: usize,
@@ -192,10 +193,13 @@ impl embedded_io::ErrorType for SliceSink<'_> {
 
 impl Write for SliceSink<'_> {
     fn write(&mut self, data: &[u8]) -> Result<usize, Self::Error> {
-        let room = self.buf.get_mut(self.len..self.len + data.len()).ok_or(embedded_io::ErrorKind::OutOfMemory)?;
-        room.copy_from_slice(data);
-        self.len += data.len();
-        Ok(data.len())
+        let n = data.len().min(self.buf.len() - self.len);
+        if n == 0 && !data.is_empty() {
+            return Err(embedded_io::ErrorKind::OutOfMemory);
+        }
+        self.buf[self.len..self.len + n].copy_from_slice(&data[..n]);
+        self.len += n;
+        Ok(n)
     }
 
     fn flush(&mut self) -> Result<(), Self::Error> {

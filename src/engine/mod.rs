@@ -185,6 +185,11 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Where the last [`Engine::fetch`] was redirected to (its `Location`), if it was.
+    pub fn location(&self) -> Option<&[u8]> {
+        self.pointer.as_ref()?.location()
+    }
+
     /// Makes https possible: the TLS client, trust anchors and key material.
     pub fn set_tls(&mut self, tls: crate::tls::Secure<'a>) {
         self.tls = Some(tls);
@@ -208,19 +213,20 @@ impl<'a> Engine<'a> {
         } else if let Some(b) = self.pointer_buffers.take() {
             let seed = self.settings.seed.rotate_left(29);
             self.pointer =
-                Some(ServiceRun::new(&crate::platform::url::SERVICE, seed, false, b.body, b.meta, Some(url)));
+                Some(ServiceRun::new(&crate::platform::url::POINTER, seed, false, b.body, b.meta, Some(url)));
         }
         self.done = false;
     }
 
-    /// The last [`Engine::fetch`]: the body of a 2xx answer, or why there is none (a 404 is
-    /// `Failure::Status(404)`: a pointer that names nothing is an error, not "no user-data").
+    /// The last [`Engine::fetch`]: the body of a 2xx answer (an empty one is an empty
+    /// document), or why there is none (a 404 is `Failure::Status(404)`: a pointer that names
+    /// nothing is an error, not "no user-data"; a redirect is its status, see [`Engine::location`]).
     pub fn fetched(&mut self) -> Result<&[u8], Failed> {
         let Some(p) = &mut self.pointer else { return Err(Failed::Flow(Stage::UserData, Failure::RequestCap)) };
         match (p.answer(), p.failure()) {
             (Some(true), _) => Ok(p.parts().0),
             (_, Some((stage, f))) => Err(Failed::Flow(stage, f)),
-            (Some(false), None) => Err(Failed::Flow(Stage::UserData, Failure::Status(404))),
+            (Some(false), None) => Ok(&[]),
             (None, None) => {
                 Err(self.network.failed().map_or(Failed::Flow(Stage::UserData, Failure::RequestCap), Failed::Net))
             }

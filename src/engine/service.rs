@@ -118,6 +118,11 @@ impl<'a> ServiceRun<'a> {
         self.dns_seed = self.dns_seed.rotate_left(11);
     }
 
+    /// The `Location` of the last user-data response (a redirect).
+    pub fn location(&self) -> Option<&[u8]> {
+        self.data.location()
+    }
+
     /// The user-data stage is over: `Some(true)` user-data, `Some(false)` none.
     pub fn answer(&self) -> Option<bool> {
         self.flow.found()

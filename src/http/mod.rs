@@ -208,6 +208,17 @@ impl<'b> ResponseParser<'b> {
         (self.state != State::Head).then_some(self.head)
     }
 
+    /// The `Location` field of a complete head (a redirect's target, RFC 9110 §10.2.2), trimmed.
+    pub fn location(&self) -> Option<&[u8]> {
+        self.head()?;
+        let head = self.head_buf.get(..self.head_len)?;
+        head.split(|&b| b == b'\n').skip(1).find_map(|line| {
+            let line = line.strip_suffix(b"\r")?;
+            let (name, value) = parse_field(line).ok()?;
+            name.eq_ignore_ascii_case(b"location").then_some(value)
+        })
+    }
+
     /// The body received so far (complete once [`is_done`](Self::is_done)).
     pub fn body(&self) -> &[u8] {
         &self.body[..self.body_len]
@@ -556,6 +567,21 @@ mod tests {
     fn close_delimited_body_at_every_split() {
         let r = b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\nuntil the end";
         assert_eq!(at_every_split(r, 64), Ok((200, b"until the end".to_vec())));
+    }
+
+    #[test]
+    fn a_redirect_keeps_its_location() {
+        let mut body = [0u8; 16];
+        let mut p = ResponseParser::new(&mut body);
+        assert_eq!(p.location(), None);
+        p.feed(b"HTTP/1.1 302 Found\r\nServer: x\r\nlocation:  https://b.example/k?X-Amz-Signature=ab \r\n").unwrap();
+        assert_eq!(p.location(), None, "no head yet");
+        p.feed(b"Content-Length: 5\r\n\r\nmoved").unwrap();
+        assert_eq!(p.head().map(|h| h.status), Some(302));
+        assert_eq!(p.location(), Some(&b"https://b.example/k?X-Amz-Signature=ab"[..]));
+        p.reset();
+        p.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
+        assert_eq!(p.location(), None);
     }
 
     #[test]

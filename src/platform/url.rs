@@ -14,6 +14,11 @@ pub const PLATFORM: Platform = Platform { id: "url", sources: &[Source::Service(
 
 /// The URL's host and port; its path and query are the request target (an empty resource path
 /// means "the URL's own", see [`crate::sources::service::Flow::request`]).
+/// A pointer in the user-data (cloud-init `#include`, an Ignition source): the same GET, but a
+/// 404 is an error (a pointer that names nothing cannot be handed on) and an empty 200 is an
+/// empty document.
+pub const POINTER: Service = Service { user_data: UserData { none_on_404: false, ..SERVICE.user_data }, ..SERVICE };
+
 pub const SERVICE: Service = Service {
     endpoints: &[Endpoint { address: Address::Seed, port: 0, host: Host::Seed }],
     token: None,

@@ -174,6 +174,29 @@ impl<'a> Url<'a> {
         Ok(url)
     }
 
+    /// The absolute URL a redirect from this URL names, written into `out` (RFC 9110 §10.2.2:
+    /// `Location` is a URI reference, resolved against the request's URL, RFC 3986 §5): an
+    /// absolute `http(s)://` URL as it is, a network-path `//host/…` with this scheme, an
+    /// absolute path `/…` on this authority. `None` for anything else (a relative path, which
+    /// object stores and metadata services do not send), or when it does not fit.
+    pub fn redirect<'b>(&self, location: &[u8], out: &'b mut [u8]) -> Option<&'b [u8]> {
+        let scheme: &[u8] = if self.scheme == Scheme::Https { b"https:" } else { b"http:" };
+        let mut w = Writer::new(out);
+        if location.starts_with(b"http://") || location.starts_with(b"https://") {
+            w.bytes(location).ok()?;
+        } else if location.starts_with(b"//") {
+            w.bytes(scheme).ok()?;
+            w.bytes(location).ok()?;
+        } else if location.starts_with(b"/") {
+            for part in [scheme, b"//", self.authority, location] {
+                w.bytes(part).ok()?;
+            }
+        } else {
+            return None;
+        }
+        Some(w.into_slice())
+    }
+
     /// The path of file `name` under this seed, written into `out` (`None` if it does not
     /// fit): for HTTP the request target, always starting with `/`; for `file` the file's path.
     // Out of line: measured smaller so (inlined, it grew its callers more than it costs).
@@ -310,6 +333,22 @@ mod tests {
         assert!(
             pick(b"", b"ds=nocloud-net;s=http://10.0.0.1/012345678901234567890123456789012345678901234567890/").is_ok()
         );
+    }
+
+    #[test]
+    fn redirects_resolve_against_the_request_url() {
+        let base = Url::parse(b"https://bucket.s3.example:8443/k?X-Amz-Signature=1").unwrap();
+        let to = |loc: &[u8]| {
+            let mut out = [0u8; 128];
+            base.redirect(loc, &mut out).map(|u| u.to_vec())
+        };
+        assert_eq!(to(b"http://other.example/x").unwrap(), b"http://other.example/x");
+        assert_eq!(to(b"//mirror.example/y?z").unwrap(), b"https://mirror.example/y?z");
+        assert_eq!(to(b"/other/key?q=1").unwrap(), b"https://bucket.s3.example:8443/other/key?q=1");
+        assert_eq!(to(b"relative/path"), None);
+        assert_eq!(to(b"ftp://x/"), None);
+        let mut tiny = [0u8; 8];
+        assert_eq!(base.redirect(b"/a-long-path", &mut tiny), None);
     }
 
     #[test]

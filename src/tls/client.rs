@@ -395,14 +395,27 @@ impl Client {
                 Ok(())
             }
             HANDSHAKE => {
-                // Handshake messages may span and share records (§5.1); gather them here.
-                if body.is_empty() || self.hs_len + body.len() > HS_CAP {
-                    return Err(if body.is_empty() { TlsError::Protocol } else { TlsError::TooLarge });
+                // Handshake messages may span and share records (§5.1); gather them here, as
+                // much as fits at a time, so only a single message over HS_CAP is too large.
+                if body.is_empty() {
+                    return Err(TlsError::Protocol);
                 }
-                self.hs[self.hs_len..self.hs_len + body.len()].copy_from_slice(&self.rec[body]);
-                self.hs_len += end - 5;
+                let mut from = body.start;
+                while from < end {
+                    let n = (end - from).min(HS_CAP - self.hs_len);
+                    if n == 0 {
+                        return Err(TlsError::TooLarge);
+                    }
+                    self.hs[self.hs_len..self.hs_len + n].copy_from_slice(&self.rec[from..from + n]);
+                    self.hs_len += n;
+                    from += n;
+                    // A key change must fall on a record boundary (§5.1).
+                    if self.handshake(verify)? && from < end {
+                        return Err(TlsError::Protocol);
+                    }
+                }
                 self.rec_len = 0;
-                self.handshake(verify)
+                Ok(())
             }
             APPLICATION_DATA if self.c.state == State::Established => {
                 if body.is_empty() {
@@ -416,9 +429,11 @@ impl Client {
         }
     }
 
-    /// Act on every complete handshake message gathered so far.
-    fn handshake(&mut self, verify: &mut dyn Verify) -> Result<(), TlsError> {
+    /// Act on every complete handshake message gathered so far; returns whether the last one
+    /// changed the read keys.
+    fn handshake(&mut self, verify: &mut dyn Verify) -> Result<bool, TlsError> {
         let mut at = 0;
+        let mut keys_changed = false;
         while self.hs_len - at >= 4 {
             let m = &self.hs[at..self.hs_len];
             let len = (usize::from(m[1]) << 16) | (usize::from(m[2]) << 8) | usize::from(m[3]);
@@ -428,16 +443,15 @@ impl Client {
             if m.len() < 4 + len {
                 break;
             }
-            let keys_change = self.c.message(&m[..4 + len], verify)?;
+            keys_changed = self.c.message(&m[..4 + len], verify)?;
             at += 4 + len;
-            // A key change must fall on a record boundary (§5.1).
-            if keys_change && at != self.hs_len {
+            if keys_changed && at != self.hs_len {
                 return Err(TlsError::Protocol);
             }
         }
         self.hs.copy_within(at..self.hs_len, 0);
         self.hs_len -= at;
-        Ok(())
+        Ok(keys_changed)
     }
 }
 

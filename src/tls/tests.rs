@@ -346,6 +346,8 @@ fn certificate_request_gets_an_empty_certificate() {
 
 #[test]
 fn client_hello_shape() {
+    // All state inline, as documented: one record, one handshake message, the outgoing bytes.
+    assert!(size_of::<Client>() < 38 * 1024, "{} bytes", size_of::<Client>());
     let mut client = Box::new(Client::new());
     client.start(ServerName::Dns(HOST), &[3; 64]);
     let hello = client.outgoing().to_vec();
@@ -438,7 +440,9 @@ fn scripted_server_hellos() {
 struct AcceptAll;
 impl Verify for AcceptAll {
     fn chain(&mut self, certs: &[&[u8]], _: ServerName<'_>) -> Result<(), PkiError> {
-        assert_eq!(certs, &[b"leaf certificate".as_slice(), b"intermediate"]);
+        assert_eq!(certs.len(), 2);
+        assert!(certs[0].iter().all(|&b| b == 0xab));
+        assert_eq!(certs[1], b"intermediate");
         Ok(())
     }
     fn signature(&mut self, scheme: u16, message: &[u8], signature: &[u8]) -> Result<(), PkiError> {
@@ -458,7 +462,7 @@ fn message(typ: u8, body: &[u8]) -> Vec<u8> {
 /// A server written with the key schedule alone: answers the client's real ClientHello with
 /// x25519, then sends its flight with handshake messages cut into records of `piece` bytes
 /// (so messages span records, and records hold parts of two messages).
-fn scripted_flight(client: &mut Client, piece: usize) -> (Vec<u8>, TrafficKeys) {
+fn scripted_flight(client: &mut Client, piece: usize, leaf_len: usize) -> (Vec<u8>, TrafficKeys) {
     use super::keys::{self, Suite, Transcript};
     let hello = client.outgoing().to_vec();
     client.sent(hello.len());
@@ -484,12 +488,12 @@ fn scripted_flight(client: &mut Client, piece: usize) -> (Vec<u8>, TrafficKeys) 
     let s_hs = keys::derive_secret(suite, &hs, b"s hs traffic", &transcript.hash(suite));
     let mut flight = Vec::new();
     let mut list = Vec::new();
-    for cert in [b"leaf certificate".as_slice(), b"intermediate"] {
-        list.extend_from_slice(&[0, 0, cert.len() as u8]);
+    for cert in [&vec![0xab; leaf_len][..], b"intermediate"] {
+        list.extend_from_slice(&[0, (cert.len() >> 8) as u8, cert.len() as u8]);
         list.extend_from_slice(cert);
         list.extend_from_slice(&[0, 0]);
     }
-    let mut cert = vec![0, 0, 0, list.len() as u8];
+    let mut cert = vec![0, 0, (list.len() >> 8) as u8, list.len() as u8];
     cert.extend_from_slice(&list);
     for m in [message(8, &[0, 0]), message(11, &cert), message(15, &[8, 4, 0, 3, b's', b'i', b'g'])] {
         transcript.update(&m);
@@ -519,7 +523,7 @@ fn handshake_messages_split_across_records_at_every_size() {
     for piece in 1..=80 {
         let mut client = Box::new(Client::new());
         client.start(ServerName::Dns(HOST), &[6; 64]);
-        let (wire, mut app) = scripted_flight(&mut client, piece);
+        let (wire, mut app) = scripted_flight(&mut client, piece, 16);
         assert_eq!(client.receive(&wire, &mut AcceptAll), Ok(wire.len()), "records of {piece} bytes");
         assert!(client.is_established(), "records of {piece} bytes");
         // Application data under the server's application keys, with padding (§5.4).
@@ -546,10 +550,29 @@ fn a_key_change_inside_a_record_is_refused() {
     // forbids handshake data past a key change in the same record.
     let mut client = Box::new(Client::new());
     client.start(ServerName::Dns(HOST), &[6; 64]);
-    let (wire, _) = scripted_flight(&mut client, 1000);
+    let (wire, _) = scripted_flight(&mut client, 1000, 16);
     let sh_len = usize::from(wire[4]);
     let mut joined = wire[..5 + sh_len].to_vec();
     joined.extend_from_slice(&[8, 0, 0, 2, 0, 0]);
     joined[4] += 6;
     assert_eq!(client.receive(&joined, &mut AcceptAll), Err(TlsError::Protocol));
+}
+
+#[test]
+fn the_largest_certificate_message_fits_across_full_records() {
+    // A Certificate message of exactly HS_CAP bytes, in records of 2^14 bytes that also carry
+    // the messages around it: it fits, one byte more does not.
+    let overhead = 4 + 1 + 3 + (3 + 2) + (3 + 12 + 2);
+    for (leaf, ok) in [(16384 - overhead, true), (16384 - overhead + 1, false)] {
+        let mut client = Box::new(Client::new());
+        client.start(ServerName::Dns(HOST), &[6; 64]);
+        let (wire, _) = scripted_flight(&mut client, 16384, leaf);
+        let result = client.receive(&wire, &mut AcceptAll);
+        if ok {
+            assert_eq!(result, Ok(wire.len()));
+            assert!(client.is_established());
+        } else {
+            assert_eq!(result, Err(TlsError::TooLarge));
+        }
+    }
 }

@@ -223,8 +223,12 @@ pub fn time(r: &mut Reader<'_>) -> Result<u64, PkiError> {
         2 => 28,
         _ => return Err(PkiError::Malformed),
     };
-    if year < 1970 || day == 0 || day > mdays || hour > 23 || min > 59 || sec > 59 {
+    if day == 0 || day > mdays || hour > 23 || min > 59 || sec > 59 {
         return Err(PkiError::Malformed);
+    }
+    // Before the epoch (UTCTime 50–69): the start of time, as far as `now` can tell.
+    if year < 1970 {
+        return Ok(0);
     }
     // Days from the civil date (H. Hinnant's algorithm, for years ≥ 1970 only).
     let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
@@ -299,6 +303,7 @@ mod tests {
         assert_eq!(t(b"\x17\x0d000229120000Z"), Ok(951_825_600));
         assert_eq!(t(b"\x18\x0f20510101000000Z"), Ok(2_556_144_000));
         assert_eq!(t(b"\x18\x0f20240229000000Z"), Ok(1_709_164_800));
+        assert_eq!(t(b"\x17\x0d500101000000Z"), Ok(0));
         // no Z, a fraction, 30 February, a UTCTime's length under the GeneralizedTime tag
         assert!(t(b"\x17\x0d700101000000+").is_err());
         assert!(t(b"\x18\x1120510101000000.0Z").is_err());

@@ -93,7 +93,7 @@ impl Modulus {
 }
 
 /// RSAVP1 (RFC 8017 §5.2.2): s^e mod n, written big-endian into `out` (the modulus' length).
-/// Checks the key: 2048–4096 bits (else `KeySize`), odd modulus, odd exponent 3 ≤ e < 2³³.
+/// Checks the key: 2048–4096 bits (else `KeySize`), odd modulus, odd exponent 3 ≤ e < 2⁴⁰.
 #[inline(never)]
 fn public_op<'o>(n: &[u8], e: &[u8], sig: &[u8], out: &'o mut [u8; MAX_BYTES]) -> Result<&'o mut [u8], PkiError> {
     let bytes = n.len();

@@ -95,7 +95,7 @@ pub struct PublicKey {
     /// RSA modulus or SEC 1 point, big-endian, in `bytes[..len]`.
     bytes: [u8; rsa::MAX_BYTES],
     len: u16,
-    /// RSA public exponent, big-endian, in `e[..e_len]` (at most 33 bits are accepted).
+    /// RSA public exponent, big-endian, in `e[..e_len]` (at most 5 bytes are accepted).
     e: [u8; 8],
     e_len: u8,
 }
@@ -234,6 +234,10 @@ mod tests {
         assert_eq!(rsa.verify_tls13(0x0805, MSG, pss), Err(PkiError::BadSignature));
         assert_eq!(p384.verify_tls13(0x0403, MSG, sig256), Err(PkiError::BadSignature));
         assert_eq!(p256.verify_tls13(0x0804, MSG, pss), Err(PkiError::BadSignature));
+        // a valid P-384 signature over SHA-256 is still not ecdsa_secp256r1_sha256
+        let p384_sha256: &[u8] = include_bytes!("testdata/cv-p384-sha256.sig");
+        assert_eq!(verify(p384.spki(), Some(SigAlg::Ecdsa(Hash::Sha256)), MSG, p384_sha256), Ok(()));
+        assert_eq!(p384.verify_tls13(0x0403, MSG, p384_sha256), Err(PkiError::BadSignature));
         // PKCS#1 v1.5 (rsa_pkcs1_sha256) is not a CertificateVerify scheme in TLS 1.3
         let v15: &[u8] = include_bytes!("testdata/cv-0401-rsa2048.sig");
         assert_eq!(rsa.verify_tls13(0x0401, MSG, v15), Err(PkiError::UnsupportedAlgorithm));

@@ -222,3 +222,5 @@ openssl dgst -sha256 -sign "$W/leaf-p256.key" -out cv-0403-p256.sig cv-message.b
 openssl dgst -sha384 -sign "$W/leaf-p384.key" -out cv-0503-p384.sig cv-message.bin
 # PKCS#1 v1.5 is not a TLS 1.3 CertificateVerify scheme (RFC 8446 §4.4.3): must be refused
 openssl dgst -sha256 -sign "$W/leaf-rsa2048.key" -out cv-0401-rsa2048.sig cv-message.bin
+# a valid ECDSA signature with SHA-256 by the P-384 key: not ecdsa_secp256r1_sha256 (the curve differs)
+openssl dgst -sha256 -sign "$W/leaf-p384.key" -out cv-p384-sha256.sig cv-message.bin
