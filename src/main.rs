@@ -26,6 +26,7 @@ use flint::net::stack::{self, Storage};
 use flint::platform::dmi::{Key, Smbios};
 use flint::platform::{Address, Role};
 use flint::report::{self, Report};
+use flint::sources::authorities::{Authorities, CaError, CaStep};
 use flint::sources::drive::DriveError;
 use flint::sources::drive::blocks::BlockDevices;
 use flint::sources::pointer::{self, PointerError, Resolver, Step};
@@ -53,6 +54,8 @@ pub const RENDER_MAX: usize = 24 << 10;
 /// Room for the trust anchors: a PEM bundle read whole (the system bundles are ~220 KB), then
 /// decoded in place to DER.
 pub const CA_MAX: usize = 1 << 20;
+/// Room for an Ignition config's own `certificateAuthorities`: their PEM text, then DER.
+pub const CONFIG_CA_MAX: usize = 256 << 10;
 /// Pointer resolution: the decoded user-data, one fetched pointer, and the resolver's work
 /// area (the resolved document with inlined sources, and its nested children).
 pub const PLAIN_MAX: usize = 16 << 20;
@@ -107,6 +110,7 @@ struct PointerMemory {
 static NET: Reserved<Storage> = Reserved::new(Storage::new());
 static CLIENT: Reserved<flint::tls::Client> = Reserved::new(flint::tls::Client::new());
 static BUNDLE: Reserved<[u8; CA_MAX]> = Reserved::new([0; CA_MAX]);
+static CONFIG_CAS: Reserved<[u8; CONFIG_CA_MAX]> = Reserved::new([0; CONFIG_CA_MAX]);
 static POINTER: Reserved<PointerMemory> = Reserved::new(PointerMemory {
     plain: [0; PLAIN_MAX],
     body: [0; FETCH_MAX],
@@ -169,6 +173,8 @@ enum Error {
 #[derive(Clone, Copy, Debug)]
 enum Follow {
     Resolve(PointerError),
+    /// An Ignition config's own `certificateAuthorities` could not be read.
+    Authorities(CaError),
     /// Its URL is not one flint fetches (or there is no room left to keep it).
     Url,
     /// A redirect from https to http.
@@ -181,6 +187,7 @@ impl fmt::Display for Follow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Follow::Resolve(e) => e.fmt(f),
+            Follow::Authorities(e) => e.fmt(f),
             Follow::Url => f.write_str("a pointer's URL (or a redirect's Location) is not http(s), or too long"),
             Follow::Downgrade => f.write_str("a redirect from https to http is not followed"),
             // The URL itself is not said: a signed URL's query is a credential.
@@ -637,11 +644,30 @@ fn follow(
         fetch_max: FETCH_MAX,
         inline_max: cfg.inline_max.min(WORK_MAX as u64) as usize,
     };
-    let mut resolver = Resolver::new(&mem.plain[..plain_len], &mut mem.work, limits)
-        .map_err(|e| Error::Pointer(Follow::Resolve(e)))?;
     engine.set_pointer_buffers(ServiceBuffers { body: &mut mem.body, meta: &mut mem.meta });
-    let mut urls: &'static mut [u8] = &mut mem.urls;
+    let mut run = PointerRun { urls: &mut mem.urls, extra: &[] };
     let mut fetches = 0u32;
+    let plain = &mem.plain[..plain_len];
+    // Ignition trusts a config's own CAs for every fetch of its pointers, wherever `security`
+    // sits in the text: they are gathered first (fetched with the anchors known so far, as
+    // Ignition's `getCABlob` does). The work area is free until the resolver takes it.
+    if pointer::ignition_config(plain) {
+        let mut cas = Authorities::new(CONFIG_CAS.take(), limits.count);
+        let ca_error = |e| Error::Pointer(Follow::Authorities(e));
+        // Bounded: every step moves on past one source, at most `limits.count` are fetched.
+        while let CaStep::Fetch(url) = cas.step(plain, &mut mem.work, window).map_err(ca_error)? {
+            get(cfg, engine, nic, drives, deadline, &mut run, url)?;
+            fetches += 1;
+            let body = engine.fetched().map_err(|e| Error::Pointer(Follow::Fetch(e)))?;
+            cas.fetched(body, window).map_err(ca_error)?;
+        }
+        run.extra = cas.finish();
+        let added = flint::tls::pki::Anchors::new(run.extra).count();
+        if added > 0 {
+            flint::info!("pointer", "the Ignition config adds {added} trust anchors");
+        }
+    }
+    let mut resolver = Resolver::new(plain, &mut mem.work, limits).map_err(|e| Error::Pointer(Follow::Resolve(e)))?;
     // Bounded: the resolver asks at most `limits.count` fetches before it is done or fails.
     loop {
         let left = resolver.left_remote();
@@ -662,42 +688,67 @@ fn follow(
                 return Ok(Some(copy));
             }
             Step::Fetch(first) => {
-                let mut url = keep_url(&mut urls, |out| {
-                    out.get_mut(..first.len()).map(|o| {
-                        o.copy_from_slice(first);
-                        &*o
-                    })
-                })?;
+                get(cfg, engine, nic, drives, deadline, &mut run, first)?;
                 fetches += 1;
-                // Redirects are followed for pointers (an object store may send one), at most
-                // REDIRECTS_MAX, and never from https to http.
-                for redirects in 0..=REDIRECTS_MAX {
-                    if url.scheme == Scheme::Https && !engine.has_tls() {
-                        engine.set_tls(secure(cfg, nic, deadline)?);
-                    }
-                    // The host only: a signed URL's query is a credential.
-                    flint::info!("pointer", "fetching from {}", Bytes(url.authority));
-                    engine.fetch(url);
-                    drive(engine, nic, drives, deadline);
-                    match engine.fetched() {
-                        Ok(body) => {
-                            resolver.fetched(body).map_err(|e| Error::Pointer(Follow::Resolve(e)))?;
-                            break;
-                        }
-                        Err(Failed::Flow(_, Failure::Status(301 | 302 | 303 | 307 | 308)))
-                            if redirects < REDIRECTS_MAX =>
-                        {
-                            let location = engine.location().ok_or(Error::Pointer(Follow::Url))?;
-                            let from = url;
-                            url = keep_url(&mut urls, |out| from.redirect(location, out))?;
-                            if from.scheme == Scheme::Https && url.scheme != Scheme::Https {
-                                return Err(Error::Pointer(Follow::Downgrade));
-                            }
-                        }
-                        Err(e) => return Err(Error::Pointer(Follow::Fetch(e))),
-                    }
+                let body = engine.fetched().map_err(|e| Error::Pointer(Follow::Fetch(e)))?;
+                resolver.fetched(body).map_err(|e| Error::Pointer(Follow::Resolve(e)))?;
+            }
+        }
+    }
+}
+
+/// What the fetches of one pointer resolution share.
+struct PointerRun {
+    /// The run's URL memory ([`keep_url`]).
+    urls: &'static mut [u8],
+    /// The Ignition config's own trust anchors (DER), trusted beside the bundle's.
+    extra: &'static [u8],
+}
+
+/// GETs the pointer `first` (a 2xx body is then [`Engine::fetched`]), following redirects, with
+/// the bundle's trust anchors and the Ignition config's own.
+#[inline(never)]
+fn get(
+    cfg: &Config<'static>,
+    engine: &mut Engine<'static>,
+    nic: &mut PacketNic,
+    drives: &mut BlockDevices<'_>,
+    deadline: Instant,
+    run: &mut PointerRun,
+    first: &[u8],
+) -> Result<(), Error> {
+    let mut url = keep_url(&mut run.urls, |out| {
+        out.get_mut(..first.len()).map(|o| {
+            o.copy_from_slice(first);
+            &*o
+        })
+    })?;
+    // Redirects are followed for pointers (an object store may send one), at most
+    // REDIRECTS_MAX, and never from https to http.
+    let mut redirects = 0;
+    loop {
+        if url.scheme == Scheme::Https && !engine.has_tls() {
+            engine.set_tls(secure(cfg, nic, deadline)?);
+        }
+        if let Some(trust) = engine.trust() {
+            trust.extra(run.extra);
+        }
+        // The host only: a signed URL's query is a credential.
+        flint::info!("pointer", "fetching from {}", Bytes(url.authority));
+        engine.fetch(url);
+        drive(engine, nic, drives, deadline);
+        match engine.fetched() {
+            Ok(_) => return Ok(()),
+            Err(Failed::Flow(_, Failure::Status(301 | 302 | 303 | 307 | 308))) if redirects < REDIRECTS_MAX => {
+                redirects += 1;
+                let location = engine.location().ok_or(Error::Pointer(Follow::Url))?;
+                let from = url;
+                url = keep_url(&mut run.urls, |out| from.redirect(location, out))?;
+                if from.scheme == Scheme::Https && url.scheme != Scheme::Https {
+                    return Err(Error::Pointer(Follow::Downgrade));
                 }
             }
+            Err(e) => return Err(Error::Pointer(Follow::Fetch(e))),
         }
     }
 }

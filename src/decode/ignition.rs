@@ -27,9 +27,12 @@ use core::ops::Range;
 pub enum Kind {
     /// `ignition.config.replace` or `merge[]`: a child config, resolved recursively.
     Config,
-    /// A file's `contents` or `append[]`, a certificate bundle, a LUKS key file: bytes Ignition
-    /// writes or reads as they are.
+    /// A file's `contents` or `append[]`, a LUKS key file: bytes Ignition writes or reads as
+    /// they are.
     Data,
+    /// `ignition.security.tls.certificateAuthorities[]`: a PEM bundle, bytes like `Data`, which
+    /// Ignition also trusts for the config's own https fetches (`sources::authorities`).
+    Ca,
 }
 
 /// A hash algorithm `verification.hash` names.
@@ -156,7 +159,7 @@ const NAMES: [(&[u8], Tag); 18] = [
 const PATHS: [(&[Tag], Kind); 6] = [
     (&[Tag::Root, Tag::Ignition, Tag::Config, Tag::Replace], Kind::Config),
     (&[Tag::Root, Tag::Ignition, Tag::Config, Tag::Merge, Tag::Item], Kind::Config),
-    (&[Tag::Root, Tag::Ignition, Tag::Security, Tag::Tls, Tag::Cas, Tag::Item], Kind::Data),
+    (&[Tag::Root, Tag::Ignition, Tag::Security, Tag::Tls, Tag::Cas, Tag::Item], Kind::Ca),
     (&[Tag::Root, Tag::Storage, Tag::Files, Tag::Item, Tag::Contents], Kind::Data),
     (&[Tag::Root, Tag::Storage, Tag::Files, Tag::Item, Tag::Append, Tag::Item], Kind::Data),
     (&[Tag::Root, Tag::Storage, Tag::Luks, Tag::Item, Tag::KeyFile], Kind::Data),
@@ -421,7 +424,7 @@ mod tests {
         );
         let kinds: Vec<Kind> = found.iter().map(|s| s.kind).collect();
         use Kind::*;
-        assert_eq!(kinds, [Config, Config, Config, Data, Data, Data, Data]);
+        assert_eq!(kinds, [Config, Config, Config, Ca, Data, Data, Data]);
         assert!(found[1].gzip && !found[1].bad_compression);
         assert!(!found[4].gzip && found[4].bad_compression);
         assert_eq!(found[2].hash.unwrap().algo, Algo::Sha256);

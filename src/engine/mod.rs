@@ -199,6 +199,11 @@ impl<'a> Engine<'a> {
         self.tls.is_some()
     }
 
+    /// The trust of the https session, once there is one (to add anchors to).
+    pub fn trust(&mut self) -> Option<&mut crate::tls::Trust<'a>> {
+        self.tls.as_mut().map(|s| &mut s.trust)
+    }
+
     /// Memory for [`Engine::fetch`]: the body of one pointer at a time.
     pub fn set_pointer_buffers(&mut self, buffers: ServiceBuffers<'a>) {
         self.pointer_buffers = Some(buffers);

@@ -3,6 +3,7 @@
 //! yield besides user-data ([`meta`]), and where a NoCloud seed is ([`seed`]: cloud-init's
 //! `ds=nocloud` selector and its seed URL).
 
+pub mod authorities;
 pub mod drive;
 pub mod meta;
 pub mod pointer;

@@ -196,13 +196,13 @@ pub struct Resolver<'m> {
 }
 
 /// The hash being computed over a body.
-enum Hasher {
+pub(crate) enum Hasher {
     Sha256(Sha256),
     Sha512(Sha512),
 }
 
 impl Hasher {
-    fn new(hash: &Option<Hash>) -> Option<Hasher> {
+    pub(crate) fn new(hash: &Option<Hash>) -> Option<Hasher> {
         hash.as_ref().map(|h| match h.algo {
             Algo::Sha256 => Hasher::Sha256(Sha256::new()),
             Algo::Sha512 => Hasher::Sha512(Sha512::new()),
@@ -216,7 +216,7 @@ impl Hasher {
         }
     }
 
-    fn matches(self, hash: &Hash) -> bool {
+    pub(crate) fn matches(self, hash: &Hash) -> bool {
         match self {
             Hasher::Sha256(h) => h.finalize()[..] == *hash.bytes(),
             Hasher::Sha512(h) => h.finalize()[..] == *hash.bytes(),
@@ -226,11 +226,11 @@ impl Hasher {
 
 /// Where decoded bytes go: kept in `buf` (when `keep`) and hashed. One type, so the gzip code
 /// is instantiated once for every use here.
-struct Sink<'a> {
-    buf: &'a mut [u8],
-    n: usize,
-    keep: bool,
-    hasher: Option<Hasher>,
+pub(crate) struct Sink<'a> {
+    pub(crate) buf: &'a mut [u8],
+    pub(crate) n: usize,
+    pub(crate) keep: bool,
+    pub(crate) hasher: Option<Hasher>,
 }
 
 impl embedded_io::ErrorType for Sink<'_> {
@@ -555,7 +555,7 @@ impl<'m> Resolver<'m> {
     fn fetched_ignition(&mut self, body: &[u8]) -> Result<(), PointerError> {
         let site = self.site.take().ok_or(PointerError::Order)?;
         let source = site.source.clone().unwrap_or(0..0);
-        if site.kind == Kind::Data {
+        if site.kind != Kind::Config {
             if site.hash.is_some() {
                 self.unpack(body, site.gzip, &site.hash, false)?;
             }
@@ -618,7 +618,7 @@ impl<'m> Resolver<'m> {
 }
 
 /// A spec 3 Ignition config, as the hand-off decides it.
-fn ignition_config(data: &[u8]) -> bool {
+pub fn ignition_config(data: &[u8]) -> bool {
     let mut check = IgnitionCheck::new();
     check.push(data);
     check.finish() == Verdict::Config

@@ -24,6 +24,13 @@ impl<'a> Trust<'a> {
     pub fn new(anchors: Anchors<'a>, now: u64) -> Trust<'a> {
         Trust { anchors, now, key: None }
     }
+
+    /// Trusts the certificates in `der` (concatenated DER) too, beside the anchors given to
+    /// [`Trust::new`], replacing any earlier extra ones: an Ignition config's own
+    /// `certificateAuthorities` (`sources::authorities`).
+    pub fn extra(&mut self, der: &'a [u8]) {
+        self.anchors = self.anchors.with_extra(der);
+    }
 }
 
 impl Verify for Trust<'_> {
