@@ -4,8 +4,8 @@
 //! bodies, then the three renderings the next boot stages read. A broken JSON document changes
 //! nothing; every kept value is one line without control characters; the Afterburn attribute
 //! file has only `NAME[_i]=value` lines with names the platforms define and no value systemd's
-//! EnvironmentFile= would reinterpret, and a record's address is of its class's family, as
-//! Rust's `IpAddr` prints it; the NoCloud meta-data quotes every value so that it reads
+//! EnvironmentFile= would reinterpret, and a record's address is written as Rust's `IpAddr`
+//! prints it; the NoCloud meta-data quotes every value so that it reads
 //! back exactly; the Ignition fragment is JSON that serde_json reads back to the same hostname,
 //! user and keys, and is itself an Ignition config; a buffer too small gives nothing, never a
 //! cut-off file.
@@ -39,8 +39,10 @@ fn docs() -> Vec<&'static Document> {
     services.chain(drives).collect()
 }
 
-/// The attribute names of records (`List::Records`), each with whether its values are IPv6.
-fn record_names() -> HashMap<&'static str, bool> {
+/// The attribute names of records (`List::Records`): for a record's address, whether it is
+/// IPv6 (its class); for the member written beside it (a gateway), `None`: Afterburn writes
+/// that of either family.
+fn record_names() -> HashMap<&'static str, Option<bool>> {
     let mut names = HashMap::new();
     for d in docs() {
         if let Body::Json(paths) | Body::Yaml(paths) | Body::CloudConfigPart(paths) = &d.body {
@@ -50,7 +52,9 @@ fn record_names() -> HashMap<&'static str, bool> {
                     _ => None,
                 } {
                     for (class, fields) in r.classes.iter().enumerate() {
-                        names.extend(fields.iter().filter_map(|f| f.attr).map(|n| (n, class >= 2)));
+                        let [address, with] = fields;
+                        names.extend(address.attr.map(|n| (n, Some(class >= 2))));
+                        names.extend(with.attr.map(|n| (n, None)));
                     }
                 }
             }
@@ -145,7 +149,8 @@ fuzz_target!(|c: Case| {
     let names = attr_names();
     // Names only records use (DigitalOcean's `IPV4_PUBLIC` is any text of its document).
     let fields = field_names();
-    let records: HashMap<&str, bool> = record_names().into_iter().filter(|(n, _)| !fields.contains(n)).collect();
+    let records: HashMap<&str, Option<bool>> =
+        record_names().into_iter().filter(|(n, _)| !fields.contains(n)).collect();
     let attributes = attributes.expect("64 KiB holds every attribute");
     for line in attributes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let eq = line.iter().position(|&b| b == b'=').expect("NAME=value");
@@ -156,12 +161,15 @@ fuzz_target!(|c: Case| {
             _ => name,
         };
         assert!(names.contains(base), "attribute {name} is no platform's");
-        // A record's address is one of its class's family, written as Rust's `IpAddr` writes
-        // it (what Afterburn prints; std's dotted IPv4-mapped form aside, as in src/fmt.rs).
-        if let Some(&v6) = records.get(base) {
+        // A record's value is an address written as Rust's `IpAddr` writes it (what Afterburn
+        // prints; std's dotted IPv4-mapped form aside, as in src/fmt.rs); a record's own
+        // address is of its class's family.
+        if let Some(&family) = records.get(base) {
             let text = std::str::from_utf8(value).expect("an address is ASCII");
             let ip: std::net::IpAddr = text.parse().expect("a record's value is an address");
-            assert_eq!(ip.is_ipv6(), v6, "{name}={text} is of the other family");
+            if let Some(v6) = family {
+                assert_eq!(ip.is_ipv6(), v6, "{name}={text} is of the other family");
+            }
             assert!(ip.to_string() == text || ip.to_string().contains('.'), "{name}={text}, std writes {ip}");
         }
         assert!(!value.iter().any(|&b| b < 0x20 || b == 0x7f || b"\"'\\".contains(&b)), "attribute value {value:?}");

@@ -1284,4 +1284,17 @@ region: eu-central
         assert_eq!(lines, ["AFTERBURN_PACKET_IPV4_PRIVATE_0=10.0.0.1", "AFTERBURN_PACKET_IPV4_PRIVATE_1=10.0.0.2"]);
         assert_eq!(m.dropped, 1);
     }
+
+    #[test]
+    fn a_record_keeps_a_gateway_of_the_other_family() {
+        // Afterburn classifies by `address` and prints `gateway` whatever its family (the
+        // metadata fuzz target's first find was its own oracle, which wanted them alike).
+        let body =
+            r#"{"network": {"addresses": [{"address": "10.0.0.1", "public": false, "gateway": "2604:1380:0::0"}]}}"#;
+        let (_, lines) = packet_attributes(body);
+        assert_eq!(
+            lines,
+            ["AFTERBURN_PACKET_IPV4_PRIVATE_0=10.0.0.1", "AFTERBURN_PACKET_IPV4_PRIVATE_GATEWAY_0=2604:1380::"]
+        );
+    }
 }

@@ -37,6 +37,8 @@ pub enum Net {
     /// dnsmasq on 10.0.0.1 as DHCP server and name server, the service behind TLS at a name
     /// (Equinix Metal, `tls.rs`).
     DhcpDnsTls,
+    /// The same, and router advertisements for SLAAC: the name has only an AAAA record.
+    DhcpDnsTls6,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +67,7 @@ pub struct Case {
     pub consumers: bool,
     pub budget: f64,
     pub extra: Option<fn(&Case, &Run) -> Vec<String>>,
-    /// `Net::DhcpDnsTls`: flint trusts a CA that did not sign the service's certificate.
+    /// `Net::DhcpDnsTls*`: flint trusts a CA that did not sign the service's certificate.
     pub foreign_ca: bool,
 }
 

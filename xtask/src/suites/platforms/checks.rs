@@ -63,7 +63,7 @@ pub fn report(c: &Case, r: &Run) -> Vec<String> {
         Err(bad) => return bad,
     };
     if c.source == Some("service") {
-        let server = expect::server(c.platform);
+        let server = if c.net == Net::DhcpDnsTls6 { tls::ADDRESS6 } else { expect::server(c.platform) };
         if v["server"] != server {
             bad.push(format!("report server = {}, expected \"{server}\"", v["server"]));
         }
@@ -289,16 +289,18 @@ pub fn ibm_token(_c: &Case, r: &Run) -> Vec<String> {
 }
 
 /// Equinix Metal: flint found the service by its name and spoke TLS to it. dnsmasq answered
-/// flint's query for the name; nginx logged each request with a TLS protocol and the name as
-/// SNI, and passed exactly those to the mock (which listens on the server's loopback only),
+/// flint's query for the name (AAAA when that is its only record); nginx logged each request
+/// with a TLS protocol, the name as SNI and flint's address of the family the name gave (its
+/// lease, or its SLAAC address), and passed exactly those to the mock (which listens on the server's loopback only),
 /// each with the name as `Host`. With a foreign CA: a handshake from flint's lease that failed,
 /// and not one request.
 pub fn packet_tls(c: &Case, r: &Run) -> Vec<String> {
     let logs = r.dir.join("logs");
     let mut bad = Vec::new();
     let dns = std::fs::read_to_string(logs.join("dns.log")).unwrap_or_default();
-    if !dns.lines().any(|l| l.contains(&format!("query[A] {} from 10.0.0.", tls::HOST))) {
-        bad.push(format!("dnsmasq logged no A query for {} from the lease", tls::HOST));
+    let (kind, client) = if c.net == Net::DhcpDnsTls6 { ("AAAA", tls::PREFIX6) } else { ("A", "10.0.0.") };
+    if !dns.lines().any(|l| l.contains(&format!("query[{kind}] {} from 10.0.0.", tls::HOST))) {
+        bad.push(format!("dnsmasq logged no {kind} query for {} from the lease", tls::HOST));
     }
     let access = tls::access_log(&logs);
     if c.foreign_ca {
@@ -319,6 +321,9 @@ pub fn packet_tls(c: &Case, r: &Run) -> Vec<String> {
         let (proto, sni) = (f.first().map_or("", String::as_str), f.get(1).map_or("", String::as_str));
         if !proto.starts_with("TLSv1.") || sni != tls::HOST {
             bad.push(format!("nginx: protocol {proto:?}, SNI {sni:?} for {f:?}; expected TLS and {}", tls::HOST));
+        }
+        if !f.get(5).is_some_and(|a| a.starts_with(client)) {
+            bad.push(format!("nginx: a request not from flint's {client}… address: {f:?}"));
         }
     }
     if access.is_empty() || access.len() != r.entries().len() {

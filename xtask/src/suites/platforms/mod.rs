@@ -297,6 +297,14 @@ pub fn all() -> Vec<Case> {
         )
     });
     v.push(Case {
+        net: Net::DhcpDnsTls6,
+        ..Case::service(
+            "packet-ipv6",
+            "metadata.packet.net has only an AAAA record (SLAAC from dnsmasq's RA): fetched over IPv6 and TLS",
+            Platform::Packet,
+        )
+    });
+    v.push(Case {
         foreign_ca: true,
         exit: 5,
         error_phase: Some("tls"),
@@ -387,16 +395,22 @@ fn network(
     let (addressing, dhcp) = match c.net {
         Net::NoNic => return Ok((Vec::new(), CaseNet::lone()?)),
         Net::Dhcp => (Addressing::Dhcp, true),
-        Net::DhcpOtherRouter | Net::DhcpDnsTls => (Addressing::Dhcp, false),
+        Net::DhcpOtherRouter | Net::DhcpDnsTls | Net::DhcpDnsTls6 => (Addressing::Dhcp, false),
         Net::LinkLocal => (Addressing::LinkLocal, false),
     };
     let mut servers = Vec::new();
     let net = CaseNet::veth(addressing, dhcp, logs, |topo| {
-        if c.net == Net::DhcpDnsTls {
+        if matches!(c.net, Net::DhcpDnsTls | Net::DhcpDnsTls6) {
             let pki = pki.ok_or("a TLS case without its certificates")?;
+            let v6 = c.net == Net::DhcpDnsTls6;
             topo.ip_server(&["addr", "add", &format!("{}/32", tls::ADDRESS), "dev", SERVER_IF])?;
-            servers.push(tls::start_dns(&topo.server, logs)?);
-            servers.push(tls::start_nginx(&topo.server, pki, logs)?);
+            if v6 {
+                for a in [format!("{}/64", tls::ROUTER6), format!("{}/128", tls::ADDRESS6)] {
+                    topo.ip_server(&["-6", "addr", "add", &a, "dev", SERVER_IF, "nodad"])?;
+                }
+            }
+            servers.push(tls::start_dns(&topo.server, logs, v6)?);
+            servers.push(tls::start_nginx(&topo.server, pki, logs, v6)?);
         }
         if c.net == Net::DhcpOtherRouter {
             let args: Vec<String> = [
@@ -468,7 +482,7 @@ fn run_one(c: &Case, flint: &Path, dir: &Path) -> Result<Duration, Vec<String>> 
         std::fs::write(&payload_path, s).map_err(|e| vec![e.to_string()])?;
     }
     let pki = match c.net {
-        Net::DhcpDnsTls => Some(tls::Pki::make(&drive_dir.join("pki")).map_err(|e| vec![e])?),
+        Net::DhcpDnsTls | Net::DhcpDnsTls6 => Some(tls::Pki::make(&drive_dir.join("pki")).map_err(|e| vec![e])?),
         _ => None,
     };
     let (_servers, net) =

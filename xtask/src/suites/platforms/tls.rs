@@ -27,6 +27,12 @@ use crate::support::util;
 
 /// What `metadata.packet.net` resolves to (TEST-NET-2, held by the server end as a /32).
 pub const ADDRESS: &str = "198.51.100.80";
+/// What it resolves to in the IPv6 case, its only record (an AAAA): on-link in the prefix the
+/// router advertises, [`PREFIX6`]`/64`.
+pub const ADDRESS6: &str = "fd00:e9::80";
+pub const PREFIX6: &str = "fd00:e9::";
+/// The server end's address in the prefix.
+pub const ROUTER6: &str = "fd00:e9::1";
 /// Where the mock listens, behind nginx.
 pub const BACKEND: &str = "127.0.0.1:8080";
 /// The name, from the mock's facts.
@@ -133,15 +139,16 @@ impl Pki {
 }
 
 /// dnsmasq on the server end: DHCP (pool, router 10.0.0.1) and DNS for the name, announced
-/// as the lease's name server; every query logged (`dns.log`).
-pub fn start_dns(ns: &str, logs: &Path) -> Result<ChildGuard, String> {
-    let args: Vec<String> = vec![
+/// as the lease's name server; every query logged (`dns.log`). With `v6`, router
+/// advertisements for [`PREFIX6`]`/64` (SLAAC) and the name an AAAA record only.
+pub fn start_dns(ns: &str, logs: &Path, v6: bool) -> Result<ChildGuard, String> {
+    let mut args: Vec<String> = vec![
         "--no-ping".into(),
         "--bind-interfaces".into(),
         format!("--interface={SERVER_IF}"),
         "--no-resolv".into(),
         "--no-hosts".into(),
-        format!("--host-record={HOST},{ADDRESS}"),
+        format!("--host-record={HOST},{}", if v6 { ADDRESS6 } else { ADDRESS }),
         format!("--dhcp-range=10.0.0.{},10.0.0.{},255.255.255.0,1h", POOL.0, POOL.1),
         format!("--dhcp-option=option:router,{ROUTER_IP}"),
         format!("--dhcp-option=option:dns-server,{ROUTER_IP}"),
@@ -149,13 +156,16 @@ pub fn start_dns(ns: &str, logs: &Path) -> Result<ChildGuard, String> {
         "--log-dhcp".into(),
         "--log-queries".into(),
     ];
+    if v6 {
+        args.extend(["--enable-ra".into(), format!("--dhcp-range={PREFIX6},ra-only,64,1h")]);
+    }
     start_dnsmasq_args(ns, &args, logs, "dns")
 }
 
-/// nginx in `ns`: TLS on `ADDRESS:443` with the leaf, everything proxied to the mock, the
-/// access log (`nginx-access.log`) recording each request's protocol and SNI. Returns once the
-/// self-check passed.
-pub fn start_nginx(ns: &str, pki: &Pki, logs: &Path) -> Result<ChildGuard, String> {
+/// nginx in `ns`: TLS on `ADDRESS:443` (and `[ADDRESS6]:443` with `v6`) with the leaf,
+/// everything proxied to the mock, the access log (`nginx-access.log`) recording each
+/// request's protocol, SNI and client address. Returns once the self-check passed.
+pub fn start_nginx(ns: &str, pki: &Pki, logs: &Path, v6: bool) -> Result<ChildGuard, String> {
     let dir = logs.join("nginx");
     for sub in ["", "tmp"] {
         std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -168,7 +178,7 @@ pid {pid};
 error_log {logs}/nginx-error.log info;
 events {{ worker_connections 64; }}
 http {{
-    log_format tls '$ssl_protocol $ssl_server_name $request_method $request_uri $status';
+    log_format tls '$ssl_protocol $ssl_server_name $request_method $request_uri $status $remote_addr';
     access_log {logs}/nginx-access.log tls;
     client_body_temp_path {tmp}/body;
     proxy_temp_path {tmp}/proxy;
@@ -176,7 +186,7 @@ http {{
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
     server {{
-        listen {ADDRESS}:443 ssl;
+        listen {ADDRESS}:443 ssl;{listen6}
         server_name {HOST};
         ssl_certificate {leaf};
         ssl_certificate_key {key};
@@ -196,6 +206,7 @@ http {{
         tmp = tmp.display(),
         leaf = pki.leaf.display(),
         key = pki.key.display(),
+        listen6 = if v6 { format!("\n        listen [{ADDRESS6}]:443 ssl;") } else { String::new() },
     );
     let conf_path = dir.join("nginx.conf");
     std::fs::write(&conf_path, conf).map_err(|e| e.to_string())?;
@@ -243,7 +254,7 @@ fn probe(ns: &str, ca: &Path) -> Result<(), String> {
 }
 
 /// The nginx access log lines other than the fixture's own probes: (protocol, SNI, method,
-/// target, status).
+/// target, status, client address).
 pub fn access_log(logs: &Path) -> Vec<Vec<String>> {
     std::fs::read_to_string(logs.join("nginx-access.log"))
         .unwrap_or_default()
