@@ -458,7 +458,7 @@ fn run(
         _ => false,
     });
     if fixed_https || nocloud.is_some_and(|u| u.scheme == Scheme::Https) {
-        engine.set_tls(secure(cfg, nic, deadline)?);
+        engine.set_tls(secure(cfg, deadline)?);
     }
     let mut drives = BlockDevices::new(cfg.drive);
     drive(&mut engine, nic, &mut drives, deadline);
@@ -537,7 +537,7 @@ const SYSTEM_BUNDLES: [&[u8]; 3] =
 /// and the time to check certificates at. Asked only by runs that meet an https URL.
 // Out of line though called twice at most: it is the https runs' cost only.
 #[inline(never)]
-fn secure(cfg: &Config<'static>, nic: &mut PacketNic, deadline: Instant) -> Result<flint::tls::Secure<'static>, Error> {
+fn secure(cfg: &Config<'static>, deadline: Instant) -> Result<flint::tls::Secure<'static>, Error> {
     let bundle = BUNDLE.take();
     let mut len = None;
     match cfg.ca_bundle {
@@ -561,17 +561,30 @@ fn secure(cfg: &Config<'static>, nic: &mut PacketNic, deadline: Instant) -> Resu
         return Err(Error::Trust(TrustError::Empty));
     }
     flint::debug!("tls", "{} trust anchors", anchors.count());
-    // getrandom(2) without GRND_INSECURE: key material only from an initialised pool. Polled
-    // rather than blocked on, so the budget bounds the wait.
+    // getrandom(2) without GRND_INSECURE: key material only from an initialised pool. When the
+    // pool is not ready yet (a guest CPU without RDRAND and no virtio-rng), only a *blocking*
+    // call makes the kernel seed it from CPU timing jitter (Linux 5.4+, about a second; a
+    // non-blocking poll never does, measured under QEMU): so flint blocks then, once, and says
+    // so. Short reads and EINTR are retried a bounded number of times.
     let mut seed = [0u8; 32];
-    loop {
-        match rustix::rand::getrandom(&mut seed, rustix::rand::GetRandomFlags::NONBLOCK) {
-            Ok(32) => break,
-            Err(Errno::AGAIN) | Err(Errno::INTR) | Ok(_) if clock::now() < deadline => {
-                nic.wait(Duration::from_millis(10));
+    let mut flags = rustix::rand::GetRandomFlags::NONBLOCK;
+    let mut filled = 0;
+    for _ in 0..8 {
+        match rustix::rand::getrandom(&mut seed[filled..], flags) {
+            Ok(n) => filled += n,
+            Err(Errno::AGAIN) if !flags.is_empty() => {
+                flint::info!("tls", "waiting for the kernel's random pool");
+                flags = rustix::rand::GetRandomFlags::empty();
             }
-            _ => return Err(Error::Trust(TrustError::NoEntropy)),
+            Err(Errno::INTR) => {}
+            Err(_) => break,
         }
+        if filled == seed.len() {
+            break;
+        }
+    }
+    if filled < seed.len() || clock::now() >= deadline {
+        return Err(Error::Trust(TrustError::NoEntropy));
     }
     let mut entropy = flint::tls::entropy::Entropy::new();
     entropy.seed(seed);
@@ -728,7 +741,7 @@ fn get(
     let mut redirects = 0;
     loop {
         if url.scheme == Scheme::Https && !engine.has_tls() {
-            engine.set_tls(secure(cfg, nic, deadline)?);
+            engine.set_tls(secure(cfg, deadline)?);
         }
         if let Some(trust) = engine.trust() {
             trust.extra(run.extra);
