@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use super::cases::{TlsCase, Trust};
 use super::fixture::{Fixture, USER_DATA, base_args, check_nothing_written, check_word, run_flint};
-use super::pki::DOMAIN;
 use crate::harness::checks::{check_secrets, check_stderr};
 use crate::harness::flint::{HARD_EXTRA, check_exit, check_time, verdict};
 use crate::harness::handoff::{OUTPUT, rel};
+use crate::harness::https::pki::DOMAIN;
 
 pub fn run(c: &TlsCase, fx: &Fixture, dir: &Path) -> Result<Duration, Vec<String>> {
     let trust_proof = match c.trust {
