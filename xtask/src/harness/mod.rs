@@ -20,6 +20,7 @@ pub mod drive;
 pub mod drivecase;
 pub mod flint;
 pub mod handoff;
+pub mod https;
 pub mod initramfs;
 pub mod kernel;
 pub mod mountns;

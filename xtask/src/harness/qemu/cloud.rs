@@ -31,6 +31,10 @@ pub enum Payload {
     /// The `#cloud-config` Proxmox VE generates for a VM with a name and an SSH key
     /// (`cidata::cloud_config`): not an Ignition config.
     ProxmoxCloudConfig,
+    /// CAPL's bootstrap pointer: `#include` and a presigned https URL of an S3 object (the
+    /// large cloud-config) on the QEMU suite's object store. Only that suite, which starts the
+    /// store and signs the URL, can make it: `payload` gives nothing for it.
+    CaplIncludeHttps,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +72,7 @@ pub fn payload(p: Payload, marker: &str) -> Served {
             let d = super::cidata::cloud_config(marker);
             Served { file: Some(d.clone()), decoded: Some(d) }
         }
+        Payload::CaplIncludeHttps => Served { file: None, decoded: None },
     }
 }
 
@@ -93,6 +98,8 @@ pub fn prepare_env(flint: &Path) -> Result<Env, String> {
 /// mock and dnsmasq die before the namespace goes.
 pub struct Cloud {
     pub mock: Option<(ChildGuard, mock::Options)>,
+    /// Servers the caller started in the namespace beforehand (`start_cloud_on`).
+    _keep: Vec<Box<dyn std::any::Any>>,
     _dnsmasq: Option<ChildGuard>,
     pub net: VmNet,
 }
@@ -118,9 +125,27 @@ pub fn start_cloud_with(
     dir: &Path,
     knobs: fn(&mut mock::Options),
 ) -> Result<Cloud, String> {
-    let net = VmNet::new()?;
+    start_cloud_on(VmNet::new()?, Vec::new(), nets, platform, file, dir, knobs)
+}
+
+/// `start_cloud_with` in `net`, made beforehand so the caller could start servers in it whose
+/// guards are `keep` (dropped with the cloud, before the namespace). With anything kept, the
+/// NICs must be slirp ones and the mock listens on 127.0.0.1:80 only, where the relays reach
+/// it: the namespace's other loopback addresses are the kept servers'.
+pub fn start_cloud_on(
+    net: VmNet,
+    keep: Vec<Box<dyn std::any::Any>>,
+    nets: &[NetKind],
+    platform: Option<Platform>,
+    file: Option<&[u8]>,
+    dir: &Path,
+    knobs: fn(&mut mock::Options),
+) -> Result<Cloud, String> {
     let mut dnsmasq = None;
     let tap = nets.iter().find_map(|n| if let NetKind::Tap(l) = n { Some(*l) } else { None });
+    if tap.is_some() && !keep.is_empty() {
+        return Err("servers started beforehand in a VM's namespace need slirp NICs only".into());
+    }
     if let Some(link) = tap {
         net.add_tap(link)?;
         if link == TapLink::Dhcp {
@@ -146,9 +171,10 @@ pub fn start_cloud_with(
     let mock = if needs_mock {
         let platform = platform.ok_or("a metadata service network, but the platform has no metadata service")?;
         let mut o = mock::Options::new(platform);
-        o.listen = match tap.is_some_and(TapLink::has_v6) {
-            true => format!("[::]:{}", super::MOCK_PORT),
-            false => format!("0.0.0.0:{}", super::MOCK_PORT),
+        o.listen = match (tap.is_some_and(TapLink::has_v6), keep.is_empty()) {
+            (true, _) => format!("[::]:{}", super::MOCK_PORT),
+            (false, true) => format!("0.0.0.0:{}", super::MOCK_PORT),
+            (false, false) => format!("127.0.0.1:{}", super::MOCK_PORT),
         };
         knobs(&mut o);
         if let Some(bytes) = file {
@@ -160,7 +186,7 @@ pub fn start_cloud_with(
     } else {
         None
     };
-    Ok(Cloud { mock, _dnsmasq: dnsmasq, net })
+    Ok(Cloud { mock, _keep: keep, _dnsmasq: dnsmasq, net })
 }
 
 /// The demo's and the boot benchmark's cloud: one slirp NIC with the AWS mock behind
@@ -187,6 +213,8 @@ pub fn aws_slirp_vm<'a>(env: &'a Env, cloud: &'a Cloud, dir: &'a Path, append: S
         disks: Vec::new(),
         fw_cfg: Vec::new(),
         smbios: Vec::new(),
+        forwards: Vec::new(),
+        rdrand: false,
     }
 }
 

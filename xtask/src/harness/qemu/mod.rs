@@ -123,6 +123,20 @@ pub struct Vm<'a> {
     /// SMBIOS fields, each one `-smbios` argument (`type=1,manufacturer=Linode`,
     /// `type=3,asset=OracleCloud.com`): the strings a cloud's VM shows in `/sys/class/dmi/id`.
     pub smbios: Vec<String>,
+    /// More slirp forwards on every NIC whose net has the metadata service, each guest
+    /// `ADDR:PORT` relayed (one relay per connection, as the mock's) to a host address in the
+    /// VM's namespace: the QEMU suite's object store behind TLS.
+    pub forwards: Vec<Forward>,
+    /// Give the TCG guest's CPU RDRAND (KVM's `-cpu host` has the host's).
+    pub rdrand: bool,
+}
+
+/// One extra `guestfwd`: connections from the guest to `guest` (`IP:PORT`, inside
+/// 169.254.0.0/16) go to `host` (`IP:PORT` in the VM's namespace).
+#[derive(Clone, Debug)]
+pub struct Forward {
+    pub guest: String,
+    pub host: String,
 }
 
 /// One `-fw_cfg` item: the guest's `qemu_fw_cfg` driver shows its bytes in
@@ -267,8 +281,17 @@ impl Markers {
 /// The QEMU command line of a VM (without the `ip netns exec` prefix). With `pcap`, every
 /// NIC's frames are also recorded to `nic<i>.pcap` in the VM's directory (QEMU filter-dump).
 pub fn command_line(vm: &Vm, relay: &[String], pcap: bool) -> Vec<String> {
+    // The relay command with its target (the last word) replaced: one more guestfwd each.
+    let mut forwards = String::new();
+    for f in &vm.forwards {
+        let (head, _) = relay.split_at(relay.len().saturating_sub(1));
+        forwards.push_str(&format!(",guestfwd=tcp:{}-cmd:{} {}", f.guest, head.join(" "), f.host));
+    }
     let mut a: Vec<String> = ["-nodefaults", "-nographic", "-no-reboot", "-no-user-config"].map(String::from).to_vec();
     a.extend(vm.accel.args().iter().map(|s| s.to_string()));
+    if vm.rdrand && vm.accel == Accel::Tcg {
+        a.extend(["-cpu".into(), "qemu64,+rdrand".into()]);
+    }
     // `pc` is QEMU's default, named: i440fx with its PIIX IDE controller, as Proxmox VE and
     // Nova start VMs by default; `q35` has AHCI instead.
     a.extend(["-machine".into(), vm.machine.name().into()]);
@@ -310,7 +333,7 @@ pub fn command_line(vm: &Vm, relay: &[String], pcap: bool) -> Vec<String> {
     for (i, nic) in vm.nics.iter().enumerate() {
         let netdev = match &nic.backend {
             Backend::Slirp { metadata: true } => format!(
-                "user,id=n{i},restrict=on,net=169.254.0.0/16,guestfwd=tcp:{METADATA_IP}:80-cmd:{}",
+                "user,id=n{i},restrict=on,net=169.254.0.0/16,guestfwd=tcp:{METADATA_IP}:80-cmd:{}{forwards}",
                 relay.join(" ")
             ),
             Backend::Slirp { metadata: false } => format!("user,id=n{i},restrict=on"),
@@ -456,6 +479,8 @@ fn probe_kvm(vmlinux: &Path, initrd: &Path) -> (Accel, String) {
         disks: Vec::new(),
         fw_cfg: Vec::new(),
         smbios: Vec::new(),
+        forwards: Vec::new(),
+        rdrand: false,
     };
     match boot(&vm) {
         Ok(b) if b.ended() => (Accel::Kvm, format!("KVM probe boot ended in {:.1} s", b.wall.as_secs_f64())),
@@ -530,16 +555,21 @@ mod tests {
             ],
             fw_cfg: vec![FwCfg { name: IGNITION_FW_CFG.into(), file: "/d/config.ign".into() }],
             smbios: vec!["type=1,manufacturer=Amazon EC2,uuid=ec2e1916-9099-7caf-fd21-012345abcdef".into()],
+            forwards: vec![Forward { guest: "169.254.169.250:443".into(), host: "127.0.0.3:443".into() }],
+            rdrand: true,
         };
         let a = command_line(&vm, &["/x/xtask".into(), "relay".into(), "127.0.0.1:80".into()], true).join(" ");
-        assert!(a.contains("-accel tcg -machine pc "), "{a}");
+        assert!(a.contains("-accel tcg -cpu qemu64,+rdrand -machine pc "), "{a}");
         assert!(a.contains("-append console=ttyS0 panic=-1 flint.platform=aws"), "{a}");
         assert!(
             a.contains("-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0,mac=02:f1:17:51:00:01"),
             "{a}"
         );
         assert!(
-            a.contains("user,id=n1,restrict=on,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-cmd:/x/xtask relay 127.0.0.1:80"),
+            a.contains(
+                "user,id=n1,restrict=on,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-cmd:/x/xtask relay 127.0.0.1:80,\
+                 guestfwd=tcp:169.254.169.250:443-cmd:/x/xtask relay 127.0.0.3:443 -device"
+            ),
             "{a}"
         );
         assert!(a.contains("tap,id=n2,ifname=tap0,script=no,downscript=no -device e1000e,netdev=n2"), "{a}");

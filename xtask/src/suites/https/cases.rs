@@ -1,7 +1,7 @@
 //! The servers (one per identity the PKI made, plus the transport failures) with what their
 //! fixture proof must show, and the cases flint runs against them.
 
-use super::servers::Versions;
+use crate::harness::https::servers::Versions;
 
 /// What serves on a port of `pki::TLS_IP`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

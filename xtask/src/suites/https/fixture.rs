@@ -8,12 +8,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::cases::{self, Host, Kind, Proof, SERVERS};
-use super::pki::{self, DOMAIN, Material, TLS_IP};
-use super::s3;
-use super::servers::{self, run_in};
 use crate::harness::checks::files_under;
 use crate::harness::flint::{FlintRun, HARD_EXTRA, run_flint_cmd};
 use crate::harness::handoff::{OUTPUT, REPORT, rel};
+use crate::harness::https::pki::{self, DOMAIN, Material, TLS_IP};
+use crate::harness::https::s3;
+use crate::harness::https::servers::{self, run_in};
 use crate::harness::netns::{self, CLIENT_IF, SEGMENT_IF, Segment};
 use crate::harness::tally::Tally;
 use crate::mock::payloads;

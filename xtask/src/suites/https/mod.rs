@@ -17,10 +17,7 @@
 
 mod cases;
 mod fixture;
-mod pki;
 mod pointers;
-mod s3;
-mod servers;
 mod tls;
 
 use crate::harness::flint::runner_ready;

@@ -20,12 +20,12 @@ use serde_json::{Value, json};
 
 use super::cases::Host;
 use super::fixture::{Fixture, METADATA, S3_IP, base_args, check_nothing_written, line_count, new_lines, run_flint};
-use super::pki::{DOMAIN, TLS_IP};
-use super::s3;
 use crate::harness::checks::{check_secrets, check_stderr};
 use crate::harness::consumers::{b64, decode_data_url, read_nocloud, run_ignition};
 use crate::harness::flint::{HARD_EXTRA, check_exit, check_time, verdict};
 use crate::harness::handoff::{OUTPUT, SEED_DIR, USER_IGN, rel, seed};
+use crate::harness::https::pki::{DOMAIN, TLS_IP};
+use crate::harness::https::s3;
 use crate::mock::{self, payloads};
 use crate::support::proc::ChildGuard;
 use crate::support::{gzip, proc, util};

@@ -7,10 +7,10 @@ use super::cases::{self, Kind, TlsCase, Trust, Via};
 use super::fixture::{
     Fixture, USER_DATA, base_args, check_nothing_written, check_word, line_count, new_lines, run_flint,
 };
-use super::pki::DOMAIN;
 use crate::harness::checks::{check_secrets, check_stderr};
 use crate::harness::flint::{HARD_EXTRA, check_exit, check_time, verdict};
 use crate::harness::handoff::{OUTPUT, rel};
+use crate::harness::https::pki::DOMAIN;
 
 pub fn run(c: &TlsCase, fx: &Fixture, dir: &Path) -> Result<Duration, Vec<String>> {
     let trust_proof = match c.trust {

@@ -229,6 +229,8 @@ pub fn run_one(s: &Scenario, env: &Env, image: &Path, dir: &Path) -> Result<Pass
         disks,
         fw_cfg: super::media::fw_cfg(s, &served, dir).map_err(|e| vec![e])?,
         smbios: s.smbios.clone(),
+        forwards: Vec::new(),
+        rdrand: s.rdrand,
     };
     let (boot, log, tokens) = cloud::boot_in(&vm, &cloud, dir)?;
     drop(cloud);

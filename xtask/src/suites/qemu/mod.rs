@@ -16,25 +16,29 @@
 //! item). Their boots also ask for the hand-offs and check every file flint left
 //! (`handoff.rs`), lines flint must have logged (the drive it found), and, on a tap NIC, that
 //! the guest sent not a single frame.
+//!
+//! CAPL's pointer (`capl.rs`, issue #13): the Akamai user-data is `#include` of a presigned
+//! https URL to a real S3 store started in the VM's namespace; the boot must write the object.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod capl;
 mod dracut;
 mod handoff;
 mod media;
 mod table;
 
 use crate::harness::dracut as harness_dracut;
-use crate::harness::qemu::cloud::{self, Env, NetKind, Served};
+use crate::harness::qemu::cloud::{self, Env, NetKind, Payload, Served};
 use crate::harness::qemu::net::{self as qnet, TapLink};
 use crate::harness::qemu::{self as vm, Boot, Vm, cidata, pcap};
 use crate::harness::report;
 use crate::harness::tally::{Selection, Suite, Tally};
 use crate::mock::{self, payloads};
-use crate::support::{cleanup, sha256, util};
+use crate::support::{cleanup, deps, sha256, util};
 
 use table::{AddrWant, Image, Passed, Platform, Scenario, load};
 
@@ -45,10 +49,30 @@ pub const SUITE: Suite =
 const SLACK: f64 = 1.5;
 fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
     let marker = payloads::new_marker();
-    let served = cloud::payload(s.payload, &marker);
     let nets: Vec<NetKind> = s.nics.iter().map(|n| n.net).collect();
-    let cloud = cloud::start_cloud_with(&nets, s.platform.mock(), served.file.as_deref(), dir, s.platform.mock_knobs())
-        .map_err(|e| vec![e])?;
+    // The CAPL boot: the object store first, in the VM's namespace, as the pointer needs its URL.
+    let net = qnet::VmNet::new().map_err(|e| vec![e])?;
+    let mut store = match s.payload {
+        Payload::CaplIncludeHttps => Some(capl::start(&net.ns, &env.initrd, &marker, dir).map_err(|e| vec![e])?),
+        _ => None,
+    };
+    let served = match &mut store {
+        Some(c) => std::mem::replace(&mut c.served, Served { file: None, decoded: None }),
+        None => cloud::payload(s.payload, &marker),
+    };
+    let keep = store.as_mut().map(|c| std::mem::take(&mut c.guards)).unwrap_or_default();
+    let cloud = cloud::start_cloud_on(
+        net,
+        keep,
+        &nets,
+        s.platform.mock(),
+        served.file.as_deref(),
+        dir,
+        s.platform.mock_knobs(),
+    )
+    .map_err(|e| vec![e])?;
+    let sigv4_before =
+        store.as_ref().map_or(0, |c| std::fs::read_to_string(&c.sigv4_log).unwrap_or_default().lines().count());
     let (disks, proxmox) = media::disks(s, &served, dir).map_err(|e| vec![e])?;
     let fw_cfg = media::fw_cfg(s, &served, dir).map_err(|e| vec![e])?;
 
@@ -67,11 +91,14 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
     if !s.late_modules.is_empty() {
         append.push_str(&format!(" fxq.late_modules={}", s.late_modules.join(",")));
     }
+    if store.is_some() {
+        append.push_str(&format!(" flint.ca-bundle={}", capl::CA_PATH));
+    }
     let models: Vec<&str> = s.nics.iter().map(|n| n.model.as_str()).collect();
     let vm = Vm {
         machine: s.machine,
         vmlinux: &env.kernel.vmlinux,
-        initrd: &env.initrd,
+        initrd: store.as_ref().map_or(&env.initrd, |c| &c.initrd),
         append,
         nics: cloud::nics(&nets, &models),
         netns: Some(&cloud.net.ns),
@@ -83,6 +110,8 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
         disks,
         fw_cfg,
         smbios: s.smbios.clone(),
+        forwards: store.iter().map(|_| capl::forward()).collect(),
+        rdrand: s.rdrand,
     };
     let (boot, log, tokens) = cloud::boot_in(&vm, &cloud, dir)?;
     let dropped = match nets.contains(&NetKind::Tap(TapLink::DualStackV6Dropped)) {
@@ -91,7 +120,14 @@ fn run_one(s: &Scenario, env: &Env, dir: &Path) -> Result<Passed, Vec<String>> {
     };
     drop(cloud);
 
-    let bad = check(s, &boot, &served, proxmox.as_ref(), &expect_sha, budget, &marker, &tokens, &log, dir);
+    let mut bad = check(s, &boot, &served, proxmox.as_ref(), &expect_sha, budget, &marker, &tokens, &log, dir);
+    // The object came from the store, through its signature check, during this boot.
+    if let Some(c) = &store
+        && s.expect_exit == 0
+        && !capl::served_since(&std::fs::read_to_string(&c.sigv4_log).unwrap_or_default(), sigv4_before)
+    {
+        bad.push(format!("the object store never served the object during the boot ({})", c.sigv4_log.display()));
+    }
     let stamps = boot.markers.stamps();
     let flint_s = match (stamps.get("tool-start"), stamps.get("tool-done")) {
         (Some(a), Some(b)) => Some(b - a),
@@ -614,6 +650,9 @@ fn run(sel: &Selection, t: &mut Tally) -> Result<(), String> {
     let flint = flint.as_path();
     cleanup::remove_stale();
     let selected = sel.pick(load()?, |s| s.name.as_str(), "QEMU scenario")?;
+    if selected.iter().any(|s| s.payload == Payload::CaplIncludeHttps) {
+        deps::ensure_https()?;
+    }
     let started = Instant::now();
     let env = cloud::prepare_env(flint)?;
     let dracut = match selected.iter().any(|s| s.image == Image::Dracut) {

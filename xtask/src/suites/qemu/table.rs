@@ -147,6 +147,10 @@ pub struct Scenario {
     pub drive: Option<DriveSpec>,
     /// The payload is the VM's `opt/com.coreos/config` fw_cfg item (`-fw_cfg`).
     pub fw_cfg: bool,
+    /// The guest CPU has RDRAND (`-cpu qemu64,+rdrand` under TCG; KVM's `host` CPU has it), as
+    /// every x86 cloud's does: the kernel's random pool is seeded at boot (Debian's
+    /// RANDOM_TRUST_CPU), which https key material waits for.
+    pub rdrand: bool,
     /// `-smbios` arguments: the VM's SMBIOS strings (`type=1,manufacturer=…`, `type=3,asset=…`).
     pub smbios: Vec<String>,
     /// Hand-offs asked for and checked file by file (sorted, no duplicates).
@@ -265,6 +269,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
             "nics",
             "drive",
             "fw_cfg",
+            "rdrand",
             "smbios",
             "handoff",
             "late_modules",
@@ -336,9 +341,11 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         "ignition-gzip" => Payload::IgnitionGzip,
         "ignition-3.3" => Payload::IgnitionSpec33,
         "proxmox-cloud-config" => Payload::ProxmoxCloudConfig,
+        "capl-include-https" => Payload::CaplIncludeHttps,
         p => {
             return Err(format!(
-                "unknown payload `{p}` (none, ignition, ignition-gzip, ignition-3.3, proxmox-cloud-config)"
+                "unknown payload `{p}` (none, ignition, ignition-gzip, ignition-3.3, proxmox-cloud-config, \
+                 capl-include-https)"
             ));
         }
     };
@@ -384,6 +391,10 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
             };
             Some(DriveSpec { kind, bus })
         }
+    };
+    let rdrand = match v.get("rdrand") {
+        None => false,
+        Some(f) => f.as_bool().ok_or("`rdrand` must be true or false")?,
     };
     let fw_cfg = match v.get("fw_cfg") {
         None => false,
@@ -434,6 +445,17 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         Platform::Qemu if handoff.iter().all(|&h| h == Handoff::Ignition) => {}
         _ if handoff.is_empty() => {}
         p => return Err(format!("hand-offs {handoff:?} are not modelled for platform {}", p.as_str())),
+    }
+    // The object store is reached through slirp's guestfwd, and the pointer is user-data a
+    // metadata service serves.
+    if payload == Payload::CaplIncludeHttps
+        && (platform.mock().is_none()
+            || nics.iter().any(|n| matches!(n.net, NetKind::Tap(_)))
+            || !nics.iter().any(|n| n.net == NetKind::SlirpMetadata)
+            || drive.is_some()
+            || fw_cfg)
+    {
+        return Err("payload capl-include-https needs a metadata service on slirp NICs only".into());
     }
     if fw_cfg && payload == Payload::None {
         return Err("`fw_cfg` with payload none: no item to give".into());
@@ -580,6 +602,7 @@ fn parse_one(v: &Value) -> Result<Scenario, String> {
         nics,
         drive,
         fw_cfg,
+        rdrand,
         smbios,
         handoff,
         late_modules,
@@ -659,6 +682,24 @@ mod tests {
             r#"{"model":"e1000","net":"tap-dhcp"},{"model":"e1000","net":"tap-silent"}"#,
         );
         assert!(parse(&two_taps).unwrap_err().contains("tap"));
+    }
+
+    #[test]
+    fn capl_needs_a_service_on_slirp_only() {
+        let capl = r#"[{"name":"c","about":"a","platform":"akamai","payload":"capl-include-https","rdrand":true,
+            "nics":[{"model":"virtio-net-pci","net":"slirp-metadata"}],"expect":{"exit":0}}]"#;
+        let s = &parse(capl).unwrap()[0];
+        assert_eq!((s.payload, s.rdrand), (Payload::CaplIncludeHttps, true));
+        assert!(!parse(&capl.replace(r#""rdrand":true,"#, "")).unwrap()[0].rdrand);
+        assert!(parse(&capl.replace("true", "1")).unwrap_err().contains("rdrand"));
+        for (from, to) in [
+            ("slirp-metadata", "tap-dhcp"),
+            ("slirp-metadata", "slirp-isolated"),
+            (r#""platform":"akamai""#, r#""platform":"qemu""#),
+        ] {
+            let e = parse(&capl.replace(from, to)).unwrap_err();
+            assert!(e.contains("capl-include-https") || e.contains("metadata service"), "{from} -> {to}: {e}");
+        }
     }
 
     #[test]
