@@ -61,6 +61,7 @@ pub const TARGETS: &[(&str, usize)] = &[
     // Server bytes after a ClientHello: raw, or a scripted server's protected flight.
     ("tls_client", 16 * 1024),
     ("x509", 4096),
+    ("url", 4096),
     // A fake sysfs tree written for every input: slow per run, so the inputs stay small.
     ("drive_scan", 2048),
 ];
