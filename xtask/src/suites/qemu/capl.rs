@@ -103,6 +103,11 @@ pub fn start(ns: &str, initrd: &Path, marker: &str, dir: &Path) -> Result<Capl, 
     let pem = std::fs::read(&bundle).map_err(|e| format!("{}: {e}", bundle.display()))?;
     let mut a = Archive::new();
     a.file(CA_PATH, 0o644, &pem);
+    // The kernel reads an uncompressed archive after a compressed one only from a 4-byte
+    // boundary (init/initramfs.c, `unpack_to_rootfs`: NULs are skipped, `this_header & 3` must
+    // be 0): pad the gzip'd image with zeros first, or the CA is lost as "junk" whenever the
+    // image's length is not a multiple of 4 (it varies with flint's own size).
+    image.resize(image.len().next_multiple_of(4), 0);
     image.extend_from_slice(&a.finish());
     let with_ca = dir.join("initramfs-capl.cpio");
     std::fs::write(&with_ca, &image).map_err(|e| format!("{}: {e}", with_ca.display()))?;
