@@ -643,7 +643,16 @@ fn follow(
     let mut peek = flint::decode::SliceSink::new(&mut head);
     let _ = decode::decode(payload, window, cfg.max_size, &mut peek);
     let seen = peek.len();
-    if !(head.starts_with(b"#include") || head[..seen].trim_ascii_start().starts_with(b"{")) {
+    let include = head.starts_with(b"#include");
+    if !(include || head[..seen].trim_ascii_start().starts_with(b"{")) {
+        return Ok(None);
+    }
+    // A Resource flint fetches has a string value starting `http` (`"source":"https://…"`); a
+    // config without one (its files inline as `data:` URLs, the usual case) holds no pointer.
+    // Looked for as the bytes stream past, keeping none: no copy, no walk. (A scheme spelled
+    // with `\u` escapes is missed: that source stays remote, for Ignition to fetch.)
+    let mut finder = Finder { at: 0, found: false };
+    if !include && (decode::decode(payload, window, cfg.max_size, &mut finder).is_err() || !finder.found) {
         return Ok(None);
     }
     let mut sink = flint::decode::SliceSink::new(&mut mem.plain);
@@ -763,6 +772,40 @@ fn get(
             }
             Err(e) => return Err(Error::Pointer(Follow::Fetch(e))),
         }
+    }
+}
+
+/// Looks for `"http` in a byte stream, keeping nothing (a sink for `decode::decode`).
+struct Finder {
+    /// Bytes of the pattern matched so far.
+    at: usize,
+    found: bool,
+}
+
+impl embedded_io::ErrorType for Finder {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io::Write for Finder {
+    fn write(&mut self, data: &[u8]) -> Result<usize, Self::Error> {
+        const PATTERN: &[u8] = b"\"http";
+        for &b in data {
+            if self.found {
+                break;
+            }
+            // The pattern has no border: on a mismatch, only a quote can restart it.
+            self.at = if b == PATTERN[self.at] {
+                self.at + 1
+            } else {
+                usize::from(b == b'"')
+            };
+            self.found = self.at == PATTERN.len();
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
     }
 }
 
