@@ -794,11 +794,7 @@ impl embedded_io::Write for Finder {
                 break;
             }
             // The pattern has no border: on a mismatch, only a quote can restart it.
-            self.at = if b == PATTERN[self.at] {
-                self.at + 1
-            } else {
-                usize::from(b == b'"')
-            };
+            self.at = if b == PATTERN[self.at] { self.at + 1 } else { usize::from(b == b'"') };
             self.found = self.at == PATTERN.len();
         }
         Ok(data.len())
